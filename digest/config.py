@@ -1,0 +1,275 @@
+"""Settings from digest.toml and the environment, validated once and passed down.
+
+Order of precedence: environment (DIGEST_*) > digest.toml > digest/defaults.toml.
+The file is found from --config, else DIGEST_CONFIG, else ./digest.toml if it
+exists; without one the shipped defaults work as they are.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+from .models import Topic
+
+DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
+INSECURE_SECRET = "insecure-demo-key-change-me"  # digest serve refuses it
+
+# Environment variable -> (section, key). Sections are the TOML tables.
+ENVIRONMENT = {
+    "DIGEST_DATABASE_URL": ("digest", "database_url"),
+    "DIGEST_BASE_URL": ("organisation", "base_url"),
+    "DIGEST_SENDER": ("organisation", "sender"),
+    "DIGEST_ORGANISATION": ("organisation", "name"),
+    "DIGEST_TIMEZONE": ("digest", "timezone"),
+    "DIGEST_OUTBOX": ("digest", "outbox"),
+    "DIGEST_SMTP_URL": ("digest", "smtp_url"),
+    "DIGEST_SECRET_KEY": ("security", "secret_key"),
+    "DIGEST_DKIM_DOMAIN": ("dkim", "domain"),
+    "DIGEST_DKIM_SELECTOR": ("dkim", "selector"),
+    "DIGEST_DKIM_KEY_FILE": ("dkim", "key_file"),
+}
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+@dataclass(frozen=True)
+class DkimSettings:
+    domain: str
+    selector: str
+    key_file: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    organisation: str
+    address: str
+    base_url: str
+    sender: str
+    reply_to: str
+    website: str
+    brand_colour: str
+    accent_colour: str
+    timezone: str
+    summary_words: int
+    edition_size: int
+    subject: str
+    database_url: str
+    outbox: str
+    smtp_url: str
+    list_id: str
+    unsubscribe_mailto: str
+    secret_key: str
+    topics: tuple[Topic, ...]
+    dkim: DkimSettings | None = None
+    source: str = ""  # the file the settings came from, for messages
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def topic_slugs(self) -> tuple[str, ...]:
+        return tuple(t.slug for t in self.topics)
+
+    def topic(self, slug: str) -> Topic:
+        for t in self.topics:
+            if t.slug == slug:
+                return t
+        raise KeyError(slug)
+
+    @property
+    def sender_address(self) -> str:
+        m = re.search(r"<([^>]+)>", self.sender)
+        return (m.group(1) if m else self.sender).strip()
+
+    @property
+    def sender_domain(self) -> str:
+        return self.sender_address.rpartition("@")[2] or "localhost"
+
+    @property
+    def insecure_secret(self) -> bool:
+        return self.secret_key in ("", INSECURE_SECRET)
+
+
+def _merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for k, v in override.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "file", "does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "syntax", str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(str(path), "file", exc.strerror or str(exc)) from None
+
+
+def find_config(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
+    environ = os.environ if environ is None else environ
+    if explicit:
+        return Path(explicit)
+    if environ.get("DIGEST_CONFIG"):
+        return Path(environ["DIGEST_CONFIG"])
+    local = Path("digest.toml")
+    return local if local.exists() else None
+
+
+def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, merge and validate settings; raise ConfigError naming the bad key."""
+    environ = os.environ if environ is None else environ
+    data = _read_toml(DEFAULTS_PATH)
+    source = ""
+    cfg_path = find_config(str(path) if path else None, environ)
+    if cfg_path is not None:
+        source = str(cfg_path)
+        user = _read_toml(cfg_path)
+        if "topics" in user:  # a taxonomy replaces the default one as a whole
+            data.pop("topics", None)
+        _check_known(user, data, source)
+        data = _merge(data, user)
+    for var, (section, key) in ENVIRONMENT.items():
+        if environ.get(var) not in (None, ""):
+            data.setdefault(section, {})[key] = environ[var]
+    return _validate(data, source)
+
+
+def _check_known(user: dict, defaults: dict, source: str) -> None:
+    known_sections = set(defaults) | {"security", "dkim", "topics", "web"}
+    for section, value in user.items():
+        if section not in known_sections:
+            raise ConfigError(source, section, "unknown section")
+        if section in defaults and isinstance(defaults[section], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(source, section, "must be a table")
+            for key in value:
+                if key not in defaults[section]:
+                    raise ConfigError(source, f"{section}.{key}", "unknown key")
+
+
+def _get(data: dict, source: str, section: str, key: str, kind: type, default: Any = None) -> Any:
+    value = data.get(section, {}).get(key, default)
+    name = f"{section}.{key}"
+    if kind is int:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(source, name, f"must be a whole number, not {value!r}")
+    elif kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(source, name, f"must be a string, not {value!r}")
+    return value
+
+
+def _validate(data: dict, source: str) -> Settings:
+    s = lambda sec, key, default=None: _get(data, source, sec, key, str, default)  # noqa: E731
+    i = lambda sec, key: _get(data, source, sec, key, int)  # noqa: E731
+
+    timezone = s("digest", "timezone")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(timezone)
+    except Exception:
+        raise ConfigError(source, "digest.timezone", f"unknown time zone {timezone!r}") from None
+    summary_words = i("digest", "summary_words")
+    if not 10 <= summary_words <= 500:
+        raise ConfigError(source, "digest.summary_words", "must be between 10 and 500")
+    edition_size = i("digest", "edition_size")
+    if not 1 <= edition_size <= 100:
+        raise ConfigError(source, "digest.edition_size", "must be between 1 and 100")
+    base_url = s("organisation", "base_url").rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", base_url):
+        raise ConfigError(source, "organisation.base_url", f"must be an http(s) URL, not {base_url!r}")
+    sender = s("organisation", "sender")
+    if "@" not in sender or "\n" in sender or "\r" in sender:
+        raise ConfigError(source, "organisation.sender", f"must be an email address, not {sender!r}")
+    for key in ("brand_colour", "accent_colour"):
+        if not _COLOUR.match(s("organisation", key)):
+            raise ConfigError(source, f"organisation.{key}", "must be a colour like #1d4f91")
+    name = s("organisation", "name")
+    if not name.strip() or "\n" in name:
+        raise ConfigError(source, "organisation.name", "must be one non-empty line")
+
+    topics = _topics(data.get("topics"), source)
+    dkim = None
+    d = data.get("dkim") or {}
+    if any(d.get(k) for k in ("domain", "selector", "key_file")):
+        missing = [k for k in ("domain", "selector", "key_file") if not d.get(k)]
+        if missing:
+            raise ConfigError(source, f"dkim.{missing[0]}", "is required when DKIM signing is configured")
+        dkim = DkimSettings(str(d["domain"]), str(d["selector"]), str(d["key_file"]))
+
+    list_id = s("digest", "list_id") or f"{name} digest <digest.{_domain_of(sender)}>"
+    return Settings(
+        organisation=name.strip(),
+        address=s("organisation", "address"),
+        base_url=base_url,
+        sender=sender,
+        reply_to=s("organisation", "reply_to"),
+        website=s("organisation", "website"),
+        brand_colour=s("organisation", "brand_colour"),
+        accent_colour=s("organisation", "accent_colour"),
+        timezone=timezone,
+        summary_words=summary_words,
+        edition_size=edition_size,
+        subject=s("digest", "subject"),
+        database_url=s("digest", "database_url"),
+        outbox=s("digest", "outbox"),
+        smtp_url=s("digest", "smtp_url"),
+        list_id=list_id,
+        unsubscribe_mailto=s("digest", "unsubscribe_mailto"),
+        secret_key=str(data.get("security", {}).get("secret_key", INSECURE_SECRET)),
+        topics=topics,
+        dkim=dkim,
+        source=source,
+        extra={"web": data.get("web", {})},
+    )
+
+
+def _domain_of(sender: str) -> str:
+    m = re.search(r"@([^>\s]+)", sender)
+    return m.group(1) if m else "localhost"
+
+
+def _topics(raw: Any, source: str) -> tuple[Topic, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(source, "topics", "must be a non-empty list of [[topics]] tables")
+    seen: set[str] = set()
+    out = []
+    for n, t in enumerate(raw, 1):
+        where = f"topics[{n}]"
+        if not isinstance(t, dict):
+            raise ConfigError(source, where, "must be a table")
+        slug = t.get("slug")
+        if not isinstance(slug, str) or not _SLUG.match(slug):
+            raise ConfigError(source, f"{where}.slug", f"must be lower-case words joined by '-', not {slug!r}")
+        if slug in seen:
+            raise ConfigError(source, f"{where}.slug", f"{slug!r} appears twice")
+        seen.add(slug)
+        label = t.get("label", slug)
+        if not isinstance(label, str) or not label.strip():
+            raise ConfigError(source, f"{where}.label", "must be a non-empty string")
+        lists = {}
+        for key in ("aliases", "keywords"):
+            v = t.get(key, [])
+            if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
+                raise ConfigError(source, f"{where}.{key}", "must be a list of non-empty strings")
+            lists[key] = tuple(x.strip() for x in v)
+        unknown = set(t) - {"slug", "label", "aliases", "keywords"}
+        if unknown:
+            raise ConfigError(source, f"{where}.{sorted(unknown)[0]}", "unknown key")
+        out.append(Topic(slug, label.strip(), lists["aliases"], lists["keywords"]))
+    return tuple(out)

@@ -1,0 +1,207 @@
+"""The database schema (SQLAlchemy Core). Migrations in digest/migrations mirror it.
+
+Times are stored as naive UTC and read back as aware UTC (UTCDateTime), so
+SQLite and PostgreSQL behave the same.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+# The newest migration; db.connect() upgrades any database that is not at it.
+SCHEMA_REVISION = "0001"
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the database; pass an aware one")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw SQLite text from a hand-written query
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=timezone.utc)
+
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dedupe_key", String(1000), nullable=False, unique=True),
+    Column("guid", String(1000)),
+    Column("url", String(2000)),
+    Column("title", String(1000), nullable=False),
+    Column("author", String(300)),
+    Column("author_role", String(300)),
+    Column("published_at", UTCDateTime, nullable=False, index=True),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("categories", Text, nullable=False, default="[]"),  # JSON list of source categories
+    Column("teaser", Text),
+    Column("body", Text),
+    Column("source", String(2000), nullable=False, default=""),
+    Column("summary_override", Text),
+    Column("pinned", Boolean, nullable=False, default=False),
+    Column("excluded", Boolean, nullable=False, default=False),
+)
+
+topics = Table(
+    "topics",
+    metadata,
+    Column("slug", String(100), primary_key=True),
+    Column("label", String(200), nullable=False),
+    Column("position", Integer, nullable=False, default=0),
+)
+
+article_topics = Table(
+    "article_topics",
+    metadata,
+    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_slug", String(100), ForeignKey("topics.slug", ondelete="CASCADE"), primary_key=True),
+    Column("reason", String(500), nullable=False, default=""),
+    Index("ix_article_topics_topic_slug", "topic_slug"),
+)
+
+editions = Table(
+    "editions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(40), nullable=False, unique=True),
+    Column("frequency", String(10), nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("subject", String(500), nullable=False),
+    Column("built_at", UTCDateTime, nullable=False),
+    Column("queued_at", UTCDateTime),  # set once queued: the edition is frozen from then on
+)
+
+edition_items = Table(
+    "edition_items",
+    metadata,
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("article_id", Integer, ForeignKey("articles.id", ondelete="SET NULL")),
+    Column("title", String(1000), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("author", String(300)),
+    Column("author_role", String(300)),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("topics", String(1000), nullable=False, default=""),  # comma-separated slugs
+    Column("summary", Text, nullable=False),
+    Column("pinned", Boolean, nullable=False, default=False),
+)
+
+variants = Table(
+    "variants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="CASCADE"), nullable=False),
+    Column("topics", String(1000), nullable=False),  # the member's topics within the edition, sorted, comma-separated
+    Column("format", String(10), nullable=False),
+    Column("subject", String(500), nullable=False),
+    Column("preheader", String(500), nullable=False, default=""),
+    Column("html", Text),  # with slot markers; NULL for text-only variants
+    Column("text", Text, nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("rendered_at", UTCDateTime, nullable=False),
+    UniqueConstraint("edition_id", "topics", "format"),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("email_key", String(320), nullable=False, unique=True),  # lower-cased: unique without regard to case
+    Column("name", String(200)),
+    Column("status", String(12), nullable=False, default="active"),
+    Column("topics", String(1000), nullable=False, default=""),  # comma-separated slugs; empty = all
+    Column("frequency", String(10), nullable=False, default="weekly"),
+    Column("format", String(10), nullable=False, default="html"),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("consent_source", String(20)),
+    Column("consent_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime),
+    Column("left_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("token_version", Integer, nullable=False, default=1),
+    Column("hard_bounces", Integer, nullable=False, default=0),
+    Index("ix_subscribers_status_frequency", "status", "frequency"),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email_hash", String(64), primary_key=True),  # sha256 of the lower-cased address
+    Column("reason", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("source", String(20), nullable=False),  # web, one-click, import, cli, system
+    Column("action", String(30), nullable=False),  # subscribe, confirm, preferences, unsubscribe, ...
+    Column("detail", Text, nullable=False, default="{}"),  # JSON: what changed
+    Index("ix_events_subscriber_id", "subscriber_id"),
+)
+
+# A delivery is one member's copy of one edition. It stays small: it points at
+# its variant and never holds the message.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="CASCADE"), nullable=False),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="SET NULL")),
+    Column("variant_id", Integer, ForeignKey("variants.id", ondelete="CASCADE"), nullable=False),
+    Column("status", SmallInteger, nullable=False, default=0),  # see DELIVERY_STATES
+    Column("attempts", SmallInteger, nullable=False, default=0),
+    Column("not_before", UTCDateTime),  # retry after; NULL = now
+    Column("lease_until", UTCDateTime),  # while sending: claimed until then
+    Column("sent_at", UTCDateTime),
+    Column("last_error", String(500)),
+    UniqueConstraint("edition_id", "subscriber_id"),
+    Index("ix_deliveries_status_lease_until", "status", "lease_until"),
+)
+
+# Numbers keep delivery rows small; names are for people.
+DELIVERY_STATES = {0: "queued", 1: "sending", 2: "sent", 3: "failed", 4: "skipped"}
+QUEUED, SENDING, SENT, FAILED, SKIPPED = 0, 1, 2, 3, 4

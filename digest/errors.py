@@ -1,0 +1,74 @@
+"""The one exception tree of digest.
+
+Every error a user can cause or meet is a DigestError; the CLI turns it into a
+one-line message and exit status 1, the web app into a friendly page.
+
+    DigestError
+    ├── ConfigError(path, key, reason)        digest.toml or environment is wrong
+    ├── IngestError(source, reason, line)     a source cannot be read or is not a feed
+    ├── SelectionError(reason)                a bad window, week key or topic
+    ├── RenderError(reason)                   a template or MJML failed
+    ├── SubscriberError(email, reason, line)  a bad address, topic, frequency, name
+    ├── EditionError(key, reason)             unknown edition, or changed after queueing
+    ├── DeliveryError(reason)                 a transport could not be set up
+    ├── TokenError(reason)                    a forged, expired or revoked link
+    └── CheckError(target, failures)          a message fails the deliverability checks
+"""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """Base of every error digest reports to a user."""
+
+    def __str__(self) -> str:  # one line, always
+        return " ".join(super().__str__().split())
+
+
+class ConfigError(DigestError):
+    def __init__(self, path: str, key: str, reason: str):
+        self.path, self.key, self.reason = path, key, reason
+        where = f"{path}: " if path else ""
+        super().__init__(f"{where}{key}: {reason}")
+
+
+class IngestError(DigestError):
+    def __init__(self, source: str, reason: str, line: int | None = None):
+        self.source, self.reason, self.line = source, reason, line
+        where = f"{source}:{line}" if line else source
+        super().__init__(f"{where}: {reason}")
+
+
+class SelectionError(DigestError):
+    pass
+
+
+class RenderError(DigestError):
+    pass
+
+
+class SubscriberError(DigestError):
+    def __init__(self, email: str, reason: str, line: int | None = None):
+        self.email, self.reason, self.line = email, reason, line
+        where = f"line {line}: " if line else ""
+        super().__init__(f"{where}{email or '(no address)'}: {reason}")
+
+
+class EditionError(DigestError):
+    def __init__(self, key: str, reason: str):
+        self.key, self.reason = key, reason
+        super().__init__(f"edition {key}: {reason}")
+
+
+class DeliveryError(DigestError):
+    pass
+
+
+class TokenError(DigestError):
+    pass
+
+
+class CheckError(DigestError):
+    def __init__(self, target: str, failures: list[str]):
+        self.target, self.failures = target, failures
+        super().__init__(f"{target}: {len(failures)} check(s) failed: " + "; ".join(failures))

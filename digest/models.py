@@ -1,0 +1,140 @@
+"""Plain data passed between the pure stages.
+
+No SQL, no I/O: db.py turns rows into these and back. Datetimes are always
+timezone-aware and in UTC unless a field says otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+FREQUENCIES = ("daily", "weekly", "monthly")
+FORMATS = ("html", "text")
+STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+
+
+@dataclass(frozen=True)
+class Topic:
+    slug: str
+    label: str
+    aliases: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass
+class Article:
+    """One news item as ingested from a source (before topic tagging)."""
+
+    title: str
+    url: str | None = None
+    guid: str | None = None
+    author: str | None = None
+    author_role: str | None = None
+    published_at: datetime | None = None
+    categories: list[str] = field(default_factory=list)
+    teaser: str | None = None  # plain text or sanitised HTML, as the source gave it
+    body: str | None = None  # sanitised HTML
+    source: str = ""
+    # Filled when the article comes from the database.
+    id: int | None = None
+    topics: list[str] = field(default_factory=list)
+    summary_override: str | None = None
+    pinned: bool = False
+    excluded: bool = False
+    first_seen_at: datetime | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        """guid, else URL, else title+author: what makes two items the same article."""
+        if self.guid:
+            return "guid:" + self.guid.strip()
+        if self.url:
+            return "url:" + self.url.strip()
+        return "title:" + " ".join(self.title.lower().split()) + "|" + (self.author or "").lower().strip()
+
+
+@dataclass(frozen=True)
+class TopicReason:
+    """Why an article carries a topic (for `digest articles --explain`)."""
+
+    slug: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open interval [start, end) of publication times, in UTC."""
+
+    start: datetime
+    end: datetime
+    key: str  # "2017-W25", "2017-06-21", "2017-06" or "2017-06-01..2017-06-08"
+    frequency: str  # daily / weekly / monthly / custom
+
+
+@dataclass(frozen=True)
+class EditionItem:
+    """An article frozen into an edition: what members will read."""
+
+    article_id: int
+    position: int
+    title: str
+    url: str
+    author: str | None
+    author_role: str | None
+    published_at: datetime
+    topics: tuple[str, ...]
+    summary: str
+    pinned: bool = False
+
+
+@dataclass
+class Edition:
+    key: str
+    frequency: str
+    window: Window
+    items: list[EditionItem]
+    subject: str = ""
+    id: int | None = None
+    built_at: datetime | None = None
+    queued_at: datetime | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Subscriber:
+    email: str
+    name: str | None = None
+    status: str = "active"
+    topics: tuple[str, ...] = ()  # empty: all topics
+    frequency: str = "weekly"
+    format: str = "html"
+    consent_source: str | None = None
+    consent_at: datetime | None = None
+    created_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    left_at: datetime | None = None
+    paused: bool = False
+    token_version: int = 1
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered email: HTML and text, with slot markers still in place."""
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+# Per-member parts of a rendered email. Rendering leaves these markers in place
+# (the URL ones look like absolute URLs so MJML and premailer leave them be);
+# message.py fills them per recipient, preview and the web version fill them
+# with generic values.
+SLOT_MARKERS = {
+    "preferences_url": "https://digest.invalid/slot/preferences",
+    "unsubscribe_url": "https://digest.invalid/slot/unsubscribe",
+    "name": "[[digest:name]]",
+}

@@ -1,0 +1,85 @@
+"""Shared fixtures: real SQLite files (or a real PostgreSQL schema), settings, the CLI.
+
+Set DIGEST_TEST_DATABASE_URL=postgresql+psycopg://... to run every database
+test against PostgreSQL: each test then gets a schema of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+DATA = Path(__file__).parent / "data"
+SEED = DATA / "seed_listing.txt"
+PG_URL = os.environ.get("DIGEST_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture
+def seed_path() -> Path:
+    """The real listing export from a membership body's news page."""
+    return SEED
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'subscribers.db'}"
+        return
+    import sqlalchemy as sa
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def env(tmp_path, database_url) -> dict[str, str]:
+    """Environment for a digest run in a scratch folder."""
+    return {
+        "DIGEST_DATABASE_URL": database_url,
+        "DIGEST_OUTBOX": str(tmp_path / "outbox"),
+        "DIGEST_SECRET_KEY": "test-secret-key-0123456789",
+        "DIGEST_BASE_URL": "https://news.example.org",
+        "DIGEST_CONFIG": "",
+    }
+
+
+@pytest.fixture
+def settings(env):
+    from digest.config import load_settings
+
+    return load_settings(None, environ=env)
+
+
+@pytest.fixture
+def db(settings):
+    from digest.db import Database
+
+    database = Database(settings.database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def run_cli(env, monkeypatch, tmp_path):
+    """Invoke the digest CLI in-process the way a user would: returns click's Result."""
+    from digest.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+    def run(*args: str, input: str | None = None):
+        return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
+
+    return run
