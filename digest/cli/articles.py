@@ -1,0 +1,172 @@
+"""`digest ingest`, `digest articles` and `digest article ...` (the editor's controls)."""
+
+from __future__ import annotations
+
+import click
+
+from . import fail, pass_app
+from .options import console, echo_json, now_utc, parse_when
+from ..errors import DigestError
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--published", metavar="DATE",
+              help="Publication date for articles whose source gives none (listing exports); "
+                   "default: the time they are first seen.")
+@pass_app
+def ingest(app, sources: tuple[str, ...], published: str | None) -> None:
+    """Read articles from feeds, WordPress or listing exports into the database.
+
+    A SOURCE is a path or http(s) URL of an RSS/Atom feed, WordPress REST API
+    JSON (/wp-json/wp/v2/posts?_embed) or a plain-text listing export.
+    Re-ingesting updates articles, never duplicates them. Each source is one
+    transaction: a source that cannot be read leaves the database untouched.
+
+    \b
+    Example:
+      digest ingest samples/news.xml news-export.txt --published 2017-06-21
+    """
+    from ..pipeline import ingest_sources
+
+    try:
+        when = parse_when(published, app.settings.timezone, option="--published") if published else None
+        reports = ingest_sources(app.db, app.settings, sources, published=when, now=now_utc())
+    except DigestError as exc:
+        raise fail(exc) from None
+    failed = 0
+    for r in reports:
+        for problem in r.problems:
+            click.echo(f"warning: {problem}", err=True)
+        if r.error:
+            failed += 1
+            click.echo(f"Error: {r.error}", err=True)
+        else:
+            click.echo(f"{r.source}: {r.kind}, {r.new} new, {r.updated} updated, {r.unchanged} unchanged")
+    if failed:
+        raise SystemExit(1)
+
+
+@click.command()
+@click.option("--since", metavar="DATE", help="Published on or after (date or ISO datetime).")
+@click.option("--until", metavar="DATE", help="Published before (exclusive).")
+@click.option("--topic", metavar="SLUG", help="Only articles with this topic.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--explain", is_flag=True, help="Show why each article has its topics.")
+@pass_app
+def articles(app, since, until, topic, as_json, explain) -> None:
+    """List stored articles, newest first, with their topics and summaries.
+
+    \b
+    Example:
+      digest articles --since 2017-06-19 --until 2017-06-26 --explain
+    """
+    from ..db import articles as article_db
+    from ..summarise import summarise
+
+    s = app.settings
+    if topic and topic not in s.topic_slugs:
+        raise click.BadParameter(f"unknown topic {topic!r}; known: {', '.join(s.topic_slugs)}",
+                                 param_hint="--topic")
+    try:
+        lo = parse_when(since, s.timezone, option="--since") if since else None
+        hi = parse_when(until, s.timezone, option="--until") if until else None
+        with app.db.connect() as conn:
+            found = article_db.list_articles(conn, since=lo, until=hi, topic=topic)
+            reasons = article_db.topic_reasons(conn, [a.id for a in found]) if explain else {}
+    except DigestError as exc:
+        raise fail(exc) from None
+    rows = [{
+        "id": a.id,
+        "title": a.title,
+        "url": a.url,
+        "author": a.author,
+        "author_role": a.author_role,
+        "published_at": a.published_at.isoformat(),
+        "topics": a.topics,
+        "summary": summarise(a, s.summary_words),
+        "pinned": a.pinned,
+        "excluded": a.excluded,
+        **({"topic_reasons": {r.slug: r.reason for r in reasons.get(a.id, [])}} if explain else {}),
+    } for a in found]
+    if as_json:
+        echo_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} article(s)")
+    for col in ("id", "published", "title", "author", "topics"):
+        table.add_column(col)
+    for row in rows:
+        flags = (" [pinned]" if row["pinned"] else "") + (" [excluded]" if row["excluded"] else "")
+        topics = ", ".join(row["topics"]) or "-"
+        if explain:
+            topics = "\n".join(f"{k}: {v}" for k, v in row["topic_reasons"].items()) or "no topic matched"
+        table.add_row(str(row["id"]), row["published_at"][:10], row["title"] + flags, row["author"] or "", topics)
+    console().print(table)
+
+
+@click.group()
+def article() -> None:
+    """Editorial controls on one article: pin, exclude, override its summary.
+
+    \b
+    Example:
+      digest article pin 12
+      digest article summary 12 "A shorter summary for the email."
+    """
+
+
+def _editorial(app, article_id: int, **changes) -> None:
+    from ..db import articles as article_db
+
+    with app.db.begin() as conn:
+        if not article_db.set_editorial(conn, article_id, now=now_utc(), **changes):
+            raise click.ClickException(f"article {article_id}: no such article")
+    click.echo(f"article {article_id}: " + ", ".join(f"{k}={v!r}" for k, v in changes.items()))
+
+
+@article.command()
+@click.argument("article_id", type=int)
+@pass_app
+def pin(app, article_id: int) -> None:
+    """Put the article first in every edition of its window."""
+    _editorial(app, article_id, pinned=True)
+
+
+@article.command()
+@click.argument("article_id", type=int)
+@pass_app
+def unpin(app, article_id: int) -> None:
+    """Undo pin."""
+    _editorial(app, article_id, pinned=False)
+
+
+@article.command()
+@click.argument("article_id", type=int)
+@pass_app
+def exclude(app, article_id: int) -> None:
+    """Keep the article out of every edition."""
+    _editorial(app, article_id, excluded=True)
+
+
+@article.command()
+@click.argument("article_id", type=int)
+@pass_app
+def include(app, article_id: int) -> None:
+    """Undo exclude."""
+    _editorial(app, article_id, excluded=False)
+
+
+@article.command()
+@click.argument("article_id", type=int)
+@click.argument("text", required=False)
+@click.option("--clear", is_flag=True, help="Go back to the summary made from the teaser.")
+@pass_app
+def summary(app, article_id: int, text: str | None, clear: bool) -> None:
+    """Override the article's summary (or --clear the override)."""
+    if clear == bool(text):
+        raise click.UsageError("give either TEXT or --clear")
+    if text is not None:
+        text = " ".join(text.split())
+    _editorial(app, article_id, summary_override=None if clear else text)

@@ -1,0 +1,92 @@
+"""`digest preview`: the editor's look at an edition before anyone else sees it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import fail, pass_app
+from .options import console, now_utc, parse_topics
+from ..errors import DigestError
+
+HTML_WARN_BYTES = 80_000
+
+
+@click.command()
+@click.argument("key", required=False)
+@click.option("--week", metavar="YYYY-Www", help="ISO week, e.g. 2017-W25.")
+@click.option("--day", metavar="YYYY-MM-DD", help="One day (a daily edition).")
+@click.option("--month", metavar="YYYY-MM", help="One month (a monthly edition).")
+@click.option("--since", metavar="DATE", help="Start of a custom window (with --until).")
+@click.option("--until", metavar="DATE", help="Last day of a custom window (inclusive).")
+@click.option("--topics", metavar="a,b", help="Only these topics (slugs, comma-separated).")
+@click.option("--subscriber", metavar="EMAIL", help="Show exactly the variant this member will get.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True),
+              help="Write the email here (default: preview.html, or preview.txt with --text).")
+@click.option("--text", "as_text", is_flag=True, help="Write the plain-text part instead of the HTML.")
+@click.option("--open", "open_it", is_flag=True, help="Open the result in a browser.")
+@click.option("--screenshot", metavar="DIR", type=click.Path(file_okay=False),
+              help="Also write PNGs of the email at 375 px and 600 px wide (headless Chromium).")
+@pass_app
+def preview(app, key, week, day, month, since, until, topics, subscriber, out, as_text, open_it, screenshot) -> None:
+    """Write the email of an edition exactly as it will be sent, and list its articles.
+
+    The edition is a KEY (2017-W25, 2017-06-21, 2017-06) or one of --week,
+    --day, --month, or --since/--until. Without any, the week that `digest
+    weekly` would send next (the last complete week). A built edition is shown
+    as frozen; otherwise the articles are chosen now, as `edition build` would.
+
+    \b
+    Example:
+      digest preview --week 2017-W25 --out preview.html
+      digest preview 2017-W25 --subscriber jane@example.org --text
+    """
+    from ..preview import PreviewRequest, make_preview
+
+    s = app.settings
+    request = PreviewRequest(
+        key=key, week=week, day=day, month=month, since=since, until=until,
+        topics=parse_topics(topics, s.topic_slugs), subscriber=subscriber,
+        fmt="text" if as_text else "html",
+    )
+    try:
+        result = make_preview(app.db, s, request, now=now_utc())
+    except DigestError as exc:
+        raise fail(exc) from None
+
+    path = Path(out or ("preview.txt" if as_text else "preview.html"))
+    path.write_text(result.body, encoding="utf-8")
+    _print_table(result, s)
+    warnings = list(result.warnings)
+    size = len(result.rendered.html.encode("utf-8"))
+    if not as_text and size > HTML_WARN_BYTES:
+        warnings.append(f"the HTML is {size / 1000:.0f} KB: over {HTML_WARN_BYTES // 1000} KB, "
+                        "close to Gmail's 102 KB clipping limit")
+    for w in warnings:
+        click.secho(f"warning: {w}", fg="yellow", err=True)
+    click.echo(f"wrote {path} ({len(result.body.encode('utf-8')):,} bytes; subject: {result.rendered.subject})")
+    if screenshot:
+        from ..screenshot import screenshot_html
+
+        html = result.body if not as_text else result.html_filled
+        for shot in screenshot_html(html, Path(screenshot), name=result.edition.key):
+            click.echo(f"wrote {shot.path}")
+    if open_it:
+        click.launch(str(path.resolve()))
+
+
+def _print_table(result, settings) -> None:
+    from rich.table import Table
+
+    labels = {t.slug: t.label for t in settings.topics}
+    e = result.edition
+    table = Table(title=f"{e.key}: {len(result.items)} article(s)"
+                        + (f" for {result.subscriber}" if result.subscriber else ""))
+    for col in ("#", "date", "title", "topics", "words"):
+        table.add_column(col, justify="right" if col in ("#", "words") else "left")
+    for n, item in enumerate(result.items, 1):
+        title = item.title + (" [pinned]" if item.pinned else "")
+        table.add_row(str(n), item.published_at.astimezone(result.tz).strftime("%d %b"), title,
+                      ", ".join(labels.get(t, t) for t in item.topics) or "-", str(len(item.summary.split())))
+    console().print(table)

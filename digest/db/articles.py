@@ -1,0 +1,166 @@
+"""Articles, topics and their links: the SQL behind ingest, `digest articles` and selection."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from ..models import Article, Topic, TopicReason
+from .schema import article_topics, articles, topics
+
+
+@dataclass(frozen=True)
+class Upserted:
+    id: int
+    created: bool
+    changed: bool
+
+
+def sync_topics(conn: Connection, taxonomy: Sequence[Topic]) -> None:
+    """Make the topics table match the configured taxonomy (labels and order)."""
+    existing = {r.slug: r for r in conn.execute(select(topics))}
+    for pos, t in enumerate(taxonomy):
+        row = existing.pop(t.slug, None)
+        if row is None:
+            conn.execute(insert(topics).values(slug=t.slug, label=t.label, position=pos))
+        elif (row.label, row.position) != (t.label, pos):
+            conn.execute(update(topics).where(topics.c.slug == t.slug).values(label=t.label, position=pos))
+    # Topics dropped from the taxonomy lose their links (article_topics cascades).
+    if existing:
+        conn.execute(delete(topics).where(topics.c.slug.in_(list(existing))))
+
+
+_CONTENT = ("guid", "url", "title", "author", "author_role", "teaser", "body", "source")
+
+
+def upsert_article(
+    conn: Connection, article: Article, reasons: Sequence[TopicReason], *, now: datetime
+) -> Upserted:
+    """Insert a new article or update the one with the same dedupe key.
+
+    Editors' choices (pinned, excluded, summary override) survive re-ingest;
+    an article without a date of its own keeps the date it was first given.
+    """
+    key = article.dedupe_key
+    values = {c: getattr(article, c) for c in _CONTENT}
+    values["categories"] = json.dumps(article.categories, ensure_ascii=False)
+    row = conn.execute(select(articles).where(articles.c.dedupe_key == key)).first()
+    if row is None:
+        values.update(
+            dedupe_key=key,
+            published_at=article.published_at or now,
+            first_seen_at=now,
+            updated_at=now,
+            pinned=False,
+            excluded=False,
+        )
+        art_id = conn.execute(insert(articles).values(**values)).inserted_primary_key[0]
+        _set_topics(conn, art_id, reasons)
+        return Upserted(art_id, True, True)
+    if article.published_at is not None:
+        values["published_at"] = article.published_at
+    changed = any(getattr(row, k) != v for k, v in values.items())
+    old_topics = {r.topic_slug for r in conn.execute(
+        select(article_topics.c.topic_slug).where(article_topics.c.article_id == row.id))}
+    changed = changed or old_topics != {r.slug for r in reasons}
+    if changed:
+        values["updated_at"] = now
+        conn.execute(update(articles).where(articles.c.id == row.id).values(**values))
+        _set_topics(conn, row.id, reasons)
+    return Upserted(row.id, False, changed)
+
+
+def _set_topics(conn: Connection, article_id: int, reasons: Sequence[TopicReason]) -> None:
+    conn.execute(delete(article_topics).where(article_topics.c.article_id == article_id))
+    if reasons:
+        conn.execute(insert(article_topics), [
+            {"article_id": article_id, "topic_slug": r.slug, "reason": r.reason[:500]} for r in reasons
+        ])
+
+
+def list_articles(
+    conn: Connection,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    topic: str | None = None,
+    ids: Iterable[int] | None = None,
+    include_excluded: bool = True,
+) -> list[Article]:
+    """Articles published in [since, until), newest first, with their topics."""
+    q = select(articles).order_by(articles.c.published_at.desc(), articles.c.id.desc())
+    if since is not None:
+        q = q.where(articles.c.published_at >= since)
+    if until is not None:
+        q = q.where(articles.c.published_at < until)
+    if topic is not None:
+        q = q.where(articles.c.id.in_(
+            select(article_topics.c.article_id).where(article_topics.c.topic_slug == topic)))
+    if ids is not None:
+        q = q.where(articles.c.id.in_(list(ids)))
+    if not include_excluded:
+        q = q.where(articles.c.excluded.is_(False))
+    rows = conn.execute(q).all()
+    links = topic_reasons(conn, [r.id for r in rows])
+    return [_article(r, [t.slug for t in links.get(r.id, [])]) for r in rows]
+
+
+def topic_reasons(conn: Connection, article_ids: Sequence[int]) -> dict[int, list[TopicReason]]:
+    """Each article's topics, in taxonomy order, with the reason it got them."""
+    out: dict[int, list[TopicReason]] = defaultdict(list)
+    if not article_ids:
+        return out
+    q = (
+        select(article_topics.c.article_id, article_topics.c.topic_slug, article_topics.c.reason)
+        .join(topics, topics.c.slug == article_topics.c.topic_slug)
+        .order_by(topics.c.position)
+    )
+    # Chunked: SQLite caps the number of bound parameters.
+    for i in range(0, len(article_ids), 500):
+        chunk = list(article_ids[i:i + 500])
+        for r in conn.execute(q.where(article_topics.c.article_id.in_(chunk))):
+            out[r.article_id].append(TopicReason(r.topic_slug, r.reason))
+    return out
+
+
+def get_article(conn: Connection, article_id: int) -> Article | None:
+    found = list_articles(conn, ids=[article_id])
+    return found[0] if found else None
+
+
+def set_editorial(conn: Connection, article_id: int, *, now: datetime, **changes) -> bool:
+    """Pin/unpin, exclude/include, or override the summary (None clears it)."""
+    allowed = {"pinned", "excluded", "summary_override"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"cannot set {sorted(unknown)}")
+    result = conn.execute(
+        update(articles).where(articles.c.id == article_id).values(updated_at=now, **changes))
+    return result.rowcount == 1
+
+
+def _article(r, topic_slugs: list[str]) -> Article:
+    return Article(
+        id=r.id,
+        title=r.title,
+        url=r.url,
+        guid=r.guid,
+        author=r.author,
+        author_role=r.author_role,
+        published_at=r.published_at,
+        categories=json.loads(r.categories or "[]"),
+        teaser=r.teaser,
+        body=r.body,
+        source=r.source,
+        topics=topic_slugs,
+        summary_override=r.summary_override,
+        pinned=bool(r.pinned),
+        excluded=bool(r.excluded),
+        first_seen_at=r.first_seen_at,
+    )

@@ -1,0 +1,120 @@
+"""Editions (frozen selections), their items and their rendered variants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from ..errors import EditionError
+from ..models import Edition, EditionItem, Rendered, Window
+from .schema import deliveries, edition_items, editions, variants
+
+
+def load_edition(conn: Connection, key: str) -> Edition | None:
+    row = conn.execute(select(editions).where(editions.c.key == key)).first()
+    if row is None:
+        return None
+    items = [
+        EditionItem(
+            article_id=r.article_id,
+            position=r.position,
+            title=r.title,
+            url=r.url,
+            author=r.author,
+            author_role=r.author_role,
+            published_at=r.published_at,
+            topics=tuple(t for t in r.topics.split(",") if t),
+            summary=r.summary,
+            pinned=bool(r.pinned),
+        )
+        for r in conn.execute(
+            select(edition_items).where(edition_items.c.edition_id == row.id).order_by(edition_items.c.position))
+    ]
+    window = Window(row.window_start, row.window_end, row.key, row.frequency)
+    return Edition(key=row.key, frequency=row.frequency, window=window, items=items, subject=row.subject,
+                   id=row.id, built_at=row.built_at, queued_at=row.queued_at)
+
+
+def list_editions(conn: Connection) -> list[Edition]:
+    keys = conn.execute(select(editions.c.key).order_by(editions.c.window_start.desc())).scalars().all()
+    return [e for k in keys if (e := load_edition(conn, k)) is not None]
+
+
+def save_edition(conn: Connection, edition: Edition, *, now: datetime) -> Edition:
+    """Freeze an edition's selection and summaries; rebuilding is refused once queued."""
+    row = conn.execute(select(editions.c.id, editions.c.queued_at).where(editions.c.key == edition.key)).first()
+    values = dict(frequency=edition.frequency, window_start=edition.window.start, window_end=edition.window.end,
+                  subject=edition.subject, built_at=now)
+    if row is not None:
+        if row.queued_at is not None:
+            raise EditionError(edition.key, f"was queued at {row.queued_at:%Y-%m-%d %H:%M} UTC; "
+                                            "changing it now would send members something else than was previewed")
+        edition_id = row.id
+        conn.execute(update(editions).where(editions.c.id == edition_id).values(**values))
+        conn.execute(delete(edition_items).where(edition_items.c.edition_id == edition_id))
+        conn.execute(delete(variants).where(variants.c.edition_id == edition_id))
+    else:
+        edition_id = conn.execute(insert(editions).values(key=edition.key, **values)).inserted_primary_key[0]
+    if edition.items:
+        conn.execute(insert(edition_items), [
+            dict(edition_id=edition_id, position=i.position, article_id=i.article_id, title=i.title, url=i.url,
+                 author=i.author, author_role=i.author_role, published_at=i.published_at,
+                 topics=",".join(i.topics), summary=i.summary, pinned=i.pinned)
+            for i in edition.items
+        ])
+    edition.id, edition.built_at, edition.queued_at = edition_id, now, None
+    return edition
+
+
+def mark_queued(conn: Connection, edition_id: int, *, now: datetime) -> None:
+    conn.execute(update(editions).where(editions.c.id == edition_id, editions.c.queued_at.is_(None))
+                 .values(queued_at=now))
+
+
+@dataclass(frozen=True)
+class StoredVariant:
+    id: int
+    edition_id: int
+    topics: tuple[str, ...]
+    format: str
+    rendered: Rendered
+    item_count: int
+
+
+def variant_ids(conn: Connection, edition_id: int) -> dict[tuple[str, str], int]:
+    """(topics key, format) -> variant id, for the variants already rendered."""
+    q = select(variants.c.id, variants.c.topics, variants.c.format).where(variants.c.edition_id == edition_id)
+    return {(r.topics, r.format): r.id for r in conn.execute(q)}
+
+
+def add_variant(conn: Connection, edition_id: int, topics_key: str, fmt: str, rendered: Rendered,
+                item_count: int, *, now: datetime) -> int:
+    return conn.execute(insert(variants).values(
+        edition_id=edition_id, topics=topics_key, format=fmt, subject=rendered.subject,
+        preheader=rendered.preheader, html=rendered.html if fmt == "html" else None, text=rendered.text,
+        item_count=item_count, rendered_at=now)).inserted_primary_key[0]
+
+
+def load_variant(conn: Connection, variant_id: int) -> StoredVariant | None:
+    r = conn.execute(select(variants).where(variants.c.id == variant_id)).first()
+    if r is None:
+        return None
+    return StoredVariant(
+        id=r.id, edition_id=r.edition_id, topics=tuple(t for t in r.topics.split(",") if t), format=r.format,
+        rendered=Rendered(subject=r.subject, preheader=r.preheader, html=r.html or "", text=r.text),
+        item_count=r.item_count)
+
+
+def list_variants(conn: Connection, edition_id: int) -> list[StoredVariant]:
+    ids = conn.execute(select(variants.c.id).where(variants.c.edition_id == edition_id)
+                       .order_by(variants.c.id)).scalars().all()
+    return [v for i in ids if (v := load_variant(conn, i)) is not None]
+
+
+def delivery_counts(conn: Connection, edition_id: int) -> dict[int, int]:
+    q = (select(deliveries.c.status, func.count()).where(deliveries.c.edition_id == edition_id)
+         .group_by(deliveries.c.status))
+    return {status: n for status, n in conn.execute(q)}

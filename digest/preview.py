@@ -1,0 +1,125 @@
+"""The editor's preview: which edition, which variant, rendered as it will be sent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from .config import Settings
+from .db import Database
+from .errors import SelectionError, SubscriberError
+from .models import SLOT_MARKERS, Edition, EditionItem, Rendered, Window
+
+
+@dataclass
+class PreviewRequest:
+    key: str | None = None
+    week: str | None = None
+    day: str | None = None
+    month: str | None = None
+    since: str | None = None
+    until: str | None = None
+    topics: tuple[str, ...] | None = None
+    subscriber: str | None = None
+    fmt: str = "html"
+
+
+@dataclass
+class PreviewResult:
+    edition: Edition
+    items: list[EditionItem]
+    rendered: Rendered
+    body: str  # what --out gets: the HTML part, or the text part, slots filled
+    html_filled: str
+    tz: ZoneInfo
+    subscriber: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve_window(settings: Settings, req: PreviewRequest, *, now: datetime, default: str = "weekly") -> Window:
+    """The window an edition command names: KEY, --week/--day/--month, --since/--until, or the last period."""
+    from .periods import parse_period, previous_period, window_between
+
+    given = [v for v in (req.key, req.week, req.day, req.month) if v]
+    if len(given) > 1 or (given and (req.since or req.until)):
+        raise SelectionError("give one of KEY, --week, --day, --month or --since/--until")
+    if given:
+        return parse_period(given[0], settings.timezone)
+    if req.since or req.until:
+        if not (req.since and req.until):
+            raise SelectionError("--since and --until go together")
+        return window_between(req.since, req.until, settings.timezone)
+    return previous_period(default, now, settings.timezone)
+
+
+def generic_slots(settings: Settings) -> dict[str, str]:
+    """Slot values for a copy that belongs to nobody (preview, web version)."""
+    return {
+        "preferences_url": f"{settings.base_url}/preferences/example",
+        "unsubscribe_url": f"{settings.base_url}/unsubscribe/example",
+        "name": "",
+    }
+
+
+def member_slots(settings: Settings, subscriber_id: int, token_version: int, name: str | None) -> dict[str, str]:
+    from .tokens import Links
+
+    links = Links(settings.secret_key, settings.base_url)
+    return {
+        "preferences_url": links.preferences_url(subscriber_id, token_version),
+        "unsubscribe_url": links.unsubscribe_url(subscriber_id, token_version),
+        "name": f" {name}" if name else "",
+    }
+
+
+def find_edition(db: Database, settings: Settings, window: Window, topics=None) -> Edition:
+    """The built edition for the window's key, else one planned now (not saved)."""
+    from .db.editions import load_edition
+    from .pipeline import plan_edition
+
+    with db.connect() as conn:
+        edition = load_edition(conn, window.key)
+    if edition is None:
+        return plan_edition(db, settings, window, topics=topics)
+    edition.warnings = [] if edition.items else [f"edition {edition.key} was built with no articles"]
+    return edition
+
+
+def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: datetime) -> PreviewResult:
+    from .render import fill_slots, render_variant
+    from .selection import items_for_topics
+
+    window = resolve_window(settings, req, now=now)
+    edition = find_edition(db, settings, window, topics=req.topics)
+    items = list(edition.items)
+    member_topics: tuple[str, ...] = ()
+    fmt = req.fmt
+    slots = generic_slots(settings)
+    if req.topics:
+        items = items_for_topics(items, req.topics)
+        member_topics = req.topics
+    if req.subscriber:
+        from .db import subscribers as subscriber_db
+
+        with db.connect() as conn:
+            sub = subscriber_db.get_by_email(conn, req.subscriber)
+        if sub is None:
+            raise SubscriberError(req.subscriber, "no such subscriber")
+        member_topics = tuple(sub.topics)
+        items = items_for_topics(items, member_topics)
+        if sub.format == "text":
+            fmt = "text"
+        slots = member_slots(settings, sub.id, sub.token_version, sub.name)
+    rendered = render_variant(edition, settings, items=items, member_topics=member_topics,
+                              fmt="html")
+    warnings = list(edition.warnings)
+    if req.subscriber and not items:
+        warnings.append(f"{req.subscriber} would get nothing from {edition.key}: no article in their topics")
+    html_filled = fill_slots(rendered.html, slots, html=True)
+    text_filled = fill_slots(rendered.text, slots, html=False)
+    return PreviewResult(
+        edition=edition, items=items, rendered=rendered,
+        body=text_filled if fmt == "text" else html_filled, html_filled=html_filled,
+        tz=ZoneInfo(settings.timezone), subscriber=req.subscriber, warnings=warnings,
+    )
