@@ -1,0 +1,350 @@
+"""Members, suppressions and the events that record every change to a member.
+
+Functions take a Connection (the caller owns the transaction) and `now`.
+Values come already checked by digest.subscribers (normalise_email,
+parse_topics, check_frequency, ...); business rules (never re-subscribe,
+forgotten means gone) live here and there, SQL only here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from ..errors import SubscriberError
+from ..models import Subscriber
+from ..subscribers import (
+    ImportPlan,
+    MemberRow,
+    RowProblem,
+    email_hash,
+    email_key,
+    plan_import,
+    refusal,
+    topics_from_text,
+    topics_to_text,
+)
+from .schema import DELIVERY_STATES, deliveries, editions, events, subscribers, suppressions
+
+_UNSET: Any = object()  # "leave as it is", where None is a meaningful value
+_CHUNK = 500  # keys per IN (...) query, well inside every driver's parameter limit
+
+
+def _model(row) -> Subscriber:
+    return Subscriber(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        status=row.status,
+        topics=topics_from_text(row.topics),
+        frequency=row.frequency,
+        format=row.format,
+        paused=bool(row.paused),
+        consent_source=row.consent_source,
+        consent_at=row.consent_at,
+        created_at=row.created_at,
+        confirmed_at=row.confirmed_at,
+        left_at=row.left_at,
+        token_version=row.token_version,
+    )
+
+
+def get_by_id(conn: Connection, sub_id: int) -> Subscriber | None:
+    row = conn.execute(select(subscribers).where(subscribers.c.id == sub_id)).first()
+    return _model(row) if row else None
+
+
+def get_by_email(conn: Connection, email: str) -> Subscriber | None:
+    """The member with this address, whatever its case."""
+    row = conn.execute(select(subscribers).where(subscribers.c.email_key == email_key(email))).first()
+    return _model(row) if row else None
+
+
+def require(conn: Connection, email: str) -> Subscriber:
+    """The member with this address, or SubscriberError naming it."""
+    sub = get_by_email(conn, email)
+    if sub is None:
+        why = "was forgotten at the member's request" if is_suppressed(conn, email) else "no such subscriber"
+        raise SubscriberError(email, why)
+    return sub
+
+
+def _require_id(conn: Connection, sub_id: int) -> Subscriber:
+    sub = get_by_id(conn, sub_id)
+    if sub is None:
+        raise SubscriberError(f"subscriber #{sub_id}", "no such subscriber")
+    return sub
+
+
+def list_subscribers(conn: Connection, status: str | None = None) -> list[Subscriber]:
+    """Members in the order they joined, optionally only those with one status."""
+    q = select(subscribers).order_by(subscribers.c.id)
+    if status:
+        q = q.where(subscribers.c.status == status)
+    return [_model(r) for r in conn.execute(q)]
+
+
+def is_suppressed(conn: Connection, email: str) -> bool:
+    """True if the address was forgotten (only its hash is kept)."""
+    q = select(suppressions.c.email_hash).where(suppressions.c.email_hash == email_hash(email))
+    return conn.execute(q).first() is not None
+
+
+# ---------------------------------------------------------------- events
+
+
+def add_event(conn: Connection, sub_id: int, source: str, action: str, detail: dict | None,
+              now: datetime) -> None:
+    """Record one change to a member: who or what did it, and what changed."""
+    conn.execute(insert(events).values(
+        subscriber_id=sub_id, at=now, source=source, action=action,
+        detail=json.dumps(detail or {}, ensure_ascii=False),
+    ))
+
+
+def list_events(conn: Connection, sub_id: int) -> list[dict]:
+    """A member's events, oldest first: {"at", "source", "action", "detail"}."""
+    q = select(events).where(events.c.subscriber_id == sub_id).order_by(events.c.id)
+    return [{"at": r.at, "source": r.source, "action": r.action, "detail": json.loads(r.detail or "{}")}
+            for r in conn.execute(q)]
+
+
+# ---------------------------------------------------------------- joining
+
+
+def create(conn: Connection, email: str, name: str | None, topics: Sequence[str], frequency: str,
+           fmt: str, *, status: str, source: str, now: datetime) -> Subscriber:
+    """Insert a member (no checks beyond the unique address) and record "subscribe"."""
+    active = status == "active"
+    sub_id = conn.execute(insert(subscribers).values(
+        email=email, email_key=email_key(email), name=name, status=status,
+        topics=topics_to_text(topics), frequency=frequency, format=fmt, paused=False,
+        consent_source=source, consent_at=now if active else None,
+        created_at=now, updated_at=now, token_version=1, hard_bounces=0,
+    )).inserted_primary_key[0]
+    add_event(conn, sub_id, source, "subscribe",
+              {"status": status, "topics": list(topics), "frequency": frequency, "format": fmt}, now)
+    return get_by_id(conn, sub_id)
+
+
+def add(conn: Connection, email: str, name: str | None = None, topics: Sequence[str] = (),
+        frequency: str = "weekly", fmt: str = "html", *, pending: bool = False, source: str = "cli",
+        now: datetime) -> Subscriber:
+    """Add a new member, active (an administrator vouches for consent) or pending.
+
+    Raises SubscriberError if the address is already a member, left, or was forgotten.
+    """
+    existing = get_by_email(conn, email)
+    why = refusal(existing, is_suppressed(conn, email))
+    if why and existing is not None:  # they left: only an explicit decision brings them back
+        why += f"; if they asked to come back: digest subscribers set {email} --status active"
+    if why:
+        raise SubscriberError(email, why)
+    if existing is not None:
+        hint = "" if existing.status == "pending" else "; change details with `digest subscribers set`"
+        raise SubscriberError(email, f"is already a member ({existing.status}){hint}")
+    return create(conn, email, name, topics, frequency, fmt,
+                  status="pending" if pending else "active", source=source, now=now)
+
+
+def create_pending(conn: Connection, email: str, name: str | None, topics: Sequence[str], frequency: str,
+                   fmt: str, source: str, now: datetime) -> Subscriber:
+    """A member waiting to confirm (double opt-in). Same refusals as add()."""
+    return add(conn, email, name, topics, frequency, fmt, pending=True, source=source, now=now)
+
+
+def confirm(conn: Connection, sub_id: int, *, source: str, now: datetime) -> Subscriber:
+    """A pending member confirms: active from now, consent recorded. Other statuses stay."""
+    sub = _require_id(conn, sub_id)
+    if sub.status != "pending":
+        return sub
+    conn.execute(update(subscribers).where(subscribers.c.id == sub_id).values(
+        status="active", confirmed_at=now, consent_at=now, consent_source=source, updated_at=now))
+    add_event(conn, sub_id, source, "confirm", {"status": ["pending", "active"]}, now)
+    return get_by_id(conn, sub_id)
+
+
+# ---------------------------------------------------------------- changing
+
+
+def update_preferences(conn: Connection, sub_id: int, *, topics: Sequence[str] | None = None,
+                       frequency: str | None = None, format: str | None = None,  # noqa: A002
+                       paused: bool | None = None, name: str | None = _UNSET, source: str,
+                       now: datetime) -> dict[str, list]:
+    """Change what a member gets; None leaves a field as it is (name: pass None to clear).
+
+    Returns {"field": [old, new]} for what changed, also recorded as a
+    "preferences" event; nothing is written when nothing changes.
+    """
+    sub = _require_id(conn, sub_id)
+    changes: dict[str, list] = {}
+    values: dict[str, Any] = {}
+    if name is not _UNSET and name != sub.name:
+        changes["name"], values["name"] = [sub.name, name], name
+    if topics is not None and tuple(topics) != sub.topics:
+        changes["topics"], values["topics"] = [list(sub.topics), list(topics)], topics_to_text(topics)
+    for fld, new in (("frequency", frequency), ("format", format), ("paused", paused)):
+        if new is not None and new != getattr(sub, fld):
+            changes[fld], values[fld] = [getattr(sub, fld), new], new
+    if changes:
+        conn.execute(update(subscribers).where(subscribers.c.id == sub_id).values(updated_at=now, **values))
+        add_event(conn, sub_id, source, "preferences", changes, now)
+    return changes
+
+
+# Status changes, named for the audit trail.
+_ACTION = {"unsubscribed": "unsubscribe", "bounced": "bounce", "complained": "complaint", "pending": "status"}
+
+
+def set_status(conn: Connection, sub_id: int, status: str, *, source: str, now: datetime) -> dict[str, list]:
+    """Put a member in a status explicitly (an administrator's decision), recorded as an event.
+
+    Going back to active from unsubscribed, bounced or complained is a
+    "resubscribe" and clears left_at and the bounce count; from pending, a "confirm".
+    """
+    sub = _require_id(conn, sub_id)
+    if status == sub.status:
+        return {}
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if status == "active":
+        action = "confirm" if sub.status == "pending" else "resubscribe"
+        values.update(left_at=None, hard_bounces=0, consent_source=source, consent_at=now)
+        if sub.status == "pending":
+            values["confirmed_at"] = now
+    else:
+        action = _ACTION[status]
+        if status in ("unsubscribed", "bounced", "complained"):
+            values["left_at"] = now
+    conn.execute(update(subscribers).where(subscribers.c.id == sub_id).values(**values))
+    changes = {"status": [sub.status, status]}
+    add_event(conn, sub_id, source, action, changes, now)
+    return changes
+
+
+def unsubscribe(conn: Connection, sub_id: int, *, source: str, now: datetime) -> bool:
+    """The member leaves: status unsubscribed, left_at now. False if they had already left.
+
+    A complaint stays a complaint (it says more than an unsubscribe).
+    """
+    sub = _require_id(conn, sub_id)
+    if sub.status in ("unsubscribed", "complained"):
+        return False
+    set_status(conn, sub_id, "unsubscribed", source=source, now=now)
+    return True
+
+
+def revoke_links(conn: Connection, sub_id: int, *, source: str, now: datetime) -> int:
+    """Invalidate every preference / unsubscribe link sent so far; returns the new token version."""
+    sub = _require_id(conn, sub_id)
+    new = sub.token_version + 1
+    conn.execute(update(subscribers).where(subscribers.c.id == sub_id).values(token_version=new, updated_at=now))
+    add_event(conn, sub_id, source, "revoke-links", {"token_version": [sub.token_version, new]}, now)
+    return new
+
+
+def record_hard_bounce(conn: Connection, sub_id: int, *, now: datetime, limit: int = 3) -> Subscriber:
+    """Count a permanent delivery failure; the `limit`-th makes an active or pending member bounced."""
+    row = conn.execute(select(subscribers.c.hard_bounces, subscribers.c.status)
+                       .where(subscribers.c.id == sub_id)).first()
+    if row is None:
+        raise SubscriberError(f"subscriber #{sub_id}", "no such subscriber")
+    count = row.hard_bounces + 1
+    values: dict[str, Any] = {"hard_bounces": count, "updated_at": now}
+    detail: dict[str, list] = {"hard_bounces": [row.hard_bounces, count]}
+    if count >= limit and row.status in ("active", "pending"):
+        values.update(status="bounced", left_at=now)
+        detail["status"] = [row.status, "bounced"]
+    conn.execute(update(subscribers).where(subscribers.c.id == sub_id).values(**values))
+    add_event(conn, sub_id, "system", "bounce", detail, now)
+    return get_by_id(conn, sub_id)
+
+
+# ---------------------------------------------------------------- importing
+
+
+def _existing(conn: Connection, keys: list[str]) -> dict[str, Subscriber]:
+    found: dict[str, Subscriber] = {}
+    for i in range(0, len(keys), _CHUNK):
+        q = select(subscribers).where(subscribers.c.email_key.in_(keys[i:i + _CHUNK]))
+        found.update((r.email_key, _model(r)) for r in conn.execute(q))
+    return found
+
+
+def _suppressed(conn: Connection, hashes: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(hashes), _CHUNK):
+        q = select(suppressions.c.email_hash).where(suppressions.c.email_hash.in_(hashes[i:i + _CHUNK]))
+        found.update(conn.execute(q).scalars())
+    return found
+
+
+def import_members(conn: Connection, rows: Iterable[MemberRow], problems: Iterable[RowProblem] = (), *,
+                   pending: bool = False, source: str = "import", now: datetime) -> ImportPlan:
+    """Add new members and update existing ones from checked rows; returns what was done.
+
+    Members who left or were forgotten are skipped, never re-subscribed;
+    existing members keep their status (pending stays pending).
+    """
+    rows = list(rows)
+    plan = plan_import(rows, _existing(conn, [email_key(r.email) for r in rows]),
+                       _suppressed(conn, [email_hash(r.email) for r in rows]), problems)
+    for row in plan.add:
+        create(conn, row.email, row.name, row.topics or (), row.frequency or "weekly", row.format or "html",
+               status="pending" if pending else "active", source=source, now=now)
+    for sub, changes in plan.update:
+        new = {fld: pair[1] for fld, pair in changes.items()}
+        update_preferences(conn, sub.id, topics=new.get("topics"), frequency=new.get("frequency"),
+                           format=new.get("format"), name=new.get("name", _UNSET), source=source, now=now)
+    return plan
+
+
+# ---------------------------------------------------------------- the member's own data
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def export(conn: Connection, sub_id: int) -> dict:
+    """Everything held about a member (for a subject access request), JSON-ready."""
+    row = conn.execute(select(subscribers).where(subscribers.c.id == sub_id)).first()
+    if row is None:
+        raise SubscriberError(f"subscriber #{sub_id}", "no such subscriber")
+    member = {c.name: getattr(row, c.name) for c in subscribers.columns}
+    member["topics"] = list(topics_from_text(row.topics))
+    member["paused"] = bool(row.paused)
+    member = {k: _iso(v) if isinstance(v, datetime) else v for k, v in member.items()}
+    q = (select(editions.c.key, deliveries.c.status, deliveries.c.attempts, deliveries.c.sent_at,
+                deliveries.c.last_error)
+         .join(editions, editions.c.id == deliveries.c.edition_id)
+         .where(deliveries.c.subscriber_id == sub_id).order_by(deliveries.c.id))
+    sent = [{"edition": r.key, "status": DELIVERY_STATES.get(r.status, str(r.status)), "attempts": r.attempts,
+             "sent_at": _iso(r.sent_at), "last_error": r.last_error} for r in conn.execute(q)]
+    history = [dict(e, at=_iso(e["at"])) for e in list_events(conn, sub_id)]
+    return {"subscriber": member, "events": history, "deliveries": sent}
+
+
+def forget(conn: Connection, sub_id: int, *, now: datetime) -> None:
+    """Erase a member: the row and its events go, only a hash of the address stays (to block re-import).
+
+    Delivery rows stay for the edition's counts, without the member and
+    without error text (a bounce message may quote the address).
+    """
+    sub = _require_id(conn, sub_id)
+    conn.execute(update(deliveries).where(deliveries.c.subscriber_id == sub_id)
+                 .values(subscriber_id=None, last_error=None))
+    conn.execute(delete(events).where(events.c.subscriber_id == sub_id))  # also without ON DELETE CASCADE
+    conn.execute(delete(subscribers).where(subscribers.c.id == sub_id))
+    if not is_suppressed(conn, sub.email):
+        conn.execute(insert(suppressions).values(email_hash=email_hash(sub.email), reason="forgotten",
+                                                 created_at=now))
+
+
+def count_by_status(conn: Connection) -> dict[str, int]:
+    """How many members have each status (for `digest status`)."""
+    q = select(subscribers.c.status, func.count()).group_by(subscribers.c.status)
+    return {status: n for status, n in conn.execute(q)}

@@ -1,0 +1,300 @@
+"""Members' details, checked and normalised; CSV member lists; import planning.
+
+Pure: no SQL, no clock. digest/db/subscribers.py stores what this module has
+checked, and asks plan_import() what an import should change.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+from .errors import SubscriberError
+from .models import FORMATS, FREQUENCIES, STATUSES, Subscriber
+
+NAME_MAX = 200
+EMAIL_MAX = 320
+CSV_COLUMNS = ("email", "name", "topics", "frequency", "format")
+# Statuses an import or `add` never changes: the member left, or mail to them failed.
+LEFT = ("unsubscribed", "bounced", "complained")
+
+
+def normalise_email(raw: str, *, line: int | None = None) -> str:
+    """The address as stored: validated, domain lower-cased and IDNA-normalised."""
+    from email_validator import EmailNotValidError, validate_email  # slow-ish import: only when needed
+
+    addr = (raw or "").strip()
+    if not addr:
+        raise SubscriberError("", "no email address given", line)
+    try:
+        normalised = validate_email(addr, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise SubscriberError(addr, f"not a valid email address ({exc})", line) from None
+    if len(normalised) > EMAIL_MAX:
+        raise SubscriberError(addr, f"address is longer than {EMAIL_MAX} characters", line)
+    return normalised
+
+
+def email_key(email: str) -> str:
+    """What makes two addresses the same member: the address, lower-cased."""
+    return email.strip().lower()
+
+
+def email_hash(email: str) -> str:
+    """sha256 of the lower-cased address, as kept in suppressions (never the address)."""
+    return hashlib.sha256(email_key(email).encode("utf-8")).hexdigest()
+
+
+def clean_name(raw: str | None, *, email: str = "", line: int | None = None) -> str | None:
+    """One trimmed line of at most NAME_MAX characters, or None for no name."""
+    if raw is None:
+        return None
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") and ch != "\t" for ch in raw):
+        what = "a line break" if any(ch in raw for ch in "\r\n\u2028\u2029\x85") else "a control character"
+        raise SubscriberError(email, f"name contains {what}", line)
+    name = " ".join(raw.split())  # tabs and runs of spaces become one space
+    if len(name) > NAME_MAX:
+        raise SubscriberError(email, f"name is longer than {NAME_MAX} characters", line)
+    return name or None
+
+
+def parse_topics(raw: str | Iterable[str] | None, taxonomy: Sequence[str], *, email: str = "",
+                 line: int | None = None, sep: str = ",") -> tuple[str, ...]:
+    """Topic slugs in taxonomy order; empty (or "all") means every topic.
+
+    Accepts "a,b" (or sep-separated) text or a list of slugs; case and spaces
+    around slugs do not matter. Raises SubscriberError naming an unknown slug.
+    """
+    if raw is None:
+        return ()
+    parts = raw.split(sep) if isinstance(raw, str) else list(raw)
+    chosen = {p.strip().lower() for p in parts if p and p.strip()}
+    if chosen == {"all"}:
+        return ()
+    unknown = sorted(chosen - set(taxonomy))
+    if unknown:
+        raise SubscriberError(email, f"unknown topic {unknown[0]!r} (known: {', '.join(taxonomy)})", line)
+    return tuple(slug for slug in taxonomy if slug in chosen)
+
+
+def _choice(value: str | None, choices: Sequence[str], what: str, email: str, line: int | None) -> str:
+    v = (value or "").strip().lower()
+    if v not in choices:
+        raise SubscriberError(email, f"unknown {what} {value!r} (one of: {', '.join(choices)})", line)
+    return v
+
+
+def check_frequency(value: str, *, email: str = "", line: int | None = None) -> str:
+    return _choice(value, FREQUENCIES, "frequency", email, line)
+
+
+def check_format(value: str, *, email: str = "", line: int | None = None) -> str:
+    return _choice(value, FORMATS, "format", email, line)
+
+
+def check_status(value: str, *, email: str = "") -> str:
+    return _choice(value, STATUSES, "status", email, None)
+
+
+def topics_to_text(topics: Sequence[str]) -> str:
+    return ",".join(topics)
+
+
+def topics_from_text(text: str | None) -> tuple[str, ...]:
+    return tuple(t for t in (text or "").split(",") if t)
+
+
+def as_json(sub: Subscriber) -> dict:
+    """A member as JSON-ready data (`list --json`, `show --json`); times in ISO 8601 UTC."""
+    iso = lambda t: t.isoformat() if t else None  # noqa: E731
+    return {
+        "email": sub.email,
+        "name": sub.name,
+        "status": sub.status,
+        "topics": list(sub.topics),
+        "frequency": sub.frequency,
+        "format": sub.format,
+        "paused": sub.paused,
+        "consent_source": sub.consent_source,
+        "consent_at": iso(sub.consent_at),
+        "created_at": iso(sub.created_at),
+        "confirmed_at": iso(sub.confirmed_at),
+        "left_at": iso(sub.left_at),
+    }
+
+
+def refusal(existing: Subscriber | None, suppressed: bool) -> str | None:
+    """Why an import or `add` must leave this address alone, or None if it may proceed.
+
+    Forgotten addresses are suppressed; members who left keep their row. Only
+    an explicit `set --status active` by an administrator brings one back.
+    """
+    if suppressed and existing is None:
+        return "was forgotten at the member's request and cannot be added again"
+    if existing is not None and existing.status in LEFT:
+        when = f" on {existing.left_at:%Y-%m-%d}" if existing.left_at and existing.status == "unsubscribed" else ""
+        return f"is {existing.status}{when}; imports and `add` never re-subscribe anyone"
+    return None
+
+
+# ---------------------------------------------------------------- CSV member lists
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    """One good row of a member list. None: the file does not say (keep it, or the default)."""
+
+    line: int
+    email: str
+    name: str | None = None
+    topics: tuple[str, ...] | None = None
+    frequency: str | None = None
+    format: str | None = None
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    line: int
+    email: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.email}: {self.reason}" if self.email else self.reason
+
+
+def parse_members_csv(text: str, taxonomy: Sequence[str], *, source: str = "members.csv"
+                      ) -> tuple[list[MemberRow], list[RowProblem]]:
+    """Check every row of a member list; return the good rows and one problem per bad row.
+
+    The header row names the columns (email required; name, topics, frequency,
+    format optional; any order, any case). Line numbers are those of the file,
+    so a quoted field spanning lines does not shift later rows. Raises
+    SubscriberError(source, ...) when the file has no usable header.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise SubscriberError(source, "the file is empty; it needs a header row naming the columns") from None
+    except csv.Error as exc:
+        raise SubscriberError(source, f"line 1: {exc}") from None
+    columns = [h.strip().lower() for h in header]
+    if "email" not in columns:
+        raise SubscriberError(source, f"line 1: the header row has no 'email' column (columns: {', '.join(CSV_COLUMNS)})")
+    unknown = [c for c in columns if c not in CSV_COLUMNS]
+    if unknown:
+        raise SubscriberError(source, f"line 1: unknown column {unknown[0]!r} (columns: {', '.join(CSV_COLUMNS)})")
+    twice = [c for c in CSV_COLUMNS if columns.count(c) > 1]
+    if twice:
+        raise SubscriberError(source, f"line 1: column {twice[0]!r} appears twice")
+
+    rows: list[MemberRow] = []
+    problems: list[RowProblem] = []
+    seen: dict[str, int] = {}
+    end = reader.line_num
+    while True:
+        start = end + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(RowProblem(start, "", f"unreadable CSV ({exc})"))
+            break  # the reader cannot resynchronise after a broken quote
+        end = reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue  # blank line
+        cells = dict(zip(columns, record))
+        raw_email = cells.get("email", "").strip()
+        try:
+            if len(record) > len(columns):
+                raise SubscriberError(raw_email, f"{len(record)} fields but the header names {len(columns)}", start)
+            row = _row(cells, start, taxonomy)
+        except SubscriberError as exc:
+            problems.append(RowProblem(start, exc.email, exc.reason))
+            continue
+        key = email_key(row.email)
+        if key in seen:
+            problems.append(RowProblem(start, row.email, f"duplicate of line {seen[key]}"))
+            continue
+        seen[key] = start
+        rows.append(row)
+    return rows, problems
+
+
+def _row(cells: Mapping[str, str], line: int, taxonomy: Sequence[str]) -> MemberRow:
+    email = normalise_email(cells.get("email", ""), line=line)
+
+    def given(column: str) -> str | None:
+        value = cells.get(column)
+        return value if value is not None and value.strip() else None
+
+    topics = given("topics")
+    frequency = given("frequency")
+    fmt = given("format")
+    return MemberRow(
+        line=line,
+        email=email,
+        name=clean_name(cells.get("name"), email=email, line=line),
+        topics=None if topics is None else parse_topics(topics, taxonomy, email=email, line=line, sep=";"),
+        frequency=None if frequency is None else check_frequency(frequency, email=email, line=line),
+        format=None if fmt is None else check_format(fmt, email=email, line=line),
+    )
+
+
+# ---------------------------------------------------------------- import planning
+
+
+def changes_for(sub: Subscriber, row: MemberRow) -> dict[str, list]:
+    """What a row would change on an existing member: {"field": [old, new]} (lists for JSON)."""
+    out: dict[str, list] = {}
+    if row.name is not None and row.name != sub.name:
+        out["name"] = [sub.name, row.name]
+    if row.topics is not None and tuple(row.topics) != tuple(sub.topics):
+        out["topics"] = [list(sub.topics), list(row.topics)]
+    for fld in ("frequency", "format"):
+        new = getattr(row, fld)
+        if new is not None and new != getattr(sub, fld):
+            out[fld] = [getattr(sub, fld), new]
+    return out
+
+
+@dataclass
+class ImportPlan:
+    add: list[MemberRow] = field(default_factory=list)
+    update: list[tuple[Subscriber, dict[str, list]]] = field(default_factory=list)
+    unchanged: list[Subscriber] = field(default_factory=list)
+    skipped: list[RowProblem] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"added {len(self.add)}, updated {len(self.update)}, "
+                f"unchanged {len(self.unchanged)}, skipped {len(self.skipped)}")
+
+
+def plan_import(rows: Iterable[MemberRow], existing: Mapping[str, Subscriber],
+                suppressed: Iterable[str], problems: Iterable[RowProblem] = ()) -> ImportPlan:
+    """Decide, row by row, what an import does.
+
+    existing maps email_key() to the stored member; suppressed holds
+    email_hash() values. Bad rows (problems) and rows for members who left or
+    were forgotten are skipped, in line order.
+    """
+    plan = ImportPlan(skipped=list(problems))
+    blocked = set(suppressed)
+    for row in rows:
+        sub = existing.get(email_key(row.email))
+        why = refusal(sub, email_hash(row.email) in blocked)
+        if why:
+            plan.skipped.append(RowProblem(row.line, row.email, why))
+        elif sub is None:
+            plan.add.append(row)
+        elif changes := changes_for(sub, row):
+            plan.update.append((sub, changes))
+        else:
+            plan.unchanged.append(sub)
+    plan.skipped.sort(key=lambda p: p.line)
+    return plan
