@@ -1,0 +1,178 @@
+"""The send queue: deliveries queued set-based, claimed under a lease, finished in batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable, Sequence
+
+from sqlalchemy import and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy.engine import Connection
+
+from .schema import (
+    DELIVERY_STATES, FAILED, QUEUED, SENDING, SENT, SKIPPED, deliveries, editions, subscribers,
+)
+
+
+def due_combinations(conn: Connection, frequency: str) -> list[tuple[str, str, int]]:
+    """(topics, format, members) of the active, unpaused members of a frequency."""
+    q = (
+        select(subscribers.c.topics, subscribers.c.format, func.count())
+        .where(_due(frequency))
+        .group_by(subscribers.c.topics, subscribers.c.format)
+        .order_by(subscribers.c.topics, subscribers.c.format)
+    )
+    return [(t, f, n) for t, f, n in conn.execute(q)]
+
+
+def _due(frequency: str):
+    return and_(subscribers.c.status == "active", subscribers.c.frequency == frequency,
+                subscribers.c.paused.is_(False))
+
+
+def queue_combination(conn: Connection, edition_id: int, frequency: str, topics: str, fmt: str,
+                      variant_id: int) -> int:
+    """One INSERT ... SELECT for every due member with these topics and format.
+
+    Set-based and streaming: the database does the work, memory does not grow
+    with the number of members. Members already queued for the edition are
+    left alone (the unique (edition, subscriber) key backs this up).
+    """
+    already = exists().where(deliveries.c.edition_id == edition_id,
+                             deliveries.c.subscriber_id == subscribers.c.id)
+    source = (
+        select(literal(edition_id), subscribers.c.id, literal(variant_id), literal(QUEUED), literal(0))
+        .where(_due(frequency), subscribers.c.topics == topics, subscribers.c.format == fmt, ~already)
+    )
+    stmt = insert(deliveries).from_select(
+        ["edition_id", "subscriber_id", "variant_id", "status", "attempts"], source)
+    return conn.execute(stmt).rowcount
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    edition_id: int
+    edition_key: str
+    edition_frequency: str
+    variant_id: int
+    attempts: int
+    subscriber_id: int | None
+    email: str | None
+    name: str | None
+    status: str | None
+    paused: bool
+    frequency: str | None
+    topics: str
+    format: str | None
+    token_version: int
+
+
+def claim(conn: Connection, *, now: datetime, lease_seconds: float, limit: int, reclaim: bool = False,
+          edition_id: int | None = None) -> list[Claimed]:
+    """Take up to `limit` deliveries that are due, marking them sending until the lease ends.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED lets any number of senders share the
+    queue without waiting on each other. SQLite: the write transaction is
+    BEGIN IMMEDIATE (see db/__init__.py), so claims are serialised.
+    With `reclaim`, deliveries left `sending` by a crashed process are taken
+    at once instead of when their lease runs out.
+    """
+    ready = and_(deliveries.c.status == QUEUED,
+                 or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now))
+    stale = and_(deliveries.c.status == SENDING,
+                 literal(True) if reclaim else deliveries.c.lease_until < now)
+    q = select(deliveries.c.id).where(or_(ready, stale)).order_by(deliveries.c.id).limit(limit)
+    if edition_id is not None:
+        q = q.where(deliveries.c.edition_id == edition_id)
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    ids = list(conn.execute(q).scalars())
+    if not ids:
+        return []
+    conn.execute(update(deliveries).where(deliveries.c.id.in_(ids))
+                 .values(status=SENDING, lease_until=now + timedelta(seconds=lease_seconds)))
+    rows = conn.execute(
+        select(deliveries.c.id, deliveries.c.edition_id, editions.c.key, editions.c.frequency.label("efreq"),
+               deliveries.c.variant_id, deliveries.c.attempts, deliveries.c.subscriber_id, subscribers.c.email,
+               subscribers.c.name, subscribers.c.status, subscribers.c.paused, subscribers.c.frequency,
+               subscribers.c.topics, subscribers.c.format, subscribers.c.token_version)
+        .join(editions, editions.c.id == deliveries.c.edition_id)
+        .outerjoin(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+        .where(deliveries.c.id.in_(ids)).order_by(deliveries.c.id)
+    )
+    return [Claimed(r.id, r.edition_id, r.key, r.efreq, r.variant_id, r.attempts, r.subscriber_id, r.email,
+                    r.name, r.status, bool(r.paused), r.frequency, r.topics or "", r.format,
+                    r.token_version or 1) for r in rows]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivery_id: int
+    state: int  # SENT, QUEUED (retry later), FAILED, SKIPPED
+    error: str | None = None
+    retry_at: datetime | None = None
+    variant_id: int | None = None  # re-planned to another variant
+
+
+def finish(conn: Connection, outcomes: Sequence[Outcome], *, now: datetime) -> None:
+    """Record what happened to claimed deliveries, in one transaction."""
+    sent = [o.delivery_id for o in outcomes if o.state == SENT]
+    if sent:
+        conn.execute(update(deliveries).where(deliveries.c.id.in_(sent)).values(
+            status=SENT, sent_at=now, lease_until=None, attempts=deliveries.c.attempts + 1, last_error=None))
+    for o in outcomes:
+        if o.state == SENT:
+            continue
+        values = dict(status=o.state, lease_until=None, last_error=(o.error or "")[:500] or None)
+        if o.state in (QUEUED, FAILED):
+            values["attempts"] = deliveries.c.attempts + 1
+        if o.state == QUEUED:
+            values["not_before"] = o.retry_at
+        conn.execute(update(deliveries).where(deliveries.c.id == o.delivery_id).values(**values))
+    moved = [o for o in outcomes if o.variant_id is not None]
+    for o in moved:
+        conn.execute(update(deliveries).where(deliveries.c.id == o.delivery_id).values(variant_id=o.variant_id))
+
+
+def release(conn: Connection, ids: Iterable[int]) -> None:
+    """Give claimed but unsent deliveries back to the queue (an orderly stop)."""
+    ids = list(ids)
+    if ids:
+        conn.execute(update(deliveries).where(deliveries.c.id.in_(ids), deliveries.c.status == SENDING)
+                     .values(status=QUEUED, lease_until=None))
+
+
+def counts(conn: Connection, edition_id: int | None = None) -> dict[str, int]:
+    """Deliveries by state name (every state present, zero or not)."""
+    q = select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+    if edition_id is not None:
+        q = q.where(deliveries.c.edition_id == edition_id)
+    found = {DELIVERY_STATES[s]: n for s, n in conn.execute(q)}
+    return {name: found.get(name, 0) for name in DELIVERY_STATES.values()}
+
+
+def pending_count(conn: Connection) -> int:
+    """Deliveries a send could take now or later (queued or sending)."""
+    q = select(func.count()).where(deliveries.c.status.in_([QUEUED, SENDING]))
+    return conn.execute(q).scalar_one()
+
+
+def retry_summary(conn: Connection) -> list[tuple[int, int, str | None, datetime | None]]:
+    """Queued deliveries waiting for a retry: (id, attempts, last error, not before)."""
+    q = (select(deliveries.c.id, deliveries.c.attempts, deliveries.c.last_error, deliveries.c.not_before)
+         .where(deliveries.c.status == QUEUED, deliveries.c.attempts > 0).order_by(deliveries.c.id).limit(50))
+    return [tuple(r) for r in conn.execute(q)]
+
+
+
+def release_all_sending(conn: Connection) -> int:
+    """--reclaim: every `sending` delivery goes back to the queue at once (after a crash)."""
+    return conn.execute(update(deliveries).where(deliveries.c.status == SENDING)
+                        .values(status=QUEUED, lease_until=None)).rowcount
+
+
+def subscribers_of(conn: Connection, delivery_ids: Sequence[int]) -> list[int]:
+    q = select(deliveries.c.subscriber_id).where(deliveries.c.id.in_(list(delivery_ids)),
+                                                 deliveries.c.subscriber_id.is_not(None))
+    return list(conn.execute(q).scalars())
