@@ -1,0 +1,127 @@
+"""WordPress REST API posts (/wp-json/wp/v2/posts?_embed) into Articles."""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+from datetime import datetime, timezone
+from urllib.parse import urljoin, urlsplit
+
+from digest.errors import IngestError
+from digest.ingest.clean import html_to_text, normalise_text, sanitise_html
+from digest.ingest.feeds import dedupe
+from digest.models import Article
+
+# Themes append a "Continue reading" link to excerpts: it is navigation, not text.
+_LINK_MORE = re.compile(r"<p\b[^>]*class=[\"'][^\"']*\blink-more\b[^>]*>.*?</p>", re.S | re.I)
+_MORE_LINK = re.compile(r"<a\b[^>]*class=[\"'][^\"']*\bmore-link\b[^>]*>.*?</a>", re.S | re.I)
+# The excerpt's "[…]" says the text was cut: an ellipsis says the same.
+_BRACKETED_ELLIPSIS = re.compile(r"\s*\[\s*(?:&hellip;|&#8230;|…|\.\.\.)\s*\]")
+
+
+def is_wordpress(payload: object) -> bool:
+    """True for a list of post objects (or one post object) with title.rendered."""
+    posts = payload if isinstance(payload, list) else [payload]
+    return bool(posts) and any(
+        isinstance(post, dict) and isinstance(post.get("title"), dict) and "rendered" in post["title"]
+        for post in posts
+    )
+
+
+def wordpress_error(payload: object) -> str | None:
+    """The message of a WordPress REST error object ({"code", "message"}), if it is one."""
+    if isinstance(payload, dict) and "code" in payload and "message" in payload:
+        return f"WordPress API error {payload['code']}: {normalise_text(html_to_text(str(payload['message'])))}"
+    return None
+
+
+def parse_wordpress(payload: object, source: str, *, base_url: str | None = None) -> tuple[list[Article], list[str]]:
+    """Parse decoded REST JSON. Returns (articles, problems).
+
+    base_url makes relative links absolute (the site URL, or where the JSON came from).
+    """
+    if not is_wordpress(payload):
+        raise IngestError(source, wordpress_error(payload) or "JSON but not WordPress posts")
+    posts = payload if isinstance(payload, list) else [payload]
+    problems: list[str] = []
+    articles = []
+    for index, post in enumerate(posts, 1):
+        article = _article(post, index, source, base_url, problems)
+        if article is not None:
+            articles.append(article)
+    return dedupe(articles, source, problems), problems
+
+
+def _rendered(post: dict, key: str) -> str:
+    value = post.get(key)
+    if isinstance(value, dict):
+        value = value.get("rendered")
+    return value if isinstance(value, str) else ""
+
+
+def _article(post: object, index: int, source: str, base_url: str | None, problems: list[str]) -> Article | None:
+    if not isinstance(post, dict):
+        problems.append(f"{source}: item {index}: skipped: not a post object")
+        return None
+    title = normalise_text(html_to_text(_rendered(post, "title")))
+    link = _rendered(post, "link").strip() or None
+    if link and base_url:
+        link = urljoin(base_url, link)
+    label = f"item {index} (“{title[:60]}”)" if title else f"item {index} ({link or post.get('id')})"
+    if not title:
+        problems.append(f"{source}: {label}: skipped: no title")
+        return None
+    if link and not (urlsplit(link).scheme in ("http", "https") and urlsplit(link).netloc):
+        problems.append(f"{source}: {label}: link {link!r} is not an absolute http(s) URL: dropped")
+        link = None
+    base = link or base_url
+
+    excerpt = _BRACKETED_ELLIPSIS.sub("…", _MORE_LINK.sub("", _LINK_MORE.sub("", _rendered(post, "excerpt"))))
+    teaser = sanitise_html(excerpt, base_url=base) or None
+    body = sanitise_html(_LINK_MORE.sub("", _rendered(post, "content")), base_url=base) or None
+    content = post.get("content")
+    if isinstance(content, dict) and content.get("protected"):
+        problems.append(f"{source}: {label}: password-protected: body left out")
+        body = None
+
+    embedded = post.get("_embedded") if isinstance(post.get("_embedded"), dict) else {}
+    author = None
+    authors = embedded.get("author")
+    if isinstance(authors, list) and authors and isinstance(authors[0], dict):
+        author = normalise_text(htmllib.unescape(str(authors[0].get("name") or ""))) or None
+    categories: list[str] = []
+    for group in embedded.get("wp:term") or []:
+        for term in group if isinstance(group, list) else []:
+            if isinstance(term, dict) and term.get("taxonomy") in ("category", "post_tag"):
+                name = normalise_text(htmllib.unescape(str(term.get("name") or "")))
+                if name and name not in categories:
+                    categories.append(name)
+
+    guid = htmllib.unescape(_rendered(post, "guid")).strip() or None
+    return Article(
+        title=title,
+        url=link,
+        guid=guid,
+        author=author,
+        published_at=_published(post, source, label, problems),
+        categories=categories,
+        teaser=teaser,
+        body=body,
+        source=source,
+    )
+
+
+def _published(post: dict, source: str, label: str, problems: list[str]) -> datetime | None:
+    """date_gmt is UTC without an offset; `date` is site-local time of unknown zone, so unusable."""
+    raw = post.get("date_gmt")
+    if not raw:
+        problems.append(f"{source}: {label}: no date_gmt: date left empty")
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(raw))
+    except ValueError:
+        problems.append(f"{source}: {label}: impossible date {raw!r}: date dropped")
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
