@@ -131,9 +131,9 @@ def subject_for(edition: Edition, settings: Settings) -> str:
     }
     try:
         return _oneline(settings.subject.format_map(values))
-    except (KeyError, IndexError, ValueError) as exc:
-        raise RenderError(f"digest.subject {settings.subject!r}: cannot fill it ({exc!r}); "
-                          f"use {{{'}, {'.join(values)}}}") from None
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        names = ", ".join("{" + k + "}" for k in values)
+        raise RenderError(f"digest.subject {settings.subject!r}: cannot fill it ({exc!r}); it may use {names}") from None
 
 
 def browser_url(edition: Edition, settings: Settings) -> str:
