@@ -29,6 +29,7 @@ ENVIRONMENT = {
     "DIGEST_TIMEZONE": ("digest", "timezone"),
     "DIGEST_OUTBOX": ("digest", "outbox"),
     "DIGEST_SMTP_URL": ("digest", "smtp_url"),
+    "DIGEST_TRANSPORT": ("digest", "transport"),
     "DIGEST_SECRET_KEY": ("security", "secret_key"),
     "DIGEST_DKIM_DOMAIN": ("dkim", "domain"),
     "DIGEST_DKIM_SELECTOR": ("dkim", "selector"),
@@ -63,6 +64,7 @@ class Settings:
     database_url: str
     outbox: str
     smtp_url: str
+    transport: str
     list_id: str
     unsubscribe_mailto: str
     secret_key: str
@@ -212,6 +214,9 @@ def _validate(data: dict, source: str) -> Settings:
             raise ConfigError(source, f"dkim.{missing[0]}", "is required when DKIM signing is configured")
         dkim = DkimSettings(str(d["domain"]), str(d["selector"]), str(d["key_file"]))
 
+    transport = s("digest", "transport")
+    if transport not in ("smtp", "file"):
+        raise ConfigError(source, "digest.transport", f"must be smtp or file, not {transport!r}")
     list_id = s("digest", "list_id") or f"{name} digest <digest.{_domain_of(sender)}>"
     return Settings(
         organisation=name.strip(),
@@ -229,6 +234,7 @@ def _validate(data: dict, source: str) -> Settings:
         database_url=s("digest", "database_url"),
         outbox=s("digest", "outbox"),
         smtp_url=s("digest", "smtp_url"),
+        transport=transport,
         list_id=list_id,
         unsubscribe_mailto=s("digest", "unsubscribe_mailto"),
         secret_key=str(data.get("security", {}).get("secret_key", INSECURE_SECRET)),

@@ -112,3 +112,31 @@ def variant_for(db: Database, settings: Settings, edition: Edition, plan: Varian
         if found is not None:  # another sender rendered it meanwhile
             return found
         return edition_db.add_variant(conn, edition.id, plan.key, plan.fmt, rendered, len(plan.items), now=now)
+
+
+def send_test(db: Database, settings: Settings, key: str, to: str, variant: str, transport, *, now: datetime):
+    """Mail one variant of an edition (built, or planned now) to an editor; no delivery is touched."""
+    from .delivery import Envelope
+    from .message import MessageTemplate, Recipient
+    from .preview import PreviewRequest, find_edition, resolve_window
+    from .subscribers import normalise_email
+    from .tokens import Links
+
+    address = normalise_email(to)
+    topics, _, fmt = variant.partition(":")
+    fmt = fmt or "html"
+    if fmt not in ("html", "text"):
+        raise EditionError(key, f"variant {variant!r}: format must be html or text")
+    wanted = "" if topics in ("*", "") else topics
+    unknown = [t for t in wanted.split(",") if t and t not in settings.topic_slugs]
+    if unknown:
+        raise EditionError(key, f"variant {variant!r}: unknown topic {unknown[0]!r}")
+    edition = find_edition(db, settings, resolve_window(settings, PreviewRequest(key=key), now=now))
+    plan = plan_variant(wanted, fmt, edition.items, settings.topic_slugs)
+    if plan is None:
+        raise EditionError(key, f"variant {variant!r} would be empty: no article in those topics")
+    template = MessageTemplate.compile(render_plan(edition, settings, plan), settings=settings,
+                                       edition_key=f"{key}-test", fmt=fmt,
+                                       links=Links(settings.secret_key, settings.base_url))
+    message = template.assemble(Recipient(0, 0, address, None, 0), date=now)
+    return transport.send(Envelope(settings.sender_address, (address,)), message)

@@ -1,0 +1,318 @@
+"""The mailing: `digest edition`, `queue`, `send`, `send-test`, `weekly`, `run`, `status`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from . import fail, pass_app
+from .options import console, echo_json, now_utc
+from ..errors import DigestError
+
+log = logging.getLogger("digest.send")
+
+
+def _period_options(f):
+    for opt in reversed([
+        click.option("--week", metavar="YYYY-Www", help="ISO week, e.g. 2017-W25 (a weekly edition)."),
+        click.option("--day", metavar="YYYY-MM-DD", help="One day (a daily edition)."),
+        click.option("--month", metavar="YYYY-MM", help="One month (a monthly edition)."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _send_options(f):
+    for opt in reversed([
+        click.option("--transport", type=click.Choice(["smtp", "file"]), default=None,
+                     help="smtp (DIGEST_SMTP_URL) or file (.eml files in DIGEST_OUTBOX). Default: config."),
+        click.option("--connections", type=click.IntRange(1, 64), default=1, show_default=True,
+                     help="SMTP connections used in parallel."),
+        click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="At most this many messages a second."),
+        click.option("--limit", type=click.IntRange(min=1), help="Stop after this many deliveries."),
+        click.option("--reclaim", is_flag=True,
+                     help="After a crash: take over deliveries left 'sending' at once, not when their lease ends."),
+        click.option("--lease", "lease_seconds", type=click.FloatRange(min=1), default=300, show_default=True,
+                     help="Seconds a claimed delivery stays reserved for this process."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _window(app, key, week, day, month, default="weekly"):
+    from ..preview import PreviewRequest, resolve_window
+
+    return resolve_window(app.settings, PreviewRequest(key=key, week=week, day=day, month=month),
+                          now=now_utc(), default=default)
+
+
+@click.group()
+def edition() -> None:
+    """Build and inspect editions (the frozen selection members will get).
+
+    \b
+    Example:
+      digest edition build --week 2017-W25
+      digest edition list
+    """
+
+
+@edition.command("build")
+@click.argument("key", required=False)
+@_period_options
+@pass_app
+def edition_build(app, key, week, day, month) -> None:
+    """Freeze the selection and summaries of a period, so what is queued is what was previewed.
+
+    Building again replaces the edition until it is queued; after that it is refused.
+
+    \b
+    Example:
+      digest edition build --week 2017-W25
+    """
+    from ..mailing import build_edition
+
+    try:
+        built = build_edition(app.db, app.settings, _window(app, key, week, day, month), now=now_utc())
+    except DigestError as exc:
+        raise fail(exc) from None
+    for w in built.warnings:
+        click.secho(f"warning: {w}", fg="yellow", err=True)
+    click.echo(f"built {built.key} ({built.frequency}): {len(built.items)} article(s); subject: {built.subject}")
+
+
+@edition.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def edition_list(app, as_json) -> None:
+    """List editions with their state and deliveries."""
+    from ..db import deliveries as delivery_db
+    from ..db import editions as edition_db
+
+    with app.db.connect() as conn:
+        rows = [{
+            "key": e.key, "frequency": e.frequency, "articles": len(e.items), "subject": e.subject,
+            "built_at": e.built_at.isoformat() if e.built_at else None,
+            "queued_at": e.queued_at.isoformat() if e.queued_at else None,
+            "deliveries": delivery_db.counts(conn, e.id),
+        } for e in edition_db.list_editions(conn)]
+    if as_json:
+        echo_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} edition(s)")
+    for col in ("key", "frequency", "articles", "queued", "deliveries"):
+        table.add_column(col)
+    for r in rows:
+        counts = ", ".join(f"{k} {v}" for k, v in r["deliveries"].items() if v) or "-"
+        table.add_row(r["key"], r["frequency"], str(r["articles"]), (r["queued_at"] or "no")[:16], counts)
+    console().print(table)
+
+
+@click.command()
+@click.argument("key")
+@pass_app
+def queue(app, key) -> None:
+    """Queue one delivery per due member of a built edition.
+
+    Due: active, not paused, of the edition's frequency, with at least one of
+    the edition's articles in their topics. Rendering happens once per variant.
+    Running it again adds only members not yet queued.
+
+    \b
+    Example:
+      digest queue 2017-W25
+    """
+    from ..mailing import queue_edition
+
+    try:
+        report = queue_edition(app.db, app.settings, key, now=now_utc())
+    except DigestError as exc:
+        raise fail(exc) from None
+    _print_queue(report)
+
+
+def _print_queue(report) -> None:
+    for w in report.warnings:
+        click.secho(f"warning: {w}", fg="yellow", err=True)
+    click.echo(f"queued {report.queued} delivery(ies) of {report.key} "
+               f"({report.variants} variant(s) rendered)")
+
+
+def _transport_factory(app, kind):
+    from ..delivery import make_transport
+
+    kind = kind or app.settings.transport
+    return kind, (lambda: make_transport(kind, app.settings))
+
+
+def _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds):
+    from ..sender import SendOptions, send_queue
+
+    kind, factory = _transport_factory(app, transport)
+    opts = SendOptions(connections=connections, rate=rate, limit=limit, reclaim=reclaim,
+                       lease_seconds=lease_seconds)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    with app.db.connect() as conn:
+        from ..db import deliveries as delivery_db
+
+        total = delivery_db.pending_count(conn)
+    if limit:
+        total = min(total, limit)
+    if sys.stderr.isatty() and total:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=console(stderr=True)) as bar:
+            task = bar.add_task(f"sending ({kind})", total=total)
+            stats = send_queue(app.db, app.settings, factory, opts,
+                               on_progress=lambda s, n: bar.update(task, completed=s.done))
+    else:
+        def line(s, n):
+            log.info("batch %d: %d sent, %d retry later, %d failed, %d skipped", s.batches, s.sent, s.retried,
+                     s.failed, s.skipped)
+
+        stats = send_queue(app.db, app.settings, factory, opts, on_progress=line)
+    click.echo(f"sent {stats.sent}, retry later {stats.retried}, failed {stats.failed}, skipped {stats.skipped}"
+               + (f" (via {kind}: {app.settings.outbox})" if kind == "file" else f" (via {kind})"))
+    for err, n in sorted(stats.errors.items(), key=lambda kv: -kv[1])[:5]:
+        click.echo(f"  {n} x {err}", err=True)
+    return stats
+
+
+@click.command()
+@_send_options
+@pass_app
+def send(app, transport, connections, rate, limit, reclaim, lease_seconds) -> None:
+    """Send every queued delivery that is due, over SMTP or into the outbox folder.
+
+    Several `digest send` processes may run at once: deliveries are claimed in
+    batches under a lease and never sent twice. A 4xx reply is retried later
+    with backoff; a 5xx fails the delivery (and after repeated hard failures
+    marks the member bounced). After a crash, run it again: expired leases
+    are taken over (at once with --reclaim).
+
+    \b
+    Example:
+      DIGEST_SMTP_URL=smtp+starttls://user:pass@smtp.example.org digest send --connections 4
+    """
+    try:
+        _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds)
+    except DigestError as exc:
+        raise fail(exc) from None
+
+
+@click.command("send-test")
+@click.argument("key")
+@click.option("--to", "to", required=True, metavar="ADDRESS", help="Where to send the test.")
+@click.option("--variant", metavar="TOPICS[:FORMAT]", default="*",
+              help="Topics (comma-separated; * for all) and format (html/text), e.g. data-protection:text.")
+@click.option("--transport", type=click.Choice(["smtp", "file"]), default=None)
+@pass_app
+def send_test(app, key, to, variant, transport) -> None:
+    """Mail one variant of an edition to the editor; touches no delivery.
+
+    \b
+    Example:
+      digest send-test 2017-W25 --to editor@example.org --variant cyber-security:html
+    """
+    from ..mailing import send_test as do_send_test
+
+    kind, factory = _transport_factory(app, transport)
+    try:
+        result = do_send_test(app.db, app.settings, key, to, variant, factory(), now=now_utc())
+    except DigestError as exc:
+        raise fail(exc) from None
+    if not result.ok:
+        raise click.ClickException(f"{to}: refused: {result.code or ''} {result.message}".strip())
+    click.echo(f"sent a test of {key} ({variant}) to {to} via {kind}")
+
+
+def _run(app, frequency, key, week, day, month, send_args) -> None:
+    from ..mailing import build_edition, queue_edition
+    from ..db import editions as edition_db
+
+    try:
+        window = _window(app, key, week, day, month, default=frequency)
+        if window.frequency != frequency:
+            raise click.BadParameter(f"{window.key} is a {window.frequency} period, not {frequency}")
+        with app.db.connect() as conn:
+            existing = edition_db.load_edition(conn, window.key)
+        if existing is None:
+            built = build_edition(app.db, app.settings, window, now=now_utc())
+            click.echo(f"built {built.key}: {len(built.items)} article(s)")
+        else:
+            click.echo(f"{window.key} already built; using it as it is")
+        _print_queue(queue_edition(app.db, app.settings, window.key, now=now_utc()))
+        _do_send(app, *send_args)
+    except DigestError as exc:
+        raise fail(exc) from None
+
+
+@click.command()
+@click.argument("key", required=False)
+@_period_options
+@_send_options
+@pass_app
+def weekly(app, key, week, day, month, transport, connections, rate, limit, reclaim, lease_seconds) -> None:
+    """Cron job: build, queue and send the edition of the week that just ended.
+
+    Safe to run again: an edition is built once, members are queued once, and
+    nothing is sent twice. Give a KEY or --week to run another week.
+
+    \b
+    Example (crontab, Mondays 07:00):
+      0 7 * * 1  cd /srv/digest && .venv/bin/digest weekly >> digest.log 2>&1
+    """
+    _run(app, "weekly", key, week, day, month, (transport, connections, rate, limit, reclaim, lease_seconds))
+
+
+@click.command()
+@click.option("--frequency", type=click.Choice(["daily", "weekly", "monthly"]), required=True)
+@click.argument("key", required=False)
+@_period_options
+@_send_options
+@pass_app
+def run(app, frequency, key, week, day, month, transport, connections, rate, limit, reclaim, lease_seconds) -> None:
+    """Cron job for any frequency: build, queue and send the period that just ended.
+
+    \b
+    Example (crontab):
+      30 6 * * *  cd /srv/digest && .venv/bin/digest run --frequency daily
+      0 7 1 * *   cd /srv/digest && .venv/bin/digest run --frequency monthly
+    """
+    _run(app, frequency, key, week, day, month, (transport, connections, rate, limit, reclaim, lease_seconds))
+
+
+@click.command()
+@click.argument("key", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def status(app, key, as_json) -> None:
+    """Deliveries by state, for one edition or all.
+
+    \b
+    Example:
+      digest status 2017-W25 --json
+    """
+    from ..db import deliveries as delivery_db
+    from ..db import editions as edition_db
+
+    with app.db.connect() as conn:
+        edition_id = None
+        if key:
+            e = edition_db.load_edition(conn, key)
+            if e is None:
+                raise click.ClickException(f"edition {key}: no such edition")
+            edition_id = e.id
+        counts = delivery_db.counts(conn, edition_id)
+        retries = delivery_db.retry_summary(conn) if not as_json else []
+    if as_json:
+        echo_json({"edition": key, "deliveries": counts, "total": sum(counts.values())})
+        return
+    click.echo((f"{key}: " if key else "all editions: ") + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for did, attempts, error, not_before in retries[:10]:
+        click.echo(f"  delivery {did}: {attempts} attempt(s), next after {not_before:%Y-%m-%d %H:%M}: {error}")
