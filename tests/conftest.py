@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+pytest_plugins = ["smtp_server"]  # tests/ is on sys.path (no __init__.py), as for the other test modules
+
 DATA = Path(__file__).parent / "data"
 SEED = DATA / "seed_listing.txt"
 PG_URL = os.environ.get("DIGEST_TEST_DATABASE_URL", "")

@@ -1,0 +1,497 @@
+"""Delivery transports: hand one finished message to SMTP, a folder, or a list.
+
+A transport takes an Envelope (MAIL FROM and RCPT TO) and the message bytes,
+and answers with a SendResult; it never raises for a delivery problem. The
+send worker (digest/sender.py) decides what a result means for the delivery
+row: ok -> sent, permanent -> failed, otherwise retry later; `fatal` says the
+transport itself is broken (bad password, no STARTTLS), so stop the run
+rather than blame every address.
+
+Transports are not thread-safe: the worker makes one per thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import smtplib
+import ssl
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping, Protocol, runtime_checkable
+from urllib.parse import unquote, urlsplit
+
+from .errors import DeliveryError
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+_SCHEMES = {"smtp": ("plain", 25), "smtp+starttls": ("starttls", 587), "smtps": ("tls", 465)}
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@+=-]")
+_REPLY = re.compile(r"^\s*([2-5]\d\d)(?:[ -]|$)(.*)$", re.DOTALL)
+_MAX_MESSAGE = 400  # deliveries.last_error is 500 characters
+_QUIT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Envelope:
+    sender: str  # MAIL FROM (the bounce address)
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    permanent: bool  # 5xx or refused for good; 4xx and connection trouble are temporary
+    code: int | None  # the SMTP reply code, None when there was no reply
+    message: str  # one line, for deliveries.last_error
+    fatal: bool = False  # the transport's fault (authentication, TLS), not this address's
+
+
+@runtime_checkable
+class Transport(Protocol):
+    def send(self, envelope: Envelope, message: bytes) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+def _one_line(text: str | bytes) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    line = " ".join(text.split())
+    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 3] + "..."
+
+
+def _refused(stage: str, code: int, reply: str | bytes, *, fatal: bool = False) -> SendResult:
+    permanent = 500 <= code <= 599
+    return SendResult(False, permanent, code, _one_line(f"{stage}: {code} {_one_line(reply)}"), fatal and permanent)
+
+
+def _trouble(stage: str, exc: BaseException) -> SendResult:
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, TimeoutError):
+        reason = f"timed out ({reason})" if "timed out" not in reason else reason
+    return SendResult(False, False, None, _one_line(f"{stage}: {reason}"))
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***, safe to print or log."""
+    head, sep, rest = url.partition("://")
+    if not sep:
+        head, rest = "", url
+    at = rest.rfind("@")  # the last @: a password may hold an unescaped one
+    colon = rest.find(":", 0, at) if at >= 0 else -1
+    if colon < 0:
+        return url
+    return f"{head}{sep}{rest[: colon + 1]}***{rest[at:]}"
+
+
+def crlf(message: bytes) -> bytes:
+    """Line ends as SMTP wants them: a bare LF becomes CRLF; CRLF input is returned as is."""
+    if b"\n" in message and _BARE_LF.search(message):
+        return _BARE_LF.sub(b"\r\n", message)
+    return message
+
+
+class SmtpTransport:
+    """One SMTP connection, opened on first send and reused until close().
+
+    A stale connection (the server hung up while we were idle) is noticed at
+    MAIL FROM, before any of the message went out, and reopened once; a drop
+    later in the transaction is reported as temporary, because the server
+    may or may not have taken the message.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: str = "plain",
+        username: str | None = None,
+        password: str = "",
+        timeout: float = 30,
+        local_hostname: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        url: str = "",
+    ):
+        if security not in ("plain", "starttls", "tls"):
+            raise DeliveryError(f"SMTP security must be plain, starttls or tls, not {security!r}")
+        self.host, self.port, self.security = host, port, security
+        self.username, self._password = username, password
+        self.timeout, self.local_hostname = timeout, local_hostname
+        self._ssl_context = ssl_context
+        self.url = mask_url(url) if url else f"{host}:{port}"
+        self.connections = 0  # how many times a connection was opened, for logs and tests
+        self._conn: smtplib.SMTP | None = None
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        timeout: float = 30,
+        local_hostname: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> "SmtpTransport":
+        """smtp://[user:pass@]host[:port] (plain, 25), smtp+starttls:// (587), smtps:// (465).
+
+        User and password are URL-decoded. TLS certificates are checked against
+        the system store (SSL_CERT_FILE overrides it) unless ssl_context is given.
+        """
+        if not url or not url.strip():
+            raise DeliveryError("no SMTP URL configured: set DIGEST_SMTP_URL or [digest] smtp_url")
+        url = url.strip()
+        shown = mask_url(url)
+
+        def bad(reason: str) -> DeliveryError:
+            return DeliveryError(f"SMTP URL {shown}: {reason}")
+
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise bad(str(exc)) from None
+        scheme = parts.scheme.lower()
+        if scheme not in _SCHEMES:
+            given = f"{parts.scheme}://" if parts.scheme else "none"
+            raise bad(f"scheme must be smtp://, smtp+starttls:// or smtps://, not {given}")
+        security, default_port = _SCHEMES[scheme]
+        try:
+            host, port = parts.hostname, parts.port
+        except ValueError:
+            raise bad("port must be a number from 1 to 65535") from None
+        if not host:
+            raise bad("no host")
+        if port == 0:
+            raise bad("port must be a number from 1 to 65535")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise bad("a path or query is not allowed")
+        username = unquote(parts.username) if parts.username else None
+        password = unquote(parts.password or "")
+        return cls(
+            host,
+            port or default_port,
+            security=security,
+            username=username,
+            password=password,
+            timeout=timeout,
+            local_hostname=local_hostname,
+            ssl_context=ssl_context,
+            url=url,
+        )
+
+    def __repr__(self) -> str:
+        return f"<SmtpTransport {self.url}>"
+
+    def __enter__(self) -> "SmtpTransport":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- connection ---------------------------------------------------------
+
+    def _context(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        return self._ssl_context
+
+    def _connect(self) -> smtplib.SMTP:
+        kwargs = {"local_hostname": self.local_hostname, "timeout": self.timeout}
+        if self.security == "tls":
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, context=self._context(), **kwargs)
+        else:
+            conn = smtplib.SMTP(self.host, self.port, **kwargs)
+        try:
+            conn.ehlo_or_helo_if_needed()
+            if self.security == "starttls":
+                code, reply = conn.starttls(context=self._context())
+                if code != 220:  # smtplib returns a refusal instead of raising it
+                    raise smtplib.SMTPResponseException(code, reply)
+                conn.ehlo_or_helo_if_needed()
+            if self.username:
+                conn.login(self.username, self._password)
+        except BaseException:
+            conn.close()
+            raise
+        self.connections += 1
+        return conn
+
+    def _open(self) -> smtplib.SMTP | SendResult:
+        """A fresh connection, or the result that explains why there is none."""
+        try:
+            self._conn = self._connect()
+            return self._conn
+        except smtplib.SMTPAuthenticationError as exc:
+            return _refused(f"AUTH at {self.url}", exc.smtp_code, exc.smtp_error, fatal=True)
+        except smtplib.SMTPNotSupportedError as exc:  # STARTTLS or AUTH not offered
+            return SendResult(False, True, None, _one_line(f"{self.url}: {exc}"), fatal=True)
+        except smtplib.SMTPResponseException as exc:  # greeting, EHLO or STARTTLS refused
+            return _refused(f"connect to {self.url}", exc.smtp_code, exc.smtp_error, fatal=True)
+        except ssl.SSLCertVerificationError as exc:
+            return SendResult(False, True, None, _one_line(f"TLS with {self.url}: {exc.verify_message or exc}"), fatal=True)
+        except smtplib.SMTPServerDisconnected as exc:
+            return _trouble(f"connect to {self.url}", exc)
+        except smtplib.SMTPException as exc:  # e.g. no AUTH mechanism in common
+            return SendResult(False, True, None, _one_line(f"{self.url}: {exc}"), fatal=True)
+        except OSError as exc:  # refused, unreachable, timeout, TLS handshake
+            return _trouble(f"connect to {self.url}", exc)
+
+    def _discard(self) -> None:
+        """Forget the connection without a word to the server (it is gone or said 421)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def close(self) -> None:
+        """QUIT politely and drop the connection; never raises."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if conn.sock is not None:
+                conn.sock.settimeout(min(self.timeout, _QUIT_TIMEOUT))
+            conn.quit()
+        except Exception:
+            pass
+        finally:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    # -- sending ------------------------------------------------------------
+
+    def send(self, envelope: Envelope, message: bytes) -> SendResult:
+        """MAIL FROM, RCPT TO, DATA on the open connection; reconnect once if it went stale."""
+        if not envelope.recipients:
+            return SendResult(False, True, None, "no recipients")
+        data = crlf(message)
+        reused = self._conn is not None
+        conn = self._conn if reused else self._open()
+        if isinstance(conn, SendResult):
+            return conn
+        result = self._transaction(conn, envelope, data, stale_ok=reused)
+        if result is None:  # stale: nothing was sent yet, so a second try is safe
+            self._discard()
+            conn = self._open()
+            if isinstance(conn, SendResult):
+                return conn
+            result = self._transaction(conn, envelope, data, stale_ok=False)
+        assert result is not None
+        return result
+
+    def _mail_options(self, conn: smtplib.SMTP, envelope: Envelope, data: bytes) -> list[str] | SendResult:
+        options: list[str] = []
+        if not conn.does_esmtp:
+            return options
+        if conn.has_extn("size"):
+            options.append(f"SIZE={len(data)}")
+        # Messages are 7-bit (quoted-printable) by design; declare 8BITMIME only
+        # when something slipped through, and send as is if the server lacks it.
+        if not data.isascii() and conn.has_extn("8bitmime"):
+            options.append("BODY=8BITMIME")
+        addresses = (envelope.sender, *envelope.recipients)
+        if not all(a.isascii() for a in addresses):
+            if not conn.has_extn("smtputf8"):
+                odd = next(a for a in addresses if not a.isascii())
+                return SendResult(False, True, None, _one_line(f"{self.url} does not support SMTPUTF8, needed for {odd}"))
+            options.append("SMTPUTF8")
+        return options
+
+    def _transaction(self, conn: smtplib.SMTP, envelope: Envelope, data: bytes, *, stale_ok: bool) -> SendResult | None:
+        """One mail transaction; None means the connection was stale at MAIL FROM."""
+        options = self._mail_options(conn, envelope, data)
+        if isinstance(options, SendResult):
+            return options
+        try:
+            code, reply = conn.mail(envelope.sender, options)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            if stale_ok:
+                return None
+            self._discard()
+            return _trouble("MAIL FROM", exc)
+        # An idle server that timed us out says 421 as it hangs up; we read it here.
+        if code == 421 and stale_ok:
+            return None
+        if code != 250:
+            return self._failed(conn, "MAIL FROM", code, reply)
+        try:
+            refused: dict[str, tuple[int, bytes]] = {}
+            for rcpt in envelope.recipients:
+                code, reply = conn.rcpt(rcpt)
+                if code not in (250, 251):
+                    refused[rcpt] = (code, reply)
+                    if code == 421:
+                        break
+            if refused and (len(refused) == len(envelope.recipients) or code == 421):
+                rcpt, (code, reply) = next(iter(refused.items()))
+                return self._failed(conn, f"RCPT TO <{rcpt}>", code, reply)
+            code, reply = conn.data(data)
+            if code != 250:
+                return self._failed(conn, "DATA", code, reply)
+        except smtplib.SMTPDataError as exc:  # no 354 after DATA
+            return self._failed(conn, "DATA", exc.smtp_code, exc.smtp_error)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._discard()
+            return _trouble("during the transaction", exc)
+        if refused:
+            # We send one recipient per message, so this only happens to other
+            # callers: report the first refusal as the result, say who got it.
+            rcpt, (rcode, rreply) = next(iter(refused.items()))
+            accepted = len(envelope.recipients) - len(refused)
+            result = _refused(f"RCPT TO <{rcpt}> (accepted for {accepted} other(s))", rcode, rreply)
+            return result
+        return SendResult(True, False, code, _one_line(reply))
+
+    def _failed(self, conn: smtplib.SMTP, stage: str, code: int, reply: bytes | str) -> SendResult:
+        """A refused command: reset for the next message, or drop the connection after 421."""
+        if code == 421 or code < 0:
+            self._discard()
+        else:
+            try:
+                rcode, _ = conn.rset()
+                if rcode != 250:
+                    self._discard()
+            except (smtplib.SMTPException, OSError):
+                self._discard()
+        return _refused(stage, code, reply)
+
+
+class FileTransport:
+    """Writes each message to FOLDER/NAME.eml, named after its Message-ID.
+
+    The file appears whole or not at all (temporary file + os.replace), and a
+    re-send of the same message overwrites its file instead of adding one.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str]):
+        self.folder = Path(folder)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DeliveryError(f"outbox {self.folder}: cannot create the folder: {exc.strerror or exc}") from None
+
+    def __repr__(self) -> str:
+        return f"<FileTransport {self.folder}>"
+
+    @staticmethod
+    def file_name(message: bytes) -> str:
+        """NAME.eml from the Message-ID (made safe), or from a hash of the bytes without one."""
+        end = message.find(b"\r\n\r\n")
+        if end < 0:
+            end = message.find(b"\n\n")
+        headers = message if end < 0 else message[:end]
+        m = _MESSAGE_ID.search(headers)
+        raw = "".join(m.group(1).decode("ascii", errors="replace").split()).strip("<>") if m else ""
+        if not raw:
+            return hashlib.sha256(message).hexdigest()[:32] + ".eml"
+        name = _UNSAFE_NAME.sub("_", raw).lstrip(".")[:150]
+        if name != raw:  # changed it: keep two different IDs from sharing a file
+            name = f"{name}-{hashlib.sha256(raw.encode()).hexdigest()[:8]}"
+        return name + ".eml"
+
+    def send(self, envelope: Envelope, message: bytes) -> SendResult:
+        path = self.folder / self.file_name(message)
+        tmp = None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(message)
+            # No fsync: atomic is what readers need; durability would cost a disk flush a message.
+            os.replace(tmp, path)
+        except OSError as exc:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+            return SendResult(False, False, None, _one_line(f"outbox {path}: {exc.strerror or exc}"))
+        return SendResult(True, False, None, _one_line(f"written to {path}"))
+
+    def close(self) -> None:
+        pass
+
+
+def parse_reply(reply: str) -> tuple[int | None, str]:
+    """'451 4.3.0 Try again' -> (451, '451 4.3.0 Try again'); text without a code -> (None, text)."""
+    m = _REPLY.match(reply)
+    return (int(m.group(1)), _one_line(reply)) if m else (None, _one_line(reply))
+
+
+class MemoryTransport:
+    """Keeps what it is given in .sent; answers chosen addresses with chosen replies.
+
+        t = MemoryTransport({"gone@example.org": "550 5.1.1 No such user"})
+        t.answer("slow@example.org", "451 4.3.0 Try again later", times=2)
+        t.answer("*", "connection refused")   # every address; no code -> temporary
+
+    A reply applies to an envelope when any recipient (or "*") has one; a
+    message that is refused is not added to .sent.
+    """
+
+    def __init__(self, replies: Mapping[str, str] | None = None):
+        self.sent: list[tuple[Envelope, bytes]] = []
+        self.closed = 0  # how many times close() was called
+        self._replies: dict[str, tuple[str, int | None]] = {}
+        self._lock = threading.Lock()  # tests may share one across worker threads
+        for address, reply in (replies or {}).items():
+            self.answer(address, reply)
+
+    def answer(self, address: str, reply: str, *, times: int | None = None) -> None:
+        """Refuse ADDRESS with REPLY (always, or for the next TIMES sends); "*" means everyone."""
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._replies[address.lower()] = (reply, times)
+
+    def forget(self, address: str) -> None:
+        with self._lock:
+            self._replies.pop(address.lower(), None)
+
+    def _reply_for(self, envelope: Envelope) -> str | None:
+        for key in (*(r.lower() for r in envelope.recipients), "*"):
+            if key not in self._replies:
+                continue
+            reply, times = self._replies[key]
+            if times is not None:
+                if times <= 1:
+                    del self._replies[key]
+                else:
+                    self._replies[key] = (reply, times - 1)
+            return reply
+        return None
+
+    def send(self, envelope: Envelope, message: bytes) -> SendResult:
+        with self._lock:
+            reply = self._reply_for(envelope)
+            if reply is None:
+                self.sent.append((envelope, message))
+                return SendResult(True, False, 250, "250 OK (memory)")
+        code, text = parse_reply(reply)
+        permanent = code is not None and 500 <= code <= 599
+        return SendResult(False, permanent, code, text)
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed += 1
+
+
+def make_transport(kind: str, settings: "Settings", *, timeout: float = 30) -> Transport:
+    """"smtp" (settings.smtp_url), "file" (settings.outbox) or "memory"."""
+    if kind == "smtp":
+        return SmtpTransport.from_url(settings.smtp_url, timeout=timeout)
+    if kind == "file":
+        return FileTransport(settings.outbox)
+    if kind == "memory":
+        return MemoryTransport()
+    raise DeliveryError(f"unknown transport {kind!r}: choose smtp, file or memory")
