@@ -235,7 +235,8 @@ def _render_template(name: str, context: Mapping) -> str:
         raise RenderError(f"template {where}: {exc.message or exc}") from None
 
 
-_IMPORT = re.compile(r"@import\s+(?:url\()?[^;]*;", re.I)
+_STYLE_BLOCK = re.compile(r"(<style\b[^>]*>)(.*?)(</style>)", re.I | re.S)
+_IMPORT = re.compile(r"@import\b[^;]*;", re.I)
 _FONT_LINK = re.compile(r"<link\b[^>]*fonts\.googleapis[^>]*>", re.I)
 _STYLE_OPEN = re.compile(r"<style\b(?![^>]*data-premailer)", re.I)
 _TABLE_OPEN = re.compile(r"<table\b(?![^>]*\brole=)", re.I)
@@ -259,7 +260,10 @@ def _inline(compiled: str, css: str, base_url: str) -> str:
     import cssutils
     from premailer import Premailer
 
-    doc = _FONT_LINK.sub("", _IMPORT.sub("", compiled))
+    # Only tags and <style> bodies are touched: article text is escaped, so
+    # "<style" or "<table" cannot come from it, but "@import" could.
+    doc = _STYLE_BLOCK.sub(lambda m: m.group(1) + _IMPORT.sub("", m.group(2)) + m.group(3), compiled)
+    doc = _FONT_LINK.sub("", doc)
     # premailer keeps a doctype only if it reads exactly "<!DOCTYPE html>".
     doc = re.sub(r"^\s*<!doctype html>", "<!DOCTYPE html>", doc, count=1, flags=re.I)
     # MJML's reset and responsive styles stay as they are in <style> (inlining
@@ -282,7 +286,7 @@ def _inline(compiled: str, css: str, base_url: str) -> str:
     except Exception as exc:  # premailer raises bare lxml/cssutils errors
         raise RenderError(f"premailer: {exc}") from None
     # Style blocks inside Outlook's conditional comments are invisible to premailer.
-    out = out.replace(' data-premailer="ignore"', "")
+    out = out.replace('<style data-premailer="ignore"', "<style")
     if not out.startswith("<!DOCTYPE html>"):
         raise RenderError("premailer dropped the doctype")
     return out

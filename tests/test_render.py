@@ -205,10 +205,12 @@ def test_hostile_content_is_escaped(rendered):
     assert HOSTILE_TITLE in rendered.text and HOSTILE_URL in rendered.text  # text part: verbatim
 
 
-def test_article_text_is_never_a_template(settings):
+def test_article_text_is_never_a_template_or_css(settings):
     trap = replace(seed_items()[0], title="{{ organisation }} {% if 1 %}x{% endif %}", summary="{{ 7*7 }}")
-    r = render_variant(week25([trap]), settings)
+    css = replace(seed_items()[1], title='Use @import url(x.css); and data-premailer="ignore" with <style>')
+    r = render_variant(week25([trap, css]), settings)
     assert "{{ organisation }} {% if 1 %}x{% endif %}" in _visible_text(r.html)
+    assert css.title in _visible_text(r.html)
     assert "{{ 7*7 }}" in r.text and "49" not in r.text
 
 
@@ -376,6 +378,27 @@ def test_no_network_and_no_stderr_noise(settings, capfd):
     assert _NETWORK == []
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_web_fonts_are_stripped_without_fetching(capfd):
+    from digest.render import _inline
+
+    global _WATCHING
+    page = ('<!doctype html><html lang="en-GB"><head>'
+            '<link href="https://fonts.googleapis.com/css?family=Ubuntu" rel="stylesheet" type="text/css">'
+            '<style type="text/css">@import url(https://fonts.googleapis.com/css?family=Ubuntu);'
+            ' @media (max-width:480px) { .x { padding: 0 !important; } }</style></head>'
+            '<body><p class="x">@import stays in text;</p></body></html>')
+    _WATCHING = True
+    try:
+        out = _inline(page, ".x { color: #111111; }", "https://news.example.org")
+    finally:
+        _WATCHING = False
+    assert _NETWORK == []
+    assert "googleapis" not in out and "@import url" not in out
+    assert "@import stays in text;" in out and "padding: 0 !important" in out
+    assert out.startswith("<!DOCTYPE html>") and 'style="color:#111"' in out  # inlined (cssutils shortens it)
+    assert capfd.readouterr().err == ""
 
 
 def _normalise(s: str) -> str:
