@@ -92,18 +92,29 @@ def articles(app, since, until, topic, as_json, explain) -> None:
     if as_json:
         echo_json(rows)
         return
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(s.timezone)
+    out = console()
+    if explain:  # one block per article: the reasons are too long for a table cell
+        for a, row in zip(found, rows):
+            flags = (" [pinned]" if row["pinned"] else "") + (" [excluded]" if row["excluded"] else "")
+            out.print(f"[bold]{a.id}. {a.title}[/bold]{flags}  ({a.published_at.astimezone(tz):%d %b %Y})")
+            for slug, reason in row["topic_reasons"].items():
+                out.print(f"   {slug}: {reason}")
+            if not row["topic_reasons"]:
+                out.print("   no topic: no category alias or keyword matched")
+        return
     from rich.table import Table
 
     table = Table(title=f"{len(rows)} article(s)")
     for col in ("id", "published", "title", "author", "topics"):
         table.add_column(col)
-    for row in rows:
+    for a, row in zip(found, rows):
         flags = (" [pinned]" if row["pinned"] else "") + (" [excluded]" if row["excluded"] else "")
-        topics = ", ".join(row["topics"]) or "-"
-        if explain:
-            topics = "\n".join(f"{k}: {v}" for k, v in row["topic_reasons"].items()) or "no topic matched"
-        table.add_row(str(row["id"]), row["published_at"][:10], row["title"] + flags, row["author"] or "", topics)
-    console().print(table)
+        table.add_row(str(a.id), f"{a.published_at.astimezone(tz):%Y-%m-%d}", a.title + flags,
+                      a.author or "", ", ".join(row["topics"]) or "-")
+    out.print(table)
 
 
 @click.group()
