@@ -45,6 +45,8 @@ def _url_filter(base_url: str | None):
         if attr not in ("href", "src"):
             return value
         value = value.strip()
+        if not value:
+            return None  # an emptied link (feedparser blanks unsafe ones) must not become the base URL
         if not urlsplit(value).scheme:
             if not base_url:
                 return None  # a relative link in an email goes nowhere

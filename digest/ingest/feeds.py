@@ -28,11 +28,13 @@ from digest.models import Article
 FEED_ROOTS = frozenset({"rss", "feed", "rdf"})
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
-_LEADING_JUNK = re.compile(r"\A(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>)", re.S | re.I)
+_LEADING_JUNK = re.compile(r"(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>)", re.S | re.I)
 _ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
 _DECLARED = re.compile(rb"\A\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
 _CDATA = re.compile(rb"<!\[CDATA\[.*?\]\]>", re.S)
 _RAW_AMP = re.compile(rb"&(?!(?:[A-Za-z_][\w.-]*|#[0-9]+|#x[0-9A-Fa-f]+);)")
+_CDATA_TEXT = re.compile(r"<!\[CDATA\[.*?\]\]>", re.S)
+_ITEM_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
 _WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -141,6 +143,13 @@ def parse_feed(data: bytes, source: str, *, base_url: str | None = None) -> tupl
             problems.append(f"{source}: not well-formed XML ({_describe(exc)}): escaped a bare '&'")
         else:
             problems.append(f"{source}: not well-formed XML ({_describe(exc)}): read leniently")
+            # The lenient parser can swallow items after a broken tag: say so rather than lose them quietly.
+            expected = len(_ITEM_TAG.findall(_CDATA_TEXT.sub("", text)))
+            if expected > len(parsed.entries):
+                problems.append(
+                    f"{source}: only {len(parsed.entries)} of {expected} items could be read "
+                    "(the broken XML hides the rest)"
+                )
     version = parsed.get("version") or ""
     if not version and not parsed.entries:
         raise IngestError(source, "not a feed: no RSS or Atom content found")
@@ -225,7 +234,8 @@ def _published(entry, source: str, label: str, problems: list[str]) -> datetime 
     """published, else updated, as an aware UTC datetime; an impossible date is dropped and reported."""
     bad = []
     for key in ("published", "updated"):
-        raw, parsed = entry.get(key), entry.get(f"{key}_parsed")
+        # dict.get: FeedParserDict.get("updated") falls back to "published" with a DeprecationWarning.
+        raw, parsed = dict.get(entry, key), dict.get(entry, f"{key}_parsed")
         if not raw:
             continue
         if parsed:
