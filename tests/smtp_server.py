@@ -148,6 +148,11 @@ class _Handler:
         session.host_name = hostname
         return f"250 {server.hostname}"
 
+    async def handle_QUIT(self, server, session, envelope):
+        with self.sink._cond:
+            self.sink.quits += 1
+        return MISSING
+
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         reply = self.sink.mail_reply_for.get(address.lower())
         if reply:
@@ -221,6 +226,7 @@ class SmtpSink:
         self.mail_reply_for: dict[str, str] = {}  # MAIL FROM address -> reply
         self.data_reply_for: dict[str, str] = {}  # recipient -> reply to the end of DATA
         self.attempts: dict[str, int] = {}  # RCPT TO address -> how many times it was tried
+        self.quits = 0  # how many clients said QUIT
         self._fail_first: dict[str, list] = {}
         self._messages: list[ReceivedMessage] = []
         self._cond = threading.Condition()
@@ -395,6 +401,7 @@ class SmtpSink:
             self.attempts.clear()
             self._fail_first.clear()
             self._connections = 0
+            self.quits = 0
         self.reply_for.clear()
         self.mail_reply_for.clear()
         self.data_reply_for.clear()
