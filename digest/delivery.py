@@ -158,7 +158,7 @@ class SmtpTransport:
             raise bad(str(exc)) from None
         scheme = parts.scheme.lower()
         if scheme not in _SCHEMES:
-            given = f"{parts.scheme}://" if parts.scheme else "none"
+            given = f"{parts.scheme}://" if "://" in url else "none"  # "host:25" parses as scheme "host"
             raise bad(f"scheme must be smtp://, smtp+starttls:// or smtps://, not {given}")
         security, default_port = _SCHEMES[scheme]
         try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -90,6 +92,19 @@ def test_eight_bit_message_is_declared_and_a_utf8_address_uses_smtputf8(smtp, sm
     got = smtp_sink.messages[0]
     assert got.data == msg and got.rcpt_tos == ("zoë@example.net",)
     assert "BODY=8BITMIME" in got.mail_options and "SMTPUTF8" in got.mail_options
+
+
+def test_the_sink_serves_a_sender_in_another_process(smtp_sink):
+    code = (
+        "import sys; from digest.delivery import Envelope, SmtpTransport\n"
+        "with SmtpTransport.from_url(sys.argv[1]) as t:\n"
+        "    r = t.send(Envelope(sys.argv[2], (sys.argv[3],)), sys.stdin.buffer.read())\n"
+        "print(r.ok, r.code)"
+    )
+    argv = [sys.executable, "-c", code, smtp_sink.url, BOUNCE, "ada@example.net"]
+    done = subprocess.run(argv, input=message(), capture_output=True, timeout=60)
+    assert done.stdout.decode().split() == ["True", "250"], done.stderr.decode()
+    assert smtp_sink.wait_for(1)[0].data == message()
 
 
 # -- SMTP: refusals --------------------------------------------------------------
@@ -287,7 +302,7 @@ def test_url_schemes_and_default_ports(url, security, port):
         ("smtp://user:s3cret@mail.example.org:abc", "port must be"),
         ("smtp://user:s3cret@mail.example.org:0", "port must be"),
         ("smtp://user:s3cret@mail.example.org/inbox?x=1", "path or query"),
-        ("mail.example.org:25", "scheme must be"),
+        ("mail.example.org:25", "smtps://, not none"),
         ("", "no SMTP URL configured"),
     ],
 )
