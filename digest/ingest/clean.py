@@ -179,6 +179,13 @@ def html_to_text(html: str) -> str:
     return "\n\n".join(paragraphs)
 
 
+def shorten(text: str, width: int = 60) -> str:
+    """`text` cut to about `width` characters at a word, with "…" when cut (for messages)."""
+    if len(text) <= width:
+        return text
+    return text[:width].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+
+
 def text_to_html(text: str) -> str:
     """Plain text to <p> paragraphs (split on blank lines), escaped."""
     paragraphs = [normalise_text(p) for p in re.split(r"\n\s*\n", text.replace("\r\n", "\n"))]

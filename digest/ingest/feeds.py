@@ -21,6 +21,7 @@ from digest.ingest.clean import (
     normalise_text,
     plain_paragraphs,
     sanitise_html,
+    shorten,
     text_to_html,
 )
 from digest.models import Article
@@ -167,7 +168,7 @@ def parse_feed(data: bytes, source: str, *, base_url: str | None = None) -> tupl
 
 def _label(index: int, title: str | None, link: str | None) -> str:
     if title:
-        return f"item {index} (“{title[:60]}”)"
+        return f"item {index} (“{shorten(title)}”)"
     return f"item {index} ({link})" if link else f"item {index}"
 
 
@@ -260,7 +261,7 @@ def dedupe(articles: list[Article], source: str, problems: list[str]) -> list[Ar
         else:
             later = articles[last[article.dedupe_key]]
             problems.append(
-                f"{source}: “{article.title[:60]}”: same {article.dedupe_key.split(':', 1)[0]} as "
-                f"“{later.title[:60]}” further on: kept the later one"
+                f"{source}: “{shorten(article.title)}”: same {article.dedupe_key.split(':', 1)[0]} as "
+                f"“{shorten(later.title)}” further on: kept the later one"
             )
     return kept

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urljoin
 
 from digest.errors import IngestError
-from digest.ingest.clean import normalise_text
+from digest.ingest.clean import normalise_text, shorten
 from digest.ingest.feeds import dedupe
 from digest.models import Article
 
@@ -108,7 +108,7 @@ def _blocks(text: str, source: str) -> list[_Block] | None:
     if current is not None:
         raise IngestError(
             source,
-            f"article “{current.title[:60]}” starts here and is never closed "
+            f"article “{shorten(current.title)}” starts here and is never closed "
             "(its title is not repeated): export cut off?",
             line=current.line,
         )
@@ -146,7 +146,7 @@ def _is_continue_marker(paragraph: str, title: str) -> bool:
 
 
 def _article(block: _Block, source: str, base: str | None, problems: list[str]) -> Article | None:
-    where = f"{source}:{block.line}: “{block.title[:60]}”"
+    where = f"{source}:{block.line}: “{shorten(block.title)}”"
     paragraphs = list(block.paragraphs)
     byline = parse_byline(paragraphs[0]) if paragraphs else None
     if byline:

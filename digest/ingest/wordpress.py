@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 
 from digest.errors import IngestError
-from digest.ingest.clean import html_to_text, normalise_text, sanitise_html
+from digest.ingest.clean import html_to_text, normalise_text, sanitise_html, shorten
 from digest.ingest.feeds import dedupe
 from digest.models import Article
 
@@ -67,7 +67,7 @@ def _article(post: object, index: int, source: str, base_url: str | None, proble
     link = _rendered(post, "link").strip() or None
     if link and base_url:
         link = urljoin(base_url, link)
-    label = f"item {index} (“{title[:60]}”)" if title else f"item {index} ({link or post.get('id')})"
+    label = f"item {index} (“{shorten(title)}”)" if title else f"item {index} ({link or post.get('id')})"
     if not title:
         problems.append(f"{source}: {label}: skipped: no title")
         return None
