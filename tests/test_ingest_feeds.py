@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
+import socket
+import threading
 from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from digest.errors import IngestError
-from digest.ingest import parse_source
+from digest.ingest import load_source, parse_source, read_source
 
 UTC = timezone.utc
 DECL = b'<?xml version="1.0" encoding="utf-8"?>\n'
@@ -322,6 +326,12 @@ def test_broken_xml_is_read_leniently_and_lost_items_reported():
     ]
 
 
+def test_blank_lines_before_the_xml_declaration_are_ignored():
+    for prefix in (b"\n\n  ", b"\xef\xbb\xbf\r\n"):
+        result = parse(prefix + rss(item("Café".encode())))
+        assert ([a.title for a in result.articles], result.problems) == (["Café"], [])
+
+
 def test_feed_with_no_items_is_fine():
     result = parse(rss())
     assert (result.kind, result.articles, result.problems) == ("rss", [], [])
@@ -375,3 +385,111 @@ def test_not_a_feed(data, reason):
 def test_bad_site_url_is_refused():
     with pytest.raises(IngestError, match="site URL 'www.example.org' is not an absolute http"):
         parse(rss(item()), site_url="www.example.org")
+
+
+# ---------------------------------------------------------------- reading sources
+
+
+class _Handler(BaseHTTPRequestHandler):
+    routes: dict = {}
+    release: threading.Event
+
+    def do_GET(self):
+        route = self.routes.get(self.path)
+        if route is None:
+            self.send_error(404, "Not Found")
+            return
+        status, headers, body, declared_length = route
+        if declared_length == "hang":
+            self.release.wait(10)
+            return
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(declared_length or len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True  # a short body then really ends
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    """A real HTTP server on 127.0.0.1; routes maps path -> (status, headers, body, declared length)."""
+    routes: dict = {}
+    release = threading.Event()
+    handler = type("Handler", (_Handler,), {"routes": routes, "release": release})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", routes
+    release.set()
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def test_read_source_over_http(server):
+    base, routes = server
+    feed = rss(item(b"Over the wire", b"/wire/"), link=b"")
+    routes["/feed/"] = (200, {"Content-Type": "application/rss+xml; charset=UTF-8"}, feed, None)
+    assert read_source(base + "/feed/") == (feed, "application/rss+xml; charset=UTF-8")
+    result = load_source(base + "/feed/")
+    assert (result.source, result.kind) == (base + "/feed/", "rss")
+    # no channel link: relative links resolve against where the feed came from
+    assert [(a.title, a.url) for a in result.articles] == [("Over the wire", base + "/wire/")]
+
+
+def test_read_source_gzip_sent_unasked(server):
+    base, routes = server
+    feed = rss(item(b"Squeezed"))
+    routes["/gz"] = (200, {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"}, gzip.compress(feed), None)
+    assert read_source(base + "/gz")[0] == feed
+
+
+def test_read_source_http_error(server):
+    base, _ = server
+    with pytest.raises(IngestError) as caught:
+        read_source(base + "/missing.xml")
+    assert str(caught.value) == f"{base}/missing.xml: HTTP 404 Not Found"
+
+
+def test_read_source_shorter_than_content_length(server):
+    base, routes = server
+    routes["/short"] = (200, {"Content-Type": "application/rss+xml"}, FULL[:100], 1000)
+    with pytest.raises(IngestError) as caught:
+        read_source(base + "/short")
+    assert str(caught.value) == f"{base}/short: download cut short: got 100 of 1000 bytes"
+
+
+def test_read_source_timeout(server):
+    base, routes = server
+    routes["/slow"] = (200, {}, b"", "hang")
+    with pytest.raises(IngestError) as caught:
+        read_source(base + "/slow", timeout=0.5)
+    assert str(caught.value) == f"{base}/slow: timed out after 0.5 s"
+
+
+def test_read_source_nobody_listening():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(IngestError, match=rf"^http://127.0.0.1:{port}/feed: cannot connect: "):
+        read_source(f"http://127.0.0.1:{port}/feed")
+
+
+def test_read_source_files(tmp_path):
+    path = tmp_path / "feed.xml"
+    path.write_bytes(FULL)
+    assert read_source(str(path)) == (FULL, None)
+    assert read_source(f"file://{path}") == (FULL, None)
+    assert [a.title for a in load_source(str(path)).articles] == [f"Item {n}" for n in range(1, 6)]
+    with pytest.raises(IngestError) as caught:
+        read_source(str(tmp_path / "nope.xml"))
+    assert str(caught.value) == f"{tmp_path / 'nope.xml'}: no such file"
+    with pytest.raises(IngestError) as caught:
+        read_source(str(tmp_path))
+    assert str(caught.value) == f"{tmp_path}: is a directory, not a file"

@@ -121,6 +121,9 @@ def parse_feed(data: bytes, source: str, *, base_url: str | None = None) -> tupl
     or xml:base of its own (the site URL, or the URL the feed came from).
     """
     problems: list[str] = []
+    if data[:1].isspace() or (data.startswith(codecs.BOM_UTF8) and data[3:4].isspace()):
+        # Blank lines before "<?xml" (a common plugin fault) make the XML not well-formed.
+        data = data.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n")
     data, repaired = _fix_encoding(data)
     if repaired:
         problems.append(f"{source}: {repaired}")
