@@ -36,7 +36,8 @@ class SendOptions:
     reclaim: bool = False
     lease_seconds: float = 300.0
     batch: int = 200
-    record_every: int = 50  # write outcomes back after this many completions
+    record_every: int = 50  # write outcomes back after this many completions...
+    record_seconds: float = 0.25  # ...or after this long, whichever comes first
     max_attempts: int = 8
     hard_bounce_limit: int = 3
 
@@ -197,15 +198,19 @@ def send_queue(
                 moved = variant_id if variant_id != c.variant_id else None
                 futures[pool.submit(send_one, c.email, message)] = (c, moved)
             pending = set(futures)
+            last_record = time.monotonic()
             while pending or outcomes:
                 if pending:
-                    done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
                     for f in done:
                         c, moved = futures[f]
                         outcomes.append(_outcome(c, f.result(), moved, clock(), opts))
-                if outcomes and (not pending or len(outcomes) >= opts.record_every):
+                # Record often: what is sent but not recorded is what a crash sends twice.
+                due = time.monotonic() - last_record >= opts.record_seconds
+                if outcomes and (not pending or len(outcomes) >= opts.record_every or due):
                     _record(db, subscriber_db, outcomes, clock(), opts, stats)
                     outcomes = []
+                    last_record = time.monotonic()
             if on_progress:
                 on_progress(stats, len(claimed))
     finally:
