@@ -38,6 +38,7 @@ ACCEPT = (
     "application/xml;q=0.9, text/xml;q=0.9, text/plain;q=0.8, */*;q=0.5"
 )
 NOT_RECOGNISED = "not a feed, WordPress JSON or listing export"
+_WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 @dataclass
@@ -141,7 +142,8 @@ def parse_source(
             json_error = f"not valid JSON ({exc.args[0] if exc.args else exc}): cut off?"
         else:
             if not is_wordpress(payload):
-                raise IngestError(source, wordpress_error(payload) or f"{NOT_RECOGNISED} (JSON, but not WordPress posts)")
+                reason = wordpress_error(payload) or f"{NOT_RECOGNISED} (JSON, but not WordPress posts)"
+                raise IngestError(source, reason)
             articles, problems = parse_wordpress(payload, source, base_url=base_url)
             return ParsedSource(source, "wordpress", articles, problems)
         if "json" in (content_type or "").lower():
@@ -161,9 +163,6 @@ def parse_source(
         raise IngestError(source, json_error or NOT_RECOGNISED)
     articles, problems = listing
     return ParsedSource(source, "listing", articles, problems)
-
-
-_WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def load_source(source: str, *, site_url: str | None = None) -> ParsedSource:

@@ -196,7 +196,9 @@ def _article(entry, index: int, source: str, feed_base: str | None, problems: li
         link = None
 
     author_detail = entry.get("author_detail") or {}
-    author = normalise_text(author_detail.get("name") or ("" if author_detail.get("email") else entry.get("author") or ""))
+    # "jane@example.org (Jane Doe)" gives the name; an address alone is no name.
+    fallback = "" if author_detail.get("email") else entry.get("author") or ""
+    author = normalise_text(author_detail.get("name") or fallback)
     categories: list[str] = []
     for tag in entry.get("tags") or []:
         name = normalise_text(tag.get("label") or tag.get("term") or "")
