@@ -24,6 +24,7 @@ from .db import deliveries as delivery_db
 from .db import editions as edition_db
 from .db.schema import FAILED, QUEUED, SENT, SKIPPED
 from .delivery import Envelope, SendResult, Transport
+from .errors import DeliveryError
 from .models import Edition
 from .outbox import backoff_seconds, is_due, plan_variant
 
@@ -198,13 +199,19 @@ def send_queue(
                 moved = variant_id if variant_id != c.variant_id else None
                 futures[pool.submit(send_one, c.email, message)] = (c, moved)
             pending = set(futures)
+            fatal = None
             last_record = time.monotonic()
             while pending or outcomes:
                 if pending:
                     done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
                     for f in done:
                         c, moved = futures[f]
-                        outcomes.append(_outcome(c, f.result(), moved, clock(), opts))
+                        result = f.result()
+                        if result.fatal:  # the transport itself is broken (bad password, TLS...)
+                            fatal = fatal or result.message
+                            outcomes.append(delivery_db.Outcome(c.id, QUEUED, f"not sent: {result.message}"))
+                        else:
+                            outcomes.append(_outcome(c, result, moved, clock(), opts))
                 # Record often: what is sent but not recorded is what a crash sends twice.
                 due = time.monotonic() - last_record >= opts.record_seconds
                 if outcomes and (not pending or len(outcomes) >= opts.record_every or due):
@@ -213,6 +220,8 @@ def send_queue(
                     last_record = time.monotonic()
             if on_progress:
                 on_progress(stats, len(claimed))
+            if fatal:
+                raise DeliveryError(f"stopped sending: {fatal}")
     finally:
         pool.shutdown(wait=True)
         for t in transports:

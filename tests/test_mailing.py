@@ -252,3 +252,19 @@ def test_queue_unknown_edition_is_one_line_error(seeded):
     result = seeded("queue", "2017-W26")
     assert result.exit_code == 1
     assert result.output.strip() == "Error: edition 2017-W26: is not built; run `digest edition build` first"
+
+
+def test_a_broken_transport_stops_the_run_and_loses_nobody(seeded, db, monkeypatch):
+    from smtp_server import SmtpSink
+
+    with SmtpSink(auth=("digest", "right-password")) as sink:
+        monkeypatch.setenv("DIGEST_SMTP_URL", sink.url_for("digest", "wrong-password"))
+        ok(seeded("edition", "build", "--week", "2017-W25"))
+        ok(seeded("queue", "2017-W25"))
+        result = seeded("send", "--transport", "smtp")
+        assert result.exit_code == 1
+        assert "Error: stopped sending:" in result.output and "535" in result.output
+        assert "wrong-password" not in result.output
+        assert sink.messages == []
+    rows = delivery_rows(db)
+    assert {(r.status, r.attempts) for r in rows.values()} == {(0, 0)}  # still queued, no attempt spent

@@ -46,7 +46,8 @@ def queue_combination(conn: Connection, edition_id: int, frequency: str, topics:
     )
     stmt = insert(deliveries).from_select(
         ["edition_id", "subscriber_id", "variant_id", "status", "attempts"], source)
-    return conn.execute(stmt).rowcount
+    # preserve_rowcount: psycopg reports -1 for INSERT ... SELECT otherwise.
+    return conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def finish(conn: Connection, outcomes: Sequence[Outcome], *, now: datetime) -> N
         if o.state == SENT:
             continue
         values = dict(status=o.state, lease_until=None, last_error=(o.error or "")[:500] or None)
-        if o.state in (QUEUED, FAILED):
+        if o.state == FAILED or (o.state == QUEUED and o.retry_at is not None):
             values["attempts"] = deliveries.c.attempts + 1
         if o.state == QUEUED:
             values["not_before"] = o.retry_at
