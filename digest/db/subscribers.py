@@ -113,6 +113,13 @@ def list_events(conn: Connection, sub_id: int) -> list[dict]:
             for r in conn.execute(q)]
 
 
+def last_event_at(conn: Connection, sub_id: int, actions: Sequence[str]) -> datetime | None:
+    """When the member last had one of these events (e.g. a confirmation email was asked for), or None."""
+    q = (select(func.max(events.c.at)).where(events.c.subscriber_id == sub_id)
+         .where(events.c.action.in_(list(actions))))
+    return conn.execute(q).scalar()
+
+
 # ---------------------------------------------------------------- joining
 
 

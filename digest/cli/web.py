@@ -1,0 +1,67 @@
+"""`digest serve`: the subscriber-facing pages under waitress."""
+
+from __future__ import annotations
+
+import click
+
+from . import fail, pass_app
+from ..errors import DigestError
+
+MIN_SECRET = 16  # characters; shorter keys are guessable enough to forge links offline
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0: any free port).")
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Requests handled at once.")
+@click.option("--trusted-proxy", metavar="ADDRESS",
+              help="A reverse proxy whose X-Forwarded-For/-Proto headers to believe (for rate limits per client).")
+@click.option("--insecure-demo", is_flag=True,
+              help="Run even without DIGEST_SECRET_KEY (links can then be forged): for a local demo only.")
+@pass_app
+def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
+    """Serve the preference, unsubscribe, subscribe and web-version pages.
+
+    Needs DIGEST_SECRET_KEY (a long random value: it signs every link in every
+    email) and DIGEST_BASE_URL (the address members reach these pages at).
+    Put a TLS-terminating proxy in front of it for the public internet.
+
+    \b
+    Example:
+      DIGEST_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(32))') \\
+        digest serve --host 127.0.0.1 --port 8000
+    """
+    try:
+        settings = app.settings
+        weak = settings.insecure_secret or len(settings.secret_key) < MIN_SECRET
+        if weak and not insecure_demo:
+            raise click.ClickException(
+                f"DIGEST_SECRET_KEY is missing, the demo key, or shorter than {MIN_SECRET} characters: set a long "
+                "random one (or pass --insecure-demo for a local try-out)")
+        from waitress import create_server
+
+        from ..web import create_app
+
+        wsgi = create_app(settings, app.db)
+        options = {"host": host, "port": port, "threads": threads, "ident": "digest"}
+        if trusted_proxy:
+            options.update(trusted_proxy=trusted_proxy, trusted_proxy_count=1,
+                           trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"})
+        server = create_server(wsgi, **options)
+    except DigestError as exc:
+        raise fail(exc) from None
+    if weak:
+        click.secho("warning: insecure demo mode: anyone can forge links with the demo key", fg="yellow", err=True)
+    # One socket: the address it got (port 0 picks one); several (a name with IPv4 and IPv6): as given.
+    bound_host = getattr(server, "effective_host", host)
+    bound_port = getattr(server, "effective_port", port)
+    click.echo(f"serving {settings.organisation} on http://{bound_host}:{bound_port} "
+               f"(links in emails point at {settings.base_url}); Ctrl+C to stop")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()

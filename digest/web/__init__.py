@@ -1,0 +1,149 @@
+"""The subscriber-facing web app: preferences, one-click unsubscribe, double opt-in, web versions.
+
+    app = create_app(settings, db)            # a Flask app; `digest serve` runs it under waitress
+    app.test_client().post("/unsubscribe/TOKEN", data={"List-Unsubscribe": "One-Click"})
+
+Routes (views in the modules of this package):
+
+    GET  /                       -> the subscribe form
+    GET  /preferences/TOKEN      preferences form          POST: save, show what changed
+    GET  /unsubscribe/TOKEN      confirm page (no change)  POST: unsubscribe (RFC 8058 one-click)
+    GET  /subscribe              subscribe form            POST: double opt-in request (rate-limited)
+    GET  /confirm/TOKEN          activates a pending member
+    GET  /editions/KEY           web version of a queued edition
+    GET  /assets/site.css        the stylesheet, in the organisation's colours
+
+No cookies and no JavaScript. Pages that carry a token are never cached and
+never send a Referer, so a token does not leak to the sites members go on to.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from flask import Flask, Response, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from ..config import Settings
+from ..db import Database
+from ..errors import ConfigError, TokenError
+from .common import WebState, error_page
+
+log = logging.getLogger("digest.web")
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates" / "web"
+MAX_BODY = 64 * 1024  # the largest form is a few hundred bytes
+
+# App pages: only our own stylesheet, no scripts at all, forms post to ourselves.
+PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'")
+# The web version of an edition is the email itself: inline styles, images from anywhere https.
+EDITION_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'none'; "
+               "frame-ancestors 'none'; base-uri 'none'")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _web_option(settings: Settings, key: str, default: int, low: int, high: int) -> int:
+    raw = (settings.extra.get("web") or {}).get(key, default)
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw)
+    if not isinstance(raw, int) or isinstance(raw, bool) or not low <= raw <= high:
+        raise ConfigError(settings.source, f"web.{key}", f"must be a whole number from {low} to {high}, not {raw!r}")
+    return raw
+
+
+def create_app(
+    settings: Settings,
+    db: Database,
+    *,
+    transport_factory: Callable[[], object] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Flask:
+    """The Flask app for these settings and this database.
+
+    transport_factory: makes the Transport that carries confirmation emails
+    (default: settings.transport via digest.delivery.make_transport).
+    clock: aware UTC now, for events and rate limits.
+    Optional [web] settings: subscribe_limit (requests a client may make per
+    subscribe_window seconds; 5 and 60), confirm_days (how long a
+    confirmation link works; 7), resend_minutes (the shortest gap between two
+    emails to one address from the subscribe form; 10).
+    """
+    if transport_factory is None:
+        from ..delivery import make_transport
+
+        def transport_factory():
+            return make_transport(settings.transport, settings)
+
+    state = WebState(
+        settings=settings,
+        db=db,
+        transport_factory=transport_factory,
+        clock=clock,
+        subscribe_limit=_web_option(settings, "subscribe_limit", 5, 1, 10_000),
+        subscribe_window=_web_option(settings, "subscribe_window", 60, 1, 86_400),
+        confirm_days=_web_option(settings, "confirm_days", 7, 1, 90),
+        resend_minutes=_web_option(settings, "resend_minutes", 10, 0, 10_080),
+    )
+    app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder=None)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, TEMPLATES_AUTO_RELOAD=False)
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.extensions["digest"] = state
+
+    from . import editions, preferences, subscribe, unsubscribe
+
+    for module in (preferences, unsubscribe, subscribe, editions):
+        app.register_blueprint(module.bp)
+
+    @app.context_processor
+    def _organisation() -> dict:
+        return {"org": state.org}
+
+    @app.get("/assets/site.css")
+    def stylesheet() -> Response:
+        css = render_template("site.css", c=state.palette)
+        resp = Response(css, mimetype="text/css")
+        resp.headers["Cache-Control"] = "public, max-age=3600"
+        return resp
+
+    @app.errorhandler(TokenError)
+    def _bad_link(exc: TokenError):
+        # The same page for a forged, expired, revoked or unknown member's link:
+        # exc says which, and is deliberately not shown.
+        return error_page("link", 400)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        kind = {404: "not-found", 405: "method", 413: "too-large", 429: "too-many"}.get(exc.code or 500, "bad-request")
+        resp = error_page(kind, exc.code or 400)
+        for name, value in exc.get_headers():  # Allow for 405, Retry-After for 429
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp
+
+    @app.errorhandler(Exception)
+    def _server_error(exc: Exception):
+        log.exception("error on %s %s", request.method, request.path)
+        return error_page("server", 500)
+
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        h = resp.headers
+        h.setdefault("Content-Security-Policy", PAGE_CSP)
+        h["X-Frame-Options"] = "DENY"
+        h["X-Content-Type-Options"] = "nosniff"
+        h["Referrer-Policy"] = "no-referrer"
+        h.setdefault("Cache-Control", "no-store")
+        return resp
+
+    return app
+
+
+__all__ = ["create_app", "EDITION_CSP", "PAGE_CSP", "TEMPLATES_DIR"]

@@ -1,0 +1,139 @@
+"""GET/POST /preferences/TOKEN: the member's topics, frequency, format, pause, name; resubscribe.
+
+A change is stored at once and applies to the next send, including
+deliveries already queued: the send worker reads the member's row again
+and re-plans or skips (digest/sender.py).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from ..db import subscribers as subscriber_db
+from ..errors import SubscriberError
+from ..models import FORMATS, FREQUENCIES, Subscriber
+from ..subscribers import check_format, check_frequency, clean_name
+from .common import (
+    FORMAT_WORDS,
+    FREQUENCY_WORDS,
+    csrf_ok,
+    csrf_value,
+    describe_changes,
+    error_page,
+    load_member,
+    masked,
+    page,
+    state,
+    tokens_for,
+)
+
+bp = Blueprint("preferences", __name__)
+
+
+def _form_state(sub: Subscriber) -> dict:
+    """What the form shows: the member's stored choices ("all topics" shows every box ticked)."""
+    slugs = state().settings.topic_slugs
+    return {
+        "name": sub.name or "",
+        "topics": set(sub.topics) if sub.topics else set(slugs),
+        "frequency": sub.frequency,
+        "format": sub.format,
+        "paused": sub.paused,
+    }
+
+
+def _render_form(token: str, sub: Subscriber, form: dict, errors: dict[str, str] | None = None, status: int = 200):
+    s = state().settings
+    return page(
+        "preferences.html",
+        status,
+        token=token,
+        csrf=csrf_value(token),
+        member=sub,
+        address=masked(sub.email),
+        form=form,
+        errors=errors or {},
+        topics=[(t.slug, t.label) for t in s.topics],
+        frequencies=[(f, *FREQUENCY_WORDS[f]) for f in FREQUENCIES],
+        formats=[(f, *FORMAT_WORDS[f]) for f in FORMATS],
+        links=tokens_for(sub),
+    )
+
+
+@bp.get("/preferences/<token>")
+def show(token: str):
+    with state().db.connect() as conn:
+        sub = load_member(conn, "preferences", token)
+    return _render_form(token, sub, _form_state(sub))
+
+
+def _read_form(sub: Subscriber) -> tuple[dict, dict, dict[str, str]]:
+    """(values for update_preferences, what the form showed back, errors by field)."""
+    s = state().settings
+    f = request.form
+    errors: dict[str, str] = {}
+    chosen = [t for t in f.getlist("topics") if t]
+    unknown = [t for t in chosen if t not in s.topic_slugs]
+    shown = _form_state(sub)
+    shown["topics"] = {t for t in chosen if t in s.topic_slugs}
+    values: dict = {}
+    if unknown:
+        errors["topics"] = "Choose from the topics listed."
+    elif not chosen:
+        errors["topics"] = "Choose at least one topic. To stop all emails, pause them or unsubscribe below."
+    else:
+        wanted = set(chosen)
+        current = set(sub.topics) if sub.topics else set(s.topic_slugs)
+        if wanted != current:  # every box ticked is stored as "all topics", new ones included
+            values["topics"] = () if wanted == set(s.topic_slugs) else tuple(t for t in s.topic_slugs if t in wanted)
+    for key, check in (("frequency", check_frequency), ("format", check_format)):
+        raw = f.get(key)
+        if raw is None:
+            continue
+        try:
+            values[key] = shown[key] = check(raw)
+        except SubscriberError:
+            errors[key] = f"Choose one of the {key} options."
+    if "paused" in f:  # a hidden "0" comes before the checkbox, so an unticked box still says so
+        values["paused"] = shown["paused"] = "1" in f.getlist("paused")
+    if "name" in f:
+        shown["name"] = f.get("name", "")
+        try:
+            values["name"] = clean_name(f.get("name", ""))
+        except SubscriberError as exc:
+            errors["name"] = f"Check the name: it {exc.reason.removeprefix('name ')}."
+    return values, shown, errors
+
+
+@bp.post("/preferences/<token>")
+def save(token: str):
+    st = state()
+    with st.db.connect() as conn:
+        sub = load_member(conn, "preferences", token)
+    if not csrf_ok(token, request.form.get("csrf")):
+        return error_page("form", 400, back=f"/preferences/{token}")
+    action = request.form.get("action", "save")
+    if action == "resubscribe":
+        return _resubscribe(token)
+    values, shown, errors = _read_form(sub)
+    if errors:
+        return _render_form(token, sub, shown, errors, 400)
+    with st.db.begin() as conn:
+        sub = load_member(conn, "preferences", token)  # again, inside the write transaction
+        changes = subscriber_db.update_preferences(conn, sub.id, source="web", now=st.now(), **values)
+        sub = subscriber_db.get_by_id(conn, sub.id)
+    return page("saved.html", token=token, member=sub, address=masked(sub.email),
+                changes=describe_changes(changes), links=tokens_for(sub))
+
+
+def _resubscribe(token: str):
+    """The member comes back from their own link (it proves the address is theirs)."""
+    st = state()
+    with st.db.begin() as conn:
+        sub = load_member(conn, "preferences", token)
+        changes = {}
+        if sub.status == "unsubscribed":
+            changes = subscriber_db.set_status(conn, sub.id, "active", source="web", now=st.now())
+            sub = subscriber_db.get_by_id(conn, sub.id)
+    return page("saved.html", token=token, member=sub, address=masked(sub.email),
+                changes=describe_changes(changes), links=tokens_for(sub), resubscribed=bool(changes))

@@ -1,0 +1,170 @@
+"""GET/POST /subscribe (double opt-in) and GET /confirm/TOKEN.
+
+Whatever the address, the answer is the same "check your inbox" page, so the
+form cannot be used to find out who is a member. Behind it:
+
+    new address            -> pending member, confirmation email
+    pending                -> the confirmation email again (at most every resend_minutes)
+    unsubscribed           -> an email with their preferences link, where they can come back
+    active, bounced, complained, forgotten -> nothing is sent
+
+Requests are rate-limited per client address (in memory, per process).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, make_msgid
+
+from flask import Blueprint, render_template, request
+from werkzeug.exceptions import TooManyRequests
+
+from ..db import subscribers as subscriber_db
+from ..errors import SubscriberError, TokenError
+from ..models import FORMATS, FREQUENCIES
+from ..subscribers import check_format, check_frequency, clean_name, normalise_email
+from .common import FORMAT_WORDS, FREQUENCY_WORDS, load_member, page, state, tokens_for
+
+log = logging.getLogger("digest.web")
+bp = Blueprint("subscribe", __name__)
+
+REQUEST_ACTIONS = ("subscribe", "subscribe-request")  # events that mean "an email went out to confirm"
+
+
+def _render_form(form: dict, errors: dict[str, str] | None = None, status: int = 200):
+    s = state().settings
+    return page(
+        "subscribe.html",
+        status,
+        form=form,
+        errors=errors or {},
+        topics=[(t.slug, t.label) for t in s.topics],
+        frequencies=[(f, *FREQUENCY_WORDS[f]) for f in FREQUENCIES],
+        formats=[(f, *FORMAT_WORDS[f]) for f in FORMATS],
+    )
+
+
+def _blank_form() -> dict:
+    return {"email": "", "name": "", "topics": set(state().settings.topic_slugs), "frequency": "weekly",
+            "format": "html"}
+
+
+@bp.get("/")
+@bp.get("/subscribe")
+def form():
+    return _render_form(_blank_form())
+
+
+@bp.post("/subscribe")
+def subscribe():
+    st = state()
+    wait = st.limiter.hit(request.remote_addr or "unknown")
+    if wait:
+        raise TooManyRequests(retry_after=int(wait + 0.999))
+    f = request.form
+    slugs = st.settings.topic_slugs
+    shown = {
+        "email": f.get("email", "").strip()[:320],
+        "name": f.get("name", "")[:200],
+        "topics": {t for t in f.getlist("topics") if t in slugs},
+        "frequency": f.get("frequency", "weekly"),
+        "format": f.get("format", "html"),
+    }
+    errors: dict[str, str] = {}
+    email = name = None
+    try:
+        email = normalise_email(shown["email"])
+    except SubscriberError:
+        errors["email"] = "Enter an email address like name@example.org."
+    try:
+        name = clean_name(shown["name"])
+    except SubscriberError as exc:
+        errors["name"] = f"Check the name: it {exc.reason.removeprefix('name ')}."
+    if not shown["topics"]:
+        errors["topics"] = "Choose at least one topic."
+    try:
+        frequency = check_frequency(shown["frequency"])
+    except SubscriberError:
+        errors["frequency"] = "Choose how often."
+    try:
+        fmt = check_format(shown["format"])
+    except SubscriberError:
+        errors["format"] = "Choose a format."
+    if errors:
+        return _render_form(shown, errors, 400)
+    topics = () if shown["topics"] == set(slugs) else tuple(t for t in slugs if t in shown["topics"])
+    outgoing = _request(email, name, topics, frequency, fmt)
+    if outgoing is not None:
+        _send(email, *outgoing)
+    return page("check_inbox.html", email=email)
+
+
+def _request(email: str, name, topics, frequency: str, fmt: str):
+    """Record the request; returns (kind, name, url) of the email to send, or None to send nothing."""
+    st = state()
+    now = st.now()
+    with st.db.begin() as conn:
+        existing = subscriber_db.get_by_email(conn, email)
+        if existing is None:
+            if subscriber_db.is_suppressed(conn, email):
+                return None  # forgotten at their request: only an administrator may add them back
+            sub = subscriber_db.create_pending(conn, email, name, topics, frequency, fmt, "web", now)
+            return "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version)
+        if existing.status not in ("pending", "unsubscribed"):
+            return None
+        last = subscriber_db.last_event_at(conn, existing.id, REQUEST_ACTIONS)
+        if last is not None and now - last < timedelta(minutes=st.resend_minutes):
+            return None  # one email per address per few minutes, however often the form is sent
+        if existing.status == "pending":
+            kind, url = "confirm", st.links.confirm_url(existing.id, existing.token_version)
+        else:
+            kind, url = "return", st.links.preferences_url(existing.id, existing.token_version)
+        subscriber_db.add_event(conn, existing.id, "web", "subscribe-request",
+                                {"status": existing.status, "email": kind}, now)
+        return kind, existing.name, url
+
+
+def _send(email: str, kind: str, name: str | None, url: str) -> None:
+    """Send the confirmation (or come-back) email; a failure is logged, never shown (same page for all)."""
+    from ..delivery import Envelope
+
+    st = state()
+    s = st.settings
+    context = {"kind": kind, "name": name, "url": url, "days": st.confirm_days, "org": st.org, "c": st.palette}
+    msg = EmailMessage()
+    msg["From"] = s.sender
+    msg["To"] = email
+    msg["Subject"] = (f"Confirm your subscription to {s.organisation}" if kind == "confirm"
+                      else f"Subscribe again to {s.organisation}")
+    msg["Date"] = format_datetime(st.now())
+    msg["Message-ID"] = make_msgid("subscribe", domain=s.sender_domain)
+    msg["Auto-Submitted"] = "auto-generated"
+    if s.reply_to.strip():
+        msg["Reply-To"] = s.reply_to
+    msg.set_content(render_template("confirm_email.txt", **context), cte="quoted-printable")
+    msg.add_alternative(render_template("confirm_email.html", **context), subtype="html", cte="quoted-printable")
+    transport = st.transport_factory()
+    try:
+        result = transport.send(Envelope(s.sender_address, (email,)), msg.as_bytes(policy=SMTP_POLICY))
+    except Exception as exc:  # a transport bug must not turn into a different page
+        log.warning("confirmation email not sent: %s: %s", type(exc).__name__, exc)
+        return
+    finally:
+        transport.close()
+    if not result.ok:
+        log.warning("confirmation email not sent: %s", result.message)
+
+
+@bp.get("/confirm/<token>")
+def confirm(token: str):
+    st = state()
+    with st.db.begin() as conn:
+        sub = load_member(conn, "confirm", token, max_age=st.confirm_days * 86400)
+        if sub.status == "pending":
+            sub = subscriber_db.confirm(conn, sub.id, source="web", now=st.now())
+        elif sub.status != "active":
+            raise TokenError("the member left after this link was sent")
+    return page("confirmed.html", member=sub, links=tokens_for(sub))
