@@ -20,7 +20,11 @@ from .outbox import VariantPlan, plan_variant
 
 
 def build_edition(db: Database, settings: Settings, window: Window, *, now: datetime) -> Edition:
-    """Choose, summarise and freeze the edition of a window (again, until it is queued)."""
+    """Choose, summarise and freeze the edition of a window (again, until it is queued).
+
+    The variants today's members need are rendered here too, so queueing is
+    pure set-based SQL and what is queued is exactly what was built.
+    """
     from .pipeline import plan_edition
     from .render import render_variant
 
@@ -33,6 +37,8 @@ def build_edition(db: Database, settings: Settings, window: Window, *, now: date
     edition.subject = render_variant(edition, settings, fmt="text").subject
     with db.begin() as conn:
         edition_db.save_edition(conn, edition, now=now)
+    if edition.items:
+        ensure_variants(db, settings, edition, now=now)
     return edition
 
 
@@ -61,40 +67,58 @@ class QueueReport:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass
+class VariantSet:
+    """What the due members of an edition need: their plans and the variant ids."""
+
+    plans: list[tuple[str, str, VariantPlan]]  # (stored topics, format, plan) per combination
+    ids: dict[tuple[str, str], int]  # (variant key, format) -> variant id
+    rendered: int = 0
+    not_due: int = 0
+
+
+def ensure_variants(db: Database, settings: Settings, edition: Edition, *, now: datetime) -> VariantSet:
+    """Render (once) every variant the edition's due members need; return the plans and ids."""
+    with db.connect() as conn:
+        combos = delivery_db.due_combinations(conn, edition.frequency)
+        known = edition_db.variant_ids(conn, edition.id)
+    result = VariantSet([], dict(known))
+    # Render what is missing before taking the write lock: rendering is the slow part.
+    fresh: dict[tuple[str, str], tuple[Rendered, int]] = {}
+    for topics, fmt, members in combos:
+        plan = plan_variant(topics, fmt, edition.items, settings.topic_slugs)
+        if plan is None:
+            result.not_due += members
+            continue
+        result.plans.append((topics, fmt, plan))
+        k = (plan.key, fmt)
+        if k not in known and k not in fresh:
+            fresh[k] = (render_plan(edition, settings, plan), len(plan.items))
+    if fresh:
+        with db.begin() as conn:
+            for (vkey, fmt), (rendered, count) in fresh.items():
+                result.ids[(vkey, fmt)] = edition_db.add_variant(conn, edition.id, vkey, fmt, rendered, count, now=now)
+    result.rendered = len(fresh)
+    return result
+
+
 def queue_edition(db: Database, settings: Settings, key: str, *, now: datetime) -> QueueReport:
-    """Queue one delivery per due member; a re-run adds only members not yet queued."""
+    """Queue one delivery per due member; a re-run adds only members not yet queued.
+
+    One INSERT ... SELECT per (topics, format) combination, in one transaction.
+    """
     edition = load_built(db, key)
     report = QueueReport(key)
     if not edition.items:
         report.warnings.append(f"edition {key} has no articles: nothing queued (an empty digest is never sent)")
         return report
-    order = settings.topic_slugs
-    with db.connect() as conn:
-        combos = delivery_db.due_combinations(conn, edition.frequency)
-        known = edition_db.variant_ids(conn, edition.id)
-    report.combinations = len(combos)
-    # Render what is missing before taking the write lock: rendering is the slow part.
-    plans: list[tuple[str, str, VariantPlan]] = []
-    fresh: dict[tuple[str, str], Rendered] = {}
-    for topics, fmt, members in combos:
-        plan = plan_variant(topics, fmt, edition.items, order)
-        if plan is None:
-            report.not_due += members
-            continue
-        plans.append((topics, fmt, plan))
-        if (plan.key, fmt) not in known and (plan.key, fmt) not in fresh:
-            fresh[(plan.key, fmt)] = render_plan(edition, settings, plan)
-    item_counts = {(p.key, p.fmt): len(p.items) for _, _, p in plans}
+    needed = ensure_variants(db, settings, edition, now=now)  # members who joined since the build
+    report.combinations, report.variants, report.not_due = len(needed.plans), needed.rendered, needed.not_due
     with db.begin() as conn:
-        ids = dict(known)
-        for (vkey, fmt), rendered in fresh.items():
-            ids[(vkey, fmt)] = edition_db.add_variant(conn, edition.id, vkey, fmt, rendered,
-                                                      item_counts[(vkey, fmt)], now=now)
-        for topics, fmt, plan in plans:
+        for topics, fmt, plan in needed.plans:
             report.queued += delivery_db.queue_combination(
-                conn, edition.id, edition.frequency, topics, fmt, ids[(plan.key, fmt)])
+                conn, edition.id, edition.frequency, topics, fmt, needed.ids[(plan.key, fmt)])
         edition_db.mark_queued(conn, edition.id, now=now)
-    report.variants = len(fresh)
     if report.not_due:
         report.warnings.append(f"{report.not_due} member(s) have no article of {key} in their topics: not queued")
     return report
