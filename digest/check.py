@@ -1,0 +1,254 @@
+"""Deliverability checks: would mailbox providers accept this message, and can everyone read it?
+
+check_message() looks at one complete message (bytes, as sent); check_edition()
+assembles every variant of an edition for a sample member and checks each.
+Each problem is a Failure with a short code and a one-line message; an empty
+list means the message passes. The message is parsed with the standard
+library's email package and the HTML with lxml: this is the editor's path,
+not the send loop.
+
+    for f in check_message(Path("outbox/1.eml").read_bytes(), settings):
+        print(f"{f.code}: {f.message}")
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import unicodedata
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Sequence
+
+from .checks import Failure, collapse, short
+from .checks.html import check_html, link_ok
+from .config import Settings
+from .errors import ConfigError, RenderError
+
+if TYPE_CHECKING:
+    from .db import Database
+
+GMAIL_CLIP_BYTES = 102_000  # Gmail cuts the HTML part off ("[Message clipped]") beyond this
+ONE_CLICK = "List-Unsubscribe=One-Click"
+LEFTOVERS = ("{{", "{%", "<mj-", "</mj-", "[[digest:", "digest.invalid")
+SAMPLE_EMAIL, SAMPLE_NAME = "sample.member@example.org", "Siân Member"
+
+_MSGID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
+_ANGLE_URI = re.compile(r"<([^<>\s]+)>")
+
+
+def _controls(s: str) -> list[str]:
+    return sorted({f"U+{ord(c):04X}" for c in s if c not in "\t\r\n" and unicodedata.category(c) == "Cc"})
+
+
+# ---- the message ------------------------------------------------------------------
+
+
+def check_message(message: bytes, settings: Settings, *, article_titles: Sequence[str] = (),
+                  article_urls: Sequence[str] = ()) -> list[Failure]:
+    """Every deliverability check on one complete message; [] if it passes.
+
+    article_titles / article_urls: what the text part must carry (the variant's articles).
+    """
+    out: list[Failure] = []
+    msg = email.message_from_bytes(message, policy=email.policy.default)
+    unsubscribe = _check_headers(msg, message, settings, out)
+    text_part, html_part = _check_structure(msg, out)
+    text = _content(text_part, "text", out)
+    html = _content(html_part, "HTML", out)
+    for label, content in (("text part", text), ("HTML part", html)):
+        if content and (bad := _controls(content)):
+            out.append(Failure("control-characters", f"the {label} holds control characters ({', '.join(bad)})"))
+        for marker in LEFTOVERS:
+            if content and marker in content:
+                out.append(Failure("template-leftover", f"the {label} still holds {marker!r}"))
+    if text is not None:
+        _check_text(text, settings, unsubscribe, article_titles, article_urls, out)
+    if html is not None and html_part is not None:
+        encoded = len(html_part.get_payload(decode=False).encode("ascii", "replace"))
+        if encoded >= GMAIL_CLIP_BYTES:
+            out.append(Failure("html-size", f"the encoded HTML part is {encoded:,} bytes; Gmail clips it at "
+                                            f"{GMAIL_CLIP_BYTES:,}"))
+        check_html(html, settings, unsubscribe, out)
+    if not collapse(settings.address):
+        out.append(Failure("postal-address", "no postal address is configured (organisation.address); bulk "
+                                             "mail must show one"))
+    if settings.dkim is not None:
+        _check_dkim(message, msg, settings, out)
+    return out
+
+
+def _check_headers(msg, raw: bytes, settings: Settings, out: list[Failure]) -> str | None:
+    """Header checks; returns the https List-Unsubscribe URI (or None)."""
+    for name in ("From", "To", "Subject"):
+        if not str(msg.get(name, "")).strip():
+            out.append(Failure("missing-header", f"no {name} header"))
+    head = raw.partition(b"\r\n\r\n")[0] if b"\r\n\r\n" in raw else raw.partition(b"\n\n")[0]
+    bad = sorted({f"0x{b:02X}" for b in head if (b < 32 and b not in (9, 10, 13)) or b == 127})
+    decoded = " ".join(str(v) for v in msg.values())
+    if bad or _controls(decoded):
+        out.append(Failure("control-characters", f"the header holds control characters "
+                                                 f"({', '.join(bad or _controls(decoded))})"))
+    for marker in LEFTOVERS:
+        if marker in str(msg.get("Subject", "")):
+            out.append(Failure("template-leftover", f"the Subject still holds {marker!r}"))
+    date = msg.get("Date")
+    try:
+        parsed = parsedate_to_datetime(str(date)) if date else None
+    except (TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        out.append(Failure("date", "no Date header" if not date else f"Date {str(date)!r} is not an RFC 5322 date"))
+    mid = str(msg.get("Message-ID", "")).strip()
+    if not _MSGID.fullmatch(mid):
+        out.append(Failure("message-id", f"Message-ID {mid!r} is not <id@domain>" if mid else "no Message-ID header"))
+    raw_unsub = str(msg.get("List-Unsubscribe", ""))
+    uris = _ANGLE_URI.findall(raw_unsub)
+    web = [u for u in uris if link_ok(u, settings)]
+    if not raw_unsub:
+        out.append(Failure("list-unsubscribe", "no List-Unsubscribe header"))
+    elif not web:
+        out.append(Failure("list-unsubscribe", f"List-Unsubscribe {short(raw_unsub)!r} has no <https:...> URI "
+                                               "(one-click unsubscribe needs one)"))
+    post = collapse(str(msg.get("List-Unsubscribe-Post", "")))
+    if post != ONE_CLICK:
+        out.append(Failure("list-unsubscribe-post", f"List-Unsubscribe-Post must read {ONE_CLICK!r}"
+                           + (f", not {post!r}" if post else " (the header is missing)")))
+    return web[0] if web else None
+
+
+def _check_structure(msg, out: list[Failure]):
+    """(text part, HTML part); multipart/alternative with text first when there is HTML."""
+    ctype = msg.get_content_type()
+    if ctype == "text/plain":
+        return msg, None
+    if ctype == "text/html":
+        out.append(Failure("mime-structure", "the message is HTML only: add a text/plain alternative"))
+        return None, msg
+    if ctype != "multipart/alternative":
+        out.append(Failure("mime-structure", f"the message is {ctype}; expected multipart/alternative "
+                                             "(text, then HTML) or text/plain"))
+    parts = list(msg.iter_parts()) if msg.is_multipart() else []
+    types = [p.get_content_type() for p in parts]
+    if ctype == "multipart/alternative" and types != ["text/plain", "text/html"]:
+        out.append(Failure("mime-structure", f"the alternatives are {', '.join(types) or 'missing'}; expected "
+                                             "text/plain first, then text/html"))
+    text = next((p for p in parts if p.get_content_type() == "text/plain"), None)
+    html = next((p for p in parts if p.get_content_type() == "text/html"), None)
+    if text is None:
+        out.append(Failure("mime-structure", "no text/plain part"))
+    return text, html
+
+
+def _content(part, label: str, out: list[Failure]) -> str | None:
+    if part is None:
+        return None
+    try:
+        return part.get_content()
+    except (LookupError, UnicodeError, ValueError) as exc:
+        out.append(Failure("encoding", f"the {label} part cannot be decoded: {exc}"))
+        return None
+
+
+def _check_text(text: str, settings: Settings, unsubscribe: str | None, titles: Sequence[str],
+                urls: Sequence[str], out: list[Failure]) -> None:
+    flat = collapse(text)
+    missing = [t for t in titles if collapse(t) not in flat]
+    if missing:
+        out.append(Failure("text-articles", f"the text part lacks {len(missing)} article title(s), e.g. "
+                                            f"{short(collapse(missing[0]))!r}"))
+    missing = [u for u in urls if u.strip() and u.strip() not in text]
+    if missing:
+        out.append(Failure("text-articles", f"the text part lacks {len(missing)} article link(s), e.g. "
+                                            f"{short(missing[0])!r}"))
+    if unsubscribe is not None and unsubscribe not in text:
+        out.append(Failure("text-unsubscribe", "the text part lacks the unsubscribe link of List-Unsubscribe"))
+    elif unsubscribe is None and "/unsubscribe" not in text:
+        out.append(Failure("text-unsubscribe", "the text part has no unsubscribe link"))
+    address = collapse(settings.address)
+    if address and address not in flat:
+        out.append(Failure("postal-address", f"the text part lacks the postal address {short(address)!r}"))
+
+
+def _check_dkim(raw: bytes, msg, settings: Settings, out: list[Failure]) -> None:
+    from .dkim import dkim_record, verify
+
+    if "DKIM-Signature" not in msg:
+        out.append(Failure("dkim", "no DKIM-Signature, but DKIM signing is configured"))
+        return
+    try:
+        record = dkim_record(settings)
+    except ConfigError as exc:
+        out.append(Failure("dkim", f"cannot read the DKIM key: {exc}"))
+        return
+    if not verify(raw, record):
+        out.append(Failure("dkim", f"the DKIM signature does not verify against the record of "
+                                   f"{settings.dkim.selector}._domainkey.{settings.dkim.domain}"))
+        return
+    import dkim.util
+
+    tags = dkim.util.parse_tag_value(msg["DKIM-Signature"].encode("ascii", "replace"))
+    signed = {h.strip().lower() for h in tags.get(b"h", b"").decode("ascii", "replace").split(":")}
+    unsigned = [h for h in ("list-unsubscribe", "list-unsubscribe-post") if h in {k.lower() for k in msg.keys()}
+                and h not in signed]
+    if unsigned:
+        out.append(Failure("dkim", f"the DKIM signature does not cover {', '.join(unsigned)} (Gmail requires it "
+                                   "for one-click unsubscribe)"))
+
+
+# ---- an edition ---------------------------------------------------------------------
+
+
+def check_edition(db: "Database", settings: Settings, key: str, *, now: datetime) -> dict[str, list[Failure]]:
+    """Every variant of an edition, assembled for a sample member (and DKIM-signed if configured), checked.
+
+    The variants are those already rendered for it, those its due members
+    need (topic combinations x formats), and always the all-topics html and
+    text variants. Keys are "topics:format" ("*:html", "cyber-security:text").
+    A built edition is checked as frozen; otherwise as `edition build` would make it.
+    """
+    from .db import deliveries as delivery_db
+    from .db import editions as edition_db
+    from .dkim import DkimSigner
+    from .mailing import render_plan
+    from .message import MessageTemplate, Recipient
+    from .outbox import ALL, plan_variant
+    from .preview import PreviewRequest, find_edition, resolve_window
+    from .tokens import Links
+
+    edition = find_edition(db, settings, resolve_window(settings, PreviewRequest(key=key), now=now))
+    if not edition.items:
+        return {f"{ALL}:html": [Failure("no-articles", f"edition {edition.key} has no articles: nothing would "
+                                                       "be sent")]}
+    order = settings.topic_slugs
+    wanted: list[tuple[str, str]] = [("", "html"), ("", "text")]
+    stored = {}
+    with db.connect() as conn:
+        wanted += [(topics, fmt) for topics, fmt, _ in delivery_db.due_combinations(conn, edition.frequency)]
+        if edition.id is not None:
+            for v in edition_db.list_variants(conn, edition.id):
+                vkey = ",".join(v.topics)
+                stored[(vkey, v.format)] = v.rendered
+                wanted.append(("" if vkey == ALL else vkey, v.format))
+    signer = DkimSigner.from_settings(settings)
+    links = Links(settings.secret_key, settings.base_url)
+    sample = Recipient(delivery_id=0, subscriber_id=0, email=SAMPLE_EMAIL, name=SAMPLE_NAME, token_version=1)
+    results: dict[str, list[Failure]] = {}
+    for topics, fmt in wanted:
+        plan = plan_variant(topics, fmt, edition.items, order)
+        name = f"{plan.key}:{fmt}" if plan is not None else ""
+        if plan is None or name in results:
+            continue
+        try:
+            rendered = stored.get((plan.key, fmt)) or render_plan(edition, settings, plan)
+            message = MessageTemplate.compile(rendered, settings=settings, edition_key=edition.key, fmt=fmt,
+                                              links=links).assemble(sample, date=now)
+        except RenderError as exc:
+            results[name] = [Failure("render", str(exc))]
+            continue
+        if signer is not None:
+            message = signer.sign(message)
+        results[name] = check_message(message, settings, article_titles=[i.title for i in plan.items],
+                                      article_urls=[i.url for i in plan.items])
+    return results
