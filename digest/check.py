@@ -17,6 +17,7 @@ import email
 import email.policy
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Sequence
@@ -200,13 +201,24 @@ def _check_dkim(raw: bytes, msg, settings: Settings, out: list[Failure]) -> None
 # ---- an edition ---------------------------------------------------------------------
 
 
-def check_edition(db: "Database", settings: Settings, key: str, *, now: datetime) -> dict[str, list[Failure]]:
-    """Every variant of an edition, assembled for a sample member (and DKIM-signed if configured), checked.
+@dataclass(frozen=True)
+class SampleMessage:
+    """One variant of an edition as a sample member would get it."""
+
+    message: bytes  # b"" if it could not be made
+    titles: tuple[str, ...]  # the variant's articles, which its text part must carry
+    urls: tuple[str, ...]
+    error: str = ""  # why it could not be made (a RenderError)
+
+
+def sample_messages(db: "Database", settings: Settings, key: str, *, now: datetime) -> dict[str, SampleMessage]:
+    """Every variant of an edition, assembled for a sample member and DKIM-signed if configured.
 
     The variants are those already rendered for it, those its due members
     need (topic combinations x formats), and always the all-topics html and
     text variants. Keys are "topics:format" ("*:html", "cyber-security:text").
-    A built edition is checked as frozen; otherwise as `edition build` would make it.
+    A built edition is used as frozen; otherwise as `edition build` would make
+    it. An edition without articles has no variants ({}).
     """
     from .db import deliveries as delivery_db
     from .db import editions as edition_db
@@ -219,9 +231,7 @@ def check_edition(db: "Database", settings: Settings, key: str, *, now: datetime
 
     edition = find_edition(db, settings, resolve_window(settings, PreviewRequest(key=key), now=now))
     if not edition.items:
-        return {f"{ALL}:html": [Failure("no-articles", f"edition {edition.key} has no articles: nothing would "
-                                                       "be sent")]}
-    order = settings.topic_slugs
+        return {}
     wanted: list[tuple[str, str]] = [("", "html"), ("", "text")]
     stored = {}
     with db.connect() as conn:
@@ -234,21 +244,30 @@ def check_edition(db: "Database", settings: Settings, key: str, *, now: datetime
     signer = DkimSigner.from_settings(settings)
     links = Links(settings.secret_key, settings.base_url)
     sample = Recipient(delivery_id=0, subscriber_id=0, email=SAMPLE_EMAIL, name=SAMPLE_NAME, token_version=1)
-    results: dict[str, list[Failure]] = {}
+    out: dict[str, SampleMessage] = {}
     for topics, fmt in wanted:
-        plan = plan_variant(topics, fmt, edition.items, order)
-        name = f"{plan.key}:{fmt}" if plan is not None else ""
-        if plan is None or name in results:
+        plan = plan_variant(topics, fmt, edition.items, settings.topic_slugs)
+        if plan is None or f"{plan.key}:{fmt}" in out:
             continue
+        titles, urls = tuple(i.title for i in plan.items), tuple(i.url for i in plan.items)
         try:
             rendered = stored.get((plan.key, fmt)) or render_plan(edition, settings, plan)
             message = MessageTemplate.compile(rendered, settings=settings, edition_key=edition.key, fmt=fmt,
                                               links=links).assemble(sample, date=now)
         except RenderError as exc:
-            results[name] = [Failure("render", str(exc))]
+            out[f"{plan.key}:{fmt}"] = SampleMessage(b"", titles, urls, str(exc))
             continue
-        if signer is not None:
-            message = signer.sign(message)
-        results[name] = check_message(message, settings, article_titles=[i.title for i in plan.items],
-                                      article_urls=[i.url for i in plan.items])
-    return results
+        out[f"{plan.key}:{fmt}"] = SampleMessage(signer.sign(message) if signer else message, titles, urls)
+    return out
+
+
+def check_edition(db: "Database", settings: Settings, key: str, *, now: datetime) -> dict[str, list[Failure]]:
+    """Every variant of an edition (see sample_messages), checked; keys "topics:format"."""
+    samples = sample_messages(db, settings, key, now=now)
+    if not samples:
+        return {"*:html": [Failure("no-articles", f"edition {key} has no articles: nothing would be sent")]}
+    return {
+        name: [Failure("render", s.error)] if s.error else
+        check_message(s.message, settings, article_titles=s.titles, article_urls=s.urls)
+        for name, s in samples.items()
+    }
