@@ -328,6 +328,15 @@ def test_the_answer_is_the_same_whoever_the_address_belongs_to(client, db, outbo
     assert member(db, left.id).status == "unsubscribed"
 
 
+def test_a_broken_transport_gives_the_same_page(settings, db, clock):
+    def broken():
+        raise OSError("no route to the mail server")
+
+    client = create_app(settings, db, transport_factory=broken, clock=clock).test_client()
+    resp = _subscribe(client, "someone@example.org")
+    assert resp.status_code == 200 and "Check your inbox" in resp.get_data(as_text=True)
+
+
 def test_subscribe_form_errors_and_rate_limit(client, db, outbox):
     resp = _subscribe(client, "not an address")
     assert resp.status_code == 400 and 'href="#email"' in resp.get_data(as_text=True)
@@ -429,11 +438,15 @@ def test_serve_refuses_a_missing_or_demo_key(run_cli, monkeypatch):
         assert result.output.count("\n") == 1 and "DIGEST_SECRET_KEY" in result.output
 
 
-def test_serve_answers_over_http(env, tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "digest", "serve", "--port", "0"], cwd=tmp_path,
-                            env={**env, "PATH": "/usr/bin:/bin"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+@pytest.mark.parametrize("demo", [False, True])
+def test_serve_answers_over_http(env, tmp_path, demo):
+    args = ["--port", "0", "--trusted-proxy", "127.0.0.1"] + (["--insecure-demo"] if demo else [])
+    environ = {**env, "PATH": "/usr/bin:/bin"} | ({"DIGEST_SECRET_KEY": ""} if demo else {})
+    proc = subprocess.Popen([sys.executable, "-m", "digest", "serve", *args], cwd=tmp_path, env=environ,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        if demo:
+            assert "insecure demo mode" in proc.stderr.readline()
         line = proc.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
         with urllib.request.urlopen(url + "/subscribe", timeout=10) as resp:

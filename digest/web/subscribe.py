@@ -146,14 +146,16 @@ def _send(email: str, kind: str, name: str | None, url: str) -> None:
         msg["Reply-To"] = s.reply_to
     msg.set_content(render_template("confirm_email.txt", **context), cte="quoted-printable")
     msg.add_alternative(render_template("confirm_email.html", **context), subtype="html", cte="quoted-printable")
-    transport = st.transport_factory()
+    transport = None
     try:
+        transport = st.transport_factory()
         result = transport.send(Envelope(s.sender_address, (email,)), msg.as_bytes(policy=SMTP_POLICY))
-    except Exception as exc:  # a transport bug must not turn into a different page
+    except Exception as exc:  # a broken transport must not turn into a different page
         log.warning("confirmation email not sent: %s: %s", type(exc).__name__, exc)
         return
     finally:
-        transport.close()
+        if transport is not None:
+            transport.close()
     if not result.ok:
         log.warning("confirmation email not sent: %s", result.message)
 
