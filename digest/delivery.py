@@ -93,7 +93,9 @@ def mask_url(url: str) -> str:
 
 def crlf(message: bytes) -> bytes:
     """Line ends as SMTP wants them: a bare LF becomes CRLF; CRLF input is returned as is."""
-    if b"\n" in message and _BARE_LF.search(message):
+    # Two C-speed counts instead of a look-behind regex scan (which cost more
+    # than the rest of a send for a 30 KB message).
+    if message.count(b"\n") != message.count(b"\r\n"):
         return _BARE_LF.sub(b"\r\n", message)
     return message
 

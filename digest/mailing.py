@@ -26,7 +26,7 @@ def build_edition(db: Database, settings: Settings, window: Window, *, now: date
     pure set-based SQL and what is queued is exactly what was built.
     """
     from .pipeline import plan_edition
-    from .render import render_variant
+    from .render import subject_for
 
     with db.connect() as conn:
         existing = edition_db.load_edition(conn, window.key)
@@ -34,7 +34,7 @@ def build_edition(db: Database, settings: Settings, window: Window, *, now: date
         raise EditionError(window.key, f"was queued at {existing.queued_at:%Y-%m-%d %H:%M} UTC and cannot "
                                        "change any more")
     edition = plan_edition(db, settings, window)
-    edition.subject = render_variant(edition, settings, fmt="text").subject
+    edition.subject = subject_for(edition, settings)
     with db.begin() as conn:
         edition_db.save_edition(conn, edition, now=now)
     if edition.items:
@@ -105,7 +105,7 @@ def ensure_variants(db: Database, settings: Settings, edition: Edition, *, now: 
 def queue_edition(db: Database, settings: Settings, key: str, *, now: datetime) -> QueueReport:
     """Queue one delivery per due member; a re-run adds only members not yet queued.
 
-    One INSERT ... SELECT per (topics, format) combination, in one transaction.
+    One INSERT ... SELECT for all members, in one transaction.
     """
     edition = load_built(db, key)
     report = QueueReport(key)
@@ -114,10 +114,9 @@ def queue_edition(db: Database, settings: Settings, key: str, *, now: datetime) 
         return report
     needed = ensure_variants(db, settings, edition, now=now)  # members who joined since the build
     report.combinations, report.variants, report.not_due = len(needed.plans), needed.rendered, needed.not_due
+    variant_of = {(topics, fmt): needed.ids[(plan.key, fmt)] for topics, fmt, plan in needed.plans}
     with db.begin() as conn:
-        for topics, fmt, plan in needed.plans:
-            report.queued += delivery_db.queue_combination(
-                conn, edition.id, edition.frequency, topics, fmt, needed.ids[(plan.key, fmt)])
+        report.queued = delivery_db.queue_members(conn, edition.id, edition.frequency, variant_of)
         edition_db.mark_queued(conn, edition.id, now=now)
     if report.not_due:
         report.warnings.append(f"{report.not_due} member(s) have no article of {key} in their topics: not queued")

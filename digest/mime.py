@@ -75,6 +75,8 @@ def qp_piece(text: str) -> bytes:
             return (text + "=\r\n").encode("ascii") if text else b""
         step = _MAX_QP - 1
         return ("=\r\n".join([text[i : i + step] for i in range(0, len(text), step)]) + "=\r\n").encode("ascii")
+    if len(text) > 512:  # the fixed parts of a variant: binascii does the work in C
+        return _qp_long(text)
     lines = text.encode("utf-8").decode("latin-1").translate(_QP_TABLE).split("\n")
     out: list[str] = []
     last = lines.pop()
@@ -85,6 +87,19 @@ def qp_piece(text: str) -> bytes:
     if last:
         _wrap(last, "=\r\n", out)  # spaces before a soft break may stay (RFC 2045 rule 3)
     return "".join(out).encode("ascii")
+
+
+def _qp_long(text: str) -> bytes:
+    """qp_piece for long text: binascii.b2a_qp (C) does the escaping and wrapping."""
+    data = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+    if text.endswith("\n"):
+        return data.replace(b"\n", b"\r\n")
+    head, _, last = data.rpartition(b"\n")
+    # The open last line gets a soft break, whose "=" must fit in 76 too.
+    tail: list[str] = []
+    _wrap(last.decode("ascii"), "=\r\n", tail)
+    out = (head + b"\n").replace(b"\n", b"\r\n") if head or data.startswith(b"\n") else b""
+    return out + "".join(tail).encode("ascii")
 
 
 # --- headers -----------------------------------------------------------------

@@ -11,9 +11,9 @@ someone who changed topics or format gets the matching variant.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -24,7 +24,7 @@ from .db import deliveries as delivery_db
 from .db import editions as edition_db
 from .db.schema import FAILED, QUEUED, SENT, SKIPPED
 from .delivery import Envelope, SendResult, Transport
-from .errors import DeliveryError
+from .errors import DeliveryError, DigestError
 from .models import Edition
 from .outbox import backoff_seconds, is_due, plan_variant
 
@@ -90,6 +90,7 @@ class _Context:
         self.links = Links(settings.secret_key, settings.base_url)
         self.editions: dict[int, Edition] = {}
         self.templates: dict[int, object] = {}
+        self.stored: dict[int, object] = {}  # variants loaded but not yet compiled
         self.variant_keys: dict[int, tuple[str, str]] = {}
         self.plans: dict[tuple[int, str, str], object] = {}
         self.lock = threading.Lock()
@@ -100,12 +101,19 @@ class _Context:
                 self.editions[edition_id] = edition_db.load_edition(conn, key)
         return self.editions[edition_id]
 
-    def template(self, variant_id: int, edition_key: str):
+    def template(self, variant_id: int, edition_key: str, edition_id: int):
         if variant_id not in self.templates:
             from .message import MessageTemplate
 
-            with self.db.connect() as conn:
-                v = edition_db.load_variant(conn, variant_id)
+            if variant_id not in self.stored:
+                # One query for all of the edition's variants, not one per variant:
+                # each query costs this thread a GIL hand-off while senders run.
+                with self.db.connect() as conn:
+                    self.stored.update((v.id, v) for v in edition_db.list_variants(conn, edition_id))
+            v = self.stored.pop(variant_id, None)
+            if v is None:  # rendered by another sender after we looked
+                with self.db.connect() as conn:
+                    v = edition_db.load_variant(conn, variant_id)
             self.variant_keys[variant_id] = (",".join(v.topics) or "*", v.format)
             self.templates[variant_id] = MessageTemplate.compile(
                 v.rendered, settings=self.settings, edition_key=edition_key, fmt=v.format, links=self.links)
@@ -119,7 +127,7 @@ class _Context:
 
 
 def _prepare(ctx: _Context, c: delivery_db.Claimed, now: datetime):
-    """-> (Outcome for a skip) or (variant id to use, message bytes)."""
+    """-> an Outcome (skip), or (variant id to use, its MessageTemplate, the Recipient)."""
     from .message import Recipient
 
     if c.subscriber_id is None:
@@ -132,15 +140,13 @@ def _prepare(ctx: _Context, c: delivery_db.Claimed, now: datetime):
     if plan is None:
         return delivery_db.Outcome(c.id, SKIPPED, "no article of the edition in the member's topics any more")
     variant_id = c.variant_id
-    template = ctx.template(variant_id, c.edition_key)
+    template = ctx.template(variant_id, c.edition_key, c.edition_id)
     if ctx.variant_keys[variant_id] != (plan.key, plan.fmt):
         from .mailing import variant_for
 
         variant_id = variant_for(ctx.db, ctx.settings, edition, plan, now=now)
-        template = ctx.template(variant_id, c.edition_key)
-    message = template.assemble(
-        Recipient(c.id, c.subscriber_id, c.email, c.name, c.token_version), date=now)
-    return variant_id, message
+        template = ctx.template(variant_id, c.edition_key, c.edition_id)
+    return variant_id, template, Recipient(c.id, c.subscriber_id, c.email, c.name, c.token_version)
 
 
 def send_queue(
@@ -152,34 +158,85 @@ def send_queue(
     clock: Callable[[], datetime] = utcnow,
     on_progress: Callable[[SendStats, int], None] | None = None,
 ) -> SendStats:
-    """Send every delivery that is due now; return counts. Safe to run in several processes."""
+    """Send every delivery that is due now; return counts. Safe to run in several processes.
+
+    The main thread claims batches, decides who is still due and hands work to
+    one thread per connection; each thread assembles its message (so only
+    `connections` messages are in memory at once) and sends it on its own
+    transport. Outcomes come back on a queue and are recorded in small chunks.
+    """
     from .db import subscribers as subscriber_db
 
     opts = options or SendOptions()
     stats = SendStats()
     ctx = _Context(db, settings)
     limiter = RateLimiter(opts.rate)
-    local = threading.local()
-    transports: list[Transport] = []
     envelope_from = settings.sender_address
+    tasks: queue.Queue = queue.Queue()
+    results: queue.Queue = queue.Queue()
+    transports: list[Transport] = []
+    state = {"in_flight": 0, "fatal": None, "last": time.monotonic()}
 
-    def send_one(email: str, message: bytes) -> SendResult:
-        t = getattr(local, "transport", None)
-        if t is None:
-            t = local.transport = make_transport()
-            with ctx.lock:
-                transports.append(t)
-        limiter.acquire()
+    def worker() -> None:
+        transport = None
+        while (task := tasks.get()) is not None:
+            c, moved, template, recipient, now = task
+            if state["fatal"]:  # the transport is broken: give the rest back untouched
+                results.put((c, moved, None))
+                continue
+            try:
+                if transport is None:
+                    transport = make_transport()
+                    transports.append(transport)
+                message = template.assemble(recipient, date=now)
+                limiter.acquire()
+                result = transport.send(Envelope(envelope_from, (recipient.email,)), message)
+            except DigestError as exc:
+                result = SendResult(False, True, None, str(exc))
+            except Exception as exc:  # a transport bug must not lose the delivery
+                result = SendResult(False, False, None, f"{type(exc).__name__}: {exc}")
+            results.put((c, moved, result))
+
+    threads = [threading.Thread(target=worker, name=f"digest-send-{i}", daemon=True)
+               for i in range(max(1, opts.connections))]
+    for t in threads:
+        t.start()
+
+    outcomes: list[delivery_db.Outcome] = []
+
+    def collect(timeout: float) -> None:
+        """Wait up to `timeout` for a result, then take every result that is ready."""
         try:
-            return t.send(Envelope(envelope_from, (email,)), message)
-        except Exception as exc:  # a transport bug must not lose the delivery
-            return SendResult(False, False, None, f"{type(exc).__name__}: {exc}")
+            item = results.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while True:
+            c, moved, result = item
+            state["in_flight"] -= 1
+            if result is None:
+                outcomes.append(delivery_db.Outcome(c.id, QUEUED, None))
+            elif result.fatal:  # the transport itself is broken (bad password, TLS...): stop, spend no attempt
+                state["fatal"] = state["fatal"] or result.message
+                outcomes.append(delivery_db.Outcome(c.id, QUEUED, f"not sent: {result.message}"))
+            else:
+                outcomes.append(_outcome(c, result, moved, clock(), opts))
+            try:
+                item = results.get_nowait()
+            except queue.Empty:
+                return
 
-    if opts.reclaim:
-        with db.begin() as conn:
-            delivery_db.release_all_sending(conn)
-    pool = ThreadPoolExecutor(max_workers=max(1, opts.connections), thread_name_prefix="digest-send")
+    def record(force: bool = False) -> None:
+        # Record often: what is sent but not recorded is what a crash sends twice.
+        due = time.monotonic() - state["last"] >= opts.record_seconds
+        if outcomes and (force or due or len(outcomes) >= opts.record_every):
+            _record(db, subscriber_db, outcomes, clock(), opts, stats)
+            outcomes.clear()
+            state["last"] = time.monotonic()
+
     try:
+        if opts.reclaim:
+            with db.begin() as conn:
+                delivery_db.release_all_sending(conn)
         while opts.limit is None or stats.done < opts.limit:
             want = opts.batch if opts.limit is None else min(opts.batch, opts.limit - stats.done)
             now = clock()
@@ -188,42 +245,36 @@ def send_queue(
             if not claimed:
                 break
             stats.batches += 1
-            outcomes: list[delivery_db.Outcome] = []
-            futures = {}
+            # Hand the whole batch to the senders at once (tasks are small: the
+            # message is assembled by the sending thread), then wait for results
+            # with a blocking get: few wake-ups, so the GIL stays with the senders.
             for c in claimed:
                 prepared = _prepare(ctx, c, now)
                 if isinstance(prepared, delivery_db.Outcome):
                     outcomes.append(prepared)
                     continue
-                variant_id, message = prepared
+                variant_id, template, recipient = prepared
                 moved = variant_id if variant_id != c.variant_id else None
-                futures[pool.submit(send_one, c.email, message)] = (c, moved)
-            pending = set(futures)
-            fatal = None
-            last_record = time.monotonic()
-            while pending or outcomes:
-                if pending:
-                    done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        c, moved = futures[f]
-                        result = f.result()
-                        if result.fatal:  # the transport itself is broken (bad password, TLS...)
-                            fatal = fatal or result.message
-                            outcomes.append(delivery_db.Outcome(c.id, QUEUED, f"not sent: {result.message}"))
-                        else:
-                            outcomes.append(_outcome(c, result, moved, clock(), opts))
-                # Record often: what is sent but not recorded is what a crash sends twice.
-                due = time.monotonic() - last_record >= opts.record_seconds
-                if outcomes and (not pending or len(outcomes) >= opts.record_every or due):
-                    _record(db, subscriber_db, outcomes, clock(), opts, stats)
-                    outcomes = []
-                    last_record = time.monotonic()
+                tasks.put((c, moved, template, recipient, now))
+                state["in_flight"] += 1
+            while state["in_flight"]:
+                collect(opts.record_seconds)
+                record()
+            record(force=True)
             if on_progress:
                 on_progress(stats, len(claimed))
-            if fatal:
-                raise DeliveryError(f"stopped sending: {fatal}")
+            if state["fatal"]:
+                raise DeliveryError(f"stopped sending: {state['fatal']}")
     finally:
-        pool.shutdown(wait=True)
+        try:  # on an error, what was not handed to a sender stays claimed until its lease ends
+            while True:
+                tasks.get_nowait()
+        except queue.Empty:
+            pass
+        for _ in threads:
+            tasks.put(None)
+        for t in threads:
+            t.join(timeout=60)
         for t in transports:
             t.close()
     return stats

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from sqlalchemy import and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, and_, exists, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Connection
 
 from .schema import (
@@ -30,24 +30,41 @@ def _due(frequency: str):
                 subscribers.c.paused.is_(False))
 
 
-def queue_combination(conn: Connection, edition_id: int, frequency: str, topics: str, fmt: str,
-                      variant_id: int) -> int:
-    """One INSERT ... SELECT for every due member with these topics and format.
+def queue_members(conn: Connection, edition_id: int, frequency: str,
+                  variant_of: dict[tuple[str, str], int]) -> int:
+    """Queue every due member in one INSERT ... SELECT; return how many were added.
 
-    Set-based and streaming: the database does the work, memory does not grow
-    with the number of members. Members already queued for the edition are
-    left alone (the unique (edition, subscriber) key backs this up).
+    `variant_of` maps a member's stored (topics, format) to the variant they
+    get; members whose combination is missing (nothing for them in this
+    edition) are not queued. The mapping goes into a temporary table so the
+    database does one pass over the members with a join, whatever the number
+    of variants: set-based and streaming, memory does not grow with the
+    number of members. Members already queued for the edition are left alone
+    (the unique (edition, subscriber) key backs this up).
     """
-    already = exists().where(deliveries.c.edition_id == edition_id,
-                             deliveries.c.subscriber_id == subscribers.c.id)
-    source = (
-        select(literal(edition_id), subscribers.c.id, literal(variant_id), literal(QUEUED), literal(0))
-        .where(_due(frequency), subscribers.c.topics == topics, subscribers.c.format == fmt, ~already)
-    )
-    stmt = insert(deliveries).from_select(
-        ["edition_id", "subscriber_id", "variant_id", "status", "attempts"], source)
-    # preserve_rowcount: psycopg reports -1 for INSERT ... SELECT otherwise.
-    return conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+    if not variant_of:
+        return 0
+    mapping = Table("digest_variant_map", MetaData(), Column("topics", String(1000), primary_key=True),
+                    Column("format", String(10), primary_key=True), Column("variant_id", Integer, nullable=False),
+                    prefixes=["TEMPORARY"])
+    mapping.drop(conn, checkfirst=True)
+    mapping.create(conn)
+    try:
+        conn.execute(insert(mapping), [{"topics": t, "format": f, "variant_id": v} for (t, f), v in variant_of.items()])
+        already = exists().where(deliveries.c.edition_id == edition_id,
+                                 deliveries.c.subscriber_id == subscribers.c.id)
+        source = (
+            select(literal(edition_id), subscribers.c.id, mapping.c.variant_id, literal(QUEUED), literal(0))
+            .select_from(subscribers.join(mapping, and_(mapping.c.topics == subscribers.c.topics,
+                                                        mapping.c.format == subscribers.c.format)))
+            .where(_due(frequency), ~already)
+        )
+        stmt = insert(deliveries).from_select(
+            ["edition_id", "subscriber_id", "variant_id", "status", "attempts"], source)
+        # preserve_rowcount: psycopg reports -1 for INSERT ... SELECT otherwise.
+        return conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+    finally:
+        mapping.drop(conn)
 
 
 @dataclass(frozen=True)

@@ -98,20 +98,21 @@ def add_variant(conn: Connection, edition_id: int, topics_key: str, fmt: str, re
         item_count=item_count, rendered_at=now)).inserted_primary_key[0]
 
 
-def load_variant(conn: Connection, variant_id: int) -> StoredVariant | None:
-    r = conn.execute(select(variants).where(variants.c.id == variant_id)).first()
-    if r is None:
-        return None
+def _variant(r) -> StoredVariant:
     return StoredVariant(
-        id=r.id, edition_id=r.edition_id, topics=tuple(t for t in r.topics.split(",") if t), format=r.format,
-        rendered=Rendered(subject=r.subject, preheader=r.preheader, html=r.html or "", text=r.text),
+        id=r.id, edition_id=r.edition_id, topics=tuple(t for t in r.topics.split(",") if t and t != "*"),
+        format=r.format, rendered=Rendered(subject=r.subject, preheader=r.preheader, html=r.html or "", text=r.text),
         item_count=r.item_count)
 
 
+def load_variant(conn: Connection, variant_id: int) -> StoredVariant | None:
+    r = conn.execute(select(variants).where(variants.c.id == variant_id)).first()
+    return None if r is None else _variant(r)
+
+
 def list_variants(conn: Connection, edition_id: int) -> list[StoredVariant]:
-    ids = conn.execute(select(variants.c.id).where(variants.c.edition_id == edition_id)
-                       .order_by(variants.c.id)).scalars().all()
-    return [v for i in ids if (v := load_variant(conn, i)) is not None]
+    q = select(variants).where(variants.c.edition_id == edition_id).order_by(variants.c.id)
+    return [_variant(r) for r in conn.execute(q)]
 
 
 def delivery_counts(conn: Connection, edition_id: int) -> dict[int, int]:

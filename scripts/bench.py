@@ -1,0 +1,403 @@
+"""digest's benchmark: every figure and its ceiling measured in one run, on this machine.
+
+    scripts/bench [--subscribers N ...] [--json FILE] [--database-url URL]
+
+For each N (default 100,000) it makes a scratch database of N members with
+random topics (any subset of the 8), frequencies and formats, 12 articles over
+the 8 topics in week 2017-W25, then measures:
+
+  build      the edition built and its variants rendered (MJML compiles == html variants)
+  queue      `queue_edition` in a process of its own: deliveries per second, against
+             a raw executemany of as many delivery-sized rows into a fresh table
+  assembly   median µs to build one member's complete message from a variant, against
+             the naive per-member path (Jinja -> MJML -> premailer -> email.message)
+  send       `send_queue` with 4 SMTP connections into a minimal sink on 127.0.0.1,
+             against a raw smtplib loop over 4 connections sending the same bytes
+  memory     peak resident memory (VmHWM) of the queueing and sending processes
+  storage    database bytes per delivery (table and indexes)
+  preview    `digest preview --week` with 10,000 articles in the database, whole command
+
+Targets are ratios within the run, never absolute times (see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import smtplib
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+WEEK = "2017-W25"
+TARGETS = {  # metric: (description, check)
+    "queue_ratio": ("queue_rate / insert_ceiling_rate >= 0.5", lambda r: r["queue_ratio"] >= 0.5),
+    "naive_ratio": ("naive_us / assembly_us >= 300", lambda r: r["naive_ratio"] >= 300),
+    "send_ratio": ("send_rate / send_ceiling_rate >= 0.7", lambda r: r["send_ratio"] >= 0.7),
+    "db_bytes_per_delivery": ("<= 300 bytes", lambda r: r["db_bytes_per_delivery"] <= 300),
+    "renders": ("renders == variants, MJML compiles == html variants",
+                lambda r: r["renders"] == r["variants"] and r["mjml_compiles"] == r["html_variants"]),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Scratch:
+    """A scratch database (SQLite file, or a PostgreSQL schema of its own) and settings."""
+
+    def __init__(self, n: int, base_url: str | None, keep: bool):
+        self.dir = Path(tempfile.mkdtemp(prefix=f"digest-bench-{n}-"))
+        self.keep, self.schema = keep, None
+        if base_url:
+            import sqlalchemy as sa
+
+            self.schema = f"bench_{n}_{os.getpid()}"
+            self.admin = sa.create_engine(base_url)
+            with self.admin.begin() as c:
+                c.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE; CREATE SCHEMA "{self.schema}"'))
+            sep = "&" if "?" in base_url else "?"
+            self.url = f"{base_url}{sep}options=-csearch_path%3D{self.schema}"
+        else:
+            self.url = f"sqlite:///{self.dir / 'bench.db'}"
+        self.env = {**os.environ, "DIGEST_DATABASE_URL": self.url, "DIGEST_CONFIG": "",
+                    "DIGEST_SECRET_KEY": "bench-secret-key-0123456789", "DIGEST_BASE_URL": "https://news.example.org",
+                    "DIGEST_OUTBOX": str(self.dir / "outbox"), "PYTHONPATH": str(ROOT)}
+        from digest.config import load_settings
+        from digest.db import Database
+
+        self.settings = load_settings(None, environ=self.env)
+        self.db = Database(self.url)
+
+    def close(self) -> None:
+        self.db.dispose()
+        if self.schema and not self.keep:
+            import sqlalchemy as sa
+
+            with self.admin.begin() as c:
+                c.execute(sa.text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+            self.admin.dispose()
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def make_articles(sc: Scratch, count: int = 12, *, spread_days: int = 0, start: int = 0) -> None:
+    """`count` articles over the 8 topics; in week 2017-W25, or spread over `spread_days` before it."""
+    from digest.db import articles as article_db
+    from digest.models import Article, TopicReason
+
+    slugs = sc.settings.topic_slugs
+    monday = datetime(2017, 6, 19, 8, tzinfo=timezone.utc)
+    now = datetime.now(timezone.utc)
+    with sc.db.begin() as conn:
+        article_db.sync_topics(conn, sc.settings.topics)
+        for i in range(start, start + count):
+            when = (monday - timedelta(days=1 + (i * 7919) % spread_days, minutes=i % 1440) if spread_days
+                    else monday + timedelta(hours=11 * (i % 12)))
+            topics = [slugs[i % len(slugs)]] + ([slugs[(i + 3) % len(slugs)]] if i % 3 == 0 else [])
+            a = Article(title=f"Article {i}: what councils should know about {topics[0].replace('-', ' ')}",
+                        url=f"https://www.example.org/news/{i}/", guid=f"bench-{i}", author="Bench Writer",
+                        author_role="Head of Research", published_at=when,
+                        teaser=("Councils across the country are asking what this means for their services. "
+                                "We set out the main points, what to do next and where to find help. ") * 2)
+            article_db.upsert_article(conn, a, [TopicReason(t, "bench") for t in topics], now=now)
+
+
+def make_subscribers(sc: Scratch, n: int, seed: int = 25) -> None:
+    from digest.db.schema import subscribers
+
+    rng = random.Random(seed)
+    slugs = sc.settings.topic_slugs
+    now = datetime.now(timezone.utc)
+    for lo in range(0, n, 20_000):
+        rows = []
+        for i in range(lo, min(n, lo + 20_000)):
+            mask = rng.getrandbits(len(slugs))
+            rows.append({
+                "email": f"member{i:07d}@example.org", "email_key": f"member{i:07d}@example.org",
+                "name": f"Member {i}", "status": "active",
+                "topics": ",".join(s for b, s in enumerate(slugs) if mask >> b & 1),
+                "frequency": rng.choice(("daily", "weekly", "monthly")),
+                "format": "text" if rng.random() < 0.2 else "html", "paused": False,
+                "consent_source": "import", "consent_at": now, "created_at": now, "updated_at": now,
+                "token_version": 1, "hard_bounces": 0,
+            })
+        with sc.db.begin() as conn:
+            conn.execute(subscribers.insert(), rows)
+
+
+def child(sc: Scratch, *args: str) -> dict:
+    out = subprocess.run([PY, str(ROOT / "scripts" / "bench_child.py"), *args], env=sc.env,
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"bench step {args} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def deliveries_storage(sc: Scratch) -> int:
+    """Bytes the deliveries table and its indexes take."""
+    from sqlalchemy import text
+
+    with sc.db.connect() as conn:
+        if sc.db.dialect == "postgresql":
+            return conn.execute(text("SELECT pg_total_relation_size('deliveries')")).scalar()
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return (conn.exec_driver_sql("PRAGMA page_count").scalar()
+                * conn.exec_driver_sql("PRAGMA page_size").scalar())
+
+
+def insert_ceiling(sc: Scratch, rows: int) -> float:
+    """Rows a second for a raw executemany of delivery-sized rows into a fresh table."""
+    data = [(1, i, 1 + i % 500, 0, 0) for i in range(rows)]
+    raw = sc.db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("DROP TABLE IF EXISTS bench_ceiling")
+        cur.execute("CREATE TABLE bench_ceiling (edition_id integer, subscriber_id integer, variant_id integer, "
+                    "status smallint, attempts smallint)")
+        raw.commit()
+        mark = "?" if sc.db.dialect == "sqlite" else "%s"
+        t0 = time.perf_counter()
+        if sc.db.dialect == "sqlite":
+            cur.execute("BEGIN")
+        cur.executemany(f"INSERT INTO bench_ceiling VALUES ({', '.join([mark] * 5)})", data)
+        raw.commit()
+        seconds = time.perf_counter() - t0
+        cur.execute("DROP TABLE bench_ceiling")
+        raw.commit()
+    finally:
+        raw.close()
+    return rows / seconds
+
+
+def assembly_and_naive(sc: Scratch, samples: int = 3000, naive_samples: int = 40) -> tuple[float, float, int]:
+    from digest.db.editions import list_variants, load_edition
+    from digest.message import MessageTemplate, Recipient, build_reference
+    from digest.render import render_variant
+    from digest.tokens import Links
+
+    s = sc.settings
+    links = Links(s.secret_key, s.base_url)
+    with sc.db.connect() as conn:
+        edition = load_edition(conn, WEEK)
+        variant = max((v for v in list_variants(conn, edition.id) if v.format == "html"), key=lambda v: v.item_count)
+    tpl = MessageTemplate.compile(variant.rendered, settings=s, edition_key=WEEK, fmt="html", links=links)
+    now = datetime.now(timezone.utc)
+    people = [Recipient(i, i, f"member{i:07d}@example.org", f"Member {i}", 1) for i in range(samples)]
+    timings = []
+    for r in people:
+        t0 = time.perf_counter_ns()
+        tpl.assemble(r, date=now)
+        timings.append(time.perf_counter_ns() - t0)
+    assembly_us = statistics.median(timings) / 1000
+    size = len(tpl.assemble(people[0], date=now))
+    naive = []
+    for r in people[:naive_samples]:
+        t0 = time.perf_counter_ns()
+        rendered = render_variant(edition, s, items=list(edition.items), fmt="html")
+        build_reference(rendered, settings=s, edition_key=WEEK, fmt="html", links=links, recipient=r, date=now)
+        naive.append(time.perf_counter_ns() - t0)
+    return assembly_us, statistics.median(naive) / 1000, size
+
+
+def send_measurements(sc: Scratch, limit: int) -> tuple[dict, float]:
+    """(digest send figures, raw smtplib ceiling in messages a second), same sink, same bytes."""
+    from sqlalchemy import select
+
+    from digest.db.editions import load_variant
+    from digest.db.schema import deliveries, subscribers
+    from digest.message import MessageTemplate, Recipient
+    from digest.tokens import Links
+
+    port = free_port()
+    sink = subprocess.Popen([PY, str(ROOT / "scripts" / "bench_sink.py"), str(port)], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert sink.stdout.readline().strip() == "ready"
+        sc.env["DIGEST_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+        # The bytes the ceiling sends: the same deliveries, assembled the same way, before digest sends them.
+        s = sc.settings
+        links = Links(s.secret_key, s.base_url)
+        with sc.db.connect() as conn:
+            rows = conn.execute(
+                select(deliveries.c.id, deliveries.c.variant_id, subscribers.c.id.label("sid"), subscribers.c.email,
+                       subscribers.c.name).join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+                .order_by(deliveries.c.id).limit(limit)).all()
+            templates = {}
+            for r in rows:
+                if r.variant_id not in templates:
+                    v = load_variant(conn, r.variant_id)
+                    templates[r.variant_id] = MessageTemplate.compile(v.rendered, settings=s, edition_key=WEEK,
+                                                                      fmt=v.format, links=links)
+        now = datetime.now(timezone.utc)
+        messages = [(r.email, templates[r.variant_id].assemble(Recipient(r.id, r.sid, r.email, r.name, 1), date=now))
+                    for r in rows]
+        sent = child(sc, "send", str(limit), "4")
+        ceiling = smtplib_ceiling(port, messages, s.sender_address, connections=4)
+    finally:
+        sink.terminate()
+        sink.wait(timeout=10)
+    return sent, ceiling
+
+
+def smtplib_ceiling(port: int, messages: list[tuple[str, bytes]], sender: str, connections: int) -> float:
+    shares = [messages[i::connections] for i in range(connections)]
+
+    def worker(share):
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            smtp.ehlo()
+            for rcpt, data in share:
+                smtp.sendmail(sender, [rcpt], data)
+
+    threads = [threading.Thread(target=worker, args=(sh,)) for sh in shares]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(messages) / (time.perf_counter() - t0)
+
+
+def preview_seconds(sc: Scratch, articles: int) -> float:
+    make_articles(sc, articles, spread_days=4 * 365, start=1000)
+    t0 = time.perf_counter()
+    subprocess.run([PY, "-m", "digest", "preview", "--week", WEEK, "--out", str(sc.dir / "preview.html")],
+                   env=sc.env, capture_output=True, check=True)
+    return time.perf_counter() - t0
+
+
+def run(n: int, args) -> dict:
+    from sqlalchemy import func, select
+
+    from digest.db.schema import deliveries, variants
+    from digest.mailing import build_edition
+    from digest.periods import parse_period
+    from digest.render import RENDER_STATS
+
+    say = lambda msg: print(f"[{n:,}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    sc = Scratch(n, args.database_url, args.keep)
+    try:
+        say(f"making {n:,} members and 12 articles in {sc.db.dialect}")
+        make_articles(sc)
+        make_subscribers(sc, n)
+        say("building the edition (rendering its variants)")
+        RENDER_STATS.reset()
+        t0 = time.perf_counter()
+        build_edition(sc.db, sc.settings, parse_period(WEEK, sc.settings.timezone), now=datetime.now(timezone.utc))
+        build_seconds = time.perf_counter() - t0
+        with sc.db.connect() as conn:
+            n_variants = conn.execute(select(func.count()).select_from(variants)).scalar()
+            html_variants = conn.execute(select(func.count()).where(variants.c.format == "html")).scalar()
+        # Every variant is rendered once (render_variant); html ones also compile MJML once.
+        renders, compiles = RENDER_STATS.text_renders, RENDER_STATS.compiles
+        before = deliveries_storage(sc)
+        say("queueing")
+        q = child(sc, "queue", WEEK)
+        with sc.db.connect() as conn:
+            queued = conn.execute(select(func.count()).select_from(deliveries)).scalar()
+        per_delivery = (deliveries_storage(sc) - before) / max(1, queued)
+        say(f"insert ceiling over {queued:,} rows")
+        ceiling = insert_ceiling(sc, queued)
+        say("assembly and naive render")
+        assembly_us, naive_us, message_bytes = assembly_and_naive(sc)
+        limit = min(queued, args.send_count)
+        say(f"sending {limit:,} messages over 4 connections, then the smtplib ceiling")
+        sent, send_ceiling = send_measurements(sc, limit)
+        result = {
+            "subscribers": n, "database": sc.db.dialect, "variants": n_variants, "renders": renders,
+            "mjml_compiles": compiles, "html_variants": html_variants,
+            "build_seconds": round(build_seconds, 3),
+            "queued": queued, "queue_seconds": round(q["seconds"], 3), "queue_rate": round(queued / q["seconds"]),
+            "insert_ceiling_rate": round(ceiling),
+            "assembly_us": round(assembly_us, 2), "naive_us": round(naive_us, 1), "message_bytes": message_bytes,
+            "sent": sent["sent"], "send_seconds": round(sent["seconds"], 3),
+            "send_rate": round(sent["sent"] / sent["seconds"]), "send_ceiling_rate": round(send_ceiling),
+            "queue_rss_mb": round(q["vmhwm_kb"] / 1024, 1), "send_rss_mb": round(sent["vmhwm_kb"] / 1024, 1),
+            "peak_rss_mb": round(max(q["vmhwm_kb"], sent["vmhwm_kb"]) / 1024, 1),
+            "db_bytes_per_delivery": round(per_delivery, 1),
+        }
+        result["queue_ratio"] = round(result["queue_rate"] / result["insert_ceiling_rate"], 3)
+        result["naive_ratio"] = round(naive_us / assembly_us, 1)
+        result["send_ratio"] = round(result["send_rate"] / result["send_ceiling_rate"], 3)
+        if args.preview_articles:
+            say(f"preview with {args.preview_articles:,} articles")
+            result["preview_articles"] = args.preview_articles
+            result["preview_seconds"] = round(preview_seconds(sc, args.preview_articles), 3)
+        result["targets_met"] = {k: bool(check(result)) for k, (_, check) in TARGETS.items()}
+        return result
+    finally:
+        sc.close()
+
+
+def report(results: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = [
+        ("members", "subscribers", "{:,}"), ("variants (rendered once each)", "variants", "{:,}"),
+        ("renders", "renders", "{:,}"), ("  of which MJML compiles", "mjml_compiles", "{:,}"),
+        ("build (select + render), s", "build_seconds", "{:.2f}"),
+        ("deliveries queued", "queued", "{:,}"), ("queue, s", "queue_seconds", "{:.3f}"),
+        ("queue rate, /s", "queue_rate", "{:,}"), ("insert ceiling, /s", "insert_ceiling_rate", "{:,}"),
+        ("  queue / ceiling (>= 0.5)", "queue_ratio", "{:.2f}"),
+        ("assembly, µs/message", "assembly_us", "{:.1f}"), ("naive render, µs/message", "naive_us", "{:,.0f}"),
+        ("  naive / assembly (>= 300)", "naive_ratio", "{:,.0f}"), ("message size, bytes", "message_bytes", "{:,}"),
+        ("sent (4 connections)", "sent", "{:,}"), ("send rate, /s", "send_rate", "{:,}"),
+        ("smtplib ceiling, /s", "send_ceiling_rate", "{:,}"), ("  send / ceiling (>= 0.7)", "send_ratio", "{:.2f}"),
+        ("peak RSS queue, MB", "queue_rss_mb", "{:.1f}"), ("peak RSS send, MB", "send_rss_mb", "{:.1f}"),
+        ("DB bytes per delivery (<= 300)", "db_bytes_per_delivery", "{:.0f}"),
+        ("preview with 10k articles, s", "preview_seconds", "{:.2f}"),
+    ]
+    table = Table(title=f"digest benchmark ({results[0]['database']}, {os.cpu_count()} cores)")
+    table.add_column("measure")
+    for r in results:
+        table.add_column(f"{r['subscribers']:,}", justify="right")
+    for label, key, fmt in rows:
+        if any(key in r for r in results):
+            table.add_row(label, *(fmt.format(r[key]) if key in r else "-" for r in results))
+    for key, (desc, _) in TARGETS.items():
+        table.add_row(f"target: {desc}", *("met" if r["targets_met"][key] else "[red]MISSED[/red]" for r in results))
+    if len(results) > 1:
+        lo, hi = results[0], results[-1]
+        ratio = hi["peak_rss_mb"] / lo["peak_rss_mb"]
+        table.add_row(f"peak RSS {hi['subscribers']:,} / {lo['subscribers']:,} (flat: <= 1.25)",
+                      *([""] * (len(results) - 1)), f"{ratio:.2f}")
+    Console().print(table)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--subscribers", type=int, action="append", help="members (repeat for several; default 100000)")
+    p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument("--database-url", help="a PostgreSQL URL to measure on (a scratch schema is used); default SQLite")
+    p.add_argument("--send-count", type=int, default=5000, help="messages sent in the send measurement")
+    p.add_argument("--preview-articles", type=int, default=10_000, help="articles for the preview timing (0: skip)")
+    p.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = p.parse_args()
+    results = [run(n, args) for n in (args.subscribers or [100_000])]
+    report(results)
+    if args.json:
+        payload = results[0] if len(results) == 1 else results
+        if len(results) > 1:
+            payload = {"runs": results, "peak_rss_ratio": round(results[-1]["peak_rss_mb"] / results[0]["peak_rss_mb"], 3)}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()

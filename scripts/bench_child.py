@@ -1,0 +1,59 @@
+"""One measured step of scripts/bench, run in a process of its own.
+
+    python scripts/bench_child.py queue KEY
+    python scripts/bench_child.py send LIMIT CONNECTIONS
+
+Prints one JSON line: what was done, the seconds the step itself took (not
+the interpreter's start-up) and the process's peak resident memory (VmHWM).
+Settings come from the environment (DIGEST_DATABASE_URL, DIGEST_SMTP_URL, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime, timezone
+
+
+def vmhwm_kb() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def main(argv: list[str]) -> None:
+    from digest.config import load_settings
+    from digest.db import Database
+
+    settings = load_settings()
+    db = Database(settings.database_url)
+    now = datetime.now(timezone.utc)
+    step = argv[0]
+    if step == "queue":
+        from digest.mailing import queue_edition
+
+        t0 = time.perf_counter()
+        report = queue_edition(db, settings, argv[1], now=now)
+        seconds = time.perf_counter() - t0
+        out = {"queued": report.queued, "variants_rendered": report.variants}
+    elif step == "send":
+        from digest.delivery import SmtpTransport
+        from digest.sender import SendOptions, send_queue
+
+        limit, connections = int(argv[1]), int(argv[2])
+        t0 = time.perf_counter()
+        stats = send_queue(db, settings, lambda: SmtpTransport.from_url(settings.smtp_url),
+                           SendOptions(connections=connections, limit=limit, batch=1000, record_every=500))
+        seconds = time.perf_counter() - t0
+        out = {"sent": stats.sent, "failed": stats.failed, "retried": stats.retried}
+    else:
+        raise SystemExit(f"unknown step {step!r}")
+    out.update(seconds=seconds, vmhwm_kb=vmhwm_kb())
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
