@@ -1,7 +1,8 @@
 """Deliverability checks: would mailbox providers accept this message, and can everyone read it?
 
-check_message() looks at one complete message (bytes, as sent); check_edition()
-assembles every variant of an edition for a sample member and checks each.
+check_message() looks at one complete message (bytes, as sent);
+sample_messages() assembles every variant of an edition for a sample member
+(DKIM-signed when configured) and check_edition() checks each.
 Each problem is a Failure with a short code and a one-line message; an empty
 list means the message passes. The message is parsed with the standard
 library's email package and the HTML with lxml: this is the editor's path,
