@@ -173,16 +173,27 @@ def send_queue(
     limiter = RateLimiter(opts.rate)
     envelope_from = settings.sender_address
     tasks: queue.Queue = queue.Queue()
-    results: queue.Queue = queue.Queue()
+    # Results go into a list the main thread picks up a few times a second:
+    # waking it for every message would cost a GIL hand-off per message.
+    results: list = []
+    results_lock = threading.Lock()
+    batch_done = threading.Event()
     transports: list[Transport] = []
-    state = {"in_flight": 0, "fatal": None, "last": time.monotonic()}
+    state = {"in_flight": 0, "fatal": None, "last": time.monotonic(), "pending": 0}
+
+    def put_result(item) -> None:
+        with results_lock:
+            results.append(item)
+            state["pending"] -= 1
+            if state["pending"] == 0:
+                batch_done.set()
 
     def worker() -> None:
         transport = None
         while (task := tasks.get()) is not None:
             c, moved, template, recipient, now = task
             if state["fatal"]:  # the transport is broken: give the rest back untouched
-                results.put((c, moved, None))
+                put_result((c, moved, None))
                 continue
             try:
                 if transport is None:
@@ -195,7 +206,7 @@ def send_queue(
                 result = SendResult(False, True, None, str(exc))
             except Exception as exc:  # a transport bug must not lose the delivery
                 result = SendResult(False, False, None, f"{type(exc).__name__}: {exc}")
-            results.put((c, moved, result))
+            put_result((c, moved, result))
 
     threads = [threading.Thread(target=worker, name=f"digest-send-{i}", daemon=True)
                for i in range(max(1, opts.connections))]
@@ -205,13 +216,12 @@ def send_queue(
     outcomes: list[delivery_db.Outcome] = []
 
     def collect(timeout: float) -> None:
-        """Wait up to `timeout` for a result, then take every result that is ready."""
-        try:
-            item = results.get(timeout=timeout)
-        except queue.Empty:
-            return
-        while True:
-            c, moved, result = item
+        """Wait up to `timeout` for the batch to finish, then take the results so far."""
+        batch_done.wait(timeout)
+        with results_lock:
+            ready = results[:]
+            results.clear()
+        for c, moved, result in ready:
             state["in_flight"] -= 1
             if result is None:
                 outcomes.append(delivery_db.Outcome(c.id, QUEUED, None))
@@ -220,10 +230,6 @@ def send_queue(
                 outcomes.append(delivery_db.Outcome(c.id, QUEUED, f"not sent: {result.message}"))
             else:
                 outcomes.append(_outcome(c, result, moved, clock(), opts))
-            try:
-                item = results.get_nowait()
-            except queue.Empty:
-                return
 
     def record(force: bool = False) -> None:
         # Record often: what is sent but not recorded is what a crash sends twice.
@@ -248,6 +254,7 @@ def send_queue(
             # Hand the whole batch to the senders at once (tasks are small: the
             # message is assembled by the sending thread), then wait for results
             # with a blocking get: few wake-ups, so the GIL stays with the senders.
+            work = []
             for c in claimed:
                 prepared = _prepare(ctx, c, now)
                 if isinstance(prepared, delivery_db.Outcome):
@@ -255,8 +262,13 @@ def send_queue(
                     continue
                 variant_id, template, recipient = prepared
                 moved = variant_id if variant_id != c.variant_id else None
-                tasks.put((c, moved, template, recipient, now))
-                state["in_flight"] += 1
+                work.append((c, moved, template, recipient, now))
+            batch_done.clear()
+            with results_lock:
+                state["pending"] = len(work)
+            state["in_flight"] = len(work)
+            for task in work:
+                tasks.put(task)
             while state["in_flight"]:
                 collect(opts.record_seconds)
                 record()
