@@ -239,7 +239,7 @@ def sample_messages(db: "Database", settings: Settings, key: str, *, now: dateti
         wanted += [(topics, fmt) for topics, fmt, _ in delivery_db.due_combinations(conn, edition.frequency)]
         if edition.id is not None:
             for v in edition_db.list_variants(conn, edition.id):
-                vkey = ",".join(v.topics)
+                vkey = ",".join(v.topics) or ALL
                 stored[(vkey, v.format)] = v.rendered
                 wanted.append(("" if vkey == ALL else vkey, v.format))
     signer = DkimSigner.from_settings(settings)

@@ -162,4 +162,9 @@ def send_test(db: Database, settings: Settings, key: str, to: str, variant: str,
                                        edition_key=f"{key}-test", fmt=fmt,
                                        links=Links(settings.secret_key, settings.base_url))
     message = template.assemble(Recipient(0, 0, address, None, 0), date=now)
+    from .dkim import DkimSigner
+
+    signer = DkimSigner.from_settings(settings)
+    if signer is not None:
+        message = signer.sign(message)
     return transport.send(Envelope(settings.sender_address, (address,)), message)

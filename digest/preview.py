@@ -33,6 +33,7 @@ class PreviewResult:
     body: str  # what --out gets: the HTML part, or the text part, slots filled
     html_filled: str
     tz: ZoneInfo
+    fmt: str = "html"  # what body holds: the member's format may be text
     subscriber: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -96,6 +97,7 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
     member_topics: tuple[str, ...] = ()
     fmt = req.fmt
     slots = generic_slots(settings)
+    member = None
     if req.topics:
         items = items_for_topics(items, req.topics)
         member_topics = req.topics
@@ -111,15 +113,37 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
         if sub.format == "text":
             fmt = "text"
         slots = member_slots(settings, sub.id, sub.token_version, sub.name)
+        member = sub
     rendered = render_variant(edition, settings, items=items, member_topics=member_topics,
                               fmt="html")
     warnings = list(edition.warnings)
     if req.subscriber and not items:
         warnings.append(f"{req.subscriber} would get nothing from {edition.key}: no article in their topics")
+    if items:
+        warnings += [f"check: {f}" for f in preview_checks(settings, edition, items, rendered, fmt, member, now)]
     html_filled = fill_slots(rendered.html, slots, html=True)
     text_filled = fill_slots(rendered.text, slots, html=False)
     return PreviewResult(
         edition=edition, items=items, rendered=rendered,
         body=text_filled if fmt == "text" else html_filled, html_filled=html_filled,
-        tz=ZoneInfo(settings.timezone), subscriber=req.subscriber, warnings=warnings,
+        tz=ZoneInfo(settings.timezone), fmt=fmt, subscriber=req.subscriber, warnings=warnings,
     )
+
+
+def preview_checks(settings: Settings, edition: Edition, items, rendered: Rendered, fmt: str, member, now):
+    """The deliverability checks on the message this preview stands for (as `digest check` runs them)."""
+    from .check import SAMPLE_EMAIL, SAMPLE_NAME, check_message
+    from .dkim import DkimSigner
+    from .message import MessageTemplate, Recipient
+    from .tokens import Links
+
+    links = Links(settings.secret_key, settings.base_url)
+    who = (Recipient(0, member.id, member.email, member.name, member.token_version) if member
+           else Recipient(0, 0, SAMPLE_EMAIL, SAMPLE_NAME, 1))
+    message = MessageTemplate.compile(rendered, settings=settings, edition_key=edition.key, fmt=fmt,
+                                      links=links).assemble(who, date=now)
+    signer = DkimSigner.from_settings(settings)
+    if signer is not None:
+        message = signer.sign(message)
+    return check_message(message, settings, article_titles=[i.title for i in items],
+                         article_urls=[i.url for i in items])

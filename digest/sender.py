@@ -167,8 +167,11 @@ def send_queue(
     """
     from .db import subscribers as subscriber_db
 
+    from .dkim import DkimSigner
+
     opts = options or SendOptions()
     stats = SendStats()
+    signer = DkimSigner.from_settings(settings)  # None unless DKIM is configured
     ctx = _Context(db, settings)
     limiter = RateLimiter(opts.rate)
     envelope_from = settings.sender_address
@@ -200,6 +203,8 @@ def send_queue(
                     transport = make_transport()
                     transports.append(transport)
                 message = template.assemble(recipient, date=now)
+                if signer is not None:  # over the bytes already built; OpenSSL releases the GIL
+                    message = signer.sign(message)
                 limiter.acquire()
                 result = transport.send(Envelope(envelope_from, (recipient.email,)), message)
             except DigestError as exc:

@@ -57,6 +57,14 @@ class App:
 
 
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        # Any DigestError a command lets through (a bad digest.toml met when
+        # settings are first read, say) is still one line and exit status 1.
+        try:
+            return super().invoke(ctx)
+        except DigestError as exc:
+            raise click.ClickException(str(exc)) from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(n for n in COMMANDS if self._exists(n))
 

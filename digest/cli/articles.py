@@ -94,14 +94,17 @@ def articles(app, since, until, topic, as_json, explain) -> None:
         return
     from zoneinfo import ZoneInfo
 
+    from rich.markup import escape
+
     tz = ZoneInfo(s.timezone)
     out = console()
     if explain:  # one block per article: the reasons are too long for a table cell
         for a, row in zip(found, rows):
             flags = (" [pinned]" if row["pinned"] else "") + (" [excluded]" if row["excluded"] else "")
-            out.print(f"[bold]{a.id}. {a.title}[/bold]{flags}  ({a.published_at.astimezone(tz):%d %b %Y})")
+            out.print(f"[bold]{a.id}. {escape(a.title)}[/bold]{escape(flags)}  "
+                      f"({a.published_at.astimezone(tz):%d %b %Y})")
             for slug, reason in row["topic_reasons"].items():
-                out.print(f"   {slug}: {reason}")
+                out.print(f"   {slug}: {escape(reason)}")
             if not row["topic_reasons"]:
                 out.print("   no topic: no category alias or keyword matched")
         return
@@ -112,8 +115,8 @@ def articles(app, since, until, topic, as_json, explain) -> None:
         table.add_column(col)
     for a, row in zip(found, rows):
         flags = (" [pinned]" if row["pinned"] else "") + (" [excluded]" if row["excluded"] else "")
-        table.add_row(str(a.id), f"{a.published_at.astimezone(tz):%Y-%m-%d}", a.title + flags,
-                      a.author or "", ", ".join(row["topics"]) or "-")
+        table.add_row(str(a.id), f"{a.published_at.astimezone(tz):%Y-%m-%d}", escape(a.title + flags),
+                      escape(a.author or ""), ", ".join(row["topics"]) or "-")
     out.print(table)
 
 

@@ -149,9 +149,28 @@ def _transport_factory(app, kind):
     return kind, (lambda: make_transport(kind, app.settings))
 
 
+def _preflight(app) -> None:
+    """Refuse to send an edition whose messages fail the deliverability checks."""
+    from ..check import check_edition
+    from ..db import deliveries as delivery_db
+    from ..errors import CheckError
+
+    with app.db.connect() as conn:
+        keys = delivery_db.editions_with_pending(conn)
+    for key in keys:
+        failed = {v: f for v, f in check_edition(app.db, app.settings, key, now=now_utc()).items() if f}
+        if failed:
+            lines = [f"{v}: {x}" for v, fs in failed.items() for x in fs]
+            for line in lines:
+                click.echo(f"{key} {line}", err=True)
+            raise CheckError(f"edition {key}", [str(x) for fs in failed.values() for x in fs][:3]
+                             + ([f"... {len(lines) - 3} more"] if len(lines) > 3 else []))
+
+
 def _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds):
     from ..sender import SendOptions, send_queue
 
+    _preflight(app)
     kind, factory = _transport_factory(app, transport)
     opts = SendOptions(connections=connections, rate=rate, limit=limit, reclaim=reclaim,
                        lease_seconds=lease_seconds)

@@ -55,6 +55,7 @@ def preview(app, key, week, day, month, since, until, topics, subscriber, out, a
     except DigestError as exc:
         raise fail(exc) from None
 
+    as_text = result.fmt == "text"
     path = Path(out or ("preview.txt" if as_text else "preview.html"))
     path.write_text(result.body, encoding="utf-8")
     _print_table(result, s)
@@ -77,6 +78,7 @@ def preview(app, key, week, day, month, since, until, topics, subscriber, out, a
 
 
 def _print_table(result, settings) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     labels = {t.slug: t.label for t in settings.topics}
@@ -87,6 +89,6 @@ def _print_table(result, settings) -> None:
         table.add_column(col, justify="right" if col in ("#", "words") else "left")
     for n, item in enumerate(result.items, 1):
         title = item.title + (" [pinned]" if item.pinned else "")
-        table.add_row(str(n), item.published_at.astimezone(result.tz).strftime("%d %b"), title,
+        table.add_row(str(n), item.published_at.astimezone(result.tz).strftime("%d %b"), escape(title),
                       ", ".join(labels.get(t, t) for t in item.topics) or "-", str(len(item.summary.split())))
     console().print(table)

@@ -195,3 +195,11 @@ def subscribers_of(conn: Connection, delivery_ids: Sequence[int]) -> list[int]:
     q = select(deliveries.c.subscriber_id).where(deliveries.c.id.in_(list(delivery_ids)),
                                                  deliveries.c.subscriber_id.is_not(None))
     return list(conn.execute(q).scalars())
+
+
+def editions_with_pending(conn: Connection) -> list[str]:
+    """Keys of the editions that have deliveries still to send."""
+    q = (select(editions.c.key).where(editions.c.id.in_(
+        select(deliveries.c.edition_id).where(deliveries.c.status.in_([QUEUED, SENDING])).distinct()))
+        .order_by(editions.c.key))
+    return list(conn.execute(q).scalars())
