@@ -36,6 +36,8 @@ def _send_options(f):
                      help="After a crash: take over deliveries left 'sending' at once, not when their lease ends."),
         click.option("--lease", "lease_seconds", type=click.FloatRange(min=1), default=300, show_default=True,
                      help="Seconds a claimed delivery stays reserved for this process."),
+        click.option("--batch", type=click.IntRange(1, 10_000), default=200, show_default=True,
+                     help="Deliveries claimed at a time."),
     ]):
         f = opt(f)
     return f
@@ -167,13 +169,13 @@ def _preflight(app) -> None:
                              + ([f"... {len(lines) - 3} more"] if len(lines) > 3 else []))
 
 
-def _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds):
+def _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch=200):
     from ..sender import SendOptions, send_queue
 
     _preflight(app)
     kind, factory = _transport_factory(app, transport)
     opts = SendOptions(connections=connections, rate=rate, limit=limit, reclaim=reclaim,
-                       lease_seconds=lease_seconds)
+                       lease_seconds=lease_seconds, batch=batch)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     with app.db.connect() as conn:
         from ..db import deliveries as delivery_db
@@ -205,7 +207,7 @@ def _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds):
 @click.command()
 @_send_options
 @pass_app
-def send(app, transport, connections, rate, limit, reclaim, lease_seconds) -> None:
+def send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch) -> None:
     """Send every queued delivery that is due, over SMTP or into the outbox folder.
 
     Several `digest send` processes may run at once: deliveries are claimed in
@@ -219,7 +221,7 @@ def send(app, transport, connections, rate, limit, reclaim, lease_seconds) -> No
       DIGEST_SMTP_URL=smtp+starttls://user:pass@smtp.example.org digest send --connections 4
     """
     try:
-        _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds)
+        _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch)
     except DigestError as exc:
         raise fail(exc) from None
 
@@ -276,7 +278,7 @@ def _run(app, frequency, key, week, day, month, send_args) -> None:
 @_period_options
 @_send_options
 @pass_app
-def weekly(app, key, week, day, month, transport, connections, rate, limit, reclaim, lease_seconds) -> None:
+def weekly(app, key, week, day, month, transport, connections, rate, limit, reclaim, lease_seconds, batch) -> None:
     """Cron job: build, queue and send the edition of the week that just ended.
 
     Safe to run again: an edition is built once, members are queued once, and
@@ -286,7 +288,7 @@ def weekly(app, key, week, day, month, transport, connections, rate, limit, recl
     Example (crontab, Mondays 07:00):
       0 7 * * 1  cd /srv/digest && .venv/bin/digest weekly >> digest.log 2>&1
     """
-    _run(app, "weekly", key, week, day, month, (transport, connections, rate, limit, reclaim, lease_seconds))
+    _run(app, "weekly", key, week, day, month, (transport, connections, rate, limit, reclaim, lease_seconds, batch))
 
 
 @click.command()
@@ -295,7 +297,8 @@ def weekly(app, key, week, day, month, transport, connections, rate, limit, recl
 @_period_options
 @_send_options
 @pass_app
-def run(app, frequency, key, week, day, month, transport, connections, rate, limit, reclaim, lease_seconds) -> None:
+def run(app, frequency, key, week, day, month, transport, connections, rate, limit, reclaim, lease_seconds,
+        batch) -> None:
     """Cron job for any frequency: build, queue and send the period that just ended.
 
     \b
@@ -303,7 +306,7 @@ def run(app, frequency, key, week, day, month, transport, connections, rate, lim
       30 6 * * *  cd /srv/digest && .venv/bin/digest run --frequency daily
       0 7 1 * *   cd /srv/digest && .venv/bin/digest run --frequency monthly
     """
-    _run(app, frequency, key, week, day, month, (transport, connections, rate, limit, reclaim, lease_seconds))
+    _run(app, frequency, key, week, day, month, (transport, connections, rate, limit, reclaim, lease_seconds, batch))
 
 
 @click.command()
