@@ -231,7 +231,31 @@ def assembly_and_naive(sc: Scratch, samples: int = 3000, naive_samples: int = 40
         rendered = render_variant(edition, s, items=list(edition.items), fmt="html")
         build_reference(rendered, settings=s, edition_key=WEEK, fmt="html", links=links, recipient=r, date=now)
         naive.append(time.perf_counter_ns() - t0)
-    return assembly_us, statistics.median(naive) / 1000, size
+    return assembly_us, statistics.median(naive) / 1000, size, tpl.assemble(people[0], date=now)
+
+
+def dkim_timings(message: bytes, samples: int = 200) -> tuple[float, float]:
+    """Median µs to DKIM-sign one message: digest's signer (OpenSSL RSA) and dkimpy's own."""
+    import dkim
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from digest.dkim import DkimSigner
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    signer = DkimSigner.from_pem("example.org", "bench", pem)
+    ours, theirs = [], []
+    for i in range(samples):
+        t0 = time.perf_counter_ns()
+        signer.sign(message)
+        ours.append(time.perf_counter_ns() - t0)
+        if i < samples // 10:
+            t0 = time.perf_counter_ns()
+            dkim.sign(message, b"bench", b"example.org", pem, include_headers=[b"From", b"To", b"Subject"])
+            theirs.append(time.perf_counter_ns() - t0)
+    return statistics.median(ours) / 1000, statistics.median(theirs) / 1000
 
 
 def send_measurements(sc: Scratch, limit: int) -> tuple[dict, float]:
@@ -333,7 +357,9 @@ def run(n: int, args) -> dict:
         say(f"insert ceiling over {queued:,} rows")
         ceiling, bare = insert_ceiling(sc, queued)
         say("assembly and naive render")
-        assembly_us, naive_us, message_bytes = assembly_and_naive(sc)
+        assembly_us, naive_us, message_bytes, sample = assembly_and_naive(sc)
+        say("DKIM signing")
+        dkim_us, dkimpy_us = dkim_timings(sample)
         limit = min(queued, args.send_count)
         say(f"sending {limit:,} messages over 4 connections, then the smtplib ceiling")
         sent, send_ceiling = send_measurements(sc, limit)
@@ -344,6 +370,7 @@ def run(n: int, args) -> dict:
             "queued": queued, "queue_seconds": round(q["seconds"], 3), "queue_rate": round(queued / q["seconds"]),
             "insert_ceiling_rate": round(ceiling), "insert_bare_rate": round(bare),
             "assembly_us": round(assembly_us, 2), "naive_us": round(naive_us, 1), "message_bytes": message_bytes,
+            "dkim_us": round(dkim_us, 1), "dkimpy_us": round(dkimpy_us, 1),
             "sent": sent["sent"], "send_seconds": round(sent["seconds"], 3),
             "send_rate": round(sent["sent"] / sent["seconds"]), "send_ceiling_rate": round(send_ceiling),
             "queue_rss_mb": round(q["vmhwm_kb"] / 1024, 1), "send_rss_mb": round(sent["vmhwm_kb"] / 1024, 1),
@@ -377,6 +404,8 @@ def report(results: list[dict]) -> None:
         ("  queue / ceiling (>= 0.5)", "queue_ratio", "{:.2f}"),
         ("assembly, µs/message", "assembly_us", "{:.1f}"), ("naive render, µs/message", "naive_us", "{:,.0f}"),
         ("  naive / assembly (>= 300)", "naive_ratio", "{:,.0f}"), ("message size, bytes", "message_bytes", "{:,}"),
+        ("DKIM signing (OpenSSL RSA), µs/message", "dkim_us", "{:,.0f}"),
+        ("  dkimpy's own signing, µs/message", "dkimpy_us", "{:,.0f}"),
         ("sent (4 connections)", "sent", "{:,}"), ("send rate, /s", "send_rate", "{:,}"),
         ("smtplib ceiling, /s", "send_ceiling_rate", "{:,}"), ("  send / ceiling (>= 0.7)", "send_ratio", "{:.2f}"),
         ("peak RSS queue, MB", "queue_rss_mb", "{:.1f}"), ("peak RSS send, MB", "send_rss_mb", "{:.1f}"),
