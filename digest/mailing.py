@@ -138,7 +138,10 @@ def variant_for(db: Database, settings: Settings, edition: Edition, plan: Varian
 
 
 def send_test(db: Database, settings: Settings, key: str, to: str, variant: str, transport, *, now: datetime):
-    """Mail one variant of an edition (built, or planned now) to an editor; no delivery is touched."""
+    """Mail one variant of an edition (built, or planned now) to an editor; no delivery is touched.
+
+    Returns the normalised address and the transport's result.
+    """
     from .delivery import Envelope
     from .message import MessageTemplate, Recipient
     from .preview import PreviewRequest, find_edition, resolve_window
@@ -167,4 +170,4 @@ def send_test(db: Database, settings: Settings, key: str, to: str, variant: str,
     signer = DkimSigner.from_settings(settings)
     if signer is not None:
         message = signer.sign(message)
-    return transport.send(Envelope(settings.sender_address, (address,)), message)
+    return address, transport.send(Envelope(settings.sender_address, (address,)), message)

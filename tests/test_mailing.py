@@ -268,3 +268,21 @@ def test_a_broken_transport_stops_the_run_and_loses_nobody(seeded, db, monkeypat
         assert sink.messages == []
     rows = delivery_rows(db)
     assert {(r.status, r.attempts) for r in rows.values()} == {(0, 0)}  # still queued, no attempt spent
+
+
+def test_send_test_mails_one_variant_and_touches_no_delivery(seeded, db, smtp_sink, monkeypatch):
+    monkeypatch.setenv("DIGEST_SMTP_URL", smtp_sink.url)
+    ok(seeded("edition", "build", "--week", "2017-W25"))
+    out = ok(seeded("send-test", "2017-W25", "--to", "Editor@Example.org", "--variant", "member-news:text",
+                    "--transport", "smtp")).output
+    assert "sent a test of 2017-W25 (member-news:text) to Editor@example.org via smtp" in out
+    (m,) = smtp_sink.messages
+    assert list(m.rcpt_tos) == ["Editor@example.org"]
+    msg = email.message_from_bytes(m.data, policy=email.policy.default)
+    assert msg.get_content_type() == "text/plain"
+    assert SEED_TITLES["mayor"] in msg.get_content() and SEED_TITLES["queen"] not in msg.get_content()
+    assert delivery_rows(db) == {}
+    empty = seeded("send-test", "2017-W25", "--to", "editor@example.org", "--variant", "skills-leadership")
+    assert empty.exit_code == 1 and "would be empty" in empty.output
+    bad = seeded("send-test", "2017-W25", "--to", "not-an-address")
+    assert bad.exit_code == 1 and "not-an-address" in bad.output

@@ -244,7 +244,7 @@ def send_test(app, key, to, variant, transport) -> None:
 
     kind, factory = _transport_factory(app, transport)
     try:
-        result = do_send_test(app.db, app.settings, key, to, variant, factory(), now=now_utc())
+        to, result = do_send_test(app.db, app.settings, key, to, variant, factory(), now=now_utc())
     except DigestError as exc:
         raise fail(exc) from None
     if not result.ok:

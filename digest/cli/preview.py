@@ -73,6 +73,9 @@ def preview(app, key, week, day, month, since, until, topics, subscriber, out, a
         html = result.body if not as_text else result.html_filled
         for shot in screenshot_html(html, Path(screenshot), name=result.edition.key):
             click.echo(f"wrote {shot.path}")
+            if shot.scrolls_sideways:
+                click.secho(f"warning: at {shot.width} px the email is {shot.scroll_width} px wide: "
+                            "readers would scroll sideways", fg="yellow", err=True)
     if open_it:
         click.launch(str(path.resolve()))
 
