@@ -140,8 +140,9 @@ def queue(app, key) -> None:
 def _print_queue(report) -> None:
     for w in report.warnings:
         click.secho(f"warning: {w}", fg="yellow", err=True)
-    click.echo(f"queued {report.queued} delivery(ies) of {report.key} "
-               f"({report.variants} variant(s) rendered)")
+    extra = f" ({report.variants} new variant(s) rendered for members who joined since the build)" \
+        if report.variants else ""
+    click.echo(f"queued {report.queued} delivery(ies) of {report.key}{extra}")
 
 
 def _transport_factory(app, kind):
