@@ -168,11 +168,9 @@ def insert_ceiling(sc: Scratch, rows: int) -> tuple[float, float]:
     index at all (for reference).
     """
     pk = "INTEGER PRIMARY KEY" if sc.db.dialect == "sqlite" else "SERIAL PRIMARY KEY"
-    shaped = [  # deliveries' columns, keys, foreign keys and indexes (see digest/db/schema.py)
+    shaped = [  # deliveries' columns, keys and indexes (see digest/db/schema.py)
         f"CREATE TABLE bench_ceiling (id {pk}, "
-        "edition_id INTEGER NOT NULL REFERENCES editions (id) ON DELETE CASCADE, "
-        "subscriber_id INTEGER REFERENCES subscribers (id) ON DELETE SET NULL, "
-        "variant_id INTEGER NOT NULL REFERENCES variants (id) ON DELETE CASCADE, "
+        "edition_id INTEGER NOT NULL, subscriber_id INTEGER, variant_id INTEGER NOT NULL, "
         "status SMALLINT NOT NULL, attempts SMALLINT NOT NULL, not_before TIMESTAMP, lease_until TIMESTAMP, "
         "sent_at TIMESTAMP, last_error VARCHAR(500), UNIQUE (edition_id, subscriber_id))",
         "CREATE INDEX ix_bench_ceiling_status ON bench_ceiling (status, lease_until)",

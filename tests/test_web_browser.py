@@ -164,7 +164,9 @@ def queued_variants(db, email, key):
     """The variant topics each of the member's deliveries of edition KEY carries."""
     with db.connect() as conn:
         q = (sa.select(schema.variants.c.topics, schema.variants.c.format)
-             .select_from(schema.deliveries.join(schema.variants).join(schema.subscribers)
+             .select_from(schema.deliveries
+                          .join(schema.variants, schema.variants.c.id == schema.deliveries.c.variant_id)
+                          .join(schema.subscribers, schema.subscribers.c.id == schema.deliveries.c.subscriber_id)
                           .join(schema.editions, schema.editions.c.id == schema.deliveries.c.edition_id))
              .where(schema.subscribers.c.email == email, schema.editions.c.key == key))
         return [tuple(r) for r in conn.execute(q)]
