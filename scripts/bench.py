@@ -173,7 +173,7 @@ def insert_ceiling(sc: Scratch, rows: int) -> tuple[float, float]:
         "edition_id INTEGER NOT NULL, subscriber_id INTEGER, variant_id INTEGER NOT NULL, "
         "status SMALLINT NOT NULL, attempts SMALLINT NOT NULL, not_before TIMESTAMP, lease_until TIMESTAMP, "
         "sent_at TIMESTAMP, last_error VARCHAR(500), UNIQUE (edition_id, subscriber_id))",
-        "CREATE INDEX ix_bench_ceiling_status ON bench_ceiling (status, lease_until)",
+        "CREATE INDEX ix_bench_ceiling_status ON bench_ceiling (status, id)",
     ]
     data = [(1, i + 1, 1 + i % 500, 0, 0) for i in range(rows)]
     mark = "?" if sc.db.dialect == "sqlite" else "%s"

@@ -87,26 +87,30 @@ class Claimed:
     token_version: int
 
 
-def claim(conn: Connection, *, now: datetime, lease_seconds: float, limit: int, reclaim: bool = False,
+def claim(conn: Connection, *, now: datetime, lease_seconds: float, limit: int,
           edition_id: int | None = None) -> list[Claimed]:
     """Take up to `limit` deliveries that are due, marking them sending until the lease ends.
 
-    PostgreSQL: FOR UPDATE SKIP LOCKED lets any number of senders share the
-    queue without waiting on each other. SQLite: the write transaction is
-    BEGIN IMMEDIATE (see db/__init__.py), so claims are serialised.
-    With `reclaim`, deliveries left `sending` by a crashed process are taken
-    at once instead of when their lease runs out.
+    First deliveries whose lease ran out (their sender died), then queued ones
+    in id order. Each is one range of the (status, id) index, so a claim costs
+    the same at the start of a mailing and near its end. PostgreSQL: FOR
+    UPDATE SKIP LOCKED lets any number of senders share the queue without
+    waiting on each other. SQLite: the write transaction is BEGIN IMMEDIATE
+    (see db/__init__.py), so claims are serialised.
     """
+    stale = and_(deliveries.c.status == SENDING, deliveries.c.lease_until < now)
     ready = and_(deliveries.c.status == QUEUED,
                  or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now))
-    stale = and_(deliveries.c.status == SENDING,
-                 literal(True) if reclaim else deliveries.c.lease_until < now)
-    q = select(deliveries.c.id).where(or_(ready, stale)).order_by(deliveries.c.id).limit(limit)
-    if edition_id is not None:
-        q = q.where(deliveries.c.edition_id == edition_id)
-    if conn.dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    ids = list(conn.execute(q).scalars())
+    ids: list[int] = []
+    for condition in (stale, ready):
+        q = select(deliveries.c.id).where(condition).order_by(deliveries.c.id).limit(limit - len(ids))
+        if edition_id is not None:
+            q = q.where(deliveries.c.edition_id == edition_id)
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        ids += conn.execute(q).scalars()
+        if len(ids) >= limit:
+            break
     if not ids:
         return []
     conn.execute(update(deliveries).where(deliveries.c.id.in_(ids))

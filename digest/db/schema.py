@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 metadata = MetaData(
     naming_convention={
@@ -205,7 +205,9 @@ deliveries = Table(
     Column("sent_at", UTCDateTime),
     Column("last_error", String(500)),
     UniqueConstraint("edition_id", "subscriber_id"),
-    Index("ix_deliveries_status_lease_until", "status", "lease_until"),
+    # Claims read one status in id order: queued ones (the many) and sending
+    # ones (the few in flight, whose leases may have run out).
+    Index("ix_deliveries_status_id", "status", "id"),
 )
 
 # Numbers keep delivery rows small; names are for people.
