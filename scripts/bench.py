@@ -432,7 +432,9 @@ def main() -> None:
     p.add_argument("--subscribers", type=int, action="append", help="members (repeat for several; default 100000)")
     p.add_argument("--json", type=Path, help="write the results here")
     p.add_argument("--database-url", help="a PostgreSQL URL to measure on (a scratch schema is used); default SQLite")
-    p.add_argument("--send-count", type=int, default=5000, help="messages sent in the send measurement")
+    p.add_argument("--send-count", type=int, default=20_000,
+                   help="messages sent in the send measurement (each variant is compiled once per sender: "
+                        "too few messages per variant would measure compiling rather than sending)")
     p.add_argument("--preview-articles", type=int, default=10_000, help="articles for the preview timing (0: skip)")
     p.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = p.parse_args()
