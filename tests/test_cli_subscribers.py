@@ -310,3 +310,30 @@ def test_sample_members_import_cleanly(run_cli, db):
     listed = members(db)
     assert any(name == "Siân Jones" for _, name, *_ in listed)
     assert {m[5] for m in listed} == {"html", "text"} and {m[4] for m in listed} == {"daily", "weekly", "monthly"}
+
+
+def test_pending_members_are_asked_to_confirm_once_and_the_link_activates(run_cli, tmp_path, db, settings):
+    import email
+    import email.policy
+    import re
+
+    from digest.web import create_app
+
+    csv = tmp_path / "pending.csv"
+    csv.write_text("email,name,topics,frequency\nann@example.org,Ann,,weekly\nbob@example.org,Bob,,monthly\n",
+                   encoding="utf-8")
+    assert run_cli("subscribers", "import", csv, "--pending").exit_code == 0
+    first = run_cli("subscribers", "ask-confirm", "--transport", "file")
+    assert first.exit_code == 0, first.output
+    assert first.output.strip() == "asked 2 pending member(s) to confirm"
+    again = run_cli("subscribers", "ask-confirm", "--transport", "file")
+    assert again.output.strip() == "asked 0 pending member(s) to confirm; 2 asked recently, not again"
+    mails = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(mails) == 2
+    msg = email.message_from_bytes(mails[0].read_bytes(), policy=email.policy.default)
+    assert msg["Subject"] == f"Confirm your subscription to {settings.organisation}"
+    link = re.search(r"https://news\.example\.org/confirm/\S+", msg.get_body(("plain",)).get_content()).group(0)
+    client = create_app(settings, db).test_client()
+    assert client.get(link.removeprefix("https://news.example.org")).status_code == 200
+    shown = json.loads(run_cli("subscribers", "show", str(msg["To"]), "--json").output)
+    assert shown["status"] == "active"

@@ -60,7 +60,8 @@ def subscribers() -> None:
 @click.option("--topics", help="Comma-separated topic slugs (default: all topics).")
 @click.option("--frequency", type=click.Choice(FREQUENCIES), default="weekly", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True)
-@click.option("--pending", is_flag=True, help="Add as pending (waiting to confirm) instead of active.")
+@click.option("--pending", is_flag=True,
+              help="Add as pending instead of active; `digest subscribers ask-confirm` emails them a link.")
 @pass_app
 def add(app, email, name, topics, frequency, fmt, pending) -> None:
     """Add one member (active, with consent recorded as given via the CLI).
@@ -89,7 +90,8 @@ def add(app, email, name, topics, frequency, fmt, pending) -> None:
 
 @subscribers.command("import")
 @click.argument("file", metavar="FILE.csv")
-@click.option("--pending", is_flag=True, help="New members start pending (waiting to confirm), not active.")
+@click.option("--pending", is_flag=True,
+              help="New members start pending, not active; `digest subscribers ask-confirm` emails them a link.")
 @pass_app
 def import_(app, file, pending) -> None:
     """Add and update members from a CSV file (UTF-8, header row first).
@@ -323,3 +325,28 @@ def forget(app, email) -> None:
     except DigestError as exc:
         raise fail(exc) from None
     click.echo(f"forgot {email.strip()}")
+
+
+@subscribers.command("ask-confirm")
+@click.option("--transport", type=click.Choice(["smtp", "file"]), default=None,
+              help="smtp (DIGEST_SMTP_URL) or file (DIGEST_OUTBOX). Default: config.")
+@pass_app
+def ask_confirm(app, transport) -> None:
+    """Email every pending member a link to confirm their subscription (double opt-in).
+
+    The same email the web subscribe form sends; members asked in the last
+    few minutes are not asked again. Confirming makes them active.
+
+    \b
+    Example:
+      digest subscribers import members.csv --pending
+      digest subscribers ask-confirm
+    """
+    from ..delivery import make_transport
+    from ..web import create_app
+    from ..web.subscribe import ask_confirmations
+
+    kind = transport or app.settings.transport
+    web = create_app(app.settings, app.db, transport_factory=lambda: make_transport(kind, app.settings))
+    asked, skipped = ask_confirmations(web, source="cli")
+    click.echo(f"asked {asked} pending member(s) to confirm" + (f"; {skipped} asked recently, not again" if skipped else ""))

@@ -170,3 +170,31 @@ def confirm(token: str):
         elif sub.status != "active":
             raise TokenError("the member left after this link was sent")
     return page("confirmed.html", member=sub, links=tokens_for(sub))
+
+
+def ask_confirmations(app, *, source: str = "cli") -> tuple[int, int]:
+    """Email every pending member who has not been asked in the last resend_minutes.
+
+    For members added with `subscribers add/import --pending`: the same
+    confirmation email the subscribe form sends. Returns (asked, skipped).
+    """
+    asked = skipped = 0
+    with app.app_context():
+        st = state()
+        now = st.now()
+        with st.db.connect() as conn:
+            pending = subscriber_db.list_subscribers(conn, status="pending")
+        for sub in pending:
+            with st.db.begin() as conn:
+                # When were they last emailed? A later request, or the form that created them.
+                last = subscriber_db.last_event_at(conn, sub.id, ("subscribe-request",))
+                if sub.consent_source == "web" and (last is None or sub.created_at > last):
+                    last = sub.created_at
+                if last is not None and now - last < timedelta(minutes=st.resend_minutes):
+                    skipped += 1
+                    continue
+                subscriber_db.add_event(conn, sub.id, source, "subscribe-request",
+                                        {"status": "pending", "email": "confirm"}, now)
+            _send(sub.email, "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version))
+            asked += 1
+    return asked, skipped
