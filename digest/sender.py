@@ -250,6 +250,8 @@ def send_queue(
                 delivery_db.release_all_sending(conn)
         while opts.limit is None or stats.done < opts.limit:
             want = opts.batch if opts.limit is None else min(opts.batch, opts.limit - stats.done)
+            if opts.rate:  # a batch must be sent well within its lease, or another sender takes it over
+                want = min(want, max(1, int(opts.rate * opts.lease_seconds / 2)))
             now = clock()
             with db.begin() as conn:
                 claimed = delivery_db.claim(conn, now=now, lease_seconds=opts.lease_seconds, limit=want)

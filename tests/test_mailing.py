@@ -295,3 +295,14 @@ def test_a_member_who_joins_after_the_build_gets_a_variant_rendered_at_queue_tim
     assert "(1 new variant(s) rendered for members who joined since the build)" in out
     assert (delivery_rows(db)["new@example.org"].topics, delivery_rows(db)["new@example.org"].format) == (
         "smart-places", "text")
+
+
+def test_a_slow_rate_claims_small_batches_that_finish_within_their_lease(seeded, db, settings):
+    from digest.delivery import MemoryTransport
+    from digest.sender import SendOptions, send_queue
+
+    ok(seeded("edition", "build", "--week", "2017-W25"))
+    ok(seeded("queue", "2017-W25"))
+    memory = MemoryTransport()
+    stats = send_queue(db, settings, lambda: memory, SendOptions(rate=50, lease_seconds=0.05, batch=200))
+    assert stats.sent == 3 and stats.batches == 3  # 50/s x 0.05 s / 2 -> one delivery per claim
