@@ -493,3 +493,30 @@ def test_read_source_files(tmp_path):
     with pytest.raises(IngestError) as caught:
         read_source(str(tmp_path))
     assert str(caught.value) == f"{tmp_path}: is a directory, not a file"
+
+
+def test_wordpress_pages_are_followed(server):
+    import json
+    from pathlib import Path
+
+    base, routes = server
+    posts = json.loads((Path(__file__).parent / "data" / "ingest" / "wp_posts.json").read_text(encoding="utf-8"))
+    page2 = []
+    for n, post in enumerate(posts):
+        post = json.loads(json.dumps(post))
+        post["id"] = 9000 + n
+        post["guid"]["rendered"] = f"https://www.example.org/?p={9000 + n}"
+        post["link"] = f"https://www.example.org/page-two-{n}/"
+        post["title"]["rendered"] = f"Page two story {n}"
+        page2.append(post)
+    wp = {"Content-Type": "application/json; charset=UTF-8", "X-WP-TotalPages": "2"}
+    routes["/wp-json/wp/v2/posts?_embed=1"] = (200, wp, json.dumps(posts).encode(), None)
+    routes["/wp-json/wp/v2/posts?_embed=1&page=2"] = (200, wp, json.dumps(page2).encode(), None)
+    result = load_source(base + "/wp-json/wp/v2/posts?_embed=1")
+    titles = [a.title for a in result.articles]
+    assert len(titles) == len(posts) + len(page2)
+    assert [t for t in titles if t.startswith("Page two story")] == [f"Page two story {n}" for n in range(len(page2))]
+    # a page that fails fails the whole source (so nothing of it is written)
+    routes["/wp-json/wp/v2/posts?_embed=1&page=2"] = (500, {}, b"oops", None)
+    with pytest.raises(IngestError, match="page=2: HTTP 500"):
+        load_source(base + "/wp-json/wp/v2/posts?_embed=1")

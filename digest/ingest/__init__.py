@@ -20,7 +20,7 @@ import urllib.request
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from digest.errors import IngestError
 from digest.ingest.clean import decode_bytes
@@ -76,7 +76,7 @@ def read_source(source: str, *, timeout: float = 30) -> tuple[bytes, str | None]
         raise IngestError(source, f"cannot read: {exc.strerror or exc}") from None
 
 
-def _download(url: str, timeout: float) -> tuple[bytes, str | None]:
+def _download(url: str, timeout: float, meta: dict | None = None) -> tuple[bytes, str | None]:
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": ACCEPT})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -90,6 +90,9 @@ def _download(url: str, timeout: float) -> tuple[bytes, str | None]:
                     raise IngestError(url, f"larger than {MAX_BYTES // 2**20} MB: not a news source")
             data = b"".join(chunks)
             content_type = response.headers.get("Content-Type")
+            if meta is not None:  # WordPress says how many pages of posts there are
+                pages = (response.headers.get("X-WP-TotalPages") or "").strip()
+                meta["total_pages"] = int(pages) if pages.isdigit() else 1
             encoding = (response.headers.get("Content-Encoding") or "").lower()
     except urllib.error.HTTPError as exc:
         raise IngestError(url, f"HTTP {exc.code} {exc.reason}") from None
@@ -165,7 +168,37 @@ def parse_source(
     return ParsedSource(source, "listing", articles, problems)
 
 
-def load_source(source: str, *, site_url: str | None = None) -> ParsedSource:
-    """Read a path or URL and parse it: read_source + parse_source."""
-    data, content_type = read_source(source)
-    return parse_source(data, source, content_type=content_type, site_url=site_url)
+def load_source(source: str, *, site_url: str | None = None, timeout: float = 30) -> ParsedSource:
+    """Read a path or URL and parse it: read_source + parse_source.
+
+    A WordPress REST URL is read page by page (?page=2, ... up to
+    MAX_WP_PAGES) when the server's X-WP-TotalPages says there are more;
+    any page failing fails the whole source.
+    """
+    if not _is_url(source):
+        data, content_type = read_source(source, timeout=timeout)
+        return parse_source(data, source, content_type=content_type, site_url=site_url)
+    meta: dict = {}
+    data, content_type = _download(source, timeout, meta)
+    parsed = parse_source(data, source, content_type=content_type, site_url=site_url)
+    total = meta.get("total_pages", 1)
+    if parsed.kind == "wordpress" and total > 1:
+        for page in range(2, min(total, MAX_WP_PAGES) + 1):
+            url = _with_page(source, page)
+            more_data, more_type = _download(url, timeout)
+            more = parse_source(more_data, url, content_type=more_type, site_url=site_url)
+            parsed.articles += more.articles
+            parsed.problems += more.problems
+        if total > MAX_WP_PAGES:
+            parsed.problems.append(f"{source}: read the first {MAX_WP_PAGES} of {total} pages of posts")
+    return parsed
+
+
+MAX_WP_PAGES = 20
+
+
+def _with_page(url: str, page: int) -> str:
+    """url with its page= query parameter set to `page`."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
+    return urlunsplit(parts._replace(query=urlencode(query + [("page", str(page))])))
