@@ -306,3 +306,30 @@ def test_a_slow_rate_claims_small_batches_that_finish_within_their_lease(seeded,
     memory = MemoryTransport()
     stats = send_queue(db, settings, lambda: memory, SendOptions(rate=50, lease_seconds=0.05, batch=200))
     assert stats.sent == 3 and stats.batches == 3  # 50/s x 0.05 s / 2 -> one delivery per claim
+
+
+def test_with_dkim_configured_every_sent_message_is_signed_and_verifies(seeded, tmp_path, monkeypatch):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from digest.config import load_settings
+    from digest.dkim import dkim_record, verify
+
+    key = tmp_path / "dkim.pem"
+    key.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    for name, value in {"DIGEST_DKIM_DOMAIN": "example.org", "DIGEST_DKIM_SELECTOR": "digest1",
+                        "DIGEST_DKIM_KEY_FILE": str(key)}.items():
+        monkeypatch.setenv(name, value)
+    ok(seeded("weekly", "--week", "2017-W25", "--transport", "file"))
+    record = dkim_record(load_settings())
+    assert record.startswith("digest1._domainkey.example.org. IN TXT")
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 3
+    for f in files:
+        raw = f.read_bytes()
+        assert raw.startswith(b"DKIM-Signature: v=1; a=rsa-sha256;")
+        assert verify(raw, record)
+        assert not verify(raw.replace(b"Subject: ", b"Subject: Re: ", 1), record)
+    out = ok(seeded("check", *[str(f) for f in files])).output
+    assert "OK: 3 message(s) pass every check (DKIM signature verified)" in out
