@@ -182,13 +182,13 @@ def send_queue(
     results_lock = threading.Lock()
     batch_done = threading.Event()
     transports: list[Transport] = []
-    state = {"in_flight": 0, "fatal": None, "last": time.monotonic(), "pending": 0}
+    state = {"in_flight": 0, "fatal": None, "last": time.monotonic(), "pending": 0, "all_handed_out": False}
 
     def put_result(item) -> None:
         with results_lock:
             results.append(item)
             state["pending"] -= 1
-            if state["pending"] == 0:
+            if state["pending"] == 0 and state["all_handed_out"]:
                 batch_done.set()
 
     def worker() -> None:
@@ -261,7 +261,12 @@ def send_queue(
             # Hand the whole batch to the senders at once (tasks are small: the
             # message is assembled by the sending thread), then wait for results
             # with a blocking get: few wake-ups, so the GIL stays with the senders.
-            work = []
+            # Each task goes to the senders as soon as it is ready (so they are
+            # busy while this thread compiles the next variant); the results
+            # are picked up once the whole batch is out.
+            batch_done.clear()
+            with results_lock:
+                state["pending"], state["all_handed_out"] = 0, False
             for c in claimed:
                 prepared = _prepare(ctx, c, now)
                 if isinstance(prepared, delivery_db.Outcome):
@@ -269,13 +274,14 @@ def send_queue(
                     continue
                 variant_id, template, recipient = prepared
                 moved = variant_id if variant_id != c.variant_id else None
-                work.append((c, moved, template, recipient, now))
-            batch_done.clear()
+                with results_lock:
+                    state["pending"] += 1
+                state["in_flight"] += 1
+                tasks.put((c, moved, template, recipient, now))
             with results_lock:
-                state["pending"] = len(work)
-            state["in_flight"] = len(work)
-            for task in work:
-                tasks.put(task)
+                state["all_handed_out"] = True
+                if state["pending"] == 0:
+                    batch_done.set()
             while state["in_flight"]:
                 collect(opts.record_seconds)
                 record()

@@ -14,9 +14,9 @@ import time
 from collections import Counter
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from digest.db.schema import SENDING, deliveries, subscribers
+from digest.db.schema import QUEUED, SENDING, deliveries, subscribers
 
 MEMBERS = 40
 
@@ -63,10 +63,14 @@ def test_sigkill_mid_send_then_resume(queued, env, db, smtp_sink, resume):
     if resume == "reclaim":
         done = digest_send(env, smtp_sink.url, "--reclaim")
     else:
-        # Before the lease ends, another sender must not touch them...
+        # Before the lease ends, another sender takes only what was never claimed...
+        with db.connect() as conn:
+            unclaimed = conn.execute(select(func.count()).where(deliveries.c.status == QUEUED)).scalar()
         early = digest_send(env, smtp_sink.url)
         assert early.returncode == 0, early.stderr
-        assert "sent 0," in early.stdout
+        assert f"sent {unclaimed}," in early.stdout
+        received_early = Counter(r for m in smtp_sink.messages for r in m.rcpt_tos)
+        assert all(received_early[r] == received_before[r] for r in left_sending)
         time.sleep(3.2)
         done = digest_send(env, smtp_sink.url)  # ...after, it takes them over.
     assert done.returncode == 0, done.stderr
