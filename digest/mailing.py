@@ -62,7 +62,6 @@ class QueueReport:
     key: str
     queued: int = 0
     variants: int = 0  # variants rendered by this run
-    combinations: int = 0  # distinct (topics, format) among due members
     not_due: int = 0  # due members whose topics meet no article of the edition
     warnings: list[str] = field(default_factory=list)
 
@@ -113,7 +112,7 @@ def queue_edition(db: Database, settings: Settings, key: str, *, now: datetime) 
         report.warnings.append(f"edition {key} has no articles: nothing queued (an empty digest is never sent)")
         return report
     needed = ensure_variants(db, settings, edition, now=now)  # members who joined since the build
-    report.combinations, report.variants, report.not_due = len(needed.plans), needed.rendered, needed.not_due
+    report.variants, report.not_due = needed.rendered, needed.not_due
     variant_of = {(topics, fmt): needed.ids[(plan.key, fmt)] for topics, fmt, plan in needed.plans}
     with db.begin() as conn:
         report.queued = delivery_db.queue_members(conn, edition.id, edition.frequency, variant_of)

@@ -64,13 +64,14 @@ def generic_slots(settings: Settings) -> dict[str, str]:
 
 
 def member_slots(settings: Settings, subscriber_id: int, token_version: int, name: str | None) -> dict[str, str]:
+    from .message import name_slot
     from .tokens import Links
 
     links = Links(settings.secret_key, settings.base_url)
     return {
         "preferences_url": links.preferences_url(subscriber_id, token_version),
         "unsubscribe_url": links.unsubscribe_url(subscriber_id, token_version),
-        "name": f" {name}" if name else "",
+        "name": name_slot(name),  # cleaned exactly as the sent message cleans it
     }
 
 

@@ -73,6 +73,22 @@ def db(settings):
 
 
 @pytest.fixture
+def queue_members(run_cli, seed_path, tmp_path):
+    """Ingest the seed into week 2017-W25, import N all-topic weekly members, build and queue the week."""
+
+    def make(n: int) -> None:
+        assert run_cli("ingest", seed_path, "--published", "2017-06-21").exit_code == 0
+        csv = tmp_path / "members.csv"
+        csv.write_text("email,name,topics,frequency\n" + "".join(
+            f"member{i:03d}@example.org,Member {i},,weekly\n" for i in range(n)), encoding="utf-8")
+        assert run_cli("subscribers", "import", csv).exit_code == 0
+        assert run_cli("edition", "build", "--week", "2017-W25").exit_code == 0
+        assert f"queued {n} delivery(ies)" in run_cli("queue", "2017-W25").output
+
+    return make
+
+
+@pytest.fixture
 def run_cli(env, monkeypatch, tmp_path):
     """Invoke the digest CLI in-process the way a user would: returns click's Result."""
     from digest.cli import cli

@@ -18,14 +18,8 @@ from digest.db.schema import SENT, deliveries
 MEMBERS = 240
 
 
-def test_four_senders_share_one_queue_without_sending_twice(run_cli, seed_path, tmp_path, env, db, smtp_sink):
-    assert run_cli("ingest", seed_path, "--published", "2017-06-21").exit_code == 0
-    csv = tmp_path / "members.csv"
-    csv.write_text("email,name,topics,frequency\n" + "".join(
-        f"member{n:03d}@example.org,Member {n},,weekly\n" for n in range(MEMBERS)), encoding="utf-8")
-    assert run_cli("subscribers", "import", csv).exit_code == 0
-    assert run_cli("edition", "build", "--week", "2017-W25").exit_code == 0
-    assert f"queued {MEMBERS} delivery(ies)" in run_cli("queue", "2017-W25").output
+def test_four_senders_share_one_queue_without_sending_twice(queue_members, env, db, smtp_sink):
+    queue_members(MEMBERS)
 
     full_env = {**os.environ, **env, "DIGEST_SMTP_URL": smtp_sink.url}
     cmd = [sys.executable, "-m", "digest", "send", "--transport", "smtp", "--connections", "2", "--batch", "10"]

@@ -22,15 +22,8 @@ MEMBERS = 40
 
 
 @pytest.fixture
-def queued(run_cli, seed_path, tmp_path):
-    assert run_cli("ingest", seed_path, "--published", "2017-06-21").exit_code == 0
-    csv = tmp_path / "members.csv"
-    csv.write_text("email,name,topics,frequency\n" + "".join(
-        f"member{n:03d}@example.org,Member {n},,weekly\n" for n in range(MEMBERS)), encoding="utf-8")
-    assert run_cli("subscribers", "import", csv).exit_code == 0
-    assert run_cli("edition", "build", "--week", "2017-W25").exit_code == 0
-    result = run_cli("queue", "2017-W25")
-    assert f"queued {MEMBERS} delivery(ies)" in result.output
+def queued(queue_members):
+    queue_members(MEMBERS)
 
 
 def digest_send(env, smtp_url, *args, wait=True):

@@ -129,11 +129,6 @@ def topic_reasons(conn: Connection, article_ids: Sequence[int]) -> dict[int, lis
     return out
 
 
-def get_article(conn: Connection, article_id: int) -> Article | None:
-    found = list_articles(conn, ids=[article_id])
-    return found[0] if found else None
-
-
 def set_editorial(conn: Connection, article_id: int, *, now: datetime, **changes) -> bool:
     """Pin/unpin, exclude/include, or override the summary (None clears it)."""
     allowed = {"pinned", "excluded", "summary_override"}

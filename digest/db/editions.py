@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import EditionError
 from ..models import Edition, EditionItem, Rendered, Window
-from .schema import deliveries, edition_items, editions, variants
+from .schema import edition_items, editions, variants
 
 
 def load_edition(conn: Connection, key: str) -> Edition | None:
@@ -113,9 +113,3 @@ def load_variant(conn: Connection, variant_id: int) -> StoredVariant | None:
 def list_variants(conn: Connection, edition_id: int) -> list[StoredVariant]:
     q = select(variants).where(variants.c.edition_id == edition_id).order_by(variants.c.id)
     return [_variant(r) for r in conn.execute(q)]
-
-
-def delivery_counts(conn: Connection, edition_id: int) -> dict[int, int]:
-    q = (select(deliveries.c.status, func.count()).where(deliveries.c.edition_id == edition_id)
-         .group_by(deliveries.c.status))
-    return {status: n for status, n in conn.execute(q)}
