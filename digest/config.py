@@ -279,3 +279,10 @@ def _topics(raw: Any, source: str) -> tuple[Topic, ...]:
             raise ConfigError(source, f"{where}.{sorted(unknown)[0]}", "unknown key")
         out.append(Topic(slug, label.strip(), lists["aliases"], lists["keywords"]))
     return tuple(out)
+
+
+def templates_dir() -> Path:
+    """The shipped templates (templates/ of the repository, packaged as digest.templates)."""
+    from importlib.resources import files
+
+    return Path(str(files("digest.templates")))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Iterable
 
 FREQUENCIES = ("daily", "weekly", "monthly")
 FORMATS = ("html", "text")
@@ -72,6 +73,37 @@ class Window:
     frequency: str  # daily / weekly / monthly / custom
 
 
+class TopicSet(tuple):
+    """A member's chosen topics, or a variant's: slugs in taxonomy order; empty means all topics.
+
+    The one spelling of "all topics" in code is the empty TopicSet (`TopicSet()`,
+    `.is_all`). Text forms exist only at the edges: the database stores "a,b"
+    ("" for all; db.schema's encode_topics/decode_topics are the one place that
+    converts), people type "all" (members.parse_topics), and a variant's label,
+    as in "*:html", is "*" (`label`, `from_label`).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, slugs: Iterable[str] = ()) -> "TopicSet":
+        return super().__new__(cls, (s for s in slugs if s))
+
+    @property
+    def is_all(self) -> bool:
+        return not self
+
+    @property
+    def label(self) -> str:
+        return ",".join(self) or "*"
+
+    @classmethod
+    def from_label(cls, label: str) -> "TopicSet":
+        return cls(() if label in ("*", "") else label.split(","))
+
+    def __repr__(self) -> str:
+        return f"TopicSet({self.label})"
+
+
 @dataclass(frozen=True)
 class EditionItem:
     """An article frozen into an edition: what members will read."""
@@ -106,7 +138,7 @@ class Subscriber:
     email: str
     name: str | None = None
     status: str = "active"
-    topics: tuple[str, ...] = ()  # empty: all topics
+    topics: TopicSet = TopicSet()  # empty: all topics
     frequency: str = "weekly"
     format: str = "html"
     consent_source: str | None = None

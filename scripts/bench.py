@@ -212,9 +212,9 @@ def insert_ceiling(sc: Scratch, rows: int) -> tuple[float, float]:
 
 def assembly_and_naive(sc: Scratch, samples: int = 3000, naive_samples: int = 40) -> tuple[float, float, int]:
     from digest.db.editions import list_variants, load_edition
-    from digest.message import MessageTemplate, Recipient, build_reference
-    from digest.render import render_variant
-    from digest.tokens import Links
+    from digest.message.assemble import MessageTemplate, Recipient, build_reference
+    from digest.edition.render import render_variant
+    from digest.message.links import Links
 
     s = sc.settings
     links = Links(s.secret_key, s.base_url)
@@ -246,7 +246,7 @@ def dkim_timings(message: bytes, samples: int = 200) -> tuple[float, float]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from digest.dkim import DkimSigner
+    from digest.message.dkim import DkimSigner
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -270,8 +270,8 @@ def send_measurements(sc: Scratch, limit: int) -> tuple[dict, float]:
 
     from digest.db.editions import load_variant
     from digest.db.schema import deliveries, subscribers
-    from digest.message import MessageTemplate, Recipient
-    from digest.tokens import Links
+    from digest.message.assemble import MessageTemplate, Recipient
+    from digest.message.links import Links
 
     port = free_port()
     sink = subprocess.Popen([PY, str(ROOT / "scripts" / "bench_sink.py"), str(port)], stdout=subprocess.PIPE,
@@ -338,9 +338,9 @@ def run(n: int, args) -> dict:
     from sqlalchemy import func, select
 
     from digest.db.schema import deliveries, variants
-    from digest.mailing import build_edition
-    from digest.periods import parse_period
-    from digest.render import RENDER_STATS
+    from digest.editorial.build import build_edition
+    from digest.edition.periods import parse_period
+    from digest.edition.render import RENDER_STATS
 
     say = lambda msg: print(f"[{n:,}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
     sc = Scratch(n, args.database_url, args.keep)

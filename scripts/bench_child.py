@@ -33,15 +33,15 @@ def main(argv: list[str]) -> None:
     now = datetime.now(timezone.utc)
     step = argv[0]
     if step == "queue":
-        from digest.mailing import queue_edition
+        from digest.sending.queue import queue_edition
 
         t0 = time.perf_counter()
         report = queue_edition(db, settings, argv[1], now=now)
         seconds = time.perf_counter() - t0
         out = {"queued": report.queued, "variants_rendered": report.variants}
     elif step == "send":
-        from digest.delivery import SmtpTransport
-        from digest.sender import SendOptions, send_queue
+        from digest.sending.transports import SmtpTransport
+        from digest.sending.worker import SendOptions, send_queue
 
         limit, connections = int(argv[1]), int(argv[2])
         t0 = time.perf_counter()

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from digest.preview import generic_slots
-from digest.render import fill_slots, render_variant
-from digest.screenshot import CHROMIUM, LAUNCH_ARGS
+from digest.editorial.preview import generic_slots
+from digest.edition.render import fill_slots, render_variant
+from digest.editorial.screenshot import CHROMIUM, LAUNCH_ARGS
 
 from test_render import seed_items, week25
 
@@ -80,15 +80,15 @@ def test_other_shapes_have_no_violations(axe, settings, case):
 
 def test_every_html_variant_of_the_demo_edition_as_sent(axe, db, settings):
     """The HTML part of each message a member would get (real links, greeting with a name)."""
-    from digest.check import sample_messages
-    from digest.db import subscribers as subscriber_db
-    from digest.pipeline import ingest_sources
+    from digest.editorial.preview import samples_for_key
+    from digest.db import members as member_db
+    from digest.ingest.store import ingest_sources
 
     ingest_sources(db, settings, [str(ROOT / "samples" / "news.xml")], now=NOW)
     with db.begin() as conn:
         for n, topics in enumerate([("data-protection", "cyber-security"), ("smart-places",), ("member-news",)]):
-            subscriber_db.add(conn, f"m{n}@example.org", f"Member {n}", topics, "weekly", "html", now=NOW)
-    samples = {k: s for k, s in sample_messages(db, settings, "2017-W25", now=NOW).items() if k.endswith(":html")}
+            member_db.add(conn, f"m{n}@example.org", f"Member {n}", topics, "weekly", "html", now=NOW)
+    samples = {k: s for k, s in samples_for_key(db, settings, "2017-W25", now=NOW).items() if k.endswith(":html")}
     assert len(samples) == 4
     for name, sample in samples.items():
         msg = email.message_from_bytes(sample.message, policy=email.policy.default)

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from digest.check import check_edition, check_message
+from digest.editorial.preview import check_key
+from digest.checks.message import check_message
 from digest.config import load_settings
-from digest.dkim import DkimSigner
-from digest.message import MessageTemplate, Recipient
+from digest.message.dkim import DkimSigner
+from digest.message.assemble import MessageTemplate, Recipient
 from digest.models import SLOT_MARKERS, Rendered
-from digest.render import render_variant
-from digest.tokens import Links
+from digest.edition.render import render_variant
+from digest.message.links import Links
 
 from test_dkim import write_key
 from test_render import week25
@@ -215,11 +216,11 @@ def test_dkim_checked_when_configured(signed_settings):
 
 
 def _members(db, members):
-    from digest.db import subscribers as subscriber_db
+    from digest.db import members as member_db
 
     with db.begin() as conn:
         for n, (topics, fmt) in enumerate(members):
-            subscriber_db.add(conn, f"m{n}@example.org", f"Member {n}", topics, "weekly", fmt, now=NOW)
+            member_db.add(conn, f"m{n}@example.org", f"Member {n}", topics, "weekly", fmt, now=NOW)
 
 
 MEMBERS = [((), "html"), ((), "text"), (("cyber-security",), "html"), (("cyber-security",), "text"),
@@ -227,26 +228,26 @@ MEMBERS = [((), "html"), ((), "text"), (("cyber-security",), "html"), (("cyber-s
 
 
 def test_every_variant_of_an_edition_passes(db, settings):
-    from digest.mailing import build_edition
-    from digest.periods import parse_period
-    from digest.pipeline import ingest_sources
+    from digest.editorial.build import build_edition
+    from digest.edition.periods import parse_period
+    from digest.ingest.store import ingest_sources
 
     ingest_sources(db, settings, [str(ROOT / "samples" / "news.xml")], now=NOW)
     _members(db, MEMBERS)
-    planned = check_edition(db, settings, "2017-W25", now=NOW)  # not built: as `edition build` would make it
+    planned = check_key(db, settings, "2017-W25", now=NOW)  # not built: as `edition build` would make it
     build_edition(db, settings, parse_period("2017-W25", settings.timezone), now=NOW)
-    built = check_edition(db, settings, "2017-W25", now=NOW)
+    built = check_key(db, settings, "2017-W25", now=NOW)
     for results in (planned, built):
         assert {"*:html", "*:text", "cyber-security:html", "cyber-security:text"} <= set(results)
         assert any(k.startswith("data-protection") or k.startswith("smart-places") for k in results)
         assert all(key.endswith((":html", ":text")) for key in results)
         assert results == {key: [] for key in results}
     bare = replace(settings, address="")
-    assert all([f.code for f in v] == ["postal-address"] for v in check_edition(db, bare, "2017-W25", now=NOW).values())
+    assert all([f.code for f in v] == ["postal-address"] for v in check_key(db, bare, "2017-W25", now=NOW).values())
 
 
 def test_an_empty_edition_fails(db, settings):
-    [(key, failures)] = check_edition(db, settings, "2016-W01", now=NOW).items()
+    [(key, failures)] = check_key(db, settings, "2016-W01", now=NOW).items()
     assert key == "*:html" and [f.code for f in failures] == ["no-articles"]
 
 

@@ -36,7 +36,9 @@ def digest_send(env, smtp_url, *args, wait=True):
 
 @pytest.mark.parametrize("resume", ["reclaim", "lease-expiry"])
 def test_sigkill_mid_send_then_resume(queued, env, db, smtp_sink, resume):
-    proc = digest_send(env, smtp_sink.url, "--rate", "20", "--lease", "3", wait=False)
+    # rate x lease / 2 = 30 of the 40 are claimed per batch; the lease is long enough for the early
+    # sender below to start (and check the edition) on a loaded machine before it ends.
+    proc = digest_send(env, smtp_sink.url, "--rate", "10", "--lease", "6", wait=False)
     try:
         smtp_sink.wait_for(12, timeout=60)
     finally:
@@ -64,7 +66,7 @@ def test_sigkill_mid_send_then_resume(queued, env, db, smtp_sink, resume):
         assert f"sent {unclaimed}," in early.stdout
         received_early = Counter(r for m in smtp_sink.messages for r in m.rcpt_tos)
         assert all(received_early[r] == received_before[r] for r in left_sending)
-        time.sleep(3.2)
+        time.sleep(6.2)
         done = digest_send(env, smtp_sink.url)  # ...after, it takes them over.
     assert done.returncode == 0, done.stderr
 

@@ -12,17 +12,7 @@ import time
 import pytest
 from smtp_server import SmtpSink
 
-from digest.delivery import (
-    Envelope,
-    FileTransport,
-    MemoryTransport,
-    SendResult,
-    SmtpTransport,
-    Transport,
-    crlf,
-    make_transport,
-    mask_url,
-)
+from digest.sending.transports import Envelope, FileTransport, MemoryTransport, SendResult, SmtpTransport, Transport, crlf, make_transport, mask_url
 from digest.errors import DeliveryError
 
 BOUNCE = "bounces@news.example.org"
@@ -96,7 +86,7 @@ def test_eight_bit_message_is_declared_and_a_utf8_address_uses_smtputf8(smtp, sm
 
 def test_the_sink_serves_a_sender_in_another_process(smtp_sink):
     code = (
-        "import sys; from digest.delivery import Envelope, SmtpTransport\n"
+        "import sys; from digest.sending.transports import Envelope, SmtpTransport\n"
         "with SmtpTransport.from_url(sys.argv[1]) as t:\n"
         "    r = t.send(Envelope(sys.argv[2], (sys.argv[3],)), sys.stdin.buffer.read())\n"
         "print(r.ok, r.code)"

@@ -14,11 +14,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from dkim.canonicalization import Relaxed
 
 from digest.config import load_settings
-from digest.dkim import DkimSigner, canonical_body, canonical_header, dkim_record, parse_record, split_message, verify
+from digest.message.dkim import DkimSigner, canonical_body, canonical_header, dkim_record, parse_record, split_message, verify
 from digest.errors import ConfigError
-from digest.message import MessageTemplate, Recipient
-from digest.render import render_variant
-from digest.tokens import Links
+from digest.message.assemble import MessageTemplate, Recipient
+from digest.edition.render import render_variant
+from digest.message.links import Links
 
 from test_render import week25
 

@@ -98,7 +98,7 @@ def test_queue_one_delivery_per_due_member_and_rerun_adds_only_new(seeded, db):
     rows = delivery_rows(db)
     # skills-leadership has no article this week: no empty digest; daily/monthly are not due.
     assert set(rows) == {"all@example.org", "dp@example.org", "tech@example.org"}
-    assert (rows["all@example.org"].topics, rows["all@example.org"].format) == ("*", "html")
+    assert (rows["all@example.org"].topics, rows["all@example.org"].format) == ("", "html")  # all topics: stored as ""
     assert (rows["dp@example.org"].topics, rows["dp@example.org"].format) == ("data-protection", "html")
     assert (rows["tech@example.org"].topics, rows["tech@example.org"].format) == (
         "emerging-technology,member-news", "text")
@@ -192,10 +192,11 @@ def test_4xx_is_retried_later_and_5xx_fails_then_bounces(seeded, db, settings, s
     from dataclasses import replace
     from datetime import datetime, timedelta, timezone
 
-    from digest.delivery import SmtpTransport
-    from digest.mailing import build_edition, queue_edition
-    from digest.periods import parse_period
-    from digest.sender import SendOptions, send_queue
+    from digest.sending.transports import SmtpTransport
+    from digest.editorial.build import build_edition
+    from digest.sending.queue import queue_edition
+    from digest.edition.periods import parse_period
+    from digest.sending.worker import SendOptions, send_queue
 
     s = replace(settings, smtp_url=smtp_sink.url)
     smtp_sink.reply_for["dp@example.org"] = "550 5.1.1 No such user"
@@ -298,8 +299,8 @@ def test_a_member_who_joins_after_the_build_gets_a_variant_rendered_at_queue_tim
 
 
 def test_a_slow_rate_claims_small_batches_that_finish_within_their_lease(seeded, db, settings):
-    from digest.delivery import MemoryTransport
-    from digest.sender import SendOptions, send_queue
+    from digest.sending.transports import MemoryTransport
+    from digest.sending.worker import SendOptions, send_queue
 
     ok(seeded("edition", "build", "--week", "2017-W25"))
     ok(seeded("queue", "2017-W25"))
@@ -313,7 +314,7 @@ def test_with_dkim_configured_every_sent_message_is_signed_and_verifies(seeded, 
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     from digest.config import load_settings
-    from digest.dkim import dkim_record, verify
+    from digest.message.dkim import dkim_record, verify
 
     key = tmp_path / "dkim.pem"
     key.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(

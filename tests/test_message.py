@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from digest.config import load_settings
 from digest.errors import ConfigError, RenderError, SubscriberError
-from digest.message import MessageTemplate, Recipient, build_reference, message_id
-from digest.mime import fold_header, qp_piece, text_tokens
+from digest.message.assemble import MessageTemplate, Recipient, build_reference, message_id
+from digest.message.mime import fold_header, qp_piece, text_tokens
 from digest.models import SLOT_MARKERS, Rendered
-from digest.tokens import Links
+from digest.message.links import Links
 
 NAME, PREFS, UNSUB = SLOT_MARKERS["name"], SLOT_MARKERS["preferences_url"], SLOT_MARKERS["unsubscribe_url"]
 DATE = datetime(2017, 6, 21, 9, 30, tzinfo=timezone.utc)

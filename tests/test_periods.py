@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from digest.errors import SelectionError
-from digest.periods import parse_period, period_label, previous_period, window_between
+from digest.edition.periods import parse_period, period_label, previous_period, window_between
 
 LONDON = "Europe/London"
 UTC = timezone.utc

@@ -18,8 +18,8 @@ from lxml import html as lxml_html
 
 from digest.errors import RenderError
 from digest.models import SLOT_MARKERS, Edition, EditionItem, Window
-from digest.render import RENDER_STATS, fill_slots, preheader_for, render_variant
-from digest.render_format import contrast, palette
+from digest.edition.render import RENDER_STATS, fill_slots, preheader_for, render_variant
+from digest.edition.textformat import contrast, palette
 
 GOLDEN = Path(__file__).parent / "golden"
 UTC = timezone.utc
@@ -381,7 +381,7 @@ def test_no_network_and_no_stderr_noise(settings, capfd):
 
 
 def test_web_fonts_are_stripped_without_fetching(capfd):
-    from digest.render import _inline
+    from digest.edition.render import _inline
 
     global _WATCHING
     page = ('<!doctype html><html lang="en-GB"><head>'

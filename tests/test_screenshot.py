@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.render import render_variant
-from digest.screenshot import CHROMIUM, SidewaysScrollError, screenshot_html
+from digest.edition.render import render_variant
+from digest.editorial.screenshot import CHROMIUM, SidewaysScrollError, screenshot_html
 
 from test_render import hostile_item, seed_items, week25
 

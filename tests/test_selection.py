@@ -8,7 +8,7 @@ import pytest
 
 from digest.errors import SelectionError
 from digest.models import Article, EditionItem, Window
-from digest.selection import items_for_topics, select
+from digest.edition.selection import items_for_topics, select
 
 UTC = timezone.utc
 WEEK = Window(datetime(2017, 6, 18, 23, tzinfo=UTC), datetime(2017, 6, 25, 23, tzinfo=UTC), "2017-W25", "weekly")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from digest.check import sample_messages
+from digest.editorial.preview import samples_for_key
 from digest.config import load_settings
-from digest.dkim import dkim_record, verify
+from digest.message.dkim import dkim_record, verify
 
 from test_dkim import write_key
 
@@ -78,11 +78,11 @@ def _parse_status(status: str) -> tuple[float, list[str], str]:
 
 
 def test_every_variant_scores_low(db, env, tmp_path):
-    from digest.db import subscribers as subscriber_db
-    from digest.mailing import build_edition
-    from digest.periods import parse_period
-    from digest.pipeline import ingest_sources
-    from digest.subscribers import parse_members_csv
+    from digest.db import members as member_db
+    from digest.editorial.build import build_edition
+    from digest.edition.periods import parse_period
+    from digest.ingest.store import ingest_sources
+    from digest.members import parse_members_csv
 
     key = write_key(tmp_path / "dkim.pem")
     settings = load_settings(None, environ={**env, "DIGEST_DKIM_DOMAIN": "example.org",
@@ -91,12 +91,12 @@ def test_every_variant_scores_low(db, env, tmp_path):
     rows, problems = parse_members_csv((ROOT / "samples" / "members.csv").read_text(), settings.topic_slugs)
     assert not problems
     with db.begin() as conn:
-        subscriber_db.import_members(conn, rows, now=NOW)
+        member_db.import_members(conn, rows, now=NOW)
         for n, (topics, fmt) in enumerate(EXTRA_MEMBERS):
-            subscriber_db.add(conn, f"extra{n}@example.org", f"Extra Member {n}", topics, "weekly", fmt, now=NOW)
+            member_db.add(conn, f"extra{n}@example.org", f"Extra Member {n}", topics, "weekly", fmt, now=NOW)
     build_edition(db, settings, parse_period("2017-W25", settings.timezone), now=NOW)
 
-    samples = sample_messages(db, settings, "2017-W25", now=NOW)
+    samples = samples_for_key(db, settings, "2017-W25", now=NOW)
     assert {"*:html", "*:text", "cyber-security:text"} <= set(samples) and len(samples) >= 8
     record = dkim_record(settings)
     for name, sample in samples.items():

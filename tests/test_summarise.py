@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digest.models import Article
-from digest.summarise import clean, summarise, trim_words
+from digest.edition.summarise import clean, summarise, trim_words
 
 ELLIPSIS = "\u2026"
 

@@ -9,7 +9,7 @@ import pytest
 from itsdangerous import Signer
 
 from digest.errors import TokenError
-from digest.tokens import PURPOSES, Links
+from digest.message.links import PURPOSES, Links
 
 SECRET = "test-secret-key-0123456789"
 BASE = "https://news.example.org"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from digest.models import Article, Topic, TopicReason
-from digest.topics import THRESHOLD, classify, normalise, scores
+from digest.edition.topics import THRESHOLD, classify, normalise, scores
 
 SEED_TOPICS = {
     "Queen’s speech: what to watch for and what’s missing": ["data-protection", "cyber-security", "health-social-care"],

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from digest.db import subscribers as subscriber_db
-from digest.delivery import MemoryTransport
-from digest.tokens import Links
+from digest.db import members as member_db
+from digest.sending.transports import MemoryTransport
+from digest.message.links import Links
 from digest.web import create_app
 from digest.web.common import CSRF_SALT
 
@@ -68,17 +68,17 @@ def links(settings):
 
 def add_member(db, email="sian@example.org", topics=("data-protection",), **kw):
     with db.begin() as conn:
-        return subscriber_db.add(conn, email, kw.pop("name", "Siân"), topics, now=START, **kw)
+        return member_db.add(conn, email, kw.pop("name", "Siân"), topics, now=START, **kw)
 
 
 def member(db, sub_id):
     with db.connect() as conn:
-        return subscriber_db.get_by_id(conn, sub_id)
+        return member_db.get_by_id(conn, sub_id)
 
 
 def events(db, sub_id):
     with db.connect() as conn:
-        return subscriber_db.list_events(conn, sub_id)
+        return member_db.list_events(conn, sub_id)
 
 
 def path_of(url: str) -> str:
@@ -238,7 +238,7 @@ def test_every_bad_link_gets_the_same_page_and_changes_nothing(client, db, links
     good = links.token("unsubscribe", sub.id, 1)
     revoked_prefs = links.token("preferences", sub.id, 1)
     with db.begin() as conn:
-        subscriber_db.revoke_links(conn, sub.id, source="cli", now=START)
+        member_db.revoke_links(conn, sub.id, source="cli", now=START)
     bad = {
         "forged": good[:-6] + ("AAAAAA" if not good.endswith("AAAAAA") else "BBBBBA"),
         "revoked": good,
@@ -288,7 +288,7 @@ def test_double_opt_in_sends_a_confirmation_and_the_link_activates(client, db, o
     resp = _subscribe(client, "new.member@example.org", name="New Member")
     assert resp.status_code == 200 and "Check your inbox" in resp.get_data(as_text=True)
     with db.connect() as conn:
-        sub = subscriber_db.get_by_email(conn, "new.member@example.org")
+        sub = member_db.get_by_email(conn, "new.member@example.org")
     assert (sub.status, sub.topics, sub.name) == ("pending", ("data-protection", "cyber-security"), "New Member")
     [(envelope, message)] = outbox.sent
     assert envelope.recipients == ("new.member@example.org",)
@@ -309,8 +309,8 @@ def test_the_answer_is_the_same_whoever_the_address_belongs_to(client, db, outbo
     left = add_member(db, "left@example.org")
     forgotten = add_member(db, "gone@example.org")
     with db.begin() as conn:
-        subscriber_db.unsubscribe(conn, left.id, source="cli", now=START)
-        subscriber_db.forget(conn, forgotten.id, now=START)
+        member_db.unsubscribe(conn, left.id, source="cli", now=START)
+        member_db.forget(conn, forgotten.id, now=START)
     clock.now += timedelta(hours=1)
     pages = {}
     for n, email in enumerate(["stranger@example.org", "active@example.org", "left@example.org",
@@ -353,7 +353,7 @@ def test_subscribe_form_errors_and_rate_limit(client, db, outbox):
 
 def test_an_expired_confirmation_link_is_refused(client, db, settings):
     with db.begin() as conn:
-        sub = subscriber_db.create_pending(conn, "slow@example.org", None, (), "weekly", "html", "web", START)
+        sub = member_db.create_pending(conn, "slow@example.org", None, (), "weekly", "html", "web", START)
     old = Links(settings.secret_key, settings.base_url, clock=lambda: time.time() - 8 * 86400)
     assert client.get(path_of(old.confirm_url(sub.id, 1))).status_code == 400
     assert member(db, sub.id).status == "pending"
@@ -374,9 +374,10 @@ def test_unknown_pages_and_methods_get_friendly_pages(client):
 
 @pytest.fixture
 def week25(settings, db):
-    from digest.mailing import build_edition, queue_edition
-    from digest.periods import parse_period
-    from digest.pipeline import ingest_sources
+    from digest.editorial.build import build_edition
+    from digest.sending.queue import queue_edition
+    from digest.edition.periods import parse_period
+    from digest.ingest.store import ingest_sources
 
     ingest_sources(db, settings, [str(SAMPLES)], now=START)
     edition = build_edition(db, settings, parse_period("2017-W25", settings.timezone), now=START)
@@ -399,7 +400,7 @@ def test_the_web_version_of_a_queued_edition(client, db, week25):
 
 
 def test_a_change_reaches_deliveries_already_queued(client, db, links, settings, week25):
-    from digest.sender import send_queue
+    from digest.sending.worker import send_queue
 
     _, queue = week25
     sub = add_member(db)

@@ -22,8 +22,8 @@ import pytest
 import sqlalchemy as sa
 
 from digest.db import schema
-from digest.db import subscribers as subscriber_db
-from digest.screenshot import CHROMIUM, LAUNCH_ARGS
+from digest.db import members as member_db
+from digest.editorial.screenshot import CHROMIUM, LAUNCH_ARGS
 
 pytestmark = [
     pytest.mark.browser,
@@ -72,7 +72,7 @@ def site(env, run_cli, monkeypatch, tmp_path):
     """(base URL, settings, db): the app served live; DIGEST_BASE_URL points at it for the CLI too."""
     from digest.config import load_settings
     from digest.db import Database
-    from digest.delivery import make_transport
+    from digest.sending.transports import make_transport
     from digest.web import create_app
 
     with serving() as (url, holder):
@@ -157,7 +157,7 @@ def keyboard_reaches_the_form(page, shots: Path) -> None:
 
 def member(db, email):
     with db.connect() as conn:
-        return subscriber_db.get_by_email(conn, email)
+        return member_db.get_by_email(conn, email)
 
 
 def queued_variants(db, email, key):
@@ -203,7 +203,7 @@ def test_preferences_link_from_a_sent_email_changes_the_next_edition(browser, si
     sian = member(db, "sian@example.org")
     assert (sian.topics, sian.frequency) == (("smart-places", "emerging-technology"), "monthly")
     with db.connect() as conn:
-        last = subscriber_db.list_events(conn, sian.id)[-1]
+        last = member_db.list_events(conn, sian.id)[-1]
     assert (last["source"], last["action"]) == ("web", "preferences")
 
     # The next weekly edition leaves her out; the monthly one carries her new topics.
@@ -253,7 +253,7 @@ def test_unsubscribe_scanner_get_button_and_one_click(browser, site, run_cli, tm
         assert resp.status == 200 and "location" not in resp.headers
     sub = member(db, "sian@example.org")
     with db.connect() as conn:
-        trail = [(e["source"], e["action"]) for e in subscriber_db.list_events(conn, sub.id)]
+        trail = [(e["source"], e["action"]) for e in member_db.list_events(conn, sub.id)]
     assert sub.status == "unsubscribed" and trail == [("cli", "subscribe"), ("one-click", "unsubscribe")]
     assert context.cookies() == []
 

@@ -1,4 +1,7 @@
-"""Parts of the deliverability checks; the public API is digest.check."""
+"""Deliverability checks: `message` checks one message's bytes, `edition` every variant of an edition.
+
+This module holds what both share: a Failure and two string helpers.
+"""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ preview start quickly.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from functools import cached_property
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from ..errors import DigestError
 from . import fail, pass_app
 from .options import console, echo_json, now_utc, parse_when
-from ..errors import DigestError
 
 
 @click.command()
@@ -27,7 +27,7 @@ def ingest(app, sources: tuple[str, ...], published: str | None) -> None:
     Example:
       digest ingest samples/news.xml news-export.txt --published 2017-06-21
     """
-    from ..pipeline import ingest_sources
+    from ..ingest.store import ingest_sources
 
     try:
         when = parse_when(published, app.settings.timezone, option="--published") if published else None
@@ -62,7 +62,7 @@ def articles(app, since, until, topic, as_json, explain) -> None:
       digest articles --since 2017-06-19 --until 2017-06-26 --explain
     """
     from ..db import articles as article_db
-    from ..summarise import summarise
+    from ..edition.summarise import summarise
 
     s = app.settings
     if topic and topic not in s.topic_slugs:

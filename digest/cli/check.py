@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from ..errors import DigestError
 from . import fail, pass_app
 from .options import echo_json, now_utc
-from ..errors import DigestError
 
 
 @click.command()
@@ -28,7 +28,8 @@ def check(app, targets, as_json) -> None:
       digest check 2017-W25
       digest check outbox/*.eml --json
     """
-    from ..check import check_edition, check_message
+    from ..checks.message import check_message
+    from ..editorial.preview import check_key
 
     s = app.settings
     results: dict[str, list] = {}
@@ -40,7 +41,7 @@ def check(app, targets, as_json) -> None:
             elif path.suffix.lower() == ".eml" or "/" in target:
                 raise click.ClickException(f"{target}: no such file")
             else:
-                for variant, failures in check_edition(app.db, s, target, now=now_utc()).items():
+                for variant, failures in check_key(app.db, s, target, now=now_utc()).items():
                     results[f"{target} {variant}"] = failures
     except DigestError as exc:
         raise fail(exc) from None
@@ -71,7 +72,7 @@ def dkim_record(app) -> None:
       DIGEST_DKIM_DOMAIN=example.org DIGEST_DKIM_SELECTOR=digest2024 \\
       DIGEST_DKIM_KEY_FILE=dkim.pem digest dkim-record
     """
-    from ..dkim import dkim_record as record
+    from ..message.dkim import dkim_record as record
 
     try:
         click.echo(record(app.settings))

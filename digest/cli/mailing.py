@@ -7,9 +7,9 @@ import sys
 
 import click
 
+from ..errors import CheckError, DigestError
 from . import fail, pass_app
 from .options import console, echo_json, now_utc
-from ..errors import DigestError
 
 log = logging.getLogger("digest.send")
 
@@ -44,7 +44,7 @@ def _send_options(f):
 
 
 def _window(app, key, week, day, month, default="weekly"):
-    from ..preview import PreviewRequest, resolve_window
+    from ..editorial.preview import PreviewRequest, resolve_window
 
     return resolve_window(app.settings, PreviewRequest(key=key, week=week, day=day, month=month),
                           now=now_utc(), default=default)
@@ -74,7 +74,7 @@ def edition_build(app, key, week, day, month) -> None:
     Example:
       digest edition build --week 2017-W25
     """
-    from ..mailing import build_edition
+    from ..editorial.build import build_edition
 
     try:
         built = build_edition(app.db, app.settings, _window(app, key, week, day, month), now=now_utc())
@@ -128,7 +128,7 @@ def queue(app, key) -> None:
     Example:
       digest queue 2017-W25
     """
-    from ..mailing import queue_edition
+    from ..sending.queue import queue_edition
 
     try:
         report = queue_edition(app.db, app.settings, key, now=now_utc())
@@ -146,62 +146,68 @@ def _print_queue(report) -> None:
 
 
 def _transport_factory(app, kind):
-    from ..delivery import make_transport
+    from ..sending.transports import make_transport
 
     kind = kind or app.settings.transport
     return kind, (lambda: make_transport(kind, app.settings))
 
 
-def _preflight(app) -> None:
-    """Refuse to send an edition whose messages fail the deliverability checks."""
-    from ..check import check_edition
-    from ..db import deliveries as delivery_db
-    from ..errors import CheckError
+def _send_options_of(connections, rate, limit, reclaim, lease_seconds, batch=200):
+    from ..sending.worker import SendOptions
 
-    with app.db.connect() as conn:
-        keys = delivery_db.editions_with_pending(conn)
-    for key in keys:
-        failed = {v: f for v, f in check_edition(app.db, app.settings, key, now=now_utc()).items() if f}
-        if failed:
-            lines = [f"{v}: {x}" for v, fs in failed.items() for x in fs]
-            for line in lines:
-                click.echo(f"{key} {line}", err=True)
-            raise CheckError(f"edition {key}", [str(x) for fs in failed.values() for x in fs][:3]
-                             + ([f"... {len(lines) - 3} more"] if len(lines) > 3 else []))
-
-
-def _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch=200):
-    from ..sender import SendOptions, send_queue
-
-    _preflight(app)
-    kind, factory = _transport_factory(app, transport)
-    opts = SendOptions(connections=connections, rate=rate, limit=limit, reclaim=reclaim,
+    return SendOptions(connections=connections, rate=rate, limit=limit, reclaim=reclaim,
                        lease_seconds=lease_seconds, batch=batch)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    with app.db.connect() as conn:
-        from ..db import deliveries as delivery_db
 
-        total = delivery_db.pending_count(conn)
-    if limit:
-        total = min(total, limit)
-    if sys.stderr.isatty() and total:
+
+def _progress(app, kind, limit):
+    """A progress bar on a terminal, else one log line per batch: (context manager, callback)."""
+    import contextlib
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    if sys.stderr.isatty():
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), console=console(stderr=True)) as bar:
-            task = bar.add_task(f"sending ({kind})", total=total)
-            stats = send_queue(app.db, app.settings, factory, opts,
-                               on_progress=lambda s, n: bar.update(task, completed=s.done))
-    else:
-        def line(s, n):
-            log.info("batch %d: %d sent, %d retry later, %d failed, %d skipped", s.batches, s.sent, s.retried,
-                     s.failed, s.skipped)
+        from ..db import deliveries as delivery_db
 
-        stats = send_queue(app.db, app.settings, factory, opts, on_progress=line)
+        with app.db.connect() as conn:
+            total = delivery_db.pending_count(conn)
+        total = min(total, limit) if limit else total
+        bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                       TimeRemainingColumn(), console=console(stderr=True))
+        task = bar.add_task(f"sending ({kind})", total=total)
+        return bar, (lambda s, n: bar.update(task, completed=s.done))
+
+    def line(s, n):
+        log.info("batch %d: %d sent, %d retry later, %d failed, %d skipped", s.batches, s.sent, s.retried,
+                 s.failed, s.skipped)
+
+    return contextlib.nullcontext(), line
+
+
+def _print_sent(app, kind, stats) -> None:
     click.echo(f"sent {stats.sent}, retry later {stats.retried}, failed {stats.failed}, skipped {stats.skipped}"
                + (f" (via {kind}: {app.settings.outbox})" if kind == "file" else f" (via {kind})"))
     for err, n in sorted(stats.errors.items(), key=lambda kv: -kv[1])[:5]:
         click.echo(f"  {n} x {err}", err=True)
+
+
+def _fail_check(exc: DigestError) -> click.ClickException:
+    """A refused edition: every failing check on stderr, then the one-line error."""
+    for line in getattr(exc, "lines", ()):
+        click.echo(f"{exc.target.removeprefix('edition ')} {line}", err=True)
+    return fail(exc)
+
+
+def _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch=200):
+    from ..sending.worker import send_queue
+
+    kind, factory = _transport_factory(app, transport)
+    shown, on_progress = _progress(app, kind, limit)
+    with shown:
+        stats = send_queue(app.db, app.settings, factory,
+                           _send_options_of(connections, rate, limit, reclaim, lease_seconds, batch),
+                           on_progress=on_progress)
+    _print_sent(app, kind, stats)
     return stats
 
 
@@ -223,6 +229,8 @@ def send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch
     """
     try:
         _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch)
+    except CheckError as exc:
+        raise _fail_check(exc) from None
     except DigestError as exc:
         raise fail(exc) from None
 
@@ -241,7 +249,7 @@ def send_test(app, key, to, variant, transport) -> None:
     Example:
       digest send-test 2017-W25 --to editor@example.org --variant cyber-security:html
     """
-    from ..mailing import send_test as do_send_test
+    from ..editorial.sendtest import send_test as do_send_test
 
     kind, factory = _transport_factory(app, transport)
     try:
@@ -254,24 +262,31 @@ def send_test(app, key, to, variant, transport) -> None:
 
 
 def _run(app, frequency, key, week, day, month, send_args) -> None:
-    from ..mailing import build_edition, queue_edition
-    from ..db import editions as edition_db
+    from ..editorial.mailing import run_mailing
+
+    transport, *rest = send_args
+    kind, factory = _transport_factory(app, transport)
+
+    def built(report) -> None:
+        if report.built is not None:
+            click.echo(f"built {report.key}: {len(report.built.items)} article(s)")
+        else:
+            click.echo(f"{report.key} already built; using it as it is")
+        _print_queue(report.queued)
 
     try:
         window = _window(app, key, week, day, month, default=frequency)
-        if window.frequency != frequency:
+        if window.frequency != frequency:  # a usage error (exit status 2), found before anything runs
             raise click.BadParameter(f"{window.key} is a {window.frequency} period, not {frequency}")
-        with app.db.connect() as conn:
-            existing = edition_db.load_edition(conn, window.key)
-        if existing is None:
-            built = build_edition(app.db, app.settings, window, now=now_utc())
-            click.echo(f"built {built.key}: {len(built.items)} article(s)")
-        else:
-            click.echo(f"{window.key} already built; using it as it is")
-        _print_queue(queue_edition(app.db, app.settings, window.key, now=now_utc()))
-        _do_send(app, *send_args)
+        shown, on_progress = _progress(app, kind, rest[2])
+        with shown:
+            report = run_mailing(app.db, app.settings, window, frequency, factory, _send_options_of(*rest),
+                                 now=now_utc(), on_built=built, on_progress=on_progress)
+    except CheckError as exc:
+        raise _fail_check(exc) from None
     except DigestError as exc:
         raise fail(exc) from None
+    _print_sent(app, kind, report.sent)
 
 
 @click.command()

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from ..errors import DigestError
 from . import fail, pass_app
 from .options import console, now_utc, parse_topics
-from ..errors import DigestError
 
 HTML_WARN_BYTES = 80_000
 
@@ -42,7 +42,7 @@ def preview(app, key, week, day, month, since, until, topics, subscriber, out, a
       digest preview --week 2017-W25 --out preview.html
       digest preview 2017-W25 --subscriber jane@example.org --text
     """
-    from ..preview import PreviewRequest, make_preview
+    from ..editorial.preview import PreviewRequest, make_preview
 
     s = app.settings
     request = PreviewRequest(
@@ -68,7 +68,7 @@ def preview(app, key, week, day, month, since, until, topics, subscriber, out, a
         click.secho(f"warning: {w}", fg="yellow", err=True)
     click.echo(f"wrote {path} ({len(result.body.encode('utf-8')):,} bytes; subject: {result.rendered.subject})")
     if screenshot:
-        from ..screenshot import screenshot_html
+        from ..editorial.screenshot import screenshot_html
 
         html = result.body if not as_text else result.html_filled
         for shot in screenshot_html(html, Path(screenshot), name=result.edition.key):

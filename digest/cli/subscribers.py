@@ -73,16 +73,16 @@ def add(app, email, name, topics, frequency, fmt, pending) -> None:
     Example:
       digest subscribers add sian.jones@example.org --name "Siân Jones" --topics data-protection,cyber-security
     """
-    from .. import subscribers as rules
-    from ..db import subscribers as store
+    from .. import members
+    from ..db import members as member_db
 
     try:
         taxonomy = app.settings.topic_slugs
-        addr = rules.normalise_email(email)
-        clean = rules.clean_name(name, email=addr)
-        chosen = rules.parse_topics(topics, taxonomy, email=addr)
+        addr = members.normalise_email(email)
+        clean = members.clean_name(name, email=addr)
+        chosen = members.parse_topics(topics, taxonomy, email=addr)
         with app.db.begin() as conn:
-            sub = store.add(conn, addr, clean, chosen, frequency, fmt, pending=pending, source="cli", now=_now())
+            sub = member_db.add(conn, addr, clean, chosen, frequency, fmt, pending=pending, source="cli", now=_now())
     except DigestError as exc:
         raise fail(exc) from None
     click.echo(f"added {sub.email} ({sub.status}; {sub.frequency}, {sub.format}; topics: {_topics_label(sub.topics)})")
@@ -113,14 +113,14 @@ def import_(app, file, pending) -> None:
       digest subscribers import samples/members.csv
       # added 12, updated 0, unchanged 0, skipped 0
     """
-    from .. import subscribers as rules
-    from ..db import subscribers as store
+    from .. import members
+    from ..db import members as member_db
 
     try:
         text = _read_text(file)
-        rows, problems = rules.parse_members_csv(text, app.settings.topic_slugs, source=file)
+        rows, problems = members.parse_members_csv(text, app.settings.topic_slugs, source=file)
         with app.db.begin() as conn:
-            plan = store.import_members(conn, rows, problems, pending=pending, source="import", now=_now())
+            plan = member_db.import_members(conn, rows, problems, pending=pending, source="import", now=_now())
     except DigestError as exc:
         raise fail(exc) from None
     for p in plan.skipped:
@@ -150,16 +150,16 @@ def list_(app, status, as_json) -> None:
     Example:
       digest subscribers list --status active --json
     """
-    from .. import subscribers as rules
-    from ..db import subscribers as store
+    from .. import members
+    from ..db import members as member_db
 
     try:
         with app.db.connect() as conn:
-            subs = store.list_subscribers(conn, status)
+            subs = member_db.list_subscribers(conn, status)
     except DigestError as exc:
         raise fail(exc) from None
     if as_json:
-        _echo_json([rules.as_json(s) for s in subs])
+        _echo_json([members.as_json(s) for s in subs])
         return
     header = ("email", "name", "status", "topics", "frequency", "format")
     lines = [(s.email, s.name or "", s.status + (" (paused)" if s.paused else ""), _topics_label(s.topics),
@@ -188,17 +188,17 @@ def show(app, email, as_json) -> None:
     Example:
       digest subscribers show sian.jones@example.org
     """
-    from .. import subscribers as rules
-    from ..db import subscribers as store
+    from .. import members
+    from ..db import members as member_db
 
     try:
         with app.db.connect() as conn:
-            sub = store.require(conn, email)
-            history = store.list_events(conn, sub.id)
+            sub = member_db.require(conn, email)
+            history = member_db.list_events(conn, sub.id)
     except DigestError as exc:
         raise fail(exc) from None
     if as_json:
-        _echo_json(rules.as_json(sub))
+        _echo_json(members.as_json(sub))
         return
     when = lambda t: f"{t:%Y-%m-%d %H:%M} UTC" if t else "-"  # noqa: E731
     fields = [
@@ -236,25 +236,25 @@ def set_(app, email, name, topics, frequency, fmt, status, paused, revoke_links)
       digest subscribers set sian.jones@example.org --frequency monthly --format text
       digest subscribers set ana@example.org --status active   # she asked to come back
     """
-    from .. import subscribers as rules
-    from ..db import subscribers as store
+    from .. import members
+    from ..db import members as member_db
 
     if all(v is None for v in (name, topics, frequency, fmt, status, paused)) and not revoke_links:
         raise click.UsageError("nothing to change: give at least one option (see --help)")
     try:
         with app.db.begin() as conn:
             now = _now()
-            sub = store.require(conn, email)
-            clean = rules.clean_name(name, email=sub.email) if name is not None else None
-            chosen = rules.parse_topics(topics, app.settings.topic_slugs, email=sub.email) if topics is not None else None
+            sub = member_db.require(conn, email)
+            clean = members.clean_name(name, email=sub.email) if name is not None else None
+            chosen = members.parse_topics(topics, app.settings.topic_slugs, email=sub.email) if topics is not None else None
             changes = {}
             if status is not None:
-                changes.update(store.set_status(conn, sub.id, status, source="cli", now=now))
-            changes.update(store.update_preferences(
+                changes.update(member_db.set_status(conn, sub.id, status, source="cli", now=now))
+            changes.update(member_db.update_preferences(
                 conn, sub.id, topics=chosen, frequency=frequency, format=fmt, paused=paused,
                 **({"name": clean} if name is not None else {}), source="cli", now=now))
             if revoke_links:
-                changes["token_version"] = [sub.token_version, store.revoke_links(conn, sub.id, source="cli", now=now)]
+                changes["token_version"] = [sub.token_version, member_db.revoke_links(conn, sub.id, source="cli", now=now)]
     except DigestError as exc:
         raise fail(exc) from None
     click.echo(f"{sub.email}: {_change_text(changes) if changes else 'no change'}")
@@ -270,12 +270,12 @@ def unsubscribe(app, email) -> None:
     Example:
       digest subscribers unsubscribe ana@example.org
     """
-    from ..db import subscribers as store
+    from ..db import members as member_db
 
     try:
         with app.db.begin() as conn:
-            sub = store.require(conn, email)
-            changed = store.unsubscribe(conn, sub.id, source="cli", now=_now())
+            sub = member_db.require(conn, email)
+            changed = member_db.unsubscribe(conn, sub.id, source="cli", now=_now())
     except DigestError as exc:
         raise fail(exc) from None
     click.echo(f"unsubscribed {sub.email}" if changed else f"{sub.email} had already left ({sub.status})")
@@ -291,11 +291,11 @@ def export(app, email) -> None:
     Example, for a subject access request:
       digest subscribers export ana@example.org > ana.json
     """
-    from ..db import subscribers as store
+    from ..db import members as member_db
 
     try:
         with app.db.connect() as conn:
-            data = store.export(conn, store.require(conn, email).id)
+            data = member_db.export(conn, member_db.require(conn, email).id)
     except DigestError as exc:
         raise fail(exc) from None
     _echo_json(data)
@@ -316,12 +316,12 @@ def forget(app, email) -> None:
     Example:
       digest subscribers forget ana@example.org --yes
     """
-    from ..db import subscribers as store
+    from ..db import members as member_db
 
     try:
         with app.db.begin() as conn:
-            sub = store.require(conn, email)
-            store.forget(conn, sub.id, now=_now())
+            sub = member_db.require(conn, email)
+            member_db.forget(conn, sub.id, now=_now())
     except DigestError as exc:
         raise fail(exc) from None
     click.echo(f"forgot {email.strip()}")
@@ -342,7 +342,7 @@ def ask_confirm(app, transport) -> None:
       digest subscribers import members.csv --pending
       digest subscribers ask-confirm
     """
-    from ..delivery import make_transport
+    from ..sending.transports import make_transport
     from ..web import create_app
     from ..web.subscribe import ask_confirmations
 

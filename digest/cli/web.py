@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from . import fail, pass_app
 from ..errors import DigestError
+from . import fail, pass_app
 
 MIN_SECRET = 16  # characters; shorter keys are guessable enough to forge links offline
 

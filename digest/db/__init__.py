@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from ..errors import ConfigError
+from .migrate import upgrade
 from .schema import SCHEMA_REVISION
 
 
@@ -99,6 +100,5 @@ def ensure_schema(engine: Engine) -> None:
     """
     if current_revision(engine) == SCHEMA_REVISION:
         return
-    from .migrate import upgrade
 
     upgrade(engine)

@@ -6,15 +6,39 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
+from ..models import TopicSet
 from .schema import (
-    DELIVERY_STATES, FAILED, QUEUED, SENDING, SENT, SKIPPED, deliveries, editions, subscribers,
+    DELIVERY_STATES,
+    FAILED,
+    QUEUED,
+    SENDING,
+    SENT,
+    decode_topics,
+    deliveries,
+    editions,
+    encode_topics,
+    subscribers,
 )
 
 
-def due_combinations(conn: Connection, frequency: str) -> list[tuple[str, str, int]]:
+def due_combinations(conn: Connection, frequency: str) -> list[tuple[TopicSet, str, int]]:
     """(topics, format, members) of the active, unpaused members of a frequency."""
     q = (
         select(subscribers.c.topics, subscribers.c.format, func.count())
@@ -22,7 +46,7 @@ def due_combinations(conn: Connection, frequency: str) -> list[tuple[str, str, i
         .group_by(subscribers.c.topics, subscribers.c.format)
         .order_by(subscribers.c.topics, subscribers.c.format)
     )
-    return [(t, f, n) for t, f, n in conn.execute(q)]
+    return [(decode_topics(t), f, n) for t, f, n in conn.execute(q)]
 
 
 def _due(frequency: str):
@@ -31,7 +55,7 @@ def _due(frequency: str):
 
 
 def queue_members(conn: Connection, edition_id: int, frequency: str,
-                  variant_of: dict[tuple[str, str], int]) -> int:
+                  variant_of: dict[tuple[TopicSet, str], int]) -> int:
     """Queue every due member in one INSERT ... SELECT; return how many were added.
 
     `variant_of` maps a member's stored (topics, format) to the variant they
@@ -50,7 +74,8 @@ def queue_members(conn: Connection, edition_id: int, frequency: str,
     mapping.drop(conn, checkfirst=True)
     mapping.create(conn)
     try:
-        conn.execute(insert(mapping), [{"topics": t, "format": f, "variant_id": v} for (t, f), v in variant_of.items()])
+        conn.execute(insert(mapping), [{"topics": encode_topics(t), "format": f, "variant_id": v}
+                                      for (t, f), v in variant_of.items()])
         already = exists().where(deliveries.c.edition_id == edition_id,
                                  deliveries.c.subscriber_id == subscribers.c.id)
         source = (
@@ -82,7 +107,7 @@ class Claimed:
     status: str | None
     paused: bool
     frequency: str | None
-    topics: str
+    topics: TopicSet
     format: str | None
     token_version: int
 
@@ -125,7 +150,7 @@ def claim(conn: Connection, *, now: datetime, lease_seconds: float, limit: int,
         .where(deliveries.c.id.in_(ids)).order_by(deliveries.c.id)
     )
     return [Claimed(r.id, r.edition_id, r.key, r.efreq, r.variant_id, r.attempts, r.subscriber_id, r.email,
-                    r.name, r.status, bool(r.paused), r.frequency, r.topics or "", r.format,
+                    r.name, r.status, bool(r.paused), r.frequency, decode_topics(r.topics), r.format,
                     r.token_version or 1) for r in rows]
 
 

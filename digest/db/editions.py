@@ -9,8 +9,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import EditionError
-from ..models import Edition, EditionItem, Rendered, Window
-from .schema import edition_items, editions, variants
+from ..models import Edition, EditionItem, Rendered, TopicSet, Window
+from .schema import decode_topics, edition_items, editions, encode_topics, variants
 
 
 def load_edition(conn: Connection, key: str) -> Edition | None:
@@ -78,29 +78,29 @@ def mark_queued(conn: Connection, edition_id: int, *, now: datetime) -> None:
 class StoredVariant:
     id: int
     edition_id: int
-    topics: tuple[str, ...]
+    topics: TopicSet  # the member's topics within the edition; empty: all
     format: str
     rendered: Rendered
     item_count: int
 
 
 def variant_ids(conn: Connection, edition_id: int) -> dict[tuple[str, str], int]:
-    """(topics key, format) -> variant id, for the variants already rendered."""
+    """(topics, format) -> variant id, for the variants already rendered."""
     q = select(variants.c.id, variants.c.topics, variants.c.format).where(variants.c.edition_id == edition_id)
-    return {(r.topics, r.format): r.id for r in conn.execute(q)}
+    return {(decode_topics(r.topics), r.format): r.id for r in conn.execute(q)}
 
 
-def add_variant(conn: Connection, edition_id: int, topics_key: str, fmt: str, rendered: Rendered,
+def add_variant(conn: Connection, edition_id: int, topics: TopicSet, fmt: str, rendered: Rendered,
                 item_count: int, *, now: datetime) -> int:
     return conn.execute(insert(variants).values(
-        edition_id=edition_id, topics=topics_key, format=fmt, subject=rendered.subject,
+        edition_id=edition_id, topics=encode_topics(topics), format=fmt, subject=rendered.subject,
         preheader=rendered.preheader, html=rendered.html if fmt == "html" else None, text=rendered.text,
         item_count=item_count, rendered_at=now)).inserted_primary_key[0]
 
 
 def _variant(r) -> StoredVariant:
     return StoredVariant(
-        id=r.id, edition_id=r.edition_id, topics=tuple(t for t in r.topics.split(",") if t and t != "*"),
+        id=r.id, edition_id=r.edition_id, topics=decode_topics(r.topics),
         format=r.format, rendered=Rendered(subject=r.subject, preheader=r.preheader, html=r.html or "", text=r.text),
         item_count=r.item_count)
 

@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from ..models import TopicSet
+
 # The newest migration; db.connect() upgrades any database that is not at it.
 SCHEMA_REVISION = "0004"
 
@@ -213,3 +215,12 @@ deliveries = Table(
 # Numbers keep delivery rows small; names are for people.
 DELIVERY_STATES = {0: "queued", 1: "sending", 2: "sent", 3: "failed", 4: "skipped"}
 QUEUED, SENDING, SENT, FAILED, SKIPPED = 0, 1, 2, 3, 4
+
+
+def encode_topics(topics: TopicSet) -> str:
+    """A topic set as stored (subscribers.topics, variants.topics): "a,b", "" for all topics."""
+    return ",".join(topics)
+
+
+def decode_topics(text: str | None) -> TopicSet:
+    return TopicSet((text or "").split(","))

@@ -21,29 +21,22 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable
 
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from ..config import Settings
+from ..config import Settings, templates_dir
 from ..db import Database
 from ..errors import ConfigError, TokenError
-from .common import WebState, error_page
+from ..sending.transports import make_transport
+from . import editions, preferences, subscribe, unsubscribe
+from .common import EDITION_CSP, PAGE_CSP, WebState, error_page
 
 log = logging.getLogger("digest.web")
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates" / "web"
+TEMPLATES_DIR = templates_dir() / "web"
 MAX_BODY = 64 * 1024  # the largest form is a few hundred bytes
-
-# App pages: only our own stylesheet, no scripts at all, forms post to ourselves.
-PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'")
-# The web version of an edition is the email itself: inline styles, images from anywhere https.
-EDITION_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'none'; "
-               "frame-ancestors 'none'; base-uri 'none'")
-
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -76,7 +69,6 @@ def create_app(
     emails to one address from the subscribe form; 10).
     """
     if transport_factory is None:
-        from ..delivery import make_transport
 
         def transport_factory():
             return make_transport(settings.transport, settings)
@@ -97,7 +89,6 @@ def create_app(
     app.jinja_env.lstrip_blocks = True
     app.extensions["digest"] = state
 
-    from . import editions, preferences, subscribe, unsubscribe
 
     for module in (preferences, unsubscribe, subscribe, editions):
         app.register_blueprint(module.bp)

@@ -16,10 +16,11 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..config import Settings
 from ..db import Database
+from ..db import members as member_db
+from ..edition.textformat import Palette, palette
 from ..errors import TokenError
+from ..message.links import Links
 from ..models import Subscriber
-from ..render_format import Palette, palette
-from ..tokens import Links
 
 CSRF_SALT = "digest.web.csrf"
 CSRF_MAX_AGE = 24 * 3600  # a preferences form left open longer asks to be reloaded
@@ -33,6 +34,13 @@ FORMAT_WORDS = {
     "html": ("Designed email", "With headings and links, as most people read it."),
     "text": ("Plain text", "Text only: lighter, and kind to screen readers and old mail programs."),
 }
+
+# App pages: only our own stylesheet, no scripts at all, forms post to ourselves.
+PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'")
+# The web version of an edition is the email itself: inline styles, images from anywhere https.
+EDITION_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'none'; "
+               "frame-ancestors 'none'; base-uri 'none'")
 
 
 class RateLimiter:
@@ -132,10 +140,9 @@ def error_page(kind: str, status: int, **context) -> Response:
 
 def load_member(conn, purpose: str, token: str, *, max_age: int | None = None) -> Subscriber:
     """The member a link belongs to; TokenError (one page for all) if forged, expired, revoked or unknown."""
-    from ..db import subscribers as subscriber_db
 
     sub_id, version = state().links.read(purpose, token, max_age=max_age)
-    sub = subscriber_db.get_by_id(conn, sub_id)
+    sub = member_db.get_by_id(conn, sub_id)
     if sub is None or sub.token_version != version:
         raise TokenError("no such member, or the link was revoked")
     return sub

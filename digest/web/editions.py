@@ -14,7 +14,9 @@ import re
 from flask import Blueprint, abort, make_response
 
 from ..db import editions as edition_db
-from .common import state
+from ..edition.render import fill_slots, render_variant
+from ..editorial.preview import generic_slots
+from .common import EDITION_CSP, state
 
 bp = Blueprint("editions", __name__)
 
@@ -24,9 +26,6 @@ _CACHE_SIZE = 16
 
 @bp.get("/editions/<key>")
 def show(key: str):
-    from ..preview import generic_slots
-    from ..render import fill_slots, render_variant
-    from . import EDITION_CSP
 
     if not _KEY.fullmatch(key):
         abort(404)

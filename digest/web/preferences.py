@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from ..db import subscribers as subscriber_db
+from ..db import members as member_db
 from ..errors import SubscriberError
+from ..members import check_format, check_frequency, clean_name
 from ..models import FORMATS, FREQUENCIES, Subscriber
-from ..subscribers import check_format, check_frequency, clean_name
 from .common import (
     FORMAT_WORDS,
     FREQUENCY_WORDS,
@@ -120,8 +120,8 @@ def save(token: str):
         return _render_form(token, sub, shown, errors, 400)
     with st.db.begin() as conn:
         sub = load_member(conn, "preferences", token)  # again, inside the write transaction
-        changes = subscriber_db.update_preferences(conn, sub.id, source="web", now=st.now(), **values)
-        sub = subscriber_db.get_by_id(conn, sub.id)
+        changes = member_db.update_preferences(conn, sub.id, source="web", now=st.now(), **values)
+        sub = member_db.get_by_id(conn, sub.id)
     return page("saved.html", token=token, member=sub, address=masked(sub.email),
                 changes=describe_changes(changes), links=tokens_for(sub))
 
@@ -133,7 +133,7 @@ def _resubscribe(token: str):
         sub = load_member(conn, "preferences", token)
         changes = {}
         if sub.status == "unsubscribed":
-            changes = subscriber_db.set_status(conn, sub.id, "active", source="web", now=st.now())
-            sub = subscriber_db.get_by_id(conn, sub.id)
+            changes = member_db.set_status(conn, sub.id, "active", source="web", now=st.now())
+            sub = member_db.get_by_id(conn, sub.id)
     return page("saved.html", token=token, member=sub, address=masked(sub.email),
                 changes=describe_changes(changes), links=tokens_for(sub), resubscribed=bool(changes))

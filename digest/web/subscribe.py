@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, make_msgid
 
 from flask import Blueprint, render_template, request
 from werkzeug.exceptions import TooManyRequests
 
-from ..db import subscribers as subscriber_db
+from ..db import members as member_db
 from ..errors import SubscriberError, TokenError
+from ..members import check_format, check_frequency, clean_name, normalise_email
+from ..message.outgoing import Outgoing
 from ..models import FORMATS, FREQUENCIES
-from ..subscribers import check_format, check_frequency, clean_name, normalise_email
+from ..sending.transports import Envelope
 from .common import FORMAT_WORDS, FREQUENCY_WORDS, load_member, page, state, tokens_for
 
 log = logging.getLogger("digest.web")
@@ -107,49 +106,40 @@ def _request(email: str, name, topics, frequency: str, fmt: str):
     st = state()
     now = st.now()
     with st.db.begin() as conn:
-        existing = subscriber_db.get_by_email(conn, email)
+        existing = member_db.get_by_email(conn, email)
         if existing is None:
-            if subscriber_db.is_suppressed(conn, email):
+            if member_db.is_suppressed(conn, email):
                 return None  # forgotten at their request: only an administrator may add them back
-            sub = subscriber_db.create_pending(conn, email, name, topics, frequency, fmt, "web", now)
+            sub = member_db.create_pending(conn, email, name, topics, frequency, fmt, "web", now)
             return "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version)
         if existing.status not in ("pending", "unsubscribed"):
             return None
-        last = subscriber_db.last_event_at(conn, existing.id, REQUEST_ACTIONS)
+        last = member_db.last_event_at(conn, existing.id, REQUEST_ACTIONS)
         if last is not None and now - last < timedelta(minutes=st.resend_minutes):
             return None  # one email per address per few minutes, however often the form is sent
         if existing.status == "pending":
             kind, url = "confirm", st.links.confirm_url(existing.id, existing.token_version)
         else:
             kind, url = "return", st.links.preferences_url(existing.id, existing.token_version)
-        subscriber_db.add_event(conn, existing.id, "web", "subscribe-request",
+        member_db.add_event(conn, existing.id, "web", "subscribe-request",
                                 {"status": existing.status, "email": kind}, now)
         return kind, existing.name, url
 
 
 def _send(email: str, kind: str, name: str | None, url: str) -> None:
     """Send the confirmation (or come-back) email; a failure is logged, never shown (same page for all)."""
-    from ..delivery import Envelope
-
     st = state()
     s = st.settings
     context = {"kind": kind, "name": name, "url": url, "days": st.confirm_days, "org": st.org, "c": st.palette}
-    msg = EmailMessage()
-    msg["From"] = s.sender
-    msg["To"] = email
-    msg["Subject"] = (f"Confirm your subscription to {s.organisation}" if kind == "confirm"
-                      else f"Subscribe again to {s.organisation}")
-    msg["Date"] = format_datetime(st.now())
-    msg["Message-ID"] = make_msgid("subscribe", domain=s.sender_domain)
-    msg["Auto-Submitted"] = "auto-generated"
-    if s.reply_to.strip():
-        msg["Reply-To"] = s.reply_to
-    msg.set_content(render_template("confirm_email.txt", **context), cte="quoted-printable")
-    msg.add_alternative(render_template("confirm_email.html", **context), subtype="html", cte="quoted-printable")
+    subject = (f"Confirm your subscription to {s.organisation}" if kind == "confirm"
+               else f"Subscribe again to {s.organisation}")
+    message = Outgoing(s).notice(email, subject, render_template("confirm_email.txt", **context),
+                                 render_template("confirm_email.html", **context), kind="subscribe",
+                                 date=st.now())
     transport = None
     try:
         transport = st.transport_factory()
-        result = transport.send(Envelope(s.sender_address, (email,)), msg.as_bytes(policy=SMTP_POLICY))
+        result = transport.send(Envelope(s.sender_address, (email,)), message)
     except Exception as exc:  # a broken transport must not turn into a different page
         log.warning("confirmation email not sent: %s: %s", type(exc).__name__, exc)
         return
@@ -166,7 +156,7 @@ def confirm(token: str):
     with st.db.begin() as conn:
         sub = load_member(conn, "confirm", token, max_age=st.confirm_days * 86400)
         if sub.status == "pending":
-            sub = subscriber_db.confirm(conn, sub.id, source="web", now=st.now())
+            sub = member_db.confirm(conn, sub.id, source="web", now=st.now())
         elif sub.status != "active":
             raise TokenError("the member left after this link was sent")
     return page("confirmed.html", member=sub, links=tokens_for(sub))
@@ -183,17 +173,17 @@ def ask_confirmations(app, *, source: str = "cli") -> tuple[int, int]:
         st = state()
         now = st.now()
         with st.db.connect() as conn:
-            pending = subscriber_db.list_subscribers(conn, status="pending")
+            pending = member_db.list_subscribers(conn, status="pending")
         for sub in pending:
             with st.db.begin() as conn:
                 # When were they last emailed? A later request, or the form that created them.
-                last = subscriber_db.last_event_at(conn, sub.id, ("subscribe-request",))
+                last = member_db.last_event_at(conn, sub.id, ("subscribe-request",))
                 if sub.consent_source == "web" and (last is None or sub.created_at > last):
                     last = sub.created_at
                 if last is not None and now - last < timedelta(minutes=st.resend_minutes):
                     skipped += 1
                     continue
-                subscriber_db.add_event(conn, sub.id, source, "subscribe-request",
+                member_db.add_event(conn, sub.id, source, "subscribe-request",
                                         {"status": "pending", "email": "confirm"}, now)
             _send(sub.email, "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version))
             asked += 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from ..db import subscribers as subscriber_db
+from ..db import members as member_db
 from .common import load_member, masked, page, state, tokens_for
 
 bp = Blueprint("unsubscribe", __name__)
@@ -32,7 +32,7 @@ def unsubscribe(token: str):
     source = "web" if request.form.get("via") == "page" else "one-click"
     with st.db.begin() as conn:
         sub = load_member(conn, "unsubscribe", token)
-        subscriber_db.unsubscribe(conn, sub.id, source=source, now=st.now())  # False if already: no event
-        sub = subscriber_db.get_by_id(conn, sub.id)
+        member_db.unsubscribe(conn, sub.id, source=source, now=st.now())  # False if already: no event
+        sub = member_db.get_by_id(conn, sub.id)
     return page("unsubscribed.html", member=sub, address=masked(sub.email), links=tokens_for(sub),
                 can_return=sub.status == "unsubscribed")

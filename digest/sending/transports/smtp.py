@@ -1,4 +1,4 @@
-"""SMTP delivery: one reused connection per sending thread (digest.delivery's SmtpTransport).
+"""SMTP delivery: one reused connection per sending thread.
 
 Built on smtplib for the protocol (EHLO, STARTTLS, AUTH, replies), with the
 mail transaction written out (MAIL, RCPT, DATA) so that a dropped connection
@@ -13,8 +13,8 @@ import smtplib
 import ssl
 from urllib.parse import unquote, urlsplit
 
-from .delivery import Envelope, SendResult, _one_line
-from .errors import DeliveryError
+from ...errors import DeliveryError
+from .base import Envelope, SendResult, one_line
 
 _SCHEMES = {"smtp": ("plain", 25), "smtp+starttls": ("starttls", 587), "smtps": ("tls", 465)}
 _BARE_LF = re.compile(rb"(?<!\r)\n")
@@ -23,14 +23,14 @@ _QUIT_TIMEOUT = 5.0
 
 def _refused(stage: str, code: int, reply: str | bytes, *, fatal: bool = False) -> SendResult:
     permanent = 500 <= code <= 599
-    return SendResult(False, permanent, code, _one_line(f"{stage}: {code} {_one_line(reply)}"), fatal and permanent)
+    return SendResult(False, permanent, code, one_line(f"{stage}: {code} {one_line(reply)}"), fatal and permanent)
 
 
 def _trouble(stage: str, exc: BaseException) -> SendResult:
     reason = str(exc) or type(exc).__name__
     if isinstance(exc, TimeoutError):
         reason = f"timed out ({reason})" if "timed out" not in reason else reason
-    return SendResult(False, False, None, _one_line(f"{stage}: {reason}"))
+    return SendResult(False, False, None, one_line(f"{stage}: {reason}"))
 
 
 def mask_url(url: str) -> str:
@@ -205,15 +205,15 @@ class SmtpTransport:
         except smtplib.SMTPAuthenticationError as exc:
             return _refused(f"AUTH at {self.url}", exc.smtp_code, exc.smtp_error, fatal=True)
         except smtplib.SMTPNotSupportedError as exc:  # STARTTLS or AUTH not offered
-            return SendResult(False, True, None, _one_line(f"{self.url}: {exc}"), fatal=True)
+            return SendResult(False, True, None, one_line(f"{self.url}: {exc}"), fatal=True)
         except smtplib.SMTPResponseException as exc:  # greeting, EHLO or STARTTLS refused
             return _refused(f"connect to {self.url}", exc.smtp_code, exc.smtp_error, fatal=True)
         except ssl.SSLCertVerificationError as exc:
-            return SendResult(False, True, None, _one_line(f"TLS with {self.url}: {exc.verify_message or exc}"), fatal=True)
+            return SendResult(False, True, None, one_line(f"TLS with {self.url}: {exc.verify_message or exc}"), fatal=True)
         except smtplib.SMTPServerDisconnected as exc:
             return _trouble(f"connect to {self.url}", exc)
         except smtplib.SMTPException as exc:  # e.g. no AUTH mechanism in common
-            return SendResult(False, True, None, _one_line(f"{self.url}: {exc}"), fatal=True)
+            return SendResult(False, True, None, one_line(f"{self.url}: {exc}"), fatal=True)
         except OSError as exc:  # refused, unreachable, timeout, TLS handshake
             return _trouble(f"connect to {self.url}", exc)
 
@@ -278,7 +278,7 @@ class SmtpTransport:
         if not all(a.isascii() for a in addresses):
             if not conn.has_extn("smtputf8"):
                 odd = next(a for a in addresses if not a.isascii())
-                return SendResult(False, True, None, _one_line(f"{self.url} does not support SMTPUTF8, needed for {odd}"))
+                return SendResult(False, True, None, one_line(f"{self.url} does not support SMTPUTF8, needed for {odd}"))
             options.append("SMTPUTF8")
         return options
 
@@ -325,7 +325,7 @@ class SmtpTransport:
             accepted = len(envelope.recipients) - len(refused)
             result = _refused(f"RCPT TO <{rcpt}> (accepted for {accepted} other(s))", rcode, rreply)
             return result
-        return SendResult(True, False, code, _one_line(reply))
+        return SendResult(True, False, code, one_line(reply))
 
     def _failed(self, conn: smtplib.SMTP, stage: str, code: int, reply: bytes | str) -> SendResult:
         """A refused command: reset for the next message, or drop the connection after 421."""

@@ -6,10 +6,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .config import Settings
-from .db import Database
-from .errors import SelectionError, SubscriberError
-from .models import SLOT_MARKERS, Edition, EditionItem, Rendered, Window
+from ..checks import Failure
+from ..checks.edition import SampleMessage, check_edition, sample_messages, sample_recipient
+from ..checks.message import check_message
+from ..config import Settings
+from ..db import Database
+from ..db import members as member_db
+from ..db.editions import load_edition
+from ..edition.periods import parse_period, previous_period, window_between
+from ..edition.render import fill_slots, render_variant
+from ..edition.selection import items_for_topics
+from ..errors import SelectionError, SubscriberError
+from ..message.assemble import Recipient, name_slot
+from ..message.links import Links
+from ..message.outgoing import Outgoing
+from ..models import Edition, EditionItem, Rendered, Window
+from .candidates import plan_edition
 
 
 @dataclass
@@ -40,7 +52,6 @@ class PreviewResult:
 
 def resolve_window(settings: Settings, req: PreviewRequest, *, now: datetime, default: str = "weekly") -> Window:
     """The window an edition command names: KEY, --week/--day/--month, --since/--until, or the last period."""
-    from .periods import parse_period, previous_period, window_between
 
     given = [v for v in (req.key, req.week, req.day, req.month) if v]
     if len(given) > 1 or (given and (req.since or req.until)):
@@ -64,8 +75,6 @@ def generic_slots(settings: Settings) -> dict[str, str]:
 
 
 def member_slots(settings: Settings, subscriber_id: int, token_version: int, name: str | None) -> dict[str, str]:
-    from .message import name_slot
-    from .tokens import Links
 
     links = Links(settings.secret_key, settings.base_url)
     return {
@@ -77,8 +86,6 @@ def member_slots(settings: Settings, subscriber_id: int, token_version: int, nam
 
 def find_edition(db: Database, settings: Settings, window: Window, topics=None) -> Edition:
     """The built edition for the window's key, else one planned now (not saved)."""
-    from .db.editions import load_edition
-    from .pipeline import plan_edition
 
     with db.connect() as conn:
         edition = load_edition(conn, window.key)
@@ -89,8 +96,6 @@ def find_edition(db: Database, settings: Settings, window: Window, topics=None) 
 
 
 def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: datetime) -> PreviewResult:
-    from .render import fill_slots, render_variant
-    from .selection import items_for_topics
 
     window = resolve_window(settings, req, now=now)
     edition = find_edition(db, settings, window, topics=req.topics)
@@ -103,10 +108,9 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
         items = items_for_topics(items, req.topics)
         member_topics = req.topics
     if req.subscriber:
-        from .db import subscribers as subscriber_db
 
         with db.connect() as conn:
-            sub = subscriber_db.get_by_email(conn, req.subscriber)
+            sub = member_db.get_by_email(conn, req.subscriber)
         if sub is None:
             raise SubscriberError(req.subscriber, "no such subscriber")
         member_topics = tuple(sub.topics)
@@ -133,18 +137,23 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
 
 def preview_checks(settings: Settings, edition: Edition, items, rendered: Rendered, fmt: str, member, now):
     """The deliverability checks on the message this preview stands for (as `digest check` runs them)."""
-    from .check import SAMPLE_EMAIL, SAMPLE_NAME, check_message
-    from .dkim import DkimSigner
-    from .message import MessageTemplate, Recipient
-    from .tokens import Links
-
-    links = Links(settings.secret_key, settings.base_url)
-    who = (Recipient(0, member.id, member.email, member.name, member.token_version) if member
-           else Recipient(0, 0, SAMPLE_EMAIL, SAMPLE_NAME, 1))
-    message = MessageTemplate.compile(rendered, settings=settings, edition_key=edition.key, fmt=fmt,
-                                      links=links).assemble(who, date=now)
-    signer = DkimSigner.from_settings(settings)
-    if signer is not None:
-        message = signer.sign(message)
+    out = Outgoing(settings)
+    who = Recipient(0, member.id, member.email, member.name, member.token_version) if member else sample_recipient()
+    message = out.digest(out.template(rendered, edition_key=edition.key, fmt=fmt), who, date=now)
     return check_message(message, settings, article_titles=[i.title for i in items],
                          article_urls=[i.url for i in items])
+
+
+def edition_for_key(db: Database, settings: Settings, key: str, *, now: datetime) -> Edition:
+    """The edition a key names: built (as frozen), else as `edition build` would make it now."""
+    return find_edition(db, settings, resolve_window(settings, PreviewRequest(key=key), now=now))
+
+
+def check_key(db: Database, settings: Settings, key: str, *, now: datetime) -> dict[str, list[Failure]]:
+    """`digest check KEY`: every variant of the edition a key names, checked (see checks.edition)."""
+    return check_edition(db, settings, edition_for_key(db, settings, key, now=now), now=now)
+
+
+def samples_for_key(db: Database, settings: Settings, key: str, *, now: datetime) -> dict[str, SampleMessage]:
+    """Every variant of the edition a key names, as a sample member would get it."""
+    return sample_messages(db, settings, edition_for_key(db, settings, key, now=now), now=now)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
-from .models import Article, Topic, TopicReason
+from ..models import Article, Topic, TopicReason
 
 # A keyword in the headline says most, one in the teaser (the lead the editor
 # chose) more than one further down the body. Feeds' bodies repeat the teaser,

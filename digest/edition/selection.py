@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Collection, Sequence
 
-from .errors import SelectionError
-from .models import Article, EditionItem, Window
+from ..errors import SelectionError
+from ..models import Article, EditionItem, Window
 
 NO_TOPIC = ""  # the group of articles without a topic, for the balancing pass
 

@@ -28,11 +28,11 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
-from .config import Settings
-from .errors import ConfigError, RenderError, SubscriberError
+from ..config import Settings
+from ..errors import ConfigError, RenderError, SubscriberError
+from ..models import FORMATS, SLOT_MARKERS, Rendered
+from .links import Links
 from .mime import clean_text, fold_header, phrase_tokens, qp_piece, text_tokens
-from .models import FORMATS, SLOT_MARKERS, Rendered
-from .tokens import Links
 
 # A plain address as validated subscribers have one; anything else must not
 # reach a header (this is a second line of defence against header injection).

@@ -23,7 +23,7 @@ from typing import Callable
 
 from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
 
-from .errors import TokenError
+from ..errors import TokenError
 
 PURPOSES = ("preferences", "unsubscribe", "confirm")
 TIMESTAMPED = frozenset({"confirm"})  # the reader passes max_age for these

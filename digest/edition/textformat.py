@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .models import Window
+from ..models import Window
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 from .errors import SubscriberError
-from .models import FORMATS, FREQUENCIES, STATUSES, Subscriber
+from .models import FORMATS, FREQUENCIES, STATUSES, Subscriber, TopicSet
 
 NAME_MAX = 200
 EMAIL_MAX = 320
@@ -63,22 +63,22 @@ def clean_name(raw: str | None, *, email: str = "", line: int | None = None) -> 
 
 
 def parse_topics(raw: str | Iterable[str] | None, taxonomy: Sequence[str], *, email: str = "",
-                 line: int | None = None, sep: str = ",") -> tuple[str, ...]:
+                 line: int | None = None, sep: str = ",") -> TopicSet:
     """Topic slugs in taxonomy order; empty (or "all") means every topic.
 
     Accepts "a,b" (or sep-separated) text or a list of slugs; case and spaces
     around slugs do not matter. Raises SubscriberError naming an unknown slug.
     """
     if raw is None:
-        return ()
+        return TopicSet()
     parts = raw.split(sep) if isinstance(raw, str) else list(raw)
     chosen = {p.strip().lower() for p in parts if p and p.strip()}
     if chosen == {"all"}:
-        return ()
+        return TopicSet()
     unknown = sorted(chosen - set(taxonomy))
     if unknown:
         raise SubscriberError(email, f"unknown topic {unknown[0]!r} (known: {', '.join(taxonomy)})", line)
-    return tuple(slug for slug in taxonomy if slug in chosen)
+    return TopicSet(slug for slug in taxonomy if slug in chosen)
 
 
 def _choice(value: str | None, choices: Sequence[str], what: str, email: str, line: int | None) -> str:
@@ -98,14 +98,6 @@ def check_format(value: str, *, email: str = "", line: int | None = None) -> str
 
 def check_status(value: str, *, email: str = "") -> str:
     return _choice(value, STATUSES, "status", email, None)
-
-
-def topics_to_text(topics: Sequence[str]) -> str:
-    return ",".join(topics)
-
-
-def topics_from_text(text: str | None) -> tuple[str, ...]:
-    return tuple(t for t in (text or "").split(",") if t)
 
 
 def as_json(sub: Subscriber) -> dict:

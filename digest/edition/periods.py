@@ -21,8 +21,8 @@ import re
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from .errors import SelectionError
-from .models import Window
+from ..errors import SelectionError
+from ..models import Window
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .errors import RenderError
+from ..errors import RenderError
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = [

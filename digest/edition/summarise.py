@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 
-from .models import Article
+from ..models import Article
 
 ELLIPSIS = "\u2026"
 

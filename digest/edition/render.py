@@ -21,12 +21,13 @@ from typing import Mapping, Sequence
 
 import jinja2
 
-from . import render_format as fmt_
-from .config import Settings
-from .errors import RenderError
-from .models import FORMATS, SLOT_MARKERS, Edition, EditionItem, Rendered
+from ..config import Settings, templates_dir
+from ..errors import RenderError
+from ..models import FORMATS, SLOT_MARKERS, Edition, EditionItem, Rendered
+from . import textformat as fmt_
+from .variants import VariantPlan
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = templates_dir()
 HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
 CSS_TEMPLATE = "partials/digest.css.j2"
@@ -87,6 +88,12 @@ def render_variant(
     RENDER_STATS.count(text_renders=1)
     html = "" if fmt == "text" else _render_html(context, settings)
     return Rendered(subject=context["subject"], preheader=context["preheader"], html=html, text=text)
+
+
+def render_plan(edition: Edition, settings: Settings, plan: VariantPlan) -> Rendered:
+    """Render one planned variant of an edition (see variants.plan_variant)."""
+    return render_variant(edition, settings, items=list(plan.items), member_topics=plan.member_topics,
+                          fmt=plan.fmt)
 
 
 def fill_slots(s: str, values: Mapping[str, str], *, html: bool) -> str:

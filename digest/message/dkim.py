@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .config import Settings
-from .errors import ConfigError
+from ..config import Settings
+from ..errors import ConfigError
 
 # What the signature covers (issue 6 and Gmail's bulk-sender rules: the
 # one-click unsubscribe headers must be signed). Reply-To is signed when present.

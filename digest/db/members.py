@@ -16,8 +16,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import SubscriberError
-from ..models import Subscriber
-from ..subscribers import (
+from ..members import (
     ImportPlan,
     MemberRow,
     RowProblem,
@@ -25,10 +24,18 @@ from ..subscribers import (
     email_key,
     plan_import,
     refusal,
-    topics_from_text,
-    topics_to_text,
 )
-from .schema import DELIVERY_STATES, deliveries, editions, events, subscribers, suppressions
+from ..models import Subscriber, TopicSet
+from .schema import (
+    DELIVERY_STATES,
+    decode_topics,
+    deliveries,
+    editions,
+    encode_topics,
+    events,
+    subscribers,
+    suppressions,
+)
 
 _UNSET: Any = object()  # "leave as it is", where None is a meaningful value
 _CHUNK = 500  # keys per IN (...) query, well inside every driver's parameter limit
@@ -40,7 +47,7 @@ def _model(row) -> Subscriber:
         email=row.email,
         name=row.name,
         status=row.status,
-        topics=topics_from_text(row.topics),
+        topics=decode_topics(row.topics),
         frequency=row.frequency,
         format=row.format,
         paused=bool(row.paused),
@@ -129,7 +136,7 @@ def create(conn: Connection, email: str, name: str | None, topics: Sequence[str]
     active = status == "active"
     sub_id = conn.execute(insert(subscribers).values(
         email=email, email_key=email_key(email), name=name, status=status,
-        topics=topics_to_text(topics), frequency=frequency, format=fmt, paused=False,
+        topics=encode_topics(TopicSet(topics)), frequency=frequency, format=fmt, paused=False,
         consent_source=source, consent_at=now if active else None,
         created_at=now, updated_at=now, token_version=1, hard_bounces=0,
     )).inserted_primary_key[0]
@@ -193,7 +200,7 @@ def update_preferences(conn: Connection, sub_id: int, *, topics: Sequence[str] |
     if name is not _UNSET and name != sub.name:
         changes["name"], values["name"] = [sub.name, name], name
     if topics is not None and tuple(topics) != sub.topics:
-        changes["topics"], values["topics"] = [list(sub.topics), list(topics)], topics_to_text(topics)
+        changes["topics"], values["topics"] = [list(sub.topics), list(topics)], encode_topics(TopicSet(topics))
     for fld, new in (("frequency", frequency), ("format", format), ("paused", paused)):
         if new is not None and new != getattr(sub, fld):
             changes[fld], values[fld] = [getattr(sub, fld), new], new
@@ -322,7 +329,7 @@ def export(conn: Connection, sub_id: int) -> dict:
     if row is None:
         raise SubscriberError(f"subscriber #{sub_id}", "no such subscriber")
     member = {c.name: getattr(row, c.name) for c in subscribers.columns}
-    member["topics"] = list(topics_from_text(row.topics))
+    member["topics"] = list(decode_topics(row.topics))
     member["paused"] = bool(row.paused)
     member = {k: _iso(v) if isinstance(v, datetime) else v for k, v in member.items()}
     q = (select(editions.c.key, deliveries.c.status, deliveries.c.attempts, deliveries.c.sent_at,

@@ -1,8 +1,7 @@
 """Deliverability checks: would mailbox providers accept this message, and can everyone read it?
 
-check_message() looks at one complete message (bytes, as sent);
-sample_messages() assembles every variant of an edition for a sample member
-(DKIM-signed when configured) and check_edition() checks each.
+check_message() looks at one complete message (bytes, as sent); checks.edition
+applies it to every variant of an edition.
 Each problem is a Failure with a short code and a one-line message; an empty
 list means the message passes. The message is parsed with the standard
 library's email package and the HTML with lxml: this is the editor's path,
@@ -18,23 +17,18 @@ import email
 import email.policy
 import re
 import unicodedata
-from dataclasses import dataclass
-from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
-from .checks import Failure, collapse, short
-from .checks.html import check_html, link_ok
-from .config import Settings
-from .errors import ConfigError, RenderError
-
-if TYPE_CHECKING:
-    from .db import Database
+from ..config import Settings
+from ..errors import ConfigError
+from ..message.dkim import dkim_record, verify
+from . import Failure, collapse, short
+from .html import check_html, link_ok
 
 GMAIL_CLIP_BYTES = 102_000  # Gmail cuts the HTML part off ("[Message clipped]") beyond this
 ONE_CLICK = "List-Unsubscribe=One-Click"
 LEFTOVERS = ("{{", "{%", "<mj-", "</mj-", "[[digest:", "digest.invalid")
-SAMPLE_EMAIL, SAMPLE_NAME = "sample.member@example.org", "Siân Member"
 
 _MSGID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
 _ANGLE_URI = re.compile(r"<([^<>\s]+)>")
@@ -174,8 +168,6 @@ def _check_text(text: str, settings: Settings, unsubscribe: str | None, titles: 
 
 
 def _check_dkim(raw: bytes, msg, settings: Settings, out: list[Failure]) -> None:
-    from .dkim import dkim_record, verify
-
     if "DKIM-Signature" not in msg:
         out.append(Failure("dkim", "no DKIM-Signature, but DKIM signing is configured"))
         return
@@ -188,7 +180,7 @@ def _check_dkim(raw: bytes, msg, settings: Settings, out: list[Failure]) -> None
         out.append(Failure("dkim", f"the DKIM signature does not verify against the record of "
                                    f"{settings.dkim.selector}._domainkey.{settings.dkim.domain}"))
         return
-    import dkim.util
+    import dkim.util  # dkimpy's tag parser; only needed when a signature is there
 
     tags = dkim.util.parse_tag_value(msg["DKIM-Signature"].encode("ascii", "replace"))
     signed = {h.strip().lower() for h in tags.get(b"h", b"").decode("ascii", "replace").split(":")}
@@ -197,78 +189,3 @@ def _check_dkim(raw: bytes, msg, settings: Settings, out: list[Failure]) -> None
     if unsigned:
         out.append(Failure("dkim", f"the DKIM signature does not cover {', '.join(unsigned)} (Gmail requires it "
                                    "for one-click unsubscribe)"))
-
-
-# ---- an edition ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SampleMessage:
-    """One variant of an edition as a sample member would get it."""
-
-    message: bytes  # b"" if it could not be made
-    titles: tuple[str, ...]  # the variant's articles, which its text part must carry
-    urls: tuple[str, ...]
-    error: str = ""  # why it could not be made (a RenderError)
-
-
-def sample_messages(db: "Database", settings: Settings, key: str, *, now: datetime) -> dict[str, SampleMessage]:
-    """Every variant of an edition, assembled for a sample member and DKIM-signed if configured.
-
-    The variants are those already rendered for it, those its due members
-    need (topic combinations x formats), and always the all-topics html and
-    text variants. Keys are "topics:format" ("*:html", "cyber-security:text").
-    A built edition is used as frozen; otherwise as `edition build` would make
-    it. An edition without articles has no variants ({}).
-    """
-    from .db import deliveries as delivery_db
-    from .db import editions as edition_db
-    from .dkim import DkimSigner
-    from .mailing import render_plan
-    from .message import MessageTemplate, Recipient
-    from .outbox import ALL, plan_variant
-    from .preview import PreviewRequest, find_edition, resolve_window
-    from .tokens import Links
-
-    edition = find_edition(db, settings, resolve_window(settings, PreviewRequest(key=key), now=now))
-    if not edition.items:
-        return {}
-    wanted: list[tuple[str, str]] = [("", "html"), ("", "text")]
-    stored = {}
-    with db.connect() as conn:
-        wanted += [(topics, fmt) for topics, fmt, _ in delivery_db.due_combinations(conn, edition.frequency)]
-        if edition.id is not None:
-            for v in edition_db.list_variants(conn, edition.id):
-                vkey = ",".join(v.topics) or ALL
-                stored[(vkey, v.format)] = v.rendered
-                wanted.append(("" if vkey == ALL else vkey, v.format))
-    signer = DkimSigner.from_settings(settings)
-    links = Links(settings.secret_key, settings.base_url)
-    sample = Recipient(delivery_id=0, subscriber_id=0, email=SAMPLE_EMAIL, name=SAMPLE_NAME, token_version=1)
-    out: dict[str, SampleMessage] = {}
-    for topics, fmt in wanted:
-        plan = plan_variant(topics, fmt, edition.items, settings.topic_slugs)
-        if plan is None or f"{plan.key}:{fmt}" in out:
-            continue
-        titles, urls = tuple(i.title for i in plan.items), tuple(i.url for i in plan.items)
-        try:
-            rendered = stored.get((plan.key, fmt)) or render_plan(edition, settings, plan)
-            message = MessageTemplate.compile(rendered, settings=settings, edition_key=edition.key, fmt=fmt,
-                                              links=links).assemble(sample, date=now)
-        except RenderError as exc:
-            out[f"{plan.key}:{fmt}"] = SampleMessage(b"", titles, urls, str(exc))
-            continue
-        out[f"{plan.key}:{fmt}"] = SampleMessage(signer.sign(message) if signer else message, titles, urls)
-    return out
-
-
-def check_edition(db: "Database", settings: Settings, key: str, *, now: datetime) -> dict[str, list[Failure]]:
-    """Every variant of an edition (see sample_messages), checked; keys "topics:format"."""
-    samples = sample_messages(db, settings, key, now=now)
-    if not samples:
-        return {"*:html": [Failure("no-articles", f"edition {key} has no articles: nothing would be sent")]}
-    return {
-        name: [Failure("render", s.error)] if s.error else
-        check_message(s.message, settings, article_titles=s.titles, article_urls=s.urls)
-        for name, s in samples.items()
-    }

@@ -1,0 +1,87 @@
+"""Every variant of an edition, assembled for a sample member and checked.
+
+The send pre-flight (sending.worker refuses an edition whose messages fail)
+and `digest check KEY` both come through here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..config import Settings
+from ..db import Database
+from ..db import deliveries as delivery_db
+from ..db import editions as edition_db
+from ..edition.render import render_plan
+from ..edition.variants import plan_variant
+from ..errors import RenderError
+from ..message.assemble import Recipient
+from ..message.outgoing import Outgoing
+from ..models import Edition, TopicSet
+from . import Failure
+from .message import check_message
+
+SAMPLE_EMAIL, SAMPLE_NAME = "sample.member@example.org", "Siân Member"
+
+
+@dataclass(frozen=True)
+class SampleMessage:
+    """One variant of an edition as a sample member would get it."""
+
+    message: bytes  # b"" if it could not be made
+    titles: tuple[str, ...]  # the variant's articles, which its text part must carry
+    urls: tuple[str, ...]
+    error: str = ""  # why it could not be made (a RenderError)
+
+
+def sample_recipient() -> Recipient:
+    return Recipient(delivery_id=0, subscriber_id=0, email=SAMPLE_EMAIL, name=SAMPLE_NAME, token_version=1)
+
+
+def sample_messages(db: Database, settings: Settings, edition: Edition, *, now: datetime) -> dict[str, SampleMessage]:
+    """Every variant of an edition, assembled for a sample member and DKIM-signed if configured.
+
+    The variants are those already rendered for it (when it is built), those
+    its due members need (topic combinations x formats), and always the
+    all-topics html and text variants. Keys are "topics:format" ("*:html",
+    "cyber-security:text"). An edition without articles has no variants ({}).
+    """
+    if not edition.items:
+        return {}
+    wanted: list[tuple[TopicSet, str]] = [(TopicSet(), "html"), (TopicSet(), "text")]
+    stored = {}
+    with db.connect() as conn:
+        wanted += [(topics, fmt) for topics, fmt, _ in delivery_db.due_combinations(conn, edition.frequency)]
+        if edition.id is not None:
+            for v in edition_db.list_variants(conn, edition.id):
+                stored[(v.topics, v.format)] = v.rendered
+                wanted.append((v.topics, v.format))
+    out_maker = Outgoing(settings)
+    sample = sample_recipient()
+    out: dict[str, SampleMessage] = {}
+    for topics, fmt in wanted:
+        plan = plan_variant(topics, fmt, edition.items, settings.topic_slugs)
+        if plan is None or plan.label in out:
+            continue
+        titles, urls = tuple(i.title for i in plan.items), tuple(i.url for i in plan.items)
+        try:
+            rendered = stored.get((plan.key, fmt)) or render_plan(edition, settings, plan)
+            template = out_maker.template(rendered, edition_key=edition.key, fmt=fmt)
+        except RenderError as exc:
+            out[plan.label] = SampleMessage(b"", titles, urls, str(exc))
+            continue
+        out[plan.label] = SampleMessage(out_maker.digest(template, sample, date=now), titles, urls)
+    return out
+
+
+def check_edition(db: Database, settings: Settings, edition: Edition, *, now: datetime) -> dict[str, list[Failure]]:
+    """Every variant of an edition (see sample_messages), checked; keys "topics:format"."""
+    samples = sample_messages(db, settings, edition, now=now)
+    if not samples:
+        return {"*:html": [Failure("no-articles", f"edition {edition.key} has no articles: nothing would be sent")]}
+    return {
+        name: [Failure("render", s.error)] if s.error else
+        check_message(s.message, settings, article_titles=s.titles, article_urls=s.urls)
+        for name, s in samples.items()
+    }

@@ -1,0 +1,51 @@
+"""Which variant of an edition a member gets: pure planning, no I/O.
+
+A variant is the member's topics within the edition x format. Members who
+chose no topic (an empty TopicSet) get every article; members whose topics meet no
+article of the edition get nothing: an empty digest is never queued.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Collection, Sequence
+
+from ..models import EditionItem, TopicSet
+
+
+@dataclass(frozen=True)
+class VariantPlan:
+    key: TopicSet  # the member's topics within the edition, in taxonomy order; empty: all topics
+    fmt: str
+    items: tuple[EditionItem, ...]
+
+    @property
+    def member_topics(self) -> TopicSet:  # for "why you get this"
+        return self.key
+
+    @property
+    def label(self) -> str:
+        """"topics:format", as `digest check` and send-test name a variant ("*:html")."""
+        return f"{self.key.label}:{self.fmt}"
+
+
+def edition_topics(items: Sequence[EditionItem]) -> set[str]:
+    return {t for i in items for t in i.topics}
+
+
+def plan_variant(
+    member_topics: Collection[str],
+    fmt: str,
+    items: Sequence[EditionItem],
+    taxonomy_order: Sequence[str],
+) -> VariantPlan | None:
+    """The variant a member with these topics (empty: all) and format gets, or None if it would be empty."""
+    chosen = set(member_topics)
+    if not chosen:
+        plan = VariantPlan(TopicSet(), fmt, tuple(items))
+    else:
+        within = chosen & edition_topics(items)
+        ordered = tuple(t for t in taxonomy_order if t in within)
+        mine = tuple(i for i in items if within.intersection(i.topics))
+        plan = VariantPlan(TopicSet(ordered), fmt, mine)
+    return plan if plan.items else None

@@ -1,0 +1,66 @@
+"""Ingest sources into the database: read, parse, tag, store, one transaction per source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Sequence
+
+from ..config import Settings
+from ..db import Database
+from ..db import articles as article_db
+from ..edition.topics import classify
+from ..errors import IngestError
+from . import load_source
+
+
+@dataclass
+class SourceReport:
+    source: str
+    kind: str = ""
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    problems: list[str] = field(default_factory=list)
+    error: str | None = None  # the whole source failed; nothing was written
+
+
+def ingest_sources(
+    db: Database,
+    settings: Settings,
+    sources: Sequence[str],
+    *,
+    published: datetime | None = None,
+    now: datetime,
+) -> list[SourceReport]:
+    """Read, parse, tag and store each source in a transaction of its own.
+
+    A source that fails leaves the database as it was and does not stop the
+    others; its report carries the one-line error.
+    """
+    reports = []
+    with db.begin() as conn:
+        article_db.sync_topics(conn, settings.topics)
+    for source in sources:
+        report = SourceReport(source)
+        reports.append(report)
+        try:
+            parsed = load_source(source, site_url=settings.website)
+        except IngestError as exc:
+            report.error = str(exc)
+            continue
+        report.kind = parsed.kind
+        report.problems = list(parsed.problems)
+        with db.begin() as conn:
+            for article in parsed.articles:
+                if article.published_at is None and published is not None:
+                    article.published_at = published
+                reasons = classify(article, settings.topics)
+                result = article_db.upsert_article(conn, article, reasons, now=now)
+                if result.created:
+                    report.new += 1
+                elif result.changed:
+                    report.updated += 1
+                else:
+                    report.unchanged += 1
+    return reports

@@ -1,0 +1,1 @@
+"""Sending: queue an edition's deliveries, claim them under a lease, hand them to a transport."""
