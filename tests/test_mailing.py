@@ -334,3 +334,41 @@ def test_with_dkim_configured_every_sent_message_is_signed_and_verifies(seeded, 
         assert not verify(raw.replace(b"Subject: ", b"Subject: Re: ", 1), record)
     out = ok(seeded("check", *[str(f) for f in files])).output
     assert "OK: 3 message(s) pass every check (DKIM signature verified)" in out
+
+
+def _statuses(db):
+    with db.connect() as conn:
+        return sorted(conn.execute(select(deliveries.c.status, deliveries.c.attempts)).all())
+
+
+def test_send_queue_from_python_refuses_an_edition_that_fails_its_checks(seeded, db, settings):
+    from dataclasses import replace
+
+    from digest.errors import CheckError
+    from digest.sending.transports import MemoryTransport
+    from digest.sending.worker import SendOptions, send_queue
+
+    ok(seeded("edition", "build", "--week", "2017-W25"))
+    ok(seeded("queue", "2017-W25"))
+    before = _statuses(db)
+    memory = MemoryTransport()
+    no_address = replace(settings, address="")  # mailbox providers (and the law) want a postal address
+    with pytest.raises(CheckError) as refused:
+        send_queue(db, no_address, lambda: memory, SendOptions())
+    assert "edition 2017-W25" in str(refused.value) and "postal-address" in str(refused.value)
+    assert memory.sent == [] and _statuses(db) == before  # nothing claimed, no attempt spent
+    stats = send_queue(db, settings, lambda: memory, SendOptions())
+    assert stats.sent == 3 and len(memory.sent) == 3
+
+
+def test_digest_send_refuses_an_edition_that_fails_its_checks(seeded, db, tmp_path, monkeypatch):
+    ok(seeded("edition", "build", "--week", "2017-W25"))
+    ok(seeded("queue", "2017-W25"))
+    before = _statuses(db)
+    config = tmp_path / "bare.toml"
+    config.write_text('[organisation]\naddress = ""\n')
+    result = seeded("--config", str(config), "send", "--transport", "file")
+    assert result.exit_code == 1
+    assert "edition 2017-W25" in result.output and "postal-address" in result.output
+    assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").glob("*.eml"))
+    assert _statuses(db) == before
