@@ -129,6 +129,8 @@ class Edition:
     subject: str = ""
     id: int | None = None
     built_at: datetime | None = None
+    preheader: str = ""  # the editor's inbox preview text; "" = made from the titles
+    note: str = ""  # the editor's note above the articles (Markdown-lite, see edition.note)
     queued_at: datetime | None = None
     warnings: list[str] = field(default_factory=list)
 

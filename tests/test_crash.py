@@ -10,11 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from digest.db.schema import QUEUED, SENDING, deliveries, subscribers
 
@@ -36,9 +36,9 @@ def digest_send(env, smtp_url, *args, wait=True):
 
 @pytest.mark.parametrize("resume", ["reclaim", "lease-expiry"])
 def test_sigkill_mid_send_then_resume(queued, env, db, smtp_sink, resume):
-    # rate x lease / 2 = 30 of the 40 are claimed per batch; the lease is long enough for the early
-    # sender below to start (and check the edition) on a loaded machine before it ends.
-    proc = digest_send(env, smtp_sink.url, "--rate", "10", "--lease", "6", wait=False)
+    # 30 of the 40 are claimed in the first batch, under a lease far longer than the test: the
+    # lease's end is moved into the past below rather than waited for (no race with a slow machine).
+    proc = digest_send(env, smtp_sink.url, "--rate", "10", "--lease", "300", "--batch", "30", wait=False)
     try:
         smtp_sink.wait_for(12, timeout=60)
     finally:
@@ -66,8 +66,10 @@ def test_sigkill_mid_send_then_resume(queued, env, db, smtp_sink, resume):
         assert f"sent {unclaimed}," in early.stdout
         received_early = Counter(r for m in smtp_sink.messages for r in m.rcpt_tos)
         assert all(received_early[r] == received_before[r] for r in left_sending)
-        time.sleep(6.2)
-        done = digest_send(env, smtp_sink.url)  # ...after, it takes them over.
+        with db.begin() as conn:  # the lease ends (as if 300 s had passed)...
+            conn.execute(update(deliveries).where(deliveries.c.status == SENDING)
+                         .values(lease_until=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        done = digest_send(env, smtp_sink.url)  # ...and a later sender takes them over.
     assert done.returncode == 0, done.stderr
 
     received = Counter(r for m in smtp_sink.messages for r in m.rcpt_tos)

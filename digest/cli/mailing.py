@@ -85,6 +85,73 @@ def edition_build(app, key, week, day, month) -> None:
     click.echo(f"built {built.key} ({built.frequency}): {len(built.items)} article(s); subject: {built.subject}")
 
 
+@edition.command("set")
+@click.argument("key")
+@click.option("--subject", help='The subject line ("" for the one made from the config\'s digest.subject).')
+@click.option("--preheader", help='The inbox preview text ("" for the one made from the headlines).')
+@click.option("--note", help="The editor's note above the articles (Markdown-lite: paragraphs, [text](https://...)).")
+@click.option("--note-file", type=click.File("r", encoding="utf-8"), help="Read the note from a file (- for stdin).")
+@pass_app
+def edition_set(app, key, subject, preheader, note, note_file) -> None:
+    """Set an edition's subject, preheader and editor's note, before it is built.
+
+    The words are kept by KEY and frozen into the edition when it is built
+    (build again to change a built edition; once queued it is refused). An
+    empty value ("") goes back to the one made from the articles.
+
+    \b
+    Example:
+      digest edition set 2017-W25 --subject "GDPR in a year, and smart places" --note-file note.md
+    """
+    from ..editorial.text import set_edition_text
+
+    if note is not None and note_file is not None:
+        raise click.UsageError("give --note or --note-file, not both")
+    if note_file is not None:
+        note = note_file.read()
+    if subject is None and preheader is None and note is None:
+        raise click.UsageError("nothing to set: give --subject, --preheader, --note or --note-file")
+    try:
+        _window(app, key, None, None, None)  # a key that names a period, or a one-line error
+        text = set_edition_text(app.db, key, subject=subject, preheader=preheader, note=note, now=now_utc())
+    except DigestError as exc:
+        raise fail(exc) from None
+    _print_text(text)
+    with app.db.connect() as conn:
+        from ..db import editions as edition_db
+
+        built = edition_db.load_edition(conn, key)
+    if built is not None:
+        click.echo(f"{key} is built already: run `digest edition build {key}` again to use these words")
+
+
+def _print_text(text) -> None:
+    click.echo(f"{text.key}:")
+    click.echo(f"  subject:   {text.subject or '(made from digest.subject)'}")
+    click.echo(f"  preheader: {text.preheader or '(made from the headlines)'}")
+    if text.note:
+        click.echo("  note:")
+        for line in text.note.splitlines():
+            click.echo(f"    {line}")
+    else:
+        click.echo("  note:      (none)")
+
+
+@edition.command("show")
+@click.argument("key")
+@pass_app
+def edition_show(app, key) -> None:
+    """Show the subject, preheader and note set for an edition (`digest edition set`).
+
+    \b
+    Example:
+      digest edition show 2017-W25
+    """
+    from ..editorial.text import edition_text
+
+    _print_text(edition_text(app.db, key))
+
+
 @edition.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app

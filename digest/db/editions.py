@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from ..errors import EditionError
 from ..models import Edition, EditionItem, Rendered, TopicSet, Window
-from .schema import decode_topics, edition_items, editions, encode_topics, variants
+from .schema import decode_topics, edition_items, edition_texts, editions, encode_topics, variants
 
 
 def load_edition(conn: Connection, key: str) -> Edition | None:
@@ -35,7 +35,8 @@ def load_edition(conn: Connection, key: str) -> Edition | None:
     ]
     window = Window(row.window_start, row.window_end, row.key, row.frequency)
     return Edition(key=row.key, frequency=row.frequency, window=window, items=items, subject=row.subject,
-                   id=row.id, built_at=row.built_at, queued_at=row.queued_at)
+                   id=row.id, built_at=row.built_at, queued_at=row.queued_at, preheader=row.preheader or "",
+                   note=row.note or "")
 
 
 def list_editions(conn: Connection) -> list[Edition]:
@@ -47,7 +48,7 @@ def save_edition(conn: Connection, edition: Edition, *, now: datetime) -> Editio
     """Freeze an edition's selection and summaries; rebuilding is refused once queued."""
     row = conn.execute(select(editions.c.id, editions.c.queued_at).where(editions.c.key == edition.key)).first()
     values = dict(frequency=edition.frequency, window_start=edition.window.start, window_end=edition.window.end,
-                  subject=edition.subject, built_at=now)
+                  subject=edition.subject, built_at=now, preheader=edition.preheader, note=edition.note)
     if row is not None:
         if row.queued_at is not None:
             raise EditionError(edition.key, f"was queued at {row.queued_at:%Y-%m-%d %H:%M} UTC; "
@@ -113,3 +114,29 @@ def load_variant(conn: Connection, variant_id: int) -> StoredVariant | None:
 def list_variants(conn: Connection, edition_id: int) -> list[StoredVariant]:
     q = select(variants).where(variants.c.edition_id == edition_id).order_by(variants.c.id)
     return [_variant(r) for r in conn.execute(q)]
+
+
+@dataclass(frozen=True)
+class EditionText:
+    """What the editor wrote for an edition: "" means "not set" (made from the articles)."""
+
+    key: str
+    subject: str = ""
+    preheader: str = ""
+    note: str = ""
+    updated_at: datetime | None = None
+    updated_by: str = ""
+
+
+def load_text(conn: Connection, key: str) -> EditionText:
+    row = conn.execute(select(edition_texts).where(edition_texts.c.key == key)).first()
+    if row is None:
+        return EditionText(key)
+    return EditionText(key, row.subject, row.preheader, row.note, row.updated_at, row.updated_by)
+
+
+def save_text(conn: Connection, text: EditionText) -> None:
+    values = dict(subject=text.subject, preheader=text.preheader, note=text.note, updated_at=text.updated_at,
+                  updated_by=text.updated_by)
+    if conn.execute(update(edition_texts).where(edition_texts.c.key == text.key).values(**values)).rowcount == 0:
+        conn.execute(insert(edition_texts).values(key=text.key, **values))

@@ -108,6 +108,21 @@ editions = Table(
     Column("subject", String(500), nullable=False),
     Column("built_at", UTCDateTime, nullable=False),
     Column("queued_at", UTCDateTime),  # set once queued: the edition is frozen from then on
+    Column("preheader", String(500), nullable=False, default=""),  # the editor's; "" = made from the titles
+    Column("note", Text, nullable=False, default=""),  # the editor's note (Markdown-lite), frozen with the build
+)
+
+# What the editor wrote for an edition before (or between) builds, by key; a
+# build copies it into the edition, where it is frozen once queued.
+edition_texts = Table(
+    "edition_texts",
+    metadata,
+    Column("key", String(40), primary_key=True),
+    Column("subject", String(500), nullable=False, default=""),
+    Column("preheader", String(500), nullable=False, default=""),
+    Column("note", Text, nullable=False, default=""),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(320), nullable=False, default=""),
 )
 
 edition_items = Table(

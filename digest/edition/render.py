@@ -25,6 +25,7 @@ from ..config import Settings, templates_dir
 from ..errors import RenderError
 from ..models import FORMATS, SLOT_MARKERS, Edition, EditionItem, Rendered
 from . import textformat as fmt_
+from .note import note_as_text, parse_note
 from .variants import VariantPlan
 
 TEMPLATES_DIR = templates_dir()
@@ -109,7 +110,9 @@ def fill_slots(s: str, values: Mapping[str, str], *, html: bool) -> str:
 
 
 def preheader_for(edition: Edition, items: Sequence[EditionItem]) -> str:
-    """Inbox preview text (40 to 130 characters): what this edition carries."""
+    """Inbox preview text (40 to 130 characters): the editor's, else what this edition carries."""
+    if edition.preheader.strip():
+        return _truncate(_oneline(edition.preheader), PREHEADER_MAX)
     titles = [_oneline(it.title) for it in sorted(items, key=lambda it: it.position)]
     lead = {"daily": "Today", "weekly": "This week", "monthly": "This month"}.get(edition.frequency, "In this edition")
     if not titles:
@@ -193,6 +196,8 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
                             "monthly": "Monthly digest"}.get(frequency, "Digest"),
         "dates": fmt_.window_dates(edition.window, frequency, tz),
         "articles": articles,
+        "note": parse_note(edition.note),
+        "note_text": note_as_text(edition.note),
         "count": fmt_.plural(len(articles), "article"),
         "member_topics": chosen,
         "chose": ", ".join(chosen) if chosen else "all topics",

@@ -11,6 +11,7 @@ from typing import Collection, Sequence
 from ..config import Settings
 from ..db import Database
 from ..db import articles as article_db
+from ..db import editions as edition_db
 from ..edition.selection import select
 from ..edition.summarise import summarise
 from ..models import Article, Edition, EditionItem, Window
@@ -23,13 +24,15 @@ def plan_edition(
     *,
     topics: Collection[str] | None = None,
 ) -> Edition:
-    """Choose and summarise the articles of a window: an edition not yet saved."""
+    """Choose and summarise the articles of a window, with the editor's words: an edition not yet saved."""
 
     with db.connect() as conn:
         candidates = article_db.list_articles(conn, since=window.start, until=window.end)
+        words = edition_db.load_text(conn, window.key)  # `digest edition set`: subject, preheader, note
     chosen = select(candidates, window, topics=topics, size=settings.edition_size)
     items = [edition_item(a, pos, summarise(a, settings.summary_words)) for pos, a in enumerate(chosen)]
-    edition = Edition(key=window.key, frequency=window.frequency, window=window, items=items)
+    edition = Edition(key=window.key, frequency=window.frequency, window=window, items=items,
+                      subject=words.subject, preheader=words.preheader, note=words.note)
     edition.warnings = edition_warnings(chosen, candidates, window)
     return edition
 
