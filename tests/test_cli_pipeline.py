@@ -155,8 +155,10 @@ def test_preview_for_one_subscriber_shows_their_variant(run_cli, seed_path):
     ok(run_cli("subscribers", "add", "dana@example.org", "--name", "Dana", "--topics", "member-news",
                "--format", "text"))
     result = ok(run_cli("preview", "2017-W25", "--subscriber", "dana@example.org"))
-    assert "wrote preview.txt" in result.output  # a text-format member sees the text part
-    body = Path("preview.txt").read_text(encoding="utf-8")
+    # A text-format member sees the text part, printed: the email on stdout, the rest on stderr.
+    body = result.stdout
+    assert body.startswith("PUBLIC DIGITAL LEADERS NETWORK") and "wrote standard output" in result.stderr
+    assert not Path("preview.txt").exists()
     assert "Hello Dana," in body
     assert SEED_TITLES[1] in body and SEED_TITLES[0] not in body
     unknown = run_cli("preview", "2017-W25", "--subscriber", "nobody@example.org")
@@ -170,3 +172,10 @@ def test_bad_config_is_one_line_naming_the_key(run_cli, tmp_path, monkeypatch):
     result = run_cli("articles")
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {config}: digest.summary_words: must be a whole number, not 'many'"
+
+
+def test_a_listing_exports_articles_keep_the_listings_order(run_cli, seed_path):
+    """They share the date given at ingest: the email lists them as the page did, first post first."""
+    ok(run_cli("ingest", seed_path, "--published", "2017-06-21"))
+    text = ok(run_cli("preview", "2017-W25", "--text")).stdout
+    assert [text.index(t) for t in SEED_TITLES] == sorted(text.index(t) for t in SEED_TITLES)

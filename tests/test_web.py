@@ -456,3 +456,26 @@ def test_serve_answers_over_http(env, tmp_path, demo):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_serve_demo_opens_the_links_in_the_demos_own_emails(env, tmp_path, queue_members):
+    """scripts/demo signs links with the demo key and points them at :8000; `serve --demo` opens them."""
+    demo_env = {**env, "PATH": "/usr/bin:/bin", "DIGEST_SECRET_KEY": "", "DIGEST_BASE_URL": ""}
+    queue_members(1)  # queued with the test key: re-sign nothing, just send with the demo's settings
+    sent = subprocess.run([sys.executable, "-m", "digest", "send", "--transport", "file"], cwd=tmp_path,
+                          env=demo_env, capture_output=True, text=True, timeout=120)
+    assert sent.returncode == 0, sent.stderr
+    [eml] = (tmp_path / "outbox").glob("*.eml")
+    text = message_from_bytes(eml.read_bytes(), policy=email_policy.default).get_body(("plain",)).get_content()
+    link = re.search(r"Manage your preferences: (http://127\.0\.0\.1:8000/preferences/\S+)", text).group(1)
+    proc = subprocess.Popen([sys.executable, "-m", "digest", "serve", "--demo", "--port", "0"], cwd=tmp_path,
+                            env=demo_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "insecure demo mode" in proc.stderr.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", proc.stdout.readline()).group(0)
+        with urllib.request.urlopen(link.replace("http://127.0.0.1:8000", url), timeout=10) as resp:
+            page = resp.read().decode()
+            assert resp.status == 200 and "<h1>Your email preferences</h1>" in page and "For m•••@example.org." in page
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

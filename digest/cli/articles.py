@@ -110,13 +110,18 @@ def articles(app, since, until, topic, as_json, explain) -> None:
         return
     from rich.table import Table
 
-    table = Table(title=f"{len(rows)} article(s)")
-    for col in ("id", "published", "title", "author", "topics"):
-        table.add_column(col)
+    # Each article: its title (bold) over the summary members will read; topics wrap whole, never cut.
+    table = Table(title=f"{len(rows)} article(s)", show_lines=True)
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("published", no_wrap=True)
+    table.add_column("title and summary", ratio=3, overflow="fold")
+    table.add_column("author", ratio=1, overflow="fold")
+    table.add_column("topics", ratio=1, overflow="fold", min_width=12)
     for a, row in zip(found, rows):
         flags = (" [pinned]" if row["pinned"] else "") + (" [excluded]" if row["excluded"] else "")
-        table.add_row(str(a.id), f"{a.published_at.astimezone(tz):%Y-%m-%d}", escape(a.title + flags),
-                      escape(a.author or ""), ", ".join(row["topics"]) or "-")
+        table.add_row(str(a.id), f"{a.published_at.astimezone(tz):%Y-%m-%d}",
+                      f"[bold]{escape(a.title + flags)}[/bold]\n{escape(row['summary'])}",
+                      escape(a.author or ""), "\n".join(row["topics"]) or "-")
     out.print(table)
 
 

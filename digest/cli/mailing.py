@@ -324,7 +324,7 @@ def send_test(app, key, to, variant, transport) -> None:
     except DigestError as exc:
         raise fail(exc) from None
     if not result.ok:
-        raise click.ClickException(f"{to}: refused: {result.code or ''} {result.message}".strip())
+        raise click.ClickException(" ".join(str(x) for x in (f"{to}: refused:", result.code, result.message) if x))
     click.echo(f"sent a test of {key} ({variant}) to {to} via {kind}")
 
 

@@ -23,8 +23,8 @@ HTML_WARN_BYTES = 80_000
 @click.option("--topics", metavar="a,b", help="Only these topics (slugs, comma-separated).")
 @click.option("--subscriber", metavar="EMAIL", help="Show exactly the variant this member will get.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True),
-              help="Write the email here (default: preview.html, or preview.txt with --text).")
-@click.option("--text", "as_text", is_flag=True, help="Write the plain-text part instead of the HTML.")
+              help="Write the email here (default: preview.html; with --text, standard output; - for standard output).")
+@click.option("--text", "as_text", is_flag=True, help="The plain-text part instead of the HTML (printed unless --out).")
 @click.option("--open", "open_it", is_flag=True, help="Open the result in a browser.")
 @click.option("--screenshot", metavar="DIR", type=click.Path(file_okay=False),
               help="Also write PNGs of the email at 375 px and 600 px wide (headless Chromium).")
@@ -40,7 +40,7 @@ def preview(app, key, week, day, month, since, until, topics, subscriber, out, a
     \b
     Example:
       digest preview --week 2017-W25 --out preview.html
-      digest preview 2017-W25 --subscriber jane@example.org --text
+      digest preview 2017-W25 --subscriber sian.jones@example.org --text
     """
     from ..editorial.preview import PreviewRequest, make_preview
 
@@ -56,9 +56,13 @@ def preview(app, key, week, day, month, since, until, topics, subscriber, out, a
         raise fail(exc) from None
 
     as_text = result.fmt == "text"
-    path = Path(out or ("preview.txt" if as_text else "preview.html"))
-    path.write_text(result.body, encoding="utf-8")
-    _print_table(result, s)
+    to_stdout = out == "-" or (as_text and not out)
+    if to_stdout:  # the email is the output; everything else goes to stderr
+        click.echo(result.body, nl=False)
+    path = None if to_stdout else Path(out or "preview.html")
+    if path is not None:
+        path.write_text(result.body, encoding="utf-8")
+    _print_table(result, s, stderr=to_stdout)
     warnings = list(result.warnings)
     size = len(result.rendered.html.encode("utf-8"))
     if not as_text and size > HTML_WARN_BYTES:
@@ -66,21 +70,22 @@ def preview(app, key, week, day, month, since, until, topics, subscriber, out, a
                         "close to Gmail's 102 KB clipping limit")
     for w in warnings:
         click.secho(f"warning: {w}", fg="yellow", err=True)
-    click.echo(f"wrote {path} ({len(result.body.encode('utf-8')):,} bytes; subject: {result.rendered.subject})")
+    click.echo(f"wrote {path or 'standard output'} ({len(result.body.encode('utf-8')):,} bytes; "
+               f"subject: {result.rendered.subject})", err=to_stdout)
     if screenshot:
         from ..editorial.screenshot import screenshot_html
 
         html = result.body if not as_text else result.html_filled
         for shot in screenshot_html(html, Path(screenshot), name=result.edition.key):
-            click.echo(f"wrote {shot.path}")
+            click.echo(f"wrote {shot.path}", err=to_stdout)
             if shot.scrolls_sideways:
                 click.secho(f"warning: at {shot.width} px the email is {shot.scroll_width} px wide: "
                             "readers would scroll sideways", fg="yellow", err=True)
-    if open_it:
+    if open_it and path is not None:
         click.launch(str(path.resolve()))
 
 
-def _print_table(result, settings) -> None:
+def _print_table(result, settings, *, stderr: bool = False) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -94,4 +99,4 @@ def _print_table(result, settings) -> None:
         title = item.title + (" [pinned]" if item.pinned else "")
         table.add_row(str(n), item.published_at.astimezone(result.tz).strftime("%d %b"), escape(title),
                       ", ".join(labels.get(t, t) for t in item.topics) or "-", str(len(item.summary.split())))
-    console().print(table)
+    console(stderr=stderr).print(table)

@@ -18,8 +18,9 @@ MIN_SECRET = 16  # characters; shorter keys are guessable enough to forge links 
               help="Requests handled at once.")
 @click.option("--trusted-proxy", metavar="ADDRESS",
               help="A reverse proxy whose X-Forwarded-For/-Proto headers to believe (for rate limits per client).")
-@click.option("--insecure-demo", is_flag=True,
-              help="Run even without DIGEST_SECRET_KEY (links can then be forged): for a local demo only.")
+@click.option("--demo", "--insecure-demo", "insecure_demo", is_flag=True,
+              help="For the demo's emails (scripts/demo): run with the built-in demo key, so the links in "
+                   "outbox/*.eml open; anyone could forge links with it, so never on a public address.")
 @pass_app
 def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
     """Serve the preference, unsubscribe, subscribe and web-version pages.
@@ -32,6 +33,7 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
     Example:
       DIGEST_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(32))') \\
         digest serve --host 127.0.0.1 --port 8000
+      digest serve --demo      # open the links in the demo's outbox/*.eml
     """
     try:
         settings = app.settings
@@ -39,7 +41,7 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
         if weak and not insecure_demo:
             raise click.ClickException(
                 f"DIGEST_SECRET_KEY is missing, the demo key, or shorter than {MIN_SECRET} characters: set a long "
-                "random one (or pass --insecure-demo for a local try-out)")
+                "random one (or pass --demo for a local try-out of the demo's emails)")
         from waitress import create_server
 
         from ..web import create_app

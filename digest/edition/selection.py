@@ -23,14 +23,19 @@ def _utc(moment: datetime) -> datetime:
 
 
 def order_key(article: Article) -> tuple:
-    """Pinned first, then newest first, then title, then id (articles without one last)."""
+    """Pinned first, then newest first; ties keep the source's order (the order they were stored in).
+
+    A listing export's articles all carry the date given at ingest, so without
+    this its first post could come anywhere. Articles not yet stored (no id)
+    come after stored ones, by title.
+    """
     published = _utc(article.published_at).timestamp() if article.published_at else float("-inf")
     return (
         not article.pinned,
         -published,
-        article.title,
         article.id is None,
         article.id or 0,
+        article.title,
     )
 
 
