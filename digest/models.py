@@ -165,7 +165,7 @@ class Rendered:
 
 # Per-member parts of a rendered email. Rendering leaves these markers in place
 # (the URL ones look like absolute URLs so MJML and premailer leave them be);
-# message.py fills them per recipient, preview and the web version fill them
+# message/assemble.py fills them per recipient, preview and the web version fill them
 # with generic values.
 SLOT_MARKERS = {
     "preferences_url": "https://digest.invalid/slot/preferences",

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 pytest_plugins = ["smtp_server"]  # tests/ is on sys.path (no __init__.py), as for the other test modules
 
 DATA = Path(__file__).parent / "data"
-SEED = DATA / "seed_listing.txt"
+SEED = Path(__file__).parent.parent / "samples" / "news-export.txt"  # the shared seed, shipped as a sample
 PG_URL = os.environ.get("DIGEST_TEST_DATABASE_URL", "")
 
 

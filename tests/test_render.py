@@ -48,7 +48,7 @@ def _item(n, title, slug, author, role, day, topics, summary, **kw):
 
 
 def seed_items() -> list[EditionItem]:
-    """Five articles from tests/data/seed_listing.txt, as selection would freeze them."""
+    """Five articles from samples/news-export.txt, as selection would freeze them."""
     return [
         _item(1, "Queen’s speech: what to watch for and what’s missing", "queens-speech-what-to-watch-for",
               "Martin Ferguson", "Director of Policy and Research, Socitm", 21,

@@ -1,7 +1,7 @@
 """Render an edition variant into an email: HTML (Jinja2 -> MJML -> premailer) and text.
 
 One call renders one variant (a set of articles for one choice of topics);
-per-member parts stay as SLOT_MARKERS for message.py to fill by a join, so a
+per-member parts stay as SLOT_MARKERS for message/assemble.py to fill by a join, so a
 send of many members costs one MJML compile per variant, not per member.
 
     render_variant(edition, settings, items=..., member_topics=..., fmt="html")

@@ -1,6 +1,6 @@
 """DKIM signatures for assembled messages, the DNS record to publish, and verification.
 
-Signing works on the bytes message.py already built: the signature header is
+Signing works on the bytes assemble.py already built: the signature header is
 prepended, nothing is re-encoded. Canonicalisation is relaxed/relaxed (RFC
 6376 section 3.4), done here with a few byte regexes; the RSA step runs in
 OpenSSL through `cryptography`. dkimpy does the same in pure Python at a few
@@ -147,7 +147,7 @@ class DkimSigner:
         return cls(domain, selector, load_pem_private_key(pem, password=None), **kw)
 
     def sign(self, message: bytes) -> bytes:
-        """message with a DKIM-Signature header prepended (CRLF line ends expected, as message.py makes)."""
+        """message with a DKIM-Signature header prepended (CRLF line ends expected, as assemble.py makes)."""
         if b"\r\n\r\n" not in message:  # LF line ends (a file from elsewhere): make them CRLF
             message = _LINE_END.sub(b"\r\n", message)
         fields, body = split_message(message)

@@ -1,4 +1,4 @@
-"""The few MIME encoders message.py needs, written for speed on short inputs.
+"""The few MIME encoders assemble.py needs, written for speed on short inputs.
 
 - clean_text: one line of header-safe text (no control characters).
 - qp_piece: quoted-printable that ends on a line boundary, so pieces encoded

@@ -2,7 +2,7 @@
 
 A change is stored at once and applies to the next send, including
 deliveries already queued: the send worker reads the member's row again
-and re-plans or skips (digest/sender.py).
+and re-plans or skips (digest/sending/worker.py).
 """
 
 from __future__ import annotations
