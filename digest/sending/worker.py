@@ -233,10 +233,15 @@ class _SendRun:
             if self.fatal:  # the transport is broken: give the rest back untouched
                 self._put_result((c, moved, None))
                 continue
-            try:
-                if transport is None:
+            if transport is None:
+                try:
                     transport = self.make_transport()
                     self.transports.append(transport)
+                except Exception as exc:  # no transport at all: the run stops, nobody's attempt is spent
+                    self._put_result((c, moved, SendResult(False, False, None, str(exc) or type(exc).__name__,
+                                                           fatal=True)))
+                    continue
+            try:
                 message = self.out.digest(template, recipient, date=now)
                 self.limiter.acquire()
                 result = transport.send(Envelope(self.envelope_from, (recipient.email,)), message)
