@@ -96,6 +96,7 @@ def test_an_untrusted_certificate_stops_the_run_too(queued, db, monkeypatch):
         result = queued("send", "--transport", "smtp")
         assert result.exit_code == 1 and "certificate" in result.output
         assert sink.messages == []
+        assert sink.connections == 1  # stopped at once: the relay was not tried again for the other two
     assert set(states(db).values()) == {(0, 0, None, None)}
 
 

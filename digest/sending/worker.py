@@ -238,6 +238,7 @@ class _SendRun:
                     transport = self.make_transport()
                     self.transports.append(transport)
                 except Exception as exc:  # no transport at all: the run stops, nobody's attempt is spent
+                    self.fatal = self.fatal or str(exc) or type(exc).__name__
                     self._put_result((c, moved, SendResult(False, False, None, str(exc) or type(exc).__name__,
                                                            fatal=True)))
                     continue
@@ -249,6 +250,8 @@ class _SendRun:
                 result = SendResult(False, True, None, str(exc))
             except Exception as exc:  # a transport bug must not lose the delivery
                 result = SendResult(False, False, None, f"{type(exc).__name__}: {exc}")
+            if result.fatal:  # stop at once: every sender gives the rest back without trying the relay again
+                self.fatal = self.fatal or result.message
             self._put_result((c, moved, result))
 
     # -- the main thread --------------------------------------------------------------------
