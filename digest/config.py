@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from string import Formatter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -48,6 +49,23 @@ class DkimSettings:
 
 
 @dataclass(frozen=True)
+class SourceSettings:
+    """One [[sources]] entry: where a source is and how to read it."""
+
+    name: str
+    location: str  # an http(s) URL, or an absolute path (relative ones are resolved against the config file)
+    kind: str | None = None  # feed, jsonfeed, wordpress, listing; None: detected
+    topics: tuple[str, ...] = ()  # forced on every article from it
+    link_template: str | None = None  # listing exports: how their links are made
+    website: str | None = None  # where its articles link when they have no link of their own
+    max_age_days: int = 14  # nothing newer than this before an edition's end holds the edition
+
+    @property
+    def is_url(self) -> bool:
+        return self.location.lower().startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True)
 class Settings:
     organisation: str
     address: str
@@ -72,6 +90,17 @@ class Settings:
     dkim: DkimSettings | None = None
     source: str = ""  # the file the settings came from, for messages
     extra: Mapping[str, Any] = field(default_factory=dict)
+    sources: tuple[SourceSettings, ...] = ()
+    editors: tuple[str, ...] = ()  # told by email when an edition is held
+    min_articles: int = 1
+    fetch_timeout: float = 20.0
+    fetch_deadline: float = 60.0
+
+    def source_named(self, name: str) -> SourceSettings:
+        for src in self.sources:
+            if src.name == name:
+                return src
+        raise KeyError(name)
 
     @property
     def topic_slugs(self) -> tuple[str, ...]:
@@ -149,7 +178,7 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
 
 
 def _check_known(user: dict, defaults: dict, source: str) -> None:
-    known_sections = set(defaults) | {"security", "dkim", "topics", "web"}
+    known_sections = set(defaults) | {"security", "dkim", "topics", "web", "sources"}
     for section, value in user.items():
         if section not in known_sections:
             raise ConfigError(source, section, "unknown section")
@@ -218,6 +247,10 @@ def _validate(data: dict, source: str) -> Settings:
     if transport not in ("smtp", "file"):
         raise ConfigError(source, "digest.transport", f"must be smtp or file, not {transport!r}")
     list_id = s("digest", "list_id") or f"{name} digest <digest.{_domain_of(sender)}>"
+    min_articles = i("digest", "min_articles")
+    if not 0 <= min_articles <= 100:
+        raise ConfigError(source, "digest.min_articles", "must be between 0 and 100")
+    fetch = {key: _seconds(data, source, key) for key in ("fetch_timeout", "fetch_deadline")}
     return Settings(
         organisation=name.strip(),
         address=s("organisation", "address"),
@@ -242,6 +275,11 @@ def _validate(data: dict, source: str) -> Settings:
         dkim=dkim,
         source=source,
         extra={"web": data.get("web", {})},
+        sources=_sources(data.get("sources"), source, tuple(t.slug for t in topics)),
+        editors=_editors(data.get("organisation", {}).get("editors", []), source),
+        min_articles=min_articles,
+        fetch_timeout=fetch["fetch_timeout"],
+        fetch_deadline=fetch["fetch_deadline"],
     )
 
 
@@ -286,3 +324,112 @@ def templates_dir() -> Path:
     from importlib.resources import files
 
     return Path(str(files("digest.templates")))
+
+
+def _seconds(data: dict, source: str, key: str) -> float:
+    value = data.get("digest", {}).get(key)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
+        raise ConfigError(source, f"digest.{key}", f"must be a number of seconds from 0 to 3600, not {value!r}")
+    return float(value)
+
+
+def _editors(raw: Any, source: str) -> tuple[str, ...]:
+    if isinstance(raw, str):  # one address, or a comma-separated list from the environment
+        raw = [a for a in raw.split(",") if a.strip()]
+    if not isinstance(raw, list):
+        raise ConfigError(source, "organisation.editors", "must be a list of email addresses")
+    out = []
+    for address in raw:
+        if not isinstance(address, str) or not re.fullmatch(r"[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+", address.strip()):
+            raise ConfigError(source, "organisation.editors", f"{address!r} is not an email address")
+        out.append(address.strip())
+    return tuple(out)
+
+
+_SOURCE_KEYS = {"name", "url", "path", "kind", "topics", "link_template", "website", "max_age_days"}
+SOURCE_KINDS = ("feed", "jsonfeed", "wordpress", "listing")
+
+
+def _sources(raw: Any, source: str, slugs: tuple[str, ...]) -> tuple[SourceSettings, ...]:
+    """[[sources]]: each with a unique name and one of url / path; see defaults.toml."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError(source, "sources", "must be a list of [[sources]] tables")
+    base = Path(source).resolve().parent if source else Path.cwd()
+    seen: set[str] = set()
+    out = []
+    for n, entry in enumerate(raw, 1):
+        where = f"sources[{n}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(source, where, "must be a table")
+        unknown = set(entry) - _SOURCE_KEYS
+        if unknown:
+            raise ConfigError(source, f"{where}.{sorted(unknown)[0]}", "unknown key")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 100 or "\n" in name:
+            raise ConfigError(source, f"{where}.name", "must be a short one-line name")
+        name = name.strip()
+        where = f"sources[{n}] ({name})"
+        if name in seen:
+            raise ConfigError(source, f"{where}.name", f"{name!r} appears twice")
+        seen.add(name)
+        if ("url" in entry) == ("path" in entry):
+            raise ConfigError(source, where, "give either url or path")
+        if "url" in entry:
+            location = entry["url"]
+            if not isinstance(location, str) or not re.match(r"^https?://[^/\s]+", location.strip()):
+                raise ConfigError(source, f"{where}.url", f"must be an http(s) URL, not {location!r}")
+            location = location.strip()
+        else:
+            path = entry["path"]
+            if not isinstance(path, str) or not path.strip():
+                raise ConfigError(source, f"{where}.path", "must be a file path")
+            location = str(base / Path(path.strip()).expanduser())
+        kind = entry.get("kind")
+        if kind is not None and kind not in SOURCE_KINDS:
+            raise ConfigError(source, f"{where}.kind", f"must be one of {', '.join(SOURCE_KINDS)}, not {kind!r}")
+        topics = entry.get("topics", [])
+        if isinstance(topics, str):
+            topics = [topics]
+        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+            raise ConfigError(source, f"{where}.topics", "must be a list of topic slugs")
+        for t in topics:
+            if t not in slugs:
+                raise ConfigError(source, f"{where}.topics", f"unknown topic {t!r}; known: {', '.join(slugs)}")
+        template = entry.get("link_template")
+        if template is not None:
+            problem = check_link_template(template) if isinstance(template, str) else "must be a string"
+            if problem:
+                raise ConfigError(source, f"{where}.link_template", problem)
+        website = entry.get("website")
+        if website is not None and (not isinstance(website, str) or not re.match(r"^https?://[^/\s]+", website)):
+            raise ConfigError(source, f"{where}.website", f"must be an http(s) URL, not {website!r}")
+        age = entry.get("max_age_days", 14)
+        if isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= 3660:
+            raise ConfigError(source, f"{where}.max_age_days", f"must be a whole number of days, not {age!r}")
+        out.append(SourceSettings(name, location, kind, tuple(t for t in slugs if t in topics), template,
+                                  website, age))
+    return tuple(out)
+
+
+def check_link_template(template: str) -> str | None:
+    """Why `template` is no usable link_template, or None: http(s), and only
+    {slug} and {date:FORMAT} fields (strftime formats)."""
+    if not template.startswith(("https://", "http://")):
+        return "must be an http(s) URL with {slug} (and {date:%Y/%m/%d} pieces)"
+    try:
+        fields = [(name, spec) for _, name, spec, _ in Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        return f"is not a template: {exc}"
+    for name, _ in fields:
+        if name not in ("slug", "date"):
+            return f"has {{{name}}}: only {{slug}} and {{date:FORMAT}} are filled"
+    if "slug" not in [name for name, _ in fields]:
+        return "must contain {slug}: without it every article would get the same link"
+    return None

@@ -37,6 +37,10 @@ class Article:
     teaser: str | None = None  # plain text or sanitised HTML, as the source gave it
     body: str | None = None  # sanitised HTML
     source: str = ""
+    # Where url comes from: "source" (the source gave it), "template" (the
+    # source's link_template made it) or "website" (a stand-in: the source's
+    # website, for listing exports that carry no links).
+    link_origin: str = "source"
     # Filled when the article comes from the database.
     id: int | None = None
     topics: list[str] = field(default_factory=list)
@@ -47,10 +51,10 @@ class Article:
 
     @property
     def dedupe_key(self) -> str:
-        """guid, else URL, else title+author: what makes two items the same article."""
+        """guid, else URL (given by the source), else title+author: what makes two items the same article."""
         if self.guid:
             return "guid:" + self.guid.strip()
-        if self.url:
+        if self.url and self.link_origin == "source":
             return "url:" + self.url.strip()
         return "title:" + " ".join(self.title.lower().split()) + "|" + (self.author or "").lower().strip()
 
@@ -133,6 +137,8 @@ class Edition:
     note: str = ""  # the editor's note above the articles (Markdown-lite, see edition.note)
     queued_at: datetime | None = None
     warnings: list[str] = field(default_factory=list)
+    forced_by: str | None = None  # sent although the gate held it: who...
+    forced_reason: str | None = None  # ...and why
 
 
 @dataclass

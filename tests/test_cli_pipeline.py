@@ -170,7 +170,7 @@ def test_bad_config_is_one_line_naming_the_key(run_cli, tmp_path, monkeypatch):
     config.write_text('[digest]\nsummary_words = "many"\n', encoding="utf-8")
     monkeypatch.setenv("DIGEST_CONFIG", str(config))
     result = run_cli("articles")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # configuration errors are 2, as documented, so cron can tell them apart
     assert result.output.strip() == f"Error: {config}: digest.summary_words: must be a whole number, not 'many'"
 
 

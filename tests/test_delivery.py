@@ -135,6 +135,7 @@ def test_refusal_at_mail_from_or_after_data(smtp, smtp_sink, where, reply, perma
     result = smtp.send(env(), message())
     assert (result.ok, result.permanent, result.code) == (False, permanent, int(reply[:3]))
     assert result.message.startswith("MAIL FROM: " if where == "mail" else "DATA: ")
+    assert result.fatal == (where == "mail")  # a refused sender is no recipient's fault: the run stops
     table.clear()
     assert smtp.send(env(), message(2)).ok  # RSET left the session clean
     assert smtp_sink.connections == 1
@@ -175,11 +176,12 @@ def test_421_at_mail_from_on_an_idle_connection_reconnects_once_only(smtp, smtp_
     assert smtp.connections == 2 and smtp_sink.connections == 2  # one retry on a fresh connection, no more
 
 
-def test_server_gone_is_temporary_and_sending_resumes_when_it_is_back(smtp, smtp_sink):
+def test_server_gone_is_the_transports_fault_and_sending_resumes_when_it_is_back(smtp, smtp_sink):
     assert smtp.send(env(), message(1)).ok
     smtp_sink.stop()
     down = smtp.send(env(), message(2))
-    assert (down.ok, down.permanent, down.code, down.fatal) == (False, False, None, False)
+    # Not this recipient's fault: fatal (the run stops, no attempt spent), and temporary.
+    assert (down.ok, down.permanent, down.code, down.fatal) == (False, False, None, True)
     assert "refused" in down.message.lower()
     again = smtp.send(env(), message(2))  # still down: no stale connection is kept
     assert not again.ok and again.code is None

@@ -209,7 +209,7 @@ def test_bad_key_files_are_named(tmp_path):
 
 def test_dkim_record_command(run_cli, monkeypatch, key_file, settings_dkim):
     result = run_cli("dkim-record")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a configuration error
     assert "DKIM signing is not configured" in result.output and len(result.output.strip().splitlines()) == 1
     for var, value in {"DIGEST_DKIM_DOMAIN": "example.org", "DIGEST_DKIM_SELECTOR": "digest1",
                        "DIGEST_DKIM_KEY_FILE": str(key_file)}.items():

@@ -367,12 +367,12 @@ def test_truncated_atom_is_refused():
         (b"  \r\n\t ", "empty: nothing to ingest"),
         (b"\xef\xbb\xbf\n", "empty: nothing to ingest"),
         (b"<!DOCTYPE html><html><head><title>News</title></head><body><p>Hi</p></body></html>",
-         "not a feed, WordPress JSON or listing export (a document whose root is <html>)"),
+         "not a feed, JSON Feed, WordPress JSON or listing export (a document whose root is <html>)"),
         (b'<?xml version="1.0"?><urlset><url><loc>https://e.org/</loc></url></urlset>',
-         "not a feed, WordPress JSON or listing export (a document whose root is <urlset>)"),
-        (b'{"name": "Example", "posts": 3}', "not a feed, WordPress JSON or listing export (JSON, but not WordPress posts)"),
-        (bytes(range(256)) * 4, "not a feed, WordPress JSON or listing export"),
-        (b"Just some notes.\nNothing repeats here.\n", "not a feed, WordPress JSON or listing export"),
+         "not a feed, JSON Feed, WordPress JSON or listing export (a document whose root is <urlset>)"),
+        (b'{"name": "Example", "posts": 3}', "not a feed, JSON Feed, WordPress JSON or listing export (JSON, but not WordPress posts)"),
+        (bytes(range(256)) * 4, "not a feed, JSON Feed, WordPress JSON or listing export"),
+        (b"Just some notes.\nNothing repeats here.\n", "not a feed, JSON Feed, WordPress JSON or listing export"),
     ],
 )
 def test_not_a_feed(data, reason):

@@ -29,13 +29,8 @@ def test_seed_parses_into_its_five_articles(seed_path):
         ("See beyond the ordinary with technology", "Adrian Hancock", "Socitm CEO"),
         ("Blockchain technology: could it transform digitally-enabled councils?", "Dr Andy Hopkirk", "Socitm Head of Research"),
     ]
-    assert [a.url for a in result.articles] == [
-        "https://www.example.org/queens-speech-what-to-watch-for-and-whats-missing/",
-        "https://www.example.org/socitms-david-hopkins-becomes-milton-keynes-mayor/",
-        "https://www.example.org/some-thoughts-about-the-government-transformation-strategy-2017-2020/",
-        "https://www.example.org/see-beyond-the-ordinary-with-technology/",
-        "https://www.example.org/blockchain-technology-could-it-transform-digitally-enabled-councils/",
-    ]
+    # The export carries no links: each article links to the site as a stand-in, never to a guessed URL.
+    assert [(a.url, a.link_origin) for a in result.articles] == [(SITE, "website")] * 5
     for article in result.articles:
         assert (article.guid, article.published_at, article.categories, article.source) == (None, None, [], str(seed_path))
     assert [len(paragraphs(a.body)) for a in result.articles] == [9, 9, 1, 1, 2]
@@ -126,7 +121,7 @@ def test_cut_off_export_names_the_line_where_the_open_article_starts(seed_path):
 def test_random_text_is_not_a_listing(text):
     with pytest.raises(IngestError) as caught:
         parse_source(text.encode("utf-8"), "notes.txt", site_url=SITE)
-    assert str(caught.value) == "notes.txt: not a feed, WordPress JSON or listing export"
+    assert str(caught.value) == "notes.txt: not a feed, JSON Feed, WordPress JSON or listing export"
 
 
 def test_without_a_site_url_articles_have_no_links(seed_path):
@@ -135,10 +130,20 @@ def test_without_a_site_url_articles_have_no_links(seed_path):
     assert result.problems == [f"{seed_path}: no site URL given: the articles have no links"]
 
 
-def test_site_url_with_a_path():
+def test_site_url_with_a_path_is_the_link_as_given():
     text = "First post\n\nText.\n\nFirst post\n"
     [article] = parse_source(text.encode(), "n.txt", site_url="https://www.example.org/news").articles
-    assert article.url == "https://www.example.org/news/first-post/"
+    assert (article.url, article.link_origin) == ("https://www.example.org/news", "website")
+
+
+def test_a_link_template_makes_the_link_from_slug_and_date():
+    from datetime import datetime, timezone
+
+    from digest.ingest.listing import fill_link_template
+
+    when = datetime(2017, 6, 21, 9, 30, tzinfo=timezone.utc)
+    assert fill_link_template("https://www.example.org/{date:%Y/%m/%d}/{slug}/", "Queen’s speech: what’s missing",
+                              when) == "https://www.example.org/2017/06/21/queens-speech-whats-missing/"
 
 
 def test_empty_article_is_skipped_and_duplicates_keep_the_last():
@@ -151,7 +156,7 @@ def test_empty_article_is_skipped_and_duplicates_keep_the_last():
     assert [(a.title, a.body) for a in result.articles] == [("Same title", "<p>New text &amp; more.</p>")]
     assert result.problems == [
         "n.txt:1: “Heading only”: skipped: no text",
-        "n.txt: “Same title”: same url as “Same title” further on: kept the later one",
+        "n.txt: “Same title”: same title as “Same title” further on: kept the later one",
     ]
 
 

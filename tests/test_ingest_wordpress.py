@@ -144,9 +144,9 @@ def test_json_with_bom_and_windows_1252_bytes():
     [
         ({"code": "rest_post_invalid_page_number", "message": "The page number requested is larger than the number of pages available.", "data": {"status": 400}},
          "WordPress API error rest_post_invalid_page_number: The page number requested is larger than the number of pages available."),
-        ([], "not a feed, WordPress JSON or listing export (JSON, but not WordPress posts)"),
-        ([{"id": 1, "name": "A category"}], "not a feed, WordPress JSON or listing export (JSON, but not WordPress posts)"),
-        ({"title": "not rendered"}, "not a feed, WordPress JSON or listing export (JSON, but not WordPress posts)"),
+        ([], "not a feed, JSON Feed, WordPress JSON or listing export (JSON, but not WordPress posts)"),
+        ([{"id": 1, "name": "A category"}], "not a feed, JSON Feed, WordPress JSON or listing export (JSON, but not WordPress posts)"),
+        ({"title": "not rendered"}, "not a feed, JSON Feed, WordPress JSON or listing export (JSON, but not WordPress posts)"),
     ],
 )
 def test_json_that_is_not_wordpress_posts(payload, reason):

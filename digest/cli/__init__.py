@@ -2,7 +2,8 @@
 
 Each subcommand lives in a module of this package, parses its options, builds
 what it needs from the App, calls one function and turns DigestError into a
-clean one-line message (exit status 1). Heavy imports (SQLAlchemy, MJML,
+clean one-line message: exit status 2 for a configuration error (ConfigError,
+as for a usage error), 1 for anything else. Heavy imports (SQLAlchemy, MJML,
 premailer) happen inside commands, so `digest --help` and the editor's
 preview start quickly.
 """
@@ -16,7 +17,7 @@ from functools import cached_property
 
 import click
 
-from ..errors import DigestError
+from ..errors import ConfigError, DigestError
 
 # command name -> "module:function"; loaded on first use.
 COMMANDS = {
@@ -34,6 +35,7 @@ COMMANDS = {
     "status": "mailing:status",
     "serve": "web:serve",
     "check": "check:check",
+    "sources": "sources:sources",
     "dkim-record": "check:dkim_record",
 }
 
@@ -64,7 +66,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DigestError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise fail(exc) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(n for n in COMMANDS if self._exists(n))
@@ -98,8 +100,12 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 
 def fail(exc: DigestError) -> click.ClickException:
-    """Turn a DigestError into click's one-line 'Error: ...' with exit status 1."""
-    return click.ClickException(str(exc))
+    """Turn a DigestError into click's one-line 'Error: ...': exit status 2 for a
+    configuration error (cron and systemd tell it from a failed mailing), else 1."""
+    error = click.ClickException(str(exc))
+    if isinstance(exc, ConfigError):
+        error.exit_code = 2
+    return error
 
 
 def main() -> None:
@@ -107,7 +113,7 @@ def main() -> None:
         cli.main(prog_name="digest", standalone_mode=True)
     except DigestError as exc:  # a command that forgot to convert
         click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(2 if isinstance(exc, ConfigError) else 1)
 
 
 pass_app = click.make_pass_decorator(App)

@@ -57,6 +57,10 @@ def ingest(app, sources: tuple[str, ...], published: str | None) -> None:
 def articles(app, since, until, topic, as_json, explain) -> None:
     """List stored articles, newest first, with their topics and summaries.
 
+    A link the source did not give is marked: [link: website] (a listing
+    export's article links to its source's website, no guessed URL) or
+    [link: template] (made by the source's link_template).
+
     \b
     Example:
       digest articles --since 2017-06-19 --until 2017-06-26 --explain
@@ -85,6 +89,7 @@ def articles(app, since, until, topic, as_json, explain) -> None:
         "published_at": a.published_at.isoformat(),
         "topics": a.topics,
         "summary": summarise(a, s.summary_words),
+        "link_origin": a.link_origin,  # "website": a stand-in, the source gave no link
         "pinned": a.pinned,
         "excluded": a.excluded,
         **({"topic_reasons": {r.slug: r.reason for r in reasons.get(a.id, [])}} if explain else {}),
@@ -101,6 +106,7 @@ def articles(app, since, until, topic, as_json, explain) -> None:
     if explain:  # one block per article: the reasons are too long for a table cell
         for a, row in zip(found, rows):
             flags = (" [pinned]" if row["pinned"] else "") + (" [excluded]" if row["excluded"] else "")
+            flags += _link_flag(a)
             out.print(f"[bold]{a.id}. {escape(a.title)}[/bold]{escape(flags)}  "
                       f"({a.published_at.astimezone(tz):%d %b %Y})")
             for slug, reason in row["topic_reasons"].items():
@@ -119,10 +125,16 @@ def articles(app, since, until, topic, as_json, explain) -> None:
     table.add_column("topics", ratio=1, overflow="fold", min_width=12)
     for a, row in zip(found, rows):
         flags = (" [pinned]" if row["pinned"] else "") + (" [excluded]" if row["excluded"] else "")
+        flags += _link_flag(a)
         table.add_row(str(a.id), f"{a.published_at.astimezone(tz):%Y-%m-%d}",
                       f"[bold]{escape(a.title + flags)}[/bold]\n{escape(row['summary'])}",
                       escape(a.author or ""), "\n".join(row["topics"]) or "-")
     out.print(table)
+
+
+def _link_flag(a) -> str:
+    """Marks a link the source did not give: a stand-in (its website) or made by its link_template."""
+    return f" [link: {a.link_origin}]" if a.link_origin != "source" else ""
 
 
 @click.group()

@@ -22,17 +22,23 @@ def check(app, targets, as_json) -> None:
     them); a KEY is an edition (2017-W25, 2017-06-21, 2017-06): each of its
     variants is assembled for a sample member, DKIM-signed if configured, and
     checked. Exit status 1 and one line per failure if any check fails.
+    An edition whose articles link to pages their sources did not give (a
+    listing export's stand-in website link, or its link_template) gets a
+    warning per article.
 
     \b
     Example:
       digest check 2017-W25
       digest check outbox/*.eml --json
     """
+    from ..checks.edition import check_edition
+    from ..checks.links import links_not_from_sources
     from ..checks.message import check_message
-    from ..editorial.preview import check_key
+    from ..editorial.preview import edition_for_key
 
     s = app.settings
     results: dict[str, list] = {}
+    warnings: list[str] = []
     try:
         for target in targets:
             path = Path(target)
@@ -41,11 +47,15 @@ def check(app, targets, as_json) -> None:
             elif path.suffix.lower() == ".eml" or "/" in target:
                 raise click.ClickException(f"{target}: no such file")
             else:
-                for variant, failures in check_key(app.db, s, target, now=now_utc()).items():
+                edition = edition_for_key(app.db, s, target, now=now_utc())
+                for variant, failures in check_edition(app.db, s, edition, now=now_utc()).items():
                     results[f"{target} {variant}"] = failures
+                warnings += links_not_from_sources(app.db, edition)
     except DigestError as exc:
         raise fail(exc) from None
     failed = {t: f for t, f in results.items() if f}
+    for w in warnings:  # worth an editor's look, not a reason to refuse the edition
+        click.secho(f"warning: {w}", fg="yellow", err=True)
     if as_json:
         echo_json({t: [{"code": x.code, "message": x.message} for x in f] for t, f in results.items()})
     else:

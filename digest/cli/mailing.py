@@ -13,6 +13,14 @@ from .options import console, echo_json, now_utc
 
 log = logging.getLogger("digest.send")
 
+EXIT_STATUSES = """\b
+Exit status:
+  0  all done (or nothing was due)
+  1  some deliveries failed or wait for a retry, or the relay could not be
+     used at all (the run stopped and gave its claims back)
+  2  configuration error (e.g. a malformed DIGEST_SMTP_URL), or an edition
+     held by the gate (the editors were emailed)"""
+
 
 def _period_options(f):
     for opt in reversed([
@@ -166,6 +174,7 @@ def edition_list(app, as_json) -> None:
             "built_at": e.built_at.isoformat() if e.built_at else None,
             "queued_at": e.queued_at.isoformat() if e.queued_at else None,
             "deliveries": delivery_db.counts(conn, e.id),
+            "forced_by": e.forced_by, "forced_reason": e.forced_reason,
         } for e in edition_db.list_editions(conn)]
     if as_json:
         echo_json(rows)
@@ -219,6 +228,23 @@ def _transport_factory(app, kind):
     return kind, (lambda: make_transport(kind, app.settings))
 
 
+def _check_transport(app, kind) -> None:
+    """A transport that cannot work at all is a configuration error (exit 2), found before anything is claimed."""
+    import os
+
+    from ..errors import ConfigError, DeliveryError
+    from ..sending.transports import make_transport
+
+    try:
+        transport = make_transport(kind, app.settings)
+    except DeliveryError as exc:
+        variable, key = {"file": ("DIGEST_OUTBOX", "digest.outbox")}.get(kind, ("DIGEST_SMTP_URL", "digest.smtp_url"))
+        if os.environ.get(variable):
+            raise ConfigError("", variable, str(exc)) from None
+        raise ConfigError(app.settings.source, key, str(exc)) from None
+    transport.close()
+
+
 def _send_options_of(connections, rate, limit, reclaim, lease_seconds, batch=200):
     from ..sending.worker import SendOptions
 
@@ -269,6 +295,7 @@ def _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds, b
     from ..sending.worker import send_queue
 
     kind, factory = _transport_factory(app, transport)
+    _check_transport(app, kind)
     shown, on_progress = _progress(app, kind, limit)
     with shown:
         stats = send_queue(app.db, app.settings, factory,
@@ -278,7 +305,7 @@ def _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds, b
     return stats
 
 
-@click.command()
+@click.command(epilog=EXIT_STATUSES)
 @_send_options
 @pass_app
 def send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch) -> None:
@@ -295,11 +322,13 @@ def send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch
       DIGEST_SMTP_URL=smtp+starttls://user:pass@smtp.example.org digest send --connections 4
     """
     try:
-        _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch)
+        stats = _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch)
     except CheckError as exc:
         raise _fail_check(exc) from None
     except DigestError as exc:
         raise fail(exc) from None
+    if stats.failed or stats.retried:
+        raise SystemExit(1)
 
 
 @click.command("send-test")
@@ -328,68 +357,152 @@ def send_test(app, key, to, variant, transport) -> None:
     click.echo(f"sent a test of {key} ({variant}) to {to} via {kind}")
 
 
-def _run(app, frequency, key, week, day, month, send_args) -> None:
-    from ..editorial.mailing import run_mailing
+def _force_options(f):
+    for opt in reversed([
+        click.option("--force", is_flag=True,
+                     help="Send an edition the gate holds (failed or stale sources, too few articles)."),
+        click.option("--reason", metavar="TEXT", help="Why it may go anyway; required with --force, recorded."),
+    ]):
+        f = opt(f)
+    return f
 
-    transport, *rest = send_args
-    kind, factory = _transport_factory(app, transport)
 
-    def built(report) -> None:
-        if report.built is not None:
-            click.echo(f"built {report.key}: {len(report.built.items)} article(s)")
-        else:
-            click.echo(f"{report.key} already built; using it as it is")
-        _print_queue(report.queued)
+def _forced_by() -> str:
+    """user@host of whoever runs --force (SUDO_USER when run through sudo)."""
+    import getpass
+    import os
+    import socket
 
     try:
-        window = _window(app, key, week, day, month, default=frequency)
-        if window.frequency != frequency:  # a usage error (exit status 2), found before anything runs
-            raise click.BadParameter(f"{window.key} is a {window.frequency} period, not {frequency}")
-        shown, on_progress = _progress(app, kind, rest[2])
-        with shown:
-            report = run_mailing(app.db, app.settings, window, frequency, factory, _send_options_of(*rest),
-                                 now=now_utc(), on_built=built, on_progress=on_progress)
+        user = os.environ.get("SUDO_USER") or getpass.getuser()
+    except Exception:  # no login name (a container without a passwd entry)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _mailing(app, windows, force, reason, send_args, command) -> None:
+    """Fetch the sources, gate / build / queue each window's edition, send; exit 0, 1 or 2."""
+    from ..editorial.mailing import fetch_sources, prepare_edition, tell_editors
+    from .sources import print_run
+
+    if force and not (reason or "").strip():
+        raise click.UsageError('--force needs --reason "why it may go" (it is recorded on the edition)')
+    transport, *rest = send_args
+    kind, factory = _transport_factory(app, transport)
+    held = []
+    try:
+        _check_transport(app, kind)
+        failed = fetch_sources(app.db, app.settings, now=now_utc(), on_run=print_run)
+        for window in windows:
+            report = prepare_edition(app.db, app.settings, window, failed, now=now_utc(),
+                                     force_reason=(reason or "").strip() if force else None, forced_by=_forced_by())
+            if report.held:
+                held.append(window.key)
+                for problem in report.held:
+                    click.echo(f"held {window.key}: {problem}", err=True)
+                told = tell_editors(app.settings, window.key, report.held, factory, now=now_utc(),
+                                    force_command=f'{command} {window.key} --force --reason "why it may go as it is"')
+                if told is None:
+                    click.echo("warning: no [organisation] editors configured: nobody was emailed", err=True)
+                elif told.ok:
+                    click.echo(f"told the editors ({', '.join(app.settings.editors)}) that {window.key} is held")
+                else:
+                    click.echo(f"Error: the editors could not be told: {told.message}", err=True)
+                continue
+            for problem in report.forced:
+                click.echo(f"warning: sent anyway (--force): {problem}", err=True)
+            if report.already_queued:
+                click.echo(f"{window.key} already built and queued; sending what is left")
+                continue
+            if report.built is not None:
+                click.echo(f"built {report.key}: {len(report.built.items)} article(s)")
+            else:
+                click.echo(f"{report.key} already built; using it as it is")
+            _print_queue(report.queued)
+        stats = _do_send(app, transport, *rest)
     except CheckError as exc:
         raise _fail_check(exc) from None
     except DigestError as exc:
         raise fail(exc) from None
-    _print_sent(app, kind, report.sent)
+    if held:
+        raise SystemExit(2)
+    if stats.failed or stats.retried:
+        raise SystemExit(1)
 
 
-@click.command()
+@click.command(epilog=EXIT_STATUSES)
 @click.argument("key", required=False)
 @_period_options
+@_force_options
 @_send_options
 @pass_app
-def weekly(app, key, week, day, month, transport, connections, rate, limit, reclaim, lease_seconds, batch) -> None:
-    """Cron job: build, queue and send the edition of the week that just ended.
+def weekly(app, key, week, day, month, force, reason, transport, connections, rate, limit, reclaim, lease_seconds,
+           batch) -> None:
+    """Cron job: fetch the sources, then build, queue and send the edition of the week that just ended.
 
-    Safe to run again: an edition is built once, members are queued once, and
-    nothing is sent twice. Give a KEY or --week to run another week.
+    Every [[sources]] entry is fetched first (one transaction each). The
+    edition is held - nothing built, queued or sent, exit status 2, the
+    editors emailed - when a source failed, a source has nothing newer than
+    its max_age_days before the week's end, or the edition would have fewer
+    than min_articles; --force --reason "..." sends it anyway and records
+    who and why. Safe to run again: an edition is built once, members are
+    queued once, and nothing is sent twice. Give a KEY or --week to run
+    another week.
 
     \b
     Example (crontab, Mondays 07:00):
       0 7 * * 1  cd /srv/digest && .venv/bin/digest weekly >> digest.log 2>&1
     """
-    _run(app, "weekly", key, week, day, month, (transport, connections, rate, limit, reclaim, lease_seconds, batch))
+    try:
+        window = _window(app, key, week, day, month, default="weekly")
+    except DigestError as exc:
+        raise fail(exc) from None
+    if window.frequency != "weekly":  # a usage error (exit status 2), found before anything runs
+        raise click.BadParameter(f"{window.key} is a {window.frequency} period, not weekly")
+    _mailing(app, [window], force, reason, (transport, connections, rate, limit, reclaim, lease_seconds, batch),
+             "digest weekly")
 
 
-@click.command()
-@click.option("--frequency", type=click.Choice(["daily", "weekly", "monthly"]), required=True)
+@click.command(epilog=EXIT_STATUSES)
+@click.option("--frequency", type=click.Choice(["daily", "weekly", "monthly"]),
+              help="Only this frequency. Default: every frequency that is due now.")
 @click.argument("key", required=False)
 @_period_options
+@_force_options
 @_send_options
 @pass_app
-def run(app, frequency, key, week, day, month, transport, connections, rate, limit, reclaim, lease_seconds,
-        batch) -> None:
-    """Cron job for any frequency: build, queue and send the period that just ended.
+def run(app, frequency, key, week, day, month, force, reason, transport, connections, rate, limit, reclaim,
+        lease_seconds, batch) -> None:
+    """Cron job for any frequency: fetch the sources, build, queue and send what is due.
+
+    Without --frequency (and without a period): every frequency that is due
+    now - for daily, weekly and monthly, the period that just ended, when
+    some active member has that frequency and its edition is not queued
+    yet. So one cron line or systemd timer (scripts/systemd/) covers
+    everyone. A KEY or --week/--day/--month runs that period. Sources and
+    the gate work as for `digest weekly`.
 
     \b
-    Example (crontab):
-      30 6 * * *  cd /srv/digest && .venv/bin/digest run --frequency daily
-      0 7 1 * *   cd /srv/digest && .venv/bin/digest run --frequency monthly
+    Example (crontab, every morning):
+      30 6 * * *  cd /srv/digest && .venv/bin/digest run >> digest.log 2>&1
     """
-    _run(app, frequency, key, week, day, month, (transport, connections, rate, limit, reclaim, lease_seconds, batch))
+    from ..editorial.mailing import due_windows
+
+    try:
+        if frequency is None and not any((key, week, day, month)):
+            windows = due_windows(app.db, app.settings, now=now_utc())
+            if not windows:
+                click.echo("no edition is due now")
+        else:
+            window = _window(app, key, week, day, month, default=frequency or "weekly")
+            if frequency is not None and window.frequency != frequency:  # a usage error (exit status 2)
+                raise click.BadParameter(f"{window.key} is a {window.frequency} period, not {frequency}")
+            windows = [window]
+    except DigestError as exc:
+        raise fail(exc) from None
+    command = "digest run" + (f" --frequency {frequency}" if frequency else "")
+    _mailing(app, windows, force, reason, (transport, connections, rate, limit, reclaim, lease_seconds, batch),
+             command)
 
 
 @click.command()

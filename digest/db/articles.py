@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ..models import Article, Topic, TopicReason
@@ -36,7 +36,7 @@ def sync_topics(conn: Connection, taxonomy: Sequence[Topic]) -> None:
         conn.execute(delete(topics).where(topics.c.slug.in_(list(existing))))
 
 
-_CONTENT = ("guid", "url", "title", "author", "author_role", "teaser", "body", "source")
+_CONTENT = ("guid", "url", "title", "author", "author_role", "teaser", "body", "source", "link_origin")
 
 
 def upsert_article(
@@ -153,9 +153,36 @@ def _article(r, topic_slugs: list[str]) -> Article:
         teaser=r.teaser,
         body=r.body,
         source=r.source,
+        link_origin=r.link_origin or "source",
         topics=topic_slugs,
         summary_override=r.summary_override,
         pinned=bool(r.pinned),
         excluded=bool(r.excluded),
         first_seen_at=r.first_seen_at,
     )
+
+
+def first_published(conn: Connection, dedupe_key: str) -> datetime | None:
+    """The date an article was first given (listing articles keep theirs), or None if it is new."""
+    return conn.execute(select(articles.c.published_at).where(articles.c.dedupe_key == dedupe_key)).scalar()
+
+
+def newest_published(conn: Connection, source: str, *, before: datetime) -> datetime | None:
+    """The newest publication date of a source's articles before `before` (an edition's end)."""
+    q = select(func.max(articles.c.published_at)).where(articles.c.source == source,
+                                                         articles.c.published_at < before)
+    value = conn.execute(q).scalar()
+    if isinstance(value, str):  # SQLite's max() returns the stored text
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def link_origins(conn: Connection, article_ids: Sequence[int]) -> dict[int, str]:
+    """article id -> where its link came from ("source", "template", "website")."""
+    ids = [i for i in article_ids if i is not None]
+    if not ids:
+        return {}
+    q = select(articles.c.id, articles.c.link_origin).where(articles.c.id.in_(ids))
+    return {r.id: r.link_origin or "source" for r in conn.execute(q)}

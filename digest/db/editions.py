@@ -36,7 +36,7 @@ def load_edition(conn: Connection, key: str) -> Edition | None:
     window = Window(row.window_start, row.window_end, row.key, row.frequency)
     return Edition(key=row.key, frequency=row.frequency, window=window, items=items, subject=row.subject,
                    id=row.id, built_at=row.built_at, queued_at=row.queued_at, preheader=row.preheader or "",
-                   note=row.note or "")
+                   note=row.note or "", forced_by=row.forced_by, forced_reason=row.forced_reason)
 
 
 def list_editions(conn: Connection) -> list[Edition]:
@@ -73,6 +73,12 @@ def save_edition(conn: Connection, edition: Edition, *, now: datetime) -> Editio
 def mark_queued(conn: Connection, edition_id: int, *, now: datetime) -> None:
     conn.execute(update(editions).where(editions.c.id == edition_id, editions.c.queued_at.is_(None))
                  .values(queued_at=now))
+
+
+def mark_forced(conn: Connection, edition_id: int, *, by: str, reason: str, now: datetime) -> None:
+    """Record who sent an edition the gate held, and why."""
+    conn.execute(update(editions).where(editions.c.id == edition_id)
+                 .values(forced_by=by[:200], forced_reason=reason[:500], forced_at=now))
 
 
 @dataclass(frozen=True)

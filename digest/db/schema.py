@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0006"
 
 metadata = MetaData(
     naming_convention={
@@ -74,7 +74,10 @@ articles = Table(
     Column("categories", Text, nullable=False, default="[]"),  # JSON list of source categories
     Column("teaser", Text),
     Column("body", Text),
-    Column("source", String(2000), nullable=False, default=""),
+    Column("source", String(2000), nullable=False, default=""),  # a [[sources]] name, or the path/URL ingested
+    # "source" (the source gave the link), "template" (its link_template made
+    # it) or "website" (a stand-in for a listing export that carries no links).
+    Column("link_origin", String(10), nullable=False, default="source", server_default="source"),
     Column("summary_override", Text),
     Column("pinned", Boolean, nullable=False, default=False),
     Column("excluded", Boolean, nullable=False, default=False),
@@ -110,6 +113,10 @@ editions = Table(
     Column("queued_at", UTCDateTime),  # set once queued: the edition is frozen from then on
     Column("preheader", String(500), nullable=False, default=""),  # the editor's; "" = made from the titles
     Column("note", Text, nullable=False, default=""),  # the editor's note (Markdown-lite), frozen with the build
+    # Sent although the gate held it (`--force --reason`): who, why, when.
+    Column("forced_by", String(200)),
+    Column("forced_reason", String(500)),
+    Column("forced_at", UTCDateTime),
 )
 
 # What the editor wrote for an edition before (or between) builds, by key; a
@@ -199,6 +206,24 @@ events = Table(
     Column("action", String(30), nullable=False),  # subscribe, confirm, preferences, unsubscribe, ...
     Column("detail", Text, nullable=False, default="{}"),  # JSON: what changed
     Index("ix_events_subscriber_id", "subscriber_id"),
+)
+
+# The health of each configured [[sources]] entry, by name, and what a polite
+# conditional GET needs next time. Articles name their source in articles.source.
+sources = Table(
+    "sources",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("location", String(2000), nullable=False),  # the url or path as configured
+    Column("kind", String(20)),  # as last read: rss, atom, jsonfeed, wordpress, listing
+    Column("last_fetched_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("last_error", String(500)),
+    Column("items_last_seen", Integer),
+    Column("newest_item_at", UTCDateTime),
+    Column("etag", String(500)),
+    Column("last_modified", String(100)),
+    Column("moved_to", String(2000)),  # where a 301/308 said the source now lives
 )
 
 # A delivery is one member's copy of one edition. It stays small: it points at

@@ -62,6 +62,9 @@ def edition_warnings(chosen: Sequence[Article], candidates: Sequence[Article], w
             warnings.append(f"article {a.id} “{a.title}” has no teaser: its summary comes from the body")
         if not a.url:
             warnings.append(f"article {a.id} “{a.title}” has no link")
+        elif a.link_origin == "website":
+            warnings.append(f"article {a.id} “{a.title}” links to its source's website ({a.url}): "
+                            "the source gave no link of its own")
         if not a.topics:
             warnings.append(f"article {a.id} “{a.title}” has no topic: only members who chose all topics get it")
     left_out = len([a for a in candidates if not a.excluded]) - len(chosen)

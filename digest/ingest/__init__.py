@@ -3,134 +3,80 @@
     load_source("https://www.example.org/feed/")          RSS 0.9x/1.0/2.0 or Atom
     load_source("posts.json", site_url="https://...")     WordPress REST JSON
     load_source("news.txt", site_url="https://...")       plain-text listing export
+    load_source("https://micro.example.org/feed.json")    JSON Feed 1.0 / 1.1
 
-The format is detected from the bytes. Parsing is pure; storing the articles
-is the database layer's job.
+The format is detected from the bytes. Reading (politely, within limits) is
+digest.ingest.fetch; parsing is pure; storing is digest.ingest.store's job.
 """
 
 from __future__ import annotations
 
 import codecs
-import gzip
-import http.client
 import json
-import socket
-import urllib.error
-import urllib.request
-import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from digest.errors import IngestError
 from digest.ingest.clean import decode_bytes
 from digest.ingest.feeds import FEED_ROOTS, parse_feed, sniff_text, xml_root
+from digest.ingest.fetch import MAX_BYTES, FetchLimits, Fetched, fetch_url, is_url, read_path
+from digest.ingest.jsonfeed import is_jsonfeed, parse_jsonfeed
 from digest.ingest.listing import parse_listing
 from digest.ingest.wordpress import is_wordpress, parse_wordpress, wordpress_error
 from digest.models import Article
 
-__all__ = ["ParsedSource", "read_source", "parse_source", "load_source"]
+__all__ = ["ParsedSource", "read_source", "parse_source", "load_source", "KINDS"]
 
-MAX_BYTES = 50 * 1024 * 1024  # a news feed is kilobytes; anything this big is a mistake
-USER_AGENT = "digest/0.1 (email news digest)"
-ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml, application/json, "
-    "application/xml;q=0.9, text/xml;q=0.9, text/plain;q=0.8, */*;q=0.5"
-)
-NOT_RECOGNISED = "not a feed, WordPress JSON or listing export"
+NOT_RECOGNISED = "not a feed, JSON Feed, WordPress JSON or listing export"
+# What [[sources]] kind = ... may say; "feed" is RSS or Atom.
+KINDS = ("feed", "jsonfeed", "wordpress", "listing")
 _WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 @dataclass
 class ParsedSource:
     source: str  # as the user named it
-    kind: str  # "rss", "atom", "wordpress", "listing"
+    kind: str  # "rss", "atom", "jsonfeed", "wordpress", "listing"
     articles: list[Article]
     problems: list[str] = field(default_factory=list)  # skipped or repaired items, one line each
 
 
-def _is_url(source: str) -> bool:
-    return urlsplit(source).scheme.lower() in ("http", "https")
+_is_url = is_url
 
 
 def read_source(source: str, *, timeout: float = 30) -> tuple[bytes, str | None]:
-    """Return (bytes, content type) of a path or http(s) URL.
+    """Return (bytes, content type) of a path or http(s) URL (see digest.ingest.fetch).
 
-    IngestError when the file is missing or unreadable, the server answers an
-    error or cannot be reached, or the download is shorter than its Content-Length.
+    IngestError when the file is missing, unreadable or not a regular file,
+    the server answers an error or cannot be reached, the download is cut
+    short, or the body (decompressed) passes the size cap.
     """
     if _is_url(source):
-        return _download(source, timeout)
-    path = Path(source[len("file://") :] if source.startswith("file://") else source).expanduser()
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise IngestError(source, f"larger than {MAX_BYTES // 2**20} MB: not a news source")
-        return path.read_bytes(), None
-    except FileNotFoundError:
-        raise IngestError(source, "no such file") from None
-    except IsADirectoryError:
-        raise IngestError(source, "is a directory, not a file") from None
-    except PermissionError:
-        raise IngestError(source, "permission denied") from None
-    except OSError as exc:
-        raise IngestError(source, f"cannot read: {exc.strerror or exc}") from None
+        got = _download(source, timeout)
+        return got.body or b"", got.content_type
+    return read_path(source), None
 
 
-def _download(url: str, timeout: float, meta: dict | None = None) -> tuple[bytes, str | None]:
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": ACCEPT})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            expected = response.headers.get("Content-Length")
-            chunks, size = [], 0
-            # read(amt) never raises on a short body, so compare with Content-Length below.
-            while chunk := response.read(65536):
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    raise IngestError(url, f"larger than {MAX_BYTES // 2**20} MB: not a news source")
-            data = b"".join(chunks)
-            content_type = response.headers.get("Content-Type")
-            if meta is not None:  # WordPress says how many pages of posts there are
-                pages = (response.headers.get("X-WP-TotalPages") or "").strip()
-                meta["total_pages"] = int(pages) if pages.isdigit() else 1
-            encoding = (response.headers.get("Content-Encoding") or "").lower()
-    except urllib.error.HTTPError as exc:
-        raise IngestError(url, f"HTTP {exc.code} {exc.reason}") from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, (socket.timeout, TimeoutError)):
-            raise IngestError(url, f"timed out after {timeout:g} s") from None
-        raise IngestError(url, f"cannot connect: {reason}") from None
-    except http.client.IncompleteRead as exc:
-        raise IngestError(url, f"download cut short: got {len(exc.partial)} bytes, more were due") from None
-    except (socket.timeout, TimeoutError):
-        raise IngestError(url, f"timed out after {timeout:g} s") from None
-    except (http.client.HTTPException, OSError) as exc:
-        raise IngestError(url, f"download failed: {exc}") from None
-    if expected and expected.isdigit() and len(data) < int(expected):
-        raise IngestError(url, f"download cut short: got {len(data)} of {expected} bytes")
-    try:
-        # We ask for no compression, but some servers send it anyway.
-        if encoding == "gzip":
-            data = gzip.decompress(data)
-        elif encoding == "deflate":
-            data = zlib.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise IngestError(url, f"cannot decompress {encoding} body: {exc}") from None
-    return data, content_type
+def _download(url: str, timeout: float, limits: FetchLimits | None = None) -> Fetched:
+    limits = limits or FetchLimits(read_timeout=timeout, deadline=max(timeout * 4, 60))
+    return fetch_url(url, limits=limits)
 
 
 def parse_source(
-    data: bytes, source: str, *, content_type: str | None = None, site_url: str | None = None
+    data: bytes, source: str, *, content_type: str | None = None, site_url: str | None = None,
+    kind: str | None = None,
 ) -> ParsedSource:
-    """Detect the format of `data` and parse it.
+    """Detect the format of `data` (or take `kind`, one of KINDS) and parse it.
 
-    site_url is the organisation's website: listing exports build their links
-    from it, and feeds and JSON fall back on it for relative links.
+    site_url is the website: a listing export's articles link to it (a
+    listing carries no links of its own), and feeds and JSON fall back on it
+    for relative links.
     IngestError(source, reason) when the whole source is unusable.
     """
     if site_url and not (_is_url(site_url) and urlsplit(site_url).netloc):
         raise IngestError(source, f"site URL {site_url!r} is not an absolute http(s) URL")
+    if kind is not None and kind not in KINDS:
+        raise IngestError(source, f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     base_url = site_url or (source if _is_url(source) else None)
     text = sniff_text(data)
     stripped = text.lstrip("\ufeff \t\r\n")
@@ -138,12 +84,17 @@ def parse_source(
         raise IngestError(source, "empty: nothing to ingest")
 
     json_error = None
-    if stripped[0] in "[{":
+    if kind in (None, "jsonfeed", "wordpress") and (stripped[0] in "[{" or kind):
         try:
             payload = json.loads(decode_bytes(data)[0])
         except ValueError as exc:
             json_error = f"not valid JSON ({exc.args[0] if exc.args else exc}): cut off?"
+            if kind:
+                raise IngestError(source, json_error) from None
         else:
+            if kind == "jsonfeed" or (kind is None and is_jsonfeed(payload)):
+                articles, problems = parse_jsonfeed(payload, source, base_url=base_url)
+                return ParsedSource(source, "jsonfeed", articles, problems)
             if not is_wordpress(payload):
                 reason = wordpress_error(payload) or f"{NOT_RECOGNISED} (JSON, but not WordPress posts)"
                 raise IngestError(source, reason)
@@ -152,45 +103,49 @@ def parse_source(
         if "json" in (content_type or "").lower():
             raise IngestError(source, json_error)
 
-    if stripped.startswith("<"):
+    if kind == "feed" or (kind is None and stripped.startswith("<")):
         root = xml_root(stripped)
         if root and root.split(":")[-1].lower() in FEED_ROOTS:
-            kind, articles, problems = parse_feed(data, source, base_url=base_url)
-            return ParsedSource(source, kind, articles, problems)
+            found, articles, problems = parse_feed(data, source, base_url=base_url)
+            return ParsedSource(source, found, articles, problems)
         # Markup that is no feed (an HTML page, say) is never a listing either.
-        raise IngestError(source, f"{NOT_RECOGNISED} (a document whose root is <{root}>)" if root else NOT_RECOGNISED)
+        what = "not a feed" if kind else NOT_RECOGNISED
+        raise IngestError(source, f"{what} (a document whose root is <{root}>)" if root else what)
 
     decoded, _ = decode_bytes(data) if not data.startswith(_WIDE_BOMS) else (text, False)
     listing = parse_listing(decoded, source, site_url=site_url)
     if listing is None:
-        raise IngestError(source, json_error or NOT_RECOGNISED)
+        raise IngestError(source, json_error or ("not a listing export" if kind else NOT_RECOGNISED))
     articles, problems = listing
     return ParsedSource(source, "listing", articles, problems)
 
 
 def load_source(source: str, *, site_url: str | None = None, timeout: float = 30) -> ParsedSource:
-    """Read a path or URL and parse it: read_source + parse_source.
-
-    A WordPress REST URL is read page by page (?page=2, ... up to
-    MAX_WP_PAGES) when the server's X-WP-TotalPages says there are more;
-    any page failing fails the whole source.
-    """
+    """Read a path or URL and parse it: read_source + parse_source (+ WordPress pages)."""
     if not _is_url(source):
         data, content_type = read_source(source, timeout=timeout)
         return parse_source(data, source, content_type=content_type, site_url=site_url)
-    meta: dict = {}
-    data, content_type = _download(source, timeout, meta)
-    parsed = parse_source(data, source, content_type=content_type, site_url=site_url)
-    total = meta.get("total_pages", 1)
+    got = _download(source, timeout)
+    parsed = parse_source(got.body or b"", source, content_type=got.content_type, site_url=site_url)
+    return more_pages(parsed, got, lambda url: _download(url, timeout), site_url=site_url)
+
+
+def more_pages(parsed: ParsedSource, first: Fetched, fetch, *, site_url: str | None = None) -> ParsedSource:
+    """The rest of a WordPress REST source, page by page (?page=2, ... up to
+    MAX_WP_PAGES), when its X-WP-TotalPages says there are more; any page
+    failing fails the whole source. `fetch(url)` returns a Fetched."""
+    pages = ((first.headers.get("X-WP-TotalPages") if first.headers else None) or "").strip()
+    total = int(pages) if pages.isdigit() else 1
     if parsed.kind == "wordpress" and total > 1:
         for page in range(2, min(total, MAX_WP_PAGES) + 1):
-            url = _with_page(source, page)
-            more_data, more_type = _download(url, timeout)
-            more = parse_source(more_data, url, content_type=more_type, site_url=site_url)
+            url = _with_page(parsed.source if _is_url(parsed.source) else first.url, page)
+            more_got = fetch(url)
+            more = parse_source(more_got.body or b"", url, content_type=more_got.content_type, site_url=site_url,
+                                kind="wordpress")
             parsed.articles += more.articles
             parsed.problems += more.problems
         if total > MAX_WP_PAGES:
-            parsed.problems.append(f"{source}: read the first {MAX_WP_PAGES} of {total} pages of posts")
+            parsed.problems.append(f"{parsed.source}: read the first {MAX_WP_PAGES} of {total} pages of posts")
     return parsed
 
 

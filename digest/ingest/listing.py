@@ -10,8 +10,10 @@ The shape, as exports of such pages come:
     Title of the article                      (the title again closes the article)
 
 Blank lines separate paragraphs and are otherwise ignored. The export has no
-dates and no links: an article's URL is the site URL joined with a slug of its
-title.
+dates and no links, and digest does not invent them: an article links to the
+site URL given (the source's website or listing page, link_origin "website")
+unless the source's link_template says how its links are made (see
+fill_link_template, applied when the source is stored).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import html as htmllib
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from urllib.parse import quote, urljoin
+from datetime import datetime
+from urllib.parse import quote
 
 from digest.errors import IngestError
 from digest.ingest.clean import normalise_text, shorten
@@ -128,10 +131,9 @@ def parse_listing(
     problems: list[str] = []
     if not site_url:
         problems.append(f"{source}: no site URL given: the articles have no links")
-    base = site_url if not site_url or site_url.endswith("/") else site_url + "/"
     articles = []
     for block in blocks:
-        article = _article(block, source, base, problems)
+        article = _article(block, source, site_url, problems)
         if article is not None:
             articles.append(article)
     return dedupe(articles, source, problems), problems
@@ -145,7 +147,7 @@ def _is_continue_marker(paragraph: str, title: str) -> bool:
     return rest == "" or rest == title.strip(_QUOTES_AND_ARROWS)
 
 
-def _article(block: _Block, source: str, base: str | None, problems: list[str]) -> Article | None:
+def _article(block: _Block, source: str, site_url: str | None, problems: list[str]) -> Article | None:
     where = f"{source}:{block.line}: “{shorten(block.title)}”"
     paragraphs = list(block.paragraphs)
     byline = parse_byline(paragraphs[0]) if paragraphs else None
@@ -170,7 +172,8 @@ def _article(block: _Block, source: str, base: str | None, problems: list[str]) 
     teaser = "\n\n".join(body[:teaser_end]) if teaser_end else None
     return Article(
         title=block.title,
-        url=urljoin(base, slugify(block.title) + "/") if base else None,
+        url=site_url or None,  # a stand-in, never a guess: see the module docstring
+        link_origin="website",
         guid=None,
         author=byline[0] if byline else None,
         author_role=byline[1] if byline else None,
@@ -179,3 +182,9 @@ def _article(block: _Block, source: str, base: str | None, problems: list[str]) 
         body="\n".join(f"<p>{htmllib.escape(p, quote=False)}</p>" for p in body),
         source=source,
     )
+
+
+def fill_link_template(template: str, title: str, published: datetime) -> str:
+    """The link of a listing article: "https://www.example.org/{date:%Y/%m}/{slug}/" ->
+    "https://www.example.org/2017/06/queens-speech-whats-missing/"."""
+    return template.format(slug=slugify(title), date=published)

@@ -233,10 +233,16 @@ class _SendRun:
             if self.fatal:  # the transport is broken: give the rest back untouched
                 self._put_result((c, moved, None))
                 continue
-            try:
-                if transport is None:
+            if transport is None:
+                try:
                     transport = self.make_transport()
                     self.transports.append(transport)
+                except Exception as exc:  # no transport at all: the run stops, nobody's attempt is spent
+                    self.fatal = self.fatal or str(exc) or type(exc).__name__
+                    self._put_result((c, moved, SendResult(False, False, None, str(exc) or type(exc).__name__,
+                                                           fatal=True)))
+                    continue
+            try:
                 message = self.out.digest(template, recipient, date=now)
                 self.limiter.acquire()
                 result = transport.send(Envelope(self.envelope_from, (recipient.email,)), message)
@@ -244,6 +250,8 @@ class _SendRun:
                 result = SendResult(False, True, None, str(exc))
             except Exception as exc:  # a transport bug must not lose the delivery
                 result = SendResult(False, False, None, f"{type(exc).__name__}: {exc}")
+            if result.fatal:  # stop at once: every sender gives the rest back without trying the relay again
+                self.fatal = self.fatal or result.message
             self._put_result((c, moved, result))
 
     # -- the main thread --------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+from dataclasses import replace
 from urllib.parse import unquote, urlsplit
 
 from ...errors import DeliveryError
@@ -198,24 +199,34 @@ class SmtpTransport:
         return conn
 
     def _open(self) -> smtplib.SMTP | SendResult:
-        """A fresh connection, or the result that explains why there is none."""
+        """A fresh connection, or the result that explains why there is none.
+
+        Every failure here is the relay's, not a recipient's: refused or
+        unreachable, a TLS handshake or certificate that fails, a greeting,
+        EHLO, STARTTLS or AUTH refused (any code). So each is `fatal`: the
+        worker stops the run and gives its claims back without spending an
+        attempt. Only replies after RCPT TO and DATA count against a recipient.
+        """
         try:
             self._conn = self._connect()
             return self._conn
         except smtplib.SMTPAuthenticationError as exc:
-            return _refused(f"AUTH at {self.url}", exc.smtp_code, exc.smtp_error, fatal=True)
+            result = _refused(f"AUTH at {self.url}", exc.smtp_code, exc.smtp_error)
         except smtplib.SMTPNotSupportedError as exc:  # STARTTLS or AUTH not offered
-            return SendResult(False, True, None, one_line(f"{self.url}: {exc}"), fatal=True)
+            result = SendResult(False, True, None, one_line(f"{self.url}: {exc}"))
         except smtplib.SMTPResponseException as exc:  # greeting, EHLO or STARTTLS refused
-            return _refused(f"connect to {self.url}", exc.smtp_code, exc.smtp_error, fatal=True)
+            result = _refused(f"connect to {self.url}", exc.smtp_code, exc.smtp_error)
         except ssl.SSLCertVerificationError as exc:
-            return SendResult(False, True, None, one_line(f"TLS with {self.url}: {exc.verify_message or exc}"), fatal=True)
+            result = SendResult(False, True, None, one_line(f"TLS with {self.url}: {exc.verify_message or exc}"))
+        except ssl.SSLError as exc:  # the handshake itself failed (no TLS there, no common protocol)
+            result = SendResult(False, True, None, one_line(f"TLS handshake with {self.url} failed: {exc.reason or exc}"))
         except smtplib.SMTPServerDisconnected as exc:
-            return _trouble(f"connect to {self.url}", exc)
+            result = _trouble(f"connect to {self.url}", exc)
         except smtplib.SMTPException as exc:  # e.g. no AUTH mechanism in common
-            return SendResult(False, True, None, one_line(f"{self.url}: {exc}"), fatal=True)
-        except OSError as exc:  # refused, unreachable, timeout, TLS handshake
-            return _trouble(f"connect to {self.url}", exc)
+            result = SendResult(False, True, None, one_line(f"{self.url}: {exc}"))
+        except OSError as exc:  # refused, unreachable, timeout
+            result = _trouble(f"connect to {self.url}", exc)
+        return replace(result, fatal=True)
 
     def _discard(self) -> None:
         """Forget the connection without a word to the server (it is gone or said 421)."""
@@ -297,8 +308,8 @@ class SmtpTransport:
         # An idle server that timed us out says 421 as it hangs up; we read it here.
         if code == 421 and stale_ok:
             return None
-        if code != 250:
-            return self._failed(conn, "MAIL FROM", code, reply)
+        if code != 250:  # the relay refuses our sender: no recipient's fault, so the run stops
+            return replace(self._failed(conn, "MAIL FROM", code, reply), fatal=True)
         try:
             refused: dict[str, tuple[int, bytes]] = {}
             for rcpt in envelope.recipients:
