@@ -1,7 +1,8 @@
 """Every `bash` example in the README runs as written, in order, on the demo's data.
 
-The demo's data is the sample feed and members (samples/), in a fresh
-database, with mail going into outbox/ (DIGEST_TRANSPORT=file). A command
+The demo's data is its configuration (samples/digest.toml: the sample feed
+as a source) and the sample members, in a fresh database, with mail going
+into outbox/ (DIGEST_TRANSPORT=file). A command
 that fails, or prints a traceback, fails the test; `digest serve` must start
 serving and is then stopped.
 """
@@ -46,8 +47,8 @@ def test_every_bash_example_runs_as_written(env, tmp_path):
     commands = readme_commands(README.read_text(encoding="utf-8"))
     assert len(commands) >= 20, "the README lost its examples?"
     shutil.copytree(REPO / "samples", tmp_path / "samples")
-    environ = {**os.environ, **env, "DIGEST_TRANSPORT": "file", "DIGEST_OUTBOX": "outbox", "COLUMNS": "120"}
-    environ.pop("DIGEST_CONFIG", None)
+    environ = {**os.environ, **env, "DIGEST_TRANSPORT": "file", "DIGEST_OUTBOX": "outbox", "COLUMNS": "120",
+               "DIGEST_CONFIG": "samples/digest.toml"}  # the demo's configuration: the sample feed as a source
 
     def digest(args: list[str], *, line: str) -> subprocess.CompletedProcess:
         done = subprocess.run([sys.executable, "-m", "digest", *args], cwd=tmp_path, env=environ,
@@ -57,7 +58,7 @@ def test_every_bash_example_runs_as_written(env, tmp_path):
         return done
 
     # The demo's data: the sample feed and members, nothing sent yet.
-    digest(["ingest", "samples/news.xml"], line="(setup)")
+    digest(["sources", "fetch"], line="(setup)")
     digest(["subscribers", "import", "samples/members.csv"], line="(setup)")
 
     for line in commands:
