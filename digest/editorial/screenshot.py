@@ -11,6 +11,7 @@ host but this one, so a screenshot fetches nothing from outside.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,11 +58,19 @@ def screenshot_html(
     name: str = "email",
     executable: str = CHROMIUM,
     check: bool = False,
+    scheme: str = "light",
+    images: bool = True,
+    image_dir: Path | None = None,
+    suffix: str = "",
 ) -> list[Screenshot]:
-    """Write `{name}-{width}.png` (full page) for each width into out_dir.
+    """Write `{name}-{width}{suffix}.png` (full page) for each width into out_dir.
 
-    Returns one Screenshot per width with its scroll and inner widths; with
-    check=True raises SidewaysScrollError if the page scrolls sideways at any.
+    scheme "dark" emulates prefers-color-scheme: dark; images=False blocks
+    every image (as Outlook does by default); image_dir answers image requests
+    from files of the same name there (pictures of a demo or a test, with no
+    network). Returns one Screenshot per width with its scroll and inner
+    widths; with check=True raises SidewaysScrollError if the page scrolls
+    sideways at any.
     """
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
@@ -78,13 +87,16 @@ def screenshot_html(
                 browser = p.chromium.launch(executable_path=executable, args=LAUNCH_ARGS, env=env)
                 try:
                     for width in widths:
-                        context = browser.new_context(viewport={"width": width, "height": VIEWPORT_HEIGHT})
+                        context = browser.new_context(viewport={"width": width, "height": VIEWPORT_HEIGHT},
+                                                      color_scheme=scheme)
+                        if not images or image_dir is not None:
+                            context.route("**/*", _image_router(images, image_dir))
                         page = context.new_page()
                         page.set_content(html, wait_until="load")
                         scroll_width, inner_width = page.evaluate(
                             "[document.documentElement.scrollWidth, window.innerWidth]"
                         )
-                        path = out_dir / f"{name}-{width}.png"
+                        path = out_dir / f"{name}-{width}{suffix}.png"
                         page.screenshot(path=str(path), full_page=True)
                         context.close()
                         shots.append(Screenshot(path, width, int(scroll_width), int(inner_width)))
@@ -95,3 +107,53 @@ def screenshot_html(
     if check and any(s.scrolls_sideways for s in shots):
         raise SidewaysScrollError(shots)
     return shots
+
+
+def _image_router(images: bool, image_dir: Path | None):
+    """A Playwright route handler: block images, or serve them from image_dir by file name."""
+
+    def route(r) -> None:
+        if r.request.resource_type != "image":
+            r.continue_()
+            return
+        if not images:
+            r.abort("blockedbyclient")
+            return
+        local = Path(image_dir) / Path(r.request.url.split("?", 1)[0]).name
+        if local.is_file():
+            r.fulfill(path=str(local))
+        else:
+            r.continue_()
+
+    return route
+
+
+_STYLE = re.compile(r"<style\b[^>]*>.*?</style>", re.I | re.S)
+
+
+def without_style(html: str) -> str:
+    """The email as Gmail's apps show it with a non-Google account: every <style> block gone,
+    only the inlined styles left (Outlook's conditional comments stay: they are comments)."""
+    return _STYLE.sub("", html)
+
+
+# (file suffix, scheme, images, strip <style>): what `digest preview --screenshot` writes per width.
+VIEWS = (
+    ("", "light", True, False),
+    ("-dark", "dark", True, False),
+    ("-noimages", "light", False, False),
+    ("-dark-noimages", "dark", False, False),
+    ("-nostyle", "light", True, True),
+)
+
+
+def screenshot_views(html: str, out_dir: Path, *, widths: Iterable[int] = (375, 600), name: str = "email",
+                     image_dir: Path | None = None, executable: str = CHROMIUM) -> list[tuple[str, Screenshot]]:
+    """Every view of VIEWS at every width: (view suffix, Screenshot)."""
+    out = []
+    for suffix, scheme, images, strip in VIEWS:
+        page = without_style(html) if strip else html
+        for shot in screenshot_html(page, out_dir, widths=widths, name=name, executable=executable,
+                                    scheme=scheme, images=images, image_dir=image_dir, suffix=suffix):
+            out.append((suffix, shot))
+    return out
