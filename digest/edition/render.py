@@ -399,6 +399,9 @@ def _inline(compiled: str, css: str, base_url: str) -> str:
             strip_important=False,
             allow_network=False,
             disable_validation=True,
+            # premailer would copy CSS width/height into the attributes: an <img> must keep
+            # its pixel width and height (Outlook sizes by them), not "100%" and "auto".
+            disable_basic_attributes=["width", "height"],
             cssutils_logging_level=logging.CRITICAL,
             cssutils_logging_handler=logging.NullHandler(),
         ).transform()

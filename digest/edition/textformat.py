@@ -137,6 +137,8 @@ def _hue_turn(colour: str, turn: float) -> str:
 
     r, g, b = (v / 255 for v in _rgb(colour))
     h, lum, sat = colorsys.rgb_to_hls(r, g, b)
+    if sat < 0.08:  # a grey brand has no hue to turn: labels take a warm amber
+        return "#b45309"
     r, g, b = colorsys.hls_to_rgb((h + turn) % 1.0, lum, max(sat, 0.45))
     return _hex((r * 255, g * 255, b * 255))
 
