@@ -91,10 +91,22 @@ def clean(name: str | None) -> str:
     return " ".join("".join(" " if unicodedata.category(c) in drop else c for c in name or "").split())
 
 
+def greeting_name(name: str | None) -> str:
+    """The spec for the greeting: the first name; a title keeps the surname; "Surname, Given" gives Given."""
+    words = clean(name).split()
+    if not words:
+        return ""
+    if "," in words[0] and len(words) > 1:
+        return words[1]
+    if words[0].lower().rstrip(".") in ("dr", "mr", "mrs", "ms", "prof", "sir", "cllr") and len(words) > 1:
+        return f"{words[0]} {words[-1]}"
+    return words[0]
+
+
 def fill(body: str, name: str | None, r: Recipient, html_part: bool) -> str:
     esc = html.escape if html_part else str
     values = {
-        NAME: esc(" " + clean(name)) if clean(name) else "",
+        NAME: esc(" " + greeting_name(name)) if greeting_name(name) else "",
         PREFS: esc(LINKS.preferences_url(r.subscriber_id, r.token_version)),
         UNSUB: esc(LINKS.unsubscribe_url(r.subscriber_id, r.token_version)),
     }
@@ -228,7 +240,8 @@ def test_bodies_are_the_rendered_ones_with_slots_filled():
         assert got["plain"] == fill(rendered.text, r.name, r, html_part=False)
         assert got["html"] == fill(rendered.html, r.name, r, html_part=True)
         check_lines(raw)
-    assert "Hello Siân O&#x27;Brien &lt;Chair&gt; &amp; “Treasurer”," in fill(rendered.html, "Siân O'Brien <Chair> & “Treasurer”", JANE, True)
+    assert "Hello Siân," in fill(rendered.html, "Siân O'Brien <Chair> & “Treasurer”", JANE, True)
+    assert "Hello &lt;Siân&gt;," in fill(rendered.html, "<Siân> O'Brien", JANE, True)
     assert got["plain"].startswith("Hello,\n") and "<p>Hello,</p>" in got["html"]
 
 
@@ -280,7 +293,7 @@ def test_names_in_the_to_header_and_greeting(name, shown):
     msg = parse(raw)
     assert list(msg.keys()) == FIXED_HEADERS
     assert display_name(raw) == shown and msg["To"].addresses[0].addr_spec == JANE.email
-    greeting = f"Hello {shown}," if shown else "Hello,"
+    greeting = f"Hello {greeting_name(shown)}," if shown else "Hello,"
     assert bodies(msg)["plain"].startswith(greeting + "\n")
     assert f"<p>{html.escape(greeting)}</p>" in bodies(msg)["html"]
     assert all(len(line) <= 78 for line in header_block(raw) if line.startswith((b"To:", b" ")))

@@ -142,3 +142,11 @@ def save_text(conn: Connection, text: EditionText) -> None:
                   updated_by=text.updated_by)
     if conn.execute(update(edition_texts).where(edition_texts.c.key == text.key).values(**values)).rowcount == 0:
         conn.execute(insert(edition_texts).values(key=text.key, **values))
+
+
+def sent_editions(conn: Connection, *, frequency: str | None = None) -> list[Edition]:
+    """Editions that were queued (the public ones), newest period first, with their items."""
+    q = select(editions.c.key).where(editions.c.queued_at.is_not(None)).order_by(editions.c.window_start.desc())
+    if frequency is not None:
+        q = q.where(editions.c.frequency == frequency)
+    return [e for k in conn.execute(q).scalars().all() if (e := load_edition(conn, k)) is not None]
