@@ -41,3 +41,43 @@ def test_sideways_scrolling_is_reported(tmp_path):
     assert shots[0].scrolls_sideways and shots[0].scroll_width >= 900
     with pytest.raises(SidewaysScrollError, match="375px"):
         screenshot_html(wide, tmp_path, widths=(375,), check=True)
+
+
+LINK_LINES_JS = """() => [...document.querySelectorAll('.linkrow a')].map(a => [a.textContent, a.getClientRects().length])"""
+
+
+def test_every_view_fits_a_phone_and_the_footer_links_never_break(settings, tmp_path):
+    """Light, dark, images blocked, and every <style> removed (Gmail's apps with other accounts):
+    no sideways scrolling at 375 px, and each footer link on one line."""
+    from dataclasses import replace
+
+    from playwright.sync_api import sync_playwright
+
+    from digest.models import ArticleImage, ImageSource
+    from digest.screenshot import LAUNCH_ARGS, VIEWS, screenshot_views, without_style
+
+    wide = ArticleImage(alt="A wide picture", sources=(ImageSource("https://img.example.org/wide.png", 1600, 400),))
+    items = [replace(it, image=wide) for it in seed_items()]
+    s = replace(settings, images="all")
+    html = render_variant(week25(items), s, member_topics=("data-protection", "cyber-security")).html
+    views = screenshot_views(html, tmp_path, widths=(375,), name="w")
+    assert [(suffix, shot.path.name) for suffix, shot in views] == [
+        (v[0], f"w-375{v[0]}.png") for v in VIEWS]
+    assert [suffix for suffix, shot in views if shot.scrolls_sideways] == []
+    stripped = without_style(html)
+    assert "<style" not in stripped and "<style" in html
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS,
+                                    env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+        try:
+            for page_html in (html, stripped):
+                page = browser.new_context(viewport={"width": 375, "height": 800}).new_page()
+                page.set_content(page_html)
+                rows = page.evaluate(LINK_LINES_JS)
+                assert [text for text, _ in rows] == ["Manage your preferences", "Unsubscribe"]
+                assert all(lines == 1 for _, lines in rows), rows
+                lead = page.evaluate("(() => { const r = document.querySelector('img.lead-img').getBoundingClientRect();"
+                                     " return [r.left, r.right]; })()")
+                assert 0 <= lead[0] and lead[1] <= 375  # across the column, never past the screen
+        finally:
+            browser.close()

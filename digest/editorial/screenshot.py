@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -72,40 +73,48 @@ def screenshot_html(
     widths; with check=True raises SidewaysScrollError if the page scrolls
     sideways at any.
     """
+    with _browser(executable) as browser:
+        shots = _shoot(browser, html, Path(out_dir), widths, name, scheme, images, image_dir, suffix)
+    if check and any(s.scrolls_sideways for s in shots):
+        raise SidewaysScrollError(shots)
+    return shots
+
+
+@contextmanager
+def _browser(executable: str):
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     if not Path(executable).exists():
         raise RenderError(f"cannot take screenshots: {executable} does not exist")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    shots: list[Screenshot] = []
     with tempfile.TemporaryDirectory(prefix="digest-chromium-") as home:
         env = {**os.environ, "HOME": home, "XDG_CONFIG_HOME": home, "XDG_CACHE_HOME": home}
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=executable, args=LAUNCH_ARGS, env=env)
                 try:
-                    for width in widths:
-                        context = browser.new_context(viewport={"width": width, "height": VIEWPORT_HEIGHT},
-                                                      color_scheme=scheme)
-                        if not images or image_dir is not None:
-                            context.route("**/*", _image_router(images, image_dir))
-                        page = context.new_page()
-                        page.set_content(html, wait_until="load")
-                        scroll_width, inner_width = page.evaluate(
-                            "[document.documentElement.scrollWidth, window.innerWidth]"
-                        )
-                        path = out_dir / f"{name}-{width}{suffix}.png"
-                        page.screenshot(path=str(path), full_page=True)
-                        context.close()
-                        shots.append(Screenshot(path, width, int(scroll_width), int(inner_width)))
+                    yield browser
                 finally:
                     browser.close()
         except PlaywrightError as exc:
             raise RenderError(f"Chromium screenshot failed: {exc}") from None
-    if check and any(s.scrolls_sideways for s in shots):
-        raise SidewaysScrollError(shots)
+
+
+def _shoot(browser, html: str, out_dir: Path, widths: Iterable[int], name: str, scheme: str, images: bool,
+           image_dir: Path | None, suffix: str) -> list[Screenshot]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shots = []
+    for width in widths:
+        context = browser.new_context(viewport={"width": width, "height": VIEWPORT_HEIGHT}, color_scheme=scheme)
+        if not images or image_dir is not None:
+            context.route("**/*", _image_router(images, image_dir))
+        page = context.new_page()
+        page.set_content(html, wait_until="load")
+        scroll_width, inner_width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        path = out_dir / f"{name}-{width}{suffix}.png"
+        page.screenshot(path=str(path), full_page=True)
+        context.close()
+        shots.append(Screenshot(path, width, int(scroll_width), int(inner_width)))
     return shots
 
 
@@ -151,9 +160,9 @@ def screenshot_views(html: str, out_dir: Path, *, widths: Iterable[int] = (375, 
                      image_dir: Path | None = None, executable: str = CHROMIUM) -> list[tuple[str, Screenshot]]:
     """Every view of VIEWS at every width: (view suffix, Screenshot)."""
     out = []
-    for suffix, scheme, images, strip in VIEWS:
-        page = without_style(html) if strip else html
-        for shot in screenshot_html(page, out_dir, widths=widths, name=name, executable=executable,
-                                    scheme=scheme, images=images, image_dir=image_dir, suffix=suffix):
-            out.append((suffix, shot))
+    with _browser(executable) as browser:
+        for suffix, scheme, images, strip in VIEWS:
+            page = without_style(html) if strip else html
+            for shot in _shoot(browser, page, Path(out_dir), widths, name, scheme, images, image_dir, suffix):
+                out.append((suffix, shot))
     return out
