@@ -11,7 +11,7 @@ import feedparser
 import pytest
 from lxml import html as lxml_html
 
-from digest.screenshot import CHROMIUM
+from digest.editorial.screenshot import CHROMIUM
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "news.xml"
 WEEKS = ("2017-W24", "2017-W25", "2017-W26")

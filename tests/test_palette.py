@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.render import render_variant
-from digest.render_format import contrast, dark_palette, palette, palettes
+from digest.edition.render import render_variant
+from digest.edition.textformat import contrast, dark_palette, palette, palettes
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_render import week25  # noqa: E402
@@ -83,7 +83,7 @@ def test_what_chromium_draws_reaches_aa(settings, scheme, brand, accent, tmp_pat
     """Every visible piece of text against the background drawn behind it, with the scheme emulated."""
     from playwright.sync_api import sync_playwright
 
-    from digest.screenshot import CHROMIUM, LAUNCH_ARGS
+    from digest.editorial.screenshot import CHROMIUM, LAUNCH_ARGS
 
     html = render_variant(week25(), replace(settings, brand_colour=brand, accent_colour=accent)).html
     with sync_playwright() as p:

@@ -54,7 +54,7 @@ def test_every_view_fits_a_phone_and_the_footer_links_never_break(settings, tmp_
     from playwright.sync_api import sync_playwright
 
     from digest.models import ArticleImage, ImageSource
-    from digest.screenshot import LAUNCH_ARGS, VIEWS, screenshot_views, without_style
+    from digest.editorial.screenshot import LAUNCH_ARGS, VIEWS, screenshot_views, without_style
 
     wide = ArticleImage(alt="A wide picture", sources=(ImageSource("https://img.example.org/wide.png", 1600, 400),))
     items = [replace(it, image=wide) for it in seed_items()]
