@@ -34,6 +34,7 @@ ENVIRONMENT = {
     "DIGEST_DKIM_DOMAIN": ("dkim", "domain"),
     "DIGEST_DKIM_SELECTOR": ("dkim", "selector"),
     "DIGEST_DKIM_KEY_FILE": ("dkim", "key_file"),
+    "DIGEST_FETCH_IMAGES": ("digest", "fetch_images"),
 }
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -82,6 +83,7 @@ class Settings:
     logo_height: int = 0
     http_images: bool = False  # allow http: images (tests and demos serving images locally); never in production
     image_weight_kb: int = 800  # digest check: total weight of the images an email shows
+    fetch_images: bool = True  # measure pictures at ingest (false: the sizes the source declares)
 
     @property
     def topic_slugs(self) -> tuple[str, ...]:
@@ -280,15 +282,23 @@ def _look(data: dict, source: str, s, i) -> dict:
         if not (1 <= logo_width <= 536 and 1 <= logo_height <= 300):
             raise ConfigError(source, "organisation.logo_width",
                               "logo_width (1 to 536) and logo_height (1 to 300) give the logo's shown size in px")
-    http_images = data.get("digest", {}).get("http_images", False)
-    if not isinstance(http_images, bool):
-        raise ConfigError(source, "digest.http_images", f"must be true or false, not {http_images!r}")
+    http_images = _bool(data, source, "http_images", False)
+    fetch_images = _bool(data, source, "fetch_images", True)
     weight = i("digest", "image_weight_kb")
     if weight < 1:
         raise ConfigError(source, "digest.image_weight_kb", "must be at least 1")
     return dict(images=images, layout=layout, templates_dir=templates_dir, logo_url=logo_url,
                 logo_alt=s("organisation", "logo_alt").strip(), logo_width=logo_width, logo_height=logo_height,
-                http_images=http_images, image_weight_kb=weight)
+                http_images=http_images, image_weight_kb=weight, fetch_images=fetch_images)
+
+
+def _bool(data: dict, source: str, key: str, default: bool) -> bool:
+    value = data.get("digest", {}).get(key, default)
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        value = value.strip().lower() in ("1", "true", "yes", "on")  # from the environment
+    if not isinstance(value, bool):
+        raise ConfigError(source, f"digest.{key}", f"must be true or false, not {value!r}")
+    return value
 
 
 def _domain_of(sender: str) -> str:

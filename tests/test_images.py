@@ -178,6 +178,11 @@ def test_measure_falls_back_on_declared_sizes_and_else_leaves_the_picture_out(pi
     assert got[3] is None
 
 
+@pytest.fixture
+def env(env):
+    return {**env, "DIGEST_FETCH_IMAGES": "true"}  # conftest turns fetching off for the other tests
+
+
 def toml(tmp_path, **digest) -> str:
     lines = ["[digest]"] + [f"{k} = {json.dumps(v)}" for k, v in digest.items()]
     path = tmp_path / "digest.toml"

@@ -238,4 +238,4 @@ def measure(images: Sequence[ArticleImage | None], *, fetch=None, known: Mapping
 
 def no_picture_fetch(url: str) -> tuple[int, int, int]:
     """A fetch that never fetches (ingest --no-image-fetch): declared sizes only."""
-    raise FetchFailed("not fetched (--no-image-fetch)")
+    raise FetchFailed("not fetched")

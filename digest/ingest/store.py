@@ -12,7 +12,7 @@ from ..db import articles as article_db
 from ..edition.topics import classify
 from ..errors import IngestError
 from . import load_source
-from .images import measure
+from .images import measure, no_picture_fetch
 
 
 @dataclass
@@ -55,6 +55,8 @@ def ingest_sources(
             continue
         report.kind = parsed.kind
         report.problems = list(parsed.problems)
+        if fetch_image is None and not settings.fetch_images:
+            fetch_image = no_picture_fetch
         with db.connect() as conn:
             known = article_db.known_images(conn, [a.dedupe_key for a in parsed.articles])
         for article, image in zip(parsed.articles, measure([a.image for a in parsed.articles],
