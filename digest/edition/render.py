@@ -207,7 +207,10 @@ def _groups(articles: list[dict], items: list[EditionItem], settings: Settings,
         groups.setdefault(slug, []).append(a)
     out = [{"heading": "", "articles": articles[:1]}]
     for slug in sorted(groups, key=lambda t: (t == "", order.index(t) if t in order else len(order))):
-        out.append({"heading": _label(settings, slug) if slug else "Also this week", "articles": groups[slug]})
+        heading = _label(settings, slug) if slug else "Also this week"
+        # Under its topic's heading an article's label names only its other topics.
+        out.append({"heading": heading,
+                    "articles": [dict(a, topics=[t for t in a["topics"] if t != heading]) for a in groups[slug]]})
     for g in out:
         for n, a in enumerate(g["articles"]):
             a["first_in_list"] = n == 0 and (g is out[0] or bool(g["heading"]))
