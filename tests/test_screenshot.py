@@ -81,3 +81,29 @@ def test_every_view_fits_a_phone_and_the_footer_links_never_break(settings, tmp_
                 assert 0 <= lead[0] and lead[1] <= 375  # across the column, never past the screen
         finally:
             browser.close()
+
+
+def test_preview_screenshot_writes_every_view_and_warns_on_sideways_scroll(run_cli, seed_path, tmp_path, monkeypatch):
+    """`digest preview --screenshot`: ten PNGs (two widths x light, dark, images off both ways, no <style>);
+    a template that makes the email too wide gets a warning for each view, the style-less one named."""
+    assert run_cli("ingest", seed_path, "--published", "2017-06-21").exit_code == 0
+    shots = tmp_path / "shots"
+    result = run_cli("preview", "--week", "2017-W25", "--screenshot", shots)
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in shots.iterdir())
+    assert names == sorted(f"2017-W25-{w}{v}.png" for w in (375, 600)
+                           for v in ("", "-dark", "-noimages", "-dark-noimages", "-nostyle"))
+    assert "scroll sideways" not in result.output
+
+    branding = tmp_path / "branding" / "partials"
+    branding.mkdir(parents=True)
+    (branding / "footer.mjml.j2").write_text(
+        '<mj-section><mj-column><mj-text><p>{{ address }} <a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'
+        '<table role="presentation" width="900" style="width:900px"><tr><td>A table too wide for a phone</td></tr>'
+        "</table></mj-text></mj-column></mj-section>\n")
+    (tmp_path / "digest.toml").write_text('[digest]\ntemplates_dir = "branding"\n')
+    monkeypatch.setenv("DIGEST_CONFIG", str(tmp_path / "digest.toml"))
+    result = run_cli("preview", "--week", "2017-W25", "--screenshot", shots)
+    warnings = [line for line in result.output.splitlines() if "scroll sideways" in line]
+    assert any("at 375 px the email without its <style>" in w for w in warnings), result.output
+    assert any(w.startswith("warning: at 375 px the email is") for w in warnings)
