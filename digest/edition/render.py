@@ -249,6 +249,7 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         logo = {"src": settings.logo_url, "width": settings.logo_width, "height": settings.logo_height,
                 "alt": settings.logo_alt or settings.organisation}
     web = dict(web or {})
+    groups = _groups(articles, items, settings, member_topics)
     return {
         "organisation": settings.organisation,
         "address": _oneline(settings.address),
@@ -262,8 +263,9 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         "articles": articles,
         "note": parse_note(edition.note),
         "note_text": note_as_text(edition.note),
-        "groups": _groups(articles, items, settings, member_topics),
-        "toc": articles if len(articles) > TOC_AFTER else [],
+        "groups": groups,
+        # "In this issue" in the order the articles follow (by-topic moves them)
+        "toc": [a for g in groups for a in g["articles"]] if len(articles) > TOC_AFTER else [],
         "intro": intro,
         "count": count,
         "member_topics": chosen,
