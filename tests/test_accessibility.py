@@ -112,7 +112,8 @@ def test_the_new_shapes_in_both_schemes(axe, settings, scheme, case):
                 logo_width=160, logo_height=40)
     web = {"subscribe_url": "https://news.example.org/subscribe", "archive_url": "https://news.example.org/editions/",
            "previous_url": "https://news.example.org/editions/2017-W24", "next_url": ""}
-    html = render_variant(week25(items), s, web=web if case == "web version" else None).html
+    edition = replace(week25(items), note="Welcome.\n\nRead [the annual report](https://www.example.org/r).")
+    html = render_variant(edition, s, web=web if case == "web version" else None).html
     html = fill_slots(html, generic_slots(settings), html=True).replace("https://img.example.org/", pixel + "#")
     assert serious(axe(html, 375, scheme)) == []
 

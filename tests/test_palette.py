@@ -85,7 +85,9 @@ def test_what_chromium_draws_reaches_aa(settings, scheme, brand, accent, tmp_pat
 
     from digest.editorial.screenshot import CHROMIUM, LAUNCH_ARGS
 
-    html = render_variant(week25(), replace(settings, brand_colour=brand, accent_colour=accent)).html
+    edition = replace(week25(), note="A word from the editor.\n\nRead [the annual report](https://www.example.org/r).")
+    html = render_variant(edition, replace(settings, brand_colour=brand, accent_colour=accent)).html
+    assert "the annual report" in html
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS,
                                     env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
