@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from digest.config import load_settings
 from digest.errors import ConfigError, RenderError, SubscriberError
-from digest.message.assemble import MessageTemplate, Recipient, build_reference, message_id
+from digest.message.assemble import MessageTemplate, Recipient, build_reference, first_name, message_id
 from digest.message.mime import fold_header, qp_piece, text_tokens
 from digest.models import SLOT_MARKERS, Rendered
 from digest.message.links import Links
@@ -92,15 +92,8 @@ def clean(name: str | None) -> str:
 
 
 def greeting_name(name: str | None) -> str:
-    """The spec for the greeting: the first name; a title keeps the surname; "Surname, Given" gives Given."""
-    words = clean(name).split()
-    if not words:
-        return ""
-    if "," in words[0] and len(words) > 1:
-        return words[1]
-    if words[0].lower().rstrip(".") in ("dr", "mr", "mrs", "ms", "prof", "sir", "cllr") and len(words) > 1:
-        return f"{words[0]} {words[-1]}"
-    return words[0]
+    """The greeting uses the first name (the rule itself: test_first_name_for_the_greeting)."""
+    return first_name(name)
 
 
 def fill(body: str, name: str | None, r: Recipient, html_part: bool) -> str:
@@ -297,6 +290,15 @@ def test_names_in_the_to_header_and_greeting(name, shown):
     assert bodies(msg)["plain"].startswith(greeting + "\n")
     assert f"<p>{html.escape(greeting)}</p>" in bodies(msg)["html"]
     assert all(len(line) <= 78 for line in header_block(raw) if line.startswith((b"To:", b" ")))
+
+
+@pytest.mark.parametrize("name, greeting", [
+    ("Siân Phillips", "Siân"), ("Jane", "Jane"), ("O'Brien, Pat", "Pat"), ("Smith,Jane Ann", "Jane"),
+    ("Dr Jim Jones", "Dr Jones"), ("Cllr. Ann Lee", "Cllr. Lee"), ("Prof", "Prof"), ("李小龍", "李小龍"),
+    ("  Zoë \t Ng ", "Zoë"), ("Jane Smith, Chair", "Jane"), (", 0", "0"), ("", ""), (None, ""),
+])
+def test_first_name_for_the_greeting(name, greeting):
+    assert first_name(name) == greeting
 
 
 def test_message_id_is_stable_per_delivery():

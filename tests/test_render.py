@@ -400,7 +400,7 @@ def test_no_network_and_no_stderr_noise(settings, capfd):
 
 
 def test_web_fonts_are_stripped_without_fetching(capfd):
-    from digest.edition.render import _inline
+    from digest.edition.inline import inline_css as _inline
 
     global _WATCHING
     page = ('<!doctype html><html lang="en-GB"><head>'

@@ -72,7 +72,7 @@ def message_id(edition_key: str, delivery_id: int, domain: str) -> str:
 
 
 _HONORIFICS = frozenset({"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "professor", "sir", "dame", "cllr",
-                         "councillor", "rev", "revd", "lord", "lady", "dr.", "mr.", "mrs.", "ms.", "prof."})
+                         "councillor", "rev", "revd", "lord", "lady"})
 
 
 def first_name(name: str | None) -> str:
@@ -82,10 +82,10 @@ def first_name(name: str | None) -> str:
     if not name:
         return ""
     before, comma, after = name.partition(",")
-    if comma and len(before.split()) == 1 and after.strip():  # "Surname, Given names"
+    if comma and len(before.split()) <= 1 and after.split():  # "Surname, Given names"
         return after.split()[0]
     words = name.split()
-    if words[0].lower() in _HONORIFICS:
+    if words[0].lower().rstrip(".") in _HONORIFICS:
         return f"{words[0]} {words[-1]}" if len(words) > 1 else words[0]
     return words[0]
 
