@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -45,6 +46,18 @@ class PictureServer:
                     self.send_error(404)
                     return
                 body, kind = owner.files[self.path]
+                if kind == "drip":  # a server that sends a little at a time, never quite timing out
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/png")
+                    self.end_headers()
+                    try:
+                        for _ in range(40):  # bounded: at most 4 s
+                            self.wfile.write(body[:16])
+                            self.wfile.flush()
+                            time.sleep(0.1)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
@@ -73,6 +86,7 @@ def pictures():
         "/small.jpg": (picture(300, 200, "JPEG"), "image/jpeg"),
         "/page.html": (b"<html>not a picture</html>", "text/html"),
         "/big.png": (b"\x89PNG" + b"0" * 2_000_000, "image/png"),
+        "/drip.png": (picture(1200, 675), "drip"),
     })
     yield server
     server.close()
@@ -165,6 +179,8 @@ def test_fetch_size_reads_the_real_size(pictures):
         fetch_size(pictures.base + "/page.html")
     with pytest.raises(FetchFailed, match="over 1000 KB"):
         fetch_size(pictures.base + "/big.png", max_bytes=1_024_000)
+    with pytest.raises(FetchFailed, match="took over 0.6 s"):  # each read is in time; the whole is not
+        fetch_size(pictures.base + "/drip.png", timeout=0.3)
 
 
 def test_measure_falls_back_on_declared_sizes_and_else_leaves_the_picture_out(pictures):

@@ -150,3 +150,10 @@ def sent_editions(conn: Connection, *, frequency: str | None = None) -> list[Edi
     if frequency is not None:
         q = q.where(editions.c.frequency == frequency)
     return [e for k in conn.execute(q).scalars().all() if (e := load_edition(conn, k)) is not None]
+
+
+def sent_keys(conn: Connection) -> list[tuple[str, str]]:
+    """(key, frequency) of the queued editions, newest period first: the archive's order, without items."""
+    q = select(editions.c.key, editions.c.frequency).where(editions.c.queued_at.is_not(None)) \
+        .order_by(editions.c.window_start.desc())
+    return [(r.key, r.frequency) for r in conn.execute(q)]

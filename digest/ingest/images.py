@@ -19,6 +19,7 @@ import http.client
 import io
 import re
 import socket
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -113,10 +114,8 @@ def from_wordpress(post: Mapping, base: str | None) -> ArticleImage | None:
     for size in sizes.values():
         if isinstance(size, Mapping):
             sources.append((size.get("source_url"), size.get("width"), size.get("height")))
-    alt = m.get("alt_text") or ""
-    if not alt and isinstance(m.get("title"), Mapping):
-        alt = ""  # a file title ("IMG_2041") is no description: leave alt empty, the headline says it
-    return _image(sources, str(alt), base)
+    # alt_text only: a file's title ("IMG_2041") is no description; empty alt, the headline says it.
+    return _image(sources, str(m.get("alt_text") or ""), base)
 
 
 class _FirstImg(HTMLParser):
@@ -171,7 +170,16 @@ def fetch_size(url: str, *, timeout: float = FETCH_TIMEOUT, max_bytes: int = MAX
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > max_bytes:
                 raise FetchFailed(f"{int(length) // 1024} KB, over {max_bytes // 1024} KB")
-            data = response.read(max_bytes + 1)
+            # The timeout bounds each read; a server that drips bytes is stopped by the clock.
+            started, chunks, size = time.monotonic(), [], 0
+            while chunk := response.read(65536):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > max_bytes:
+                    break
+                if time.monotonic() - started > 2 * timeout:
+                    raise FetchFailed(f"took over {2 * timeout:g} s")
+            data = b"".join(chunks)
     except urllib.error.HTTPError as exc:
         raise FetchFailed(f"HTTP {exc.code}") from None
     except urllib.error.URLError as exc:

@@ -43,14 +43,13 @@ def _dates(edition: Edition) -> str:
     return window_dates(edition.window, edition.frequency, state().settings.timezone)
 
 
-def _neighbours(edition: Edition, sent: list[Edition]) -> tuple[Edition | None, Edition | None]:
-    """The previous and next sent editions of the same frequency (sent is newest first)."""
-    same = [e for e in sent if e.frequency == edition.frequency]
-    keys = [e.key for e in same]
-    if edition.key not in keys:
+def _neighbours(key: str, frequency: str, sent: list[tuple[str, str]]) -> tuple[str | None, str | None]:
+    """The keys of the previous and next sent editions of the same frequency (sent is newest first)."""
+    keys = [k for k, f in sent if f == frequency]
+    if key not in keys:
         return None, None
-    i = keys.index(edition.key)
-    return (same[i + 1] if i + 1 < len(same) else None), (same[i - 1] if i > 0 else None)
+    i = keys.index(key)
+    return (keys[i + 1] if i + 1 < len(keys) else None), (keys[i - 1] if i > 0 else None)
 
 
 @bp.get("/editions/<key>")
@@ -59,20 +58,21 @@ def show(key: str):
         abort(404)
     st = state()
     base = st.settings.base_url
-    sent = _sent()
-    edition = next((e for e in sent if e.key == key), None)
-    if edition is None:
+    with st.db.connect() as conn:
+        edition = edition_db.load_edition(conn, key)
+        sent = edition_db.sent_keys(conn) if edition is not None and edition.queued_at is not None else []
+    if edition is None or edition.queued_at is None:
         abort(404)
-    previous, following = _neighbours(edition, sent)
-    cache_key = (edition.key, edition.built_at, previous and previous.key, following and following.key)
+    previous, following = _neighbours(edition.key, edition.frequency, sent)
+    cache_key = (edition.key, edition.built_at, previous, following)
     with st.cache_lock:
         html = st.edition_cache.get(cache_key)
     if html is None:
         web = {
             "subscribe_url": f"{base}/subscribe",
             "archive_url": f"{base}/editions/",
-            "previous_url": f"{base}/editions/{previous.key}" if previous else "",
-            "next_url": f"{base}/editions/{following.key}" if following else "",
+            "previous_url": f"{base}/editions/{previous}" if previous else "",
+            "next_url": f"{base}/editions/{following}" if following else "",
         }
         html = render_variant(edition, st.settings, fmt="html", web=web).html
         with st.cache_lock:
