@@ -61,6 +61,7 @@ def test_every_view_fits_a_phone_and_the_footer_links_never_break(settings, tmp_
     s = replace(settings, images="all")
     html = render_variant(week25(items), s, member_topics=("data-protection", "cyber-security")).html
     views = screenshot_views(html, tmp_path, widths=(375,), name="w")
+    assert (tmp_path / "w-nostyle.html").exists()
     assert [(suffix, shot.path.name) for suffix, shot in views] == [
         (v[0], f"w-375{v[0]}.png") for v in VIEWS]
     assert [suffix for suffix, shot in views if shot.scrolls_sideways] == []
@@ -91,8 +92,11 @@ def test_preview_screenshot_writes_every_view_and_warns_on_sideways_scroll(run_c
     result = run_cli("preview", "--week", "2017-W25", "--screenshot", shots)
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in shots.iterdir())
-    assert names == sorted(f"2017-W25-{w}{v}.png" for w in (375, 600)
-                           for v in ("", "-dark", "-noimages", "-dark-noimages", "-nostyle"))
+    assert names == sorted([f"2017-W25-{w}{v}.png" for w in (375, 600)
+                            for v in ("", "-dark", "-noimages", "-dark-noimages", "-nostyle")]
+                           + ["2017-W25-nostyle.html"])
+    stripped = (shots / "2017-W25-nostyle.html").read_text()
+    assert "<style" not in stripped and "Unsubscribe" in stripped
     assert "scroll sideways" not in result.output
 
     branding = tmp_path / "branding" / "partials"

@@ -158,8 +158,11 @@ VIEWS = (
 
 def screenshot_views(html: str, out_dir: Path, *, widths: Iterable[int] = (375, 600), name: str = "email",
                      image_dir: Path | None = None, executable: str = CHROMIUM) -> list[tuple[str, Screenshot]]:
-    """Every view of VIEWS at every width: (view suffix, Screenshot)."""
+    """Every view of VIEWS at every width: (view suffix, Screenshot). The style-less
+    email is also written as `{name}-nostyle.html`, to open in a browser."""
     out = []
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / f"{name}-nostyle.html").write_text(without_style(html), encoding="utf-8")
     with _browser(executable) as browser:
         for suffix, scheme, images, strip in VIEWS:
             page = without_style(html) if strip else html
