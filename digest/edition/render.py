@@ -207,7 +207,7 @@ def _groups(articles: list[dict], items: list[EditionItem], settings: Settings,
         groups.setdefault(slug, []).append(a)
     out = [{"heading": "", "articles": articles[:1]}]
     for slug in sorted(groups, key=lambda t: (t == "", order.index(t) if t in order else len(order))):
-        heading = _label(settings, slug) if slug else "Also this week"
+        heading = _label(settings, slug) if slug else "Other news"
         # Under its topic's heading an article's label names only its other topics.
         out.append({"heading": heading,
                     "articles": [dict(a, topics=[t for t in a["topics"] if t != heading]) for a in groups[slug]]})
