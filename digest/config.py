@@ -35,6 +35,7 @@ ENVIRONMENT = {
     "DIGEST_DKIM_DOMAIN": ("dkim", "domain"),
     "DIGEST_DKIM_SELECTOR": ("dkim", "selector"),
     "DIGEST_DKIM_KEY_FILE": ("dkim", "key_file"),
+    "DIGEST_FETCH_IMAGES": ("digest", "fetch_images"),
 }
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -101,6 +102,18 @@ class Settings:
             if src.name == name:
                 return src
         raise KeyError(name)
+
+    # The look of the email (issue 14): see [digest] and [organisation] in defaults.toml.
+    images: str = "lead"  # lead | all | none
+    layout: str = "newest"  # newest | by-topic
+    templates_dir: str = ""  # an organisation's own templates, looked up before the shipped ones
+    logo_url: str = ""
+    logo_alt: str = ""
+    logo_width: int = 0
+    logo_height: int = 0
+    http_images: bool = False  # allow http: images (tests and demos serving images locally); never in production
+    image_weight_kb: int = 800  # digest check: total weight of the images an email shows
+    fetch_images: bool = True  # measure pictures at ingest (false: the sizes the source declares)
 
     @property
     def topic_slugs(self) -> tuple[str, ...]:
@@ -280,7 +293,51 @@ def _validate(data: dict, source: str) -> Settings:
         min_articles=min_articles,
         fetch_timeout=fetch["fetch_timeout"],
         fetch_deadline=fetch["fetch_deadline"],
+        **_look(data, source, s, i),
     )
+
+
+def _look(data: dict, source: str, s, i) -> dict:
+    """The [digest] and [organisation] keys of issue 14: images, layout, templates, logo."""
+    images = s("digest", "images")
+    if images not in ("lead", "all", "none"):
+        raise ConfigError(source, "digest.images", f"must be lead, all or none, not {images!r}")
+    layout = s("digest", "layout")
+    if layout not in ("newest", "by-topic"):
+        raise ConfigError(source, "digest.layout", f"must be newest or by-topic, not {layout!r}")
+    templates_dir = s("digest", "templates_dir").strip()
+    if templates_dir:
+        folder = Path(templates_dir).expanduser()
+        if not folder.is_absolute() and source:
+            folder = Path(source).resolve().parent / folder  # relative to the config file
+        if not folder.is_dir():
+            raise ConfigError(source, "digest.templates_dir", f"{str(folder)!r} is not a folder")
+        templates_dir = str(folder)
+    logo_url = s("organisation", "logo_url").strip()
+    logo_width, logo_height = i("organisation", "logo_width"), i("organisation", "logo_height")
+    if logo_url:
+        if not re.match(r"^https?://[^/\s]+", logo_url):
+            raise ConfigError(source, "organisation.logo_url", f"must be an http(s) URL, not {logo_url!r}")
+        if not (1 <= logo_width <= 536 and 1 <= logo_height <= 300):
+            raise ConfigError(source, "organisation.logo_width",
+                              "logo_width (1 to 536) and logo_height (1 to 300) give the logo's shown size in px")
+    http_images = _bool(data, source, "http_images", False)
+    fetch_images = _bool(data, source, "fetch_images", True)
+    weight = i("digest", "image_weight_kb")
+    if weight < 1:
+        raise ConfigError(source, "digest.image_weight_kb", "must be at least 1")
+    return dict(images=images, layout=layout, templates_dir=templates_dir, logo_url=logo_url,
+                logo_alt=s("organisation", "logo_alt").strip(), logo_width=logo_width, logo_height=logo_height,
+                http_images=http_images, image_weight_kb=weight, fetch_images=fetch_images)
+
+
+def _bool(data: dict, source: str, key: str, default: bool) -> bool:
+    value = data.get("digest", {}).get(key, default)
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        value = value.strip().lower() in ("1", "true", "yes", "on")  # from the environment
+    if not isinstance(value, bool):
+        raise ConfigError(source, f"digest.{key}", f"must be true or false, not {value!r}")
+    return value
 
 
 def _domain_of(sender: str) -> str:

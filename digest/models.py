@@ -23,6 +23,59 @@ class Topic:
     keywords: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class ImageSource:
+    """One file of an article's picture: where, and its size in px (measured, else declared)."""
+
+    url: str
+    width: int = 0
+    height: int = 0
+    bytes: int = 0  # as fetched; 0 when it could not be fetched
+    measured: bool = False  # width/height read from the file itself (else as the source declared)
+
+
+@dataclass(frozen=True)
+class ArticleImage:
+    """An article's picture: one or more sizes of it, and its alt text.
+
+    Stored as JSON (articles.image, edition_items.image). `problem` says why
+    the picture is left out of emails (no size known, not https, ...).
+    """
+
+    alt: str = ""
+    sources: tuple[ImageSource, ...] = ()
+    problem: str = ""
+
+    @property
+    def usable(self) -> bool:
+        return not self.problem and any(s.width and s.height for s in self.sources)
+
+    def pick(self, shown_width: int, *, density: float = 1.5) -> ImageSource | None:
+        """The smallest sized file at least density x shown_width wide (sharp on
+        retina screens), else the widest there is."""
+        sized = sorted((s for s in self.sources if s.width and s.height), key=lambda s: s.width)
+        if not sized:
+            return None
+        return next((s for s in sized if s.width >= shown_width * density), sized[-1])
+
+    def to_json(self) -> str:
+        import json
+
+        return json.dumps({"alt": self.alt, "problem": self.problem,
+                           "sources": [[s.url, s.width, s.height, s.bytes, s.measured] for s in self.sources]},
+                          ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | None) -> "ArticleImage | None":
+        import json
+
+        if not raw:
+            return None
+        d = json.loads(raw)
+        return cls(alt=d.get("alt", ""), problem=d.get("problem", ""),
+                   sources=tuple(ImageSource(u, int(w), int(h), int(b), bool(m)) for u, w, h, b, m in d.get("sources", [])))
+
+
 @dataclass
 class Article:
     """One news item as ingested from a source (before topic tagging)."""
@@ -48,6 +101,7 @@ class Article:
     pinned: bool = False
     excluded: bool = False
     first_seen_at: datetime | None = None
+    image: ArticleImage | None = None  # the article's picture, if the source has one
 
     @property
     def dedupe_key(self) -> str:
@@ -122,6 +176,7 @@ class EditionItem:
     topics: tuple[str, ...]
     summary: str
     pinned: bool = False
+    image: ArticleImage | None = None
 
 
 @dataclass

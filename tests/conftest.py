@@ -53,6 +53,7 @@ def env(tmp_path, database_url) -> dict[str, str]:
         "DIGEST_SECRET_KEY": "test-secret-key-0123456789",
         "DIGEST_BASE_URL": "https://news.example.org",
         "DIGEST_CONFIG": "",
+        "DIGEST_FETCH_IMAGES": "false",  # the sample feeds' pictures are not online; tests fetch from 127.0.0.1
     }
 
 

@@ -43,8 +43,8 @@ def axe(tmp_path_factory):
                                     env={**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home),
                                          "XDG_CACHE_HOME": str(home)})
 
-        def run(html: str, width: int = 600) -> list[tuple[str, str, str]]:
-            context = browser.new_context(viewport={"width": width, "height": 800})
+        def run(html: str, width: int = 600, scheme: str = "light") -> list[tuple[str, str, str]]:
+            context = browser.new_context(viewport={"width": width, "height": 800}, color_scheme=scheme)
             try:
                 page = context.new_page()
                 page.set_content(html, wait_until="load")
@@ -94,6 +94,28 @@ def test_every_html_variant_of_the_demo_edition_as_sent(axe, db, settings):
         msg = email.message_from_bytes(sample.message, policy=email.policy.default)
         html = msg.get_body(("html",)).get_content()
         assert serious(axe(html)) == [], name
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("case", ["pictures, logo, by topic", "web version"])
+def test_the_new_shapes_in_both_schemes(axe, settings, scheme, case):
+    """Pictures (lead and thumbnails, one with empty alt), a logo, topic groups; the public web version."""
+    from dataclasses import replace
+
+    from digest.models import ArticleImage, ImageSource
+
+    pixel = "data:image/gif;base64,R0lGODlhAQABAAAAACw="
+    items = [replace(it, image=ArticleImage(alt="" if n % 2 else f"Picture {n}",
+                                            sources=(ImageSource(f"https://img.example.org/{n}.png", 1200, 675),)))
+             for n, it in enumerate(week25().items)]
+    s = replace(settings, images="all", layout="by-topic", logo_url="https://img.example.org/logo.png",
+                logo_width=160, logo_height=40)
+    web = {"subscribe_url": "https://news.example.org/subscribe", "archive_url": "https://news.example.org/editions/",
+           "previous_url": "https://news.example.org/editions/2017-W24", "next_url": ""}
+    edition = replace(week25(items), note="Welcome.\n\nRead [the annual report](https://www.example.org/r).")
+    html = render_variant(edition, s, web=web if case == "web version" else None).html
+    html = fill_slots(html, generic_slots(settings), html=True).replace("https://img.example.org/", pixel + "#")
+    assert serious(axe(html, 375, scheme)) == []
 
 
 def test_axe_reports_what_it_should(axe):

@@ -97,7 +97,7 @@ def html_only(m: bytes) -> bytes:
 HTML_BREAKS = {
     "html-size": before_body_end("<p>" + "lorem ipsum dolor " * 6000 + "</p>"),
     "css-size": lambda h: h.replace("</head>", "<style>" + ".x{color:#000000}" * 1100 + "</style></head>", 1),
-    "control-characters": lambda h: h.replace("Read more", "Read\x07more", 1),
+    "control-characters": lambda h: h.replace("Manage your preferences", "Manage\x07your preferences", 1),
     "doctype": lambda h: h.replace("<!DOCTYPE html>", "", 1),
     "lang": lambda h: h.replace(' lang="en-GB"', "", 1),
     "missing-alt": before_body_end('<img src="https://www.example.org/logo.png" width="1" height="1">'),
@@ -106,7 +106,9 @@ HTML_BREAKS = {
     "empty-link": before_body_end('<a href="https://www.example.org/"> </a>'),
     "link-url": before_body_end('<a href="http://www.example.org/">Our site</a>'),
     "link-url relative": before_body_end('<a href="/about">About us</a>'),
-    "link-url image": before_body_end('<img alt="" src="http://www.example.org/pixel.png">'),
+    "image-https": before_body_end('<img alt="" src="http://www.example.org/pixel.png" width="1" height="1">'),
+    "image-https relative": before_body_end('<img alt="" src="/logo.png" width="1" height="1">'),
+    "image-size": before_body_end('<img alt="" src="https://www.example.org/pixel.png" width="100%">'),
     "template-leftover": before_body_end("<p>Hello {{ name }}</p>"),
     "template-leftover mjml": before_body_end("<mj-text>Hello</mj-text>"),
     "template-leftover slot": before_body_end('<a href="https://digest.invalid/slot/other">Other</a>'),
@@ -121,7 +123,7 @@ HTML_BREAKS = {
 TEXT_BREAKS = {
     "control-characters": lambda t: t.replace("Read more", "Read\x1bmore", 1),
     "template-leftover": lambda t: t + "{% endif %}\n",
-    "text-articles": lambda t: t.replace(ITEMS[3].title, "An article", 1),
+    "text-articles": lambda t: t.replace(ITEMS[3].title, "An article"),  # also in "In this issue"
     "text-articles url": lambda t: t.replace(ITEMS[2].url, "https://www.example.org/", 1),
     "text-unsubscribe": lambda t: t.replace("Unsubscribe: " + UNSUB, "", 1),
     "postal-address": lambda t: t.replace("1 Example Street", "Somewhere", 1),
@@ -161,6 +163,20 @@ def test_message_broken_for_one_reason(case):
     broken = MESSAGE_BREAKS[case](good)
     assert broken != good
     assert codes(broken) == {case.split()[0]}
+
+
+def test_image_weight_over_the_limit():
+    pics = "".join(f'<img alt="" src="https://img.example.org/{n}.jpg" width="96" height="54">' for n in range(3))
+    message = build("html", html=before_body_end(pics))
+    weights = {f"https://img.example.org/{n}.jpg": 300 * 1024 for n in range(3)}
+    assert codes(message) == set()
+    failures = check_message(message, SETTINGS, article_titles=[i.title for i in ITEMS],
+                             article_urls=[i.url for i in ITEMS], image_bytes=weights)
+    assert [(f.code, f.message) for f in failures] == [
+        ("image-weight", "the images weigh 900 KB together; keep them under 800 KB (image_weight_kb): slow on phones")]
+    lighter = {u: 200 * 1024 for u in weights}
+    assert check_message(message, SETTINGS, article_titles=[i.title for i in ITEMS],
+                         article_urls=[i.url for i in ITEMS], image_bytes=lighter) == []
 
 
 def test_failure_messages_say_what_is_wrong():

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from digest.config import load_settings
 from digest.errors import ConfigError, RenderError, SubscriberError
-from digest.message.assemble import MessageTemplate, Recipient, build_reference, message_id
+from digest.message.assemble import MessageTemplate, Recipient, build_reference, first_name, message_id
 from digest.message.mime import fold_header, qp_piece, text_tokens
 from digest.models import SLOT_MARKERS, Rendered
 from digest.message.links import Links
@@ -91,10 +91,15 @@ def clean(name: str | None) -> str:
     return " ".join("".join(" " if unicodedata.category(c) in drop else c for c in name or "").split())
 
 
+def greeting_name(name: str | None) -> str:
+    """The greeting uses the first name (the rule itself: test_first_name_for_the_greeting)."""
+    return first_name(name)
+
+
 def fill(body: str, name: str | None, r: Recipient, html_part: bool) -> str:
     esc = html.escape if html_part else str
     values = {
-        NAME: esc(" " + clean(name)) if clean(name) else "",
+        NAME: esc(" " + greeting_name(name)) if greeting_name(name) else "",
         PREFS: esc(LINKS.preferences_url(r.subscriber_id, r.token_version)),
         UNSUB: esc(LINKS.unsubscribe_url(r.subscriber_id, r.token_version)),
     }
@@ -228,7 +233,8 @@ def test_bodies_are_the_rendered_ones_with_slots_filled():
         assert got["plain"] == fill(rendered.text, r.name, r, html_part=False)
         assert got["html"] == fill(rendered.html, r.name, r, html_part=True)
         check_lines(raw)
-    assert "Hello Siân O&#x27;Brien &lt;Chair&gt; &amp; “Treasurer”," in fill(rendered.html, "Siân O'Brien <Chair> & “Treasurer”", JANE, True)
+    assert "Hello Siân," in fill(rendered.html, "Siân O'Brien <Chair> & “Treasurer”", JANE, True)
+    assert "Hello &lt;Siân&gt;," in fill(rendered.html, "<Siân> O'Brien", JANE, True)
     assert got["plain"].startswith("Hello,\n") and "<p>Hello,</p>" in got["html"]
 
 
@@ -280,10 +286,19 @@ def test_names_in_the_to_header_and_greeting(name, shown):
     msg = parse(raw)
     assert list(msg.keys()) == FIXED_HEADERS
     assert display_name(raw) == shown and msg["To"].addresses[0].addr_spec == JANE.email
-    greeting = f"Hello {shown}," if shown else "Hello,"
+    greeting = f"Hello {greeting_name(shown)}," if shown else "Hello,"
     assert bodies(msg)["plain"].startswith(greeting + "\n")
     assert f"<p>{html.escape(greeting)}</p>" in bodies(msg)["html"]
     assert all(len(line) <= 78 for line in header_block(raw) if line.startswith((b"To:", b" ")))
+
+
+@pytest.mark.parametrize("name, greeting", [
+    ("Siân Phillips", "Siân"), ("Jane", "Jane"), ("O'Brien, Pat", "Pat"), ("Smith,Jane Ann", "Jane"),
+    ("Dr Jim Jones", "Dr Jones"), ("Cllr. Ann Lee", "Cllr. Lee"), ("Prof", "Prof"), ("李小龍", "李小龍"),
+    ("  Zoë \t Ng ", "Zoë"), ("Jane Smith, Chair", "Jane"), (", 0", "0"), ("", ""), (None, ""),
+])
+def test_first_name_for_the_greeting(name, greeting):
+    assert first_name(name) == greeting
 
 
 def test_message_id_is_stable_per_delivery():

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import quopri
 import re
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -77,7 +79,8 @@ def _parse_status(status: str) -> tuple[float, list[str], str]:
     return score, [r for r in rules.split(",") if r and r != "none"], text
 
 
-def test_every_variant_scores_low(db, env, tmp_path):
+@pytest.mark.parametrize("images", ["lead", "all"])  # the text-to-image ratio rules see a picture or several
+def test_every_variant_scores_low(db, env, tmp_path, images):
     from digest.db import members as member_db
     from digest.editorial.build import build_edition
     from digest.edition.periods import parse_period
@@ -87,6 +90,7 @@ def test_every_variant_scores_low(db, env, tmp_path):
     key = write_key(tmp_path / "dkim.pem")
     settings = load_settings(None, environ={**env, "DIGEST_DKIM_DOMAIN": "example.org",
                                             "DIGEST_DKIM_SELECTOR": "digest1", "DIGEST_DKIM_KEY_FILE": str(key)})
+    settings = replace(settings, images=images)
     ingest_sources(db, settings, [str(ROOT / "samples" / "news.xml")], now=NOW)
     rows, problems = parse_members_csv((ROOT / "samples" / "members.csv").read_text(), settings.topic_slugs)
     assert not problems
@@ -98,6 +102,9 @@ def test_every_variant_scores_low(db, env, tmp_path):
 
     samples = samples_for_key(db, settings, "2017-W25", now=NOW)
     assert {"*:html", "*:text", "cyber-security:text"} <= set(samples) and len(samples) >= 8
+    pictures = sum(quopri.decodestring(s.message).count(b"<img ") for s in samples.values())
+    print(f"{images}: {pictures} pictures in {len(samples)} variants")
+    assert pictures >= (3 if images == "lead" else 12), pictures  # the pictures are really in the messages
     record = dkim_record(settings)
     for name, sample in samples.items():
         assert not sample.error, (name, sample.error)

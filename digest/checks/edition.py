@@ -6,8 +6,9 @@ and `digest check KEY` both come through here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Mapping
 
 from ..config import Settings
 from ..db import Database
@@ -33,6 +34,7 @@ class SampleMessage:
     titles: tuple[str, ...]  # the variant's articles, which its text part must carry
     urls: tuple[str, ...]
     error: str = ""  # why it could not be made (a RenderError)
+    image_bytes: Mapping[str, int] = field(default_factory=dict)  # the pictures' weights, by URL
 
 
 def sample_recipient() -> Recipient:
@@ -71,7 +73,8 @@ def sample_messages(db: Database, settings: Settings, edition: Edition, *, now: 
         except RenderError as exc:
             out[plan.label] = SampleMessage(b"", titles, urls, str(exc))
             continue
-        out[plan.label] = SampleMessage(out_maker.digest(template, sample, date=now), titles, urls)
+        out[plan.label] = SampleMessage(out_maker.digest(template, sample, date=now), titles, urls,
+                                        image_bytes=image_weights(plan.items))
     return out
 
 
@@ -82,6 +85,11 @@ def check_edition(db: Database, settings: Settings, edition: Edition, *, now: da
         return {"*:html": [Failure("no-articles", f"edition {edition.key} has no articles: nothing would be sent")]}
     return {
         name: [Failure("render", s.error)] if s.error else
-        check_message(s.message, settings, article_titles=s.titles, article_urls=s.urls)
+        check_message(s.message, settings, article_titles=s.titles, article_urls=s.urls, image_bytes=s.image_bytes)
         for name, s in samples.items()
     }
+
+
+def image_weights(items) -> dict[str, int]:
+    """URL -> bytes of every measured file of the items' pictures (for the image-weight check)."""
+    return {src.url: src.bytes for it in items if it.image is not None for src in it.image.sources if src.bytes}

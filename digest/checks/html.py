@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Mapping
 
 from lxml import html as lxml_html
 
@@ -36,8 +37,12 @@ def _text(el) -> str:
     return collapse(el.text_content())
 
 
-def check_html(html: str, settings: Settings, unsubscribe: str | None, out: list[Failure]) -> None:
-    """Append the HTML part's failures to out; unsubscribe: the List-Unsubscribe https URI, if any."""
+def check_html(html: str, settings: Settings, unsubscribe: str | None, out: list[Failure],
+               image_bytes: Mapping[str, int] | None = None) -> None:
+    """Append the HTML part's failures to out; unsubscribe: the List-Unsubscribe https URI, if any.
+
+    image_bytes: what each picture weighs (by URL, as measured at ingest), for the weight check.
+    """
     if not re.match(r"\s*<!doctype html", html, re.I):
         out.append(Failure("doctype", "the HTML does not start with <!DOCTYPE html>"))
     try:
@@ -56,6 +61,7 @@ def check_html(html: str, settings: Settings, unsubscribe: str | None, out: list
     no_alt = [img.get("src") or "?" for img in doc.iter("img") if img.get("alt") is None]
     if no_alt:
         out.append(Failure("missing-alt", f"{len(no_alt)} image(s) without alt, e.g. {short(no_alt[0])}"))
+    _check_images(doc, settings, image_bytes or {}, out)
 
     layout = [t for t in doc.iter("table") if (t.get("role") or "").lower() != "presentation"
               and t.find(".//th") is None and t.find("caption") is None]
@@ -80,6 +86,8 @@ def check_html(html: str, settings: Settings, unsubscribe: str | None, out: list
             continue
         for attr in ("href", "src"):
             url = (el.get(attr) or "").strip()
+            if attr == "src" and el.tag == "img":
+                continue  # pictures: _check_images
             if attr in el.attrib and not (link_ok(url, settings) or (el.tag == "a" and url.startswith("mailto:"))):
                 bad_urls.append(url or "(empty)")
     if bad_urls:
@@ -89,6 +97,26 @@ def check_html(html: str, settings: Settings, unsubscribe: str | None, out: list
 
     _check_preheader(doc, out)
     _check_footer(doc, settings, unsubscribe, out)
+
+
+def _check_images(doc, settings: Settings, image_bytes: Mapping[str, int], out: list[Failure]) -> None:
+    """Pictures: https only, a width and height each, and not too heavy together."""
+    srcs = [(img.get("src") or "").strip() for img in doc.iter("img")]
+    ok_scheme = ("https://", "http://") if settings.http_images else ("https://",)
+    insecure = [src or "(empty)" for src in srcs if not (src.startswith(ok_scheme) and len(src) > 8)]
+    if insecure:
+        out.append(Failure("image-https", f"{len(insecure)} image(s) not on https (mail clients block or warn), "
+                                          f"e.g. {short(insecure[0])!r}"))
+    unsized = [img.get("src") or "?" for img in doc.iter("img")
+               if not ((img.get("width") or "").isdigit() and (img.get("height") or "").isdigit())]
+    if unsized:
+        out.append(Failure("image-size", f"{len(unsized)} image(s) without a pixel width and height "
+                                         f"(Outlook shows them at full size), e.g. {short(unsized[0])}"))
+    total = sum(image_bytes.get(src, 0) for src in set(srcs))
+    limit = settings.image_weight_kb * 1024
+    if total > limit:
+        out.append(Failure("image-weight", f"the images weigh {total // 1024:,} KB together; keep them under "
+                                           f"{settings.image_weight_kb:,} KB (image_weight_kb): slow on phones"))
 
 
 def _check_preheader(doc, out: list[Failure]) -> None:

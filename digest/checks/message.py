@@ -18,7 +18,7 @@ import email.policy
 import re
 import unicodedata
 from email.utils import parsedate_to_datetime
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from ..config import Settings
 from ..errors import ConfigError
@@ -42,10 +42,11 @@ def _controls(s: str) -> list[str]:
 
 
 def check_message(message: bytes, settings: Settings, *, article_titles: Sequence[str] = (),
-                  article_urls: Sequence[str] = ()) -> list[Failure]:
+                  article_urls: Sequence[str] = (), image_bytes: Mapping[str, int] | None = None) -> list[Failure]:
     """Every deliverability check on one complete message; [] if it passes.
 
     article_titles / article_urls: what the text part must carry (the variant's articles).
+    image_bytes: the weight of the articles' pictures by URL (as measured at ingest).
     """
     out: list[Failure] = []
     msg = email.message_from_bytes(message, policy=email.policy.default)
@@ -66,7 +67,7 @@ def check_message(message: bytes, settings: Settings, *, article_titles: Sequenc
         if encoded >= GMAIL_CLIP_BYTES:
             out.append(Failure("html-size", f"the encoded HTML part is {encoded:,} bytes; Gmail clips it at "
                                             f"{GMAIL_CLIP_BYTES:,}"))
-        check_html(html, settings, unsubscribe, out)
+        check_html(html, settings, unsubscribe, out, image_bytes)
     if not collapse(settings.address):
         out.append(Failure("postal-address", "no postal address is configured (organisation.address); bulk "
                                              "mail must show one"))

@@ -14,14 +14,17 @@ from .options import console, echo_json, now_utc, parse_when
 @click.option("--published", metavar="DATE",
               help="Publication date for articles whose source gives none (listing exports); "
                    "default: the time they are first seen.")
+@click.option("--no-image-fetch", is_flag=True,
+              help="Do not fetch pictures to measure them: use the sizes the source declares.")
 @pass_app
-def ingest(app, sources: tuple[str, ...], published: str | None) -> None:
+def ingest(app, sources: tuple[str, ...], published: str | None, no_image_fetch: bool) -> None:
     """Read articles from feeds, WordPress or listing exports into the database.
 
     A SOURCE is a path or http(s) URL of an RSS/Atom feed, WordPress REST API
     JSON (/wp-json/wp/v2/posts?_embed) or a plain-text listing export.
     Re-ingesting updates articles, never duplicates them. Each source is one
     transaction: a source that cannot be read leaves the database untouched.
+    Each article's picture is fetched once (at most 5 MB, 5 s) to measure it.
 
     \b
     Example:
@@ -31,7 +34,10 @@ def ingest(app, sources: tuple[str, ...], published: str | None) -> None:
 
     try:
         when = parse_when(published, app.settings.timezone, option="--published") if published else None
-        reports = ingest_sources(app.db, app.settings, sources, published=when, now=now_utc())
+        fetch = None
+        if no_image_fetch:
+            from ..ingest.images import no_picture_fetch as fetch
+        reports = ingest_sources(app.db, app.settings, sources, published=when, now=now_utc(), fetch_image=fetch)
     except DigestError as exc:
         raise fail(exc) from None
     failed = 0
@@ -92,6 +98,7 @@ def articles(app, since, until, topic, as_json, explain) -> None:
         "link_origin": a.link_origin,  # "website": a stand-in, the source gave no link
         "pinned": a.pinned,
         "excluded": a.excluded,
+        "image": _image_row(a.image, s),
         **({"topic_reasons": {r.slug: r.reason for r in reasons.get(a.id, [])}} if explain else {}),
     } for a in found]
     if as_json:
@@ -113,6 +120,8 @@ def articles(app, since, until, topic, as_json, explain) -> None:
                 out.print(f"   {slug}: {escape(reason)}")
             if not row["topic_reasons"]:
                 out.print("   no topic: no category alias or keyword matched")
+            if row["image"]:
+                out.print(f"   picture: {escape(_image_words(row['image']))}")
         return
     from rich.table import Table
 
@@ -123,13 +132,49 @@ def articles(app, since, until, topic, as_json, explain) -> None:
     table.add_column("title and summary", ratio=3, overflow="fold")
     table.add_column("author", ratio=1, overflow="fold")
     table.add_column("topics", ratio=1, overflow="fold", min_width=12)
+    table.add_column("picture", no_wrap=True)
     for a, row in zip(found, rows):
         flags = (" [pinned]" if row["pinned"] else "") + (" [excluded]" if row["excluded"] else "")
         flags += _link_flag(a)
+        picture = row["image"]
+        cell = "-" if not picture else ("left out" if picture["left_out"] else f"{picture['width']}×{picture['height']}")
         table.add_row(str(a.id), f"{a.published_at.astimezone(tz):%Y-%m-%d}",
                       f"[bold]{escape(a.title + flags)}[/bold]\n{escape(row['summary'])}",
-                      escape(a.author or ""), "\n".join(row["topics"]) or "-")
+                      escape(a.author or ""), "\n".join(row["topics"]) or "-", cell)
     out.print(table)
+    for a, row in zip(found, rows):
+        if row["image"] and row["image"]["left_out"]:
+            out.print(f"article {a.id}: picture left out of emails: {escape(row['image']['left_out'])}")
+
+
+def _image_row(image, settings) -> dict | None:
+    """What `digest articles` says about an article's picture (None: it has none)."""
+    if image is None:
+        return None
+    best = image.pick(536)
+    left_out = image.problem
+    if not left_out and best is None:
+        left_out = "no size known"
+    if not left_out and not (best.url.startswith("https://")
+                             or (settings.http_images and best.url.startswith("http://"))):
+        left_out = f"not https: {best.url}"
+    return {
+        "url": best.url if best else image.sources[0].url,
+        "width": best.width if best else 0,
+        "height": best.height if best else 0,
+        "measured": bool(best and best.measured),
+        "alt": image.alt,
+        "sizes": len(image.sources),
+        "left_out": left_out,
+    }
+
+
+def _image_words(row: dict) -> str:
+    if row["left_out"]:
+        return f"left out of emails: {row['left_out']}"
+    how = "measured" if row["measured"] else "as declared"
+    alt = f"alt “{row['alt']}”" if row["alt"] else "no alt (the headline says it)"
+    return f"{row['width']}×{row['height']} ({how}), {alt}: {row['url']}"
 
 
 def _link_flag(a) -> str:

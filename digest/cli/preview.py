@@ -27,9 +27,14 @@ HTML_WARN_BYTES = 80_000
 @click.option("--text", "as_text", is_flag=True, help="The plain-text part instead of the HTML (printed unless --out).")
 @click.option("--open", "open_it", is_flag=True, help="Open the result in a browser.")
 @click.option("--screenshot", metavar="DIR", type=click.Path(file_okay=False),
-              help="Also write PNGs of the email at 375 px and 600 px wide (headless Chromium).")
+              help="Also write PNGs of the email at 375 px and 600 px wide (headless Chromium): light and dark, "
+                   "images on and off, and with every <style> removed (as Gmail's apps show it to some accounts).")
+@click.option("--images-from", metavar="DIR", type=click.Path(file_okay=False, exists=True),
+              help="For --screenshot: answer picture requests from files of the same name in DIR "
+                   "(Chromium fetches nothing from other hosts).")
 @pass_app
-def preview(app, key, week, day, month, since, until, topics, subscriber, out, as_text, open_it, screenshot) -> None:
+def preview(app, key, week, day, month, since, until, topics, subscriber, out, as_text, open_it, screenshot,
+            images_from) -> None:
     """Write the email of an edition exactly as it will be sent, and list its articles.
 
     The edition is a KEY (2017-W25, 2017-06-21, 2017-06) or one of --week,
@@ -73,13 +78,20 @@ def preview(app, key, week, day, month, since, until, topics, subscriber, out, a
     click.echo(f"wrote {path or 'standard output'} ({len(result.body.encode('utf-8')):,} bytes; "
                f"subject: {result.rendered.subject})", err=to_stdout)
     if screenshot:
-        from ..editorial.screenshot import screenshot_html
+        from ..editorial.screenshot import screenshot_views
 
         html = result.body if not as_text else result.html_filled
-        for shot in screenshot_html(html, Path(screenshot), name=result.edition.key):
+        try:
+            shots = screenshot_views(html, Path(screenshot), name=result.edition.key,
+                                     image_dir=Path(images_from) if images_from else None)
+        except DigestError as exc:
+            raise fail(exc) from None
+        for suffix, shot in shots:
             click.echo(f"wrote {shot.path}", err=to_stdout)
             if shot.scrolls_sideways:
-                click.secho(f"warning: at {shot.width} px the email is {shot.scroll_width} px wide: "
+                how = " without its <style> (as Gmail's apps show it to non-Google accounts)" \
+                    if suffix == "-nostyle" else ""
+                click.secho(f"warning: at {shot.width} px the email{how} is {shot.scroll_width} px wide: "
                             "readers would scroll sideways", fg="yellow", err=True)
     if open_it and path is not None:
         click.launch(str(path.resolve()))

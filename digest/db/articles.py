@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from ..models import Article, Topic, TopicReason
+from ..models import Article, ArticleImage, Topic, TopicReason
 from .schema import article_topics, articles, topics
 
 
@@ -50,6 +50,7 @@ def upsert_article(
     key = article.dedupe_key
     values = {c: getattr(article, c) for c in _CONTENT}
     values["categories"] = json.dumps(article.categories, ensure_ascii=False)
+    values["image"] = article.image.to_json() if article.image is not None else None
     row = conn.execute(select(articles).where(articles.c.dedupe_key == key)).first()
     if row is None:
         values.update(
@@ -159,6 +160,7 @@ def _article(r, topic_slugs: list[str]) -> Article:
         pinned=bool(r.pinned),
         excluded=bool(r.excluded),
         first_seen_at=r.first_seen_at,
+        image=ArticleImage.from_json(r.image),
     )
 
 
@@ -186,3 +188,16 @@ def link_origins(conn: Connection, article_ids: Sequence[int]) -> dict[int, str]
         return {}
     q = select(articles.c.id, articles.c.link_origin).where(articles.c.id.in_(ids))
     return {r.id: r.link_origin or "source" for r in conn.execute(q)}
+
+
+def known_images(conn: Connection, dedupe_keys: Sequence[str]) -> dict[str, ArticleImage]:
+    """Pictures already stored for these articles, by their first URL (so re-ingest fetches nothing twice)."""
+    out: dict[str, ArticleImage] = {}
+    for i in range(0, len(dedupe_keys), 500):
+        chunk = list(dedupe_keys[i:i + 500])
+        for r in conn.execute(select(articles.c.image).where(articles.c.dedupe_key.in_(chunk),
+                                                             articles.c.image.is_not(None))):
+            image = ArticleImage.from_json(r.image)
+            if image is not None and image.sources:
+                out[image.sources[0].url] = image
+    return out

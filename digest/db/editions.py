@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import EditionError
-from ..models import Edition, EditionItem, Rendered, TopicSet, Window
+from ..models import ArticleImage, Edition, EditionItem, Rendered, TopicSet, Window
 from .schema import decode_topics, edition_items, edition_texts, editions, encode_topics, variants
 
 
@@ -29,6 +29,7 @@ def load_edition(conn: Connection, key: str) -> Edition | None:
             topics=tuple(t for t in r.topics.split(",") if t),
             summary=r.summary,
             pinned=bool(r.pinned),
+            image=ArticleImage.from_json(r.image),
         )
         for r in conn.execute(
             select(edition_items).where(edition_items.c.edition_id == row.id).order_by(edition_items.c.position))
@@ -63,7 +64,8 @@ def save_edition(conn: Connection, edition: Edition, *, now: datetime) -> Editio
         conn.execute(insert(edition_items), [
             dict(edition_id=edition_id, position=i.position, article_id=i.article_id, title=i.title, url=i.url,
                  author=i.author, author_role=i.author_role, published_at=i.published_at,
-                 topics=",".join(i.topics), summary=i.summary, pinned=i.pinned)
+                 topics=",".join(i.topics), summary=i.summary, pinned=i.pinned,
+                 image=i.image.to_json() if i.image is not None else None)
             for i in edition.items
         ])
     edition.id, edition.built_at, edition.queued_at = edition_id, now, None
@@ -146,3 +148,18 @@ def save_text(conn: Connection, text: EditionText) -> None:
                   updated_by=text.updated_by)
     if conn.execute(update(edition_texts).where(edition_texts.c.key == text.key).values(**values)).rowcount == 0:
         conn.execute(insert(edition_texts).values(key=text.key, **values))
+
+
+def sent_editions(conn: Connection, *, frequency: str | None = None) -> list[Edition]:
+    """Editions that were queued (the public ones), newest period first, with their items."""
+    q = select(editions.c.key).where(editions.c.queued_at.is_not(None)).order_by(editions.c.window_start.desc())
+    if frequency is not None:
+        q = q.where(editions.c.frequency == frequency)
+    return [e for k in conn.execute(q).scalars().all() if (e := load_edition(conn, k)) is not None]
+
+
+def sent_keys(conn: Connection) -> list[tuple[str, str]]:
+    """(key, frequency) of the queued editions, newest period first: the archive's order, without items."""
+    q = select(editions.c.key, editions.c.frequency).where(editions.c.queued_at.is_not(None)) \
+        .order_by(editions.c.window_start.desc())
+    return [(r.key, r.frequency) for r in conn.execute(q)]

@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0010"
 
 metadata = MetaData(
     naming_convention={
@@ -81,6 +81,7 @@ articles = Table(
     Column("summary_override", Text),
     Column("pinned", Boolean, nullable=False, default=False),
     Column("excluded", Boolean, nullable=False, default=False),
+    Column("image", Text),  # JSON (models.ArticleImage); NULL: no picture
 )
 
 topics = Table(
@@ -146,6 +147,7 @@ edition_items = Table(
     Column("topics", String(1000), nullable=False, default=""),  # comma-separated slugs
     Column("summary", Text, nullable=False),
     Column("pinned", Boolean, nullable=False, default=False),
+    Column("image", Text),  # the article's picture as frozen with the edition (JSON)
 )
 
 variants = Table(

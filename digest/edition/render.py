@@ -11,7 +11,6 @@ send of many members costs one MJML compile per variant, not per member.
 from __future__ import annotations
 
 import html as html_lib
-import logging
 import re
 import threading
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from ..config import Settings, templates_dir
 from ..errors import RenderError
 from ..models import FORMATS, SLOT_MARKERS, Edition, EditionItem, Rendered
 from . import textformat as fmt_
+from .inline import inline_css
 from .note import note_as_text, parse_note
 from .variants import VariantPlan
 
@@ -73,19 +73,22 @@ def render_variant(
     items: Sequence[EditionItem] | None = None,
     member_topics: tuple[str, ...] = (),
     fmt: str = "html",
+    web: Mapping | None = None,
 ) -> Rendered:
     """Render one variant of an edition; per-member parts stay as SLOT_MARKERS.
 
     items: the articles this variant carries (default: all of edition.items).
     member_topics: the topics the member chose (empty: all topics).
     fmt "text": no HTML at all (Rendered.html == "", no MJML compile).
+    web: render the public web version instead (no greeting, no member links):
+    {"subscribe_url", "previous_url", "next_url", "archive_url"} (each may be "").
     """
     if fmt not in FORMATS:
         raise RenderError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     chosen = list(edition.items if items is None else items)
     chosen.sort(key=lambda it: it.position)
-    context = _context(edition, settings, chosen, member_topics)
-    text = _render_template(TEXT_TEMPLATE, context)
+    context = _context(edition, settings, chosen, member_topics, web)
+    text = _render_template(TEXT_TEMPLATE, context, settings.templates_dir)
     RENDER_STATS.count(text_renders=1)
     html = "" if fmt == "text" else _render_html(context, settings)
     return Rendered(subject=context["subject"], preheader=context["preheader"], html=html, text=text)
@@ -171,21 +174,82 @@ def _byline(item: EditionItem) -> str:
     return f"By {author}, {role}" if role else f"By {author}"
 
 
-def _context(edition: Edition, settings: Settings, items: list[EditionItem], member_topics: tuple[str, ...]) -> dict:
+COLUMN_WIDTH = 536  # 600 px email less two 32 px gutters: the lead picture's shown width
+THUMB_WIDTH = 96
+TOC_AFTER = 4  # "In this issue" when an edition has more articles than this
+
+
+def _image(image, shown_width: int, settings: Settings) -> dict | None:
+    """src/width/height/alt of a picture shown `shown_width` px wide, or None when it cannot be shown."""
+    if image is None or not image.usable:
+        return None
+    source = image.pick(shown_width)
+    if source is None or not (source.url.startswith("https://") or
+                              (settings.http_images and source.url.startswith("http://"))):
+        return None
+    width = min(shown_width, source.width)
+    height = max(1, round(width * source.height / source.width))
+    return {"src": source.url, "width": width, "height": height, "alt": _oneline(image.alt)}
+
+
+def _groups(articles: list[dict], items: list[EditionItem], settings: Settings,
+            member_topics: tuple[str, ...]) -> list[dict]:
+    """The articles as the layout orders them: one untitled group (newest), or the
+    lead story then one group per topic in taxonomy order (by-topic)."""
+    if settings.layout != "by-topic" or len(articles) < 2:
+        return [{"heading": "", "articles": articles}]
+    order = [t.slug for t in settings.topics]
+    chosen = set(member_topics) or set(order)
+    groups: dict[str, list[dict]] = {}
+    for a, it in zip(articles[1:], items[1:]):
+        mine = [t for t in it.topics if t in chosen] or list(it.topics)
+        slug = min(mine, key=lambda t: order.index(t) if t in order else len(order)) if mine else ""
+        groups.setdefault(slug, []).append(a)
+    out = [{"heading": "", "articles": articles[:1]}]
+    for slug in sorted(groups, key=lambda t: (t == "", order.index(t) if t in order else len(order))):
+        heading = _label(settings, slug) if slug else "Other news"
+        # Under its topic's heading an article's label names only its other topics.
+        out.append({"heading": heading,
+                    "articles": [dict(a, topics=[t for t in a["topics"] if t != heading]) for a in groups[slug]]})
+    for g in out:
+        for n, a in enumerate(g["articles"]):
+            a["first_in_list"] = n == 0 and (g is out[0] or bool(g["heading"]))
+    return out
+
+
+def _context(edition: Edition, settings: Settings, items: list[EditionItem], member_topics: tuple[str, ...],
+             web: Mapping | None = None) -> dict:
     tz = settings.timezone
     frequency = edition.frequency or edition.window.frequency
-    articles = [
-        {
+    articles = []
+    for n, it in enumerate(items):
+        lead = n == 0 and settings.images != "none"
+        thumb = n > 0 and settings.images == "all"
+        articles.append({
             "title": _oneline(it.title),
             "url": it.url.strip(),
             "byline": _byline(it),
             "date": fmt_.long_date(fmt_.local_date(it.published_at, tz)),
             "topics": [_label(settings, s) for s in it.topics],
             "paragraphs": [_oneline(p) for p in re.split(r"\n\s*\n", it.summary or "") if p.strip()],
-        }
-        for it in items
-    ]
+            "lead_image": _image(it.image, COLUMN_WIDTH, settings) if lead else None,
+            "thumb": _image(it.image, THUMB_WIDTH, settings) if thumb else None,
+            "first_in_list": n == 0,
+        })
     chosen = [_label(settings, s) for s in member_topics]
+    dates = fmt_.window_dates(edition.window, frequency, tz)
+    count = fmt_.plural(len(articles), "article")
+    if web is not None:
+        intro = f"{count[0].upper()}{count[1:]} from {dates}."
+    else:
+        intro = (f"Here {'is' if len(articles) == 1 else 'are'} {count} from {dates}"
+                 f"{' on the topics you chose' if member_topics else ''}.")
+    logo = None
+    if settings.logo_url:
+        logo = {"src": settings.logo_url, "width": settings.logo_width, "height": settings.logo_height,
+                "alt": settings.logo_alt or settings.organisation}
+    web = dict(web or {})
+    groups = _groups(articles, items, settings, member_topics)
     return {
         "organisation": settings.organisation,
         "address": _oneline(settings.address),
@@ -194,19 +258,30 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         "preheader": preheader_for(edition, items),
         "frequency_label": {"daily": "Daily digest", "weekly": "Weekly digest",
                             "monthly": "Monthly digest"}.get(frequency, "Digest"),
-        "dates": fmt_.window_dates(edition.window, frequency, tz),
+        "period_noun": {"daily": "day", "weekly": "week", "monthly": "month"}.get(frequency, "week"),
+        "dates": dates,
         "articles": articles,
         "note": parse_note(edition.note),
         "note_text": note_as_text(edition.note),
-        "count": fmt_.plural(len(articles), "article"),
+        "groups": groups,
+        # "In this issue" in the order the articles follow (by-topic moves them)
+        "toc": [a for g in groups for a in g["articles"]] if len(articles) > TOC_AFTER else [],
+        "intro": intro,
+        "count": count,
         "member_topics": chosen,
         "chose": ", ".join(chosen) if chosen else "all topics",
         "browser_url": browser_url(edition, settings),
         "preferences_url": SLOT_MARKERS["preferences_url"],
         "unsubscribe_url": SLOT_MARKERS["unsubscribe_url"],
         "name_slot": SLOT_MARKERS["name"],
-        "colours": fmt_.palette(settings.brand_colour, settings.accent_colour),
+        "colours": fmt_.palettes(settings.brand_colour, settings.accent_colour),
         "font_stack": FONT_STACK,
+        "logo": logo,
+        "web": bool(web),
+        "subscribe_url": web.get("subscribe_url", ""),
+        "previous_url": web.get("previous_url", ""),
+        "next_url": web.get("next_url", ""),
+        "archive_url": web.get("archive_url", ""),
     }
 
 
@@ -225,9 +300,12 @@ def _truncate(s: str, limit: int) -> str:
 
 
 @lru_cache(maxsize=4)
-def _environment(templates_dir: Path) -> jinja2.Environment:
+def _environment(own_dir: str = "") -> jinja2.Environment:
+    """Templates from the organisation's folder ([digest] templates_dir) first, the shipped ones second."""
+    loaders = [jinja2.FileSystemLoader(own_dir)] if own_dir else []
+    loaders.append(jinja2.FileSystemLoader(str(TEMPLATES_DIR)))
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        loader=jinja2.ChoiceLoader(loaders),
         # HTML and MJML are escaped; the plain-text part must not be.
         autoescape=lambda name: not (name or "").endswith(".txt.j2"),
         undefined=jinja2.StrictUndefined,
@@ -237,9 +315,9 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
     )
 
 
-def _render_template(name: str, context: Mapping) -> str:
+def _render_template(name: str, context: Mapping, own_dir: str = "") -> str:
     try:
-        return _environment(TEMPLATES_DIR).get_template(name).render(**context)
+        return _environment(own_dir).get_template(name).render(**context)
     except jinja2.TemplateNotFound as exc:
         raise RenderError(f"template {exc.name} not found in {TEMPLATES_DIR}") from None
     except jinja2.TemplateError as exc:
@@ -247,18 +325,13 @@ def _render_template(name: str, context: Mapping) -> str:
         raise RenderError(f"template {where}: {exc.message or exc}") from None
 
 
-_STYLE_BLOCK = re.compile(r"(<style\b[^>]*>)(.*?)(</style>)", re.I | re.S)
-_IMPORT = re.compile(r"@import\b[^;]*;", re.I)
-_FONT_LINK = re.compile(r"<link\b[^>]*fonts\.googleapis[^>]*>", re.I)
-_STYLE_OPEN = re.compile(r"<style\b(?![^>]*data-premailer)", re.I)
-_TABLE_OPEN = re.compile(r"<table\b(?![^>]*\brole=)", re.I)
 _PREVIEW_WHITE = "display:none;font-size:1px;color:#ffffff;"  # mj-preview's div, as mjml-python writes it
 
 
 def _render_html(context: Mapping, settings: Settings) -> str:
     from mjml import mjml2html  # the compiled extension: load it only when HTML is wanted
 
-    source = _render_template(HTML_TEMPLATE, context)
+    source = _render_template(HTML_TEMPLATE, context, settings.templates_dir)
     try:
         compiled = mjml2html(source, disable_comments=True, fonts={})
     except ValueError as exc:
@@ -266,73 +339,6 @@ def _render_html(context: Mapping, settings: Settings) -> str:
     RENDER_STATS.count(compiles=1)
     # MJML paints the hidden preheader white; on a tinted page spam filters read
     # that as text hidden by colour (SpamAssassin's HTML_FONT_LOW_CONTRAST).
-    compiled = compiled.replace(_PREVIEW_WHITE, _PREVIEW_WHITE.replace("#ffffff", context["colours"].footer_text), 1)
-    css = _render_template(CSS_TEMPLATE, context)
-    return _inline(compiled, css, settings.base_url)
-
-
-_PREMAILER_CLASS = None
-
-
-def _caching_premailer():
-    """Premailer that parses a stylesheet once per process, not once per render.
-
-    premailer re-parses our CSS and re-serialises every property with cssutils
-    on each transform: about 10 of the 16 ms a variant costs. Every variant of
-    every edition inlines the same few stylesheets, so the parsed rules are
-    kept (a handful of entries: one per palette).
-    """
-    global _PREMAILER_CLASS
-    if _PREMAILER_CLASS is None:
-        from premailer import Premailer
-
-        class CachingPremailer(Premailer):
-            _rules: dict = {}
-
-            def _parse_style_rules(self, css_body, ruleset_index):
-                key = (css_body, ruleset_index, self.strip_important, self.disable_validation)
-                hit = self._rules.get(key)
-                if hit is None:
-                    hit = super()._parse_style_rules(css_body, ruleset_index)
-                    if len(self._rules) < 32:
-                        self._rules[key] = hit
-                return list(hit[0]), list(hit[1])
-
-        _PREMAILER_CLASS = CachingPremailer
-    return _PREMAILER_CLASS
-
-
-def _inline(compiled: str, css: str, base_url: str) -> str:
-    """premailer pass: inline our CSS; leave MJML's own <style> blocks verbatim."""
-    import cssutils
-
-    # Only tags and <style> bodies are touched: article text is escaped, so
-    # "<style" or "<table" cannot come from it, but "@import" could.
-    doc = _STYLE_BLOCK.sub(lambda m: m.group(1) + _IMPORT.sub("", m.group(2)) + m.group(3), compiled)
-    doc = _FONT_LINK.sub("", doc)
-    # premailer keeps a doctype only if it reads exactly "<!DOCTYPE html>".
-    doc = re.sub(r"^\s*<!doctype html>", "<!DOCTYPE html>", doc, count=1, flags=re.I)
-    # MJML's reset and responsive styles stay as they are in <style> (inlining
-    # the reset into every table cell would double the size for nothing).
-    doc = _STYLE_OPEN.sub('<style data-premailer="ignore"', doc)
-    doc = _TABLE_OPEN.sub('<table role="presentation"', doc)
-    # cssutils logs to its own logger (stderr by default) whatever level premailer sets.
-    cssutils.log.setLevel(logging.CRITICAL)
-    try:
-        out = _caching_premailer()(
-            doc,
-            base_url=base_url,
-            css_text=css,
-            strip_important=False,
-            allow_network=False,
-            disable_validation=True,
-            cssutils_logging_level=logging.CRITICAL,
-            cssutils_logging_handler=logging.NullHandler(),
-        ).transform()
-    except Exception as exc:  # premailer raises bare lxml/cssutils errors
-        raise RenderError(f"premailer: {exc}") from None
-    # Style blocks inside Outlook's conditional comments are invisible to premailer.
-    out = out.replace('<style data-premailer="ignore"', "<style")
-    if not out.startswith("<!DOCTYPE html>"):
-        raise RenderError("premailer dropped the doctype")
-    return out
+    compiled = compiled.replace(_PREVIEW_WHITE, _PREVIEW_WHITE.replace("#ffffff", context["colours"].light.footer_text), 1)
+    css = _render_template(CSS_TEMPLATE, context, settings.templates_dir)
+    return inline_css(compiled, css, settings.base_url)

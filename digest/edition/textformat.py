@@ -131,9 +131,30 @@ def readable(fg: str, *backgrounds: str, minimum: float = MIN_CONTRAST) -> str:
     return _hex(target)
 
 
+def _hue_turn(colour: str, turn: float) -> str:
+    """colour with its hue turned by `turn` (0..1) and its lightness and saturation kept."""
+    import colorsys
+
+    r, g, b = (v / 255 for v in _rgb(colour))
+    h, lum, sat = colorsys.rgb_to_hls(r, g, b)
+    if sat < 0.08:  # a grey brand has no hue to turn: labels take a warm amber
+        return "#b45309"
+    r, g, b = colorsys.hls_to_rgb((h + turn) % 1.0, lum, max(sat, 0.45))
+    return _hex((r * 255, g * 255, b * 255))
+
+
+def mix(a: str, b: str, t: float) -> str:
+    """a moved a fraction t of the way to b."""
+    return _hex(tuple(x + (y - x) * t for x, y in zip(_rgb(a), _rgb(b))))
+
+
 @dataclass(frozen=True)
 class Palette:
-    """Every colour the email uses; each text colour is named after its background."""
+    """Every colour the email uses; each text colour is named after its background.
+
+    Label, headline and link are three different colours on purpose: a reader
+    tells "what topic", "what story" and "where to click" apart at a glance.
+    """
 
     page: str  # page background (the accent colour)
     brand: str  # header background
@@ -147,10 +168,13 @@ class Palette:
     rule: str  # lines between articles (decorative, no text)
     footer_text: str  # footer text on the page background
     footer_link: str  # footer links on the page background
+    note_bg: str = ""  # the editor's note panel (on the card)
+    note_text: str = ""  # text of the editor's note on its panel
+    note_link: str = ""  # links in the editor's note on its panel
 
     def text_pairs(self) -> list[tuple[str, str, str]]:
         """(name, foreground, background) for every text colour, for checks."""
-        return [
+        pairs = [
             ("on_brand", self.on_brand, self.brand),
             ("text", self.text, self.surface),
             ("muted", self.muted, self.surface),
@@ -160,12 +184,33 @@ class Palette:
             ("footer_text", self.footer_text, self.page),
             ("footer_link", self.footer_link, self.page),
         ]
+        if self.note_bg:
+            pairs += [("note_text", self.note_text, self.note_bg), ("note_link", self.note_link, self.note_bg)]
+        return pairs
+
+
+@dataclass(frozen=True)
+class Palettes:
+    """The light palette (inlined, what every client shows first) and the dark one
+    (in <style>: prefers-color-scheme: dark, and Outlook's [data-ogsc]/[data-ogsb])."""
+
+    light: Palette
+    dark: Palette
+
+    def __getattr__(self, name: str):  # templates written for one palette read the light one
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.light, name)
+
+
+DARK_PAGE, DARK_SURFACE = "#0f1418", "#1b2229"
 
 
 def palette(brand_colour: str, accent_colour: str) -> Palette:
-    """Colours derived from the organisation's brand and accent colours."""
+    """Colours derived from the organisation's brand and accent colours (light mode)."""
     brand, page, surface = brand_colour.lower(), accent_colour.lower(), WHITE
     on_brand = WHITE if contrast(WHITE, brand) >= MIN_CONTRAST else readable("#111111", brand)
+    note_bg = mix(page, brand, 0.06)
     return Palette(
         page=page,
         brand=brand,
@@ -173,10 +218,44 @@ def palette(brand_colour: str, accent_colour: str) -> Palette:
         surface=surface,
         text=readable("#1f2933", surface),
         muted=readable("#52606d", surface),
-        heading=readable(brand, surface),
+        heading=readable("#14202e", surface),
         link=readable(brand, surface),
-        label=readable(brand, surface),
+        label=readable(_hue_turn(brand, 0.45), surface, minimum=MIN_CONTRAST + 0.3),
         rule="#dde3ea",
         footer_text=readable("#52606d", page),
         footer_link=readable(brand, page),
+        note_bg=note_bg,
+        note_text=readable("#1f2933", note_bg),
+        note_link=readable(brand, note_bg),
     )
+
+
+def dark_palette(brand_colour: str, accent_colour: str) -> Palette:
+    """The dark-mode palette: dark page and card, light text, the brand kept in the
+    header (darkened, so a white logo and white masthead text still read on it)."""
+    brand = brand_colour.lower()
+    page, surface = DARK_PAGE, DARK_SURFACE
+    header = mix(brand, "#000000", 0.35)
+    on_brand = WHITE if contrast(WHITE, header) >= MIN_CONTRAST else readable("#f5f7fa", header)
+    note_bg = mix(surface, brand, 0.18)
+    return Palette(
+        page=page,
+        brand=header,
+        on_brand=on_brand,
+        surface=surface,
+        text=readable("#e3e8ee", surface),
+        muted=readable("#a9b4c0", surface),
+        heading=readable("#f5f7fa", surface),
+        link=readable(mix(brand, WHITE, 0.55), surface),
+        label=readable(mix(_hue_turn(brand, 0.45), WHITE, 0.35), surface, minimum=MIN_CONTRAST + 0.3),
+        rule="#323c46",
+        footer_text=readable("#a9b4c0", page),
+        footer_link=readable(mix(brand, WHITE, 0.55), page),
+        note_bg=note_bg,
+        note_text=readable("#e3e8ee", note_bg),
+        note_link=readable(mix(brand, WHITE, 0.6), note_bg),
+    )
+
+
+def palettes(brand_colour: str, accent_colour: str) -> Palettes:
+    return Palettes(palette(brand_colour, accent_colour), dark_palette(brand_colour, accent_colour))

@@ -50,6 +50,7 @@ def edition_item(article: Article, position: int, summary: str) -> EditionItem:
         topics=tuple(article.topics),
         summary=summary,
         pinned=article.pinned,
+        image=article.image,
     )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ..checks import Failure
-from ..checks.edition import SampleMessage, check_edition, sample_messages, sample_recipient
+from ..checks.edition import SampleMessage, check_edition, image_weights, sample_messages, sample_recipient
 from ..checks.message import check_message
 from ..config import Settings
 from ..db import Database
@@ -141,7 +141,7 @@ def preview_checks(settings: Settings, edition: Edition, items, rendered: Render
     who = Recipient(0, member.id, member.email, member.name, member.token_version) if member else sample_recipient()
     message = out.digest(out.template(rendered, edition_key=edition.key, fmt=fmt), who, date=now)
     return check_message(message, settings, article_titles=[i.title for i in items],
-                         article_urls=[i.url for i in items])
+                         article_urls=[i.url for i in items], image_bytes=image_weights(items))
 
 
 def edition_for_key(db: Database, settings: Settings, key: str, *, now: datetime) -> Edition:

@@ -24,6 +24,7 @@ from digest.ingest.clean import (
     shorten,
     text_to_html,
 )
+from digest.ingest.images import from_feed_entry, from_html
 from digest.models import Article
 
 FEED_ROOTS = frozenset({"rss", "feed", "rdf"})
@@ -233,6 +234,7 @@ def _article(entry, index: int, source: str, feed_base: str | None, problems: li
         teaser=teaser,
         body=body,
         source=source,
+        image=from_feed_entry(entry, link or feed_base) or from_html(teaser, body, base=link or feed_base),
     )
 
 

@@ -12,6 +12,7 @@ from ..db import articles as article_db
 from ..edition.topics import classify
 from ..errors import IngestError
 from . import load_source
+from .images import measure, no_picture_fetch
 
 
 @dataclass
@@ -32,11 +33,14 @@ def ingest_sources(
     *,
     published: datetime | None = None,
     now: datetime,
+    fetch_image=None,
 ) -> list[SourceReport]:
     """Read, parse, tag and store each source in a transaction of its own.
 
     A source that fails leaves the database as it was and does not stop the
-    others; its report carries the one-line error.
+    others; its report carries the one-line error. Each article's picture is
+    measured once (fetch_image(url) -> (width, height, bytes); default: fetch
+    it, bounded in size and time), before the source's transaction.
     """
     reports = []
     with db.begin() as conn:
@@ -51,6 +55,13 @@ def ingest_sources(
             continue
         report.kind = parsed.kind
         report.problems = list(parsed.problems)
+        if fetch_image is None and not settings.fetch_images:
+            fetch_image = no_picture_fetch
+        with db.connect() as conn:
+            known = article_db.known_images(conn, [a.dedupe_key for a in parsed.articles])
+        for article, image in zip(parsed.articles, measure([a.image for a in parsed.articles],
+                                                           fetch=fetch_image, known=known)):
+            article.image = image
         with db.begin() as conn:
             for article in parsed.articles:
                 if article.published_at is None and published is not None:

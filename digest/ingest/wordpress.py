@@ -10,6 +10,7 @@ from urllib.parse import urljoin, urlsplit
 from digest.errors import IngestError
 from digest.ingest.clean import html_to_text, normalise_text, sanitise_html, shorten
 from digest.ingest.feeds import dedupe
+from digest.ingest.images import from_html, from_wordpress
 from digest.models import Article
 
 # Themes append a "Continue reading" link to excerpts: it is navigation, not text.
@@ -108,6 +109,7 @@ def _article(post: object, index: int, source: str, base_url: str | None, proble
         teaser=teaser,
         body=body,
         source=source,
+        image=from_wordpress(post, base) or from_html(teaser, body, base=base),
     )
 
 

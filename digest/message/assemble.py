@@ -71,9 +71,28 @@ def message_id(edition_key: str, delivery_id: int, domain: str) -> str:
     return f"<edition.{key}.{int(delivery_id)}@{domain}>"
 
 
-def name_slot(name: str | None) -> str:
-    """What the greeting marker becomes: ' Siân' for 'Hello Siân,', '' for 'Hello,'."""
+_HONORIFICS = frozenset({"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "professor", "sir", "dame", "cllr",
+                         "councillor", "rev", "revd", "lord", "lady"})
+
+
+def first_name(name: str | None) -> str:
+    """The name a greeting uses: 'Siân' of 'Siân Phillips', 'Dr Jones' of 'Dr Jim Jones',
+    'Pat' of "O'Brien, Pat"; a one-word name as it is."""
     name = clean_text(name or "")
+    if not name:
+        return ""
+    before, comma, after = name.partition(",")
+    if comma and len(before.split()) <= 1 and after.split():  # "Surname, Given names"
+        return after.split()[0]
+    words = name.split()
+    if words[0].lower().rstrip(".") in _HONORIFICS:
+        return f"{words[0]} {words[-1]}" if len(words) > 1 else words[0]
+    return words[0]
+
+
+def name_slot(name: str | None) -> str:
+    """What the greeting marker becomes: ' Siân' for 'Hello Siân,' (the first name), '' for 'Hello,'."""
+    name = first_name(name)
     return " " + name if name else ""
 
 
@@ -251,7 +270,8 @@ class MessageTemplate:
             sep = ", " if len(unsub_header) + 2 + len(self._mailto) <= 78 else ",\r\n "
             unsub_header += sep + self._mailto
         prefix, suffix = self._msgid
-        text_name = qp_piece(" " + name) if name else b""
+        greet = first_name(name)  # "Hello Siân," (the To header keeps the whole name)
+        text_name = qp_piece(" " + greet) if greet else b""
         text_prefs = qp_piece(prefs)
         text_unsub = qp_piece(unsub)
         values = [
@@ -267,9 +287,9 @@ class MessageTemplate:
             text_unsub,
         ]
         if self._html:
-            if name:
-                escaped = html.escape(name)
-                if escaped != name:
+            if greet:
+                escaped = html.escape(greet)
+                if escaped != greet:
                     values[5] = qp_piece(" " + escaped)
             if self._escape_urls:
                 values[7] = qp_piece(html.escape(prefs))

@@ -10,7 +10,9 @@ Routes (views in the modules of this package):
     GET  /unsubscribe/TOKEN      confirm page (no change)  POST: unsubscribe (RFC 8058 one-click)
     GET  /subscribe              subscribe form            POST: double opt-in request (rate-limited)
     GET  /confirm/TOKEN          activates a pending member
-    GET  /editions/KEY           web version of a queued edition
+    GET  /editions/KEY           web version of a queued edition (subscribe, previous/next links)
+    GET  /editions/              the archive: sent editions newest first; ?topic=slug: a topic's articles
+    GET  /editions/feed.xml      Atom feed of the sent editions
     GET  /assets/site.css        the stylesheet, in the organisation's colours
 
 No cookies and no JavaScript. Pages that carry a token are never cached and
