@@ -125,22 +125,24 @@ def articles(app, since, until, topic, as_json, explain) -> None:
         return
     from rich.table import Table
 
-    # Each article: its title (bold) over the summary members will read; topics wrap whole, never cut.
+    # Each article: its title (bold), what is special about it, then the summary members will read;
+    # topics wrap whole, never cut.
     table = Table(title=f"{len(rows)} article(s)", show_lines=True)
     table.add_column("id", justify="right", no_wrap=True)
     table.add_column("published", no_wrap=True)
     table.add_column("title and summary", ratio=3, overflow="fold")
     table.add_column("author", ratio=1, overflow="fold")
     table.add_column("topics", ratio=1, overflow="fold", min_width=12)
-    table.add_column("picture", no_wrap=True)
     for a, row in zip(found, rows):
-        flags = (" [pinned]" if row["pinned"] else "") + (" [excluded]" if row["excluded"] else "")
-        flags += _link_flag(a)
+        notes = [n for n in ("pinned" if row["pinned"] else "", "excluded" if row["excluded"] else "",
+                             _link_flag(a).strip(" []")) if n]
         picture = row["image"]
-        cell = "-" if not picture else ("left out" if picture["left_out"] else f"{picture['width']}×{picture['height']}")
+        if picture:
+            notes.append("picture left out" if picture["left_out"] else f"picture {picture['width']}×{picture['height']}")
+        noted = "\n" + escape(" · ".join(f"[{n}]" for n in notes)) if notes else ""
         table.add_row(str(a.id), f"{a.published_at.astimezone(tz):%Y-%m-%d}",
-                      f"[bold]{escape(a.title + flags)}[/bold]\n{escape(row['summary'])}",
-                      escape(a.author or ""), "\n".join(row["topics"]) or "-", cell)
+                      f"[bold]{escape(a.title)}[/bold]{noted}\n{escape(row['summary'])}",
+                      escape(a.author or ""), "\n".join(row["topics"]) or "-")
     out.print(table)
     for a, row in zip(found, rows):
         if row["image"] and row["image"]["left_out"]:
