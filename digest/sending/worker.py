@@ -29,6 +29,7 @@ from ..edition.variants import plan_variant
 from ..errors import CheckError, DeliveryError, DigestError
 from ..message.assemble import MessageTemplate, Recipient
 from ..message.outgoing import Outgoing
+from ..message.verp import ReturnPath
 from ..models import Edition, TopicSet
 from .policy import backoff_seconds, is_due
 from .queue import variant_for
@@ -205,6 +206,9 @@ class _SendRun:
         self.ctx = _Context(db, settings, self.out)
         self.limiter = RateLimiter(opts.rate)
         self.envelope_from = settings.sender_address
+        # VERP: with [bounces] address set, each delivery has its own envelope sender (message/verp.py).
+        self.return_path = (ReturnPath(settings.secret_key, settings.bounces.address)
+                            if settings.bounces.address else None)
         self.tasks: queue.Queue = queue.Queue()
         self.results: list = []
         self.results_lock = threading.Lock()
@@ -239,7 +243,8 @@ class _SendRun:
                     self.transports.append(transport)
                 message = self.out.digest(template, recipient, date=now)
                 self.limiter.acquire()
-                result = transport.send(Envelope(self.envelope_from, (recipient.email,)), message)
+                sender = self.return_path.address(recipient.delivery_id) if self.return_path else self.envelope_from
+                result = transport.send(Envelope(sender, (recipient.email,)), message)
             except DigestError as exc:
                 result = SendResult(False, True, None, str(exc))
             except Exception as exc:  # a transport bug must not lose the delivery
