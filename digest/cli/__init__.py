@@ -35,6 +35,8 @@ COMMANDS = {
     "serve": "web:serve",
     "check": "check:check",
     "dkim-record": "check:dkim_record",
+    "bounces": "bounces:bounces",
+    "report": "report:report",
 }
 
 

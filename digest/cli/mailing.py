@@ -345,6 +345,10 @@ def _run(app, frequency, key, week, day, month, send_args) -> None:
         window = _window(app, key, week, day, month, default=frequency)
         if window.frequency != frequency:  # a usage error (exit status 2), found before anything runs
             raise click.BadParameter(f"{window.key} is a {window.frequency} period, not {frequency}")
+        if app.settings.bounces.imap_url:  # read what came back first: bounced members are not queued
+            from .bounces import fetch_and_report
+
+            fetch_and_report(app)
         shown, on_progress = _progress(app, kind, rest[2])
         with shown:
             report = run_mailing(app.db, app.settings, window, frequency, factory, _send_options_of(*rest),
