@@ -21,7 +21,7 @@ from digest.bounces.parse import Report
 from digest.bounces.policy import decide
 from digest.config import BounceSettings
 from digest.db import members as subscriber_db
-from digest.db.schema import deliveries, inbound_reports, subscribers
+from digest.db.schema import deliveries, editions, inbound_reports, subscribers
 from digest.message.verp import ReturnPath
 
 BOUNCE = "bounces@news.example.org"
@@ -226,3 +226,50 @@ def test_a_complaint_outranks_an_unsubscribe_and_nothing_changes_a_member_who_le
                   policy=BounceSettings()).new_status is None
     assert decide(Report("bounce", "dsn", status="5.1.1"), member_status="unsubscribed", failures_before=0,
                   policy=BounceSettings()).new_status is None
+
+
+WEEK26_FEED = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Network news</title><link>https://www.example.org/</link>
+<description>News</description>
+<item><title>Councils publish their cyber security plans</title>
+<link>https://www.example.org/2017/06/28/cyber-plans/</link>
+<guid>https://www.example.org/?p=9001</guid>
+<pubDate>Wed, 28 Jun 2017 10:00:00 +0100</pubDate>
+<category>Cyber security</category>
+<description>Three councils set out how they will answer ransomware and phishing this year.</description>
+</item></channel></rss>
+"""
+
+
+def test_full_loop_smtp_send_dsn_to_the_return_path_imap_fetch_by_digest_weekly(
+        run_cli, seed_path, tmp_path, db, smtp_sink, dovecot, monkeypatch):
+    """weekly sends over SMTP; the relay's DSN goes to the Return-Path; the next weekly reads it first."""
+    monkeypatch.setenv("DIGEST_SMTP_URL", smtp_sink.url)
+    ok(run_cli("ingest", seed_path, "--published", "2017-06-21"))
+    for m in ("ada", "bob"):
+        ok(run_cli("subscribers", "add", f"{m}@example.net", "--name", m.title()))
+    ok(run_cli("weekly", "--week", "2017-W25", "--transport", "smtp"))
+    sent = {msg.rcpt_tos[0]: msg for msg in smtp_sink.wait_for(2)}
+    ada = sent["ada@example.net"]
+    assert ada.mail_from.startswith("bounces+") and ada.mail_from.endswith("@news.example.org")
+    assert ada.mail_from != sent["bob@example.net"].mail_from
+    assert "ada" not in ada.mail_from  # the token carries no address
+
+    # The relay accepted it, then the member's server said no: a DSN to the Return-Path, days later.
+    dovecot.append(s.postfix_dsn(to=ada.mail_from, recipient="ada@example.net", original=ada.data))
+    feed = tmp_path / "week26.xml"
+    feed.write_text(WEEK26_FEED)
+    ok(run_cli("ingest", feed))
+    monkeypatch.setenv("DIGEST_BOUNCE_IMAP_URL", dovecot.url)
+    out = ok(run_cli("weekly", "--week", "2017-W26", "--transport", "smtp")).output
+    assert "bounced ada@example.net" in out
+    assert statuses(db) == {"ada": "bounced", "bob": "active"}
+    with db.connect() as conn:
+        w26 = conn.execute(select(subscribers.c.email)
+                           .join(deliveries, deliveries.c.subscriber_id == subscribers.c.id)
+                           .join(editions, editions.c.id == deliveries.c.edition_id)
+                           .where(editions.c.key == "2017-W26")).scalars().all()
+    assert w26 == ["bob@example.net"]  # the bounced member is not queued for the next edition
+    received = [m.rcpt_tos[0] for m in smtp_sink.messages]
+    assert sorted(received) == ["ada@example.net", "bob@example.net", "bob@example.net"]
+    assert len(dovecot.messages("processed")) == 1 and dovecot.messages("INBOX") == []
