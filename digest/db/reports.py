@@ -125,8 +125,8 @@ def edition_outcomes(conn: Connection, edition_id: int) -> dict:
             "failed": by_state.get(FAILED, 0)}
 
 
-def unsubscribes_after(conn: Connection, edition_id: int) -> dict[str, int]:
-    """Members who got this edition and left (unsubscribe, complaint) before their next delivery was sent.
+def unsubscribes_after(conn: Connection, edition_id: int) -> int:
+    """Members who got this edition and left by its links (web page or one-click) before their next delivery.
 
     Links carry the member, not the edition, so "from this edition's links" is
     read as: the member's newest sent edition when they left was this one.
@@ -136,10 +136,10 @@ def unsubscribes_after(conn: Connection, edition_id: int) -> dict[str, int]:
     next_sent = (select(func.min(later.c.sent_at))
                  .where(later.c.subscriber_id == mine.c.subscriber_id, later.c.sent_at > mine.c.sent_at)
                  .scalar_subquery())
-    q = (select(events.c.action, func.count(distinct(events.c.subscriber_id)))
+    q = (select(func.count(distinct(events.c.subscriber_id)))
          .select_from(mine.join(events, events.c.subscriber_id == mine.c.subscriber_id))
          .where(mine.c.edition_id == edition_id, mine.c.status == SENT,
-                events.c.action.in_(("unsubscribe", "complaint")), events.c.at >= mine.c.sent_at,
-                and_(func.coalesce(next_sent, events.c.at) >= events.c.at))
-         .group_by(events.c.action))
-    return {a: n for a, n in conn.execute(q)}
+                events.c.action == "unsubscribe", events.c.source.in_(("web", "one-click")),
+                events.c.at >= mine.c.sent_at,
+                and_(func.coalesce(next_sent, events.c.at) >= events.c.at)))
+    return int(conn.execute(q).scalar() or 0)
