@@ -18,6 +18,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -42,13 +43,7 @@ class Dovecot:
     def start(self) -> "Dovecot":
         d = self.dir
         d.mkdir(parents=True, exist_ok=True)
-        os.chmod(d, 0o755)
-        for parent in d.parents:  # Dovecot's processes (as nobody) must reach the mail folder
-            if parent == Path("/"):
-                break
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                os.chmod(parent, mode | 0o001)
+        os.chmod(d, 0o755)  # Dovecot's processes (as nobody) must reach the mail folder
         pw = subprocess.run(["doveadm", "pw", "-s", "SHA512-CRYPT", "-p", PASSWORD], check=True,
                             capture_output=True, text=True).stdout.strip()
         import pwd
@@ -174,10 +169,16 @@ def dovecot_available() -> str | None:
 
 
 @pytest.fixture
-def dovecot(tmp_path_factory):
+def dovecot():
     why = dovecot_available()
     if why:
         pytest.skip(why)
-    server = Dovecot(tmp_path_factory.mktemp("imap")).start()
-    yield server
-    server.stop()
+    # Not under pytest's tmp_path: pytest resets its root folder to 0700 whenever any pytest run
+    # starts on this machine, and Dovecot's processes (as nobody) must reach the mail folder.
+    folder = Path(tempfile.mkdtemp(prefix="digest-dovecot-"))
+    server = Dovecot(folder).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)

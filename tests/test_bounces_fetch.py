@@ -273,3 +273,15 @@ def test_full_loop_smtp_send_dsn_to_the_return_path_imap_fetch_by_digest_weekly(
     received = [m.rcpt_tos[0] for m in smtp_sink.messages]
     assert sorted(received) == ["ada@example.net", "bob@example.net", "bob@example.net"]
     assert len(dovecot.messages("processed")) == 1 and dovecot.messages("INBOX") == []
+
+
+def test_forgetting_a_member_erases_the_address_from_their_reports(sent, run_cli, db, tmp_path):
+    eml = tmp_path / "ada.eml"
+    eml.write_bytes(reports_for(sent)["ada"])
+    ok(run_cli("bounces", "fetch", eml))
+    ok(run_cli("subscribers", "forget", "ada@example.net", input="y\n"))
+    with db.connect() as conn:
+        rows = conn.execute(select(inbound_reports.c.subscriber_id, inbound_reports.c.detail)).all()
+    assert rows == [(None, "{}")]
+    # The same report again changes nothing and names nobody.
+    assert "(seen before)" in ok(run_cli("bounces", "fetch", eml)).output

@@ -161,3 +161,21 @@ def test_verp_token_survives_lower_casing_and_qp_soft_breaks():
     split = s.qmail_bounce(to="x@y.example", recipient="ada@example.net",
                            original=ORIGINAL.replace(b"MIME-Version", b"X-Quoted: bounces+2n-abcdefgh=\r\nijklmnop@news.example.org\r\nMIME-Version"))
     assert parse_report(split, ADDR).verp_tokens == ("2n-abcdefghijklmnop",)
+
+
+from hypothesis import given, settings as h_settings, strategies as st  # noqa: E402
+
+
+@h_settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=3000))
+def test_parse_never_raises_on_any_bytes(raw):
+    r = parse_report(raw, ADDR)
+    assert r.kind in ("bounce", "delay", "delivered", "complaint", "unsubscribe", "auto-reply", "unknown")
+
+
+@h_settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=0, max_value=4000), st.binary(min_size=1, max_size=40))
+def test_a_report_cut_or_corrupted_anywhere_never_raises(cut, noise):
+    raw = s.postfix_dsn(to=VERP, recipient="ada@example.net", original=ORIGINAL)
+    r = parse_report(raw[:cut] + noise + raw[cut + len(noise):], ADDR)
+    assert r.kind in ("bounce", "delay", "delivered", "complaint", "unsubscribe", "auto-reply", "unknown")
