@@ -285,3 +285,26 @@ def test_forgetting_a_member_erases_the_address_from_their_reports(sent, run_cli
     assert rows == [(None, "{}")]
     # The same report again changes nothing and names nobody.
     assert "(seen before)" in ok(run_cli("bounces", "fetch", eml)).output
+
+
+def test_two_fetches_racing_on_one_report_change_the_member_once(sent, db, settings, monkeypatch):
+    """The second process's transaction, started before the first committed, is rolled back whole."""
+    from datetime import datetime, timezone
+
+    from digest.bounces.process import Processor
+    from digest.db import reports as reports_db
+
+    raw = reports_for(sent)["cy"]
+    proc = Processor(db, settings, clock=lambda: datetime.now(timezone.utc))
+    first = proc.process(raw, "one")
+    real_seen = reports_db.seen
+    looks = []
+
+    def seen_too_early(conn, key):  # the second process looks before the first has committed...
+        looks.append(key)
+        return None if len(looks) == 1 else real_seen(conn, key)  # ...and finds it when it looks again
+
+    monkeypatch.setattr(reports_db, "seen", seen_too_early)
+    second = proc.process(raw, "two")
+    assert (first.duplicate, second.duplicate, second.outcome) == (False, True, "counted")
+    assert len([e for e in events_of(db, "cy") if e["source"] == "report"]) == 1

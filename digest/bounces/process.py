@@ -70,6 +70,14 @@ class Processor:
     def process(self, raw: bytes, source: str) -> Processed:
         report = parse_report(raw, self.addresses)
         key = report_key(report, raw)
+        try:
+            return self._apply(report, key, source)
+        except reports_db.ReportSeen:  # two fetches at once: the other one won, and this one changed nothing
+            with self.db.connect() as conn:
+                row = reports_db.seen(conn, key)
+            return Processed(key, row.kind, row.folder, row.outcome, why="seen before", duplicate=True)
+
+    def _apply(self, report: Report, key: str, source: str) -> Processed:
         now = self.clock()
         with self.db.begin() as conn:
             row = reports_db.seen(conn, key)

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, distinct, func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from .schema import FAILED, SENT, clicks, deliveries, editions, events, inbound_reports, subscribers
 
@@ -25,6 +26,10 @@ class DeliveryRef:
     subscriber_id: int | None
     email: str | None
     status: str | None  # the member's status
+
+
+class ReportSeen(Exception):
+    """Another process recorded the same report first (its transaction must be rolled back)."""
 
 
 def seen(conn: Connection, report_key: str):
@@ -62,11 +67,15 @@ def failures_since(conn: Connection, sub_id: int, since: datetime, *, other_than
 def record(conn: Connection, *, report_key: str, kind: str, shape: str, status: str | None, now: datetime,
            ref: DeliveryRef | None, subscriber_id: int | None, outcome: str, folder: str, source: str,
            detail: dict) -> None:
-    conn.execute(insert(inbound_reports).values(
-        report_key=report_key, kind=kind, shape=shape, status=status, received_at=now,
-        delivery_id=ref.delivery_id if ref else None, edition_id=ref.edition_id if ref else None,
-        subscriber_id=subscriber_id, outcome=outcome, folder=folder, source=source[:500],
-        detail=json.dumps(detail, ensure_ascii=False)))
+    """Record a processed report; ReportSeen if another fetch recorded it meanwhile (unique key)."""
+    try:
+        conn.execute(insert(inbound_reports).values(
+            report_key=report_key, kind=kind, shape=shape, status=status, received_at=now,
+            delivery_id=ref.delivery_id if ref else None, edition_id=ref.edition_id if ref else None,
+            subscriber_id=subscriber_id, outcome=outcome, folder=folder, source=source[:500],
+            detail=json.dumps(detail, ensure_ascii=False)))
+    except IntegrityError:
+        raise ReportSeen(report_key) from None
 
 
 def move(conn: Connection, report_key: str, folder: str) -> None:
