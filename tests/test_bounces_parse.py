@@ -179,3 +179,9 @@ def test_a_report_cut_or_corrupted_anywhere_never_raises(cut, noise):
     raw = s.postfix_dsn(to=VERP, recipient="ada@example.net", original=ORIGINAL)
     r = parse_report(raw[:cut] + noise + raw[cut + len(noise):], ADDR)
     assert r.kind in ("bounce", "delay", "delivered", "complaint", "unsubscribe", "auto-reply", "unknown")
+
+
+def test_shape_comes_from_who_wrote_it_not_from_the_addresses_in_it():
+    r = parse_report(s.postfix_dsn(to=VERP, recipient="ada@gmail.com", original=ORIGINAL,
+                                   diagnostic="smtp; 550-5.1.1 The email account does not exist gsmtp google"), ADDR)
+    assert (r.kind, r.shape, r.recipient) == ("bounce", "postfix", "ada@gmail.com")

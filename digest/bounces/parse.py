@@ -369,16 +369,22 @@ def _dsn(msg: Message, common: dict) -> Report | None:
 
 
 def _shape(msg: Message, common: dict) -> str:
-    """Who wrote a bounce, for the record (the parse does not depend on it)."""
-    everything = " ".join(str(v) for v in msg.values()).lower() + " " + _body_text(msg)[:3000].lower()
-    if "x-ms-exchange" in " ".join(k.lower() for k in msg.keys()) or "microsoft" in everything \
-            or "delivery has failed to these recipients" in everything:
+    """Who wrote a bounce, for the record (nothing depends on it).
+
+    Read from the report's own headers and the first lines of its text, not
+    from the addresses in it: a Postfix DSN about a gmail.com member is Postfix's.
+    """
+    headers = " ".join(k.lower() for k in msg.keys())
+    sender = (str(msg.get("From") or "") + " " + str(msg.get("Message-ID") or "")).lower()
+    intro = _body_text(msg)[:600].lower()
+    if "x-ms-exchange" in headers or "microsoft" in sender or "delivery has failed to these recipients" in intro \
+            or "couldn't be delivered" in intro:
         return "exchange"
-    if "google" in everything or "gmail" in everything:
-        return "gmail"
-    if "postfix" in everything or "this is the mail system at host" in everything:
+    if "this is the mail system at host" in intro or "x-postfix" in headers:
         return "postfix"
-    if "qmail" in everything:
+    if "googlemail" in sender or "google tried to deliver" in intro:
+        return "gmail"
+    if "qmail" in intro or "qmail" in sender:
         return "qmail"
     return "dsn"
 
