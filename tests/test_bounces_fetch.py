@@ -285,6 +285,15 @@ def test_forgetting_a_member_erases_the_address_from_their_reports(sent, run_cli
     assert rows == [(None, "{}")]
     # The same report again changes nothing and names nobody.
     assert "(seen before)" in ok(run_cli("bounces", "fetch", eml)).output
+    # A later report about the forgotten member's delivery is filed away, keeping nothing of it.
+    late = tmp_path / "late.eml"
+    late.write_bytes(s.qmail_bounce(to=sent["ada"]["verp"], recipient="ada@example.net",
+                                    original=sent["ada"]["original"]))
+    assert "bounce -> ignored [processed]" in ok(run_cli("bounces", "fetch", late)).output
+    with db.connect() as conn:
+        rows = conn.execute(select(inbound_reports.c.subscriber_id, inbound_reports.c.detail)
+                            .order_by(inbound_reports.c.id)).all()
+    assert rows == [(None, "{}"), (None, '{"reason": "the member was forgotten"}')]
 
 
 def test_two_fetches_racing_on_one_report_change_the_member_once(sent, db, settings, monkeypatch):

@@ -98,9 +98,12 @@ class Processor:
                 reports_db.record(conn, outcome="ignored", folder=PROCESSED, detail=detail, **record)
                 return Processed(key, report.kind, PROCESSED, "ignored", why=report.reason)
             member = reports_db.member(conn, sub_id) if sub_id is not None else None
+            if member is None and ref is not None:  # about a member who was forgotten: keep nothing of it
+                why = "the member was forgotten"
+                reports_db.record(conn, outcome="ignored", folder=PROCESSED, detail={"reason": why}, **record)
+                return Processed(key, report.kind, PROCESSED, "ignored", why=why)
             if member is None:
-                why = "not attributable to a delivery: no VERP token or signed link of ours in it" \
-                    if sub_id is None and not (ref and ref.subscriber_id is None) else "the member was forgotten"
+                why = "not attributable to a delivery: no VERP token or signed link of ours in it"
                 detail["reason"] = why
                 reports_db.record(conn, outcome="quarantined", folder=QUARANTINE, detail=detail, **record)
                 return Processed(key, report.kind, QUARANTINE, "quarantined", why=why)
