@@ -317,3 +317,34 @@ def test_two_fetches_racing_on_one_report_change_the_member_once(sent, db, setti
     second = proc.process(raw, "two")
     assert (first.duplicate, second.duplicate, second.outcome) == (False, True, "counted")
     assert len([e for e in events_of(db, "cy") if e["source"] == "report"]) == 1
+
+
+def test_fetch_json_and_quarantine_text(sent, run_cli, tmp_path):
+    reports = reports_for(sent)
+    files = []
+    for key in ("ada", "eve", "garbled"):
+        files.append(tmp_path / f"{key}.eml")
+        files[-1].write_bytes(reports[key])
+    data = json.loads(ok(run_cli("bounces", "fetch", "--json", *files)).output)
+    assert [(d["kind"], d["outcome"], d["folder"], d["member"]) for d in data] == [
+        ("bounce", "bounced", "processed", "ada@example.net"),
+        ("auto-reply", "ignored", "processed", None),
+        ("unknown", "quarantined", "quarantine", None)]
+    text = ok(run_cli("bounces", "quarantine")).output
+    assert "<garbled.1@nowhere.example>" in text and "1 message(s) in quarantine" in text
+
+
+def test_fetch_with_nothing_to_read_says_how_to_configure_it(run_cli):
+    r = run_cli("bounces", "fetch")
+    assert r.exit_code == 2 and "DIGEST_BOUNCE_IMAP_URL" in r.output
+
+
+def test_bad_bounce_settings_are_one_line_naming_the_key(run_cli, tmp_path, monkeypatch):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[bounces]\naddress = "bounces+x@news.example.org"\n')
+    monkeypatch.setenv("DIGEST_CONFIG", str(bad))
+    r = run_cli("bounces", "quarantine")
+    assert r.exit_code == 1 and "bounces.address" in r.output
+    bad.write_text('[tracking]\nclicks = "per-member"\n')
+    r = run_cli("bounces", "quarantine")
+    assert r.exit_code == 1 and "tracking.clicks" in r.output
