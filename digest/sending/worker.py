@@ -12,6 +12,7 @@ someone who changed topics or format gets the matching variant.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -273,7 +274,7 @@ class _SendRun:
         # Record often: what is sent but not recorded is what a crash sends twice.
         due = time.monotonic() - self.last_record >= self.opts.record_seconds
         if self.outcomes and (force or due or len(self.outcomes) >= self.opts.record_every):
-            _record(self.db, self.outcomes, self.clock(), self.opts, self.stats)
+            _record(self.db, self.outcomes, self.clock(), self.opts, self.stats, self.settings.bounces.permanent)
             self.outcomes.clear()
             self.last_record = time.monotonic()
 
@@ -361,14 +362,20 @@ def _outcome(c, result: SendResult, moved: int | None, now: datetime, opts: Send
     return delivery_db.Outcome(c.id, QUEUED, error, retry_at=retry_at, variant_id=moved)
 
 
-def _record(db: Database, outcomes, now: datetime, opts: SendOptions, stats: SendStats) -> None:
+_STATUS = re.compile(r"(?<![\d.])5\.\d{1,3}\.\d{1,3}(?![\d.])")
+
+
+def _record(db: Database, outcomes, now: datetime, opts: SendOptions, stats: SendStats,
+            permanent: tuple[str, ...] = ()) -> None:
+    """permanent: status codes ([bounces] permanent) that make a member bounced at the first refusal."""
     hard = [o for o in outcomes if o.state == FAILED and not (o.error or "").startswith("gave up")]
+    at_once = [o.delivery_id for o in hard if (m := _STATUS.search(o.error or "")) and m.group(0) in permanent]
+    counted = [o.delivery_id for o in hard if o.delivery_id not in set(at_once)]
     with db.begin() as conn:
         delivery_db.finish(conn, outcomes, now=now)
-        if hard:
-            owners = delivery_db.subscribers_of(conn, [o.delivery_id for o in hard])
-            for sub_id in owners:
-                member_db.record_hard_bounce(conn, sub_id, now=now, limit=opts.hard_bounce_limit)
+        for ids, limit in ((at_once, 1), (counted, opts.hard_bounce_limit)):
+            for sub_id in delivery_db.subscribers_of(conn, ids) if ids else ():
+                member_db.record_hard_bounce(conn, sub_id, now=now, limit=limit)
     for o in outcomes:
         if o.state == SENT:
             stats.sent += 1
