@@ -348,3 +348,20 @@ def test_bad_bounce_settings_are_one_line_naming_the_key(run_cli, tmp_path, monk
     bad.write_text('[tracking]\nclicks = "per-member"\n')
     r = run_cli("bounces", "quarantine")
     assert r.exit_code == 1 and "tracking.clicks" in r.output
+
+
+def test_wrong_imap_password_or_folder_is_one_line(run_cli, dovecot):
+    r = run_cli("bounces", "fetch", "--imap", dovecot.url.replace("bouncepw", "wrongpw"))
+    assert r.exit_code == 1 and "cannot log in" in r.output and "wrongpw" not in r.output
+    assert r.output.count("\n") == 1
+    r = run_cli("bounces", "fetch", "--imap", dovecot.url.replace("/INBOX", "/NoSuchFolder"))
+    assert r.exit_code == 1 and "NoSuchFolder" in r.output
+
+
+def test_weekly_sends_even_when_the_bounce_mailbox_is_down(run_cli, seed_path, monkeypatch):
+    monkeypatch.setenv("DIGEST_BOUNCE_IMAP_URL", "imap://u:pw@127.0.0.1:1/INBOX")
+    ok(run_cli("ingest", seed_path, "--published", "2017-06-21"))
+    ok(run_cli("subscribers", "add", "ada@example.net"))
+    r = ok(run_cli("weekly", "--week", "2017-W25", "--transport", "file"))
+    assert "warning: bounces not read, sending anyway" in r.output and "cannot connect" in r.output
+    assert "sent 1" in r.output

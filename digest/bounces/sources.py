@@ -76,6 +76,7 @@ def fetch_imap(url: str, processor: Processor, *, limit: int | None = None) -> F
     import imaplib
 
     from imap_tools import MailBox, MailBoxUnencrypted
+    from imap_tools.errors import ImapToolsError
 
     target = ImapTarget.parse(url)
     where = f"imap {target.host}:{target.port}/{target.folder}"
@@ -92,7 +93,11 @@ def fetch_imap(url: str, processor: Processor, *, limit: int | None = None) -> F
             raise MailboxError(where, f"cannot log in or open the folder: {exc}") from None
         for name in (policy.processed_folder, policy.quarantine_folder):
             if not box.folder.exists(name):
-                box.folder.create(name)
+                try:
+                    box.folder.create(name)
+                except ImapToolsError:  # another fetch run made it meanwhile?
+                    if not box.folder.exists(name):
+                        raise MailboxError(where, f"cannot create the folder {name!r}") from None
         for uid in box.uids("ALL"):
             if limit is not None and len(result.items) >= limit:
                 break
@@ -105,6 +110,8 @@ def fetch_imap(url: str, processor: Processor, *, limit: int | None = None) -> F
             result.items.append((f"{target.folder} uid {uid}", done))
     except (OSError, imaplib.IMAP4.error) as exc:
         raise MailboxError(where, f"connection lost: {exc}") from None
+    except ImapToolsError as exc:  # the server refused a command (what was processed is recorded)
+        raise MailboxError(where, " ".join(str(exc).split())[:300]) from None
     finally:
         try:
             box.logout()

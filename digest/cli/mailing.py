@@ -348,7 +348,10 @@ def _run(app, frequency, key, week, day, month, send_args) -> None:
         if app.settings.bounces.imap_url:  # read what came back first: bounced members are not queued
             from .bounces import fetch_and_report
 
-            fetch_and_report(app)
+            try:
+                fetch_and_report(app)
+            except click.ClickException as exc:  # a mailbox outage must not stop the mailing
+                click.echo(f"warning: bounces not read, sending anyway: {exc.message}", err=True)
         shown, on_progress = _progress(app, kind, rest[2])
         with shown:
             report = run_mailing(app.db, app.settings, window, frequency, factory, _send_options_of(*rest),
