@@ -98,8 +98,8 @@ def test_report_png(seeded, tmp_path):
     ok(seeded("report", "2017-W25", "--png", out))
     png = out.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    width = int.from_bytes(png[16:20], "big")
-    assert width == 800
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert width == 800 and 300 < height < 800  # as tall as the chart, not a screenful of white
     # The chart says what the figures say: bar widths proportional, numbers printed.
     settings = load_settings(None)
     db = Database(settings.database_url)

@@ -174,7 +174,8 @@ def report_png(report: EditionReport, settings: Settings, path: Path) -> Path:
 
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="digest-report-") as tmp:
-        shot = screenshot_html(report_html(report, settings), Path(tmp), widths=(800,), name="report")[0]
+        shot = screenshot_html(report_html(report, settings), Path(tmp), widths=(800,), name="report",
+                              height=200)[0]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(shot.path.read_bytes())
     return path

@@ -57,9 +57,11 @@ def screenshot_html(
     name: str = "email",
     executable: str = CHROMIUM,
     check: bool = False,
+    height: int = VIEWPORT_HEIGHT,
 ) -> list[Screenshot]:
     """Write `{name}-{width}.png` (full page) for each width into out_dir.
 
+    height: the viewport's; a full-page shot is at least this tall.
     Returns one Screenshot per width with its scroll and inner widths; with
     check=True raises SidewaysScrollError if the page scrolls sideways at any.
     """
@@ -78,7 +80,7 @@ def screenshot_html(
                 browser = p.chromium.launch(executable_path=executable, args=LAUNCH_ARGS, env=env)
                 try:
                     for width in widths:
-                        context = browser.new_context(viewport={"width": width, "height": VIEWPORT_HEIGHT})
+                        context = browser.new_context(viewport={"width": width, "height": height})
                         page = context.new_page()
                         page.set_content(html, wait_until="load")
                         scroll_width, inner_width = page.evaluate(
