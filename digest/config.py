@@ -36,6 +36,9 @@ ENVIRONMENT = {
     "DIGEST_DKIM_SELECTOR": ("dkim", "selector"),
     "DIGEST_DKIM_KEY_FILE": ("dkim", "key_file"),
     "DIGEST_FETCH_IMAGES": ("digest", "fetch_images"),
+    "DIGEST_BOUNCE_ADDRESS": ("bounces", "address"),
+    "DIGEST_BOUNCE_IMAP_URL": ("bounces", "imap_url"),
+    "DIGEST_TRACKING_CLICKS": ("tracking", "clicks"),
 }
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -67,6 +70,19 @@ class SourceSettings:
 
 
 @dataclass(frozen=True)
+class BounceSettings:
+    """[bounces]: where reports come back (VERP) and what they do to a member."""
+
+    address: str = ""  # "bounces@news.example.org"; empty: no VERP, envelope sender = From
+    imap_url: str = ""  # imap(s)://user:pass@host[:port]/FOLDER that digest bounces fetch reads
+    processed_folder: str = "processed"
+    quarantine_folder: str = "quarantine"
+    permanent: tuple[str, ...] = ("5.1.1", "5.1.10", "5.2.1")  # one of these: bounced at once
+    threshold: int = 3  # other failures: this many...
+    window_days: int = 30  # ...within this many days make the member bounced
+
+
+@dataclass(frozen=True)
 class Settings:
     organisation: str
     address: str
@@ -89,6 +105,8 @@ class Settings:
     secret_key: str
     topics: tuple[Topic, ...]
     dkim: DkimSettings | None = None
+    bounces: BounceSettings = field(default_factory=BounceSettings)
+    tracking_clicks: str = "off"  # [tracking] clicks: "off" or "aggregate"
     source: str = ""  # the file the settings came from, for messages
     extra: Mapping[str, Any] = field(default_factory=dict)
     sources: tuple[SourceSettings, ...] = ()
@@ -286,6 +304,8 @@ def _validate(data: dict, source: str) -> Settings:
         secret_key=str(data.get("security", {}).get("secret_key", INSECURE_SECRET)),
         topics=topics,
         dkim=dkim,
+        bounces=_bounces(data, source),
+        tracking_clicks=_tracking_clicks(data, source),
         source=source,
         extra={"web": data.get("web", {})},
         sources=_sources(data.get("sources"), source, tuple(t.slug for t in topics)),
@@ -337,6 +357,41 @@ def _bool(data: dict, source: str, key: str, default: bool) -> bool:
         value = value.strip().lower() in ("1", "true", "yes", "on")  # from the environment
     if not isinstance(value, bool):
         raise ConfigError(source, f"digest.{key}", f"must be true or false, not {value!r}")
+    return value
+
+
+def _bounces(data: dict, source: str) -> BounceSettings:
+    b = data.get("bounces") or {}
+    address = str(b.get("address", "")).strip()
+    if address and not re.fullmatch(r"[A-Za-z0-9._-]{1,40}@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", address):
+        raise ConfigError(source, "bounces.address", f"must be a plain address like bounces@news.example.org "
+                                                     f"(no '+'), not {address!r}")
+    imap_url = str(b.get("imap_url", "")).strip()
+    if imap_url and not re.match(r"^imaps?://[^/\s]+", imap_url):
+        raise ConfigError(source, "bounces.imap_url", "must be imap://user:pass@host/FOLDER or imaps://...")
+    permanent = b.get("permanent", list(BounceSettings.permanent))
+    if not isinstance(permanent, list) or not all(isinstance(x, str) and re.fullmatch(r"5\.\d{1,3}\.\d{1,3}", x)
+                                                  for x in permanent):
+        raise ConfigError(source, "bounces.permanent", "must be a list of 5.x.y status codes")
+    out = {}
+    for key, low, high in (("threshold", 1, 100), ("window_days", 1, 3650)):
+        value = _get(data, source, "bounces", key, int, getattr(BounceSettings, key))
+        if not low <= value <= high:
+            raise ConfigError(source, f"bounces.{key}", f"must be between {low} and {high}")
+        out[key] = value
+    folders = {}
+    for key in ("processed_folder", "quarantine_folder"):
+        value = str(b.get(key, getattr(BounceSettings, key))).strip()
+        if not value or "\n" in value:
+            raise ConfigError(source, f"bounces.{key}", "must be a folder name")
+        folders[key] = value
+    return BounceSettings(address=address, imap_url=imap_url, permanent=tuple(permanent), **out, **folders)
+
+
+def _tracking_clicks(data: dict, source: str) -> str:
+    value = str((data.get("tracking") or {}).get("clicks", "off")).strip()
+    if value not in ("off", "aggregate"):
+        raise ConfigError(source, "tracking.clicks", f"must be off or aggregate, not {value!r}")
     return value
 
 

@@ -12,7 +12,8 @@ one-line message and exit status 1, the web app into a friendly page.
     ├── EditionError(key, reason)             unknown edition, or changed after queueing
     ├── DeliveryError(reason)                 a transport could not be set up
     ├── TokenError(reason)                    a forged, expired or revoked link
-    └── CheckError(target, failures)          a message fails the deliverability checks
+    ├── CheckError(target, failures)          a message fails the deliverability checks
+    └── MailboxError(where, reason)           the bounce mailbox (IMAP, Maildir, files) cannot be read
 """
 
 from __future__ import annotations
@@ -72,3 +73,9 @@ class CheckError(DigestError):
     def __init__(self, target: str, failures: list[str]):
         self.target, self.failures = target, failures
         super().__init__(f"{target}: {len(failures)} check(s) failed: " + "; ".join(failures))
+
+
+class MailboxError(DigestError):
+    def __init__(self, where: str, reason: str):
+        self.where, self.reason = where, reason
+        super().__init__(f"{where}: {reason}")

@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("digest.ingest", "digest.message"),  # sources in; the message maker
     ("digest.checks",),
     ("digest.sending",),
+    ("digest.bounces",),  # what comes back after the send
     ("digest.editorial",),  # the editor's operations, composed from the layers below
     ("digest.web",),
     ("digest.cli",),

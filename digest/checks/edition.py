@@ -14,6 +14,7 @@ from ..config import Settings
 from ..db import Database
 from ..db import deliveries as delivery_db
 from ..db import editions as edition_db
+from ..edition.clicks import article_urls
 from ..edition.render import render_plan
 from ..edition.variants import plan_variant
 from ..errors import RenderError
@@ -66,7 +67,8 @@ def sample_messages(db: Database, settings: Settings, edition: Edition, *, now: 
         plan = plan_variant(topics, fmt, edition.items, settings.topic_slugs)
         if plan is None or plan.label in out:
             continue
-        titles, urls = tuple(i.title for i in plan.items), tuple(i.url for i in plan.items)
+        titles = tuple(i.title for i in plan.items)
+        urls = tuple(article_urls(settings, edition, plan.items, plan.member_topics, fmt))
         try:
             rendered = stored.get((plan.key, fmt)) or render_plan(edition, settings, plan)
             template = out_maker.template(rendered, edition_key=edition.key, fmt=fmt)

@@ -37,6 +37,8 @@ COMMANDS = {
     "check": "check:check",
     "sources": "sources:sources",
     "dkim-record": "check:dkim_record",
+    "bounces": "bounces:bounces",
+    "report": "report:report",
 }
 
 

@@ -392,6 +392,13 @@ def _mailing(app, windows, force, reason, send_args, command) -> None:
     held = []
     try:
         _check_transport(app, kind)
+        if app.settings.bounces.imap_url:  # read what came back first: bounced members are not queued
+            from .bounces import fetch_and_report
+
+            try:
+                fetch_and_report(app)
+            except click.ClickException as exc:  # a mailbox outage must not stop the mailing
+                click.echo(f"warning: bounces not read, sending anyway: {exc.message}", err=True)
         failed = fetch_sources(app.db, app.settings, now=now_utc(), on_run=print_run)
         for window in windows:
             report = prepare_edition(app.db, app.settings, window, failed, now=now_utc(),

@@ -33,6 +33,7 @@ from .schema import (
     editions,
     encode_topics,
     events,
+    inbound_reports,
     subscribers,
     suppressions,
 )
@@ -214,7 +215,8 @@ def update_preferences(conn: Connection, sub_id: int, *, topics: Sequence[str] |
 _ACTION = {"unsubscribed": "unsubscribe", "bounced": "bounce", "complained": "complaint", "pending": "status"}
 
 
-def set_status(conn: Connection, sub_id: int, status: str, *, source: str, now: datetime) -> dict[str, list]:
+def set_status(conn: Connection, sub_id: int, status: str, *, source: str, now: datetime,
+               why: dict | None = None) -> dict[str, list]:
     """Put a member in a status explicitly (an administrator's decision), recorded as an event.
 
     Going back to active from unsubscribed, bounced or complained is a
@@ -235,7 +237,7 @@ def set_status(conn: Connection, sub_id: int, status: str, *, source: str, now: 
             values["left_at"] = now
     conn.execute(update(subscribers).where(subscribers.c.id == sub_id).values(**values))
     changes = {"status": [sub.status, status]}
-    add_event(conn, sub_id, source, action, changes, now)
+    add_event(conn, sub_id, source, action, {**changes, **(why or {})}, now)  # why: e.g. the report's Message-ID
     return changes
 
 
@@ -352,6 +354,8 @@ def forget(conn: Connection, sub_id: int, *, now: datetime) -> None:
     conn.execute(update(deliveries).where(deliveries.c.subscriber_id == sub_id)
                  .values(subscriber_id=None, last_error=None))
     conn.execute(delete(events).where(events.c.subscriber_id == sub_id))  # also without ON DELETE CASCADE
+    conn.execute(update(inbound_reports).where(inbound_reports.c.subscriber_id == sub_id)
+                 .values(subscriber_id=None, detail="{}"))  # a report quotes the address
     conn.execute(delete(subscribers).where(subscribers.c.id == sub_id))
     if not is_suppressed(conn, sub.email):
         conn.execute(insert(suppressions).values(email_hash=email_hash(sub.email), reason="forgotten",

@@ -254,6 +254,44 @@ deliveries = Table(
     Index("ix_deliveries_status_id", "status", "id"),
 )
 
+# A message that came back (bounce, complaint, unsubscribe by mail, auto-reply,
+# or something not understood), one row per report Message-ID: reading the same
+# mailbox or file twice changes nothing. Migration 0008.
+inbound_reports = Table(
+    "inbound_reports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("report_key", String(300), nullable=False, unique=True),  # its Message-ID, else sha256 of its bytes
+    Column("kind", String(12), nullable=False),  # bounce, delay, complaint, unsubscribe, auto-reply, unknown...
+    Column("shape", String(12), nullable=False),  # dsn, arf, exchange, gmail, qmail, postfix, ...
+    Column("status", String(12)),  # enhanced status code, 5.1.1
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("delivery_id", Integer),  # the delivery it was attributed to (VERP), if any
+    Column("edition_id", Integer),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="SET NULL")),
+    Column("outcome", String(20), nullable=False),  # bounced, counted, complained, unsubscribed, ignored, quarantined...
+    Column("folder", String(20), nullable=False),  # processed or quarantine
+    Column("source", String(500), nullable=False),  # where it was read: imap folder, maildir, file
+    Column("detail", Text, nullable=False, default="{}"),  # JSON: recipient, diagnostic, reason
+    Index("ix_inbound_reports_subscriber_id", "subscriber_id"),
+    Index("ix_inbound_reports_edition_id", "edition_id"),
+)
+
+# One followed article link ([tracking] clicks = "aggregate"): which edition,
+# article and variant, never which member. kind "read" or "scanner".
+clicks = Table(
+    "clicks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("edition_id", Integer, nullable=False),
+    Column("position", SmallInteger, nullable=False),  # the article's place in the edition
+    Column("variant", String(1020), nullable=False),  # "topics:format" of the message it was in
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("reason", String(60), nullable=False, default=""),  # why a scanner
+    Index("ix_clicks_edition_id_kind", "edition_id", "kind"),
+)
+
 # Numbers keep delivery rows small; names are for people.
 DELIVERY_STATES = {0: "queued", 1: "sending", 2: "sent", 3: "failed", 4: "skipped"}
 QUEUED, SENDING, SENT, FAILED, SKIPPED = 0, 1, 2, 3, 4

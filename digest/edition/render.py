@@ -25,6 +25,7 @@ from ..errors import RenderError
 from ..models import FORMATS, SLOT_MARKERS, Edition, EditionItem, Rendered
 from . import textformat as fmt_
 from .inline import inline_css
+from .clicks import article_urls
 from .note import note_as_text, parse_note
 from .variants import VariantPlan
 
@@ -74,6 +75,7 @@ def render_variant(
     member_topics: tuple[str, ...] = (),
     fmt: str = "html",
     web: Mapping | None = None,
+    track_clicks: bool = False,
 ) -> Rendered:
     """Render one variant of an edition; per-member parts stay as SLOT_MARKERS.
 
@@ -88,6 +90,9 @@ def render_variant(
     chosen = list(edition.items if items is None else items)
     chosen.sort(key=lambda it: it.position)
     context = _context(edition, settings, chosen, member_topics, web)
+    if track_clicks and web is None:  # article links through /r/ when counting is on; the web version stays direct
+        for article, url in zip(context["articles"], article_urls(settings, edition, chosen, member_topics, fmt)):
+            article["url"] = url
     text = _render_template(TEXT_TEMPLATE, context, settings.templates_dir)
     RENDER_STATS.count(text_renders=1)
     html = "" if fmt == "text" else _render_html(context, settings)
@@ -97,7 +102,7 @@ def render_variant(
 def render_plan(edition: Edition, settings: Settings, plan: VariantPlan) -> Rendered:
     """Render one planned variant of an edition (see variants.plan_variant)."""
     return render_variant(edition, settings, items=list(plan.items), member_topics=plan.member_topics,
-                          fmt=plan.fmt)
+                          fmt=plan.fmt, track_clicks=True)
 
 
 def fill_slots(s: str, values: Mapping[str, str], *, html: bool) -> str:

@@ -63,6 +63,7 @@ def screenshot_html(
     images: bool = True,
     image_dir: Path | None = None,
     suffix: str = "",
+    height: int = VIEWPORT_HEIGHT,
 ) -> list[Screenshot]:
     """Write `{name}-{width}{suffix}.png` (full page) for each width into out_dir.
 
@@ -71,10 +72,10 @@ def screenshot_html(
     from files of the same name there (pictures of a demo or a test, with no
     network). Returns one Screenshot per width with its scroll and inner
     widths; with check=True raises SidewaysScrollError if the page scrolls
-    sideways at any.
+    sideways at any. height is the viewport's: a full-page shot is at least this tall.
     """
     with _browser(executable) as browser:
-        shots = _shoot(browser, html, Path(out_dir), widths, name, scheme, images, image_dir, suffix)
+        shots = _shoot(browser, html, Path(out_dir), widths, name, scheme, images, image_dir, suffix, height)
     if check and any(s.scrolls_sideways for s in shots):
         raise SidewaysScrollError(shots)
     return shots
@@ -101,11 +102,11 @@ def _browser(executable: str):
 
 
 def _shoot(browser, html: str, out_dir: Path, widths: Iterable[int], name: str, scheme: str, images: bool,
-           image_dir: Path | None, suffix: str) -> list[Screenshot]:
+           image_dir: Path | None, suffix: str, height: int = VIEWPORT_HEIGHT) -> list[Screenshot]:
     out_dir.mkdir(parents=True, exist_ok=True)
     shots = []
     for width in widths:
-        context = browser.new_context(viewport={"width": width, "height": VIEWPORT_HEIGHT}, color_scheme=scheme)
+        context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
         if not images or image_dir is not None:
             context.route("**/*", _image_router(images, image_dir))
         page = context.new_page()

@@ -12,6 +12,7 @@ someone who changed topics or format gets the matching variant.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from ..edition.variants import plan_variant
 from ..errors import CheckError, DeliveryError, DigestError
 from ..message.assemble import MessageTemplate, Recipient
 from ..message.outgoing import Outgoing
+from ..message.verp import ReturnPath
 from ..models import Edition, TopicSet
 from .policy import backoff_seconds, is_due
 from .queue import variant_for
@@ -205,6 +207,9 @@ class _SendRun:
         self.ctx = _Context(db, settings, self.out)
         self.limiter = RateLimiter(opts.rate)
         self.envelope_from = settings.sender_address
+        # VERP: with [bounces] address set, each delivery has its own envelope sender (message/verp.py).
+        self.return_path = (ReturnPath(settings.secret_key, settings.bounces.address)
+                            if settings.bounces.address else None)
         self.tasks: queue.Queue = queue.Queue()
         self.results: list = []
         self.results_lock = threading.Lock()
@@ -245,7 +250,8 @@ class _SendRun:
             try:
                 message = self.out.digest(template, recipient, date=now)
                 self.limiter.acquire()
-                result = transport.send(Envelope(self.envelope_from, (recipient.email,)), message)
+                sender = self.return_path.address(recipient.delivery_id) if self.return_path else self.envelope_from
+                result = transport.send(Envelope(sender, (recipient.email,)), message)
             except DigestError as exc:
                 result = SendResult(False, True, None, str(exc))
             except Exception as exc:  # a transport bug must not lose the delivery
@@ -276,7 +282,7 @@ class _SendRun:
         # Record often: what is sent but not recorded is what a crash sends twice.
         due = time.monotonic() - self.last_record >= self.opts.record_seconds
         if self.outcomes and (force or due or len(self.outcomes) >= self.opts.record_every):
-            _record(self.db, self.outcomes, self.clock(), self.opts, self.stats)
+            _record(self.db, self.outcomes, self.clock(), self.opts, self.stats, self.settings.bounces.permanent)
             self.outcomes.clear()
             self.last_record = time.monotonic()
 
@@ -364,14 +370,20 @@ def _outcome(c, result: SendResult, moved: int | None, now: datetime, opts: Send
     return delivery_db.Outcome(c.id, QUEUED, error, retry_at=retry_at, variant_id=moved)
 
 
-def _record(db: Database, outcomes, now: datetime, opts: SendOptions, stats: SendStats) -> None:
+_STATUS = re.compile(r"(?<![\d.])5\.\d{1,3}\.\d{1,3}(?![\d.])")
+
+
+def _record(db: Database, outcomes, now: datetime, opts: SendOptions, stats: SendStats,
+            permanent: tuple[str, ...] = ()) -> None:
+    """permanent: status codes ([bounces] permanent) that make a member bounced at the first refusal."""
     hard = [o for o in outcomes if o.state == FAILED and not (o.error or "").startswith("gave up")]
+    at_once = [o.delivery_id for o in hard if (m := _STATUS.search(o.error or "")) and m.group(0) in permanent]
+    counted = [o.delivery_id for o in hard if o.delivery_id not in set(at_once)]
     with db.begin() as conn:
         delivery_db.finish(conn, outcomes, now=now)
-        if hard:
-            owners = delivery_db.subscribers_of(conn, [o.delivery_id for o in hard])
-            for sub_id in owners:
-                member_db.record_hard_bounce(conn, sub_id, now=now, limit=opts.hard_bounce_limit)
+        for ids, limit in ((at_once, 1), (counted, opts.hard_bounce_limit)):
+            for sub_id in delivery_db.subscribers_of(conn, ids) if ids else ():
+                member_db.record_hard_bounce(conn, sub_id, now=now, limit=limit)
     for o in outcomes:
         if o.state == SENT:
             stats.sent += 1

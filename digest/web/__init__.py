@@ -13,6 +13,7 @@ Routes (views in the modules of this package):
     GET  /editions/KEY           web version of a queued edition (subscribe, previous/next links)
     GET  /editions/              the archive: sent editions newest first; ?topic=slug: a topic's articles
     GET  /editions/feed.xml      Atom feed of the sent editions
+    GET  /r/TOKEN                an article link: counted per article (not per member), then redirected
     GET  /assets/site.css        the stylesheet, in the organisation's colours
 
 No cookies and no JavaScript. Pages that carry a token are never cached and
@@ -32,7 +33,7 @@ from ..config import Settings, templates_dir
 from ..db import Database
 from ..errors import ConfigError, TokenError
 from ..sending.transports import make_transport
-from . import editions, preferences, subscribe, unsubscribe
+from . import clicks, editions, preferences, subscribe, unsubscribe
 from .common import EDITION_CSP, PAGE_CSP, WebState, error_page
 
 log = logging.getLogger("digest.web")
@@ -92,8 +93,9 @@ def create_app(
     app.extensions["digest"] = state
 
 
-    for module in (preferences, unsubscribe, subscribe, editions):
+    for module in (preferences, unsubscribe, subscribe, editions, clicks):
         app.register_blueprint(module.bp)
+    app.extensions["digest-bursts"] = clicks.BurstDetector()
 
     @app.context_processor
     def _organisation() -> dict:

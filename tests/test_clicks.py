@@ -1,0 +1,147 @@
+"""Aggregate click counting: /r/ links in sent messages, what counts as a read, what a scanner."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import json
+import re
+import zlib
+
+import pytest
+from sqlalchemy import select
+
+from digest.db.schema import clicks
+from digest.edition.clicks import ClickLinks
+from digest.errors import TokenError
+from digest.web.clicks import BurstDetector
+
+R_LINK = re.compile(r'href="(https://news\.example\.org/r/[^"]+)"')
+
+
+def ok(result):
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture
+def env(env):
+    return {**env, "DIGEST_TRACKING_CLICKS": "aggregate"}
+
+
+def html_of(path) -> str:
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    return msg.get_body(preferencelist=("html",)).get_content()
+
+
+def text_of(path) -> str:
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+@pytest.fixture
+def sent(run_cli, seed_path, tmp_path):
+    ok(run_cli("ingest", seed_path, "--published", "2017-06-21"))
+    for m in ("ada", "bob"):
+        ok(run_cli("subscribers", "add", f"{m}@example.net"))
+    ok(run_cli("weekly", "--week", "2017-W25", "--transport", "file"))
+    return sorted((tmp_path / "outbox").glob("*.eml"))
+
+
+@pytest.fixture
+def client(settings, db):
+    from digest.web import create_app
+
+    return create_app(settings, db).test_client()
+
+
+def counts(db) -> list[tuple[int, str, str]]:
+    with db.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(clicks.c.position, clicks.c.kind, clicks.c.reason)
+                                               .order_by(clicks.c.id))]
+
+
+def test_article_links_go_through_r_and_name_no_member(sent):
+    ada, bob = sent
+    links_ada, links_bob = R_LINK.findall(html_of(ada)), R_LINK.findall(html_of(bob))
+    assert len(links_ada) == 10  # five articles, title and "Read more" each
+    assert links_ada == links_bob  # the same links for every member of a variant
+    assert all(link in text_of(ada) for link in set(links_ada))
+    token = links_ada[0].rsplit("/", 1)[1]
+    payload = token.split(".")[0] if not token.startswith(".") else token[1:].split(".")[0]
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    data = json.loads(zlib.decompress(raw) if token.startswith(".") else raw)
+    assert data[0] == 1 and data[1] == 0 and data[2] == "*:html" and data[3].startswith("https://")
+    assert "ada" not in json.dumps(data) and len(data) == 4
+    # The unsubscribe and preference links stay the member's own, direct.
+    assert "https://news.example.org/unsubscribe/" in html_of(ada)
+
+
+def test_following_a_link_counts_one_read_and_redirects_only_there(sent, client, db):
+    link = R_LINK.findall(html_of(sent[0]))[2].replace("https://news.example.org", "")
+    target = ClickLinks("test-secret-key-0123456789", "https://news.example.org").read(link.rsplit("/", 1)[1]).url
+    resp = client.get(link, headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"})
+    assert resp.status_code == 302 and resp.headers["Location"] == target
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert "Set-Cookie" not in resp.headers
+    assert counts(db) == [(1, "read", "")]
+
+
+def test_head_and_scanner_agents_are_counted_apart(sent, client, db):
+    link = R_LINK.findall(html_of(sent[0]))[0].replace("https://news.example.org", "")
+    assert client.head(link, headers={"User-Agent": "Mozilla/5.0"}).status_code == 302
+    assert client.get(link, headers={"User-Agent": "Mozilla/5.0 (compatible; Barracuda Sentinel)"}).status_code == 302
+    assert client.get(link, headers={"User-Agent": ""}).status_code == 302
+    assert [(k, r) for _, k, r in counts(db)] == [
+        ("scanner", "HEAD request"), ("scanner", "scanner agent barracuda"), ("scanner", "no user agent")]
+
+
+def test_several_articles_within_a_second_from_one_client_are_a_scanner(sent, client, db):
+    links = list(dict.fromkeys(R_LINK.findall(html_of(sent[0]))))
+    ua = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0) Chrome/120.0"}
+    for link in links[:3]:
+        client.get(link.replace("https://news.example.org", ""), headers=ua)
+    assert {(k, r) for _, k, r in counts(db)} == {("scanner", "several links within a second")}
+
+
+def test_burst_detector_by_the_clock():
+    now = [100.0]
+    b = BurstDetector(clock=lambda: now[0])
+    assert b.see("client", 0, 1) == []
+    now[0] += 0.5
+    assert b.see("client", 0, 2) == []  # the same article again: a person clicking twice
+    now[0] += 0.2
+    assert b.see("client", 3, 3) == [1, 2, 3]  # another article 0.7 s after the first
+    now[0] += 5
+    assert b.see("client", 4, 4) == []  # later: a person reading on
+    assert b.see("other", 1, 5) == []
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda t: t[:-2] + ("AA" if t[-2:] != "AA" else "BB"),  # altered signature
+    lambda t: "x" + t[1:],  # altered payload
+    lambda t: ClickLinks("another-key", "https://x").url(1, 0, "*:html", "https://evil.example/").rsplit("/", 1)[1],
+    lambda t: "short",
+])
+def test_forged_or_altered_token_is_the_400_page_and_goes_nowhere(sent, client, db, mangle):
+    token = R_LINK.findall(html_of(sent[0]))[0].rsplit("/", 1)[1]
+    resp = client.get("/r/" + mangle(token), headers={"User-Agent": "Mozilla/5.0"})
+    assert resp.status_code == 400 and "Location" not in resp.headers
+    assert "link" in resp.get_data(as_text=True).lower()
+    assert counts(db) == []
+
+
+def test_tokens_refuse_non_http_targets():
+    links = ClickLinks("k" * 20, "https://news.example.org")
+    with pytest.raises(TokenError):
+        links.read(links.url(1, 0, "*:html", "javascript:alert(1)").rsplit("/", 1)[1])
+
+
+def test_counting_off_by_default_leaves_article_links_direct(run_cli, seed_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGEST_TRACKING_CLICKS", "off")
+    ok(run_cli("ingest", seed_path, "--published", "2017-06-21"))
+    ok(run_cli("subscribers", "add", "ada@example.net"))
+    ok(run_cli("weekly", "--week", "2017-W25", "--transport", "file"))
+    html = html_of(next((tmp_path / "outbox").glob("*.eml")))
+    assert "/r/" not in html and 'href="https://www.' in html
