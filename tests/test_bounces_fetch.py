@@ -344,10 +344,10 @@ def test_bad_bounce_settings_are_one_line_naming_the_key(run_cli, tmp_path, monk
     bad.write_text('[bounces]\naddress = "bounces+x@news.example.org"\n')
     monkeypatch.setenv("DIGEST_CONFIG", str(bad))
     r = run_cli("bounces", "quarantine")
-    assert r.exit_code == 1 and "bounces.address" in r.output
+    assert r.exit_code == 2 and "bounces.address" in r.output
     bad.write_text('[tracking]\nclicks = "per-member"\n')
     r = run_cli("bounces", "quarantine")
-    assert r.exit_code == 1 and "tracking.clicks" in r.output
+    assert r.exit_code == 2 and "tracking.clicks" in r.output
 
 
 def test_wrong_imap_password_or_folder_is_one_line(run_cli, dovecot):

@@ -41,7 +41,8 @@ def seeded(run_cli, seed_path, tmp_path, smtp_sink, monkeypatch, settings, db):
     ok(run_cli("ingest", seed_path, "--published", "2017-06-21"))
     for m in ("ada", "bob", "dee", "eve", "fay", "fred"):
         ok(run_cli("subscribers", "add", f"{m}@example.net"))
-    ok(run_cli("weekly", "--week", "2017-W25", "--transport", "smtp"))
+    sent = run_cli("weekly", "--week", "2017-W25", "--transport", "smtp")
+    assert sent.exit_code == 1 and "failed 1" in sent.output, sent.output  # 1: fred@ was refused
     got = {m.rcpt_tos[0].split("@")[0]: m for m in smtp_sink.messages}
     assert sorted(got) == ["ada", "bob", "dee", "eve", "fay"]
 
