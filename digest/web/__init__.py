@@ -96,6 +96,9 @@ def create_app(
     for module in (preferences, unsubscribe, subscribe, editions, clicks):
         app.register_blueprint(module.bp)
     app.extensions["digest-bursts"] = clicks.BurstDetector()
+    from . import desk
+
+    desk.register(app, state)  # the edition desk, /desk/ (editors only)
 
     @app.context_processor
     def _organisation() -> dict:
@@ -132,7 +135,7 @@ def create_app(
     def _headers(resp: Response) -> Response:
         h = resp.headers
         h.setdefault("Content-Security-Policy", PAGE_CSP)
-        h["X-Frame-Options"] = "DENY"
+        h.setdefault("X-Frame-Options", "DENY")  # the desk's preview frame says SAMEORIGIN
         h["X-Content-Type-Options"] = "nosniff"
         h["Referrer-Policy"] = "no-referrer"
         h.setdefault("Cache-Control", "no-store")

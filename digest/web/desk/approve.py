@@ -1,0 +1,62 @@
+"""POST /desk/edition/build and /queue (the editor approves), GET /desk/audit (who did what)."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from ...db import editors as editor_db
+from ...errors import DigestError
+from ..common import state
+from . import bp
+from .candidates import window_for
+from .pages import desk_page, note
+from .week import back_to, period_from_request
+
+
+@bp.post("/edition/build")
+def build():
+    """Freeze the edition with the same function as `digest edition build`."""
+    from ...mailing import build_edition
+
+    st = state()
+    period = period_from_request()
+    try:
+        window = window_for(st.settings, period, now=st.now())
+        built = build_edition(st.db, st.settings, window, now=st.now())
+    except DigestError as exc:
+        note(f"Not built: {exc}", "problem")
+        return back_to(period, "approve")
+    with st.db.begin() as conn:
+        editor_db.audit(conn, g.editor, "build", built.key, {"articles": [i.article_id for i in built.items],
+                                                              "subject": built.subject}, now=st.now())
+    note(f"Built {built.key}: {len(built.items)} article(s). What is queued now is what you previewed.")
+    return back_to(built.key, "approve")
+
+
+@bp.post("/edition/queue")
+def queue():
+    """Queue one delivery per due member (`digest queue`); `digest send` (cron) sends them."""
+    from ...mailing import queue_edition
+
+    st = state()
+    period = period_from_request()
+    try:
+        window = window_for(st.settings, period, now=st.now())
+        report = queue_edition(st.db, st.settings, window.key, now=st.now())
+    except DigestError as exc:
+        note(f"Not queued: {exc}", "problem")
+        return back_to(period, "approve")
+    with st.db.begin() as conn:
+        editor_db.audit(conn, g.editor, "queue", window.key, {"queued": report.queued}, now=st.now())
+    for w in report.warnings:
+        note(w, "problem")
+    note(f"Queued {report.queued} delivery(ies) of {window.key}.")
+    return back_to(window.key, "approve")
+
+
+@bp.get("/audit")
+def audit():
+    st = state()
+    with st.db.connect() as conn:
+        rows = editor_db.list_audit(conn, limit=min(int(request.args.get("limit", 200) or 200), 2000))
+    return desk_page("desk/audit.html", rows=rows)

@@ -1,0 +1,161 @@
+"""The week as the desk shows it: the period's candidates, chosen as `digest preview` chooses them.
+
+No rules of its own: the selection and the summaries are pipeline.plan_edition's
+(the same call `digest preview` and `digest edition build` make); this module
+only lays them out beside the articles that did not fit or were excluded, with
+each one's topic reasons and the warnings an editor acts on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urljoin, urlsplit
+
+from ...config import Settings
+from ...db import Database
+from ...db import articles as article_db
+from ...db import editions as edition_db
+from ...models import Article, Edition, TopicReason, Window
+from ...periods import parse_period, period_label, previous_period
+
+TOO_SHORT = 8  # words: fewer reads as a fragment, not a summary
+ELLIPSIS = "\u2026"
+
+
+@dataclass
+class Row:
+    article: Article
+    state: str  # "in" (in the edition), "left-out" (did not fit), "excluded"
+    position: int | None  # 1-based place in the edition
+    summary: str
+    words: int
+    warnings: list[str]
+    reasons: list[TopicReason]
+    source: str
+    can_up: bool = False
+    can_down: bool = False
+
+
+@dataclass
+class Week:
+    window: Window
+    label: str
+    rows: list[Row]
+    edition: Edition  # as planned now (what `digest preview` shows when nothing is built)
+    built: Edition | None  # the stored edition, if built
+    changed_since_build: bool
+    warnings: list[str] = field(default_factory=list)
+    prev_key: str | None = None
+    next_key: str | None = None
+
+    @property
+    def order(self) -> list[int]:
+        """Article ids in the order shown (edition first, then what did not fit): what move up/down moves in."""
+        return [r.article.id for r in self.rows if r.state != "excluded"]
+
+
+def window_for(settings: Settings, key: str | None, *, now: datetime) -> Window:
+    """The period a desk page names (a week, day or month key); default: the week `digest weekly` sends next."""
+    if key:
+        return parse_period(key.strip(), settings.timezone)
+    return previous_period("weekly", now, settings.timezone)
+
+
+def neighbours(window: Window, tz: str) -> tuple[str | None, str | None]:
+    if window.frequency not in ("daily", "weekly", "monthly"):
+        return None, None
+    ahead = {"daily": 1, "weekly": 7, "monthly": 35}[window.frequency]
+    before = previous_period(window.frequency, window.start, tz)
+    after = previous_period(window.frequency, window.end + timedelta(days=ahead), tz)
+    return before.key, after.key
+
+
+def summary_warnings(article: Article, summary: str, budget: int, website: str) -> list[str]:
+    """What an editor should look at in a summary, in words."""
+    from ...ingest.listing import slugify
+
+    out = []
+    words = len(summary.split())
+    if not summary.strip():
+        out.append("No summary: the article has no teaser or body text to make one from.")
+    elif words > budget:
+        out.append(f"Over the budget: {words} words, the budget is {budget}.")
+    elif words < TOO_SHORT:
+        out.append(f"Too short: {words} word(s).")
+    if summary.rstrip().endswith((ELLIPSIS, "...")):
+        out.append("Cut off mid-thought: it ends with “…”. Edit it to end on a full sentence.")
+    fold = lambda s: re.sub(r"\W+", " ", s).strip().casefold()  # noqa: E731
+    if summary.strip() and fold(article.title) and fold(summary).startswith(fold(article.title)):
+        out.append("Repeats the title.")
+    if not article.url:
+        out.append("No link: members cannot read the whole article.")
+    elif website and article.url == urljoin(website if website.endswith("/") else website + "/",
+                                            slugify(article.title) + "/"):
+        out.append("Guessed link: the listing export had none, so it was made from the title. Check that it works.")
+    return out
+
+
+def source_of(article: Article) -> str:
+    host = urlsplit(article.url or "").hostname
+    if host:
+        return host.removeprefix("www.")
+    return (article.source or "").rsplit("/", 1)[-1] or "unknown source"
+
+
+def load_week(db: Database, settings: Settings, window: Window) -> Week:
+    from ...pipeline import plan_edition
+    from ...summarise import summarise
+
+    edition = plan_edition(db, settings, window)
+    with db.connect() as conn:
+        found = article_db.list_articles(conn, since=window.start, until=window.end)
+        reasons = article_db.topic_reasons(conn, [a.id for a in found])
+        built = edition_db.load_edition(conn, window.key)
+    by_id = {a.id: a for a in found}
+    position = {item.article_id: n for n, item in enumerate(edition.items, 1)}
+    from ...selection import candidates
+
+    rest = [a for a in candidates(found, window) if a.id not in position]
+    ordered = [by_id[i.article_id] for i in edition.items] + rest + [a for a in found if a.excluded]
+    rows = []
+    for a in ordered:
+        summary = summarise(a, settings.summary_words)
+        rows.append(Row(
+            article=a,
+            state="excluded" if a.excluded else "in" if a.id in position else "left-out",
+            position=position.get(a.id),
+            summary=summary,
+            words=len(summary.split()),
+            warnings=summary_warnings(a, summary, settings.summary_words, settings.website),
+            reasons=reasons.get(a.id, []),
+            source=source_of(a),
+        ))
+    movable = [r for r in rows if r.state != "excluded"]
+    for n, r in enumerate(movable):
+        r.can_up = n > 0 and movable[n - 1].article.pinned == r.article.pinned
+        r.can_down = n + 1 < len(movable) and movable[n + 1].article.pinned == r.article.pinned
+    changed = built is not None and [(i.article_id, i.summary, i.topics) for i in built.items] != [
+        (i.article_id, i.summary, i.topics) for i in edition.items]
+    prev_key, next_key = neighbours(window, settings.timezone)
+    return Week(window=window, label=period_label(window, settings.timezone), rows=rows, edition=edition,
+                built=built, changed_since_build=changed, warnings=list(edition.warnings),
+                prev_key=prev_key, next_key=next_key)
+
+
+def moved(order: list[int], pinned: dict[int, bool], article_id: int, direction: str) -> dict[int, int] | None:
+    """Ranks for the shown order with one article moved a place up or down (within its pinned group).
+
+    None when it cannot move that way. Every article shown gets a rank, so the
+    order on the page is the order selection uses from now on.
+    """
+    if article_id not in order:
+        return None
+    i = order.index(article_id)
+    j = i - 1 if direction == "up" else i + 1
+    if not 0 <= j < len(order) or pinned[order[j]] != pinned[article_id]:
+        return None
+    new = list(order)
+    new[i], new[j] = new[j], new[i]
+    return {a: n for n, a in enumerate(new)}
