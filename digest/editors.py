@@ -16,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from typing import Callable
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .errors import EditorError, TokenError
@@ -75,9 +77,11 @@ def nonce_hash(nonce: str) -> str:
 class EditorLinks:
     """Signed, timed one-time links for editors (set a password, or sign in)."""
 
-    def __init__(self, secret_key: str, base_url: str):
+    def __init__(self, secret_key: str, base_url: str, *, clock: Callable[[], float] = time.time):
+        """clock: seconds since the epoch, for the link's timestamp and its age."""
         self.base_url = base_url.rstrip("/")
-        self._serializer = URLSafeTimedSerializer(secret_key, salt=_LINK_SALT)
+        signer = type("_ClockSigner", (TimestampSigner,), {"get_timestamp": lambda _self: int(clock())})
+        self._serializer = URLSafeTimedSerializer(secret_key, salt=_LINK_SALT, signer=signer)
 
     def make(self, purpose: str, editor_id: int) -> tuple[str, str]:
         """(url, hash to store): the URL goes to the editor, only the hash into the database."""
