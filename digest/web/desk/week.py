@@ -39,7 +39,7 @@ def week():
     if data.built is not None and data.built.queued_at is not None:
         with st.db.connect() as conn:
             counts = delivery_db.counts(conn, data.built.id)
-    return desk_page("desk/week.html", week=data, counts=counts, period=window.key,
+    return desk_page("desk/week.html", week=data, counts=counts, counted_at=st.now(), period=window.key,
                      topics=[(t.slug, t.label) for t in st.settings.topics],
                      labels={t.slug: t.label for t in st.settings.topics},
                      budget=st.settings.summary_words, tz=st.settings.timezone)

@@ -1,0 +1,233 @@
+"""An editor's whole week on the desk, in real headless Chromium, on the demo data.
+
+Sign in through the emailed link, see the week's candidates, edit a summary,
+pin one article and exclude another, preview a variant at both widths, send a
+test to the SMTP test server, build, queue, run the mailing with `digest send`,
+and find the edited summary and the pinned order in a sent .eml. Every desk
+page is screenshotted at 375 and 1280 px (DIGEST_SCREENSHOTS to keep them),
+checked for sideways scrolling, and run through axe-core.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from digest.screenshot import CHROMIUM
+from test_web_browser import AXE, browser, ok, read_eml, serving, shots  # noqa: F401  (fixtures)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+WIDTHS = (375, 1280)
+EDITED = "An editor's summary: schools and libraries can meet Cyber Essentials in a term. Here is how."
+PINNED = "Preparing for GDPR: a twelve-month checklist for councils"
+EXCLUDED = "Socitm’s David Hopkins becomes Milton Keynes mayor"
+WANNACRY = "WannaCry one month on: lessons for local public services"
+ESSENTIALS = "Cyber essentials for schools and libraries: a practical guide"
+
+
+def look(page, shots: Path, name: str) -> None:
+    """Screenshots at 375 and 1280 px; no sideways scrolling; axe-core finds no violation."""
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert scroll <= inner, f"{name} scrolls sideways at {width}px ({scroll} > {inner})"
+        # The sandboxed frames each get a shot of their own too; taking it also makes Chromium paint
+        # them before the full-page shot (which otherwise may catch them blank).
+        for i in range(page.locator(".frames figure").count()):
+            page.locator(".frames figure").nth(i).screenshot(path=str(shots / f"desk-{name}-{width}-frame{i}.png"))
+        page.screenshot(path=str(shots / f"desk-{name}-{width}.png"), full_page=True)
+        if AXE.exists():
+            page.evaluate(AXE.read_text())  # from outside: the page's CSP allows no scripts
+            result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+            problems = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
+            assert not problems, f"{name} at {width}px: {problems}"
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def flat(text: str) -> str:
+    """Text with line wrapping undone (the text part wraps at 72 characters)."""
+    return " ".join(text.split())
+
+
+def card(page, title: str):
+    return page.locator("li.article", has=page.get_by_role("heading", level=3, name=title))
+
+
+@pytest.fixture
+def desk_site(env, run_cli, monkeypatch, smtp_sink):
+    """(base URL, settings, db): the app served live, mail going to the SMTP test server."""
+    from digest.config import load_settings
+    from digest.db import Database
+    from digest.delivery import make_transport
+    from digest.web import create_app
+
+    with serving() as (url, holder):
+        extra = {"DIGEST_BASE_URL": url, "DIGEST_SMTP_URL": smtp_sink.url}
+        for k, v in extra.items():
+            monkeypatch.setenv(k, v)
+        settings = load_settings(None, environ={**env, **extra})
+        db = Database(settings.database_url)
+        holder["app"] = create_app(settings, db, transport_factory=lambda: make_transport("smtp", settings))
+        yield url, settings, db
+        db.dispose()
+
+
+def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shots):  # noqa: F811
+    url, settings, db = desk_site
+    ok(run_cli("ingest", ROOT / "samples" / "news.xml"))
+    ok(run_cli("subscribers", "import", ROOT / "samples" / "members.csv"))
+    assert "emailed a set-password link" in ok(run_cli("editors", "add", "eda@example.org", "--name", "Eda Editor"))
+    [invite] = smtp_sink.wait_for(1)
+    link = re.search(r"https?://\S+/desk/link/\S+", invite.message.get_content()).group(0)
+    smtp_sink.clear()
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(url + "/desk/")
+    assert urlsplit(page.url).path == "/desk/sign-in"
+    look(page, shots, "sign-in")
+
+    # The emailed link: choose a password, and be signed in.
+    page.goto(link)
+    assert page.get_by_role("heading", level=1).inner_text() == "Set your password"
+    look(page, shots, "set-password")
+    page.get_by_label("New password").fill("short")
+    page.get_by_label("The same password again").fill("short")
+    page.get_by_role("button", name="Set password and sign in").click()
+    # the browser's own check (minlength) keeps the form from going
+    assert page.get_by_role("heading", level=1).inner_text() == "Set your password"
+    page.get_by_label("New password").fill("the week in a browser")
+    page.get_by_label("The same password again").fill("the week in a browser")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Set password and sign in").click()
+    assert "Your password is set. You are signed in." in page.get_by_role("status").inner_text()
+    cookie = [c for c in context.cookies() if c["name"] == "digest_desk"][0]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/desk"
+
+    # Sign out, and in again with the password, keyboard only.
+    with page.expect_navigation():
+        page.get_by_role("button", name=re.compile("Sign out")).click()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "email"
+    page.keyboard.type("eda@example.org")
+    page.keyboard.press("Tab")
+    page.keyboard.type("the week in a browser")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert urlsplit(page.url).path == "/desk/", page.locator("main").inner_text()
+
+    # The week: pick it with the week picker.
+    page.get_by_label("Week", exact=True).fill("2017-W25")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Show week").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Week 2017-W25: 19–25 June 2017"
+    assert page.locator("li.article").count() == 12
+    assert page.get_by_text(re.compile(r"^In the edition, place \d+$")).count() == 10
+    wannacry = card(page, WANNACRY)
+    assert "cyber-security: " not in wannacry.inner_text()  # reasons are in words, behind "Why these topics"
+    wannacry.get_by_text("Why these topics").click()
+    assert "Cyber security: category 'Cyber security' is the slug of cyber-security" in wannacry.inner_text()
+    look(page, shots, "week")
+
+    # Edit a summary (inline, a plain form), pin one article, exclude another.
+    essentials = card(page, ESSENTIALS)
+    essentials.get_by_text("Edit summary").click()
+    essentials.get_by_label(f"Summary of “{ESSENTIALS}”").fill(EDITED)
+    with page.expect_navigation():
+        essentials.get_by_role("button", name="Save summary").click()
+    assert EDITED in card(page, ESSENTIALS).inner_text()
+    assert f"{len(EDITED.split())} of 50 words" in card(page, ESSENTIALS).inner_text()
+    with page.expect_navigation():
+        card(page, PINNED).get_by_role("button", name=f"Pin {PINNED}").click()
+    with page.expect_navigation():
+        card(page, EXCLUDED).get_by_role("button", name=f"Exclude {EXCLUDED}").click()
+    assert "In the edition, place 1" in card(page, PINNED).inner_text()
+    assert "Excluded" in card(page, EXCLUDED).inner_text()
+    look(page, shots, "week-edited")
+
+    # Preview Siân's variant (data protection + cyber security) at both widths.
+    with page.expect_navigation():
+        page.get_by_role("link", name="Preview this edition").click()
+    page.get_by_label("Data protection").check()
+    page.get_by_label("Cyber security").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Show this variant").click()
+    frames = page.locator("iframe")
+    assert frames.count() == 2
+    widths = [frames.nth(i).bounding_box()["width"] for i in range(2)]
+    assert widths == [375, 600]
+    for i in range(2):
+        assert frames.nth(i).get_attribute("sandbox") == ""
+    for i in range(2):  # each frame shows the email, the pinned article first
+        email = page.frame_locator("iframe").nth(i)
+        email.get_by_role("heading", name=PINNED).wait_for()
+        body = flat(email.locator("body").inner_text())
+        assert body.index(PINNED) < body.index(ESSENTIALS) < body.index(WANNACRY) and EDITED in body
+    assert "Members who get this variant: 1" in page.locator("main").inner_text()  # Siân
+    assert EDITED in flat(page.locator("pre.text-part").inner_text())
+    assert "Every check of digest check passes" in page.locator("main").inner_text()
+    look(page, shots, "preview")
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send me a test").press("Enter")  # keyboard only, as elsewhere
+    assert "Sent a test of 2017-W25 (data-protection,cyber-security:html) to eda@example.org" in \
+        page.get_by_role("status").inner_text()
+    [test] = smtp_sink.wait_for(1)
+    assert test.rcpt_tos == ("eda@example.org",)
+    assert EDITED in flat(test.message.get_body(("plain",)).get_content())
+
+    # A text-only variant shows the text part, no frames.
+    page.get_by_label("Plain text").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Show this variant").click()
+    assert page.locator("iframe").count() == 0 and EDITED in flat(page.locator("pre.text-part").inner_text())
+    look(page, shots, "preview-text")
+
+    # Approve: build, queue; then run the mailing as cron would.
+    with page.expect_navigation():
+        page.get_by_role("link", name="Week").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Build this edition").click()
+    assert "Built 2017-W25: 10 article(s)" in page.get_by_role("status").inner_text()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Queue it for members").click()
+    queued = page.locator("table.progress").inner_text()
+    assert re.search(r"Queued\s+7", queued), queued
+    look(page, shots, "week-queued")
+    assert "sent 7," in ok(run_cli("send", "--transport", "file"))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Refresh the counts").click()
+    assert re.search(r"Sent\s+7", page.locator("table.progress").inner_text())
+
+    sent = {m["To"].addresses[0].addr_spec: m for m in map(read_eml, (tmp_path / "outbox").glob("*.eml"))}
+    sian = sent["sian.jones@example.org"]
+    text = flat(sian.get_body(("plain",)).get_content())
+    html = sian.get_body(("html",)).get_content()
+    assert EDITED in text and EDITED.replace("'", "&#39;") in html or EDITED.replace("'", "&#x27;") in html \
+        or EDITED in html
+    # Siân's variant: the pinned article first, though it is the oldest of hers.
+    assert text.index(PINNED) < text.index(ESSENTIALS) < text.index(WANNACRY)
+    everyone = flat(sent["gareth.llewellyn@example.net"].get_body(("plain",)).get_content())  # all topics, text only
+    assert EXCLUDED not in everyone and EDITED in everyone
+    assert everyone.index(PINNED) < everyone.index(ESSENTIALS)
+
+    with page.expect_navigation():
+        page.get_by_role("link", name="Audit log").click()
+    log = page.locator("table.audit").inner_text()
+    for action in ("sign-in", "summary", "pin", "exclude", "send-test", "build", "queue", "password-set"):
+        assert re.search(rf"eda@example.org\s+{action}\b", log), action
+    look(page, shots, "audit")
+
+    page.goto(url + "/desk/link/not-a-link")
+    look(page, shots, "bad-link")
