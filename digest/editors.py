@@ -121,15 +121,10 @@ DESK_OPTIONS = {  # key: (default, lowest, highest)
 
 
 def desk_option(settings, key: str) -> int:
-    from .errors import ConfigError
+    from .config import web_option
 
     default, low, high = DESK_OPTIONS[key]
-    raw = (settings.extra.get("web") or {}).get(key, default)
-    if isinstance(raw, str) and raw.strip().isdigit():
-        raw = int(raw)
-    if not isinstance(raw, int) or isinstance(raw, bool) or not low <= raw <= high:
-        raise ConfigError(settings.source, f"web.{key}", f"must be a whole number from {low} to {high}, not {raw!r}")
-    return raw
+    return web_option(settings, key, default, low, high)
 
 
 # ---------------------------------------------------------------- the link email

@@ -410,8 +410,9 @@ def test_editors_cli_add_list_remove_and_the_printed_link(run_cli, db, settings)
     assert result.exit_code == 0 and "could not be sent" in result.output and "/desk/link/" in result.output
     assert run_cli("editors", "remove", "ed@example.org").exit_code == 0
     assert run_cli("editors", "remove", "ed@example.org").exit_code == 1
-    assert [r["action"] for r in reversed(editor_db.list_audit(db.engine.connect()))] == [
-        "editor-add", "editor-link", "editor-remove"]
+    with db.connect() as conn:
+        trail = [r["action"] for r in reversed(editor_db.list_audit(conn))]
+    assert trail == ["editor-add", "editor-link", "editor-remove"]
 
 
 def test_editors_add_emails_the_link_through_the_smtp_server(run_cli, smtp_sink, monkeypatch):

@@ -58,5 +58,5 @@ def queue():
 def audit():
     st = state()
     with st.db.connect() as conn:
-        rows = editor_db.list_audit(conn, limit=min(int(request.args.get("limit", 200) or 200), 2000))
+        rows = editor_db.list_audit(conn, limit=max(1, min(request.args.get("limit", 200, type=int), 2000)))
     return desk_page("desk/audit.html", rows=rows)
