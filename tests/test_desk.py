@@ -19,8 +19,8 @@ import pytest
 
 from digest.db import articles as article_db
 from digest.db import editors as editor_db
-from digest.delivery import MemoryTransport
-from digest.editors import EditorLinks, hash_password
+from digest.sending.transports import MemoryTransport
+from digest.editorial.editors import EditorLinks, hash_password
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "news.xml"
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
@@ -51,7 +51,7 @@ def editor(db):
 
 @pytest.fixture
 def week25(db, settings):
-    from digest.pipeline import ingest_sources
+    from digest.ingest.store import ingest_sources
 
     ingest_sources(db, settings, [str(SAMPLES)], now=NOW)
 
@@ -150,8 +150,8 @@ def test_posts_without_the_sessions_csrf_token_are_refused_and_change_nothing(de
 
 
 def test_a_members_preference_link_gives_no_access_to_the_desk(app, db, editor, settings):
-    from digest.db import subscribers as subscriber_db
-    from digest.tokens import Links
+    from digest.db import members as subscriber_db
+    from digest.message.links import Links
 
     with db.begin() as conn:
         sub = subscriber_db.add(conn, "member@example.org", "M", (), "weekly", "html", now=NOW)
@@ -258,7 +258,7 @@ def test_removing_an_editor_or_a_new_password_ends_their_sessions(desk, db, edit
 
 
 def test_the_preview_frame_is_sandboxed_and_shows_the_sanitised_article(desk, db, settings, tmp_path):
-    from digest.pipeline import ingest_sources
+    from digest.ingest.store import ingest_sources
 
     feed = tmp_path / "hostile.xml"
     feed.write_text("""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>https://www.example.org/</link>
@@ -310,7 +310,7 @@ def test_pin_exclude_move_summary_and_topics_change_what_preview_shows(desk, db,
     client, csrf = desk
     post = lambda a, action, **data: client.post(f"/desk/articles/{a}/{action}",  # noqa: E731
                                                  data={"csrf": csrf, "period": "2017-W25", **data})
-    from digest.preview import PreviewRequest, make_preview
+    from digest.editorial.preview import PreviewRequest, make_preview
 
     def order():
         return [i.article_id for i in make_preview(db, settings, PreviewRequest(week="2017-W25"), now=NOW).items]
@@ -336,7 +336,7 @@ def test_pin_exclude_move_summary_and_topics_change_what_preview_shows(desk, db,
     assert a6.topics == ["member-news"] and a6.topics_by_hand
     assert reasons[0].reason == f"set by hand by {EMAIL}"
     # Re-ingesting keeps topics set by hand.
-    from digest.pipeline import ingest_sources
+    from digest.ingest.store import ingest_sources
 
     ingest_sources(db, settings, [str(SAMPLES)], now=NOW)
     with db.connect() as conn:
@@ -368,7 +368,7 @@ def test_the_week_page_shows_why_and_the_summary_warnings(desk, db, week25):
 
 
 def test_send_me_a_test_build_and_queue_from_the_desk(desk, db, settings, outbox, week25):
-    from digest.db import subscribers as subscriber_db
+    from digest.db import members as subscriber_db
 
     with db.begin() as conn:
         subscriber_db.add(conn, "m@example.org", "M", ("data-protection",), "weekly", "html", now=NOW)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from digest.screenshot import CHROMIUM
+from digest.editorial.screenshot import CHROMIUM
 from test_web_browser import AXE, browser, ok, read_eml, serving, shots  # noqa: F401  (fixtures)
 
 pytestmark = [
@@ -66,7 +66,7 @@ def desk_site(env, run_cli, monkeypatch, smtp_sink):
     """(base URL, settings, db): the app served live, mail going to the SMTP test server."""
     from digest.config import load_settings
     from digest.db import Database
-    from digest.delivery import make_transport
+    from digest.sending.transports import make_transport
     from digest.web import create_app
 
     with serving() as (url, holder):

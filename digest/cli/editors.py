@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from ..errors import DigestError
 from . import fail, pass_app
 from .options import console, echo_json, now_utc
-from ..errors import DigestError
 
 
 @click.group()
@@ -24,39 +24,26 @@ def editors() -> None:
 
 
 def _send_link(app, editor, purpose: str, print_link: bool, transport_kind: str | None) -> None:
-    from ..delivery import make_transport
-    from ..editors import issue_link
+    """Email the editor a new one-time link; print it instead when asked, or when it cannot be sent."""
+    from ..editorial.editors import issue_link
+    from ..sending.transports import make_transport
 
     kind = transport_kind or app.settings.transport
-    if print_link:
-        from ..editors import EditorLinks
-        from ..db import editors as editor_db
-
-        url, hashed = EditorLinks(app.settings.secret_key, app.settings.base_url).make(purpose, editor.id)
-        with app.db.begin() as conn:
-            editor_db.set_link(conn, editor.id, purpose, hashed)
-        click.echo(f"link for {editor.email} (works once): {url}")
+    transport, problem = None, None
+    if not print_link:
+        try:
+            transport = make_transport(kind, app.settings)
+        except DigestError as exc:
+            problem = str(exc)
+    url, outcome = issue_link(app.db, app.settings, editor.id, purpose, transport, now=now_utc())
+    if getattr(outcome, "ok", False):
+        click.echo(f"emailed a {purpose} link to {editor.email} via {kind}")
         return
-    try:
-        transport = make_transport(kind, app.settings)
-    except DigestError as exc:
-        transport, problem = None, str(exc)
-    if transport is not None:
-        url, outcome = issue_link(app.db, app.settings, editor.id, purpose, transport, now=now_utc())
-        if getattr(outcome, "ok", False):
-            click.echo(f"emailed a {purpose} link to {editor.email} via {kind}")
-            return
-        problem = getattr(outcome, "message", None) or f"{type(outcome).__name__}: {outcome}"
-    else:
-        url, _ = issue_link(app.db, app.settings, editor.id, purpose, _NoTransport(), now=now_utc())
-    click.secho(f"warning: the email could not be sent ({problem}); give {editor.email} this link yourself",
-                fg="yellow", err=True)
+    if not print_link:
+        problem = problem or getattr(outcome, "message", None) or f"{type(outcome).__name__}: {outcome}"
+        click.secho(f"warning: the email could not be sent ({problem}); give {editor.email} this link yourself",
+                    fg="yellow", err=True)
     click.echo(f"link for {editor.email} (works once): {url}")
-
-
-class _NoTransport:
-    def send(self, envelope, message):
-        raise RuntimeError("no transport")
 
 
 @editors.command("add")
@@ -74,7 +61,7 @@ def add(app, email, name, print_link, transport) -> None:
       digest editors add editor@example.org --name "Eda Editor"
     """
     from ..db import editors as editor_db
-    from ..editors import editor_name, normalise_editor_email
+    from ..editorial.editors import editor_name, normalise_editor_email
 
     try:
         address = normalise_editor_email(email)

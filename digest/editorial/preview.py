@@ -48,6 +48,7 @@ class PreviewResult:
     fmt: str = "html"  # what body holds: the member's format may be text
     subscriber: str | None = None
     warnings: list[str] = field(default_factory=list)
+    text_filled: str = ""  # the text part, slots filled (what --text writes), whatever the format
 
 
 def resolve_window(settings: Settings, req: PreviewRequest, *, now: datetime, default: str = "weekly") -> Window:
@@ -132,6 +133,7 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
         edition=edition, items=items, rendered=rendered,
         body=text_filled if fmt == "text" else html_filled, html_filled=html_filled,
         tz=ZoneInfo(settings.timezone), fmt=fmt, subscriber=req.subscriber, warnings=warnings,
+        text_filled=text_filled,
     )
 
 

@@ -27,49 +27,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Blueprint, Flask, Response, g, redirect, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Response, g, redirect, render_template, request, session, url_for
 
-from ...editors import EditorLinks, desk_option
-from ..common import RateLimiter, WebState
-
-bp = Blueprint("desk", __name__, url_prefix="/desk")
-
-# The desk's pages: our stylesheets, frames from ourselves (the preview), no scripts.
-DESK_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'")
-# The email in the preview frame: sandboxed (no scripts, no forms, a unique origin) even if opened on its own.
-FRAME_CSP = ("sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
-             "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
-PUBLIC = {"desk.sign_in", "desk.sign_in_post", "desk.request_link", "desk.link", "desk.use_link", "desk.stylesheet"}
-
-
-@dataclass
-class DeskState:
-    links: EditorLinks
-    link_max_age: int  # seconds
-    per_address: RateLimiter
-    per_client: RateLimiter
-
-
-def desk() -> DeskState:
-    from flask import current_app
-
-    return current_app.extensions["digest.desk"]
-
-
-class _DeskSessionInterface(SecureCookieSessionInterface):
-    """Secure cookies when the request came over https (or the site's address is https)."""
-
-    def __init__(self, always_secure: bool):
-        self.always_secure = always_secure
-
-    def get_cookie_secure(self, app: Flask) -> bool:
-        return self.always_secure or request.is_secure
+from ...editorial.editors import EditorLinks, desk_option
+from ..common import RateLimiter, WebState, state
+from . import approve, auth, preview, week  # noqa: F401  (their routes join the blueprint)
+from .core import DESK_CSP, PUBLIC, DeskSessionInterface, DeskState, bp, current_editor
+from .pages import desk_error
 
 
 def register(app: Flask, state: WebState) -> None:
@@ -83,7 +49,7 @@ def register(app: Flask, state: WebState) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=desk_option(s, "desk_session_hours")),
     )
-    app.session_interface = _DeskSessionInterface(s.base_url.startswith("https://"))
+    app.session_interface = DeskSessionInterface(s.base_url.startswith("https://"))
     limit, window = desk_option(s, "desk_signin_limit"), desk_option(s, "desk_signin_window")
     app.extensions["digest.desk"] = DeskState(
         links=EditorLinks(s.secret_key, s.base_url),
@@ -91,45 +57,25 @@ def register(app: Flask, state: WebState) -> None:
         per_address=RateLimiter(limit, window),
         per_client=RateLimiter(limit * 4, window),
     )
-    from . import approve, auth, preview, week  # noqa: F401  (their routes join bp)
-
     app.register_blueprint(bp)
-
-
-# ---------------------------------------------------------------- the guard
-
-
-def csrf_token() -> str:
-    """The session's CSRF token (made on first use; a sign-in makes a new one)."""
-    token = session.get("csrf")
-    if not token:
-        token = session["csrf"] = secrets.token_urlsafe(32)
-    return token
 
 
 @bp.before_request
 def _guard():
-    from .auth import current_editor
-
+    """No session: GET -> the sign-in page, POST -> 401. Every POST: the session's CSRF token."""
     g.editor = current_editor()
     public = request.endpoint in PUBLIC
     if request.method == "POST":
         if g.editor is None and not public:
-            return _refuse(401)
+            return desk_error("session", 401)
         sent = request.form.get("csrf", "")
         if not (session.get("csrf") and sent and hmac.compare_digest(sent, session["csrf"])):
-            return _refuse(400, "form")
+            return desk_error("form", 400)
         return None
     if g.editor is None and not public:
         target = request.full_path if request.query_string else request.path
         return redirect(url_for("desk.sign_in", next=target), 303)
     return None
-
-
-def _refuse(status: int, kind: str = "session") -> Response:
-    from .pages import desk_error
-
-    return desk_error(kind, status)
 
 
 @bp.after_request
@@ -142,10 +88,6 @@ def _headers(resp: Response) -> Response:
 
 @bp.get("/assets/desk.css")
 def stylesheet():
-    from flask import render_template
-
-    from ..common import state
-
     resp = Response(render_template("desk/desk.css", c=state().palette), mimetype="text/css")
     resp.headers["Cache-Control"] = "public, max-age=3600"
     return resp

@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import g, request
 
 from ...db import editors as editor_db
+from ...editorial.build import build_edition
+from ...editorial.week import window_for
 from ...errors import DigestError
+from ...sending.queue import queue_edition
 from ..common import state
-from . import bp
-from .candidates import window_for
+from .core import bp
 from .pages import desk_page, note
 from .week import back_to, period_from_request
 
@@ -16,8 +18,6 @@ from .week import back_to, period_from_request
 @bp.post("/edition/build")
 def build():
     """Freeze the edition with the same function as `digest edition build`."""
-    from ...mailing import build_edition
-
     st = state()
     period = period_from_request()
     try:
@@ -36,8 +36,6 @@ def build():
 @bp.post("/edition/queue")
 def queue():
     """Queue one delivery per due member (`digest queue`); `digest send` (cron) sends them."""
-    from ...mailing import queue_edition
-
     st = state()
     period = period_from_request()
     try:

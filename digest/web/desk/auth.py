@@ -10,26 +10,13 @@ from flask import g, redirect, request, session, url_for
 from werkzeug.exceptions import TooManyRequests
 
 from ...db import editors as editor_db
-from ...editors import check_new_password, hash_password, issue_link, password_ok
+from ...editorial.editors import check_new_password, hash_password, issue_link, password_ok
 from ...errors import EditorError, TokenError
 from ..common import state
-from . import bp, desk
+from .core import bp, desk
 from .pages import desk_error, desk_page, note
 
 log = logging.getLogger("digest.web.desk")
-
-
-def current_editor():
-    """The signed-in editor, or None (no session, expired, removed, or a newer password since)."""
-    editor_id, version = session.get("e"), session.get("v")
-    if not isinstance(editor_id, int) or not isinstance(version, int):
-        return None
-    with state().db.connect() as conn:
-        editor = editor_db.get(conn, editor_id)
-    if editor is None or editor.session_version != version:
-        session.pop("e", None)
-        return None
-    return editor
 
 
 def start_session(editor, how: str) -> None:

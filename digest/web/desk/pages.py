@@ -6,6 +6,9 @@ from zoneinfo import ZoneInfo
 
 from flask import g, make_response, render_template, session
 
+from ..common import state
+from .core import csrf_token
+
 ERRORS = {
     "session": ("Sign in to use the desk", "Your session has ended or you are not signed in. Nothing was changed."),
     "form": ("This form has expired", "Nothing was changed. Open the page again and repeat what you did."),
@@ -18,14 +21,10 @@ ERRORS = {
 
 def local(moment, fmt: str = "%-d %b %Y %H:%M") -> str:
     """A stored (UTC) time in the editions' time zone, for people."""
-    from ..common import state
-
     return moment.astimezone(ZoneInfo(state().settings.timezone)).strftime(fmt) if moment else ""
 
 
 def desk_page(template: str, status: int = 200, **context):
-    from . import csrf_token
-
     notes = session.pop("notes", None) if session else None
     return make_response(render_template(template, editor=getattr(g, "editor", None), csrf=csrf_token(),
                                          notes=notes or [], local=local, **context), status)

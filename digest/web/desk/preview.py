@@ -8,17 +8,21 @@ by /desk/preview/frame with a CSP that sandboxes it even when opened alone.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from urllib.parse import urlencode
 
 from flask import Response, g, redirect, request, url_for
 
 from ...db import deliveries as delivery_db
 from ...db import editors as editor_db
+from ...db import members as member_db
+from ...edition.variants import plan_variant
+from ...editorial.preview import PreviewRequest, find_edition, make_preview, resolve_window
+from ...editorial.sendtest import send_test as mail_test
+from ...editorial.week import window_for
 from ...errors import DigestError
+from ...models import TopicSet
 from ..common import state
-from . import FRAME_CSP, bp
-from .candidates import window_for
+from .core import FRAME_CSP, bp
 from .pages import desk_page, note
 from .week import period_from_request
 
@@ -27,8 +31,6 @@ WIDTHS = (375, 600)
 
 def preview_request():
     """(PreviewRequest, the form as chosen) from the query or form fields."""
-    from ...preview import PreviewRequest
-
     s = state().settings
     period = period_from_request()
     fmt = request.values.get("format", "html")
@@ -42,8 +44,6 @@ def preview_request():
 
 def members_of_variant(edition, topics: tuple[str, ...], fmt: str) -> int:
     """How many due members get this variant (their topics within the edition x format)."""
-    from ...outbox import plan_variant
-
     st = state()
     order = st.settings.topic_slugs
     chosen = plan_variant(topics, fmt, edition.items, order)
@@ -70,15 +70,12 @@ def _query(form: dict) -> dict:
 
 @bp.get("/preview")
 def preview():
-    from ...preview import find_edition, make_preview, resolve_window
-
     st = state()
     s = st.settings
     try:
         req, form = preview_request()
         result = make_preview(st.db, s, req, now=st.now())
-        text = result.body if result.fmt == "text" else make_preview(st.db, s, replace(req, fmt="text"),
-                                                                         now=st.now()).body
+        text = result.text_filled
     except DigestError as exc:
         return desk_page("desk/preview.html", 400, problem=str(exc), result=None, period=None,
                          form=locals().get("form") or {"period": period_from_request() or "", "topics": [],
@@ -101,8 +98,6 @@ def preview():
 @bp.get("/preview/frame")
 def frame():
     """The email's HTML, byte for byte what `digest preview --out` writes, sandboxed by its CSP."""
-    from ...preview import make_preview
-
     st = state()
     try:
         req, _ = preview_request()
@@ -119,36 +114,30 @@ def frame():
 @bp.get("/preview/text")
 def text_part():
     """The text part (what `digest preview --text` writes)."""
-    from ...preview import make_preview
-
     st = state()
     try:
         req, _ = preview_request()
-        result = make_preview(st.db, st.settings, replace(req, fmt="text"), now=st.now())
+        result = make_preview(st.db, st.settings, req, now=st.now())
     except DigestError as exc:
         return Response(str(exc), 400, mimetype="text/plain")
-    resp = Response(result.body.encode("utf-8"), mimetype="text/plain")
+    resp = Response(result.text_filled.encode("utf-8"), mimetype="text/plain")
     resp.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return resp
 
 
 @bp.post("/preview/test")
 def send_test():
-    """Mail this variant to the signed-in editor (digest.mailing.send_test, as `digest send-test`)."""
-    from ...mailing import send_test as mail_test
-
+    """Mail this variant to the signed-in editor (editorial.sendtest.send_test, as `digest send-test`)."""
     st = state()
     try:
         req, form = preview_request()
-        topics, fmt = ",".join(form["topics"]) or "*", form["format"]
+        topics, fmt = TopicSet(form["topics"]).label, form["format"]
         if form["member"]:
-            from ...db import subscribers as subscriber_db
-
             with st.db.connect() as conn:
-                sub = subscriber_db.get_by_email(conn, form["member"])
+                sub = member_db.get_by_email(conn, form["member"])
             if sub is None:
                 raise DigestError(f"{form['member']}: no such member")
-            topics, fmt = ",".join(sub.topics) or "*", sub.format
+            topics, fmt = TopicSet(sub.topics).label, sub.format
         variant = f"{topics}:{fmt}"
         transport = st.transport_factory()
         try:

@@ -7,11 +7,10 @@ from flask import abort, g, redirect, request, url_for
 from ...db import articles as article_db
 from ...db import deliveries as delivery_db
 from ...db import editors as editor_db
+from ...editorial.week import load_week, move_ranks, topic_reasons, window_for
 from ...errors import DigestError
-from ...models import TopicReason
 from ..common import state
-from . import bp
-from .candidates import load_week, moved, window_for
+from .core import bp
 from .pages import desk_page, note
 
 SUMMARY_MAX = 2000  # characters: a summary is a paragraph, not an article
@@ -62,6 +61,14 @@ def article_action(article_id: int, action: str):
         abort(404)
     title = f"“{article.title}”"
     detail: dict = {}
+    if action in ("up", "down"):  # worked out before the write transaction: it reads the whole week
+        try:
+            move = move_ranks(st.db, st.settings, window_for(st.settings, period, now=now), article_id, action)
+        except DigestError:
+            abort(400)
+        if move is None:
+            note(f"{title} cannot move {action} any further.", "problem")
+            return back_to(period, f"a-{article_id}")
     with st.db.begin() as conn:
         if action in ("pin", "unpin", "exclude", "include"):
             field, value = {"pin": ("pinned", True), "unpin": ("pinned", False),
@@ -71,17 +78,9 @@ def article_action(article_id: int, action: str):
                        "exclude": f"Excluded {title}: it is in no edition.",
                        "include": f"{title} can be chosen again."}[action]
         elif action in ("up", "down"):
-            try:
-                window = window_for(st.settings, period, now=now)
-            except DigestError:
-                abort(400)
-            data = load_week(st.db, st.settings, window)
-            ranks = moved(data.order, {r.article.id: r.article.pinned for r in data.rows}, article_id, action)
-            if ranks is None:
-                note(f"{title} cannot move {action} any further.", "problem")
-                return back_to(period, f"a-{article_id}")
+            ranks, before = move
             article_db.set_ranks(conn, ranks, now=now)
-            detail = {"order": data.order}
+            detail = {"order": before}
             message = f"Moved {title} {action}."
         elif action == "summary":
             if request.form.get("clear"):
@@ -99,21 +98,16 @@ def article_action(article_id: int, action: str):
             article_db.set_editorial(conn, article_id, now=now, summary_override=text)
             detail = {"before": article.summary_override, "after": text}
         else:  # topics
-            known = st.settings.topic_slugs
-            if request.form.get("automatic"):
-                from ...topics import classify
-
-                reasons = classify(article, st.settings.topics)
-                article_db.set_topics(conn, article_id, reasons, by_hand=False, now=now)
+            chosen = None if request.form.get("automatic") else request.form.getlist("topics")
+            reasons = topic_reasons(st.settings, article, chosen, by=g.editor.email)
+            article_db.set_topics(conn, article_id, reasons, by_hand=chosen is not None, now=now)
+            after = [r.slug for r in reasons]
+            detail = {"before": list(article.topics), "after": after, "by_hand": chosen is not None}
+            if chosen is None:
                 message = f"{title} has the topics the rules give it again."
-                detail = {"before": article.topics, "after": [r.slug for r in reasons], "by_hand": False}
             else:
-                chosen = [t for t in known if t in request.form.getlist("topics")]
-                reason = f"set by hand by {g.editor.email}"
-                article_db.set_topics(conn, article_id, [TopicReason(t, reason) for t in chosen], by_hand=True, now=now)
-                message = f"Set the topics of {title}." + ("" if chosen else " With no topic, only members who "
-                                                                             "chose all topics get it.")
-                detail = {"before": article.topics, "after": chosen, "by_hand": True}
+                message = f"Set the topics of {title}." + ("" if after else " With no topic, only members who "
+                                                                            "chose all topics get it.")
         editor_db.audit(conn, g.editor, action, article_id, {"period": period, **detail}, now=now)
     note(message)
     return back_to(period, f"a-{article_id}")

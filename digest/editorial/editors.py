@@ -1,4 +1,4 @@
-"""Editors of the edition desk: addresses, passwords and one-time links (rules only, no SQL).
+"""Editors of the edition desk: addresses, passwords, one-time links and the email that carries them.
 
     hashed = hash_password("correct horse battery staple")   # werkzeug scrypt
     password_ok(hashed, attempt)
@@ -14,7 +14,6 @@ a newer link replaces an older one, and a link older than max_age is refused.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import time
 from typing import Callable
@@ -22,8 +21,13 @@ from typing import Callable
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .errors import EditorError, TokenError
-from .subscribers import clean_name, normalise_email
+from ..config import Settings, web_option
+from ..db import Database
+from ..db import editors as editor_db
+from ..errors import EditorError, SubscriberError, TokenError
+from ..members import clean_name, normalise_email
+from ..message.outgoing import Outgoing
+from ..sending.transports import Envelope, SendResult, Transport
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 200
@@ -36,15 +40,15 @@ _DUMMY_HASH = generate_password_hash("not a password of anyone", method="scrypt"
 def normalise_editor_email(raw: str) -> str:
     try:
         return normalise_email(raw)
-    except Exception as exc:  # SubscriberError: same words, an editor's error
-        raise EditorError(raw.strip(), getattr(exc, "reason", str(exc))) from None
+    except SubscriberError as exc:  # the same rules as members' addresses; an editor's error
+        raise EditorError(raw.strip(), exc.reason) from None
 
 
 def editor_name(raw: str | None, email: str = "") -> str | None:
     try:
         return clean_name(raw, email=email)
-    except Exception as exc:
-        raise EditorError(email, getattr(exc, "reason", str(exc))) from None
+    except SubscriberError as exc:
+        raise EditorError(email, exc.reason) from None
 
 
 def check_new_password(password: str, email: str = "") -> str:
@@ -106,10 +110,6 @@ class EditorLinks:
         return editor_id, purpose, nonce_hash(nonce)
 
 
-def same_hash(a: str | None, b: str | None) -> bool:
-    return bool(a) and bool(b) and hmac.compare_digest(a, b)
-
-
 # ---------------------------------------------------------------- desk options ([web] in digest.toml)
 
 DESK_OPTIONS = {  # key: (default, lowest, highest)
@@ -120,9 +120,7 @@ DESK_OPTIONS = {  # key: (default, lowest, highest)
 }
 
 
-def desk_option(settings, key: str) -> int:
-    from .config import web_option
-
+def desk_option(settings: Settings, key: str) -> int:
     default, low, high = DESK_OPTIONS[key]
     return web_option(settings, key, default, low, high)
 
@@ -138,52 +136,38 @@ LINK_WORDS = {
 }
 
 
-def link_message(settings, to: str, name: str | None, purpose: str, url: str, *, minutes: int, now) -> bytes:
-    """The plain-text email that carries a one-time link."""
-    from email.message import EmailMessage
-    from email.policy import SMTP as SMTP_POLICY
-    from email.utils import format_datetime, make_msgid
-
-    subject, intro = LINK_WORDS[purpose]
-    msg = EmailMessage()
-    msg["From"] = settings.sender
-    msg["To"] = to
-    msg["Subject"] = f"{subject} ({settings.organisation})"
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid("desk", domain=settings.sender_domain)
-    msg["Auto-Submitted"] = "auto-generated"
+def link_text(settings: Settings, to: str, name: str | None, purpose: str, url: str, *, minutes: int) -> str:
+    """The words of the email that carries a one-time link."""
+    _, intro = LINK_WORDS[purpose]
     hours = f"{minutes // 60} hour(s)" if minutes % 60 == 0 else f"{minutes} minutes"
-    msg.set_content(
-        f"Hello {name or to},\n\n{intro.format(org=settings.organisation)}\n\n{url}\n\n"
-        f"The link works once, for {hours}. If you did not expect this email, ignore it: "
-        f"nothing changes until the link is used.\n\n{settings.organisation}\n", cte="quoted-printable")
-    return msg.as_bytes(policy=SMTP_POLICY)
+    return (f"Hello {name or to},\n\n{intro.format(org=settings.organisation)}\n\n{url}\n\n"
+            f"The link works once, for {hours}. If you did not expect this email, ignore it: "
+            f"nothing changes until the link is used.\n\n{settings.organisation}\n")
 
 
-def issue_link(db, settings, editor_id: int, purpose: str, transport, *, now) -> tuple[str, object]:
-    """Make a new one-time link (replacing any older one), store its hash, mail it.
+def issue_link(db: Database, settings: Settings, editor_id: int, purpose: str, transport: Transport | None, *,
+               now) -> tuple[str, SendResult | Exception | None]:
+    """Make a new one-time link (replacing any older one), store its hash, mail it (unless transport is None).
 
-    Returns (url, the transport's SendResult, or the exception that stopped the send).
-    The caller decides whether the URL may be shown (the CLI prints it when the mail did not go).
+    Returns (url, the transport's SendResult, or the exception that stopped the
+    send, or None when not sent). The caller decides whether the URL may be
+    shown: the CLI prints it when the mail did not go; the web never shows it.
     """
-    from .db import editors as editor_db
-    from .delivery import Envelope
-
-    links = EditorLinks(settings.secret_key, settings.base_url)
-    url, hashed = links.make(purpose, editor_id)
+    url, hashed = EditorLinks(settings.secret_key, settings.base_url).make(purpose, editor_id)
     with db.begin() as conn:
         editor = editor_db.get(conn, editor_id)
         if editor is None:
             raise EditorError(str(editor_id), "no such editor")
         editor_db.set_link(conn, editor_id, purpose, hashed)
-    message = link_message(settings, editor.email, editor.name, purpose, url,
-                           minutes=desk_option(settings, "desk_link_minutes"), now=now)
+    if transport is None:
+        return url, None
+    subject = f"{LINK_WORDS[purpose][0]} ({settings.organisation})"
+    text = link_text(settings, editor.email, editor.name, purpose, url,
+                     minutes=desk_option(settings, "desk_link_minutes"))
+    message = Outgoing(settings).notice(editor.email, subject, text, kind="desk", date=now)
     try:
-        result = transport.send(Envelope(settings.sender_address, (editor.email,)), message)
+        return url, transport.send(Envelope(settings.sender_address, (editor.email,)), message)
     except Exception as exc:  # a transport that cannot even connect
         return url, exc
     finally:
-        close = getattr(transport, "close", None)
-        if close:
-            close()
-    return url, result
+        transport.close()

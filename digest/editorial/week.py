@@ -1,9 +1,10 @@
-"""The week as the desk shows it: the period's candidates, chosen as `digest preview` chooses them.
+"""The week as the edition desk shows it, and the editor's controls that need more than one row.
 
-No rules of its own: the selection and the summaries are pipeline.plan_edition's
-(the same call `digest preview` and `digest edition build` make); this module
-only lays them out beside the articles that did not fit or were excluded, with
-each one's topic reasons and the warnings an editor acts on.
+No rules of its own for choosing: the selection and the summaries are
+candidates.plan_edition's (the call `digest preview` and `digest edition
+build` make); load_week lays them out beside the articles that did not fit or
+were excluded, with each one's topic reasons and the warnings an editor acts
+on. move_article and set_topics are the desk's "move up/down" and "set topics".
 """
 
 from __future__ import annotations
@@ -13,12 +14,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urljoin, urlsplit
 
-from ...config import Settings
-from ...db import Database
-from ...db import articles as article_db
-from ...db import editions as edition_db
-from ...models import Article, Edition, TopicReason, Window
-from ...periods import parse_period, period_label, previous_period
+from ..config import Settings
+from ..db import Database
+from ..db import articles as article_db
+from ..db import editions as edition_db
+from ..edition.periods import parse_period, period_label, previous_period
+from ..edition.selection import candidates
+from ..edition.summarise import summarise
+from ..edition.topics import classify
+from ..ingest.listing import slugify
+from ..models import Article, Edition, TopicReason, Window
+from .candidates import plan_edition
 
 TOO_SHORT = 8  # words: fewer reads as a fragment, not a summary
 ELLIPSIS = "\u2026"
@@ -74,8 +80,6 @@ def neighbours(window: Window, tz: str) -> tuple[str | None, str | None]:
 
 def summary_warnings(article: Article, summary: str, budget: int, website: str) -> list[str]:
     """What an editor should look at in a summary, in words."""
-    from ...ingest.listing import slugify
-
     out = []
     words = len(summary.split())
     if not summary.strip():
@@ -105,9 +109,6 @@ def source_of(article: Article) -> str:
 
 
 def load_week(db: Database, settings: Settings, window: Window) -> Week:
-    from ...pipeline import plan_edition
-    from ...summarise import summarise
-
     edition = plan_edition(db, settings, window)
     with db.connect() as conn:
         found = article_db.list_articles(conn, since=window.start, until=window.end)
@@ -115,8 +116,6 @@ def load_week(db: Database, settings: Settings, window: Window) -> Week:
         built = edition_db.load_edition(conn, window.key)
     by_id = {a.id: a for a in found}
     position = {item.article_id: n for n, item in enumerate(edition.items, 1)}
-    from ...selection import candidates
-
     rest = [a for a in candidates(found, window) if a.id not in position]
     ordered = [by_id[i.article_id] for i in edition.items] + rest + [a for a in found if a.excluded]
     rows = []
@@ -159,3 +158,21 @@ def moved(order: list[int], pinned: dict[int, bool], article_id: int, direction:
     new = list(order)
     new[i], new[j] = new[j], new[i]
     return {a: n for n, a in enumerate(new)}
+
+
+def move_ranks(db: Database, settings: Settings, window: Window, article_id: int,
+               direction: str) -> tuple[dict[int, int], list[int]] | None:
+    """(ranks to store, the order before) for moving an article one place up or down; None if it cannot.
+
+    The caller stores the ranks (db.articles.set_ranks) in the transaction that records the action.
+    """
+    week = load_week(db, settings, window)
+    ranks = moved(week.order, {r.article.id: r.article.pinned for r in week.rows}, article_id, direction)
+    return None if ranks is None else (ranks, week.order)
+
+
+def topic_reasons(settings: Settings, article: Article, slugs: list[str] | None, *, by: str) -> list[TopicReason]:
+    """Topics chosen by hand (with who chose them), or for None the classifier's again."""
+    if slugs is None:
+        return classify(article, settings.topics)
+    return [TopicReason(t, f"set by hand by {by}") for t in settings.topic_slugs if t in slugs]
