@@ -31,6 +31,8 @@ PINNED = "Preparing for GDPR: a twelve-month checklist for councils"
 EXCLUDED = "Socitm’s David Hopkins becomes Milton Keynes mayor"
 WANNACRY = "WannaCry one month on: lessons for local public services"
 ESSENTIALS = "Cyber essentials for schools and libraries: a practical guide"
+SUBJECT = "GDPR first: the week of 19 June"
+NOTE = "Welcome to the week's news, chosen by hand.\n\nThe GDPR checklist comes first this time."
 
 
 def look(page, shots: Path, name: str) -> None:
@@ -156,6 +158,14 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
     assert "Excluded" in card(page, EXCLUDED).inner_text()
     look(page, shots, "week-edited")
 
+    # The edition's words: subject and an editor's note (the preheader stays made from the titles).
+    page.get_by_label("Subject").fill(SUBJECT)
+    page.get_by_label("Editor's note").fill(NOTE)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save the edition's words").click()
+    assert "Saved the words of 2017-W25." in page.get_by_role("status").inner_text()
+    assert page.get_by_label("Subject").input_value() == SUBJECT
+
     # Preview Siân's variant (data protection + cyber security) at both widths.
     with page.expect_navigation():
         page.get_by_role("link", name="Preview this edition").click()
@@ -177,6 +187,8 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
     assert "Members who get this variant: 1" in page.locator("main").inner_text()  # Siân
     assert EDITED in flat(page.locator("pre.text-part").inner_text())
     assert "Every check of digest check passes" in page.locator("main").inner_text()
+    assert f"Subject: {SUBJECT}" in page.locator("main").inner_text()
+    assert "chosen by hand. The GDPR checklist comes first" in flat(page.locator("pre.text-part").inner_text())
     look(page, shots, "preview")
 
     with page.expect_navigation():
@@ -213,9 +225,12 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
     sent = {m["To"].addresses[0].addr_spec: m for m in map(read_eml, (tmp_path / "outbox").glob("*.eml"))}
     sian = sent["sian.jones@example.org"]
     text = flat(sian.get_body(("plain",)).get_content())
-    html = sian.get_body(("html",)).get_content()
-    assert EDITED in text and EDITED.replace("'", "&#39;") in html or EDITED.replace("'", "&#x27;") in html \
-        or EDITED in html
+    html = flat(sian.get_body(("html",)).get_content()).replace("&#39;", "'").replace("&#x27;", "'")
+    assert EDITED in text and EDITED in html
+    assert sian["Subject"] == SUBJECT
+    for part, heading in ((text, PINNED), (html, f">{PINNED}<")):  # the note comes above the articles
+        assert "Welcome to the week's news, chosen by hand." in part
+        assert part.index("The GDPR checklist comes first this time.") < part.index(heading)
     # Siân's variant: the pinned article first, though it is the oldest of hers.
     assert text.index(PINNED) < text.index(ESSENTIALS) < text.index(WANNACRY)
     everyone = flat(sent["gareth.llewellyn@example.net"].get_body(("plain",)).get_content())  # all topics, text only
@@ -225,7 +240,8 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
     with page.expect_navigation():
         page.get_by_role("link", name="Audit log").click()
     log = page.locator("table.audit").inner_text()
-    for action in ("sign-in", "summary", "pin", "exclude", "send-test", "build", "queue", "password-set"):
+    for action in ("sign-in", "summary", "pin", "exclude", "edition-text", "send-test", "build", "queue",
+                   "password-set"):
         assert re.search(rf"eda@example.org\s+{action}\b", log), action
     look(page, shots, "audit")
 

@@ -10,7 +10,7 @@ on. move_article and set_topics are the desk's "move up/down" and "set topics".
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urljoin, urlsplit
 
@@ -18,7 +18,9 @@ from ..config import Settings
 from ..db import Database
 from ..db import articles as article_db
 from ..db import editions as edition_db
+from ..db.editions import EditionText
 from ..edition.periods import parse_period, period_label, previous_period
+from ..edition.render import preheader_for, subject_for
 from ..edition.selection import candidates
 from ..edition.summarise import summarise
 from ..edition.topics import classify
@@ -52,6 +54,9 @@ class Week:
     edition: Edition  # as planned now (what `digest preview` shows when nothing is built)
     built: Edition | None  # the stored edition, if built
     changed_since_build: bool
+    text: EditionText  # what the editor wrote (subject, preheader, note); "" = made from the articles
+    default_subject: str  # what the subject is when the editor writes none
+    default_preheader: str
     warnings: list[str] = field(default_factory=list)
     prev_key: str | None = None
     next_key: str | None = None
@@ -114,6 +119,7 @@ def load_week(db: Database, settings: Settings, window: Window) -> Week:
         found = article_db.list_articles(conn, since=window.start, until=window.end)
         reasons = article_db.topic_reasons(conn, [a.id for a in found])
         built = edition_db.load_edition(conn, window.key)
+        text = edition_db.load_text(conn, window.key)
     by_id = {a.id: a for a in found}
     position = {item.article_id: n for n, item in enumerate(edition.items, 1)}
     rest = [a for a in candidates(found, window) if a.id not in position]
@@ -135,11 +141,18 @@ def load_week(db: Database, settings: Settings, window: Window) -> Week:
     for n, r in enumerate(movable):
         r.can_up = n > 0 and movable[n - 1].article.pinned == r.article.pinned
         r.can_down = n + 1 < len(movable) and movable[n + 1].article.pinned == r.article.pinned
-    changed = built is not None and [(i.article_id, i.summary, i.topics) for i in built.items] != [
-        (i.article_id, i.summary, i.topics) for i in edition.items]
+    planned = replace(edition, subject="", preheader="")
+    default_subject = subject_for(planned, settings)
+    default_preheader = preheader_for(planned, edition.items) if edition.items else ""
+    changed = built is not None and (
+        [(i.article_id, i.summary, tuple(i.topics)) for i in built.items]
+        != [(i.article_id, i.summary, tuple(i.topics)) for i in edition.items]
+        or (built.subject, built.preheader, built.note) != (subject_for(edition, settings), edition.preheader,
+                                                             edition.note))
     prev_key, next_key = neighbours(window, settings.timezone)
     return Week(window=window, label=period_label(window, settings.timezone), rows=rows, edition=edition,
-                built=built, changed_since_build=changed, warnings=list(edition.warnings),
+                built=built, changed_since_build=changed, text=text, default_subject=default_subject,
+                default_preheader=default_preheader, warnings=list(edition.warnings),
                 prev_key=prev_key, next_key=next_key)
 
 

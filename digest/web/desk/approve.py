@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import g, request
 
+from ...db import editions as edition_db
 from ...db import editors as editor_db
 from ...editorial.build import build_edition
+from ...editorial.text import set_edition_text
 from ...editorial.week import window_for
 from ...errors import DigestError
 from ...sending.queue import queue_edition
@@ -13,6 +15,31 @@ from ..common import state
 from .core import bp
 from .pages import desk_page, note
 from .week import back_to, period_from_request
+
+
+@bp.post("/edition/text")
+def text():
+    """The edition's subject, preheader and note (`digest edition set`); empty means made from the articles."""
+    st = state()
+    period = period_from_request()
+    f = request.form
+    try:
+        key = window_for(st.settings, period, now=st.now()).key
+        saved = set_edition_text(st.db, key, subject=f.get("subject", ""), preheader=f.get("preheader", ""),
+                                 note=f.get("note", ""), by=g.editor.email, now=st.now())
+    except DigestError as exc:
+        note(f"Not saved: {exc}", "problem")
+        return back_to(period, "edition-title")
+    with st.db.begin() as conn:
+        editor_db.audit(conn, g.editor, "edition-text", key, {"subject": saved.subject, "preheader": saved.preheader,
+                                                               "note": saved.note}, now=st.now())
+    note(f"Saved the words of {key}." + (" Build it again to send them." if _built(key) else ""))
+    return back_to(key, "edition-title")
+
+
+def _built(key: str) -> bool:
+    with state().db.connect() as conn:
+        return edition_db.load_edition(conn, key) is not None
 
 
 @bp.post("/edition/build")
