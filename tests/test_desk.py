@@ -422,3 +422,36 @@ def test_editors_add_emails_the_link_through_the_smtp_server(run_cli, smtp_sink,
     [msg] = smtp_sink.wait_for(1)
     assert msg.rcpt_tos == ("eda@example.org",)
     assert "/desk/link/" in msg.message.get_content()
+
+
+def test_the_editions_words_are_saved_shown_and_frozen_once_queued(desk, db, settings, week25):
+    from digest.editorial.text import edition_text
+
+    client, csrf = desk
+    page = client.get("/desk/?period=2017-W25").text
+    assert "Leave it empty for “Public Digital Leaders Network: week of 19 June 2017”." in page
+    data = {"csrf": csrf, "period": "2017-W25", "subject": "  A  subject ", "preheader": "",
+            "note": "<b>Hello</b> members.\r\n\r\n\r\nSee [the report](https://example.org/r)."}
+    resp = client.post("/desk/edition/text", data=data)
+    assert resp.status_code == 303
+    saved = edition_text(db, "2017-W25")
+    assert (saved.subject, saved.preheader, saved.updated_by) == ("A subject", "", EMAIL)
+    assert saved.note == "<b>Hello</b> members.\n\nSee [the report](https://example.org/r)."
+    page = client.get(resp.headers["Location"]).text
+    assert "&lt;b&gt;Hello&lt;/b&gt; members." in page and "<b>Hello</b>" not in page
+    frame = client.get("/desk/preview/frame?period=2017-W25&format=html").text
+    assert "&lt;b&gt;Hello&lt;/b&gt; members." in frame and '<a href="https://example.org/r"' in frame
+    resp = client.post("/desk/edition/text", data={**data, "subject": "x" * 151})
+    assert "Not saved: edition 2017-W25: the subject is 151 characters; at most 150" in \
+        client.get(resp.headers["Location"]).text
+    resp = client.post("/desk/edition/text", data={**data, "note": "[bad](javascript:alert(1))"})
+    assert "only http(s) addresses can be linked" in client.get(resp.headers["Location"]).text
+    assert edition_text(db, "2017-W25").subject == "A subject"
+    client.post("/desk/edition/build", data={"csrf": csrf, "period": "2017-W25"})
+    client.post("/desk/edition/queue", data={"csrf": csrf, "period": "2017-W25"})
+    page = client.get("/desk/?period=2017-W25").text
+    assert 'action="/desk/edition/text"' not in page and "<dd>A subject</dd>" in page
+    resp = client.post("/desk/edition/text", data={**data, "subject": "Too late"})
+    assert "its words are frozen with it" in client.get(resp.headers["Location"]).text
+    with db.connect() as conn:
+        assert [r["action"] for r in editor_db.list_audit(conn)].count("edition-text") == 1

@@ -54,6 +54,31 @@ def look(page, shots: Path, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
+# What Tab must reach (a radio group is one stop: its checked radio).
+FOCUSABLE = "a[href], button, input:not([type=hidden]):not([type=radio]), input[type=radio]:checked, textarea, " \
+            "select, summary, [tabindex='0']"
+
+
+def keyboard_reaches_everything(page) -> int:
+    """Tab through the page: every visible control gets focus, each with a visible outline. Returns the count."""
+    total = page.evaluate(f"""[...document.querySelectorAll("{FOCUSABLE}")]
+                              .filter(e => e.checkVisibility()).length""")
+    page.locator("body").focus()
+    for _ in range(total * 2 + 200):  # date fields and frames add stops; stop when focus comes round again
+        page.keyboard.press("Tab")
+        seen, tag, style, width = page.evaluate("""(() => { const a = document.activeElement, s = getComputedStyle(a);
+            const seen = a.dataset.tabbed === '1'; a.dataset.tabbed = '1';
+            return [seen, a.tagName, s.outlineStyle, parseFloat(s.outlineWidth)]; })()""")
+        if seen and tag == "A" and total:  # the skip link again: round the whole page
+            break
+        if tag not in ("BODY", "IFRAME"):  # in a frame, focus is on the email's own links
+            assert style != "none" and width >= 2, (tag, style, width)
+    missed = page.evaluate(f"""[...document.querySelectorAll("{FOCUSABLE}")]
+        .filter(e => e.checkVisibility() && !e.dataset.tabbed).map(e => e.outerHTML.slice(0, 80))""")
+    assert missed == []
+    return total
+
+
 def flat(text: str) -> str:
     """Text with line wrapping undone (the text part wraps at 72 characters)."""
     return " ".join(text.split())
@@ -157,6 +182,7 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
     assert "In the edition, place 1" in card(page, PINNED).inner_text()
     assert "Excluded" in card(page, EXCLUDED).inner_text()
     look(page, shots, "week-edited")
+    assert keyboard_reaches_everything(page) > 60  # 12 articles with their controls, the pickers, the forms
 
     # The edition's words: subject and an editor's note (the preheader stays made from the titles).
     page.get_by_label("Subject").fill(SUBJECT)
@@ -190,6 +216,7 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
     assert f"Subject: {SUBJECT}" in page.locator("main").inner_text()
     assert "chosen by hand. The GDPR checklist comes first" in flat(page.locator("pre.text-part").inner_text())
     look(page, shots, "preview")
+    keyboard_reaches_everything(page)
 
     with page.expect_navigation():
         page.get_by_role("button", name="Send me a test").press("Enter")  # keyboard only, as elsewhere
