@@ -99,7 +99,7 @@ def test_without_a_session_every_desk_page_sends_you_to_sign_in_and_every_post_g
             assert resp.status_code == 401, url
             assert "Sign in to use the desk" in resp.text
             seen += 1
-    assert seen == 10  # 5 pages, 5 kinds of post
+    assert seen == 11  # 5 pages, 6 kinds of post
     # and nothing happened
     with app.extensions["digest"].db.connect() as conn:
         assert not any(a.pinned for a in article_db.list_articles(conn))
@@ -455,3 +455,27 @@ def test_the_editions_words_are_saved_shown_and_frozen_once_queued(desk, db, set
     assert "its words are frozen with it" in client.get(resp.headers["Location"]).text
     with db.connect() as conn:
         assert [r["action"] for r in editor_db.list_audit(conn)].count("edition-text") == 1
+
+
+def test_a_members_preview_is_what_they_are_sent(run_cli, tmp_path, db):
+    """The preview of a member (desk or `digest preview --subscriber`) is their variant as queued:
+    a pinned article goes only to members of its topics, and the text part is the sent one, byte for byte."""
+    from email import message_from_bytes
+    from email import policy as email_policy
+
+    assert run_cli("ingest", SAMPLES).exit_code == 0
+    for email, topics in (("c@example.org", "cyber-security"), ("d@example.org", "data-protection,cyber-security")):
+        assert run_cli("subscribers", "add", email, "--name", "Ann Member", "--topics", topics).exit_code == 0
+    assert run_cli("article", "pin", "8").exit_code == 0  # Preparing for GDPR: data protection
+    previews = {}
+    for email in ("c@example.org", "d@example.org"):
+        out = tmp_path / f"{email}.txt"
+        assert run_cli("preview", "--week", "2017-W25", "--subscriber", email, "--text", "--out", out).exit_code == 0
+        previews[email] = out.read_text(encoding="utf-8")
+    assert "Preparing for GDPR" not in previews["c@example.org"]
+    assert "Preparing for GDPR" in previews["d@example.org"]
+    assert run_cli("weekly", "--week", "2017-W25", "--transport", "file").exit_code == 0
+    for eml in (tmp_path / "outbox").glob("*.eml"):
+        msg = message_from_bytes(eml.read_bytes(), policy=email_policy.default)
+        sent = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")  # the wire has CRLF
+        assert sent == previews[msg["To"].addresses[0].addr_spec]
