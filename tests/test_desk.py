@@ -479,3 +479,19 @@ def test_a_members_preview_is_what_they_are_sent(run_cli, tmp_path, db):
         msg = message_from_bytes(eml.read_bytes(), policy=email_policy.default)
         sent = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")  # the wire has CRLF
         assert sent == previews[msg["To"].addresses[0].addr_spec]
+
+
+def test_previewing_a_members_copy_and_an_unknown_address(desk, db, week25):
+    from digest.db import members as member_db
+
+    with db.begin() as conn:
+        member_db.add(conn, "text@example.org", "Tex", ("cyber-security",), "weekly", "text", now=NOW)
+    client, _ = desk
+    page = client.get("/desk/preview?period=2017-W25&member=text@example.org").text
+    assert "What text@example.org gets" in page and "Members who get this variant" not in page
+    assert "<iframe" not in page and "Plain-text members get the text part only." in page
+    assert "Cyber essentials for schools" in page and "Preparing for GDPR" not in page
+    resp = client.get("/desk/preview?period=2017-W25&member=nobody@example.org")
+    assert resp.status_code == 400 and "nobody@example.org: no such subscriber" in resp.text
+    resp = client.get("/desk/preview?period=2017-W99")
+    assert resp.status_code == 400 and "2017-W99" in resp.text
