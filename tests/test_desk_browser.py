@@ -274,3 +274,22 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
 
     page.goto(url + "/desk/link/not-a-link")
     look(page, shots, "bad-link")
+
+    # Another browser signs in with an emailed one-time link instead of the password.
+    smtp_sink.clear()
+    other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    other.goto(url + "/desk/sign-in")
+    other.get_by_label("Email address").nth(1).fill("eda@example.org")
+    with other.expect_navigation():
+        other.get_by_role("button", name="Email me a sign-in link").click()
+    assert other.get_by_role("heading", level=1).inner_text() == "Check your inbox"
+    look(other, shots, "check-inbox")
+    [mail] = smtp_sink.wait_for(1)
+    signin = re.search(r"https?://\S+/desk/link/\S+", mail.message.get_content()).group(0)
+    other.goto(signin)
+    look(other, shots, "sign-in-link")
+    with other.expect_navigation():
+        other.get_by_role("button", name="Sign in").click()
+    assert urlsplit(other.url).path == "/desk/"
+    other.goto(signin)  # once only
+    assert other.get_by_role("heading", level=1).inner_text() == "This link does not work"
