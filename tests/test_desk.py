@@ -495,3 +495,15 @@ def test_previewing_a_members_copy_and_an_unknown_address(desk, db, week25):
     assert resp.status_code == 400 and "nobody@example.org: no such subscriber" in resp.text
     resp = client.get("/desk/preview?period=2017-W99")
     assert resp.status_code == 400 and "2017-W99" in resp.text
+
+
+def test_a_session_ends_after_desk_session_hours_however_busy(desk):
+    client, _ = desk
+    assert client.get("/desk/audit").status_code == 200
+    with client.session_transaction(path="/desk/") as sess:
+        sess["t"] -= 11 * 3600  # signed in 11 hours ago: still in (12 hours by default)
+    assert client.get("/desk/audit").status_code == 200
+    with client.session_transaction(path="/desk/") as sess:
+        sess["t"] -= 2 * 3600
+    resp = client.get("/desk/audit")
+    assert resp.status_code == 303 and resp.headers["Location"].startswith("/desk/sign-in")

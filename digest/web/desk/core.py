@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, current_app, request, session
@@ -56,9 +57,16 @@ def csrf_token() -> str:
 
 
 def current_editor() -> Editor | None:
-    """The signed-in editor, or None (no session, expired, removed, or a newer password since)."""
-    editor_id, version = session.get("e"), session.get("v")
-    if not isinstance(editor_id, int) or not isinstance(version, int):
+    """The signed-in editor, or None (no session, expired, removed, or a newer password since).
+
+    A session lasts desk_session_hours from signing in, however busy: the
+    cookie's own expiry slides with each request, this limit does not.
+    """
+    editor_id, version, since = session.get("e"), session.get("v"), session.get("t")
+    if not isinstance(editor_id, int) or not isinstance(version, int) or not isinstance(since, int):
+        return None
+    if time.time() - since > current_app.permanent_session_lifetime.total_seconds():
+        session.clear()
         return None
     with state().db.connect() as conn:
         editor = editor_db.get(conn, editor_id)
