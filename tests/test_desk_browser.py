@@ -79,6 +79,20 @@ def keyboard_reaches_everything(page) -> int:
     return total
 
 
+def quick(page, button, message: str) -> None:
+    """An action desk.js saves without leaving the page: no page load, the new <main> in place, and focus
+    back in the same article (or on the message, for the edition's words)."""
+    started = "performance.getEntriesByType('navigation')[0].startTime"
+    before = page.evaluate(started)
+    article = button.evaluate("b => (b.closest('li.article') || {}).id || null")
+    button.click()
+    page.get_by_role("status").get_by_text(message).wait_for()
+    assert page.evaluate(started) == before
+    where = page.evaluate("(document.activeElement.closest('li.article') || document.activeElement).id || "
+                          "document.activeElement.className")
+    assert where == (article or "notes"), where
+
+
 def flat(text: str) -> str:
     """Text with line wrapping undone (the text part wraps at 72 characters)."""
     return " ".join(text.split())
@@ -171,14 +185,11 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
     essentials = card(page, ESSENTIALS)
     essentials.get_by_text("Edit summary").click()
     essentials.get_by_label(f"Summary of “{ESSENTIALS}”").fill(EDITED)
-    with page.expect_navigation():
-        essentials.get_by_role("button", name="Save summary").click()
+    quick(page, essentials.get_by_role("button", name="Save summary"), f"Saved the summary of “{ESSENTIALS}”.")
     assert EDITED in card(page, ESSENTIALS).inner_text()
     assert f"{len(EDITED.split())} of 50 words" in card(page, ESSENTIALS).inner_text()
-    with page.expect_navigation():
-        card(page, PINNED).get_by_role("button", name=f"Pin {PINNED}").click()
-    with page.expect_navigation():
-        card(page, EXCLUDED).get_by_role("button", name=f"Exclude {EXCLUDED}").click()
+    quick(page, card(page, PINNED).get_by_role("button", name=f"Pin {PINNED}"), f"Pinned “{PINNED}”")
+    quick(page, card(page, EXCLUDED).get_by_role("button", name=f"Exclude {EXCLUDED}"), f"Excluded “{EXCLUDED}”")
     assert "In the edition, place 1" in card(page, PINNED).inner_text()
     assert "Excluded" in card(page, EXCLUDED).inner_text()
     look(page, shots, "week-edited")
@@ -187,9 +198,7 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
     # The edition's words: subject and an editor's note (the preheader stays made from the titles).
     page.get_by_label("Subject").fill(SUBJECT)
     page.get_by_label("Editor's note").fill(NOTE)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Save the edition's words").click()
-    assert "Saved the words of 2017-W25." in page.get_by_role("status").inner_text()
+    quick(page, page.get_by_role("button", name="Save the edition's words"), "Saved the words of 2017-W25.")
     assert page.get_by_label("Subject").input_value() == SUBJECT
 
     # Preview Siân's variant (data protection + cyber security) at both widths.
@@ -293,3 +302,50 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
     assert urlsplit(other.url).path == "/desk/"
     other.goto(signin)  # once only
     assert other.get_by_role("heading", level=1).inner_text() == "This link does not work"
+
+
+def test_every_action_works_without_javascript(browser, desk_site, run_cli):  # noqa: F811
+    """desk.js only makes the actions quicker: with JavaScript off, each is a plain form and a page load."""
+    from datetime import datetime, timezone
+
+    from digest.db import articles as article_db
+    from digest.db import editors as editor_db
+    from digest.editorial.editors import hash_password
+    from digest.editorial.text import edition_text
+
+    url, settings, db = desk_site
+    ok(run_cli("ingest", ROOT / "samples" / "news.xml"))
+    with db.begin() as conn:
+        e = editor_db.add(conn, "eda@example.org", None, now=datetime.now(timezone.utc))
+        editor_db.set_password(conn, e.id, hash_password("the week in a browser"))
+    page = browser.new_context(viewport={"width": 375, "height": 900}, java_script_enabled=False).new_page()
+    page.goto(url + "/desk/?period=2017-W25")
+    page.get_by_label("Email address").first.fill("eda@example.org")
+    page.get_by_label("Password").fill("the week in a browser")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in", exact=True).click()
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Week 2017-W25")
+
+    def plain(button, message):
+        with page.expect_navigation():
+            button.click()
+        assert message in page.get_by_role("status").inner_text()
+
+    plain(card(page, PINNED).get_by_role("button", name=f"Pin {PINNED}"), "Pinned")
+    essentials = card(page, ESSENTIALS)
+    essentials.get_by_text("Edit summary").click()  # <details> opens without JavaScript
+    essentials.get_by_label(f"Summary of “{ESSENTIALS}”").fill(EDITED)
+    plain(essentials.get_by_role("button", name="Save summary"), "Saved the summary")
+    plain(card(page, WANNACRY).get_by_role("button", name=re.compile(r"^Move up\W+" + re.escape(WANNACRY))),
+          "Moved")
+    wannacry = card(page, WANNACRY)
+    wannacry.get_by_text("Set topics").click()
+    wannacry.get_by_label("Data protection").check()
+    plain(wannacry.get_by_role("button", name="Save topics"), "Set the topics")
+    page.get_by_label("Editor's note").fill(NOTE)
+    plain(page.get_by_role("button", name="Save the edition's words"), "Saved the words of 2017-W25.")
+    with db.connect() as conn:
+        by_id = {a.title: a for a in article_db.list_articles(conn)}
+    assert by_id[PINNED].pinned and by_id[ESSENTIALS].summary_override == EDITED
+    assert by_id[WANNACRY].rank is not None and by_id[WANNACRY].topics == ["data-protection", "cyber-security"]
+    assert edition_text(db, "2017-W25").note == NOTE

@@ -20,7 +20,7 @@ from desk_fixtures import (  # noqa: F401  (fixtures)
     EMAIL, NOW, PASSWORD, app, csrf_of, desk, desk_rules, editor, outbox, sign_in, week25,
 )
 
-PUBLIC = {"/desk/sign-in", "/desk/sign-in/link", "/desk/assets/desk.css"}
+PUBLIC = {"/desk/sign-in", "/desk/sign-in/link", "/desk/assets/desk.css", "/desk/assets/desk.js"}
 
 
 def test_without_a_session_every_desk_page_sends_you_to_sign_in_and_every_post_gets_401(app, editor, week25):

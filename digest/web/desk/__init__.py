@@ -86,6 +86,13 @@ def _headers(resp: Response) -> Response:
     return resp
 
 
+@bp.get("/assets/desk.js")
+def script():
+    resp = Response(render_template("desk/desk.js"), mimetype="text/javascript")
+    resp.headers["Cache-Control"] = "public, max-age=3600"
+    return resp
+
+
 @bp.get("/assets/desk.css")
 def stylesheet():
     resp = Response(render_template("desk/desk.css", c=state().palette), mimetype="text/css")

@@ -16,14 +16,15 @@ from ..common import RateLimiter, state
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 
-# The desk's pages: our stylesheets, frames from ourselves (the preview), no scripts.
-DESK_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'")
+# The desk's pages: our stylesheets and our one script (desk.js, optional), frames from ourselves (the preview).
+DESK_CSP = ("default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+            "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 # The email in the preview frame: sandboxed (no scripts, no forms, a unique origin) even if opened on its own.
 FRAME_CSP = ("sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
              "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
 # Reachable without a session (POSTs still need the CSRF token the page put in the session).
-PUBLIC = {"desk.sign_in", "desk.sign_in_post", "desk.request_link", "desk.link", "desk.use_link", "desk.stylesheet"}
+PUBLIC = {"desk.sign_in", "desk.sign_in_post", "desk.request_link", "desk.link", "desk.use_link", "desk.stylesheet",
+          "desk.script"}
 
 
 @dataclass
