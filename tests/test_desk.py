@@ -225,3 +225,64 @@ def test_previewing_a_members_copy_and_an_unknown_address(desk, db, week25):
     assert resp.status_code == 400 and "nobody@example.org: no such subscriber" in resp.text
     resp = client.get("/desk/preview?period=2017-W99")
     assert resp.status_code == 400 and "2017-W99" in resp.text
+
+
+def test_sources_fetched_from_the_desk_a_failure_holds_the_edition_and_a_reason_sends_it(env, tmp_path):
+    """Honest about failures: a source that failed is on the page, the edition is held as `digest weekly`
+    would hold it, and queueing it anyway needs a reason, recorded with the edition."""
+    import shutil
+
+    from digest.config import load_settings
+    from digest.db import Database
+    from digest.db import editions as edition_db
+    from digest.web import create_app
+    from desk_fixtures import sign_in
+
+    shutil.copy(SAMPLES, tmp_path / "news.xml")
+    (tmp_path / "digest.toml").write_text(
+        '[digest]\nfetch_images = false\n\n'
+        '[[sources]]\nname = "news"\npath = "news.xml"\nmax_age_days = 14\n\n'
+        '[[sources]]\nname = "listing"\npath = "gone.txt"\n', encoding="utf-8")
+    settings = load_settings(tmp_path / "digest.toml", environ={**env, "DIGEST_CONFIG": ""})
+    db = Database(settings.database_url)
+    try:
+        with db.begin() as conn:
+            e = editor_db.add(conn, EMAIL, None, now=NOW)
+            from digest.editorial.editors import hash_password
+
+            editor_db.set_password(conn, e.id, hash_password("a long enough passphrase"))
+        client = create_app(settings, db, transport_factory=MemoryTransportFactory()).test_client()
+        assert sign_in(client).status_code == 303
+        page = client.get("/desk/?period=2017-W25").text
+        assert re.search(r"<strong>news</strong>:\s*not fetched yet\.", page)
+        csrf = csrf_of(page)
+        resp = client.post("/desk/sources/fetch", data={"csrf": csrf, "period": "2017-W25"})
+        page = client.get(resp.headers["Location"]).text
+        assert "source news: rss, 16 item(s): 16 new, 0 updated, 0 unchanged" in page
+        assert re.search(r'<p class="note note-problem">source listing: .*gone\.txt', page)
+        assert "the last fetch failed" in page and "Queueing now would be held" in page
+        assert "source listing failed:" in page
+        client.post("/desk/edition/build", data={"csrf": csrf, "period": "2017-W25"})
+        page = client.get("/desk/?period=2017-W25").text
+        assert "Queue it for members</button>" not in page and "Queue it anyway</button>" in page
+        resp = client.post("/desk/edition/queue", data={"csrf": csrf, "period": "2017-W25", "force": "1"})
+        assert "say why" in client.get(resp.headers["Location"]).text
+        resp = client.post("/desk/edition/queue", data={"csrf": csrf, "period": "2017-W25", "force": "1",
+                                                        "reason": "the listing export moved; news is complete"})
+        page = client.get(resp.headers["Location"]).text
+        assert "Sent past the gate" in page and "After the send" in page and "Delivered (sent" in page
+        with db.connect() as conn:
+            built = edition_db.load_edition(conn, "2017-W25")
+            trail = [(r["action"], r["target"]) for r in editor_db.list_audit(conn)]
+        assert built.queued_at is not None and built.forced_by == EMAIL
+        assert built.forced_reason == "the listing export moved; news is complete"
+        assert trail[:2] == [("force", "2017-W25"), ("build", "2017-W25")] and ("fetch-sources", "2017-W25") in trail
+    finally:
+        db.dispose()
+
+
+class MemoryTransportFactory:
+    def __call__(self):
+        from digest.sending.transports import MemoryTransport
+
+        return MemoryTransport()

@@ -18,6 +18,8 @@ from ..config import Settings
 from ..db import Database
 from ..db import articles as article_db
 from ..db import editions as edition_db
+from ..db import sources as sources_db
+from ..db.sources import SourceHealth
 from ..db.editions import EditionText
 from ..edition.periods import parse_period, period_label, previous_period
 from ..edition.render import preheader_for, subject_for
@@ -27,6 +29,7 @@ from ..edition.topics import classify
 from ..ingest.listing import slugify
 from ..models import Article, Edition, TopicReason, Window
 from .candidates import plan_edition
+from .gate import gate_problems
 
 TOO_SHORT = 8  # words: fewer reads as a fragment, not a summary
 ELLIPSIS = "\u2026"
@@ -60,6 +63,8 @@ class Week:
     warnings: list[str] = field(default_factory=list)
     prev_key: str | None = None
     next_key: str | None = None
+    sources: list[tuple[str, str, SourceHealth | None]] = field(default_factory=list)  # (name, location, health)
+    held: list[str] = field(default_factory=list)  # why `digest weekly` would hold it now ([]: it may go)
 
     @property
     def order(self) -> list[int]:
@@ -120,6 +125,7 @@ def load_week(db: Database, settings: Settings, window: Window) -> Week:
         reasons = article_db.topic_reasons(conn, [a.id for a in found])
         built = edition_db.load_edition(conn, window.key)
         text = edition_db.load_text(conn, window.key)
+        health = sources_db.load_all(conn)
     by_id = {a.id: a for a in found}
     position = {item.article_id: n for n, item in enumerate(edition.items, 1)}
     rest = [a for a in candidates(found, window) if a.id not in position]
@@ -150,10 +156,14 @@ def load_week(db: Database, settings: Settings, window: Window) -> Week:
         or (built.subject, built.preheader, built.note) != (subject_for(edition, settings), edition.preheader,
                                                              edition.note))
     prev_key, next_key = neighbours(window, settings.timezone)
+    queued = built is not None and built.queued_at is not None
+    held = [] if queued else gate_problems(db, settings, window, last_failures(settings, health),
+                                           len(built.items if built is not None else edition.items))
     return Week(window=window, label=period_label(window, settings.timezone), rows=rows, edition=edition,
                 built=built, changed_since_build=changed, text=text, default_subject=default_subject,
                 default_preheader=default_preheader, warnings=list(edition.warnings),
-                prev_key=prev_key, next_key=next_key)
+                prev_key=prev_key, next_key=next_key, held=held,
+                sources=[(s.name, s.location, health.get(s.name)) for s in settings.sources])
 
 
 def moved(order: list[int], pinned: dict[int, bool], article_id: int, direction: str) -> dict[int, int] | None:
@@ -171,6 +181,16 @@ def moved(order: list[int], pinned: dict[int, bool], article_id: int, direction:
     new = list(order)
     new[i], new[j] = new[j], new[i]
     return {a: n for n, a in enumerate(new)}
+
+
+def last_failures(settings: Settings, health: dict[str, SourceHealth]) -> dict[str, str]:
+    """Configured sources whose last fetch failed: {name: error} (what the gate holds an edition for)."""
+    return {s.name: h.last_error for s in settings.sources if (h := health.get(s.name)) and h.last_error}
+
+
+def failed_sources(db: Database, settings: Settings) -> dict[str, str]:
+    with db.connect() as conn:
+        return last_failures(settings, sources_db.load_all(conn))
 
 
 def move_ranks(db: Database, settings: Settings, window: Window, article_id: int,

@@ -7,10 +7,11 @@ from flask import g, request
 from ...db import editions as edition_db
 from ...db import editors as editor_db
 from ...editorial.build import build_edition
+from ...editorial.mailing import prepare_edition
 from ...editorial.text import set_edition_text
-from ...editorial.week import window_for
+from ...editorial.week import failed_sources, window_for
 from ...errors import DigestError
-from ...sending.queue import queue_edition
+from ...ingest.refresh import refresh_sources
 from ..common import state
 from .core import bp
 from .pages import desk_page, note
@@ -62,21 +63,51 @@ def build():
 
 @bp.post("/edition/queue")
 def queue():
-    """Queue one delivery per due member (`digest queue`); `digest send` (cron) sends them."""
+    """Queue the edition for members with the policy of `digest weekly`: the gate first (failed or stale
+    sources, too few articles), unless the editor sends it anyway with a reason; `digest send` sends it."""
     st = state()
     period = period_from_request()
+    reason = " ".join(request.form.get("reason", "").split())[:500] if request.form.get("force") else None
+    if request.form.get("force") and not reason:
+        note("To send an edition the gate holds, say why (it is recorded with the edition).", "problem")
+        return back_to(period, "approve")
     try:
         window = window_for(st.settings, period, now=st.now())
-        report = queue_edition(st.db, st.settings, window.key, now=st.now())
+        report = prepare_edition(st.db, st.settings, window, failed_sources(st.db, st.settings), now=st.now(),
+                                 force_reason=reason, forced_by=g.editor.email)
     except DigestError as exc:
         note(f"Not queued: {exc}", "problem")
         return back_to(period, "approve")
+    if report.held:
+        for line in report.held:
+            note(f"Held: {line}", "problem")
+        return back_to(window.key, "approve")
+    queued = report.queued.queued if report.queued else 0
     with st.db.begin() as conn:
-        editor_db.audit(conn, g.editor, "queue", window.key, {"queued": report.queued}, now=st.now())
-    for w in report.warnings:
+        editor_db.audit(conn, g.editor, "force" if report.forced else "queue", window.key,
+                        {"queued": queued, **({"reason": reason, "held": report.forced} if report.forced else {})},
+                        now=st.now())
+    for w in (report.queued.warnings if report.queued else []):
         note(w, "problem")
-    note(f"Queued {report.queued} delivery(ies) of {window.key}.")
+    note(f"Queued {queued} delivery(ies) of {window.key}." + (" Sent past the gate: recorded with your reason."
+                                                              if report.forced else ""))
     return back_to(window.key, "approve")
+
+
+@bp.post("/sources/fetch")
+def fetch():
+    """Fetch every configured source now (as `digest sources fetch`); each one's outcome is shown."""
+    st = state()
+    period = period_from_request()
+    runs = refresh_sources(st.db, st.settings, now=st.now())
+    for run in runs:
+        note(run.line(), "problem" if run.error else "ok")
+    if not runs:
+        note("No sources are configured ([[sources]] in digest.toml).", "problem")
+    with st.db.begin() as conn:
+        editor_db.audit(conn, g.editor, "fetch-sources", period or "", {r.name: r.error or "ok" for r in runs},
+                        now=st.now())
+    return back_to(period, "sources-title")
 
 
 @bp.get("/audit")

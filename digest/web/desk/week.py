@@ -7,6 +7,7 @@ from flask import abort, g, redirect, request, url_for
 from ...db import articles as article_db
 from ...db import deliveries as delivery_db
 from ...db import editors as editor_db
+from ...editorial.report import edition_report
 from ...editorial.week import load_week, move_ranks, topic_reasons, window_for
 from ...errors import DigestError
 from ..common import state
@@ -34,11 +35,13 @@ def week():
     except DigestError as exc:
         return desk_page("desk/week.html", 400, week=None, problem=str(exc), period=period_from_request() or "")
     data = load_week(st.db, st.settings, window)
-    counts = None
+    counts = report = None
     if data.built is not None and data.built.queued_at is not None:
         with st.db.connect() as conn:
             counts = delivery_db.counts(conn, data.built.id)
-    return desk_page("desk/week.html", week=data, counts=counts, counted_at=st.now(), period=window.key,
+        report = edition_report(st.db, st.settings, data.built.key)
+    return desk_page("desk/week.html", week=data, counts=counts, report=report, counted_at=st.now(),
+                     period=window.key,
                      topics=[(t.slug, t.label) for t in st.settings.topics],
                      labels={t.slug: t.label for t in st.settings.topics},
                      budget=st.settings.summary_words, tz=st.settings.timezone)
