@@ -257,7 +257,10 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
     assert "sent 7," in ok(run_cli("send", "--transport", "file"))
     with page.expect_navigation():
         page.get_by_role("button", name="Refresh the counts").click()
-    assert re.search(r"Sent\s+7", page.locator("table.progress").inner_text())
+    assert re.search(r"Sent\s+7", page.locator("table.progress").first.inner_text())
+    after = page.locator("table.progress").nth(1).inner_text()  # the edition's report, once sent
+    assert re.search(r"Delivered \(sent, no bounce came back\)\s+7", after), after
+    look(page, shots, "week-sent")
 
     sent = {m["To"].addresses[0].addr_spec: m for m in map(read_eml, (tmp_path / "outbox").glob("*.eml"))}
     sian = sent["sian.jones@example.org"]
