@@ -545,3 +545,13 @@ def check_link_template(template: str) -> str | None:
     if "slug" not in [name for name, _ in fields]:
         return "must contain {slug}: without it every article would get the same link"
     return None
+
+
+def web_option(settings: Settings, key: str, default: int, low: int, high: int) -> int:
+    """A whole number from the free-form [web] table (the web app's and the desk's options)."""
+    raw = (settings.extra.get("web") or {}).get(key, default)
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw)
+    if not isinstance(raw, int) or isinstance(raw, bool) or not low <= raw <= high:
+        raise ConfigError(settings.source, f"web.{key}", f"must be a whole number from {low} to {high}, not {raw!r}")
+    return raw

@@ -13,6 +13,7 @@ one-line message and exit status 1, the web app into a friendly page.
     ├── DeliveryError(reason)                 a transport could not be set up
     ├── TokenError(reason)                    a forged, expired or revoked link
     ├── CheckError(target, failures)          a message fails the deliverability checks
+    ├── EditorError(email, reason)            no such editor, a weak password, a used link
     └── MailboxError(where, reason)           the bounce mailbox (IMAP, Maildir, files) cannot be read
 """
 
@@ -67,6 +68,12 @@ class DeliveryError(DigestError):
 
 class TokenError(DigestError):
     pass
+
+
+class EditorError(DigestError):
+    def __init__(self, email: str, reason: str):
+        self.email, self.reason = email, reason
+        super().__init__(f"editor {email or '(no address)'}: {reason}")
 
 
 class CheckError(DigestError):

@@ -102,6 +102,8 @@ class Article:
     excluded: bool = False
     first_seen_at: datetime | None = None
     image: ArticleImage | None = None  # the article's picture, if the source has one
+    rank: int | None = None  # the editor's order (the desk's move up/down); None: by date
+    topics_by_hand: bool = False  # an editor chose the topics; re-ingest keeps them
 
     @property
     def dedupe_key(self) -> str:

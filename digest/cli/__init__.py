@@ -39,6 +39,7 @@ COMMANDS = {
     "dkim-record": "check:dkim_record",
     "bounces": "bounces:bounces",
     "report": "report:report",
+    "editors": "editors:editors",
 }
 
 

@@ -69,11 +69,13 @@ def upsert_article(
     changed = any(getattr(row, k) != v for k, v in values.items())
     old_topics = {r.topic_slug for r in conn.execute(
         select(article_topics.c.topic_slug).where(article_topics.c.article_id == row.id))}
-    changed = changed or old_topics != {r.slug for r in reasons}
+    by_hand = bool(row.topics_by_hand)  # an editor chose them on the desk: re-ingest keeps them
+    changed = changed or (not by_hand and old_topics != {r.slug for r in reasons})
     if changed:
         values["updated_at"] = now
         conn.execute(update(articles).where(articles.c.id == row.id).values(**values))
-        _set_topics(conn, row.id, reasons)
+        if not by_hand:
+            _set_topics(conn, row.id, reasons)
     return Upserted(row.id, False, changed)
 
 
@@ -132,7 +134,7 @@ def topic_reasons(conn: Connection, article_ids: Sequence[int]) -> dict[int, lis
 
 def set_editorial(conn: Connection, article_id: int, *, now: datetime, **changes) -> bool:
     """Pin/unpin, exclude/include, or override the summary (None clears it)."""
-    allowed = {"pinned", "excluded", "summary_override"}
+    allowed = {"pinned", "excluded", "summary_override", "rank"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot set {sorted(unknown)}")
@@ -161,6 +163,8 @@ def _article(r, topic_slugs: list[str]) -> Article:
         excluded=bool(r.excluded),
         first_seen_at=r.first_seen_at,
         image=ArticleImage.from_json(r.image),
+        rank=r.rank,
+        topics_by_hand=bool(r.topics_by_hand),
     )
 
 
@@ -201,3 +205,20 @@ def known_images(conn: Connection, dedupe_keys: Sequence[str]) -> dict[str, Arti
             if image is not None and image.sources:
                 out[image.sources[0].url] = image
     return out
+
+
+def set_ranks(conn: Connection, ranks: dict[int, int], *, now: datetime) -> None:
+    """The editor's order: article id -> rank (the desk's move up/down)."""
+    for article_id, rank in ranks.items():
+        conn.execute(update(articles).where(articles.c.id == article_id).values(rank=rank, updated_at=now))
+
+
+def set_topics(conn: Connection, article_id: int, reasons: Sequence[TopicReason], *, by_hand: bool,
+               now: datetime) -> bool:
+    """An article's topics with their reasons; by_hand (an editor chose them) keeps re-ingest from replacing them."""
+    result = conn.execute(update(articles).where(articles.c.id == article_id)
+                          .values(topics_by_hand=by_hand, updated_at=now))
+    if result.rowcount != 1:
+        return False
+    _set_topics(conn, article_id, reasons)
+    return True

@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0010"
+SCHEMA_REVISION = "0009"
 
 metadata = MetaData(
     naming_convention={
@@ -82,6 +82,9 @@ articles = Table(
     Column("pinned", Boolean, nullable=False, default=False),
     Column("excluded", Boolean, nullable=False, default=False),
     Column("image", Text),  # JSON (models.ArticleImage); NULL: no picture
+    # The edition desk (migration 0009): the editor's order (NULL: by date) and topics set by hand.
+    Column("rank", Integer),
+    Column("topics_by_hand", Boolean, nullable=False, default=False),
 )
 
 topics = Table(
@@ -304,3 +307,34 @@ def encode_topics(topics: TopicSet) -> str:
 
 def decode_topics(text: str | None) -> TopicSet:
     return TopicSet((text or "").split(","))
+
+
+# The edition desk (migration 0009): who may use it, and what each of them did.
+editors = Table(
+    "editors",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("email_key", String(320), nullable=False, unique=True),  # lower-cased
+    Column("name", String(200)),
+    Column("password_hash", String(300)),  # NULL until they set one through a link
+    Column("link_hash", String(64)),  # sha256 of the nonce of their one live one-time link
+    Column("link_purpose", String(20)),  # set-password or sign-in
+    Column("session_version", Integer, nullable=False, default=1),  # bumped: every session ends
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_sign_in_at", UTCDateTime),
+)
+
+# No foreign key: the trail outlives an editor who is removed.
+editor_events = Table(
+    "editor_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("editor_id", Integer),
+    Column("editor", String(320), nullable=False),  # their address at the time, or "cli"
+    Column("action", String(30), nullable=False),  # sign-in, pin, summary, build, send-test, ...
+    Column("target", String(100), nullable=False, default=""),  # article id, edition key, address
+    Column("detail", Text, nullable=False, default="{}"),  # JSON
+    Index("ix_editor_events_at", "at"),
+)

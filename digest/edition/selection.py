@@ -23,7 +23,8 @@ def _utc(moment: datetime) -> datetime:
 
 
 def order_key(article: Article) -> tuple:
-    """Pinned first, then newest first; ties keep the source's order (the order they were stored in).
+    """Pinned first, then in the editor's order (rank, set on the desk; unranked after ranked),
+    then newest first; ties keep the source's order (the order they were stored in).
 
     A listing export's articles all carry the date given at ingest, so without
     this its first post could come anywhere. Articles not yet stored (no id)
@@ -32,6 +33,8 @@ def order_key(article: Article) -> tuple:
     published = _utc(article.published_at).timestamp() if article.published_at else float("-inf")
     return (
         not article.pinned,
+        article.rank is None,
+        article.rank or 0,
         -published,
         article.id is None,
         article.id or 0,

@@ -15,12 +15,12 @@ from ..db import members as member_db
 from ..db.editions import load_edition
 from ..edition.periods import parse_period, previous_period, window_between
 from ..edition.render import fill_slots, render_variant
-from ..edition.selection import items_for_topics
+from ..edition.variants import plan_variant
 from ..errors import SelectionError, SubscriberError
 from ..message.assemble import Recipient, name_slot
 from ..message.links import Links
 from ..message.outgoing import Outgoing
-from ..models import Edition, EditionItem, Rendered, Window
+from ..models import Edition, EditionItem, Rendered, TopicSet, Window
 from .candidates import plan_edition
 
 
@@ -48,6 +48,7 @@ class PreviewResult:
     fmt: str = "html"  # what body holds: the member's format may be text
     subscriber: str | None = None
     warnings: list[str] = field(default_factory=list)
+    text_filled: str = ""  # the text part, slots filled (what --text writes), whatever the format
 
 
 def resolve_window(settings: Settings, req: PreviewRequest, *, now: datetime, default: str = "weekly") -> Window:
@@ -96,34 +97,39 @@ def find_edition(db: Database, settings: Settings, window: Window, topics=None) 
 
 
 def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: datetime) -> PreviewResult:
+    """The email of an edition as it will be sent: to a member, to members of some topics, or to all topics.
 
+    A member's or some topics' copy is the variant queueing plans for them
+    (edition.variants.plan_variant over the whole edition), so what is
+    previewed is what is sent, article for article.
+    """
     window = resolve_window(settings, req, now=now)
-    edition = find_edition(db, settings, window, topics=req.topics)
-    items = list(edition.items)
-    member_topics: tuple[str, ...] = ()
+    edition = find_edition(db, settings, window)
     fmt = req.fmt
     slots = generic_slots(settings)
     member = None
-    if req.topics:
-        items = items_for_topics(items, req.topics)
-        member_topics = req.topics
+    chosen = req.topics
     if req.subscriber:
-
         with db.connect() as conn:
             sub = member_db.get_by_email(conn, req.subscriber)
         if sub is None:
             raise SubscriberError(req.subscriber, "no such subscriber")
-        member_topics = tuple(sub.topics)
-        items = items_for_topics(items, member_topics)
+        chosen = sub.topics
         if sub.format == "text":
             fmt = "text"
         slots = member_slots(settings, sub.id, sub.token_version, sub.name)
         member = sub
+    items, member_topics = list(edition.items), TopicSet()
+    if chosen is not None:
+        plan = plan_variant(TopicSet(chosen), fmt, edition.items, settings.topic_slugs)
+        items, member_topics = (list(plan.items), plan.member_topics) if plan else ([], TopicSet(chosen))
     rendered = render_variant(edition, settings, items=items, member_topics=member_topics,
                               fmt="html")
     warnings = list(edition.warnings)
     if req.subscriber and not items:
         warnings.append(f"{req.subscriber} would get nothing from {edition.key}: no article in their topics")
+    elif chosen is not None and not items and edition.items:
+        warnings.append(f"no article of {edition.key} is in those topics: members who chose only them get nothing")
     if items:
         warnings += [f"check: {f}" for f in preview_checks(settings, edition, items, rendered, fmt, member, now)]
     html_filled = fill_slots(rendered.html, slots, html=True)
@@ -132,6 +138,7 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
         edition=edition, items=items, rendered=rendered,
         body=text_filled if fmt == "text" else html_filled, html_filled=html_filled,
         tz=ZoneInfo(settings.timezone), fmt=fmt, subscriber=req.subscriber, warnings=warnings,
+        text_filled=text_filled,
     )
 
 

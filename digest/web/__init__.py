@@ -30,10 +30,11 @@ from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ..config import Settings, templates_dir
+from ..config import web_option as _web_option
 from ..db import Database
-from ..errors import ConfigError, TokenError
+from ..errors import TokenError
 from ..sending.transports import make_transport
-from . import clicks, editions, preferences, subscribe, unsubscribe
+from . import clicks, desk, editions, preferences, subscribe, unsubscribe
 from .common import EDITION_CSP, PAGE_CSP, WebState, error_page
 
 log = logging.getLogger("digest.web")
@@ -43,15 +44,6 @@ MAX_BODY = 64 * 1024  # the largest form is a few hundred bytes
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _web_option(settings: Settings, key: str, default: int, low: int, high: int) -> int:
-    raw = (settings.extra.get("web") or {}).get(key, default)
-    if isinstance(raw, str) and raw.strip().isdigit():
-        raw = int(raw)
-    if not isinstance(raw, int) or isinstance(raw, bool) or not low <= raw <= high:
-        raise ConfigError(settings.source, f"web.{key}", f"must be a whole number from {low} to {high}, not {raw!r}")
-    return raw
 
 
 def create_app(
@@ -92,10 +84,10 @@ def create_app(
     app.jinja_env.lstrip_blocks = True
     app.extensions["digest"] = state
 
-
     for module in (preferences, unsubscribe, subscribe, editions, clicks):
         app.register_blueprint(module.bp)
     app.extensions["digest-bursts"] = clicks.BurstDetector()
+    desk.register(app, state)  # the edition desk, /desk/ (editors only)
 
     @app.context_processor
     def _organisation() -> dict:
@@ -132,7 +124,7 @@ def create_app(
     def _headers(resp: Response) -> Response:
         h = resp.headers
         h.setdefault("Content-Security-Policy", PAGE_CSP)
-        h["X-Frame-Options"] = "DENY"
+        h.setdefault("X-Frame-Options", "DENY")  # the desk's preview frame says SAMEORIGIN
         h["X-Content-Type-Options"] = "nosniff"
         h["Referrer-Policy"] = "no-referrer"
         h.setdefault("Cache-Control", "no-store")

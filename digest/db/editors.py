@@ -1,0 +1,113 @@
+"""Editors of the desk and their audit trail (editor_events): the SQL.
+
+Values come checked by digest.editors; functions take a Connection (the caller
+owns the transaction) and `now`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from ..errors import EditorError
+from .schema import editor_events, editors
+
+
+@dataclass(frozen=True)
+class Editor:
+    id: int
+    email: str
+    name: str | None
+    has_password: bool
+    session_version: int
+    created_at: datetime
+    last_sign_in_at: datetime | None
+
+    @property
+    def display(self) -> str:
+        return self.name or self.email
+
+
+def _editor(r) -> Editor:
+    return Editor(id=r.id, email=r.email, name=r.name, has_password=bool(r.password_hash),
+                  session_version=r.session_version, created_at=r.created_at, last_sign_in_at=r.last_sign_in_at)
+
+
+def get(conn: Connection, editor_id: int) -> Editor | None:
+    r = conn.execute(select(editors).where(editors.c.id == editor_id)).first()
+    return _editor(r) if r else None
+
+
+def get_by_email(conn: Connection, email: str) -> Editor | None:
+    r = conn.execute(select(editors).where(editors.c.email_key == email.strip().lower())).first()
+    return _editor(r) if r else None
+
+
+def password_hash(conn: Connection, editor_id: int) -> str | None:
+    return conn.execute(select(editors.c.password_hash).where(editors.c.id == editor_id)).scalar()
+
+
+def list_editors(conn: Connection) -> list[Editor]:
+    return [_editor(r) for r in conn.execute(select(editors).order_by(editors.c.email_key))]
+
+
+def add(conn: Connection, email: str, name: str | None, *, now: datetime) -> Editor:
+    if get_by_email(conn, email) is not None:
+        raise EditorError(email, "is already an editor")
+    new_id = conn.execute(insert(editors).values(
+        email=email, email_key=email.lower(), name=name, session_version=1, created_at=now)).inserted_primary_key[0]
+    return get(conn, new_id)
+
+
+def remove(conn: Connection, editor_id: int) -> None:
+    conn.execute(delete(editors).where(editors.c.id == editor_id))
+
+
+def set_link(conn: Connection, editor_id: int, purpose: str, link_hash: str) -> None:
+    """Store the hash of the editor's one live link (any older link stops working)."""
+    conn.execute(update(editors).where(editors.c.id == editor_id).values(link_hash=link_hash, link_purpose=purpose))
+
+
+def use_link(conn: Connection, editor_id: int, purpose: str, link_hash: str) -> Editor | None:
+    """Consume the link if it is the live one for this purpose; None if it was used, replaced or never made."""
+    result = conn.execute(update(editors).where(
+        editors.c.id == editor_id, editors.c.link_hash == link_hash, editors.c.link_purpose == purpose,
+    ).values(link_hash=None, link_purpose=None))
+    return get(conn, editor_id) if result.rowcount == 1 else None
+
+
+def link_is_live(conn: Connection, editor_id: int, purpose: str, link_hash: str) -> bool:
+    r = conn.execute(select(editors.c.link_hash, editors.c.link_purpose).where(editors.c.id == editor_id)).first()
+    return r is not None and r.link_hash == link_hash and r.link_purpose == purpose
+
+
+def set_password(conn: Connection, editor_id: int, hashed: str) -> None:
+    """A new password ends every other session of the editor (session_version goes up)."""
+    conn.execute(update(editors).where(editors.c.id == editor_id).values(
+        password_hash=hashed, session_version=editors.c.session_version + 1))
+
+
+def signed_in(conn: Connection, editor_id: int, *, now: datetime) -> None:
+    conn.execute(update(editors).where(editors.c.id == editor_id).values(last_sign_in_at=now))
+
+
+def audit(conn: Connection, editor, action: str, target: str | int = "", detail: dict | None = None, *,
+          now: datetime) -> None:
+    """One row of the trail. `editor` is an Editor, or a string such as "cli"."""
+    editor_id = getattr(editor, "id", None)
+    who = getattr(editor, "email", None) or str(editor)
+    conn.execute(insert(editor_events).values(
+        at=now, editor_id=editor_id, editor=who[:320], action=action[:30], target=str(target)[:100],
+        detail=json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)))
+
+
+def list_audit(conn: Connection, *, limit: int = 200, target: str | None = None) -> list[dict]:
+    q = select(editor_events).order_by(editor_events.c.id.desc()).limit(limit)
+    if target is not None:
+        q = q.where(editor_events.c.target == target)
+    return [{"at": r.at, "editor": r.editor, "action": r.action, "target": r.target,
+             "detail": json.loads(r.detail or "{}")} for r in conn.execute(q)]
