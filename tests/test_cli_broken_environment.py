@@ -31,7 +31,7 @@ COMMANDS = [
     ["subscribers", "set", "jane@example.org", "--frequency", "monthly"],
     ["subscribers", "unsubscribe", "jane@example.org"],
     ["subscribers", "export", "jane@example.org"],
-    ["subscribers", "forget", "jane@example.org"],
+    ["subscribers", "forget", "jane@example.org", "--yes"],
     ["subscribers", "ask-confirm", "--transport", "file"],
     ["edition", "build", "--week", "2017-W25"],
     ["edition", "list"],
@@ -122,7 +122,8 @@ def test_every_command_in_a_broken_environment_says_one_line(env, tmp_path, monk
     assert result.exit_code != 0, result.output
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    assert word in lines[0]
+    if command != ["dkim-record"] or broken.startswith("digest.toml"):  # dkim-record reads no database
+        assert word in lines[0]
     assert "Traceback" not in result.output and "sqlalchemy" not in result.stderr.lower()
     if "password" in lines[0] or PG_URL:
         assert "not-the-password" not in lines[0]
@@ -142,7 +143,7 @@ def sqlite_only(database_url):
 def _deliveries(database_url):
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT id, state, attempts, claimed_until FROM deliveries ORDER BY id")).all()
+        rows = conn.execute(sa.text("SELECT id, status, attempts, not_before, lease_until, sent_at FROM deliveries ORDER BY id")).all()
         members = conn.execute(sa.text("SELECT email FROM subscribers ORDER BY id")).all()
     engine.dispose()
     return [tuple(r) for r in rows], [m for (m,) in members]
