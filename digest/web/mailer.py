@@ -10,7 +10,7 @@ stopped server are handled when the next one starts.
 
     mailer = Mailer(app, handle)     # handle(conn, request) -> callable that sends, or None
     mailer.notify()                  # after a request is committed
-    mailer.wait_idle(timeout=10)     # tests: until everything notified so far is handled
+    mailer.wait_idle(timeout=10)     # tests: until everything recorded so far is handled
 """
 
 from __future__ import annotations
@@ -57,7 +57,12 @@ class Mailer:
             self._thread.join(timeout)
 
     def wait_idle(self, timeout: float = 30) -> bool:
-        """Wait until every request notified before this call is handled; False on timeout."""
+        """Wait until every request recorded before this call is handled; False on timeout.
+
+        It wakes the worker itself, so a request whose answer has not yet been
+        closed (and so has not yet notified) is handled too.
+        """
+        self.notify()
         with self._lock:
             target = self._asked
             return self._lock.wait_for(lambda: self._done >= target, timeout)

@@ -103,8 +103,10 @@ def subscribe():
     # The same work whoever the address belongs to: record, wake the worker, answer.
     with st.db.begin() as conn:
         request_db.add(conn, email, name, topics, frequency, fmt, st.now())
-    st.mailer.notify()
-    return page("check_inbox.html", email=email)
+    resp = page("check_inbox.html", email=email)
+    # Wake the worker once the answer has gone out, so its work cannot slow this answer down.
+    resp.call_on_close(st.mailer.notify)
+    return resp
 
 
 def handle_request(conn, req: request_db.SubscribeRequest):
