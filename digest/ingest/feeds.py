@@ -41,6 +41,7 @@ _BASE64_MODE = re.compile(r"""\bmode\s*=\s*["']base64["']""")
 # An HTML element of the kinds feeds carry, opening or closing: "<b>", "</p>", "<a href=...>".
 _MARKUP = re.compile(r"</?(?:a|b|i|u|em|strong|p|br|div|span|img|ul|ol|li|h[1-6]|blockquote|pre|code|table|tr|td"
                      r"|script|style|iframe|object|embed|form|font|small|big|sub|sup|hr)\b[^<>]*>", re.I)
+_UTF32_NO_BOM = {b"<\x00\x00\x00": "utf-32-le", b"\x00\x00\x00<": "utf-32-be"}
 _WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -50,6 +51,9 @@ def sniff_text(data: bytes) -> str:
     for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
                        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
         if data.startswith(bom):
+            return data.decode(codec, errors="replace")
+    for start, codec in _UTF32_NO_BOM.items():  # before UTF-16: "<\0\0\0" also starts like "<\0"
+        if data.startswith(start):
             return data.decode(codec, errors="replace")
     if data[:2] == b"<\x00":
         return data.decode("utf-16-le", errors="replace")
@@ -80,7 +84,6 @@ def xml_root(text: str) -> str | None:
 _DETECTABLE = re.compile(
     r"^(koi8|cp1251|cp866|iso8859_5|mac_cyrillic|cp1253|iso8859_7|cp1255|iso8859_8|cp1256|iso8859_6|cp874|tis_620"
     r"|euc_j|shift_jis|cp932|iso2022_jp|euc_kr|cp949|johab|iso2022_kr|gb2312|gbk|gb18030|hz|big5|cp950)")
-_UTF32_NO_BOM = {b"<\x00\x00\x00": "utf-32-le", b"\x00\x00\x00<": "utf-32-be"}
 
 
 def detect_encoding(data: bytes) -> str | None:
