@@ -13,9 +13,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from digest.db import subscribers as subscriber_db
+from digest.db import members as member_db
 from digest.db.schema import subscribers
-from digest.summarise import ELLIPSIS, trim_words
+from digest.edition.summarise import ELLIPSIS, trim_words
 
 from test_mailing import delivery_rows, ok, received_by, seeded  # noqa: F401  (seeded is a fixture)
 
@@ -51,19 +51,19 @@ def test_the_latest_sentence_end_in_the_budget_wins():
 
 def test_one_click_by_a_member_who_complained_leaves_the_complaint(db, settings):
     """Bug: a one-click unsubscribe turned a complaint into an unsubscribe."""
-    from digest.tokens import Links
+    from digest.message.links import Links
     from digest.web import create_app
 
     with db.begin() as conn:
-        sub = subscriber_db.add(conn, "angry@example.org", None, (), now=T0)
-        subscriber_db.set_status(conn, sub.id, "complained", source="system", now=T0)
+        sub = member_db.add(conn, "angry@example.org", None, (), now=T0)
+        member_db.set_status(conn, sub.id, "complained", source="system", now=T0)
     token = Links(settings.secret_key, settings.base_url).token("unsubscribe", sub.id, sub.token_version)
     client = create_app(settings, db).test_client()
     for _ in range(2):
         assert client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
     with db.connect() as conn:
-        assert subscriber_db.get_by_id(conn, sub.id).status == "complained"
-        actions = [e["action"] for e in subscriber_db.list_events(conn, sub.id)]
+        assert member_db.get_by_id(conn, sub.id).status == "complained"
+        actions = [e["action"] for e in member_db.list_events(conn, sub.id)]
     assert "unsubscribe" not in actions
 
 
@@ -93,10 +93,11 @@ def test_a_member_who_moved_to_monthly_after_queueing_gets_no_weekly(seeded, db,
 
 
 def _send_until_settled(db, settings, smtp_sink, options, rounds=6):
-    from digest.delivery import SmtpTransport
-    from digest.mailing import build_edition, queue_edition
-    from digest.periods import parse_period
-    from digest.sender import send_queue
+    from digest.sending.transports import SmtpTransport
+    from digest.editorial.build import build_edition
+    from digest.sending.queue import queue_edition
+    from digest.edition.periods import parse_period
+    from digest.sending.worker import send_queue
 
     build_edition(db, settings, parse_period("2017-W25", settings.timezone), now=T0)
     queue_edition(db, settings, "2017-W25", now=T0)
@@ -107,7 +108,7 @@ def _send_until_settled(db, settings, smtp_sink, options, rounds=6):
 
 def test_a_delivery_that_always_gets_451_fails_after_max_attempts(seeded, db, settings, smtp_sink):
     """Bug: `attempts >= max_attempts` as `>`: it failed after 4 attempts instead of 3."""
-    from digest.sender import SendOptions
+    from digest.sending.worker import SendOptions
 
     smtp_sink.fail_first("tech@example.org", 100)  # 451, always
     _send_until_settled(db, replace(settings, smtp_url=smtp_sink.url), smtp_sink, SendOptions(max_attempts=3))
@@ -120,7 +121,7 @@ def test_a_delivery_that_always_gets_451_fails_after_max_attempts(seeded, db, se
 
 def test_giving_up_on_temporary_failures_is_not_a_hard_bounce(seeded, db, settings, smtp_sink):
     """Bug: temporary failures that gave up were counted as hard bounces and marked the member bounced."""
-    from digest.sender import SendOptions
+    from digest.sending.worker import SendOptions
 
     smtp_sink.fail_first("tech@example.org", 100)
     smtp_sink.reply_for["dp@example.org"] = "550 5.1.1 No such user"  # a real hard bounce, for contrast

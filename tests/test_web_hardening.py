@@ -22,9 +22,9 @@ import pytest
 
 from digest.config import load_settings
 from digest.db import Database
-from digest.db import subscribers as subscriber_db
-from digest.delivery import make_transport
-from digest.tokens import Links
+from digest.db import members as member_db
+from digest.sending.transports import make_transport
+from digest.message.links import Links
 from digest.web import create_app
 from digest.web.serving import make_server
 
@@ -67,7 +67,7 @@ def test_subscribe_takes_as_long_for_a_member_as_for_a_stranger(web_settings, db
     n = 60
     with db.begin() as conn:
         for i in range(n):
-            subscriber_db.add(conn, f"member{i:02d}@example.org", None, (), now=START)
+            member_db.add(conn, f"member{i:02d}@example.org", None, (), now=START)
     app = create_app(web_settings, db, transport_factory=lambda: make_transport("smtp", web_settings))
     times: dict[str, list[float]] = {"member": [], "stranger": []}
     bodies = set()
@@ -169,7 +169,7 @@ def sqlite_only(database_url):
 def test_a_busy_database_gets_503_with_retry_after_and_one_log_line(sqlite_only, settings, database_url, caplog):
     db = Database(database_url, busy_timeout=1)
     with db.begin() as conn:
-        sub = subscriber_db.add(conn, "sian@example.org", None, ("data-protection",), now=START)
+        sub = member_db.add(conn, "sian@example.org", None, ("data-protection",), now=START)
     token = Links(settings.secret_key, settings.base_url).token("unsubscribe", sub.id, 1)
     client = create_app(settings, db).test_client()
     holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
@@ -188,7 +188,7 @@ def test_a_busy_database_gets_503_with_retry_after_and_one_log_line(sqlite_only,
     assert len(records) == 1 and records[0].exc_info is None
     assert "database is busy" in records[0].getMessage() and "\n" not in records[0].getMessage()
     with db.connect() as conn:
-        assert subscriber_db.get_by_id(conn, sub.id).status == "active"
+        assert member_db.get_by_id(conn, sub.id).status == "active"
     # The mail provider retries; now it works.
     assert client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
     db.dispose()
