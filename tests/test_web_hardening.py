@@ -192,3 +192,19 @@ def test_a_busy_database_gets_503_with_retry_after_and_one_log_line(sqlite_only,
     # The mail provider retries; now it works.
     assert client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
     db.dispose()
+
+
+def test_requests_left_by_a_stopped_server_are_handled_when_the_next_starts(settings, db):
+    from digest.db import requests as request_db
+    from digest.models import TopicSet
+    from digest.sending.transports import MemoryTransport
+
+    with db.begin() as conn:  # recorded, then the server stopped before its worker got to it
+        request_db.add(conn, "late@example.org", "Late", TopicSet(), "weekly", "html", START)
+    outbox = MemoryTransport()
+    app = create_app(settings, db, transport_factory=lambda: outbox)
+    assert app.extensions["digest"].mailer.wait_idle(timeout=30)  # digest serve wakes it at start
+    assert [env.recipients for env, _ in outbox.sent] == [("late@example.org",)]
+    with db.connect() as conn:
+        assert member_db.get_by_email(conn, "late@example.org").status == "pending"
+        assert request_db.waiting(conn) == 0

@@ -24,12 +24,12 @@ from ..errors import DigestError
 
 log = logging.getLogger("digest.web")
 
-POLL_SECONDS = 30.0  # also look without being told (rows from a server that stopped, another process)
+POLL_SECONDS = None  # wait to be told: by a request, or by `digest serve` at start (rows a stopped server left)
 RETRY_SECONDS = 2.0  # after the database was busy
 
 
 class Mailer:
-    def __init__(self, app, handle: Callable, *, poll: float = POLL_SECONDS):
+    def __init__(self, app, handle: Callable, *, poll: float | None = POLL_SECONDS):
         self.app, self.handle, self.poll = app, handle, poll
         self._wake = threading.Event()
         self._lock = threading.Condition()
