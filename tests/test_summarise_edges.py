@@ -25,9 +25,9 @@ def test_a_byline_known_only_from_the_author_is_dropped_from_teaser_excerpt_and_
 
 
 def test_a_curly_apostrophe_in_the_author_matches_a_straight_one_in_the_byline():
-    teaser = "<p>By Martin O'Brien</p><p>The budget is out.</p>"
+    teaser = "<p>Martin O'Brien</p><p>The budget is out.</p>"
     assert summarise(art(author="Martin O\u2019Brien", teaser=teaser)) == "The budget is out."
-    teaser = "<p>By Martin O\u2019Brien</p><p>The budget is out.</p>"
+    teaser = "<p>Martin O\u2019Brien</p><p>The budget is out.</p>"
     assert summarise(art(author="Martin O'Brien", teaser=teaser)) == "The budget is out."
 
 
@@ -46,3 +46,51 @@ def test_paragraphs_in_capitals_or_across_lines_are_paragraphs():
 def test_an_empty_body_gives_an_empty_summary():
     assert summarise(art(body="<p>&nbsp;</p>")) == ""
     assert summarise(art(body="<p>Jane</p>", author="Jane")) == ""
+
+
+def test_comments_and_zero_width_characters_vanish():
+    assert summarise(art(teaser="<p>Budget<!-- note --> day</p>")) == "Budget day"
+    assert summarise(art(teaser="<p>Bud\u200bget day</p>")) == "Budget day"
+
+
+def words(n: int) -> str:
+    return " ".join(f"w{i}" for i in range(n))
+
+
+def test_a_byline_is_at_most_16_words():
+    sixteen = "By Jane Smith, " + words(13)
+    assert len(sixteen.split()) == 16
+    assert summarise(art(teaser=f"<p>{sixteen}</p><p>News.</p>")) == "News."
+    seventeen = "By Jane Smith, " + words(14)
+    assert summarise(art(teaser=f"<p>{seventeen}</p><p>News.</p>")) == f"{seventeen} News."
+    long_ = "By Jane Smith, Head of Digital at the Council of Somewhere with a title that runs on and on"
+    assert summarise(art(teaser=f"<p>{long_}</p><p>News.</p>")) == f"{long_} News."
+
+
+def test_a_by_line_that_ends_a_sentence_is_text_unless_it_ends_with_a_company():
+    for line in ("By Jane Smith, is it over?", "By Jane Smith, what a year!", "By Jane Smith, we won."):
+        assert summarise(art(teaser=f"<p>{line}</p><p>News.</p>")) == f"{line} News."
+    for line in ("By Jane Smith, Acme Ltd.", "By Jane Smith, Acme Inc."):
+        assert summarise(art(teaser=f"<p>{line}</p><p>News.</p>")) == "News."
+
+
+def test_the_authors_own_line_is_a_byline_with_or_without_their_role():
+    assert summarise(art(author="Jane Smith", teaser="<p>Jane Smith, Editor</p><p>News.</p>")) == "News."
+    assert summarise(art(author="Jane Smith", author_role="Editor",
+                         teaser="<p>Jane Smith, Editor</p><p>News.</p>")) == "News."
+    assert summarise(art(author="Jane Smith", author_role="Editor",
+                         teaser="<p>By Jane Smith, Editor</p><p>News.</p>")) == "News."
+    said = "Jane Smith, the chief executive, said the plan works."
+    assert summarise(art(author="Jane Smith", teaser=f"<p>{said}</p><p>More.</p>")) == f"{said} More."
+
+
+def test_a_credit_line_stands_alone_above_the_text():
+    assert summarise(art(teaser="Jane Smith, Editor\n\nNews today.")) == "News today."
+    assert summarise(art(teaser="Jane Smith, Editor\n")) == "Jane Smith, Editor"
+    fourteen = "Jane Smith, " + words(12)
+    assert summarise(art(teaser=f"{fourteen}\n\nNews today.")) == "News today."
+    fifteen = "Jane Smith, " + words(13)
+    assert summarise(art(teaser=f"{fifteen}\n\nNews today.")) == f"{fifteen} News today."
+    for end in ("?", "!", ":"):
+        line = f"Jane Smith, what next{end}"
+        assert summarise(art(teaser=f"{line}\n\nNews today.")) == f"{line} News today."
