@@ -5,7 +5,9 @@ Written to kill what mutation testing (scripts/mutants) found unguarded.
 
 from __future__ import annotations
 
-from digest.edition.summarise import summarise
+import pytest
+
+from digest.edition.summarise import summarise, trim_words
 from digest.models import Article
 
 
@@ -94,3 +96,8 @@ def test_a_credit_line_stands_alone_above_the_text():
     for end in ("?", "!", ":"):
         line = f"Jane Smith, what next{end}"
         assert summarise(art(teaser=f"{line}\n\nNews today.")) == f"{line} News today."
+
+
+def test_a_summary_needs_a_word():
+    with pytest.raises(ValueError, match="^a summary needs at least one word, not 0$"):
+        trim_words("Some text.", 0)
