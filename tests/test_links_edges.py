@@ -62,3 +62,20 @@ def test_the_longest_real_token_is_read(links):
     assert len(token) <= 120
     assert links.read("confirm", token, max_age=60) == (10**18 - 1, 10**9 - 1)
     assert reason(links, "confirm", token + "A") == "the link is damaged or incomplete"
+
+
+def test_setup_and_arguments_are_checked_with_a_reason():
+    with pytest.raises(ValueError, match="^Links needs a secret key$"):
+        Links("", "https://news.example.org")
+    links = Links(KEY, "https://example.org/newsX/")  # one trailing slash goes, nothing else
+    assert links.base_url == "https://example.org/newsX"
+    assert links.unsubscribe_url(1, 1).startswith("https://example.org/newsX/unsubscribe/1.1.")
+    with pytest.raises(ValueError, match="^unknown token purpose 'nonsense'$"):
+        links.token("nonsense", 1, 1)
+    with pytest.raises(ValueError, match="^subscriber id and token version must not be negative$"):
+        links.token("confirm", -1, 1)
+
+
+def test_a_signature_over_text_is_the_signature_over_its_bytes(links):
+    signer = links._signers["preferences"]
+    assert signer.get_signature("7.2 Siân") == signer.get_signature("7.2 Siân".encode("utf-8"))
