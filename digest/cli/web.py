@@ -49,7 +49,7 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
 
         wsgi = create_app(settings, app.db)
         server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy)
-        wsgi.extensions["digest"].mailer.notify()  # requests a stopped server left behind
+        wsgi.extensions["digest"].mailer.notify(urgent=True)  # requests a stopped server left behind
     except DigestError as exc:
         raise fail(exc) from None
     if weak:

@@ -9,7 +9,7 @@ or nothing) and sends the email after that transaction. Rows left by a
 stopped server are handled when the next one starts.
 
     mailer = Mailer(app, handle)     # handle(conn, request) -> callable that sends, or None
-    mailer.notify()                  # after a request is committed
+    mailer.notify()                  # after a request's answer is sent (the worker starts half a second later)
     mailer.wait_idle(timeout=10)     # tests: until everything recorded so far is handled
 """
 
@@ -26,12 +26,17 @@ log = logging.getLogger("digest.web")
 
 POLL_SECONDS = None  # wait to be told: by a request, or by `digest serve` at start (rows a stopped server left)
 RETRY_SECONDS = 2.0  # after the database was busy
+# Woken by a request, the worker waits this long first: waitress may still be sending
+# that answer, and the worker's work (rendering, SMTP) must not slow it down.
+SETTLE_SECONDS = 0.5
 
 
 class Mailer:
-    def __init__(self, app, handle: Callable, *, poll: float | None = POLL_SECONDS):
-        self.app, self.handle, self.poll = app, handle, poll
+    def __init__(self, app, handle: Callable, *, poll: float | None = POLL_SECONDS,
+                 settle: float = SETTLE_SECONDS):
+        self.app, self.handle, self.poll, self.settle = app, handle, poll, settle
         self._wake = threading.Event()
+        self._urgent = threading.Event()  # skip the settle wait (tests, server start)
         self._lock = threading.Condition()
         self._asked = 0  # notifications so far
         self._done = 0  # notifications whose rows are surely handled
@@ -44,10 +49,12 @@ class Mailer:
                 self._thread = threading.Thread(target=self._run, name="digest-mailer", daemon=True)
                 self._thread.start()
 
-    def notify(self) -> None:
+    def notify(self, *, urgent: bool = False) -> None:
         with self._lock:
             self._asked += 1
         self.start()
+        if urgent:
+            self._urgent.set()
         self._wake.set()
 
     def stop(self, timeout: float = 10) -> None:
@@ -62,7 +69,7 @@ class Mailer:
         It wakes the worker itself, so a request whose answer has not yet been
         closed (and so has not yet notified) is handled too.
         """
-        self.notify()
+        self.notify(urgent=True)
         with self._lock:
             target = self._asked
             return self._lock.wait_for(lambda: self._done >= target, timeout)
@@ -71,6 +78,8 @@ class Mailer:
         with self.app.app_context():
             while not self._stop:
                 self._wake.clear()
+                self._urgent.wait(self.settle)
+                self._urgent.clear()
                 with self._lock:
                     seen = self._asked
                 try:
