@@ -21,6 +21,9 @@ COMMANDS = [
     ["ingest", str(SEED), "--published", "2017-06-21"],
     ["articles"],
     ["article", "pin", "1"],
+    ["article", "unpin", "1"],
+    ["article", "exclude", "1"],
+    ["article", "include", "1"],
     ["article", "summary", "1", "A summary."],
     ["article", "date", "1", "2017-06-21"],
     ["preview", "--week", "2017-W25", "--out", "preview.html"],
@@ -35,6 +38,8 @@ COMMANDS = [
     ["subscribers", "ask-confirm", "--transport", "file"],
     ["edition", "build", "--week", "2017-W25"],
     ["edition", "list"],
+    ["edition", "set", "2017-W25", "--subject", "This week"],
+    ["edition", "show", "2017-W25"],
     ["queue", "2017-W25"],
     ["send", "--transport", "file"],
     ["send-test", "2017-W25", "--to", "editor@example.org", "--transport", "file"],
@@ -47,6 +52,24 @@ COMMANDS = [
 # dkim-record reads neither the database nor (without [dkim]) anything else: with no DKIM
 # configured it says so in one line, which the same assertions cover.
 COMMANDS.append(["dkim-record"])
+
+
+def _leaf_commands(group, path=()):
+    import click
+
+    for name in group.list_commands(None):
+        command = group.get_command(None, name)
+        if isinstance(command, click.Group):
+            yield from _leaf_commands(command, path + (name,))
+        else:
+            yield path + (name,)
+
+
+def test_the_list_holds_every_command_there_is():
+    from digest.cli import cli
+
+    listed = {tuple(c[:2]) if c[0] in ("article", "subscribers", "edition") else (c[0],) for c in COMMANDS}
+    assert set(_leaf_commands(cli)) == listed
 
 
 def _pg_with(password: str | None = None, port: int | None = None) -> str:
