@@ -101,3 +101,8 @@ def test_a_credit_line_stands_alone_above_the_text():
 def test_a_summary_needs_a_word():
     with pytest.raises(ValueError, match="^a summary needs at least one word, not 0$"):
         trim_words("Some text.", 0)
+
+
+def test_a_cut_never_ends_on_a_lone_dash_nor_loses_a_lone_comma():
+    assert trim_words("one \u2013 three four", 2) == "one\u2026"
+    assert trim_words(", and more", 1) == ",\u2026"
