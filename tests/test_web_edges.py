@@ -84,3 +84,16 @@ def test_fields_left_out_of_the_form_are_left_alone(client, db, links, settings)
     status, page = _post(client, token, topics=list(settings.topic_slugs), name="Siân Jones")
     assert re.search(r'<th scope="row">Name</th><td class="was">Siân</td><td>Siân Jones</td>', page)
     assert member(db, sub.id).name == "Siân Jones"
+
+
+def test_the_form_shows_the_stored_choices(client, db, links, settings):
+    named = add_member(db, "named@example.org", topics=())  # all topics
+    unnamed = add_member(db, "unnamed@example.org", name=None, topics=("data-protection",))
+    token = links.token("preferences", named.id, 1)
+    page = client.get(f"/preferences/{token}").get_data(as_text=True)
+    assert 'id="name" name="name" value="Siân"' in page
+    assert set(re.findall(r'name="topics" value="([^"]+)"[^>]*checked', page)) == set(settings.topic_slugs)
+    assert f'<form method="post" action="/preferences/{token}"' in page
+    page = client.get(f"/preferences/{links.token('preferences', unnamed.id, 1)}").get_data(as_text=True)
+    assert 'id="name" name="name" value=""' in page
+    assert set(re.findall(r'name="topics" value="([^"]+)"[^>]*checked', page)) == {"data-protection"}
