@@ -13,7 +13,6 @@ import traceback
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-
 from conftest import PG_URL, SEED
 
 # One invocation of every command the CLI has (sub-commands of groups included).

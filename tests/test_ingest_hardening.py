@@ -6,10 +6,9 @@ import base64
 import json
 
 import pytest
+from test_ingest_feeds import item, rss
 
 from digest.ingest import parse_source
-
-from test_ingest_feeds import item, rss
 
 
 def parse(data: bytes):
@@ -82,7 +81,7 @@ def test_latin_text_without_a_declaration_still_falls_back_to_windows_1252():
 
 @pytest.mark.parametrize("codec", ["utf-32-le", "utf-32-be"])
 def test_utf32_without_a_byte_order_mark_is_read(codec):
-    text = rss(item("Как пережить новогоднюю ночь".encode("utf-8")),
+    text = rss(item("Как пережить новогоднюю ночь".encode()),
                decl=b'<?xml version="1.0" encoding="utf-32"?>\n').decode("utf-8")
     result = parse(text.encode(codec))
     assert [a.title for a in result.articles] == ["Как пережить новогоднюю ночь"]
@@ -93,7 +92,7 @@ def test_utf32_without_a_byte_order_mark_is_read(codec):
 
 
 def _atom03(title_type: str, content_type: str, title: bytes, content: bytes) -> bytes:
-    b64 = lambda b: base64.b64encode(b)  # noqa: E731
+    b64 = lambda b: base64.b64encode(b)
     return (b'<?xml version="1.0" encoding="utf-8"?>\n<feed version="0.3" xmlns="http://purl.org/atom/ns#">'
             b"<title>Example</title><link rel=\"alternate\" href=\"https://e.org/\"/><entry>"
             b'<title type="' + title_type.encode() + b'" mode="base64">' + b64(title) + b"</title>"

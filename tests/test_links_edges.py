@@ -78,4 +78,4 @@ def test_setup_and_arguments_are_checked_with_a_reason():
 
 def test_a_signature_over_text_is_the_signature_over_its_bytes(links):
     signer = links._signers["preferences"]
-    assert signer.get_signature("7.2 Siân") == signer.get_signature("7.2 Siân".encode("utf-8"))
+    assert signer.get_signature("7.2 Siân") == signer.get_signature("7.2 Siân".encode())

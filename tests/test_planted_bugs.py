@@ -12,12 +12,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
+from test_mailing import delivery_rows, ok, received_by, seeded  # seeded: a fixture, used by name
 
 from digest.db import members as member_db
 from digest.db.schema import subscribers
 from digest.edition.summarise import ELLIPSIS, trim_words
-
-from test_mailing import delivery_rows, ok, received_by, seeded  # noqa: F401  (seeded is a fixture)
 
 T0 = datetime(2017, 6, 26, 7, 0, tzinfo=timezone.utc)
 
@@ -93,10 +92,10 @@ def test_a_member_who_moved_to_monthly_after_queueing_gets_no_weekly(seeded, db,
 
 
 def _send_until_settled(db, settings, smtp_sink, options, rounds=6):
-    from digest.sending.transports import SmtpTransport
+    from digest.edition.periods import parse_period
     from digest.editorial.build import build_edition
     from digest.sending.queue import queue_edition
-    from digest.edition.periods import parse_period
+    from digest.sending.transports import SmtpTransport
     from digest.sending.worker import send_queue
 
     build_edition(db, settings, parse_period("2017-W25", settings.timezone), now=T0)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from test_selection import WEEK, art, ids
+
 from digest.edition.selection import order_key, select
 from digest.models import Article
-
-from test_selection import WEEK, art, ids
 
 UTC = timezone.utc
 

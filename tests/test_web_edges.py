@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from digest.db import members as member_db
+from test_web import ONE_CLICK, START, add_member, app, client, clock, csrf_from, links, member, outbox, path_of
 
-from test_web import ONE_CLICK, START, add_member, app, client, clock, csrf_from, links, member, outbox, path_of  # noqa: F401
+from digest.db import members as member_db
 
 
 def test_resubscribing_shows_what_changed_that_emails_are_still_paused_and_the_way_back(client, db, links):

@@ -19,16 +19,15 @@ from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import pytest
+from test_web import START
 
 from digest.config import load_settings
 from digest.db import Database
 from digest.db import members as member_db
-from digest.sending.transports import make_transport
 from digest.message.links import Links
+from digest.sending.transports import make_transport
 from digest.web import create_app
 from digest.web.serving import make_server
-
-from test_web import START
 
 
 @contextmanager
