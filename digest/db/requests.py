@@ -32,15 +32,19 @@ def add(conn: Connection, email: str, name: str | None, topics: Sequence[str], f
 
 
 def take_oldest(conn: Connection) -> SubscribeRequest | None:
-    """Remove and return the oldest waiting request (None if there is none or another worker took it)."""
-    row = conn.execute(select(subscribe_requests).order_by(subscribe_requests.c.id).limit(1)).first()
-    if row is None:
-        return None
-    gone = conn.execute(delete(subscribe_requests).where(subscribe_requests.c.id == row.id)).rowcount
-    if gone != 1:
-        return None
-    return SubscribeRequest(row.id, row.email, row.name, decode_topics(row.topics), row.frequency, row.format,
-                            row.requested_at)
+    """Remove and return the oldest waiting request; None when there is none.
+
+    Two servers' workers may pick the same row: the one whose DELETE removes
+    it has it, the other looks again (the row is gone once the first commits).
+    """
+    while True:
+        row = conn.execute(select(subscribe_requests).order_by(subscribe_requests.c.id).limit(1)).first()
+        if row is None:
+            return None
+        gone = conn.execute(delete(subscribe_requests).where(subscribe_requests.c.id == row.id)).rowcount
+        if gone == 1:
+            return SubscribeRequest(row.id, row.email, row.name, decode_topics(row.topics), row.frequency,
+                                    row.format, row.requested_at)
 
 
 def waiting(conn: Connection) -> int:
