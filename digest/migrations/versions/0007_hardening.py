@@ -1,7 +1,7 @@
 """articles without a date; subscribe requests waiting for their email
 
 Revision ID: 0007
-Revises: 0005a
+Revises: 0010
 Create Date: 2026-11-30
 
 An item whose date cannot be read is stored without one (published_at NULL)
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: Union[str, Sequence[str], None] = "0005a"
+down_revision: Union[str, Sequence[str], None] = "0010"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
