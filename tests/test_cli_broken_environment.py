@@ -7,13 +7,19 @@ and exit status 75 (EX_TEMPFAIL), with the deliveries as they were.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import traceback
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from conftest import PG_URL, SEED
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+# A configured source, so that `digest sources ...` reach the database (a broken digest.toml replaces it).
+GOOD_CONFIG = '[[sources]]\nname = "news"\npath = "news.xml"\n'
 
 # One invocation of every command the CLI has (sub-commands of groups included).
 COMMANDS = [
@@ -46,6 +52,11 @@ COMMANDS = [
     ["run", "--frequency", "daily", "--transport", "file"],
     ["status", "2017-W25"],
     ["check", "2017-W25"],
+    ["report", "2017-W25"],
+    ["sources", "list"],
+    ["sources", "fetch"],
+    ["bounces", "fetch", str(SAMPLES / "returned.eml")],
+    ["bounces", "quarantine"],
     ["serve", "--port", "0"],
 ]
 # dkim-record reads neither the database nor (without [dkim]) anything else: with no DKIM
@@ -67,7 +78,8 @@ def _leaf_commands(group, path=()):
 def test_the_list_holds_every_command_there_is():
     from digest.cli import cli
 
-    listed = {tuple(c[:2]) if c[0] in ("article", "subscribers", "edition") else (c[0],) for c in COMMANDS}
+    groups = {"article", "subscribers", "edition", "sources", "bounces"}
+    listed = {tuple(c[:2]) if c[0] in groups else (c[0],) for c in COMMANDS}
     assert set(_leaf_commands(cli)) == listed
 
 
@@ -132,7 +144,9 @@ def test_every_command_in_a_broken_environment_says_one_line(env, tmp_path, monk
     work.mkdir()
     (work / "members.csv").write_text("email,name,topics,frequency\nann@example.org,Ann,,weekly\n",
                                       encoding="utf-8")
-    for key, value in {**env, **make(work)}.items():
+    shutil.copy2(SAMPLES / "news.xml", work / "news.xml")
+    (work / "good.toml").write_text(GOOD_CONFIG, encoding="utf-8")
+    for key, value in {**env, "DIGEST_CONFIG": str(work / "good.toml"), **make(work)}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(work)
     before = sorted(p.name for p in work.iterdir())
