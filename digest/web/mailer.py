@@ -82,6 +82,10 @@ class Mailer:
                 self._urgent.clear()
                 with self._lock:
                     seen = self._asked
+                    handled = seen == self._done
+                if handled:  # a wake-up for requests a pass already took care of
+                    self._wake.wait(self.poll)
+                    continue
                 try:
                     self.run_once()
                 except DigestError as exc:  # database busy or gone: try again shortly
