@@ -39,6 +39,7 @@ ENVIRONMENT = {
     "DIGEST_BOUNCE_ADDRESS": ("bounces", "address"),
     "DIGEST_BOUNCE_IMAP_URL": ("bounces", "imap_url"),
     "DIGEST_TRACKING_CLICKS": ("tracking", "clicks"),
+    "DIGEST_BUSY_TIMEOUT": ("digest", "busy_timeout"),
 }
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -132,6 +133,7 @@ class Settings:
     http_images: bool = False  # allow http: images (tests and demos serving images locally); never in production
     image_weight_kb: int = 800  # digest check: total weight of the images an email shows
     fetch_images: bool = True  # measure pictures at ingest (false: the sizes the source declares)
+    busy_timeout: int = 30  # seconds a command or page waits for another writer's lock
 
     @property
     def topic_slugs(self) -> tuple[str, ...]:
@@ -175,6 +177,10 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(str(path), "file", "does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), "syntax", str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), "file", f"is not UTF-8 text (byte {exc.start + 1} cannot be read)") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), "file", "is a folder, not a file") from None
     except OSError as exc:
         raise ConfigError(str(path), "file", exc.strerror or str(exc)) from None
 
@@ -277,6 +283,9 @@ def _validate(data: dict, source: str) -> Settings:
     transport = s("digest", "transport")
     if transport not in ("smtp", "file"):
         raise ConfigError(source, "digest.transport", f"must be smtp or file, not {transport!r}")
+    busy_timeout = i("digest", "busy_timeout")
+    if not 1 <= busy_timeout <= 3600:
+        raise ConfigError(source, "digest.busy_timeout", "must be between 1 and 3600 (seconds)")
     list_id = s("digest", "list_id") or f"{name} digest <digest.{_domain_of(sender)}>"
     min_articles = i("digest", "min_articles")
     if not 0 <= min_articles <= 100:
@@ -314,6 +323,7 @@ def _validate(data: dict, source: str) -> Settings:
         fetch_timeout=fetch["fetch_timeout"],
         fetch_deadline=fetch["fetch_deadline"],
         **_look(data, source, s, i),
+        busy_timeout=busy_timeout,
     )
 
 

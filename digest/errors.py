@@ -1,7 +1,8 @@
 """The one exception tree of digest.
 
 Every error a user can cause or meet is a DigestError; the CLI turns it into a
-one-line message and exit status 1, the web app into a friendly page.
+one-line message and exit status 1 (or its
+`exit_code`, 75 for a busy database), the web app into a friendly page.
 
     DigestError
     ├── ConfigError(path, key, reason)        digest.toml or environment is wrong
@@ -14,7 +15,9 @@ one-line message and exit status 1, the web app into a friendly page.
     ├── TokenError(reason)                    a forged, expired or revoked link
     ├── CheckError(target, failures)          a message fails the deliverability checks
     ├── EditorError(email, reason)            no such editor, a weak password, a used link
-    └── MailboxError(where, reason)           the bounce mailbox (IMAP, Maildir, files) cannot be read
+    ├── MailboxError(where, reason)           the bounce mailbox (IMAP, Maildir, files) cannot be read
+    └── DatabaseError(reason)                 the database cannot be opened or used
+        └── DatabaseBusyError(reason)         another process holds the write lock (exit 75: try again)
 """
 
 from __future__ import annotations
@@ -86,3 +89,13 @@ class MailboxError(DigestError):
     def __init__(self, where: str, reason: str):
         self.where, self.reason = where, reason
         super().__init__(f"{where}: {reason}")
+
+
+class DatabaseError(DigestError):
+    """The database at DIGEST_DATABASE_URL cannot be opened or used (not a database, refused, ...)."""
+
+
+class DatabaseBusyError(DatabaseError):
+    """Another process holds the write lock for longer than the busy timeout: nothing was changed."""
+
+    exit_code = 75  # EX_TEMPFAIL: cron or the operator may simply try again

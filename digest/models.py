@@ -94,6 +94,7 @@ class Article:
     # source's link_template made it) or "website" (a stand-in: the source's
     # website, for listing exports that carry no links).
     link_origin: str = "source"
+    date_unreadable: bool = False  # the source gave a date that cannot be read: store none, the editor places it
     # Filled when the article comes from the database.
     id: int | None = None
     topics: list[str] = field(default_factory=list)

@@ -334,6 +334,8 @@ def test_pending_members_are_asked_to_confirm_once_and_the_link_activates(run_cl
     assert msg["Subject"] == f"Confirm your subscription to {settings.organisation}"
     link = re.search(r"https://news\.example\.org/confirm/\S+", msg.get_body(("plain",)).get_content()).group(0)
     client = create_app(settings, db).test_client()
-    assert client.get(link.removeprefix("https://news.example.org")).status_code == 200
+    assert client.get(link.removeprefix("https://news.example.org")).status_code == 200  # a button: no change
+    assert json.loads(run_cli("subscribers", "show", str(msg["To"]), "--json").output)["status"] == "pending"
+    assert client.post(link.removeprefix("https://news.example.org")).status_code == 200
     shown = json.loads(run_cli("subscribers", "show", str(msg["To"]), "--json").output)
     assert shown["status"] == "active"

@@ -282,7 +282,7 @@ def test_impossible_date_is_dropped_and_reported(date):
     feed = rss(item(b"Dated", b"https://e.org/1", b"<pubDate>" + date.encode() + b"</pubDate>"))
     result = parse(feed)
     assert result.articles[0].published_at is None
-    assert result.problems == [f"feed.xml: item 1 (“Dated”): impossible date {date!r}: date dropped"]
+    assert result.problems == [f"feed.xml: item 1 (“Dated”): impossible date {date!r}: stored without a date"]
 
 
 def test_no_date_at_all_is_not_a_problem():
@@ -299,7 +299,8 @@ def test_duplicate_guids_keep_the_last():
     )
     result = parse(feed)
     assert [(a.title, a.guid) for a in result.articles] == [("Other", "g-2"), ("New wording", "g-1")]
-    assert result.problems == ["feed.xml: “Old wording”: same guid as “New wording” further on: kept the later one"]
+    assert result.problems == [
+        "feed.xml: item 1 (“Old wording”): same guid as item 3 (“New wording”) further on: kept the later one"]
 
 
 def test_raw_ampersand_is_escaped_and_the_feed_ingested():

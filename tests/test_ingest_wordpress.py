@@ -105,7 +105,7 @@ def test_impossible_date_is_dropped_and_reported(date_gmt):
     result = parse([post(date_gmt=date_gmt)])
     assert result.articles[0].published_at is None
     assert result.problems == [
-        f"posts.json: item 1 (“Socitm’s David Hopkins becomes Milton Keynes mayor”): impossible date {date_gmt!r}: date dropped"
+        f"posts.json: item 1 (“Socitm’s David Hopkins becomes Milton Keynes mayor”): impossible date {date_gmt!r}: stored without a date"
     ]
 
 

@@ -80,6 +80,7 @@ def test_the_double_opt_in_confirmation_is_signed(signed):
         "email": "new.member@example.net", "name": "New Member", "topics": ["data-protection"],
         "frequency": "weekly", "format": "html"}, environ_base={"REMOTE_ADDR": "192.0.2.7"})
     assert response.status_code == 200
+    assert app.extensions["digest"].mailer.wait_idle(timeout=30)  # sent by the app's mail worker
     [(envelope, raw)] = memory.sent
     assert envelope.recipients == ("new.member@example.net",)
     msg = assert_signed(raw, record)

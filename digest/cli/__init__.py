@@ -59,7 +59,7 @@ class App:
     def db(self):
         from ..db import Database
 
-        return Database(self.settings.database_url)
+        return Database(self.settings.database_url, busy_timeout=self.settings.busy_timeout)
 
 
 class LazyGroup(click.Group):
@@ -104,11 +104,15 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 def fail(exc: DigestError) -> click.ClickException:
     """Turn a DigestError into click's one-line 'Error: ...': exit status 2 for a
-    configuration error (cron and systemd tell it from a failed mailing), else 1."""
+    configuration error (cron and systemd tell it from a failed mailing), 75 for a
+    busy database (EX_TEMPFAIL: try again), else 1."""
     error = click.ClickException(str(exc))
-    if isinstance(exc, ConfigError):
-        error.exit_code = 2
+    error.exit_code = exit_status(exc)
     return error
+
+
+def exit_status(exc: DigestError) -> int:
+    return getattr(exc, "exit_code", None) or (2 if isinstance(exc, ConfigError) else 1)
 
 
 def main() -> None:
@@ -116,7 +120,7 @@ def main() -> None:
         cli.main(prog_name="digest", standalone_mode=True)
     except DigestError as exc:  # a command that forgot to convert
         click.echo(f"Error: {exc}", err=True)
-        sys.exit(2 if isinstance(exc, ConfigError) else 1)
+        sys.exit(exit_status(exc))
 
 
 pass_app = click.make_pass_decorator(App)

@@ -92,7 +92,7 @@ def articles(app, since, until, topic, as_json, explain) -> None:
         "url": a.url,
         "author": a.author,
         "author_role": a.author_role,
-        "published_at": a.published_at.isoformat(),
+        "published_at": a.published_at.isoformat() if a.published_at else None,
         "topics": a.topics,
         "summary": summarise(a, s.summary_words),
         "link_origin": a.link_origin,  # "website": a stand-in, the source gave no link
@@ -114,8 +114,8 @@ def articles(app, since, until, topic, as_json, explain) -> None:
         for a, row in zip(found, rows):
             flags = (" [pinned]" if row["pinned"] else "") + (" [excluded]" if row["excluded"] else "")
             flags += _link_flag(a)
-            out.print(f"[bold]{a.id}. {escape(a.title)}[/bold]{escape(flags)}  "
-                      f"({a.published_at.astimezone(tz):%d %b %Y})")
+            when = f"{a.published_at.astimezone(tz):%d %b %Y}" if a.published_at else "no date"
+            out.print(f"[bold]{a.id}. {escape(a.title)}[/bold]{escape(flags)}  ({when})")
             for slug, reason in row["topic_reasons"].items():
                 out.print(f"   {slug}: {escape(reason)}")
             if not row["topic_reasons"]:
@@ -140,7 +140,8 @@ def articles(app, since, until, topic, as_json, explain) -> None:
         if picture:
             notes.append("picture left out" if picture["left_out"] else f"picture {picture['width']}×{picture['height']}")
         noted = "\n" + escape(" · ".join(f"[{n}]" for n in notes)) if notes else ""
-        table.add_row(str(a.id), f"{a.published_at.astimezone(tz):%Y-%m-%d}",
+        when = f"{a.published_at.astimezone(tz):%Y-%m-%d}" if a.published_at else "no date"
+        table.add_row(str(a.id), when,
                       f"[bold]{escape(a.title)}[/bold]{noted}\n{escape(row['summary'])}",
                       escape(a.author or ""), "\n".join(row["topics"]) or "-")
     out.print(table)
@@ -186,12 +187,13 @@ def _link_flag(a) -> str:
 
 @click.group()
 def article() -> None:
-    """Editorial controls on one article: pin, exclude, override its summary.
+    """Editorial controls on one article: pin, exclude, override its summary, date it.
 
     \b
     Example:
       digest article pin 12
       digest article summary 12 "A shorter summary for the email."
+      digest article date 12 2017-06-21
     """
 
 
@@ -248,3 +250,38 @@ def summary(app, article_id: int, text: str | None, clear: bool) -> None:
     if text is not None:
         text = " ".join(text.split())
     _editorial(app, article_id, summary_override=None if clear else text)
+
+
+@article.command("date")
+@click.argument("article_id", type=int)
+@click.argument("day", metavar="YYYY-MM-DD")
+@pass_app
+def date_(app, article_id: int, day: str) -> None:
+    """Give the article a publication date (noon that day, in the editions' time zone).
+
+    For an article whose feed gave an impossible date: it is stored without
+    one and is in no edition until it has one.
+
+    \b
+    Example:
+      digest article date 12 2017-06-21
+    """
+    from datetime import date as Date
+    from datetime import datetime, time, timezone
+    from zoneinfo import ZoneInfo
+
+    from ..db import articles as article_db
+
+    try:
+        when = Date.fromisoformat(day)
+    except ValueError:
+        raise click.BadParameter(f"{day!r} is not a date like 2017-06-21", param_hint="YYYY-MM-DD") from None
+    tz = ZoneInfo(app.settings.timezone)
+    published = datetime.combine(when, time(12), tzinfo=tz).astimezone(timezone.utc)
+    try:
+        with app.db.begin() as conn:
+            if not article_db.set_published(conn, article_id, published, now=now_utc()):
+                raise click.ClickException(f"article {article_id}: no such article")
+    except DigestError as exc:
+        raise fail(exc) from None
+    click.echo(f"article {article_id}: dated {when.isoformat()}")

@@ -27,7 +27,9 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
 
     Needs DIGEST_SECRET_KEY (a long random value: it signs every link in every
     email) and DIGEST_BASE_URL (the address members reach these pages at).
-    Put a TLS-terminating proxy in front of it for the public internet.
+    Put a TLS-terminating proxy in front of it for the public internet
+    (README, "Security": bodies over 64 KiB are refused, silent connections
+    closed after 20 s).
 
     \b
     Example:
@@ -42,16 +44,12 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
             raise click.ClickException(
                 f"DIGEST_SECRET_KEY is missing, the demo key, or shorter than {MIN_SECRET} characters: set a long "
                 "random one (or pass --demo for a local try-out of the demo's emails)")
-        from waitress import create_server
-
         from ..web import create_app
+        from ..web.serving import make_server
 
         wsgi = create_app(settings, app.db)
-        options = {"host": host, "port": port, "threads": threads, "ident": "digest"}
-        if trusted_proxy:
-            options.update(trusted_proxy=trusted_proxy, trusted_proxy_count=1,
-                           trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"})
-        server = create_server(wsgi, **options)
+        server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy)
+        wsgi.extensions["digest"].mailer.notify(urgent=True)  # requests a stopped server left behind
     except DigestError as exc:
         raise fail(exc) from None
     if weak:

@@ -44,8 +44,9 @@ def upsert_article(
 ) -> Upserted:
     """Insert a new article or update the one with the same dedupe key.
 
-    Editors' choices (pinned, excluded, summary override) survive re-ingest;
-    an article without a date of its own keeps the date it was first given.
+    Editors' choices (pinned, excluded, summary override, a date they set)
+    survive re-ingest; an article without a date of its own keeps the date it
+    was first given.
     """
     key = article.dedupe_key
     values = {c: getattr(article, c) for c in _CONTENT}
@@ -55,7 +56,9 @@ def upsert_article(
     if row is None:
         values.update(
             dedupe_key=key,
-            published_at=article.published_at or now,
+            # No date: the time it is first seen, unless the source gave one that could not be
+            # read; then none at all (not selected) until `digest article date` places it.
+            published_at=article.published_at or (None if article.date_unreadable else now),
             first_seen_at=now,
             updated_at=now,
             pinned=False,
@@ -141,6 +144,21 @@ def set_editorial(conn: Connection, article_id: int, *, now: datetime, **changes
     result = conn.execute(
         update(articles).where(articles.c.id == article_id).values(updated_at=now, **changes))
     return result.rowcount == 1
+
+
+def set_published(conn: Connection, article_id: int, published_at: datetime, *, now: datetime) -> bool:
+    """The editor dates an article (one whose feed gave an impossible date, or a wrong one)."""
+    result = conn.execute(
+        update(articles).where(articles.c.id == article_id).values(published_at=published_at, updated_at=now))
+    return result.rowcount == 1
+
+
+def undated_ids(conn: Connection, article_ids: Sequence[int]) -> list[int]:
+    """Those of the articles that have no date."""
+    if not article_ids:
+        return []
+    q = select(articles.c.id).where(articles.c.id.in_(list(article_ids)), articles.c.published_at.is_(None))
+    return [r.id for r in conn.execute(q)]
 
 
 def _article(r, topic_slugs: list[str]) -> Article:

@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0010"
 
 metadata = MetaData(
     naming_convention={
@@ -68,7 +68,7 @@ articles = Table(
     Column("title", String(1000), nullable=False),
     Column("author", String(300)),
     Column("author_role", String(300)),
-    Column("published_at", UTCDateTime, nullable=False, index=True),
+    Column("published_at", UTCDateTime, index=True),  # NULL: the feed's date could not be read (0007)
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("categories", Text, nullable=False, default="[]"),  # JSON list of source categories
@@ -337,4 +337,19 @@ editor_events = Table(
     Column("target", String(100), nullable=False, default=""),  # article id, edition key, address
     Column("detail", Text, nullable=False, default="{}"),  # JSON
     Index("ix_editor_events_at", "at"),
+)
+
+# A subscribe form request, recorded inside the request and handled by the web
+# app's mail worker (digest/web/mailer.py), which deletes the row once it has
+# decided what to send. The form does the same work for every address. (0007)
+subscribe_requests = Table(
+    "subscribe_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("name", String(200)),
+    Column("topics", Text, nullable=False),  # comma-separated slugs; "" = all topics
+    Column("frequency", String(20), nullable=False),
+    Column("format", String(10), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
 )

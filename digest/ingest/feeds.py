@@ -37,6 +37,11 @@ _CDATA = re.compile(rb"<!\[CDATA\[.*?\]\]>", re.S)
 _RAW_AMP = re.compile(rb"&(?!(?:[A-Za-z_][\w.-]*|#[0-9]+|#x[0-9A-Fa-f]+);)")
 _CDATA_TEXT = re.compile(r"<!\[CDATA\[.*?\]\]>", re.S)
 _ITEM_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
+_BASE64_MODE = re.compile(r"""\bmode\s*=\s*["']base64["']""")
+# An HTML element of the kinds feeds carry, opening or closing: "<b>", "</p>", "<a href=...>".
+_MARKUP = re.compile(r"</?(?:a|b|i|u|em|strong|p|br|div|span|img|ul|ol|li|h[1-6]|blockquote|pre|code|table|tr|td"
+                     r"|script|style|iframe|object|embed|form|font|small|big|sub|sup|hr)\b[^<>]*>", re.I)
+_UTF32_NO_BOM = {b"<\x00\x00\x00": "utf-32-le", b"\x00\x00\x00<": "utf-32-be"}
 _WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -46,6 +51,9 @@ def sniff_text(data: bytes) -> str:
     for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
                        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
         if data.startswith(bom):
+            return data.decode(codec, errors="replace")
+    for start, codec in _UTF32_NO_BOM.items():  # before UTF-16: "<\0\0\0" also starts like "<\0"
+        if data.startswith(start):
             return data.decode(codec, errors="replace")
     if data[:2] == b"<\x00":
         return data.decode("utf-16-le", errors="replace")
@@ -69,9 +77,53 @@ def xml_root(text: str) -> str | None:
     return root.group(1) if root else None
 
 
+# Encodings a detector may name for an undeclared, non-UTF-8 feed that we believe: the
+# legacy encodings of scripts other than Latin. For Latin text, detectors guess between
+# close cousins (cp1250, cp1252, mac_roman) on little evidence; Windows-1252 is the
+# likelier truth there, and it is what a byte that is not UTF-8 is read as anyway.
+_DETECTABLE = re.compile(
+    r"^(koi8|cp1251|cp866|iso8859_5|mac_cyrillic|cp1253|iso8859_7|cp1255|iso8859_8|cp1256|iso8859_6|cp874|tis_620"
+    r"|euc_j|shift_jis|cp932|iso2022_jp|euc_kr|cp949|johab|iso2022_kr|gb2312|gbk|gb18030|hz|big5|cp950)")
+
+
+def detect_encoding(data: bytes) -> str | None:
+    """The legacy encoding of a non-Latin feed that does not say (KOI8-R, EUC-JP, Shift_JIS,
+    EUC-KR, GB2312, ...), as charset-normalizer detects it; None when it finds nothing we trust."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:262144]).best()
+    if best is None or not _DETECTABLE.match(best.encoding):
+        return None
+    return best.encoding
+
+
+def _codec_label(name: str) -> str:
+    return {"koi8_r": "KOI8-R", "koi8_u": "KOI8-U", "euc_jp": "EUC-JP", "euc_jis_2004": "EUC-JP",
+            "euc_jisx0213": "EUC-JP", "shift_jis": "Shift_JIS", "cp932": "Shift_JIS (cp932)",
+            "euc_kr": "EUC-KR", "cp949": "EUC-KR (cp949)", "gb2312": "GB2312", "gbk": "GBK",
+            "gb18030": "GB18030 (GB2312)", "big5": "Big5", "cp1251": "Windows-1251"}.get(name, name)
+
+
+def _as_utf8(text: str) -> bytes:
+    """Text of a feed re-encoded as UTF-8, its XML declaration saying so."""
+    text = text.removeprefix("\ufeff")
+    data = text.encode("utf-8")
+    declared = _DECLARED.match(data)
+    if declared:
+        start, end = declared.span(1)
+        data = data[:start] + b"utf-8" + data[end:]
+    return data
+
+
 def _fix_encoding(data: bytes) -> tuple[bytes, str | None]:
-    """Repair the two commonest lies about encoding before feedparser sees the
-    bytes. Returns (bytes, what was repaired or None)."""
+    """Repair the commonest lies and silences about encoding before feedparser
+    sees the bytes. Returns (bytes, what was repaired or None)."""
+    for start, codec in _UTF32_NO_BOM.items():
+        if data.startswith(start):  # XML's own rule for UTF-32 without a byte-order mark
+            try:
+                return _as_utf8(data.decode(codec)), "UTF-32 without a byte-order mark: read as UTF-32"
+            except UnicodeDecodeError:
+                return data, None
     if data.startswith(_WIDE_BOMS) or data[:2] in (b"<\x00", b"\x00<"):
         return data, None  # UTF-16/32: feedparser reads those itself
     body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
@@ -80,6 +132,11 @@ def _fix_encoding(data: bytes) -> tuple[bytes, str | None]:
     if name in ("utf-8", "utf8"):
         text, repaired = decode_bytes(data)
         if repaired:
+            detected = None if declared else detect_encoding(body)
+            if detected:
+                label = _codec_label(detected)
+                return (_as_utf8(body.decode(detected, errors="replace")),
+                        f"no encoding declared and not UTF-8: read as {label} (detected)")
             return text.encode("utf-8"), "not valid UTF-8: read the odd bytes as Windows-1252"
         return data, None
     if name in ("iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252", "us-ascii", "ascii") and declared:
@@ -160,14 +217,19 @@ def parse_feed(data: bytes, source: str, *, base_url: str | None = None) -> tupl
         raise IngestError(source, "not a feed: no RSS or Atom content found")
     kind = "atom" if version.startswith("atom") else "rss"
 
+    # Atom 0.3 base64 content says only "text/plain" or "application/octet-stream" after decoding:
+    # when what it decodes to is markup, it is treated as the HTML it is.
+    base64_used = bool(_BASE64_MODE.search(text))
     feed_link = parsed.feed.get("link") or ""
     feed_base = urljoin(base_url or "", feed_link) if feed_link else base_url
     articles: list[Article] = []
+    positions: list[int] = []
     for index, entry in enumerate(parsed.entries, 1):
-        article = _article(entry, index, source, feed_base, problems)
+        article = _article(entry, index, source, feed_base, problems, base64_used)
         if article is not None:
             articles.append(article)
-    return kind, dedupe(articles, source, problems), problems
+            positions.append(index)
+    return kind, dedupe(articles, source, problems, positions), problems
 
 
 def _label(index: int, title: str | None, link: str | None) -> str:
@@ -180,10 +242,21 @@ def _is_absolute(url: str | None) -> bool:
     return bool(url) and urlsplit(url).scheme in ("http", "https") and bool(urlsplit(url).netloc)
 
 
-def _article(entry, index: int, source: str, feed_base: str | None, problems: list[str]) -> Article | None:
+def _is_html(detail, base64_used: bool) -> bool:
+    """Is this title/summary/content HTML? Its type says so, or (base64 or octet-stream) it is markup."""
+    kind = detail.get("type")
+    if kind in _HTML_TYPES:
+        return True
+    if kind == "application/octet-stream" or (base64_used and kind == "text/plain"):
+        return bool(_MARKUP.search(detail.get("value") or ""))
+    return False
+
+
+def _article(entry, index: int, source: str, feed_base: str | None, problems: list[str],
+             base64_used: bool = False) -> Article | None:
     detail = entry.get("title_detail") or {}
     raw_title = entry.get("title") or ""
-    title = html_to_text(raw_title) if detail.get("type") in _HTML_TYPES else normalise_text(raw_title)
+    title = html_to_text(raw_title) if _is_html(detail, base64_used) else normalise_text(raw_title)
     title = normalise_text(title)  # a title is one line even when its HTML had paragraphs
     link = (entry.get("link") or "").strip() or None
     if link and not _is_absolute(link):
@@ -210,7 +283,7 @@ def _article(entry, index: int, source: str, feed_base: str | None, problems: li
     summary = entry.get("summary_detail")  # absent when feedparser copied the content into summary
     if summary and summary.get("value"):
         base = summary.get("base") or feed_base
-        if summary.get("type") in _HTML_TYPES:
+        if _is_html(summary, base64_used):
             teaser = sanitise_html(summary["value"], base_url=base) or None
         else:
             teaser = plain_paragraphs(summary["value"]) or None
@@ -219,27 +292,33 @@ def _article(entry, index: int, source: str, feed_base: str | None, problems: li
     content = next((c for c in contents if c.get("type") in _HTML_TYPES), contents[0] if contents else None)
     if content and content.get("value"):
         base = content.get("base") or feed_base
-        if content.get("type") in _HTML_TYPES:
+        if _is_html(content, base64_used):
             body = sanitise_html(content["value"], base_url=base) or None
         else:
             body = text_to_html(content["value"]) or None
 
+    published, unreadable = _published(entry, source, label, problems)
     return Article(
         title=title,
         url=link,
         guid=(entry.get("id") or "").strip() or None,
         author=author or None,
-        published_at=_published(entry, source, label, problems),
+        published_at=published,
         categories=categories,
         teaser=teaser,
         body=body,
         source=source,
         image=from_feed_entry(entry, link or feed_base) or from_html(teaser, body, base=link or feed_base),
+        date_unreadable=unreadable,
     )
 
 
-def _published(entry, source: str, label: str, problems: list[str]) -> datetime | None:
-    """published, else updated, as an aware UTC datetime; an impossible date is dropped and reported."""
+def _published(entry, source: str, label: str, problems: list[str]) -> tuple[datetime | None, bool]:
+    """(published, else updated, as an aware UTC datetime; whether a date was given but could not be read).
+
+    An impossible date is dropped and reported: the article is stored without
+    a date (not selected) until the editor gives it one.
+    """
     bad = []
     for key in ("published", "updated"):
         # dict.get: FeedParserDict.get("updated") falls back to "published" with a DeprecationWarning.
@@ -248,27 +327,51 @@ def _published(entry, source: str, label: str, problems: list[str]) -> datetime 
             continue
         if parsed:
             try:
-                return datetime(*parsed[:6], tzinfo=timezone.utc)
+                return datetime(*parsed[:6], tzinfo=timezone.utc), False
             except (ValueError, TypeError):
                 pass
         if raw not in bad:
             bad.append(raw)
     if bad:
-        problems.append(f"{source}: {label}: impossible date {bad[0]!r}: date dropped")
-    return None
+        problems.append(f"{source}: {label}: impossible date {bad[0]!r}: stored without a date")
+        return None, True
+    return None, False
 
 
-def dedupe(articles: list[Article], source: str, problems: list[str]) -> list[Article]:
-    """Keep the last of articles that are the same (same guid, else URL), in the kept ones' order."""
-    last = {article.dedupe_key: i for i, article in enumerate(articles)}
+def _completeness(article: Article) -> tuple[bool, int]:
+    """How much of an article an item carries: a body first, then the longer teaser."""
+    return bool((article.body or "").strip()), len((article.teaser or "").strip())
+
+
+def dedupe(articles: list[Article], source: str, problems: list[str],
+           positions: list[int] | None = None) -> list[Article]:
+    """One article per key (same guid, else URL): the most complete item, the later one when equal.
+
+    A stub that repeats a GUID ("duplicate of the item above") never replaces
+    the real article. Each dropped item is reported by its title, and by its
+    position in the source when `positions` (parallel to articles) is given.
+    """
+    def label(i: int) -> str:
+        title = f"“{shorten(articles[i].title)}”"
+        return f"item {positions[i]} ({title})" if positions else title
+
+    best: dict[str, int] = {}
+    for i, article in enumerate(articles):
+        j = best.get(article.dedupe_key)
+        if j is None or _completeness(article) >= _completeness(articles[j]):
+            best[article.dedupe_key] = i
     kept = []
     for i, article in enumerate(articles):
-        if last[article.dedupe_key] == i:
+        j = best[article.dedupe_key]
+        if i == j:
             kept.append(article)
-        else:
-            later = articles[last[article.dedupe_key]]
-            problems.append(
-                f"{source}: “{shorten(article.title)}”: same {article.dedupe_key.split(':', 1)[0]} as "
-                f"“{shorten(later.title)}” further on: kept the later one"
-            )
+            continue
+        where, which = ("further on", "later") if j > i else ("above", "earlier")
+        why = ""
+        if j < i:  # kept despite coming first: say why
+            why = " (it has the body)" if articles[j].body and not article.body else " (it has the longer teaser)"
+        problems.append(
+            f"{source}: {label(i)}: same {article.dedupe_key.split(':', 1)[0]} as "
+            f"{label(j)} {where}: kept the {which} one{why}"
+        )
     return kept

@@ -68,6 +68,11 @@ def ingest_sources(
                     article.published_at = published
                 reasons = classify(article, settings.topics)
                 result = article_db.upsert_article(conn, article, reasons, now=now)
+                if article.date_unreadable and article.published_at is None and \
+                        article_db.undated_ids(conn, [result.id]):
+                    report.problems.append(
+                        f"article {result.id} “{article.title}” has no date and is in no edition: "
+                        f"give it one with `digest article date {result.id} YYYY-MM-DD`")
                 if result.created:
                     report.new += 1
                 elif result.changed:

@@ -104,7 +104,8 @@ def _article(post: object, index: int, source: str, base_url: str | None, proble
         url=link,
         guid=guid,
         author=author,
-        published_at=_published(post, source, label, problems),
+        published_at=(published := _published(post, source, label, problems)),
+        date_unreadable=published is None and bool(post.get("date_gmt")),
         categories=categories,
         teaser=teaser,
         body=body,
@@ -122,7 +123,7 @@ def _published(post: dict, source: str, label: str, problems: list[str]) -> date
     try:
         parsed = datetime.fromisoformat(str(raw))
     except ValueError:
-        problems.append(f"{source}: {label}: impossible date {raw!r}: date dropped")
+        problems.append(f"{source}: {label}: impossible date {raw!r}: stored without a date")
         return None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)

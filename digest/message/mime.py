@@ -92,6 +92,10 @@ def qp_piece(text: str) -> bytes:
 def _qp_long(text: str) -> bytes:
     """qp_piece for long text: binascii.b2a_qp (C) does the escaping and wrapping."""
     data = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+    if any(len(line) > _MAX_QP for line in data.split(b"\n")):
+        # b2a_qp can leave a line of 77 or 78 characters when it escapes whitespace
+        # before a line break ("=09"): wrap every line again.
+        return _rewrap(data, ends_open=not text.endswith("\n"))
     if text.endswith("\n"):
         return data.replace(b"\n", b"\r\n")
     head, _, last = data.rpartition(b"\n")
@@ -100,6 +104,21 @@ def _qp_long(text: str) -> bytes:
     _wrap(last.decode("ascii"), "=\r\n", tail)
     out = (head + b"\n").replace(b"\n", b"\r\n") if head or data.startswith(b"\n") else b""
     return out + "".join(tail).encode("ascii")
+
+
+def _rewrap(data: bytes, *, ends_open: bool) -> bytes:
+    """Quoted-printable lines ("\\n" line ends, "=" soft breaks) split again into lines of <= 76."""
+    lines = data.decode("ascii").split("\n")
+    last = lines.pop()
+    out: list[str] = []
+    for line in lines:
+        if line.endswith("="):  # a soft break: the line goes on
+            _wrap(line[:-1], "=\r\n", out)
+        else:
+            _wrap(line, "\r\n", out)
+    if ends_open:
+        _wrap(last, "=\r\n", out)
+    return "".join(out).encode("ascii")
 
 
 # --- headers -----------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Sending policy, pure: is a member still due at send time, and when to retry a 4xx."""
+"""Sending policy, pure: is a member still due at send time, what a server's answer means, when to retry."""
 
 from __future__ import annotations
 
@@ -17,3 +17,30 @@ def is_due(status: str, paused: bool, frequency: str, edition_frequency: str) ->
 def backoff_seconds(attempts: int, *, base: int = 300, cap: int = 6 * 3600) -> int:
     """Delay before retrying a temporary (4xx) failure: 5 min, 10, 20, ... up to 6 h."""
     return min(cap, base * 2 ** max(0, attempts - 1))
+
+
+SENT_OK, RETRY, FAILED_HARD, GAVE_UP = "sent", "retry", "failed", "gave-up"
+
+
+def verdict(ok: bool, permanent: bool, code: int | None, message: str, attempts_before: int,
+            max_attempts: int) -> tuple[str, str | None, int | None]:
+    """What one SMTP answer means for a delivery: (verdict, error to record, seconds until the retry).
+
+    A 5xx fails the delivery (a hard bounce, counted against the member); a 4xx
+    is retried with backoff until the max_attempts-th attempt, which gives up
+    (a failure, but no bounce: the address may be fine).
+    """
+    if ok:
+        return SENT_OK, None, None
+    error = f"{code or ''} {message}".strip()
+    if permanent:
+        return FAILED_HARD, error, None
+    attempts = attempts_before + 1
+    if attempts >= max_attempts:
+        return GAVE_UP, f"gave up after {attempts} attempts: {error}", None
+    return RETRY, error, backoff_seconds(attempts)
+
+
+def is_hard_bounce(error: str | None) -> bool:
+    """Whether a failed delivery's recorded error is a hard bounce (not a give-up after 4xx replies)."""
+    return not (error or "").startswith("gave up")

@@ -32,7 +32,7 @@ from ..message.assemble import MessageTemplate, Recipient
 from ..message.outgoing import Outgoing
 from ..message.verp import ReturnPath
 from ..models import Edition, TopicSet
-from .policy import backoff_seconds, is_due
+from .policy import RETRY, SENT_OK, is_due, is_hard_bounce, verdict
 from .queue import variant_for
 from .transports import Envelope, SendResult, Transport
 
@@ -358,16 +358,14 @@ class _SendRun:
 
 
 def _outcome(c, result: SendResult, moved: int | None, now: datetime, opts: SendOptions):
-    if result.ok:
+    kind, error, retry_in = verdict(result.ok, result.permanent, result.code, result.message, c.attempts,
+                                    opts.max_attempts)
+    if kind == SENT_OK:
         return delivery_db.Outcome(c.id, SENT, variant_id=moved)
-    error = f"{result.code or ''} {result.message}".strip()
-    if result.permanent:
-        return delivery_db.Outcome(c.id, FAILED, error, variant_id=moved)
-    attempts = c.attempts + 1
-    if attempts >= opts.max_attempts:
-        return delivery_db.Outcome(c.id, FAILED, f"gave up after {attempts} attempts: {error}", variant_id=moved)
-    retry_at = now + timedelta(seconds=backoff_seconds(attempts))
-    return delivery_db.Outcome(c.id, QUEUED, error, retry_at=retry_at, variant_id=moved)
+    if kind == RETRY:
+        return delivery_db.Outcome(c.id, QUEUED, error, retry_at=now + timedelta(seconds=retry_in),
+                                   variant_id=moved)
+    return delivery_db.Outcome(c.id, FAILED, error, variant_id=moved)
 
 
 _STATUS = re.compile(r"(?<![\d.])5\.\d{1,3}\.\d{1,3}(?![\d.])")
@@ -376,7 +374,7 @@ _STATUS = re.compile(r"(?<![\d.])5\.\d{1,3}\.\d{1,3}(?![\d.])")
 def _record(db: Database, outcomes, now: datetime, opts: SendOptions, stats: SendStats,
             permanent: tuple[str, ...] = ()) -> None:
     """permanent: status codes ([bounces] permanent) that make a member bounced at the first refusal."""
-    hard = [o for o in outcomes if o.state == FAILED and not (o.error or "").startswith("gave up")]
+    hard = [o for o in outcomes if o.state == FAILED and is_hard_bounce(o.error)]
     at_once = [o.delivery_id for o in hard if (m := _STATUS.search(o.error or "")) and m.group(0) in permanent]
     counted = [o.delivery_id for o in hard if o.delivery_id not in set(at_once)]
     with db.begin() as conn:

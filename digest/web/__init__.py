@@ -9,13 +9,15 @@ Routes (views in the modules of this package):
     GET  /preferences/TOKEN      preferences form          POST: save, show what changed
     GET  /unsubscribe/TOKEN      confirm page (no change)  POST: unsubscribe (RFC 8058 one-click)
     GET  /subscribe              subscribe form            POST: double opt-in request (rate-limited)
-    GET  /confirm/TOKEN          activates a pending member
+    GET  /confirm/TOKEN          confirm page (no change)  POST: activates a pending member
     GET  /editions/KEY           web version of a queued edition (subscribe, previous/next links)
     GET  /editions/              the archive: sent editions newest first; ?topic=slug: a topic's articles
     GET  /editions/feed.xml      Atom feed of the sent editions
     GET  /r/TOKEN                an article link: counted per article (not per member), then redirected
     GET  /assets/site.css        the stylesheet, in the organisation's colours
 
+A database held busy by another process past the busy timeout gets 503 with
+Retry-After (mail providers retry one-click POSTs) and one log line.
 No cookies and no JavaScript. Pages that carry a token are never cached and
 never send a Referer, so a token does not leak to the sites members go on to.
 """
@@ -32,15 +34,17 @@ from werkzeug.exceptions import HTTPException
 from ..config import Settings, templates_dir
 from ..config import web_option as _web_option
 from ..db import Database
-from ..errors import TokenError
+from ..errors import ConfigError, DatabaseBusyError, DatabaseError, TokenError
 from ..sending.transports import make_transport
 from . import clicks, desk, editions, preferences, subscribe, unsubscribe
 from .common import EDITION_CSP, PAGE_CSP, WebState, error_page
+from .mailer import Mailer
 
 log = logging.getLogger("digest.web")
 
 TEMPLATES_DIR = templates_dir() / "web"
 MAX_BODY = 64 * 1024  # the largest form is a few hundred bytes
+RETRY_AFTER_BUSY = 30  # seconds: a busy database is another digest's short write or a backup
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -84,6 +88,8 @@ def create_app(
     app.jinja_env.lstrip_blocks = True
     app.extensions["digest"] = state
 
+    state.mailer = Mailer(app, subscribe.handle_request)
+
     for module in (preferences, unsubscribe, subscribe, editions, clicks):
         app.register_blueprint(module.bp)
     app.extensions["digest-bursts"] = clicks.BurstDetector()
@@ -113,6 +119,16 @@ def create_app(
         for name, value in exc.get_headers():  # Allow for 405, Retry-After for 429
             if name.lower() != "content-type":
                 resp.headers[name] = value
+        return resp
+
+    @app.errorhandler(DatabaseError)
+    def _database(exc: DatabaseError):
+        # One line, no traceback: busy is the expected case (503, come back); anything else is ours (500).
+        busy = isinstance(exc, DatabaseBusyError)
+        log.warning("%s %s: %s", request.method, request.path, exc)
+        resp = error_page("busy" if busy else "server", 503 if busy else 500)
+        if busy:
+            resp.headers["Retry-After"] = str(RETRY_AFTER_BUSY)
         return resp
 
     @app.errorhandler(Exception)

@@ -91,6 +91,7 @@ class WebState:
     org: dict = field(init=False)
     edition_cache: OrderedDict = field(init=False, default_factory=OrderedDict)
     cache_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    mailer: object = field(init=False, default=None)  # web.mailer.Mailer, set by create_app
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -126,6 +127,7 @@ ERRORS = {
     "too-many": ("Too many requests",
                  "You have sent this form several times in a short while. Wait a minute and try again."),
     "bad-request": ("That did not work", "The request could not be understood. Go back and try again."),
+    "busy": ("We are busy", "Nothing was changed. Please try again in a minute."),
     "server": ("Something went wrong", "The problem is ours, not yours. Nothing was changed; please try again later."),
 }
 

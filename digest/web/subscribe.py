@@ -1,7 +1,9 @@
-"""GET/POST /subscribe (double opt-in) and GET /confirm/TOKEN.
+"""GET/POST /subscribe (double opt-in) and GET/POST /confirm/TOKEN.
 
 Whatever the address, the answer is the same "check your inbox" page, so the
-form cannot be used to find out who is a member. Behind it:
+form cannot be used to find out who is a member; and it comes after the same
+work (one row recorded in subscribe_requests), so its timing cannot either.
+The app's mail worker (mailer.py) then decides, outside the request:
 
     new address            -> pending member, confirmation email
     pending                -> the confirmation email again (at most every resend_minutes)
@@ -9,6 +11,8 @@ form cannot be used to find out who is a member. Behind it:
     active, bounced, complained, forgotten -> nothing is sent
 
 Requests are rate-limited per client address (in memory, per process).
+GET /confirm/TOKEN shows a button and changes nothing (mail scanners follow
+links); POST confirms, and a second POST changes nothing (200 both times).
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from flask import Blueprint, render_template, request
 from werkzeug.exceptions import TooManyRequests
 
 from ..db import members as member_db
+from ..db import requests as request_db
 from ..errors import SubscriberError, TokenError
 from ..members import check_format, check_frequency, clean_name, normalise_email
 from ..message.outgoing import Outgoing
 from ..models import FORMATS, FREQUENCIES
 from ..sending.transports import Envelope
-from .common import FORMAT_WORDS, FREQUENCY_WORDS, load_member, page, state, tokens_for
+from .common import FORMAT_WORDS, FREQUENCY_WORDS, load_member, masked, page, state, tokens_for
 
 log = logging.getLogger("digest.web")
 bp = Blueprint("subscribe", __name__)
@@ -95,35 +100,44 @@ def subscribe():
     if errors:
         return _render_form(shown, errors, 400)
     topics = () if shown["topics"] == set(slugs) else tuple(t for t in slugs if t in shown["topics"])
-    outgoing = _request(email, name, topics, frequency, fmt)
-    if outgoing is not None:
-        _send(email, *outgoing)
-    return page("check_inbox.html", email=email)
-
-
-def _request(email: str, name, topics, frequency: str, fmt: str):
-    """Record the request; returns (kind, name, url) of the email to send, or None to send nothing."""
-    st = state()
-    now = st.now()
+    # The same work whoever the address belongs to: record, wake the worker, answer.
     with st.db.begin() as conn:
-        existing = member_db.get_by_email(conn, email)
-        if existing is None:
-            if member_db.is_suppressed(conn, email):
-                return None  # forgotten at their request: only an administrator may add them back
-            sub = member_db.create_pending(conn, email, name, topics, frequency, fmt, "web", now)
-            return "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version)
-        if existing.status not in ("pending", "unsubscribed"):
-            return None
-        last = member_db.last_event_at(conn, existing.id, REQUEST_ACTIONS)
-        if last is not None and now - last < timedelta(minutes=st.resend_minutes):
-            return None  # one email per address per few minutes, however often the form is sent
-        if existing.status == "pending":
-            kind, url = "confirm", st.links.confirm_url(existing.id, existing.token_version)
-        else:
-            kind, url = "return", st.links.preferences_url(existing.id, existing.token_version)
-        member_db.add_event(conn, existing.id, "web", "subscribe-request",
-                                {"status": existing.status, "email": kind}, now)
-        return kind, existing.name, url
+        request_db.add(conn, email, name, topics, frequency, fmt, st.now())
+    resp = page("check_inbox.html", email=email)
+    # Wake the worker once the answer has gone out, so its work cannot slow this answer down.
+    resp.call_on_close(st.mailer.notify)
+    return resp
+
+
+def handle_request(conn, req: request_db.SubscribeRequest):
+    """The mail worker's decision for one recorded request (in its transaction): a sender, or None."""
+    outgoing = _decide(conn, req.email, req.name, req.topics, req.frequency, req.format, req.requested_at)
+    if outgoing is None:
+        return None
+    return lambda: _send(req.email, *outgoing)
+
+
+def _decide(conn, email: str, name, topics, frequency: str, fmt: str, now):
+    """Update the member for a request; returns (kind, name, url) of the email to send, or None to send nothing."""
+    st = state()
+    existing = member_db.get_by_email(conn, email)
+    if existing is None:
+        if member_db.is_suppressed(conn, email):
+            return None  # forgotten at their request: only an administrator may add them back
+        sub = member_db.create_pending(conn, email, name, topics, frequency, fmt, "web", now)
+        return "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version)
+    if existing.status not in ("pending", "unsubscribed"):
+        return None
+    last = member_db.last_event_at(conn, existing.id, REQUEST_ACTIONS)
+    if last is not None and now - last < timedelta(minutes=st.resend_minutes):
+        return None  # one email per address per few minutes, however often the form is sent
+    if existing.status == "pending":
+        kind, url = "confirm", st.links.confirm_url(existing.id, existing.token_version)
+    else:
+        kind, url = "return", st.links.preferences_url(existing.id, existing.token_version)
+    member_db.add_event(conn, existing.id, "web", "subscribe-request",
+                       {"status": existing.status, "email": kind}, now)
+    return kind, existing.name, url
 
 
 def _send(email: str, kind: str, name: str | None, url: str) -> None:
@@ -151,6 +165,19 @@ def _send(email: str, kind: str, name: str | None, url: str) -> None:
 
 
 @bp.get("/confirm/<token>")
+def confirm_page(token: str):
+    """A button; nothing changes (a link scanner's GET must not subscribe anyone)."""
+    st = state()
+    with st.db.connect() as conn:
+        sub = load_member(conn, "confirm", token, max_age=st.confirm_days * 86400)
+    if sub.status == "active":
+        return page("confirmed.html", member=sub, links=tokens_for(sub))
+    if sub.status != "pending":
+        raise TokenError("the member left after this link was sent")
+    return page("confirm.html", token=token, address=masked(sub.email))
+
+
+@bp.post("/confirm/<token>")
 def confirm(token: str):
     st = state()
     with st.db.begin() as conn:
@@ -184,7 +211,7 @@ def ask_confirmations(app, *, source: str = "cli") -> tuple[int, int]:
                     skipped += 1
                     continue
                 member_db.add_event(conn, sub.id, source, "subscribe-request",
-                                        {"status": "pending", "email": "confirm"}, now)
+                                   {"status": "pending", "email": "confirm"}, now)
             _send(sub.email, "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version))
             asked += 1
     return asked, skipped

@@ -1,7 +1,7 @@
 """the edition desk: editors, their audit trail, the editor's order and topics set by hand
 
 Revision ID: 0009
-Revises: 0010
+Revises: 0008
 Create Date: 2026-11-30
 
 Editors sign in to /desk/ with a password (hashed) or a one-time link (only
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: Union[str, Sequence[str], None] = "0010"
+down_revision: Union[str, Sequence[str], None] = "0008"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
