@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import socket
 import ssl
 from concurrent.futures import Executor
@@ -110,12 +111,13 @@ class SmtpRelay:
                     reader, writer = await asyncio.open_connection(self.host, self.port)
         except ssl.SSLCertVerificationError as exc:
             raise RelayUnusable(f"TLS with {self.url}: {exc.verify_message or exc}") from None
-        except ssl.SSLError as exc:
-            raise RelayUnusable(f"TLS with {self.url}: {exc}") from None
+        except ssl.SSLError as exc:  # the handshake itself failed (no TLS there, no common protocol)
+            raise RelayUnusable(f"TLS handshake with {self.url} failed: {exc.reason or exc}") from None
         except TimeoutError:
             raise Dropped(f"connect to {self.url}: timed out", busy=True) from None
-        except OSError as exc:  # refused, unreachable, no such host
-            raise RelayUnusable(f"connect to {self.url}: {exc.strerror or exc}") from None
+        except OSError as exc:  # refused, unreachable, no such host (worded as smtplib's transport words it)
+            why = f"[Errno {exc.errno}] {os.strerror(exc.errno)}" if exc.errno else str(exc)
+            raise RelayUnusable(f"connect to {self.url}: {why}") from None
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -126,9 +128,12 @@ class SmtpRelay:
         except (RelayUnusable, Dropped):
             conn.abort()
             raise
+        except ssl.SSLCertVerificationError as exc:
+            conn.abort()
+            raise RelayUnusable(f"TLS with {self.url}: {exc.verify_message or exc}") from None
         except ssl.SSLError as exc:
             conn.abort()
-            raise RelayUnusable(f"TLS with {self.url}: {getattr(exc, 'verify_message', None) or exc}") from None
+            raise RelayUnusable(f"TLS handshake with {self.url} failed: {exc.reason or exc}") from None
         except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError) as exc:
             conn.abort()
             raise Dropped(f"connect to {self.url}: {type(exc).__name__} {exc}".strip()) from None
