@@ -191,3 +191,19 @@ def test_two_processes_send_every_delivery_exactly_once(queue_members, env, db):
     assert len(got) == 300 and set(got.values()) == {1}
     assert len(peers) >= 4  # four connections or more (two a process), each from its own port
     assert {(s, a) for s, a, _ in states(db).values()} == {(SENT, 1)}
+
+
+def test_the_operator_sees_why_a_relay_slowed_down(queue_members, env, db):
+    queue_members(60)
+    with SmtpSink(pipelining=True, max_connections=2) as sink:
+        cmd = [sys.executable, "-m", "digest", "send", "--transport", "smtp", "--connections", "6",
+               "--processes", "1"]
+        done = subprocess.run(cmd, env={**os.environ, **env, "DIGEST_SMTP_URL": sink.url}, capture_output=True,
+                              text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "sent 60, retry later 0, failed 0, skipped 0 (via smtp)" in done.stdout
+    # The progress line (a log line when stderr is not a terminal): rate, connections in use, retries...
+    assert "/s, " in done.stderr and " connection(s)" in done.stderr and " retries" in done.stderr
+    # ...and the summary says what the relay did and what it cost: nobody's attempt.
+    assert "the relay said it had too many connections" in done.stderr and "no attempt spent" in done.stderr
+    assert {(s, a) for s, a, _ in states(db).values()} == {(SENT, 1)}
