@@ -27,7 +27,8 @@ from ..db import deliveries as delivery_db
 from ..errors import DeliveryError, DigestError
 from .transports import make_transport
 from .transports.pipelined import SmtpRelay
-from .worker import SendOptions, SendStats, preflight, send_queue, utcnow
+from .prepare import preflight
+from .worker import SendOptions, SendStats, send_queue, utcnow
 
 _REPORT_EVERY = 0.25  # seconds between a child's progress reports
 

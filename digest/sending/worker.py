@@ -26,22 +26,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from ..checks.edition import check_edition
 from ..config import Settings
 from ..db import Database
 from ..db import deliveries as delivery_db
-from ..db import editions as edition_db
 from ..db import members as member_db
-from ..db.schema import FAILED, QUEUED, SENT, SKIPPED
-from ..edition.variants import plan_variant
-from ..errors import CheckError, DeliveryError, DigestError
+from ..db.schema import FAILED, QUEUED, SENT
+from ..errors import DeliveryError, DigestError
 from ..message.assemble import MessageTemplate, Recipient
 from ..message.outgoing import Outgoing
 from ..message.verp import ReturnPath
-from ..models import Edition, TopicSet
 from .flow import Concurrency, GroupCommitter, RateLimiter
-from .policy import RETRY, SENT_OK, is_due, is_hard_bounce, verdict
-from .queue import variant_for
+from .policy import RETRY, SENT_OK, is_hard_bounce, verdict
+from .prepare import Context, prepare, preflight
 from .transports import Envelope, SendResult, Transport
 from .transports.pipelined import Dropped, RelayUnusable, SmtpRelay, ThreadedConnection
 
@@ -88,83 +84,6 @@ class SendStats:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-class _Context:
-    """Per-run caches: editions, message templates, plans, re-planned variants."""
-
-    def __init__(self, db: Database, settings: Settings, out: Outgoing):
-        self.db, self.settings, self.out = db, settings, out
-        self.editions: dict[int, Edition] = {}
-        self.templates: dict[int, MessageTemplate] = {}
-        self.stored: dict[int, object] = {}  # variants loaded but not yet compiled
-        self.variant_keys: dict[int, tuple[TopicSet, str]] = {}
-        self.plans: dict[tuple[int, str, str], object] = {}
-
-    def edition(self, edition_id: int, key: str) -> Edition:
-        if edition_id not in self.editions:
-            with self.db.connect() as conn:
-                self.editions[edition_id] = edition_db.load_edition(conn, key)
-        return self.editions[edition_id]
-
-    def template(self, variant_id: int, edition_key: str, edition_id: int) -> MessageTemplate:
-        if variant_id not in self.templates:
-            if variant_id not in self.stored:
-                # One query for all of the edition's variants, not one per variant:
-                # each query costs this thread a GIL hand-off while senders run.
-                with self.db.connect() as conn:
-                    self.stored.update((v.id, v) for v in edition_db.list_variants(conn, edition_id))
-            v = self.stored.pop(variant_id, None)
-            if v is None:  # rendered by another sender after we looked
-                with self.db.connect() as conn:
-                    v = edition_db.load_variant(conn, variant_id)
-            self.variant_keys[variant_id] = (v.topics, v.format)
-            self.templates[variant_id] = self.out.template(v.rendered, edition_key=edition_key, fmt=v.format)
-        return self.templates[variant_id]
-
-    def plan(self, edition: Edition, topics: TopicSet, fmt: str):
-        k = (edition.id, topics, fmt)
-        if k not in self.plans:
-            self.plans[k] = plan_variant(topics, fmt, edition.items, self.settings.topic_slugs)
-        return self.plans[k]
-
-
-def _prepare(ctx: _Context, c: delivery_db.Claimed, now: datetime):
-    """-> an Outcome (skip), or (variant id to use, its MessageTemplate, the Recipient)."""
-    if c.subscriber_id is None:
-        return delivery_db.Outcome(c.id, SKIPPED, "member was forgotten")
-    reason = is_due(c.status, c.paused, c.frequency, c.edition_frequency)
-    if reason:
-        return delivery_db.Outcome(c.id, SKIPPED, reason)
-    edition = ctx.edition(c.edition_id, c.edition_key)
-    plan = ctx.plan(edition, c.topics, c.format)
-    if plan is None:
-        return delivery_db.Outcome(c.id, SKIPPED, "no article of the edition in the member's topics any more")
-    variant_id = c.variant_id
-    template = ctx.template(variant_id, c.edition_key, c.edition_id)
-    if ctx.variant_keys[variant_id] != (plan.key, plan.fmt):
-        variant_id = variant_for(ctx.db, ctx.settings, edition, plan, now=now)
-        template = ctx.template(variant_id, c.edition_key, c.edition_id)
-    return variant_id, template, Recipient(c.id, c.subscriber_id, c.email, c.name, c.token_version)
-
-
-def preflight(db: Database, settings: Settings, *, now: datetime) -> None:
-    """Refuse (CheckError) to send any edition with pending deliveries whose messages fail the checks.
-
-    Every variant of each such edition is assembled for a sample member and
-    checked (checks.edition) before anything is claimed.
-    """
-    with db.connect() as conn:
-        keys = delivery_db.editions_with_pending(conn)
-    for key in keys:
-        with db.connect() as conn:
-            edition = edition_db.load_edition(conn, key)
-        failed = {v: f for v, f in check_edition(db, settings, edition, now=now).items() if f}
-        if failed:
-            lines = [f"{v}: {x}" for v, fs in failed.items() for x in fs]
-            error = CheckError(f"edition {key}", lines[:3] + ([f"... {len(lines) - 3} more"] if len(lines) > 3 else []))
-            error.lines = lines  # every failure, for a command to list
-            raise error
 
 
 def send_queue(
@@ -220,7 +139,7 @@ class _SendRun:
         self.make_transport = None if self.relay else transports
         self.stats = SendStats()
         self.out = Outgoing(settings)
-        self.ctx = _Context(db, settings, self.out)
+        self.ctx = Context(db, settings, self.out)
         self.envelope_from = settings.sender_address
         # VERP: with [bounces] address set, each delivery has its own envelope sender (message/verp.py).
         self.return_path = (ReturnPath(settings.secret_key, settings.bounces.address)
@@ -290,7 +209,7 @@ class _SendRun:
             claimed = delivery_db.claim(conn, now=now, lease_seconds=self.opts.lease_seconds, limit=want)
         out = []
         for c in claimed:
-            prepared = _prepare(self.ctx, c, now)
+            prepared = prepare(self.ctx, c, now)
             if isinstance(prepared, delivery_db.Outcome):
                 out.append(prepared)
             else:
