@@ -12,7 +12,7 @@ the 8 topics in week 2017-W25, then measures:
              a raw executemany of as many delivery-sized rows into a fresh table
   assembly   median µs to build one member's complete message from a variant, against
              the naive per-member path (Jinja -> MJML -> premailer -> email.message)
-  send       `digest send`'s worker (--connections 128, --processes = cores) into a minimal
+  send       `digest send`'s worker (--connections 256, --processes = cores) into a minimal
              sink in its own process (scripts/bench_sink.py) answering at once, against a raw
              smtplib loop over 4 connections sending the same bytes; then into the sink
              answering every command 20 ms late (--relay-latency-ms), against the pipelined
@@ -546,7 +546,8 @@ def main() -> None:
     p.add_argument("--relay-latency-ms", type=float, action="append",
                    help="the sink answers every command this late (repeat for several; 0 is always measured; "
                         "default: 0 and 20)")
-    p.add_argument("--connections", type=int, default=128, help="digest send --connections (default 128)")
+    p.add_argument("--connections", type=int, default=256,
+                   help="digest send --connections (default 256: enough in flight that the CPU, not the round trips, is the limit)")
     p.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                    help="digest send --processes (default: the number of cores)")
     args = p.parse_args()
