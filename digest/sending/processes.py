@@ -135,6 +135,9 @@ def send_all(
                         stop.set()
             if on_progress and latest:
                 on_progress(total(latest.values()), 0)
+    except BaseException:  # Ctrl-C or a bug here: the children stop too, giving back what they hold
+        stop.set()
+        raise
     finally:
         for p in children:
             p.join(timeout=60)
