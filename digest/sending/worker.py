@@ -126,6 +126,7 @@ class _Task:
     recipient: Recipient
     now: datetime
     requeues: int = 0
+    held: bool = False  # in a connection's hands, outcome not yet given nor handed back to the queue
 
 
 class _SendRun:
@@ -190,14 +191,16 @@ class _SendRun:
         # every held "." would then wait for too.
         _record(self.db, list(outcomes), self.clock(), self.opts, self.stats, self.settings.bounces.permanent)
 
-    def _resolved(self, outcome: delivery_db.Outcome) -> asyncio.Future:
+    def _resolved(self, outcome: delivery_db.Outcome, task: _Task | None = None) -> asyncio.Future:
+        if task is not None:
+            task.held = False
         self.outstanding -= 1
         if self.outstanding == 0:
             self.all_resolved.set()
         return self.committer.add(outcome)
 
     def _give_back(self, task: _Task) -> asyncio.Future:
-        return self._resolved(delivery_db.Outcome(task.claimed.id, QUEUED, None))  # untouched: no attempt spent
+        return self._resolved(delivery_db.Outcome(task.claimed.id, QUEUED, None), task)  # untouched: no attempt spent
 
     def _stopping(self) -> bool:
         return bool(self.fatal or self.committer.error or (self.opts.stop and self.opts.stop()))
@@ -264,7 +267,7 @@ class _SendRun:
         """One connection's life: take a place, then tasks; send each, holding its "." for the last commit."""
         opts, concurrency = self.opts, self.concurrency
         prev: asyncio.Future | None = None  # the commit of this connection's previous outcome
-        conn = None
+        conn = task = None
         # A place among the connections allowed now is taken before a task, so that no
         # worker sits on a task while waiting for a place another worker holds idle.
         placed = False
@@ -276,6 +279,7 @@ class _SendRun:
                 task = await self.tasks.get()
                 if task is None:
                     break
+                task.held = True
                 if self._stopping():
                     self._give_back(task)
                     continue
@@ -313,19 +317,25 @@ class _SendRun:
                     result = SendResult(False, False, None, f"{type(exc).__name__}: {exc}")
                 if result.fatal:  # the transport itself is broken (bad password, TLS...): stop, spend no attempt
                     self.fatal = self.fatal or result.message
-                    prev = self._resolved(delivery_db.Outcome(task.claimed.id, QUEUED, f"not sent: {result.message}"))
+                    prev = self._resolved(delivery_db.Outcome(task.claimed.id, QUEUED, f"not sent: {result.message}"),
+                                          task)
                     conn = await _close(conn)
                     continue
                 if result.ok:
                     self.busy_streak = 0
                     concurrency.success()
-                prev = self._resolved(_outcome(task.claimed, result, task.moved, self.clock(), opts))
+                prev = self._resolved(_outcome(task.claimed, result, task.moved, self.clock(), opts), task)
                 if conn.closed or conn.messages >= opts.max_per_connection:
                     conn = await _close(conn)
                 if concurrency.over():
                     conn = await _close(conn)
                     concurrency.release()
                     placed = False
+        except Exception as exc:  # a bug: stop the run, and give back what this connection held
+            self.fatal = self.fatal or f"{type(exc).__name__}: {exc}"
+            if task is not None and task.held:
+                self._give_back(task)
+            raise
         finally:
             await _close(conn)
             if placed:
@@ -345,8 +355,9 @@ class _SendRun:
             return
         if task.requeues > 5:  # the relay keeps dropping this one: count it as a temporary failure
             self._resolved(_outcome(task.claimed, SendResult(False, False, None, exc.reason), task.moved,
-                                    self.clock(), self.opts))
+                                    self.clock(), self.opts), task)
             return
+        task.held = False
         self.tasks.put_nowait(task)
         if exc.busy:  # give the relay a moment before this worker tries again
             await asyncio.sleep(min(5.0, 0.05 * 2 ** min(self.busy_streak, 7)))
