@@ -1,6 +1,7 @@
 """digest's benchmark: every figure and its ceiling measured in one run, on this machine.
 
-    scripts/bench [--subscribers N ...] [--json FILE] [--database-url URL]
+    scripts/bench [--subscribers N ...] [--json FILE] [--database-url URL] [--relay-latency-ms MS ...]
+                  [--connections N] [--processes N]
 
 For each N (default 100,000) it makes a scratch database of N members with
 random topics (any subset of the 8), frequencies and formats, 12 articles over
@@ -11,8 +12,11 @@ the 8 topics in week 2017-W25, then measures:
              a raw executemany of as many delivery-sized rows into a fresh table
   assembly   median µs to build one member's complete message from a variant, against
              the naive per-member path (Jinja -> MJML -> premailer -> email.message)
-  send       `send_queue` with 4 SMTP connections into a minimal sink on 127.0.0.1,
-             against a raw smtplib loop over 4 connections sending the same bytes
+  send       `digest send`'s worker (--connections 256, --processes = cores) into a minimal
+             sink in its own process (scripts/bench_sink.py) answering at once, against a raw
+             smtplib loop over 4 connections sending the same bytes; then into the sink
+             answering every command 20 ms late (--relay-latency-ms), against the pipelined
+             ceiling connections / (round trips per message x latency); then with DKIM on
   memory     peak resident memory (VmHWM) of the queueing and sending processes
   storage    database bytes per delivery (table and indexes)
   preview    `digest preview --week` with 10,000 articles in the database, whole command
@@ -45,6 +49,10 @@ TARGETS = {  # metric: (description, check)
     "queue_ratio": ("queue_rate / insert_ceiling_rate >= 0.5", lambda r: r["queue_ratio"] >= 0.5),
     "naive_ratio": ("naive_us / assembly_us >= 300", lambda r: r["naive_ratio"] >= 300),
     "send_ratio": ("send_rate / send_ceiling_rate >= 0.7", lambda r: r["send_ratio"] >= 0.7),
+    "latency_rate": ("send rate at 20 ms >= 1,000/s", lambda r: r.get("send_20ms_rate", 1000) >= 1000),
+    "latency_ratio": ("send at 20 ms / min(pipelined ceiling, 0 ms rate) >= 0.8",
+                      lambda r: r.get("latency_ratio", 1) >= 0.8),
+    "dkim_ratio": ("send_rate_dkim / send_rate (DKIM off, same latency) >= 0.8", lambda r: r["dkim_ratio"] >= 0.8),
     "db_bytes_per_delivery": ("<= 300 bytes", lambda r: r["db_bytes_per_delivery"] <= 300),
     "renders": ("renders == variants, MJML compiles == html variants",
                 lambda r: r["renders"] == r["variants"] and r["mjml_compiles"] == r["html_variants"]),
@@ -264,8 +272,46 @@ def dkim_timings(message: bytes, samples: int = 200) -> tuple[float, float]:
     return statistics.median(ours) / 1000, statistics.median(theirs) / 1000
 
 
-def send_measurements(sc: Scratch, limit: int) -> tuple[dict, float]:
-    """(digest send figures, raw smtplib ceiling in messages a second), same sink, same bytes."""
+def start_sink(latency_ms: float) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    sink = subprocess.Popen([PY, str(ROOT / "scripts" / "bench_sink.py"), str(port), str(latency_ms)],
+                            stdout=subprocess.PIPE, text=True)
+    assert sink.stdout.readline().strip() == "ready"
+    return sink, port
+
+
+def stop_sink(sink: subprocess.Popen) -> int:
+    """Stop it; return how many messages it received."""
+    sink.terminate()
+    out, _ = sink.communicate(timeout=20)
+    return int(out.split()[-1]) if out.strip() else -1
+
+
+def requeue_sent(sc: Scratch) -> None:
+    """The deliveries just sent, queued again: the next measurement sends the same messages."""
+    from sqlalchemy import update
+
+    from digest.db.schema import QUEUED, deliveries
+
+    with sc.db.begin() as conn:
+        conn.execute(update(deliveries).values(status=QUEUED, attempts=0, sent_at=None, lease_until=None,
+                                               not_before=None, last_error=None))
+    settle(sc)
+
+
+def dkim_env(sc: Scratch) -> dict:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = sc.dir / "dkim.pem"
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    return {"DIGEST_DKIM_DOMAIN": "example.org", "DIGEST_DKIM_SELECTOR": "bench", "DIGEST_DKIM_KEY_FILE": str(path)}
+
+
+def send_measurements(sc: Scratch, limit: int, args) -> dict:
+    """digest send at each relay latency (and with DKIM at the last), and the raw smtplib ceiling at 0 ms."""
     from sqlalchemy import select
 
     from digest.db.editions import load_variant
@@ -273,39 +319,75 @@ def send_measurements(sc: Scratch, limit: int) -> tuple[dict, float]:
     from digest.message.assemble import MessageTemplate, Recipient
     from digest.message.links import Links
 
-    port = free_port()
-    sink = subprocess.Popen([PY, str(ROOT / "scripts" / "bench_sink.py"), str(port)], stdout=subprocess.PIPE,
-                            text=True)
-    try:
-        assert sink.stdout.readline().strip() == "ready"
+    conns, procs = str(args.connections), str(args.processes)
+    out: dict = {"send_connections": args.connections, "send_processes": args.processes}
+    # The bytes the ceiling sends: the same deliveries, assembled the same way, before digest sends them.
+    s = sc.settings
+    links = Links(s.secret_key, s.base_url)
+    with sc.db.connect() as conn:
+        rows = conn.execute(
+            select(deliveries.c.id, deliveries.c.variant_id, subscribers.c.id.label("sid"), subscribers.c.email,
+                   subscribers.c.name).join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .order_by(deliveries.c.id).limit(limit)).all()
+        templates = {}
+        for r in rows:
+            if r.variant_id not in templates:
+                v = load_variant(conn, r.variant_id)
+                templates[r.variant_id] = MessageTemplate.compile(v.rendered, settings=s, edition_key=WEEK,
+                                                                  fmt=v.format, links=links)
+    now = datetime.now(timezone.utc)
+    messages = [(r.email, templates[r.variant_id].assemble(Recipient(r.id, r.sid, r.email, r.name, 1), date=now))
+                for r in rows]
+    del templates
+    latencies = sorted(set(args.relay_latency_ms or [0, 20]))
+    if 0 not in latencies:
+        latencies.insert(0, 0)
+    for ms in latencies:
+        sink, port = start_sink(ms)
         sc.env["DIGEST_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
-        # The bytes the ceiling sends: the same deliveries, assembled the same way, before digest sends them.
-        s = sc.settings
-        links = Links(s.secret_key, s.base_url)
-        with sc.db.connect() as conn:
-            rows = conn.execute(
-                select(deliveries.c.id, deliveries.c.variant_id, subscribers.c.id.label("sid"), subscribers.c.email,
-                       subscribers.c.name).join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
-                .order_by(deliveries.c.id).limit(limit)).all()
-            templates = {}
-            for r in rows:
-                if r.variant_id not in templates:
-                    v = load_variant(conn, r.variant_id)
-                    templates[r.variant_id] = MessageTemplate.compile(v.rendered, settings=s, edition_key=WEEK,
-                                                                      fmt=v.format, links=links)
-        now = datetime.now(timezone.utc)
-        messages = [(r.email, templates[r.variant_id].assemble(Recipient(r.id, r.sid, r.email, r.name, 1), date=now))
-                    for r in rows]
-        # The ceiling is measured just before and just after digest sends, and
-        # averaged: on 2 shared cores one measurement alone swings by ~20%.
-        before = smtplib_ceiling(port, messages, s.sender_address, connections=4)
-        sent = child(sc, "send", str(limit), "4")
-        after = smtplib_ceiling(port, messages, s.sender_address, connections=4)
-        ceiling = (before + after) / 2
+        try:
+            if ms == 0:
+                # The ceiling is measured just before and just after digest sends, and
+                # averaged: on 2 shared cores one measurement alone swings by ~20%.
+                before = smtplib_ceiling(port, messages, s.sender_address, connections=4)
+            sent = child(sc, "send", str(limit), conns, procs)
+            if ms == 0:
+                after = smtplib_ceiling(port, messages, s.sender_address, connections=4)
+                out["send_ceiling_rate"] = round((before + after) / 2)
+        finally:
+            received = stop_sink(sink)
+        requeue_sent(sc)
+        key = "send" if ms == 0 else f"send_{ms:g}ms"
+        out[f"{key}_rate"] = round(sent["sent"] / sent["seconds"])
+        out[f"{key}_seconds"] = round(sent["seconds"], 3)
+        out[f"{key}_received"] = received  # counted at the sink: every message once (requeued ones included)
+        out[f"{key}_rss_mb"] = round(sent["vmhwm_kb"] / 1024, 1)
+        if ms == 0:
+            out["sent"] = sent["sent"]
+    worst = latencies[-1]
+    if worst:
+        # The pipelined conversation: MAIL+RCPT+DATA, then body and "."; a session (connect, EHLO, QUIT)
+        # every max_per_connection (100) messages.
+        trips = 2 + 3 / 100
+        ceiling = args.connections / (trips * worst / 1000)
+        out["relay_latency_ms"] = worst
+        out["round_trips_per_message"] = trips
+        out["latency_ceiling_rate"] = round(ceiling)
+        out["latency_ratio"] = round(out[f"send_{worst:g}ms_rate"] / min(ceiling, out["send_rate"]), 3)
+    sink, port = start_sink(worst)
+    sc.env["DIGEST_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+    saved = dict(sc.env)
+    sc.env.update(dkim_env(sc))
+    try:
+        sent = child(sc, "send", str(limit), conns, procs)
     finally:
-        sink.terminate()
-        sink.wait(timeout=10)
-    return sent, ceiling
+        sc.env = saved
+        stop_sink(sink)
+    requeue_sent(sc)
+    out["send_rate_dkim"] = round(sent["sent"] / sent["seconds"])
+    base = out["send_rate"] if worst == 0 else out[f"send_{worst:g}ms_rate"]
+    out["dkim_ratio"] = round(out["send_rate_dkim"] / base, 3)
+    return out
 
 
 def smtplib_ceiling(port: int, messages: list[tuple[str, bytes]], sender: str, connections: int) -> float:
@@ -373,8 +455,9 @@ def run(n: int, args) -> dict:
         say("DKIM signing")
         dkim_us, dkimpy_us = dkim_timings(sample)
         limit = min(queued, args.send_count)
-        say(f"sending {limit:,} messages over 4 connections, then the smtplib ceiling")
-        sent, send_ceiling = send_measurements(sc, limit)
+        say(f"sending {limit:,} messages over {args.connections} connections in {args.processes} process(es) "
+            f"at relay latencies {args.relay_latency_ms or [0, 20]} ms, then with DKIM; the smtplib ceiling")
+        sends = send_measurements(sc, limit, args)
         result = {
             "subscribers": n, "database": sc.db.dialect, "variants": n_variants, "renders": renders,
             "mjml_compiles": compiles, "html_variants": html_variants,
@@ -383,10 +466,10 @@ def run(n: int, args) -> dict:
             "insert_ceiling_rate": round(ceiling), "insert_bare_rate": round(bare),
             "assembly_us": round(assembly_us, 2), "naive_us": round(naive_us, 1), "message_bytes": message_bytes,
             "dkim_us": round(dkim_us, 1), "dkimpy_us": round(dkimpy_us, 1),
-            "sent": sent["sent"], "send_seconds": round(sent["seconds"], 3),
-            "send_rate": round(sent["sent"] / sent["seconds"]), "send_ceiling_rate": round(send_ceiling),
-            "queue_rss_mb": round(q["vmhwm_kb"] / 1024, 1), "send_rss_mb": round(sent["vmhwm_kb"] / 1024, 1),
-            "peak_rss_mb": round(max(q["vmhwm_kb"], sent["vmhwm_kb"]) / 1024, 1),
+            **sends,
+            "queue_rss_mb": round(q["vmhwm_kb"] / 1024, 1),
+            "peak_rss_mb": round(max(q["vmhwm_kb"] / 1024, *(v for k, v in sends.items() if k.endswith("rss_mb"))),
+                                 1),
             "db_bytes_per_delivery": round(per_delivery, 1),
         }
         result["queue_ratio"] = round(result["queue_rate"] / result["insert_ceiling_rate"], 3)
@@ -418,8 +501,17 @@ def report(results: list[dict]) -> None:
         ("  naive / assembly (>= 300)", "naive_ratio", "{:,.0f}"), ("message size, bytes", "message_bytes", "{:,}"),
         ("DKIM signing (OpenSSL RSA), µs/message", "dkim_us", "{:,.0f}"),
         ("  dkimpy's own signing, µs/message", "dkimpy_us", "{:,.0f}"),
-        ("sent (4 connections)", "sent", "{:,}"), ("send rate, /s", "send_rate", "{:,}"),
-        ("smtplib ceiling, /s", "send_ceiling_rate", "{:,}"), ("  send / ceiling (>= 0.7)", "send_ratio", "{:.2f}"),
+        ("sent (each measurement)", "sent", "{:,}"),
+        ("  connections", "send_connections", "{:,}"), ("  processes", "send_processes", "{:,}"),
+        ("send rate at 0 ms, /s", "send_rate", "{:,}"),
+        ("smtplib ceiling (4 connections, 0 ms), /s", "send_ceiling_rate", "{:,}"),
+        ("  send / ceiling (>= 0.7)", "send_ratio", "{:.2f}"),
+        ("send rate at 20 ms, /s", "send_20ms_rate", "{:,}"),
+        ("  pipelined ceiling at 20 ms, /s", "latency_ceiling_rate", "{:,}"),
+        ("  round trips per message", "round_trips_per_message", "{:.2f}"),
+        ("  20 ms / min(ceiling, 0 ms rate) (>= 0.8)", "latency_ratio", "{:.2f}"),
+        ("send rate with DKIM (at the last latency), /s", "send_rate_dkim", "{:,}"),
+        ("  DKIM on / off (>= 0.8)", "dkim_ratio", "{:.2f}"),
         ("peak RSS queue, MB", "queue_rss_mb", "{:.1f}"), ("peak RSS send, MB", "send_rss_mb", "{:.1f}"),
         ("DB bytes per delivery (<= 300)", "db_bytes_per_delivery", "{:.0f}"),
         ("preview with 10k articles, s", "preview_seconds", "{:.2f}"),
@@ -451,6 +543,13 @@ def main() -> None:
                         "too few messages per variant would measure compiling rather than sending)")
     p.add_argument("--preview-articles", type=int, default=10_000, help="articles for the preview timing (0: skip)")
     p.add_argument("--keep", action="store_true", help="keep the scratch database")
+    p.add_argument("--relay-latency-ms", type=float, action="append",
+                   help="the sink answers every command this late (repeat for several; 0 is always measured; "
+                        "default: 0 and 20)")
+    p.add_argument("--connections", type=int, default=256,
+                   help="digest send --connections (default 256: enough in flight that the CPU, not the round trips, is the limit)")
+    p.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                   help="digest send --processes (default: the number of cores)")
     args = p.parse_args()
     results = [run(n, args) for n in (args.subscribers or [100_000])]
     report(results)

@@ -1,7 +1,7 @@
 """One measured step of scripts/bench, run in a process of its own.
 
     python scripts/bench_child.py queue KEY
-    python scripts/bench_child.py send LIMIT CONNECTIONS
+    python scripts/bench_child.py send LIMIT CONNECTIONS [PROCESSES]
 
 Prints one JSON line: what was done, the seconds the step itself took (not
 the interpreter's start-up) and the process's peak resident memory (VmHWM).
@@ -17,11 +17,15 @@ from datetime import datetime, timezone
 
 
 def vmhwm_kb() -> int:
+    """Peak resident memory of this process or of its largest child (sender processes), in KB."""
+    import resource
+
+    own = 0
     with open("/proc/self/status") as fh:
         for line in fh:
             if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
+                own = int(line.split()[1])
+    return max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 
 def main(argv: list[str]) -> None:
@@ -40,18 +44,17 @@ def main(argv: list[str]) -> None:
         seconds = time.perf_counter() - t0
         out = {"queued": report.queued, "variants_rendered": report.variants}
     elif step == "send":
-        from digest.sending.transports import SmtpTransport
-        from digest.sending.worker import SendOptions, send_queue
+        from digest.sending.processes import send_all, transports_for
+        from digest.sending.worker import SendOptions
 
-        limit, connections = int(argv[1]), int(argv[2])
+        limit, connections, processes = int(argv[1]), int(argv[2]), int(argv[3]) if len(argv) > 3 else 1
         t0 = time.perf_counter()
-        stats = send_queue(db, settings, lambda: SmtpTransport.from_url(settings.smtp_url),
-                           # The pre-flight (every variant checked once a run, as `digest send` does)
-                           # is not part of the send rate: `digest check` times it on its own.
-                           SendOptions(connections=connections, limit=limit, batch=1000, record_every=500,
-                                       check=False))
+        stats = send_all(db, settings, transports_for("smtp", settings),
+                         SendOptions(connections=connections, limit=limit, batch=500, processes=processes,
+                                     check=False))
         seconds = time.perf_counter() - t0
-        out = {"sent": stats.sent, "failed": stats.failed, "retried": stats.retried}
+        out = {"sent": stats.sent, "failed": stats.failed, "retried": stats.retried, "requeued": stats.requeued,
+               "sessions": stats.sessions, "processes": stats.processes}
     else:
         raise SystemExit(f"unknown step {step!r}")
     out.update(seconds=seconds, vmhwm_kb=vmhwm_kb())

@@ -110,6 +110,7 @@ class _SinkSMTP(SMTP):
         super().__init__(handler, **kwargs)
         self.sink = sink
         self.number = 0  # set at the first EHLO/HELO
+        self.admitted = False  # counted as an open session (see SmtpSink.max_connections)
 
     def connection_made(self, transport) -> None:
         first = self.transport is None  # STARTTLS calls this again on the same object
@@ -141,6 +142,10 @@ class _Handler:
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.sink._greeted(server)
         session.host_name = hostname
+        if not self.sink._admit(server):
+            return [self._answer(server, "421 4.7.0 Too many connections, try again later")]
+        if self.sink.pipelining:
+            responses.insert(-1, "250-PIPELINING")
         return responses
 
     async def handle_HELO(self, server, session, envelope, hostname):
@@ -154,7 +159,11 @@ class _Handler:
         return MISSING
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        reply = self.sink.mail_reply_for.get(address.lower())
+        # RCPT and DATA already waiting behind MAIL: the client pipelined them (RFC 2920).
+        if b"DATA\r\n" in bytes(getattr(server._reader, "_buffer", b"")).upper():
+            with self.sink._cond:
+                self.sink.pipelined_groups += 1
+        reply = self.sink._mail_reply(address)
         if reply:
             return self._answer(server, reply)
         envelope.mail_from = address
@@ -216,12 +225,21 @@ class SmtpSink:
         auth: tuple[str, str] | None = None,
         tls: str | None = None,
         data_size_limit: int = 2**25,
+        pipelining: bool = False,
+        max_connections: int | None = None,
     ):
         if tls not in (None, "starttls", "implicit"):
             raise ValueError("tls must be None, 'starttls' or 'implicit'")
         self.host, self.port = host, port or _free_port(host)
         self.auth, self.tls = auth, tls
         self.data_size_limit = data_size_limit
+        self.pipelining = pipelining  # advertise PIPELINING (RFC 2920) in the EHLO reply
+        self.max_connections = max_connections  # beyond this many at once: 421 at EHLO, and hang up
+        self.pipelined_groups = 0  # MAIL FROMs that arrived with their DATA already behind them
+        self.peak_connections = 0  # most sessions open at once
+        self.busy_replies = 0  # 421s given for too many connections or by busy_at_mail
+        self.mails = 0  # MAIL FROM commands seen
+        self._busy_at: dict[int, str] = {}
         self.reply_for: dict[str, str] = {}  # RCPT TO address -> reply, e.g. "550 5.1.1 No such user"
         self.mail_reply_for: dict[str, str] = {}  # MAIL FROM address -> reply
         self.data_reply_for: dict[str, str] = {}  # recipient -> reply to the end of DATA
@@ -330,6 +348,33 @@ class SmtpSink:
         with self._cond:
             self._fail_first[address.lower()] = [times, reply]
 
+    def busy_at_mail(self, number: int, reply: str = "421 4.7.0 Too busy, closing connection") -> None:
+        """Answer the NUMBER-th MAIL FROM (counted from 1 over all connections) with REPLY (and hang up on 421)."""
+        with self._cond:
+            self._busy_at[number] = reply
+
+    def _mail_reply(self, address: str) -> str | None:
+        with self._cond:
+            self.mails += 1
+            reply = self._busy_at.pop(self.mails, None)
+            if reply:
+                self.busy_replies += 1
+                return reply
+        return self.mail_reply_for.get(address.lower())
+
+    def _admit(self, proto: _SinkSMTP) -> bool:
+        """At EHLO: may PROTO stay (within max_connections of the sessions open now)?"""
+        with self._cond:
+            if proto.admitted:
+                return True
+            admitted = sum(1 for p in self._live if p.admitted)
+            if self.max_connections is not None and admitted >= self.max_connections:
+                self.busy_replies += 1
+                return False
+            proto.admitted = True
+            self.peak_connections = max(self.peak_connections, admitted + 1)
+            return True
+
     def _rcpt_reply(self, address: str) -> str | None:
         key = address.lower()
         with self._cond:
@@ -402,6 +447,8 @@ class SmtpSink:
             self._fail_first.clear()
             self._connections = 0
             self.quits = 0
+            self.pipelined_groups = self.peak_connections = self.busy_replies = self.mails = 0
+            self._busy_at.clear()
         self.reply_for.clear()
         self.mail_reply_for.clear()
         self.data_reply_for.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 import click
 
@@ -36,9 +37,17 @@ def _send_options(f):
     for opt in reversed([
         click.option("--transport", type=click.Choice(["smtp", "file"]), default=None,
                      help="smtp (DIGEST_SMTP_URL) or file (.eml files in DIGEST_OUTBOX). Default: config."),
-        click.option("--connections", type=click.IntRange(1, 64), default=1, show_default=True,
-                     help="SMTP connections used in parallel."),
-        click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="At most this many messages a second."),
+        click.option("--connections", type=click.IntRange(1, 1000), default=1, show_default=True,
+                     help="SMTP connections at most, all processes together (see README: Sending to a real "
+                          "relay). About the rate you want x the relay's round trip x 2, within what the "
+                          "relay allows; fewer while the relay says it has too many."),
+        click.option("--processes", type=click.IntRange(1, 64), default=None,
+                     help="Sender processes on the same queue (default: the number of cores; never more "
+                          "than connections)."),
+        click.option("--max-per-connection", type=click.IntRange(1, 100_000), default=100, show_default=True,
+                     help="Messages per SMTP connection, then QUIT and reconnect."),
+        click.option("--rate", type=click.FloatRange(min=0, min_open=True),
+                     help="At most this many messages a second, all processes together."),
         click.option("--limit", type=click.IntRange(min=1), help="Stop after this many deliveries."),
         click.option("--reclaim", is_flag=True,
                      help="After a crash: take over deliveries left 'sending' at once, not when their lease ends."),
@@ -245,11 +254,21 @@ def _check_transport(app, kind) -> None:
     transport.close()
 
 
-def _send_options_of(connections, rate, limit, reclaim, lease_seconds, batch=200):
+def _send_options_of(connections, rate, limit, reclaim, lease_seconds, batch=200, processes=None,
+                     max_per_connection=100):
+    import os
+
     from ..sending.worker import SendOptions
 
     return SendOptions(connections=connections, rate=rate, limit=limit, reclaim=reclaim,
-                       lease_seconds=lease_seconds, batch=batch)
+                       lease_seconds=lease_seconds, batch=batch, processes=processes or os.cpu_count() or 1,
+                       max_per_connection=max_per_connection)
+
+
+def _how(s) -> str:
+    """The progress line's reasons: current rate, connections in use (and the relay's limit), retries."""
+    return (f"{s.rate:,.0f}/s, {s.connections} connection(s)"
+            + (f" (relay allows {s.concurrency})" if s.busy else "") + f", {s.retried + s.requeued} retries")
 
 
 def _progress(app, kind, limit):
@@ -266,20 +285,29 @@ def _progress(app, kind, limit):
             total = delivery_db.pending_count(conn)
         total = min(total, limit) if limit else total
         bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                       TimeRemainingColumn(), console=console(stderr=True))
-        task = bar.add_task(f"sending ({kind})", total=total)
-        return bar, (lambda s, n: bar.update(task, completed=s.done))
+                       TimeRemainingColumn(), "{task.fields[how]}", console=console(stderr=True))
+        task = bar.add_task(f"sending ({kind})", total=total, how="")
+        return bar, (lambda s, n: bar.update(task, completed=s.done, how=_how(s)))
+
+    last = [0.0]
 
     def line(s, n):
-        log.info("batch %d: %d sent, %d retry later, %d failed, %d skipped", s.batches, s.sent, s.retried,
-                 s.failed, s.skipped)
+        if time.monotonic() - last[0] >= 5:  # called a few times a second
+            last[0] = time.monotonic()
+            log.info("%d sent, %d retry later, %d failed, %d skipped; %s", s.sent, s.retried, s.failed,
+                     s.skipped, _how(s))
 
     return contextlib.nullcontext(), line
 
 
 def _print_sent(app, kind, stats) -> None:
     click.echo(f"sent {stats.sent}, retry later {stats.retried}, failed {stats.failed}, skipped {stats.skipped}"
-               + (f" (via {kind}: {app.settings.outbox})" if kind == "file" else f" (via {kind})"))
+               + f" (via {kind}" + (f": {app.settings.outbox}" if kind == "file" else "")
+               + (f", {stats.processes} processes)" if stats.processes > 1 else ")"))
+    if stats.busy:
+        click.echo(f"  the relay said it had too many connections {stats.busy} time(s): went down to "
+                   f"{stats.lowest_concurrency}; {stats.requeued} message(s) sent again on another connection, "
+                   f"no attempt spent", err=True)
     for err, n in sorted(stats.errors.items(), key=lambda kv: -kv[1])[:5]:
         click.echo(f"  {n} x {err}", err=True)
 
@@ -291,16 +319,15 @@ def _fail_check(exc: DigestError) -> click.ClickException:
     return fail(exc)
 
 
-def _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch=200):
-    from ..sending.worker import send_queue
+def _do_send(app, transport, *send_args):
+    from ..sending.processes import send_all, transports_for
 
-    kind, factory = _transport_factory(app, transport)
+    kind = transport or app.settings.transport
     _check_transport(app, kind)
-    shown, on_progress = _progress(app, kind, limit)
-    with shown:
-        stats = send_queue(app.db, app.settings, factory,
-                           _send_options_of(connections, rate, limit, reclaim, lease_seconds, batch),
-                           on_progress=on_progress)
+    opts = _send_options_of(*send_args)
+    shown, on_progress = _progress(app, kind, opts.limit)
+    with shown:  # smtp: the pipelined relay client, one event loop a process
+        stats = send_all(app.db, app.settings, transports_for(kind, app.settings), opts, on_progress=on_progress)
     _print_sent(app, kind, stats)
     return stats
 
@@ -308,7 +335,8 @@ def _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds, b
 @click.command(epilog=EXIT_STATUSES)
 @_send_options
 @pass_app
-def send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch) -> None:
+def send(app, transport, connections, processes, max_per_connection, rate, limit, reclaim, lease_seconds,
+         batch) -> None:
     """Send every queued delivery that is due, over SMTP or into the outbox folder.
 
     Several `digest send` processes may run at once: deliveries are claimed in
@@ -322,7 +350,8 @@ def send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch
       DIGEST_SMTP_URL=smtp+starttls://user:pass@smtp.example.org digest send --connections 4
     """
     try:
-        stats = _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch)
+        stats = _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch, processes,
+                         max_per_connection)
     except CheckError as exc:
         raise _fail_check(exc) from None
     except DigestError as exc:
@@ -443,8 +472,8 @@ def _mailing(app, windows, force, reason, send_args, command) -> None:
 @_force_options
 @_send_options
 @pass_app
-def weekly(app, key, week, day, month, force, reason, transport, connections, rate, limit, reclaim, lease_seconds,
-           batch) -> None:
+def weekly(app, key, week, day, month, force, reason, transport, connections, processes, max_per_connection, rate,
+           limit, reclaim, lease_seconds, batch) -> None:
     """Cron job: fetch the sources, then build, queue and send the edition of the week that just ended.
 
     Every [[sources]] entry is fetched first (one transaction each). The
@@ -466,7 +495,8 @@ def weekly(app, key, week, day, month, force, reason, transport, connections, ra
         raise fail(exc) from None
     if window.frequency != "weekly":  # a usage error (exit status 2), found before anything runs
         raise click.BadParameter(f"{window.key} is a {window.frequency} period, not weekly")
-    _mailing(app, [window], force, reason, (transport, connections, rate, limit, reclaim, lease_seconds, batch),
+    _mailing(app, [window], force, reason, (transport, connections, rate, limit, reclaim, lease_seconds, batch,
+                                            processes, max_per_connection),
              "digest weekly")
 
 
@@ -478,8 +508,8 @@ def weekly(app, key, week, day, month, force, reason, transport, connections, ra
 @_force_options
 @_send_options
 @pass_app
-def run(app, frequency, key, week, day, month, force, reason, transport, connections, rate, limit, reclaim,
-        lease_seconds, batch) -> None:
+def run(app, frequency, key, week, day, month, force, reason, transport, connections, processes, max_per_connection,
+        rate, limit, reclaim, lease_seconds, batch) -> None:
     """Cron job for any frequency: fetch the sources, build, queue and send what is due.
 
     Without --frequency (and without a period): every frequency that is due
@@ -508,7 +538,8 @@ def run(app, frequency, key, week, day, month, force, reason, transport, connect
     except DigestError as exc:
         raise fail(exc) from None
     command = "digest run" + (f" --frequency {frequency}" if frequency else "")
-    _mailing(app, windows, force, reason, (transport, connections, rate, limit, reclaim, lease_seconds, batch),
+    _mailing(app, windows, force, reason, (transport, connections, rate, limit, reclaim, lease_seconds, batch,
+                                          processes, max_per_connection),
              command)
 
 

@@ -1,55 +1,63 @@
 """The send worker: claim deliveries under a lease, assemble, send, record.
 
-Crash safety: a claimed delivery is `sending` until its lease ends. Outcomes
-are written back in small chunks as messages complete, so after a kill -9 at
-most the messages in flight (sent but not yet recorded) go out twice when a
-later `digest send` takes the expired (or --reclaim'ed) leases over.
-Whether a member is still due is decided here, at send time, from the
-member's current row: someone who left or paused since queueing gets nothing,
-someone who changed topics or format gets the matching variant.
+One event loop runs every connection of the process: a feeder claims batches
+and decides who is still due (in a thread of its own), each connection
+assembles (and DKIM-signs) its next message and sends it, and outcomes are
+committed in groups (sending.flow). Whether a member is still due is decided
+here, at send time, from the member's current row: someone who left or
+paused since queueing gets nothing, someone who changed topics or format
+gets the matching variant.
+
+Crash safety: a claimed delivery is `sending` until its lease ends. Each
+connection holds the final "." of a message until the outcome of its
+previous message is committed, so after a kill -9 at most one message per
+connection was accepted by the relay without being recorded; those go out
+twice when a later `digest send` takes the expired (or --reclaim'ed) leases
+over. Nobody is lost: what was claimed and not recorded is sent again.
 """
 
 from __future__ import annotations
 
-import queue
+import asyncio
 import re
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from ..checks.edition import check_edition
 from ..config import Settings
 from ..db import Database
 from ..db import deliveries as delivery_db
-from ..db import editions as edition_db
 from ..db import members as member_db
-from ..db.schema import FAILED, QUEUED, SENT, SKIPPED
-from ..edition.variants import plan_variant
-from ..errors import CheckError, DeliveryError, DigestError
+from ..db.schema import FAILED, QUEUED, SENT
+from ..errors import DeliveryError, DigestError
 from ..message.assemble import MessageTemplate, Recipient
 from ..message.outgoing import Outgoing
 from ..message.verp import ReturnPath
-from ..models import Edition, TopicSet
-from .policy import RETRY, SENT_OK, is_due, is_hard_bounce, verdict
-from .queue import variant_for
+from .flow import Concurrency, GroupCommitter, RateLimiter
+from .policy import RETRY, SENT_OK, is_hard_bounce, verdict
+from .prepare import Context, prepare, preflight
 from .transports import Envelope, SendResult, Transport
+from .transports.pipelined import Dropped, RelayUnusable, SmtpRelay, ThreadedConnection
 
 
 @dataclass
 class SendOptions:
-    connections: int = 1
+    connections: int = 1  # at most this many at once (fewer while the relay says it has too many)
     rate: float | None = None  # messages per second, all connections together
     limit: int | None = None
     reclaim: bool = False
     lease_seconds: float = 300.0
     batch: int = 200
-    record_every: int = 50  # write outcomes back after this many completions...
-    record_seconds: float = 0.25  # ...or after this long, whichever comes first
     max_attempts: int = 8
     hard_bounce_limit: int = 3
     check: bool = True  # refuse an edition whose messages fail the deliverability checks
+    max_per_connection: int = 100  # then QUIT and reconnect (many relays drop a connection after ~100)
+    processes: int = 1  # sending.processes.send_all runs this many; send_queue is always one
+    stop: Callable[[], bool] | None = None  # polled: True asks this run to stop (another process failed)
+    busy_limit: int = 30  # "too many connections" this many times in a row with nothing sent: stop
+    commit_interval: float = 0.01  # seconds from one group commit to the next, at least (fewer, bigger commits)
 
 
 @dataclass
@@ -60,6 +68,14 @@ class SendStats:
     skipped: int = 0
     batches: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    requeued: int = 0  # handed to another connection after a 421 or a drop: no attempt spent
+    busy: int = 0  # times the relay said it had too many connections (421)
+    connections: int = 0  # open now
+    concurrency: int = 0  # allowed now (AIMD)
+    lowest_concurrency: int = 0
+    rate: float = 0.0  # deliveries done a second, over the last few seconds
+    sessions: int = 0  # connections opened in all
+    processes: int = 1  # sender processes whose counts these are
 
     @property
     def done(self) -> int:
@@ -70,291 +86,326 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class RateLimiter:
-    """At most `rate` acquisitions a second across threads (evenly spaced)."""
-
-    def __init__(self, rate: float | None):
-        self.interval = 1.0 / rate if rate else 0.0
-        self.next = time.monotonic()
-        self.lock = threading.Lock()
-
-    def acquire(self) -> None:
-        if not self.interval:
-            return
-        with self.lock:
-            now = time.monotonic()
-            slot = max(self.next, now)
-            self.next = slot + self.interval
-        if slot > now:
-            time.sleep(slot - now)
-
-
-class _Context:
-    """Per-run caches: editions, message templates, plans, re-planned variants."""
-
-    def __init__(self, db: Database, settings: Settings, out: Outgoing):
-        self.db, self.settings, self.out = db, settings, out
-        self.editions: dict[int, Edition] = {}
-        self.templates: dict[int, MessageTemplate] = {}
-        self.stored: dict[int, object] = {}  # variants loaded but not yet compiled
-        self.variant_keys: dict[int, tuple[TopicSet, str]] = {}
-        self.plans: dict[tuple[int, str, str], object] = {}
-
-    def edition(self, edition_id: int, key: str) -> Edition:
-        if edition_id not in self.editions:
-            with self.db.connect() as conn:
-                self.editions[edition_id] = edition_db.load_edition(conn, key)
-        return self.editions[edition_id]
-
-    def template(self, variant_id: int, edition_key: str, edition_id: int) -> MessageTemplate:
-        if variant_id not in self.templates:
-            if variant_id not in self.stored:
-                # One query for all of the edition's variants, not one per variant:
-                # each query costs this thread a GIL hand-off while senders run.
-                with self.db.connect() as conn:
-                    self.stored.update((v.id, v) for v in edition_db.list_variants(conn, edition_id))
-            v = self.stored.pop(variant_id, None)
-            if v is None:  # rendered by another sender after we looked
-                with self.db.connect() as conn:
-                    v = edition_db.load_variant(conn, variant_id)
-            self.variant_keys[variant_id] = (v.topics, v.format)
-            self.templates[variant_id] = self.out.template(v.rendered, edition_key=edition_key, fmt=v.format)
-        return self.templates[variant_id]
-
-    def plan(self, edition: Edition, topics: TopicSet, fmt: str):
-        k = (edition.id, topics, fmt)
-        if k not in self.plans:
-            self.plans[k] = plan_variant(topics, fmt, edition.items, self.settings.topic_slugs)
-        return self.plans[k]
-
-
-def _prepare(ctx: _Context, c: delivery_db.Claimed, now: datetime):
-    """-> an Outcome (skip), or (variant id to use, its MessageTemplate, the Recipient)."""
-    if c.subscriber_id is None:
-        return delivery_db.Outcome(c.id, SKIPPED, "member was forgotten")
-    reason = is_due(c.status, c.paused, c.frequency, c.edition_frequency)
-    if reason:
-        return delivery_db.Outcome(c.id, SKIPPED, reason)
-    edition = ctx.edition(c.edition_id, c.edition_key)
-    plan = ctx.plan(edition, c.topics, c.format)
-    if plan is None:
-        return delivery_db.Outcome(c.id, SKIPPED, "no article of the edition in the member's topics any more")
-    variant_id = c.variant_id
-    template = ctx.template(variant_id, c.edition_key, c.edition_id)
-    if ctx.variant_keys[variant_id] != (plan.key, plan.fmt):
-        variant_id = variant_for(ctx.db, ctx.settings, edition, plan, now=now)
-        template = ctx.template(variant_id, c.edition_key, c.edition_id)
-    return variant_id, template, Recipient(c.id, c.subscriber_id, c.email, c.name, c.token_version)
-
-
-def preflight(db: Database, settings: Settings, *, now: datetime) -> None:
-    """Refuse (CheckError) to send any edition with pending deliveries whose messages fail the checks.
-
-    Every variant of each such edition is assembled for a sample member and
-    checked (checks.edition) before anything is claimed.
-    """
-    with db.connect() as conn:
-        keys = delivery_db.editions_with_pending(conn)
-    for key in keys:
-        with db.connect() as conn:
-            edition = edition_db.load_edition(conn, key)
-        failed = {v: f for v, f in check_edition(db, settings, edition, now=now).items() if f}
-        if failed:
-            lines = [f"{v}: {x}" for v, fs in failed.items() for x in fs]
-            error = CheckError(f"edition {key}", lines[:3] + ([f"... {len(lines) - 3} more"] if len(lines) > 3 else []))
-            error.lines = lines  # every failure, for a command to list
-            raise error
-
-
 def send_queue(
     db: Database,
     settings: Settings,
-    make_transport: Callable[[], Transport],
+    transports: "Callable[[], Transport] | SmtpRelay",
     options: SendOptions | None = None,
     *,
     clock: Callable[[], datetime] = utcnow,
     on_progress: Callable[[SendStats, int], None] | None = None,
 ) -> SendStats:
-    """Send every delivery that is due now; return counts. Safe to run in several processes.
+    """Send every delivery that is due now, in this process; return counts. Safe to run in several.
 
-    Refuses (CheckError) an edition whose messages fail the deliverability
-    checks before anything is claimed, unless options.check is False.
+    `transports` is an SmtpRelay (the pipelined asyncio client: the fast way
+    to a real relay) or a factory of Transports (file, memory, smtplib), one
+    per connection. Refuses (CheckError) an edition whose messages fail the
+    deliverability checks before anything is claimed, unless options.check
+    is False. (sending.processes.send_all runs it in several processes.)
     """
     opts = options or SendOptions()
     if opts.check:
         preflight(db, settings, now=clock())
-    return _SendRun(db, settings, make_transport, opts, clock, on_progress).run()
+    def run() -> SendStats:
+        return asyncio.run(_SendRun(db, settings, transports, opts, clock, on_progress).run())
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run()
+    # The caller runs an event loop in this thread (Playwright's sync API does): ours goes beside it.
+    with ThreadPoolExecutor(1, thread_name_prefix="digest-send-loop") as beside:
+        return beside.submit(run).result()
+
+
+@dataclass
+class _Task:
+    claimed: delivery_db.Claimed
+    moved: int | None  # re-planned to this variant
+    template: MessageTemplate
+    recipient: Recipient
+    now: datetime
+    requeues: int = 0
+    held: bool = False  # in a connection's hands, outcome not yet given nor handed back to the queue
 
 
 class _SendRun:
-    """One run of the send loop.
+    """One run of the send loop (everything here runs on one event loop, except claims)."""
 
-    The main thread claims batches, decides who is still due and hands work to
-    one thread per connection; each thread assembles its message (so only
-    `connections` messages are in memory at once) and sends it on its own
-    transport. Outcomes come back in a list the main thread picks up a few
-    times a second (waking it for every message would cost a GIL hand-off per
-    message) and are recorded in small chunks.
-    """
-
-    def __init__(self, db: Database, settings: Settings, make_transport: Callable[[], Transport],
-                 opts: SendOptions, clock: Callable[[], datetime],
-                 on_progress: Callable[[SendStats, int], None] | None):
-        self.db, self.settings, self.make_transport, self.opts = db, settings, make_transport, opts
+    def __init__(self, db: Database, settings: Settings, transports, opts: SendOptions,
+                 clock: Callable[[], datetime], on_progress: Callable[[SendStats, int], None] | None):
+        self.db, self.settings, self.opts = db, settings, opts
         self.clock, self.on_progress = clock, on_progress
+        self.relay = transports if isinstance(transports, SmtpRelay) else None
+        self.make_transport = None if self.relay else transports
         self.stats = SendStats()
         self.out = Outgoing(settings)
-        self.ctx = _Context(db, settings, self.out)
-        self.limiter = RateLimiter(opts.rate)
+        self.ctx = Context(db, settings, self.out)
         self.envelope_from = settings.sender_address
         # VERP: with [bounces] address set, each delivery has its own envelope sender (message/verp.py).
         self.return_path = (ReturnPath(settings.secret_key, settings.bounces.address)
                             if settings.bounces.address else None)
-        self.tasks: queue.Queue = queue.Queue()
-        self.results: list = []
-        self.results_lock = threading.Lock()
-        self.batch_done = threading.Event()
-        self.transports: list[Transport] = []
-        self.outcomes: list[delivery_db.Outcome] = []
-        self.in_flight = 0  # handed to senders, result not yet collected (main thread only)
-        self.pending = 0  # handed to senders, result not yet back (under results_lock)
-        self.all_handed_out = False
+        self.width = max(1, opts.connections)
         self.fatal: str | None = None
-        self.last_record = time.monotonic()
+        self.outstanding = 0  # tasks handed to the connections, outcome not yet given
+        self.busy_streak = 0  # "too many connections" in a row, with nothing sent between
 
-    # -- the sending threads ---------------------------------------------------------------
+    async def run(self) -> SendStats:
+        loop = asyncio.get_running_loop()
+        _enough_files(self.width)
+        self.claim_thread = ThreadPoolExecutor(1, thread_name_prefix="digest-claim")
+        self.send_pool = None if self.relay else ThreadPoolExecutor(self.width, thread_name_prefix="digest-send")
+        self.concurrency = Concurrency(self.width)
+        self.limiter = RateLimiter(self.opts.rate)
+        self.tasks: asyncio.Queue = asyncio.Queue()
+        self.all_resolved = asyncio.Event()
+        self.all_resolved.set()
+        self.committer: GroupCommitter = GroupCommitter(self._record, interval=self.opts.commit_interval)
+        reporter = loop.create_task(self._progress())
+        try:
+            workers = [loop.create_task(self._connection()) for _ in range(self.width)]
+            done = await asyncio.gather(loop.create_task(self._feed()), *workers, return_exceptions=True)
+            await self.committer.close()
+            for outcome in done:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            if self.committer.error is not None:
+                raise self.committer.error
+        finally:
+            reporter.cancel()
+            self.claim_thread.shutdown(wait=True)
+            if self.send_pool is not None:
+                self.send_pool.shutdown(wait=True)
+            self._snapshot()
+        if self.on_progress:
+            self.on_progress(self.stats, 0)
+        if self.fatal:
+            raise DeliveryError(f"stopped sending: {self.fatal}")
+        return self.stats
 
-    def _put_result(self, item) -> None:
-        with self.results_lock:
-            self.results.append(item)
-            self.pending -= 1
-            if self.pending == 0 and self.all_handed_out:
-                self.batch_done.set()
+    # -- outcomes ------------------------------------------------------------------------
 
-    def _sender(self) -> None:
-        transport = None
-        while (task := self.tasks.get()) is not None:
-            c, moved, template, recipient, now = task
-            if self.fatal:  # the transport is broken: give the rest back untouched
-                self._put_result((c, moved, None))
-                continue
-            if transport is None:
-                try:
-                    transport = self.make_transport()
-                    self.transports.append(transport)
-                except Exception as exc:  # no transport at all: the run stops, nobody's attempt is spent
-                    self.fatal = self.fatal or str(exc) or type(exc).__name__
-                    self._put_result((c, moved, SendResult(False, False, None, str(exc) or type(exc).__name__,
-                                                           fatal=True)))
-                    continue
-            try:
-                message = self.out.digest(template, recipient, date=now)
-                self.limiter.acquire()
-                sender = self.return_path.address(recipient.delivery_id) if self.return_path else self.envelope_from
-                result = transport.send(Envelope(sender, (recipient.email,)), message)
-            except DigestError as exc:
-                result = SendResult(False, True, None, str(exc))
-            except Exception as exc:  # a transport bug must not lose the delivery
-                result = SendResult(False, False, None, f"{type(exc).__name__}: {exc}")
-            if result.fatal:  # stop at once: every sender gives the rest back without trying the relay again
-                self.fatal = self.fatal or result.message
-            self._put_result((c, moved, result))
+    async def _record(self, outcomes) -> None:
+        # In the loop's own thread: a commit is short, and in a thread of its own it
+        # would wait for the GIL behind the busy loop (milliseconds a hand-off), which
+        # every held "." would then wait for too.
+        _record(self.db, list(outcomes), self.clock(), self.opts, self.stats, self.settings.bounces.permanent)
 
-    # -- the main thread --------------------------------------------------------------------
+    def _resolved(self, outcome: delivery_db.Outcome, task: _Task | None = None) -> asyncio.Future:
+        if task is not None:
+            task.held = False
+        self.outstanding -= 1
+        if self.outstanding == 0:
+            self.all_resolved.set()
+        return self.committer.add(outcome)
 
-    def _collect(self, timeout: float) -> None:
-        """Wait up to `timeout` for the batch to finish, then take the results so far."""
-        self.batch_done.wait(timeout)
-        with self.results_lock:
-            ready = self.results[:]
-            self.results.clear()
-        for c, moved, result in ready:
-            self.in_flight -= 1
-            if result is None:
-                self.outcomes.append(delivery_db.Outcome(c.id, QUEUED, None))
-            elif result.fatal:  # the transport itself is broken (bad password, TLS...): stop, spend no attempt
-                self.fatal = self.fatal or result.message
-                self.outcomes.append(delivery_db.Outcome(c.id, QUEUED, f"not sent: {result.message}"))
-            else:
-                self.outcomes.append(_outcome(c, result, moved, self.clock(), self.opts))
+    def _give_back(self, task: _Task) -> asyncio.Future:
+        return self._resolved(delivery_db.Outcome(task.claimed.id, QUEUED, None), task)  # untouched: no attempt spent
 
-    def _record(self, force: bool = False) -> None:
-        # Record often: what is sent but not recorded is what a crash sends twice.
-        due = time.monotonic() - self.last_record >= self.opts.record_seconds
-        if self.outcomes and (force or due or len(self.outcomes) >= self.opts.record_every):
-            _record(self.db, self.outcomes, self.clock(), self.opts, self.stats, self.settings.bounces.permanent)
-            self.outcomes.clear()
-            self.last_record = time.monotonic()
+    def _stopping(self) -> bool:
+        return bool(self.fatal or self.committer.error or (self.opts.stop and self.opts.stop()))
 
-    def _claim(self) -> list[delivery_db.Claimed]:
-        opts, stats = self.opts, self.stats
-        want = opts.batch if opts.limit is None else min(opts.batch, opts.limit - stats.done)
-        if opts.rate:  # a batch must be sent well within its lease, or another sender takes it over
-            want = min(want, max(1, int(opts.rate * opts.lease_seconds / 2)))
+    # -- claims ----------------------------------------------------------------------------
+
+    def _claim_and_prepare(self, want: int, now: datetime) -> list:
         with self.db.begin() as conn:
-            return delivery_db.claim(conn, now=self.clock(), lease_seconds=opts.lease_seconds, limit=want)
-
-    def _hand_out(self, claimed: list[delivery_db.Claimed], now: datetime) -> None:
-        """Each task goes to the senders as soon as it is ready (so they are busy while
-        this thread compiles the next variant); the results are picked up once the
-        whole batch is out. Tasks are small: the sending thread assembles the message."""
-        self.batch_done.clear()
-        with self.results_lock:
-            self.pending, self.all_handed_out = 0, False
+            claimed = delivery_db.claim(conn, now=now, lease_seconds=self.opts.lease_seconds, limit=want)
+        out = []
         for c in claimed:
-            prepared = _prepare(self.ctx, c, now)
+            prepared = prepare(self.ctx, c, now)
             if isinstance(prepared, delivery_db.Outcome):
-                self.outcomes.append(prepared)
-                continue
-            variant_id, template, recipient = prepared
-            moved = variant_id if variant_id != c.variant_id else None
-            with self.results_lock:
-                self.pending += 1
-            self.in_flight += 1
-            self.tasks.put((c, moved, template, recipient, now))
-        with self.results_lock:
-            self.all_handed_out = True
-            if self.pending == 0:
-                self.batch_done.set()
+                out.append(prepared)
+            else:
+                variant_id, template, recipient = prepared
+                out.append(_Task(c, variant_id if variant_id != c.variant_id else None, template, recipient, now))
+        return out
 
-    def run(self) -> SendStats:
-        opts, stats = self.opts, self.stats
-        threads = [threading.Thread(target=self._sender, name=f"digest-send-{i}", daemon=True)
-                   for i in range(max(1, opts.connections))]
-        for t in threads:
-            t.start()
+    async def _feed(self) -> None:
+        opts, loop = self.opts, asyncio.get_running_loop()
+        claimed_total = 0
         try:
             if opts.reclaim:
-                with self.db.begin() as conn:
-                    delivery_db.release_all_sending(conn)
-            while opts.limit is None or stats.done < opts.limit:
-                now = self.clock()
-                claimed = self._claim()
-                if not claimed:
+                await loop.run_in_executor(self.claim_thread, _release_all, self.db)
+            while not self._stopping() and (opts.limit is None or claimed_total < opts.limit):
+                # Claim ahead while the connections still have work; with --rate not at
+                # all, so what is claimed is sent well within its lease.
+                low_water = 0 if opts.rate else max(self.width, opts.batch // 2)
+                while self.tasks.qsize() > low_water and not self._stopping():
+                    await asyncio.sleep(0.005)
+                want = opts.batch if opts.limit is None else min(opts.batch, opts.limit - claimed_total)
+                if opts.rate:  # a batch must be sent well within its lease, or another sender takes it over
+                    want = min(want, max(1, int(opts.rate * opts.lease_seconds / 2)))
+                batch = await loop.run_in_executor(self.claim_thread, self._claim_and_prepare, want, self.clock())
+                if not batch:
                     break
-                stats.batches += 1
-                self._hand_out(claimed, now)
-                while self.in_flight:
-                    self._collect(opts.record_seconds)
-                    self._record()
-                self._record(force=True)
-                if self.on_progress:
-                    self.on_progress(stats, len(claimed))
-                if self.fatal:
-                    raise DeliveryError(f"stopped sending: {self.fatal}")
+                self.stats.batches += 1
+                claimed_total += len(batch)
+                for item in batch:
+                    if isinstance(item, delivery_db.Outcome):
+                        self.committer.add(item)
+                    else:
+                        self.outstanding += 1
+                        self.all_resolved.clear()
+                        self.tasks.put_nowait(item)
+            await self.all_resolved.wait()
         finally:
-            try:  # on an error, what was not handed to a sender stays claimed until its lease ends
-                while True:
-                    self.tasks.get_nowait()
-            except queue.Empty:
-                pass
-            for _ in threads:
-                self.tasks.put(None)
-            for t in threads:
-                t.join(timeout=60)
-            for t in self.transports:
-                t.close()
-        return stats
+            for _ in range(self.width):
+                self.tasks.put_nowait(None)
+
+    # -- connections -----------------------------------------------------------------------
+
+    async def _open(self):
+        if self.relay is not None:
+            return await self.relay.connect()
+        try:
+            transport = await asyncio.get_running_loop().run_in_executor(self.send_pool, self.make_transport)
+        except Exception as exc:  # no transport at all: the run stops, nobody's attempt is spent
+            raise RelayUnusable(str(exc) or type(exc).__name__) from None
+        return ThreadedConnection(transport, self.send_pool)
+
+    async def _connection(self) -> None:
+        """One connection's life: take a place, then tasks; send each, holding its "." for the last commit."""
+        opts, concurrency = self.opts, self.concurrency
+        prev: asyncio.Future | None = None  # the commit of this connection's previous outcome
+        conn = task = None
+        # A place among the connections allowed now is taken before a task, so that no
+        # worker sits on a task while waiting for a place another worker holds idle.
+        placed = False
+        try:
+            while True:
+                if not placed:
+                    await concurrency.acquire()
+                    placed = True
+                task = await self.tasks.get()
+                if task is None:
+                    break
+                task.held = True
+                if self._stopping():
+                    self._give_back(task)
+                    continue
+                if conn is None:
+                    try:
+                        conn = await self._open()
+                    except Dropped as exc:
+                        concurrency.release()
+                        placed = False
+                        await self._requeue(task, exc)
+                        continue
+                    except RelayUnusable as exc:
+                        self.fatal = self.fatal or exc.result.message
+                        self._give_back(task)
+                        continue
+                    self.stats.sessions += 1
+                try:
+                    message = self.out.digest(task.template, task.recipient, date=task.now)
+                    await self.limiter.acquire()
+                    sender = (self.return_path.address(task.recipient.delivery_id) if self.return_path
+                              else self.envelope_from)
+                    result = await conn.send(Envelope(sender, (task.recipient.email,)), message, hold=prev)
+                except Dropped as exc:
+                    conn, placed = None, False
+                    concurrency.release()
+                    await self._requeue(task, exc)
+                    continue
+                except DigestError as exc:
+                    result = SendResult(False, True, None, str(exc))
+                except Exception as exc:  # noqa: BLE001 - a transport bug must not lose the delivery
+                    if self.committer.error is not None:  # recording failed: this message did not complete
+                        self._give_back(task)
+                        conn = await _close(conn)
+                        continue
+                    result = SendResult(False, False, None, f"{type(exc).__name__}: {exc}")
+                if result.fatal:  # the transport itself is broken (bad password, TLS...): stop, spend no attempt
+                    self.fatal = self.fatal or result.message
+                    prev = self._resolved(delivery_db.Outcome(task.claimed.id, QUEUED, f"not sent: {result.message}"),
+                                          task)
+                    conn = await _close(conn)
+                    continue
+                if result.ok:
+                    self.busy_streak = 0
+                    concurrency.success()
+                prev = self._resolved(_outcome(task.claimed, result, task.moved, self.clock(), opts), task)
+                if conn.closed or conn.messages >= opts.max_per_connection:
+                    conn = await _close(conn)
+                if concurrency.over():
+                    conn = await _close(conn)
+                    concurrency.release()
+                    placed = False
+        except Exception as exc:  # a bug: stop the run, and give back what this connection held
+            self.fatal = self.fatal or f"{type(exc).__name__}: {exc}"
+            if task is not None and task.held:
+                self._give_back(task)
+            raise
+        finally:
+            await _close(conn)
+            if placed:
+                concurrency.release()
+
+    async def _requeue(self, task: _Task, exc: Dropped) -> None:
+        """The message did not go: another connection sends it, without spending an attempt."""
+        self.stats.requeued += 1
+        task.requeues += 1
+        if exc.busy:
+            self.stats.busy += 1
+            self.busy_streak += 1
+            self.concurrency.decrease()
+        if self.busy_streak >= self.opts.busy_limit:
+            self.fatal = self.fatal or f"the relay keeps refusing connections: {exc.reason}"
+            self._give_back(task)
+            return
+        if task.requeues > 5:  # the relay keeps dropping this one: count it as a temporary failure
+            self._resolved(_outcome(task.claimed, SendResult(False, False, None, exc.reason), task.moved,
+                                    self.clock(), self.opts), task)
+            return
+        task.held = False
+        self.tasks.put_nowait(task)
+        if exc.busy:  # give the relay a moment before this worker tries again
+            await asyncio.sleep(min(5.0, 0.05 * 2 ** min(self.busy_streak, 7)))
+
+    # -- progress --------------------------------------------------------------------------
+
+    def _snapshot(self) -> None:
+        c = self.concurrency
+        self.stats.connections, self.stats.concurrency, self.stats.lowest_concurrency = c.in_use, int(c.limit), c.lowest
+
+    async def _progress(self) -> None:
+        window: list[tuple[float, int]] = []
+        while True:
+            now = time.monotonic()
+            window.append((now, self.stats.done))
+            while len(window) > 2 and now - window[0][0] > 5:
+                window.pop(0)
+            t0, d0 = window[0]
+            self.stats.rate = (self.stats.done - d0) / (now - t0) if now > t0 else 0.0
+            self._snapshot()
+            if self.on_progress:
+                self.on_progress(self.stats, 0)
+            await asyncio.sleep(0.5)
+
+
+async def _close(conn) -> None:
+    if conn is not None:
+        await conn.quit()
+    return None
+
+
+def _enough_files(connections: int) -> None:
+    """A socket per connection: raise the soft limit on open files (often 1024) as far as allowed."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = connections + 256
+        if soft != resource.RLIM_INFINITY and soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want if hard == resource.RLIM_INFINITY else min(want, hard),
+                                                        hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def _release_all(db: Database) -> None:
+    with db.begin() as conn:
+        delivery_db.release_all_sending(conn)
 
 
 def _outcome(c, result: SendResult, moved: int | None, now: datetime, opts: SendOptions):

@@ -1,0 +1,429 @@
+"""A pipelined asyncio SMTP client: many cheap connections to one relay.
+
+    relay = SmtpRelay.from_url("smtp+starttls://user:pass@smtp.example.org")
+    conn = await relay.connect()            # greeting, EHLO, STARTTLS, AUTH
+    result = await conn.send(envelope, message_bytes, hold=previous_commit)
+    await conn.quit()
+
+With ESMTP PIPELINING (RFC 2920) advertised, MAIL FROM, every RCPT TO and
+DATA go out in one write and their replies are read back in order: one round
+trip, then the body and its final "." a second. Without it each command
+waits for its reply (1 + recipients + 2 round trips). Replies stay matched
+to their commands: a 4xx/5xx to one RCPT fails that recipient only, and the
+connection goes on (an RSET goes out in front of the next message's group).
+
+`hold` is what makes a crash cost at most one duplicate per connection: the
+body is written, then the final "." waits until `hold` (the commit of this
+connection's previous outcome) is done. Until the "." the relay has not
+accepted the message, so a message the relay accepted and our database
+does not know about is always the last one of a connection.
+
+What a caller meets:
+  SendResult       an answer about this message (ok, 4xx, 5xx), as every Transport gives
+  Dropped          the connection is gone and the message certainly did not go
+                   (421, "too many connections", a drop before the final "."):
+                   send it again on another connection without spending an attempt;
+                   `busy` says the relay asked for fewer connections
+  RelayUnusable    the relay cannot be used at all (refused connection, TLS,
+                   authentication): stop the run, spend nobody's attempts
+
+The DATA body is written as it is (CRLF already, dot-stuffing by one
+bytes.replace), never through smtplib's whole-message regexes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+import ssl
+from concurrent.futures import Executor
+
+from ...errors import DeliveryError
+from .base import Envelope, SendResult, Transport
+from .base import one_line as _one_line
+from .smtp import SmtpTransport, crlf
+
+_BUSY_WORDS = ("too many", "try again later", "busy", "concurrent")
+
+
+class Dropped(Exception):
+    """The connection is unusable and the message was certainly not accepted."""
+
+    def __init__(self, reason: str, *, busy: bool = False):
+        super().__init__(_one_line(reason))
+        self.reason, self.busy = _one_line(reason), busy
+
+
+class RelayUnusable(Exception):
+    """The relay refuses us as a whole (refused connection, TLS, AUTH): the run must stop."""
+
+    def __init__(self, reason: str):
+        super().__init__(_one_line(reason))
+        self.result = SendResult(False, True, None, _one_line(reason), fatal=True)
+
+
+def _busy(code: int, text: str) -> bool:
+    lowered = text.lower()
+    return code == 421 or any(w in lowered for w in _BUSY_WORDS)
+
+
+class SmtpRelay:
+    """Where the relay is and how to speak to it; opens RelayConnections."""
+
+    def __init__(self, host: str, port: int, *, security: str = "plain", username: str | None = None,
+                 password: str = "", timeout: float = 30, local_hostname: str | None = None,
+                 ssl_context: ssl.SSLContext | None = None, url: str = ""):
+        if security not in ("plain", "starttls", "tls"):
+            raise DeliveryError(f"SMTP security must be plain, starttls or tls, not {security!r}")
+        self.host, self.port, self.security = host, port, security
+        self.username, self._password = username, password
+        self.timeout = timeout
+        self.local_hostname = local_hostname or socket.getfqdn()
+        self._ssl_context = ssl_context
+        self.url = url or f"{host}:{port}"
+        self.opened = 0  # connections opened so far (sessions, for logs and tests)
+
+    @classmethod
+    def from_url(cls, url: str, *, timeout: float = 30, ssl_context: ssl.SSLContext | None = None) -> "SmtpRelay":
+        """The same URLs as SmtpTransport.from_url, checked the same way (DeliveryError when malformed)."""
+        t = SmtpTransport.from_url(url, timeout=timeout, ssl_context=ssl_context)
+        return cls(t.host, t.port, security=t.security, username=t.username, password=t._password,
+                   timeout=timeout, ssl_context=ssl_context, url=t.url)
+
+    def __repr__(self) -> str:
+        return f"<SmtpRelay {self.url}>"
+
+    def _context(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        return self._ssl_context
+
+    async def connect(self) -> "RelayConnection":
+        """Open, greet, EHLO (HELO if refused), STARTTLS and AUTH as the URL says."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                if self.security == "tls":
+                    reader, writer = await asyncio.open_connection(
+                        self.host, self.port, ssl=self._context(), server_hostname=self.host)
+                else:
+                    reader, writer = await asyncio.open_connection(self.host, self.port)
+        except ssl.SSLCertVerificationError as exc:
+            raise RelayUnusable(f"TLS with {self.url}: {exc.verify_message or exc}") from None
+        except ssl.SSLError as exc:  # the handshake itself failed (no TLS there, no common protocol)
+            raise RelayUnusable(f"TLS handshake with {self.url} failed: {exc.reason or exc}") from None
+        except TimeoutError:
+            raise Dropped(f"connect to {self.url}: timed out", busy=True) from None
+        except OSError as exc:  # refused, unreachable, no such host (worded as smtplib's transport words it)
+            why = f"[Errno {exc.errno}] {os.strerror(exc.errno)}" if exc.errno else str(exc)
+            raise RelayUnusable(f"connect to {self.url}: {why}") from None
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = RelayConnection(self, reader, writer)
+        try:
+            async with asyncio.timeout(self.timeout):
+                await conn._hello()
+        except (RelayUnusable, Dropped):
+            conn.abort()
+            raise
+        except ssl.SSLCertVerificationError as exc:
+            conn.abort()
+            raise RelayUnusable(f"TLS with {self.url}: {exc.verify_message or exc}") from None
+        except ssl.SSLError as exc:
+            conn.abort()
+            raise RelayUnusable(f"TLS handshake with {self.url} failed: {exc.reason or exc}") from None
+        except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            conn.abort()
+            raise Dropped(f"connect to {self.url}: {type(exc).__name__} {exc}".strip()) from None
+        self.opened += 1
+        return conn
+
+
+class RelayConnection:
+    """One SMTP session. Not shared: one coroutine sends on it at a time."""
+
+    def __init__(self, relay: SmtpRelay, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.relay = relay
+        self.reader, self.writer = reader, writer
+        self.extensions: dict[str, str] = {}
+        self.esmtp = False
+        self.messages = 0  # messages handed over (accepted or not) on this connection
+        self._reset_needed = False
+        self.closed = False
+
+    @property
+    def pipelining(self) -> bool:
+        return "pipelining" in self.extensions
+
+    # -- replies -------------------------------------------------------------
+
+    async def _reply(self) -> tuple[int, str]:
+        """One (possibly multi-line) reply: (code, text). EOF raises IncompleteReadError."""
+        code, lines = await self._reply_lines()
+        return code, " ".join(lines)
+
+    async def _reply_lines(self) -> tuple[int, list[str]]:
+        lines = []
+        while True:
+            line = await self.reader.readuntil(b"\n")
+            lines.append(line)
+            if line[3:4] != b"-":
+                break
+        head = lines[-1][:3]
+        code = int(head) if head.isdigit() else -1
+        return code, [x[4:].strip().decode("utf-8", "replace") for x in lines]
+
+    async def _command(self, line: bytes) -> tuple[int, str]:
+        self.writer.write(line + b"\r\n")
+        return await self._reply()
+
+    # -- session set-up ------------------------------------------------------
+
+    async def _hello(self) -> None:
+        url = self.relay.url
+        code, text = await self._reply()
+        if code != 220:
+            self._refused_at_connect(f"greeting of {url}", code, text)
+        await self._ehlo()
+        if self.relay.security == "starttls":
+            if "starttls" not in self.extensions:
+                raise RelayUnusable(f"{url}: STARTTLS extension not supported by server.")
+            code, text = await self._command(b"STARTTLS")
+            if code != 220:
+                self._refused_at_connect(f"STARTTLS at {url}", code, text)
+            await self.writer.start_tls(self.relay._context(), server_hostname=self.relay.host)
+            await self._ehlo()
+        if self.relay.username:
+            await self._auth()
+
+    def _refused_at_connect(self, stage: str, code: int, text: str) -> None:
+        if 400 <= code < 500 or _busy(code, text):
+            raise Dropped(f"{stage}: {code} {text}", busy=True)
+        raise RelayUnusable(f"{stage}: {code} {text}")
+
+    async def _ehlo(self) -> None:
+        name = self.relay.local_hostname.encode("idna")
+        self.writer.write(b"EHLO " + name + b"\r\n")
+        code, lines = await self._reply_lines()
+        text = " ".join(lines)
+        if code == 250:
+            self.esmtp = True
+            self.extensions = {}
+            for line in lines[1:]:  # the first line is the server's name
+                keyword, _, params = line.partition(" ")
+                self.extensions[keyword.lower()] = params
+            return
+        if code == 421 or _busy(code, text):
+            self._refused_at_connect(f"EHLO at {self.relay.url}", code, text)
+        code, text = await self._command(b"HELO " + name)
+        if code != 250:
+            self._refused_at_connect(f"HELO at {self.relay.url}", code, text)
+        self.esmtp, self.extensions = False, {}
+
+    async def _auth(self) -> None:
+        user, password = self.relay.username or "", self.relay._password
+        methods = self.extensions.get("auth", "").upper().split()
+        url = self.relay.url
+        if "AUTH" not in {k.upper() for k in self.extensions}:
+            raise RelayUnusable(f"{url}: SMTP AUTH extension not supported by server.")
+        if "PLAIN" in methods:
+            token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+            code, text = await self._command(f"AUTH PLAIN {token}".encode())
+        elif "LOGIN" in methods:
+            code, text = await self._command(b"AUTH LOGIN")
+            if code == 334:
+                code, text = await self._command(base64.b64encode(user.encode()))
+            if code == 334:
+                code, text = await self._command(base64.b64encode(password.encode()))
+        else:
+            raise RelayUnusable(f"{url}: no AUTH mechanism in common (server offers {' '.join(methods) or 'none'})")
+        if code != 235:
+            if code == 421 or (400 <= code < 500 and code != 454):
+                raise Dropped(f"AUTH at {url}: {code} {text}", busy=code == 421)
+            raise RelayUnusable(f"AUTH at {url}: {code} {text}")
+
+    # -- sending -------------------------------------------------------------
+
+    def _mail_options(self, envelope: Envelope, data: bytes) -> bytes | SendResult:
+        opts = b""
+        if not self.esmtp:
+            return opts
+        if "size" in self.extensions:
+            opts += b" SIZE=%d" % len(data)
+        if not data.isascii() and "8bitmime" in self.extensions:
+            opts += b" BODY=8BITMIME"
+        addresses = (envelope.sender, *envelope.recipients)
+        if not all(a.isascii() for a in addresses):
+            if "smtputf8" not in self.extensions:
+                odd = next(a for a in addresses if not a.isascii())
+                return SendResult(False, True, None, _one_line(f"{self.relay.url} does not support SMTPUTF8, "
+                                                                f"needed for {odd}"))
+            opts += b" SMTPUTF8"
+        return opts
+
+    async def send(self, envelope: Envelope, message: bytes, *, hold: asyncio.Future | None = None) -> SendResult:
+        """One mail transaction: a SendResult, or Dropped (send it on another connection, no attempt spent).
+
+        `hold`, when given, is awaited after the body is written and before its
+        final "." goes out; if it fails, the connection is dropped and its error raised.
+        """
+        if not envelope.recipients:
+            return SendResult(False, True, None, "no recipients")
+        data = crlf(message)
+        options = self._mail_options(envelope, data)
+        if isinstance(options, SendResult):
+            return options
+        self.messages += 1
+        commands = [b"MAIL FROM:<" + envelope.sender.encode() + b">" + options]
+        commands += [b"RCPT TO:<" + r.encode() + b">" for r in envelope.recipients]
+        commands.append(b"DATA")
+        if self._reset_needed:
+            commands.insert(0, b"RSET")
+        try:
+            async with asyncio.timeout(self.relay.timeout):
+                replies = await self._commands(commands)
+        except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            self.abort()
+            raise Dropped(f"before DATA: {_why(exc)}") from None
+        for code, text in replies:
+            if code == 421:  # the relay is closing the connection (RSET included): nothing was taken
+                self.abort()
+                raise Dropped(f"{code} {text}", busy=True)
+        if commands[0] == b"RSET":
+            commands, replies = commands[1:], replies[1:]
+            self._reset_needed = False
+        (mail_code, mail_text), *rest = replies
+        rcpt_replies, (data_code, data_text) = rest[:-1], rest[-1]
+        refused = [(r, c, t) for r, (c, t) in zip(envelope.recipients, rcpt_replies) if c not in (250, 251)]
+        if mail_code != 250 or len(refused) == len(envelope.recipients) or data_code != 354:
+            if data_code == 354:  # an old server took DATA with no one to deliver to: end it at once
+                try:
+                    async with asyncio.timeout(self.relay.timeout):
+                        await self._command(b".")
+                except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError):
+                    self.abort()
+            self._reset_needed = True
+            if mail_code != 250:
+                return _refused("MAIL FROM", mail_code, mail_text)
+            if refused:
+                rcpt, code, text = refused[0]
+                return _refused(f"RCPT TO <{rcpt}>", code, text)
+            return _refused("DATA", data_code, data_text)
+        if data.startswith(b"."):
+            data = b"." + data
+        data = data.replace(b"\r\n.", b"\r\n..")
+        end = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
+        try:
+            if hold is not None and not hold.done():
+                self.writer.write(data)
+                await hold  # the previous message's outcome is committed before this one can be accepted
+                self.writer.write(end)
+            else:
+                if hold is not None:
+                    hold.result()  # a failed commit stops us here too
+                self.writer.write(data + end)
+        except (OSError, EOFError) as exc:  # nothing accepted without the final "."
+            self.abort()
+            raise Dropped(f"during DATA: {_why(exc)}") from None
+        except BaseException:  # the commit failed (or we are cancelled): this message must not complete
+            self.abort()
+            raise
+        try:
+            async with asyncio.timeout(max(self.relay.timeout, 60)):
+                await self.writer.drain()
+                code, text = await self._reply()
+        except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            # The "." went out: the relay may or may not have the message.
+            self.abort()
+            return SendResult(False, False, None, _one_line(f"after the message: {_why(exc)}"))
+        if code == 421:
+            self.abort()
+            raise Dropped(f"{code} {text}", busy=True)
+        if code != 250:
+            self._reset_needed = False  # a refused message ends the transaction
+            return _refused("DATA", code, text)
+        if refused:
+            rcpt, rcode, rtext = refused[0]
+            accepted = len(envelope.recipients) - len(refused)
+            return _refused(f"RCPT TO <{rcpt}> (accepted for {accepted} other(s))", rcode, rtext)
+        return SendResult(True, False, code, _one_line(f"{code} {text}"))
+
+    async def _commands(self, commands: list[bytes]) -> list[tuple[int, str]]:
+        """Send commands and read one reply each: all at once when pipelining, else one by one."""
+        replies: list[tuple[int, str]] = []
+        if self.pipelining:
+            self.writer.write(b"\r\n".join(commands) + b"\r\n")
+            for n in range(len(commands)):
+                code, text = await self._reply()
+                replies.append((code, text))
+                if code == 421:  # the relay is hanging up: no more replies will come
+                    replies += [(421, text)] * (len(commands) - n - 1)
+                    break
+            return replies
+        rcpt_ok = False
+        for i, line in enumerate(commands):
+            code, text = await self._command(line)
+            replies.append((code, text))
+            verb = line[:4]
+            rcpt_ok = rcpt_ok or (verb == b"RCPT" and code in (250, 251))
+            # Without pipelining: a refused MAIL, or every RCPT refused, means no DATA.
+            stop = code == 421 or (verb == b"MAIL" and code != 250)
+            stop = stop or (verb == b"RCPT" and commands[i + 1] == b"DATA" and not rcpt_ok)
+            if stop:
+                replies += [(503, "not sent")] * (len(commands) - i - 1)
+                break
+        return replies
+
+    async def quit(self) -> None:
+        """QUIT politely; never raises."""
+        if self.closed:
+            return
+        try:
+            async with asyncio.timeout(min(self.relay.timeout, 5)):
+                await self._command(b"QUIT")
+        except Exception:
+            pass
+        self.abort()
+
+    def abort(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.writer.close()
+        except Exception:
+            pass
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, asyncio.IncompleteReadError):
+        return "connection closed by the server"
+    return str(exc) or type(exc).__name__
+
+
+def _refused(stage: str, code: int, text: str) -> SendResult:
+    permanent = 500 <= code <= 599
+    return SendResult(False, permanent, code, _one_line(f"{stage}: {code} {text}"))
+
+
+class ThreadedConnection:
+    """A blocking Transport (file, memory, smtplib) with RelayConnection's face: one thread call a message."""
+
+    def __init__(self, transport: Transport, pool: Executor):
+        self.transport, self.pool = transport, pool
+        self.messages = 0
+        self.closed = False
+
+    async def send(self, envelope: Envelope, message: bytes, *, hold: asyncio.Future | None = None) -> SendResult:
+        if hold is not None:
+            await hold  # the whole message goes at once, so it waits for the previous commit first
+        self.messages += 1
+        return await asyncio.get_running_loop().run_in_executor(self.pool, self.transport.send, envelope, message)
+
+    async def quit(self) -> None:
+        self.closed = True
+        await asyncio.get_running_loop().run_in_executor(self.pool, self.transport.close)
