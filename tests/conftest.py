@@ -28,8 +28,11 @@ def seed_path() -> Path:
 
 @pytest.fixture
 def database_url(tmp_path):
+    from digest.web.mailer import Mailer
+
     if not PG_URL:
         yield f"sqlite:///{tmp_path / 'subscribers.db'}"
+        Mailer.stop_all()  # the web apps' mail workers end with their database
         return
     import sqlalchemy as sa
 
@@ -39,6 +42,7 @@ def database_url(tmp_path):
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in PG_URL else "?"
     yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    Mailer.stop_all()  # before the schema goes: a worker would keep failing on its dropped tables
     with admin.begin() as conn:
         conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()

@@ -15,7 +15,6 @@ import re
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import jinja2

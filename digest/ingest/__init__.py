@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from digest.errors import IngestError
 from digest.ingest.clean import decode_bytes
 from digest.ingest.feeds import FEED_ROOTS, parse_feed, sniff_text, xml_root
-from digest.ingest.fetch import MAX_BYTES, FetchLimits, Fetched, fetch_url, is_url, read_path
+from digest.ingest.fetch import FetchLimits, Fetched, fetch_url, is_url, read_path
 from digest.ingest.jsonfeed import is_jsonfeed, parse_jsonfeed
 from digest.ingest.listing import parse_listing
 from digest.ingest.wordpress import is_wordpress, parse_wordpress, wordpress_error

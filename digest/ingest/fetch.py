@@ -28,7 +28,6 @@ our own zlib decompressor with a max_length. Redirects are followed by hand
 from __future__ import annotations
 
 import http.client
-import os
 import socket
 import ssl
 import stat

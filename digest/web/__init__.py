@@ -34,7 +34,7 @@ from werkzeug.exceptions import HTTPException
 from ..config import Settings, templates_dir
 from ..config import web_option as _web_option
 from ..db import Database
-from ..errors import ConfigError, DatabaseBusyError, DatabaseError, TokenError
+from ..errors import DatabaseBusyError, DatabaseError, TokenError
 from ..sending.transports import make_transport
 from . import clicks, desk, editions, preferences, subscribe, unsubscribe
 from .common import EDITION_CSP, PAGE_CSP, WebState, error_page

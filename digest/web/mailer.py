@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from typing import Callable
 
 from ..db import requests as request_db
@@ -32,6 +33,10 @@ SETTLE_SECONDS = 0.5
 
 
 class Mailer:
+    """The app's subscribe-mail worker: one thread, started by the first request it is told of."""
+
+    running: "weakref.WeakSet[Mailer]" = weakref.WeakSet()  # every started worker, for stop_all()
+
     def __init__(self, app, handle: Callable, *, poll: float | None = POLL_SECONDS,
                  settle: float = SETTLE_SECONDS):
         self.app, self.handle, self.poll, self.settle = app, handle, poll, settle
@@ -48,6 +53,7 @@ class Mailer:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="digest-mailer", daemon=True)
                 self._thread.start()
+                Mailer.running.add(self)
 
     def notify(self, *, urgent: bool = False) -> None:
         with self._lock:
@@ -62,6 +68,13 @@ class Mailer:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        Mailer.running.discard(self)
+
+    @classmethod
+    def stop_all(cls, timeout: float = 10) -> None:
+        """Stop every worker of this process (apps whose database is going away, as in tests)."""
+        for mailer in list(cls.running):
+            mailer.stop(timeout)
 
     def wait_idle(self, timeout: float = 30) -> bool:
         """Wait until every request recorded before this call is handled; False on timeout.

@@ -53,17 +53,24 @@ def sign_in():
     return desk_page("desk/sign_in.html", next=request.args.get("next", ""), form={}, errors={})
 
 
+def _throttled(address: str):
+    """The 429 page with Retry-After when this address or client has tried too often, else None."""
+    try:
+        _throttle(address)
+    except TooManyRequests as exc:
+        resp = desk_error("too-many", 429)
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
+    return None
+
+
 @bp.post("/sign-in")
 def sign_in_post():
     email = request.form.get("email", "").strip()[:320]
     password = request.form.get("password", "")[:500]
     nxt = request.form.get("next", "")
-    try:
-        _throttle(email)
-    except TooManyRequests as exc:
-        resp = desk_error("too-many", 429)
-        resp.headers["Retry-After"] = str(exc.retry_after)
-        return resp
+    if (refused := _throttled(email)) is not None:
+        return refused
     st = state()
     with st.db.connect() as conn:
         editor = editor_db.get_by_email(conn, email) if email else None
@@ -82,12 +89,8 @@ def sign_in_post():
 def request_link():
     """Email a one-time sign-in link; the same page whatever the address (no way to find editors)."""
     email = request.form.get("email", "").strip()[:320]
-    try:
-        _throttle(email)
-    except TooManyRequests as exc:
-        resp = desk_error("too-many", 429)
-        resp.headers["Retry-After"] = str(exc.retry_after)
-        return resp
+    if (refused := _throttled(email)) is not None:
+        return refused
     st = state()
     with st.db.connect() as conn:
         editor = editor_db.get_by_email(conn, email) if email else None
