@@ -106,3 +106,44 @@ def run_cli(env, monkeypatch, tmp_path):
         return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture
+def write_lock(database_url):
+    """A context manager: another session holds the database's write lock while it is open.
+
+    SQLite: BEGIN IMMEDIATE (the one writer's lock). PostgreSQL: every table of
+    the test's schema locked IN EXCLUSIVE MODE (reads go on; writes and
+    SELECT ... FOR UPDATE wait), as a long migration or a manual LOCK TABLE would.
+    """
+    from contextlib import contextmanager
+
+    @contextmanager
+    def held():
+        if database_url.startswith("sqlite"):
+            import sqlite3
+
+            holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+            try:
+                holder.execute("BEGIN IMMEDIATE")
+                yield
+            finally:
+                holder.rollback()
+                holder.close()
+            return
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(database_url)
+        try:
+            with engine.connect() as conn, conn.begin() as tx:
+                tables = conn.execute(sa.text(
+                    "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema()")).scalars().all()
+                conn.execute(sa.text(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE"))
+                try:
+                    yield
+                finally:
+                    tx.rollback()
+        finally:
+            engine.dispose()
+
+    return held

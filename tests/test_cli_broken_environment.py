@@ -8,7 +8,6 @@ and exit status 75 (EX_TEMPFAIL), with the deliveries as they were.
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import traceback
 from pathlib import Path
 
@@ -175,12 +174,6 @@ def test_every_command_in_a_broken_environment_says_one_line(env, tmp_path, monk
 # ---------------------------------------------------------------- a database held locked
 
 
-@pytest.fixture
-def sqlite_only(database_url):
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the write lock held by another process is SQLite's")
-
-
 def _deliveries(database_url):
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
@@ -195,7 +188,7 @@ def _deliveries(database_url):
     ["queue", "2017-W25"],
     ["subscribers", "import", "late.csv"],
 ], ids=lambda c: c[0] if c[0] != "subscribers" else "import")
-def test_a_database_locked_past_the_busy_timeout(sqlite_only, run_cli, queue_members, database_url, tmp_path,
+def test_a_database_locked_past_the_busy_timeout(write_lock, run_cli, queue_members, database_url, tmp_path,
                                                  monkeypatch, command):
     queue_members(3)
     run_cli("subscribers", "add", "later@example.org")  # due, not yet queued: what `queue` would add
@@ -203,17 +196,12 @@ def test_a_database_locked_past_the_busy_timeout(sqlite_only, run_cli, queue_mem
                                        encoding="utf-8")
     before = _deliveries(database_url)
     monkeypatch.setenv("DIGEST_BUSY_TIMEOUT", "1")
-    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
-    try:
-        holder.execute("BEGIN IMMEDIATE")  # another digest, or a backup, holds the write lock
-        from digest.cli import cli
+    from digest.cli import cli
 
+    with write_lock():  # another digest, or a migration, holds the write lock
         result = CliRunner().invoke(cli, command, catch_exceptions=True)
-    finally:
-        holder.rollback()
-        holder.close()
     assert isinstance(result.exception, SystemExit), result.exception
-    assert result.exit_code == 75
+    assert result.exit_code == 75, result.stderr
     assert result.stderr == "Error: database is busy (another digest or a backup holds a write lock); try again\n"
     assert _deliveries(database_url) == before
     assert not (tmp_path / "outbox").exists() or not any((tmp_path / "outbox").iterdir())

@@ -114,7 +114,20 @@ def _make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
 
             return engine
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
+        if engine.dialect.name == "postgresql":
+            @event.listens_for(engine, "connect")
+            def _pg_lock_timeout(dbapi_conn, _record):  # noqa: ANN001
+                # Without it a statement waits for a lock forever (another session's
+                # LOCK TABLE, a long transaction on the same rows): give up after the
+                # busy timeout, as SQLite does, with 55P03 (DatabaseBusyError).
+                autocommit = dbapi_conn.autocommit
+                dbapi_conn.autocommit = True
+                cur = dbapi_conn.cursor()
+                cur.execute(f"SET lock_timeout = {int(busy_timeout * 1000)}")
+                cur.close()
+                dbapi_conn.autocommit = autocommit
+        return engine
     except Exception as exc:  # bad URL, missing driver
         raise ConfigError("DIGEST_DATABASE_URL", "database_url", f"{url!r}: {exc}") from None
 

@@ -73,24 +73,26 @@ def queue_members(conn: Connection, edition_id: int, frequency: str,
                     prefixes=["TEMPORARY"])
     mapping.drop(conn, checkfirst=True)
     mapping.create(conn)
-    try:
-        conn.execute(insert(mapping), [{"topics": encode_topics(t), "format": f, "variant_id": v}
-                                      for (t, f), v in variant_of.items()])
-        already = exists().where(deliveries.c.edition_id == edition_id,
-                                 deliveries.c.subscriber_id == subscribers.c.id)
-        source = (
-            select(literal(edition_id), subscribers.c.id, mapping.c.variant_id, literal(QUEUED), literal(0))
-            .select_from(subscribers.join(mapping, and_(mapping.c.topics == subscribers.c.topics,
-                                                        mapping.c.format == subscribers.c.format)))
-            .where(_due(frequency), ~already)
-            .order_by(subscribers.c.id)  # rows arrive in key order: cheap appends to the unique index
-        )
-        stmt = insert(deliveries).from_select(
-            ["edition_id", "subscriber_id", "variant_id", "status", "attempts"], source)
-        # preserve_rowcount: psycopg reports -1 for INSERT ... SELECT otherwise.
-        return conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
-    finally:
-        mapping.drop(conn)
+    # No try/finally around the drop: after a failed statement PostgreSQL refuses
+    # every command until the rollback (which undoes the CREATE anyway), and a
+    # drop there would hide the real error (a lock timeout: "database is busy").
+    conn.execute(insert(mapping), [{"topics": encode_topics(t), "format": f, "variant_id": v}
+                                  for (t, f), v in variant_of.items()])
+    already = exists().where(deliveries.c.edition_id == edition_id,
+                             deliveries.c.subscriber_id == subscribers.c.id)
+    source = (
+        select(literal(edition_id), subscribers.c.id, mapping.c.variant_id, literal(QUEUED), literal(0))
+        .select_from(subscribers.join(mapping, and_(mapping.c.topics == subscribers.c.topics,
+                                                    mapping.c.format == subscribers.c.format)))
+        .where(_due(frequency), ~already)
+        .order_by(subscribers.c.id)  # rows arrive in key order: cheap appends to the unique index
+    )
+    stmt = insert(deliveries).from_select(
+        ["edition_id", "subscriber_id", "variant_id", "status", "attempts"], source)
+    # preserve_rowcount: psycopg reports -1 for INSERT ... SELECT otherwise.
+    queued = conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount
+    mapping.drop(conn)
+    return queued
 
 
 @dataclass(frozen=True)
