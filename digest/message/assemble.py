@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from operator import itemgetter
 
 from ..config import Settings
 from ..errors import ConfigError, RenderError, SubscriberError
@@ -40,6 +41,9 @@ _ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9](?:[A-Z
 _MARKERS = re.compile("(" + "|".join(re.escape(m) for m in SLOT_MARKERS.values()) + ")")
 _SLOT_OF_MARKER = {marker: slot for slot, marker in SLOT_MARKERS.items()}
 _QP_HEADERS = b"Content-Type: text/%s; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+# The query of an unsubscribe mailto: printable ASCII but the space, '"', '<' and '>'.
+_MAILTO_QUERY = re.compile(r'[!#-;=?-~]*')
+_UNSET = (None, b"")  # an empty Date cache: matches no second and no date
 
 # Slot numbers: index into the per-recipient value list built by assemble().
 _TO, _DATE, _MSGID, _UNSUB_HEADER = 0, 1, 2, 3
@@ -64,11 +68,17 @@ class Recipient:
     token_version: int
 
 
-def message_id(edition_key: str, delivery_id: int, domain: str) -> str:
-    """'<edition.KEY.DELIVERY@domain>': the same for every attempt at one delivery."""
+def _message_id_parts(edition_key: str, domain: str) -> tuple[str, str]:
+    """('<edition.KEY.', '@domain>'): what goes either side of the delivery id."""
     key = re.sub(r"[^A-Za-z0-9-]+", "-", edition_key)[:64].strip("-") or "edition"
     domain = re.sub(r"[^A-Za-z0-9.-]+", "", domain).strip(".") or "localhost"
-    return f"<edition.{key}.{int(delivery_id)}@{domain}>"
+    return f"<edition.{key}.", f"@{domain}>"
+
+
+def message_id(edition_key: str, delivery_id: int, domain: str) -> str:
+    """'<edition.KEY.DELIVERY@domain>': the same for every attempt at one delivery."""
+    prefix, suffix = _message_id_parts(edition_key, domain)
+    return f"{prefix}{int(delivery_id)}{suffix}"
 
 
 _HONORIFICS = frozenset({"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "professor", "sir", "dame", "cllr",
@@ -85,7 +95,7 @@ def first_name(name: str | None) -> str:
     if comma and len(before.split()) <= 1 and after.split():  # "Surname, Given names"
         return after.split()[0]
     words = name.split()
-    if words[0].lower().rstrip(".") in _HONORIFICS:
+    if words[0].rstrip(".").lower() in _HONORIFICS:
         return f"{words[0]} {words[-1]}" if len(words) > 1 else words[0]
     return words[0]
 
@@ -121,26 +131,35 @@ def _mailto(settings: Settings) -> str:
     if not target:
         return ""
     target = target.removeprefix("mailto:")
-    if not _ADDRESS.fullmatch(target.partition("?")[0]):
+    address, _, query = target.partition("?")
+    if not _ADDRESS.fullmatch(address) or not _MAILTO_QUERY.fullmatch(query):
         raise ConfigError(settings.source, "digest.unsubscribe_mailto", f"{target!r} is not an address")
     return f"<mailto:{target}>" if "?" in target else f"<mailto:{target}?subject=unsubscribe>"
+
+
+def _date_header(date: datetime) -> bytes:
+    if date.tzinfo is None:
+        raise ValueError("message date must be timezone-aware")
+    return b"Date: %s\r\n" % format_datetime(date).encode()
 
 
 class MessageTemplate:
     """A rendered variant compiled into encoded segments and per-recipient slots."""
 
-    def __init__(self, parts: list[bytes], slots: list[tuple[int, int]], *, links: Links,
-                 html_part: bool, escape_urls: bool, msgid_prefix: bytes, msgid_suffix: bytes, mailto: str):
-        self._parts = parts
-        self._slots = slots  # (position in parts, slot number)
+    def __init__(self, segments: list[bytes], order: list[int], *, links: Links, html_part: bool,
+                 escape_urls: bool, msgid_prefix: bytes, msgid_suffix: bytes, unsub_tail: bytes):
+        # segments[i] comes before the value of slot order[i], the last after them all.
+        self._parts: list[bytes | None] = [None] * (2 * len(order) + 1)
+        self._parts[::2] = segments
+        self._pick = itemgetter(*order)  # the per-recipient values, in message order
         self._links = links
         self._html = html_part
         self._escape_urls = escape_urls
         self._msgid = (msgid_prefix, msgid_suffix)
-        self._mailto = mailto
-        self._now: tuple[int, bytes] = (-1, b"")  # (second, Date header) cache for date=None
-        self._given: tuple[datetime | None, bytes] = (None, b"")  # (date, Date header) of the last call
-        self.size = sum(map(len, parts))  # bytes without the slot values, for logs
+        self._unsub_tail = unsub_tail
+        self._now: tuple[int | None, bytes] = _UNSET  # (second, Date header) cache for date=None
+        self._given: tuple[datetime | None, bytes] = _UNSET  # (date, Date header) of the last call
+        self.size = sum(map(len, segments))  # bytes without the slot values, for logs
 
     @classmethod
     def compile(cls, rendered: Rendered, *, settings: Settings, edition_key: str, fmt: str,
@@ -163,31 +182,21 @@ class MessageTemplate:
         if not text.strip():
             raise RenderError(f"edition {edition_key}: the {fmt} variant has no text body")
 
-        boundary = b""
-        if fmt == "html":
-            digest = hashlib.sha256("\0".join((edition_key, text, body_html)).encode("utf-8", "replace"))
-            # "=_" cannot occur in quoted-printable output ('=' is always
-            # followed by hex digits or a line break), so no body can hold it;
-            # the check below makes sure of it.
-            boundary = b"=_digest_" + digest.hexdigest()[:24].encode("ascii")
+        digest = hashlib.sha256("\0".join((edition_key, text, body_html)).encode(errors="replace"))
+        # "=_" cannot occur in quoted-printable output ('=' is always followed
+        # by hex digits or a line break), so no body can hold the boundary;
+        # body() makes sure of it (in a text-only variant too: one rule).
+        boundary = b"=_digest_" + digest.hexdigest()[:24].encode()
 
-        parts: list[bytes] = []
-        slots: list[tuple[int, int]] = []
-        after_slot = True
+        segments: list[bytes] = [b""]
+        order: list[int] = []
 
         def fixed(b: bytes) -> None:
-            nonlocal after_slot
-            if after_slot:
-                parts.append(b)
-            else:
-                parts[-1] += b  # one segment between two slots, not many
-            after_slot = False
+            segments[-1] += b  # one segment between two slots, not many
 
         def slot(n: int) -> None:
-            nonlocal after_slot
-            slots.append((len(parts), n))
-            parts.append(b"")
-            after_slot = True
+            order.append(n)
+            segments.append(b"")
 
         def body(part: str, content: str) -> None:
             for i, piece in enumerate(_MARKERS.split(content)):
@@ -195,7 +204,7 @@ class MessageTemplate:
                     slot(_BODY_SLOTS[(part, _SLOT_OF_MARKER[piece])])
                 elif piece:
                     encoded = qp_piece(piece)
-                    if boundary and boundary in encoded:
+                    if boundary in encoded:
                         raise RenderError(f"edition {edition_key}: MIME boundary occurs in the {part} body")
                     fixed(encoded)
 
@@ -221,35 +230,36 @@ class MessageTemplate:
             body("html", body_html)
             fixed(b"\r\n--%s--\r\n" % boundary)
 
-        prefix, _, suffix = message_id(edition_key, 0, settings.sender_domain).partition(".0@")
+        prefix, suffix = _message_id_parts(edition_key, settings.sender_domain)
+        # A List-Unsubscribe URL alone is longer than 78 characters (its token
+        # has a 43-character signature), so a mailto always goes on a line of its own.
+        mailto = _mailto(settings)
         return cls(
-            parts,
-            slots,
+            segments,
+            order,
             links=links,
             html_part=fmt == "html",
             escape_urls=html.escape(links.base_url) != links.base_url,
-            msgid_prefix=b"Message-ID: " + (prefix + ".").encode("ascii"),
-            msgid_suffix=("@" + suffix + "\r\n").encode("ascii"),
-            mailto=_mailto(settings),
+            msgid_prefix=b"Message-ID: " + prefix.encode(),
+            msgid_suffix=(suffix + "\r\n").encode(),
+            unsub_tail=(b">,\r\n " + mailto.encode() if mailto else b">") + b"\r\n",
         )
 
     def _date(self, date: datetime | None) -> bytes:
+        # A batch shares one date (and a second one now), and formatting costs
+        # ~10 µs; a cache is one tuple, so threads may share the template.
         if date is None:
             second = int(time.time())
-            cached = self._now
-            if cached[0] == second:
-                return cached[1]
-            header = b"Date: %s\r\n" % format_datetime(datetime.fromtimestamp(second, timezone.utc)).encode("ascii")
-            self._now = (second, header)  # one tuple: safe to share between threads
+            cached, header = self._now
+            if cached == second:
+                return header
+            header = _date_header(datetime.fromtimestamp(second, timezone.utc))
+            self._now = (second, header)
             return header
-        cached = self._given
-        # A batch usually shares one date, and formatting costs ~10 µs. Equal
-        # datetimes in other zones format differently, hence the offset check.
-        if cached[0] is date or (cached[0] == date and cached[0].utcoffset() == date.utcoffset()):
-            return cached[1]
-        if date.tzinfo is None:
-            raise ValueError("message date must be timezone-aware")
-        header = b"Date: %s\r\n" % format_datetime(date).encode("ascii")
+        cached, header = self._given
+        if cached is date:  # not ==: equal datetimes in other zones format differently
+            return header
+        header = _date_header(date)
         self._given = (date, header)
         return header
 
@@ -261,14 +271,10 @@ class MessageTemplate:
         if name:
             to = fold_header("To", phrase_tokens(name) + [f"<{r.email}>"])
         else:
-            to = b"To: %s\r\n" % r.email.encode("ascii")
+            to = b"To: %s\r\n" % r.email.encode()  # ASCII: _ADDRESS allows nothing else
         links = self._links
         prefs = links.preferences_url(r.subscriber_id, r.token_version)
         unsub = links.unsubscribe_url(r.subscriber_id, r.token_version)
-        unsub_header = f"List-Unsubscribe: <{unsub}>"
-        if self._mailto:
-            sep = ", " if len(unsub_header) + 2 + len(self._mailto) <= 78 else ",\r\n "
-            unsub_header += sep + self._mailto
         prefix, suffix = self._msgid
         greet = first_name(name)  # "Hello Siân," (the To header keeps the whole name)
         text_name = qp_piece(" " + greet) if greet else b""
@@ -278,7 +284,7 @@ class MessageTemplate:
             to,
             self._date(date),
             prefix + b"%d" % r.delivery_id + suffix,
-            (unsub_header + "\r\n").encode("ascii"),
+            b"List-Unsubscribe: <" + unsub.encode() + self._unsub_tail,  # ASCII: compile checked base_url
             text_name,
             text_name,
             text_prefs,
@@ -295,8 +301,7 @@ class MessageTemplate:
                 values[7] = qp_piece(html.escape(prefs))
                 values[9] = qp_piece(html.escape(unsub))
         out = self._parts.copy()
-        for position, n in self._slots:
-            out[position] = values[n]
+        out[1::2] = self._pick(values)
         return b"".join(out)
 
 
@@ -310,11 +315,11 @@ def build_reference(rendered: Rendered, *, settings: Settings, edition_key: str,
 
     def fill(body: str, escape) -> str:
         values = {"name": escape(name_slot(name)), "preferences_url": escape(prefs), "unsubscribe_url": escape(unsub)}
-        return _MARKERS.sub(lambda m: values[_SLOT_OF_MARKER[m.group(0)]], _normalise(body))
+        return _MARKERS.sub(lambda m: values[_SLOT_OF_MARKER[m.group()]], _normalise(body))
 
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = settings.sender
-    msg["To"] = Address(display_name=name, addr_spec=r.email) if name else r.email
+    msg["To"] = Address(display_name=name, addr_spec=r.email)  # no name: the bare address
     msg["Subject"] = clean_text(rendered.subject)
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id(edition_key, r.delivery_id, settings.sender_domain)
@@ -324,8 +329,7 @@ def build_reference(rendered: Rendered, *, settings: Settings, edition_key: str,
     mailto = _mailto(settings)
     msg["List-Unsubscribe"] = f"<{unsub}>" + (f", {mailto}" if mailto else "")
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(fill(rendered.text, str), subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.set_content(fill(rendered.text, str), cte="quoted-printable")  # text/plain, UTF-8
     if fmt == "html":
-        msg.add_alternative(fill(rendered.html, html.escape), subtype="html", charset="utf-8",
-                            cte="quoted-printable")
+        msg.add_alternative(fill(rendered.html, html.escape), subtype="html", cte="quoted-printable")
     return msg.as_bytes()
