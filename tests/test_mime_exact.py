@@ -113,6 +113,7 @@ def test_a_long_link_is_broken_only_by_soft_breaks(n):
     ("x" * 75 + "é", b"x" * 75 + SOFT + b"=C3=A9" + SOFT),
     ("x" * 71 + "é", b"x" * 71 + b"=C3" + SOFT + b"=A9" + SOFT),
     ("x" * 69 + "é", b"x" * 69 + b"=C3=A9" + SOFT),  # 75: fits
+    ("é" + "x" * 68 + "é", b"=C3=A9" + b"x" * 68 + SOFT + b"=C3=A9" + SOFT),  # the escape at the cut moves, not the first
     ("é" * 30, b"=C3=A9" * 12 + b"=C3" + SOFT + b"=A9" + b"=C3=A9" * 12 + SOFT + b"=C3=A9" * 5 + SOFT),
     ("x" * 150 + "\nend\n", b"x" * 75 + SOFT + b"x" * 75 + b"\r\nend\r\n"),
 ])
@@ -193,6 +194,11 @@ def test_a_body_of_pieces_parses_as_the_text(text):
     ("Dr.Jekyll_and=Hyde?", ["=?utf-8?q?Dr=2EJekyll=5Fand=3DHyde=3F?="]),  # Q 27, B 28: Q
     ("a.b_c=d?e", [b_word("a.b_c=d?e")]),  # Q 17, B 12: B
     ("Zoë Ångström", [b_word("Zoë Ångström")]),  # Q would be 27 characters, B is 20
+    ("Münchner", [b_word("Münchner")]),  # Q 13, B 12
+    ("Münchners", ["=?utf-8?q?M=C3=BCnchners?="]),  # Q 14, B 16
+    ("Price: 10€ only today", ["=?utf-8?q?Price=3A_10=E2=82=AC_only_today?="]),  # Q 31, B 32
+    ("Smile 😀 and everyone smiles back", ["=?utf-8?q?Smile_=F0=9F=98=80_and_everyone_smiles_back?="]),
+    ("Smile 山 and everyone smiles back", ["=?utf-8?q?Smile_=E5=B1=B1_and_everyone_smiles_back?="]),
     ("a" * 56 + "é", ["=?utf-8?q?" + "a" * 56 + "?=", "=?utf-8?q?=C3=A9?="]),
     ("a" * 57, ["=?utf-8?q?" + "a" * 56 + "?=", "=?utf-8?q?a?="]),
     ("a" * 50 + "é" + "b", ["=?utf-8?q?" + "a" * 50 + "=C3=A9?=", "=?utf-8?q?b?="]),
@@ -230,6 +236,9 @@ def test_encoded_words_decode_and_fit(text):
     ('Jane "JJ" Doe', ['"Jane', '\\"JJ\\"', 'Doe"']),
     ("back\\slash", ['"back\\\\slash"']),
     ("Doe, Jane", ['"Doe,', 'Jane"']),
+    # Tokens are written with one space between them, so every space of the name is kept.
+    ("Doe,  Jane", ['"Doe,', "", 'Jane"']),
+    ("Jane  Doe", ["Jane", "", "Doe"]),
     ("a" * 68, ["a" * 68]),
     ("a" * 69, ["=?utf-8?q?" + "a" * 56 + "?=", "=?utf-8?q?" + "a" * 13 + "?="]),  # too long for a line
     ("Jo " + "a" * 66 + ".", ['"Jo', "a" * 66 + '."']),  # a part of 68 characters
@@ -261,6 +270,7 @@ def test_a_display_name_parses_back(name):
 @pytest.mark.parametrize(("text", "want"), [
     ("", []),
     ("Weekly digest", ["Weekly", "digest"]),
+    ("Weekly  digest", ["Weekly", "", "digest"]),  # an unstructured header keeps its spaces
     ("Weekly digest: café", ["Weekly", "digest:", b_word("café")]),
     # consecutive words that need encoding are encoded together (the space between them is kept)
     ("café crème now", [b_word("café crème"), "now"]),
@@ -276,6 +286,7 @@ def test_text_tokens(text, want):
 
 @pytest.mark.parametrize("text", [
     "Weekly digest: café", "café crème now", "a café b crème", "see =?x?= now", "a" * 69 + " b",
+    "Weekly  digest", "Price: 10€ only today", "山田 太郎 さんへ",
     "Zoë's picks — Ångström, café and more news for you this week and every week after",
 ])
 def test_a_subject_parses_back(text):

@@ -53,14 +53,27 @@ def _wrap(line: str, end: str, out: list[str]) -> None:
     limit = _MAX_QP if end == "\r\n" else _MAX_QP - 1
     while len(line) > limit:
         cut = _MAX_QP - 1
-        eq = line.rfind("=", cut - 2, cut)  # never split an =XX escape
-        if eq != -1:
+        eq = line[:cut].rfind("=")
+        if eq > cut - 3:  # an =XX escape that would cross the cut moves to the next line whole
             cut = eq
         out.append(line[:cut])
         out.append("=\r\n")
         line = line[cut:]
     out.append(line)
     out.append(end)
+
+
+def _qp_lines(lines: list[str]) -> bytes:
+    """Escaped lines (split on the text's newlines; the last one has none) as CRLF quoted-printable."""
+    out: list[str] = []
+    last = lines.pop()
+    for line in lines:
+        if line.endswith(" "):  # trailing space before a hard break must be encoded
+            line = line[:-1] + "=20"
+        _wrap(line, "\r\n", out)
+    if last:
+        _wrap(last, "=\r\n", out)  # spaces before a soft break may stay (RFC 2045 rule 3)
+    return "".join(out).encode()
 
 
 def qp_piece(text: str) -> bytes:
@@ -70,55 +83,32 @@ def qp_piece(text: str) -> bytes:
     so the next piece starts on a fresh line and the decoded text continues
     without a break. The empty string encodes to b"".
     """
-    if "\n" not in text and _QP_SAFE.fullmatch(text):  # links, most names: nothing to escape
+    if _QP_SAFE.fullmatch(text):  # links, most names: nothing to escape, no newline
         if len(text) < _MAX_QP:
-            return (text + "=\r\n").encode("ascii") if text else b""
+            return (text + "=\r\n").encode() if text else b""
         step = _MAX_QP - 1
-        return ("=\r\n".join([text[i : i + step] for i in range(0, len(text), step)]) + "=\r\n").encode("ascii")
+        return ("=\r\n".join([text[i : i + step] for i in range(0, len(text), step)]) + "=\r\n").encode()
     if len(text) > 512:  # the fixed parts of a variant: binascii does the work in C
         return _qp_long(text)
-    lines = text.encode("utf-8").decode("latin-1").translate(_QP_TABLE).split("\n")
-    out: list[str] = []
-    last = lines.pop()
-    for line in lines:
-        if line.endswith(" "):  # trailing space before a hard break must be encoded
-            line = line[:-1] + "=20"
-        _wrap(line, "\r\n", out)
-    if last:
-        _wrap(last, "=\r\n", out)  # spaces before a soft break may stay (RFC 2045 rule 3)
-    return "".join(out).encode("ascii")
+    return _qp_lines(text.encode().decode("latin-1").translate(_QP_TABLE).split("\n"))
 
 
 def _qp_long(text: str) -> bytes:
     """qp_piece for long text: binascii.b2a_qp (C) does the escaping and wrapping."""
-    data = binascii.b2a_qp(text.encode("utf-8"), istext=True)
-    if any(len(line) > _MAX_QP for line in data.split(b"\n")):
+    data = binascii.b2a_qp(text.encode())
+    lines = data.split(b"\n")
+    if max(map(len, lines)) > _MAX_QP:
         # b2a_qp can leave a line of 77 or 78 characters when it escapes whitespace
-        # before a line break ("=09"): wrap every line again.
-        return _rewrap(data, ends_open=not text.endswith("\n"))
-    if text.endswith("\n"):
-        return data.replace(b"\n", b"\r\n")
-    head, _, last = data.rpartition(b"\n")
-    # The open last line gets a soft break, whose "=" must fit in 76 too.
+        # before a line break ("=09"): wrap every line again (its soft-broken lines,
+        # at most 76 long with their "=", stay as they are).
+        return _qp_lines([line.decode() for line in lines])
+    last = lines[-1]  # empty if the text ends with a newline
+    body = data[: len(data) - len(last)].replace(b"\n", b"\r\n")
+    if not last:
+        return body
     tail: list[str] = []
-    _wrap(last.decode("ascii"), "=\r\n", tail)
-    out = (head + b"\n").replace(b"\n", b"\r\n") if head or data.startswith(b"\n") else b""
-    return out + "".join(tail).encode("ascii")
-
-
-def _rewrap(data: bytes, *, ends_open: bool) -> bytes:
-    """Quoted-printable lines ("\\n" line ends, "=" soft breaks) split again into lines of <= 76."""
-    lines = data.decode("ascii").split("\n")
-    last = lines.pop()
-    out: list[str] = []
-    for line in lines:
-        if line.endswith("="):  # a soft break: the line goes on
-            _wrap(line[:-1], "=\r\n", out)
-        else:
-            _wrap(line, "\r\n", out)
-    if ends_open:
-        _wrap(last, "=\r\n", out)
-    return "".join(out).encode("ascii")
+    _wrap(last.decode(), "=\r\n", tail)  # the open last line gets a soft break, whose "=" must fit in 76 too
+    return body + "".join(tail).encode()
 
 
 # --- headers -----------------------------------------------------------------
@@ -128,20 +118,23 @@ _MAX_WORD = 68  # fits after the longest header name we write ("Reply-To: ")
 _ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
 # RFC 2047 section 5 (3): in a phrase, Q-encoded text may use only these.
 _Q_LITERAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
+_Q_ONE = _Q_LITERAL | {" "}  # one character each in Q ("_" for a space); any other byte takes three
 _Q_PAYLOAD = _MAX_WORD - len("=?utf-8?q??=")
 _B_BYTES = _Q_PAYLOAD // 4 * 3
 
 
-_Q_CHARS: dict[str, str] = {chr(i): chr(i) if chr(i) in _Q_LITERAL else f"={i:02X}" for i in range(128)}
+# Every character of one or two UTF-8 bytes (Latin, Greek, Cyrillic, Hebrew, Arabic
+# names), Q-encoded once; the rest are rare enough to encode each time.
+_Q_CHARS: dict[str, str] = {
+    c: c if c in _Q_LITERAL else "".join(f"={b:02X}" for b in c.encode()) for c in map(chr, range(0x800))
+}
 _Q_CHARS[" "] = "_"
 
 
 def _q(c: str) -> str:
-    """c Q-encoded; remembered, since names repeat their letters."""
+    """c Q-encoded."""
     q = _Q_CHARS.get(c)
-    if q is None:
-        q = _Q_CHARS[c] = "".join(f"={b:02X}" for b in c.encode("utf-8"))
-    return q
+    return q if q is not None else "=" + c.encode().hex("=").upper()
 
 
 def encoded_words(text: str) -> list[str]:
@@ -150,11 +143,11 @@ def encoded_words(text: str) -> list[str]:
     Each word is at most 68 characters and holds whole characters only;
     whitespace between adjacent encoded-words is dropped when decoding.
     """
-    qs = [_q(c) for c in text]
-    size = len(text.encode("utf-8"))
-    if sum(map(len, qs)) <= (size + 2) // 3 * 4:
+    size = len(text.encode())
+    if 3 * size - 2 * sum(map(_Q_ONE.__contains__, text)) <= (size + 2) // 3 * 4:
         words, cur = [], ""
-        for q in qs:
+        for c in text:
+            q = _q(c)
             if len(cur) + len(q) > _Q_PAYLOAD:
                 words.append(cur)
                 cur = ""
@@ -163,13 +156,13 @@ def encoded_words(text: str) -> list[str]:
         return [f"=?utf-8?q?{w}?=" for w in words]
     chunks, cur = [], b""
     for c in text:
-        b = c.encode("utf-8")
+        b = c.encode()
         if len(cur) + len(b) > _B_BYTES:
             chunks.append(cur)
             cur = b""
         cur += b
     chunks.append(cur)
-    return [f"=?utf-8?b?{binascii.b2a_base64(c, newline=False).decode('ascii')}?=" for c in chunks]
+    return [f"=?utf-8?b?{binascii.b2a_base64(c, newline=False).decode()}?=" for c in chunks]
 
 
 def phrase_tokens(name: str) -> list[str]:
@@ -208,15 +201,13 @@ def text_tokens(text: str) -> list[str]:
 
 def fold_header(name: str, tokens: list[str]) -> bytes:
     """'Name: tok tok ...' folded before a token that would pass 78 characters; CRLF at the end."""
-    line = name + ":"
+    head = line = name + ":"
     lines = []
-    first = True
     for tok in tokens:
-        if not first and len(line) + 1 + len(tok) > _MAX_LINE:
+        if len(line) + 1 + len(tok) > _MAX_LINE and line != head:  # never fold before the first token
             lines.append(line)
             line = " " + tok
         else:
             line += " " + tok
-        first = False
     lines.append(line)
     return ("\r\n".join(lines) + "\r\n").encode("ascii")
