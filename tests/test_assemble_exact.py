@@ -404,3 +404,13 @@ def test_parsed_back_without_defects():
     raw = compile_(realistic_rendered()).assemble(JANE, date=DATE)
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert not any(p.defects for p in msg.walk())
+
+
+@pytest.mark.parametrize("fmt", ["html", "text"])
+def test_the_reference_is_quoted_printable_even_where_7bit_would_do(fmt):
+    short = Rendered("Hi", "", f"<p>Hello{NAME},</p>\n", f"Hello{NAME},\n")
+    slow = parse(build_reference(short, settings=SETTINGS, edition_key=KEY, fmt=fmt, links=LINKS, recipient=JANE,
+                                 date=DATE))
+    leaves = [p for p in slow.walk() if not p.is_multipart()]
+    assert [p["Content-Transfer-Encoding"] for p in leaves] == ["quoted-printable"] * (2 if fmt == "html" else 1)
+    assert bodies(slow) == bodies(parse(compile_(short, fmt).assemble(JANE, date=DATE)))
