@@ -42,7 +42,7 @@ def clean_text(value: str) -> str:
 _QP_TABLE = str.maketrans(
     {i: f"={i:02X}" for i in range(256) if i != 10 and (i < 32 or i == 61 or i >= 127)}
 )
-_QP_SAFE = re.compile(r"[ !-<>-~]*")  # printable ASCII but '=': nothing to encode
+_QP_SAFE = re.compile(r"[ !-<>-~]*")  # printable ASCII but '=', so no newline either: nothing to encode
 _MAX_QP = 76  # RFC 2045 line length, not counting CRLF
 
 
