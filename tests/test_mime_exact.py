@@ -323,3 +323,13 @@ def test_a_folded_line_is_filled_up_to_78():
 def test_a_non_ascii_token_is_refused():
     with pytest.raises(UnicodeEncodeError):
         fold_header("To", ["<zoë@example.org>"])
+
+
+@pytest.mark.parametrize("size", [100, 600, 5000])
+def test_a_carriage_return_is_escaped_whatever_the_length_of_the_piece(size):
+    # A bare CR on the wire is refused by some relays and read as a line end by others.
+    text = ("word " * (size // 5))[:size] + "\r\nend\rof it\n"
+    encoded = qp_piece(text)
+    assert b"\r" not in encoded.replace(b"\r\n", b"")
+    assert encoded.count(b"=0D") == 2
+    assert quopri.decodestring(encoded.replace(b"\r\n", b"\n")).decode() == text

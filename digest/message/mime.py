@@ -88,7 +88,10 @@ def qp_piece(text: str) -> bytes:
             return (text + "=\r\n").encode() if text else b""
         step = _MAX_QP - 1
         return ("=\r\n".join([text[i : i + step] for i in range(0, len(text), step)]) + "=\r\n").encode()
-    if len(text) > 512:  # the fixed parts of a variant: binascii does the work in C
+    # The fixed parts of a variant: binascii does the work in C. It passes a CR
+    # through as it is (a bare CR on the wire), so text with one takes the slow
+    # path, which writes =0D like every other control character.
+    if len(text) > 512 and "\r" not in text:
         return _qp_long(text)
     return _qp_lines(text.encode().decode("latin-1").translate(_QP_TABLE).split("\n"))
 
