@@ -148,6 +148,15 @@ class DkimSigner:
 
     def sign(self, message: bytes) -> bytes:
         """message with a DKIM-Signature header prepended (CRLF line ends expected, as assemble.py makes)."""
+        pending = self.prepare(message)
+        return pending.finish(self.rsa(pending.data))
+
+    def rsa(self, data: bytes) -> bytes:
+        """The RSA step alone (OpenSSL, without the GIL: it can run in another thread)."""
+        return self._key.sign(data, self._padding, self._hash)
+
+    def prepare(self, message: bytes) -> PendingSignature:
+        """Everything before the RSA step: canonicalisation, hashes, the header's tags."""
         if b"\r\n\r\n" not in message:  # LF line ends (a file from elsewhere): make them CRLF
             message = _LINE_END.sub(b"\r\n", message)
         fields, body = split_message(message)
@@ -160,9 +169,22 @@ class DkimSigner:
         value = _fold(tags)
         signed = b"".join(canonical_header(n, v) for n, v in select_headers(fields, names))
         signed += canonical_header(b"DKIM-Signature", value)[:-2]  # hashed without its CRLF
-        b = base64.b64encode(self._key.sign(signed, self._padding, self._hash))
+        return PendingSignature(signed, value, message)
+
+
+class PendingSignature:
+    """A message whose signature is computed but for the RSA step: `data` is what RSA signs."""
+
+    __slots__ = ("data", "_value", "_message")
+
+    def __init__(self, data: bytes, value: bytes, message: bytes):
+        self.data, self._value, self._message = data, value, message
+
+    def finish(self, signature: bytes) -> bytes:
+        """The signed message: the DKIM-Signature header (b= folded at 72) prepended."""
+        b = base64.b64encode(signature)
         chunks = b"".join(b"\r\n " + b[i:i + 72] for i in range(0, len(b), 72))
-        return b"DKIM-Signature:" + value + chunks + b"\r\n" + message
+        return b"DKIM-Signature:" + self._value + chunks + b"\r\n" + self._message
 
 
 def _sha256(data: bytes) -> bytes:

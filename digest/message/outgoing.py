@@ -15,6 +15,7 @@ Nobody else builds message bytes, so whatever a mailbox provider requires
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -43,6 +44,20 @@ class Outgoing:
     def digest(self, template: MessageTemplate, recipient: Recipient, *, date: datetime | None = None) -> bytes:
         """One member's copy of a variant: assembled by a join, then signed."""
         return self.sign(template.assemble(recipient, date=date))
+
+    async def digest_beside(self, executor, template: MessageTemplate, recipient: Recipient, *,
+                            date: datetime | None = None) -> bytes:
+        """digest(), with DKIM's RSA step (about 0.8 ms, without the GIL) run in `executor`.
+
+        For the sender's event loop: the other connections' replies are read
+        while OpenSSL works, instead of waiting for each signature in turn.
+        """
+        message = template.assemble(recipient, date=date)
+        if self.signer is None:
+            return message
+        pending = self.signer.prepare(message)
+        return pending.finish(await asyncio.get_running_loop().run_in_executor(executor, self.signer.rsa,
+                                                                                pending.data))
 
     def sign(self, message: bytes) -> bytes:
         """DKIM-sign finished bytes when DKIM is configured (OpenSSL releases the GIL while it works)."""

@@ -155,6 +155,9 @@ class _SendRun:
         _enough_files(self.width)
         self.claim_thread = ThreadPoolExecutor(1, thread_name_prefix="digest-claim")
         self.send_pool = None if self.relay else ThreadPoolExecutor(self.width, thread_name_prefix="digest-send")
+        # DKIM's RSA step (about 0.8 ms a message) runs in OpenSSL without the GIL: in
+        # a thread of its own it no longer stalls every other connection's replies.
+        self.sign_pool = ThreadPoolExecutor(1, thread_name_prefix="digest-sign") if self.out.signer else None
         self.concurrency = Concurrency(self.width)
         self.limiter = RateLimiter(self.opts.rate)
         self.tasks: asyncio.Queue = asyncio.Queue()
@@ -174,8 +177,9 @@ class _SendRun:
         finally:
             reporter.cancel()
             self.claim_thread.shutdown(wait=True)
-            if self.send_pool is not None:
-                self.send_pool.shutdown(wait=True)
+            for pool in (self.send_pool, self.sign_pool):
+                if pool is not None:
+                    pool.shutdown(wait=True)
             self._snapshot()
         if self.on_progress:
             self.on_progress(self.stats, 0)
@@ -297,7 +301,11 @@ class _SendRun:
                         continue
                     self.stats.sessions += 1
                 try:
-                    message = self.out.digest(task.template, task.recipient, date=task.now)
+                    if self.sign_pool is None:
+                        message = self.out.digest(task.template, task.recipient, date=task.now)
+                    else:
+                        message = await self.out.digest_beside(self.sign_pool, task.template, task.recipient,
+                                                               date=task.now)
                     await self.limiter.acquire()
                     sender = (self.return_path.address(task.recipient.delivery_id) if self.return_path
                               else self.envelope_from)
