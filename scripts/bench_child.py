@@ -4,7 +4,9 @@
     python scripts/bench_child.py send LIMIT CONNECTIONS [PROCESSES]
 
 Prints one JSON line: what was done, the seconds the step itself took (not
-the interpreter's start-up) and the process's peak resident memory (VmHWM).
+the interpreter's start-up), the process's peak resident memory (VmHWM) and,
+for a send, the CPU seconds the sender processes used (the sink's are not
+counted: it stands for a relay on another machine).
 Settings come from the environment (DIGEST_DATABASE_URL, DIGEST_SMTP_URL, ...).
 """
 
@@ -28,6 +30,14 @@ def vmhwm_kb() -> int:
     return max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its finished children (the sender processes)."""
+    import resource
+
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def main(argv: list[str]) -> None:
     from digest.config import load_settings
     from digest.db import Database
@@ -48,12 +58,14 @@ def main(argv: list[str]) -> None:
         from digest.sending.worker import SendOptions
 
         limit, connections, processes = int(argv[1]), int(argv[2]), int(argv[3]) if len(argv) > 3 else 1
+        cpu0 = cpu_seconds()
         t0 = time.perf_counter()
         stats = send_all(db, settings, transports_for("smtp", settings),
                          SendOptions(connections=connections, limit=limit, batch=500, processes=processes,
                                      check=False))
         seconds = time.perf_counter() - t0
-        out = {"sent": stats.sent, "failed": stats.failed, "retried": stats.retried, "requeued": stats.requeued,
+        cpu = cpu_seconds() - cpu0
+        out = {"cpu_seconds": cpu, "sent": stats.sent, "failed": stats.failed, "retried": stats.retried, "requeued": stats.requeued,
                "sessions": stats.sessions, "processes": stats.processes}
     else:
         raise SystemExit(f"unknown step {step!r}")
