@@ -306,6 +306,9 @@ def test_a_greeting_with_html_special_characters():
 
 @pytest.mark.parametrize("name, greeting", [
     ("Lee, Ann Marie, OBE", "Ann"), ("MX Jo Bloggs", "MX Bloggs"), ("Dr Jones", "Dr Jones"), ("Dr.", "Dr."),
+    # What follows a second comma, or a comma after a full name, is a role or letters, never the name.
+    ("Smith, Jane, Chair", "Jane"), ("Dr Jane Smith, PhD", "Dr Smith"), ("Jane Smith, MBE", "Jane"),
+    (", Pat", "Pat"), ("Smith,", "Smith"), ("Smith, , Chair", "Smith"),
 ])
 def test_first_name_more_cases(name, greeting):
     assert first_name(name) == greeting

@@ -86,15 +86,16 @@ _HONORIFICS = frozenset({"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "profess
 
 
 def first_name(name: str | None) -> str:
-    """The name a greeting uses: 'Siân' of 'Siân Phillips', 'Dr Jones' of 'Dr Jim Jones',
-    'Pat' of "O'Brien, Pat"; a one-word name as it is."""
+    """The name a greeting uses: 'Siân' of 'Siân Phillips', 'Dr Jones' of 'Dr Jim Jones, PhD',
+    'Pat' of "O'Brien, Pat" and of "O'Brien, Pat, Chair"; a one-word name as it is."""
     name = clean_text(name or "")
     if not name:
         return ""
     before, comma, after = name.partition(",")
-    if comma and len(before.split()) <= 1 and after.split():  # "Surname, Given names"
-        return after.split()[0]
-    words = name.split()
+    given = after.partition(",")[0].split()
+    if comma and len(before.split()) <= 1 and given:  # "Surname, Given names[, role]"
+        return given[0]
+    words = before.split() or name.split()  # what follows a comma is a suffix: ", PhD", ", Chair"
     if words[0].rstrip(".").lower() in _HONORIFICS:
         return f"{words[0]} {words[-1]}" if len(words) > 1 else words[0]
     return words[0]
