@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
 from sqlalchemy import delete, func, insert, select, update
@@ -20,6 +22,34 @@ class Upserted:
     id: int
     created: bool
     changed: bool
+    twin_of: str | None = None  # the same story was already in from this other source: kept once
+
+
+# A story read from a listing export (no guid, no link of its own: known by its
+# title) and the same story from a feed are one article when their titles have
+# the same words and their dates are this close.
+TWIN_WINDOW = timedelta(days=3)
+
+
+def title_words(title: str) -> str:
+    """A title as a comparable string: case, accents' encoding, quotes and punctuation set aside."""
+    return " ".join(re.findall(r"\w+", unicodedata.normalize("NFKC", title).casefold()))
+
+
+def _twin(conn: Connection, article: Article, key: str, now: datetime):
+    """The row of the same story stored from another source, when one of the two is known by its title only."""
+    words = title_words(article.title)
+    when = article.published_at or now
+    if not words:
+        return None
+    candidates = conn.execute(
+        select(articles).where(articles.c.source != article.source, articles.c.duplicate_of.is_(None),
+                               articles.c.published_at.between(when - TWIN_WINDOW, when + TWIN_WINDOW))
+        .order_by(articles.c.id))
+    for row in candidates:
+        if (key.startswith("title:") or row.dedupe_key.startswith("title:")) and title_words(row.title) == words:
+            return row
+    return None
 
 
 def sync_topics(conn: Connection, taxonomy: Sequence[Topic]) -> None:
@@ -44,7 +74,10 @@ def upsert_article(
 ) -> Upserted:
     """Insert a new article or update the one with the same dedupe key.
 
-    Editors' choices (pinned, excluded, summary override, a date they set)
+    A story already stored from another source is not stored twice: when one
+    of the two copies comes from a listing export (known by its title only),
+    the same title within TWIN_WINDOW is the same article, and the feed's copy
+    (its guid, link and text) is the one kept. Editors' choices (pinned, excluded, summary override, a date they set)
     survive re-ingest; an article without a date of its own keeps the date it
     was first given.
     """
@@ -53,6 +86,7 @@ def upsert_article(
     values["categories"] = json.dumps(article.categories, ensure_ascii=False)
     values["image"] = article.image.to_json() if article.image is not None else None
     row = conn.execute(select(articles).where(articles.c.dedupe_key == key)).first()
+    twin = _twin(conn, article, key, now) if row is None else None
     if row is None:
         values.update(
             dedupe_key=key,
@@ -64,9 +98,16 @@ def upsert_article(
             pinned=False,
             excluded=False,
         )
+        if twin is not None and key.startswith("title:"):  # a listing's copy of a story a feed gave
+            values["duplicate_of"] = twin.id
         art_id = conn.execute(insert(articles).values(**values)).inserted_primary_key[0]
         _set_topics(conn, art_id, reasons)
-        return Upserted(art_id, True, True)
+        if twin is None:
+            return Upserted(art_id, True, True)
+        if values.get("duplicate_of") is None:  # a feed's copy of a story first read from a listing
+            _take_over(conn, twin, art_id)
+            return Upserted(art_id, True, True, twin.source)
+        return Upserted(twin.id, False, False, twin.source)
     if article.published_at is not None:
         values["published_at"] = article.published_at
     changed = any(getattr(row, k) != v for k, v in values.items())
@@ -79,7 +120,17 @@ def upsert_article(
         conn.execute(update(articles).where(articles.c.id == row.id).values(**values))
         if not by_hand:
             _set_topics(conn, row.id, reasons)
-    return Upserted(row.id, False, changed)
+    return Upserted(row.duplicate_of or row.id, False, changed)  # a known duplicate: reported when first seen
+
+
+def _take_over(conn: Connection, listed, art_id: int) -> None:
+    """The listing's copy `listed` becomes a duplicate of article art_id, which keeps the editor's choices."""
+    carried = {c: getattr(listed, c) for c in ("pinned", "excluded", "summary_override", "rank")
+               if getattr(listed, c) not in (None, False)}
+    if carried:
+        conn.execute(update(articles).where(articles.c.id == art_id).values(**carried))
+    conn.execute(update(articles).where(articles.c.duplicate_of == listed.id).values(duplicate_of=art_id))
+    conn.execute(update(articles).where(articles.c.id == listed.id).values(duplicate_of=art_id))
 
 
 def _set_topics(conn: Connection, article_id: int, reasons: Sequence[TopicReason]) -> None:
@@ -99,7 +150,7 @@ def list_articles(
     ids: Iterable[int] | None = None,
     include_excluded: bool = True,
 ) -> list[Article]:
-    """Articles published in [since, until), newest first, with their topics."""
+    """Articles published in [since, until), newest first, with their topics (duplicates only by id)."""
     q = select(articles).order_by(articles.c.published_at.desc(), articles.c.id.desc())
     if since is not None:
         q = q.where(articles.c.published_at >= since)
@@ -110,6 +161,8 @@ def list_articles(
             select(article_topics.c.article_id).where(article_topics.c.topic_slug == topic)))
     if ids is not None:
         q = q.where(articles.c.id.in_(list(ids)))
+    else:  # the other copy of a story from two sources is kept for its source's health only
+        q = q.where(articles.c.duplicate_of.is_(None))
     if not include_excluded:
         q = q.where(articles.c.excluded.is_(False))
     rows = conn.execute(q).all()

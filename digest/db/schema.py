@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0010"
+SCHEMA_REVISION = "0011"
 
 metadata = MetaData(
     naming_convention={
@@ -85,6 +85,9 @@ articles = Table(
     # The edition desk (migration 0009): the editor's order (NULL: by date) and topics set by hand.
     Column("rank", Integer),
     Column("topics_by_hand", Boolean, nullable=False, default=False),
+    # The same story from another source (migration 0011): this copy is kept for its
+    # source's health, members get the other one. NULL: an article in its own right.
+    Column("duplicate_of", Integer),
 )
 
 topics = Table(

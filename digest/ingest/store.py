@@ -73,6 +73,9 @@ def ingest_sources(
                     report.problems.append(
                         f"article {result.id} “{article.title}” has no date and is in no edition: "
                         f"give it one with `digest article date {result.id} YYYY-MM-DD`")
+                if result.twin_of is not None:
+                    report.problems.append(f"“{article.title}” is already in from {result.twin_of} "
+                                           f"(article {result.id}): kept once")
                 if result.created:
                     report.new += 1
                 elif result.changed:
