@@ -301,3 +301,41 @@ def test_check_warns_about_links_the_sources_did_not_give(run_cli, seed_path):
     assert len(warnings) == 5
     assert warnings[0].endswith("links to its source's website: the source gave no link of its own "
                                 "(https://www.example.org/)")
+
+
+def test_an_undated_listing_first_read_by_the_monday_run_goes_into_the_week_that_ended(run_cli, tmp_path,
+                                                                                       monkeypatch, seed_path, db):
+    # The weekly run fetches just after the week ends. A listing export carries no dates: what it
+    # shows then was there during that week, so it goes into that edition (not the next one, a week
+    # late), and the source is not called stale on its first fetch.
+    from datetime import datetime, timedelta, timezone
+
+    from digest.edition.periods import previous_period
+
+    week = previous_period("weekly", datetime.now(timezone.utc), "Europe/London")
+    (tmp_path / "news.txt").write_bytes(seed_path.read_bytes())
+    write_config(tmp_path, monkeypatch, '[[sources]]\nname = "seed"\npath = "news.txt"\nkind = "listing"\n'
+                                        'website = "https://www.example.org/news/"\n')
+    ok(run_cli("subscribers", "add", "weekly@example.org", "--frequency", "weekly"))
+    result = ok(run_cli("weekly", "--transport", "file"))
+    assert f"built {week.key}: 5 article(s)" in result.output
+    with db.connect() as conn:
+        dates = set(conn.execute(select(articles.c.published_at)).scalars())
+    [date] = dates
+    assert date.replace(tzinfo=date.tzinfo or timezone.utc) == week.end - timedelta(seconds=1)
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+def test_re_running_an_old_week_dates_nothing_into_the_past(run_cli, tmp_path, monkeypatch, seed_path, db):
+    from datetime import datetime, timedelta, timezone
+
+    (tmp_path / "news.txt").write_bytes(seed_path.read_bytes())
+    write_config(tmp_path, monkeypatch, '[[sources]]\nname = "seed"\npath = "news.txt"\nkind = "listing"\n'
+                                        'website = "https://www.example.org/news/"\n')
+    ok(run_cli("subscribers", "add", "weekly@example.org", "--frequency", "weekly"))
+    before = datetime.now(timezone.utc)
+    result = run_cli("weekly", "--week", "2017-W25", "--transport", "file")
+    assert result.exit_code == 2 and "held 2017-W25" in result.output  # nothing of 2017 in it
+    with db.connect() as conn:
+        dates = set(conn.execute(select(articles.c.published_at)).scalars())
+    assert all(d.replace(tzinfo=d.tzinfo or timezone.utc) >= before - timedelta(seconds=1) for d in dates)

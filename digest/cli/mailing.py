@@ -428,7 +428,7 @@ def _mailing(app, windows, force, reason, send_args, command) -> None:
                 fetch_and_report(app)
             except click.ClickException as exc:  # a mailbox outage must not stop the mailing
                 click.echo(f"warning: bounces not read, sending anyway: {exc.message}", err=True)
-        failed = fetch_sources(app.db, app.settings, now=now_utc(), on_run=print_run)
+        failed = fetch_sources(app.db, app.settings, now=now_utc(), windows=windows, on_run=print_run)
         for window in windows:
             report = prepare_edition(app.db, app.settings, window, failed, now=now_utc(),
                                      force_reason=(reason or "").strip() if force else None, forced_by=_forced_by())

@@ -36,10 +36,10 @@ def title_words(title: str) -> str:
     return " ".join(re.findall(r"\w+", unicodedata.normalize("NFKC", title).casefold()))
 
 
-def _twin(conn: Connection, article: Article, key: str, now: datetime):
+def _twin(conn: Connection, article: Article, key: str, first_date: datetime):
     """The row of the same story stored from another source, when one of the two is known by its title only."""
     words = title_words(article.title)
-    when = article.published_at or now
+    when = article.published_at or first_date
     if not words:
         return None
     candidates = conn.execute(
@@ -70,29 +70,32 @@ _CONTENT = ("guid", "url", "title", "author", "author_role", "teaser", "body", "
 
 
 def upsert_article(
-    conn: Connection, article: Article, reasons: Sequence[TopicReason], *, now: datetime
+    conn: Connection, article: Article, reasons: Sequence[TopicReason], *, now: datetime,
+    undated_at: datetime | None = None,
 ) -> Upserted:
     """Insert a new article or update the one with the same dedupe key.
 
     A story already stored from another source is not stored twice: when one
     of the two copies comes from a listing export (known by its title only),
     the same title within TWIN_WINDOW is the same article, and the feed's copy
-    (its guid, link and text) is the one kept. Editors' choices (pinned, excluded, summary override, a date they set)
-    survive re-ingest; an article without a date of its own keeps the date it
-    was first given.
+    (its guid, link and text) is the one kept. Editors' choices (pinned,
+    excluded, summary override, a date they set) survive re-ingest; an article
+    without a date of its own keeps the date it was first given: `undated_at`,
+    else `now`.
     """
     key = article.dedupe_key
     values = {c: getattr(article, c) for c in _CONTENT}
     values["categories"] = json.dumps(article.categories, ensure_ascii=False)
     values["image"] = article.image.to_json() if article.image is not None else None
     row = conn.execute(select(articles).where(articles.c.dedupe_key == key)).first()
-    twin = _twin(conn, article, key, now) if row is None else None
+    first_date = undated_at or now
+    twin = _twin(conn, article, key, first_date) if row is None else None
     if row is None:
         values.update(
             dedupe_key=key,
             # No date: the time it is first seen, unless the source gave one that could not be
             # read; then none at all (not selected) until `digest article date` places it.
-            published_at=article.published_at or (None if article.date_unreadable else now),
+            published_at=article.published_at or (None if article.date_unreadable else first_date),
             first_seen_at=now,
             updated_at=now,
             pinned=False,

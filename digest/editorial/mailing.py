@@ -15,8 +15,8 @@ as it is), each member is queued once, and nothing is sent twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Callable, Mapping, Sequence
 
 from ..config import Settings
 from ..db import Database
@@ -43,16 +43,34 @@ class MailingReport:
     already_queued: bool = False
 
 
-def fetch_sources(db: Database, settings: Settings, *, now: datetime,
+def fetch_sources(db: Database, settings: Settings, *, now: datetime, windows: Sequence[Window] = (),
                   on_run: Callable[[SourceRun], None] | None = None) -> dict[str, str]:
-    """Fetch every configured source (a transaction each); {name: error} of those that failed."""
+    """Fetch every configured source (a transaction each); {name: error} of those that failed.
+
+    windows: the editions about to be built; new articles without a date of
+    their own are dated into the one that just ended (undated_at).
+    """
     if not settings.sources:
         return {}
-    runs = refresh_sources(db, settings, now=now)
+    runs = refresh_sources(db, settings, now=now, undated_at=undated_at(windows, now))
     for r in runs:
         if on_run:
             on_run(r)
     return {r.name: r.error for r in runs if r.error}
+
+
+def undated_at(windows: Sequence[Window], now: datetime) -> datetime | None:
+    """The date for new undated articles (a listing export) seen by the run about to build `windows`.
+
+    The mailing runs just after a week ends (Monday morning for the week to
+    Sunday): an article it sees for the first time was there during that
+    week, so it is dated one second before the week's end and goes into that
+    edition, not the next one a week late. Only for a window that ended in
+    the last 7 days (re-running an old week dates nothing into the past);
+    None (the time it is seen) otherwise.
+    """
+    recent = [w.end for w in windows if w.end <= now < w.end + timedelta(days=7)]
+    return min(recent) - timedelta(seconds=1) if recent else None
 
 
 def prepare_edition(db: Database, settings: Settings, window: Window, failed: Mapping[str, str], *, now: datetime,

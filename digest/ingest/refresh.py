@@ -28,6 +28,7 @@ from ..models import Article, TopicReason
 from . import ParsedSource, more_pages, parse_source
 from .fetch import FetchLimits, Fetched, fetch_url, read_path, user_agent
 from .listing import fill_link_template
+from .store import twin_line
 
 
 @dataclass
@@ -57,15 +58,20 @@ class SourceRun:
 
 
 def refresh_sources(db: Database, settings: Settings, names: list[str] | tuple[str, ...] | None = None, *,
-                    now: datetime) -> list[SourceRun]:
-    """Fetch the named configured sources (all when None) in configuration order."""
+                    now: datetime, undated_at: datetime | None = None) -> list[SourceRun]:
+    """Fetch the named configured sources (all when None) in configuration order.
+
+    undated_at: the date a new article without one of its own is given (default
+    now); the mailing gives the end of the week it is about to build.
+    """
     wanted = settings.sources if names is None else [settings.source_named(n) for n in names]
     with db.begin() as conn:
         article_db.sync_topics(conn, settings.topics)
-    return [_refresh(db, settings, src, now=now) for src in wanted]
+    return [_refresh(db, settings, src, now=now, undated_at=undated_at) for src in wanted]
 
 
-def _refresh(db: Database, settings: Settings, src: SourceSettings, *, now: datetime) -> SourceRun:
+def _refresh(db: Database, settings: Settings, src: SourceSettings, *, now: datetime,
+             undated_at: datetime | None = None) -> SourceRun:
     run = SourceRun(src.name, src.location)
     with db.connect() as conn:
         health = source_db.load(conn, src.name) or source_db.SourceHealth(src.name, src.location)
@@ -99,7 +105,9 @@ def _refresh(db: Database, settings: Settings, src: SourceSettings, *, now: date
             _prepare(conn, settings, src, parsed.kind, article, now=now)
             reasons = ([TopicReason(t, f"every article of source {src.name}") for t in src.topics]
                        if src.topics else classify(article, settings.topics))
-            result = article_db.upsert_article(conn, article, reasons, now=now)
+            result = article_db.upsert_article(conn, article, reasons, now=now, undated_at=undated_at)
+            if result.twin_of is not None:
+                run.problems.append(twin_line(article.title, result))
             if result.created:
                 run.new += 1
             elif result.changed:

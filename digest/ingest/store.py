@@ -15,6 +15,11 @@ from . import load_source
 from .images import measure, no_picture_fetch
 
 
+def twin_line(title: str, result: article_db.Upserted) -> str:
+    """The ingest report's line for a story already in from another source."""
+    return f"“{title}” is already in from {result.twin_of} (article {result.id}): kept once"
+
+
 @dataclass
 class SourceReport:
     source: str
@@ -74,8 +79,7 @@ def ingest_sources(
                         f"article {result.id} “{article.title}” has no date and is in no edition: "
                         f"give it one with `digest article date {result.id} YYYY-MM-DD`")
                 if result.twin_of is not None:
-                    report.problems.append(f"“{article.title}” is already in from {result.twin_of} "
-                                           f"(article {result.id}): kept once")
+                    report.problems.append(twin_line(article.title, result))
                 if result.created:
                     report.new += 1
                 elif result.changed:
