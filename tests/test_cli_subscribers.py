@@ -339,3 +339,22 @@ def test_pending_members_are_asked_to_confirm_once_and_the_link_activates(run_cl
     assert client.post(link.removeprefix("https://news.example.org")).status_code == 200
     shown = json.loads(run_cli("subscribers", "show", str(msg["To"]), "--json").output)
     assert shown["status"] == "active"
+
+
+def test_forget_deletes_the_members_messages_from_the_outbox_and_only_theirs(run_cli, queue_members, tmp_path):
+    queue_members(3)
+    ok(run_cli("send", "--transport", "file"))
+    outbox = tmp_path / "outbox"
+    (outbox / "notes.eml").write_bytes(b"not a message at all")  # unreadable ones are left alone
+    before = {p.name: p.read_bytes() for p in outbox.glob("*.eml")}
+    assert len(before) == 4
+    result = ok(run_cli("subscribers", "forget", "Member001@example.org", "--yes"))
+    assert result.output == f"forgot Member001@example.org and deleted 1 message(s) to them in {outbox}\n"
+    after = {p.name: p.read_bytes() for p in outbox.glob("*.eml")}
+    [gone] = set(before) - set(after)
+    assert b"member001@example.org" in before[gone] and all(b"member001@" not in m for m in after.values())
+    assert len(after) == 3 and all(after[n] == before[n] for n in after)
+    # Someone with nothing in the outbox: the same one line as ever, and nothing deleted.
+    ok(run_cli("subscribers", "add", "late@example.org"))
+    assert ok(run_cli("subscribers", "forget", "late@example.org", "--yes")).output == "forgot late@example.org\n"
+    assert len(list(outbox.glob("*.eml"))) == 3

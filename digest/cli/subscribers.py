@@ -271,6 +271,7 @@ def unsubscribe(app, email) -> None:
       digest subscribers unsubscribe ana@example.org
     """
     from ..db import members as member_db
+    from ..sending.transports.file import remove_addressed_to
 
     try:
         with app.db.begin() as conn:
@@ -310,13 +311,16 @@ def forget(app, email) -> None:
     """Erase a member's personal data: their record and history go.
 
     Only a one-way hash of the address is kept, so that no import can add
-    them again. Past deliveries stay as anonymous counts.
+    them again. Past deliveries stay as anonymous counts. Messages to them
+    that the file transport left in the outbox folder are deleted too (mail
+    already handed to a relay is beyond digest's reach).
 
     \b
     Example:
       digest subscribers forget ana@example.org --yes
     """
     from ..db import members as member_db
+    from ..sending.transports.file import remove_addressed_to
 
     try:
         with app.db.begin() as conn:
@@ -324,7 +328,9 @@ def forget(app, email) -> None:
             member_db.forget(conn, sub.id, now=_now())
     except DigestError as exc:
         raise fail(exc) from None
-    click.echo(f"forgot {email.strip()}")
+    outbox = Path(app.settings.outbox)
+    removed = remove_addressed_to(outbox, sub.email) if outbox.is_dir() else 0
+    click.echo(f"forgot {email.strip()}" + (f" and deleted {removed} message(s) to them in {outbox}" if removed else ""))
 
 
 @subscribers.command("ask-confirm")

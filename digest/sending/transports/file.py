@@ -6,6 +6,8 @@ import hashlib
 import os
 import re
 import tempfile
+from email import policy
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from ...errors import DeliveryError
@@ -69,3 +71,26 @@ class FileTransport:
 
     def close(self) -> None:
         pass
+
+
+def remove_addressed_to(folder: str | os.PathLike[str], address: str) -> int:
+    """Delete the .eml files in `folder` whose To header holds `address`; how many went.
+
+    For `digest subscribers forget`: what the file transport wrote for a
+    member (digests, confirmations) is personal data too. Files that cannot
+    be read or parsed are left alone.
+    """
+    wanted, removed = address.strip().lower(), 0
+    parser = BytesHeaderParser(policy=policy.default)
+    for path in sorted(Path(folder).glob("*.eml")):
+        try:
+            data = path.read_bytes()
+            end = data.find(b"\r\n\r\n")
+            head = parser.parsebytes(data if end < 0 else data[:end + 4])
+            to = [a.addr_spec.lower() for h in head.get_all("To", []) for a in h.addresses]
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+        if wanted in to:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
