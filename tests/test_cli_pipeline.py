@@ -73,8 +73,9 @@ def test_a_bad_source_is_one_line_exit_1_and_leaves_the_database_alone(run_cli, 
     assert errors[0].startswith(f"Error: {cut}: ")
     assert errors[1].startswith(f"Error: {missing}: ")
     # the good source in the same run still went in; the bad ones wrote nothing
-    assert f"{seed_path}: listing, 5 new" in result.output
-    assert count(db, articles) == n + 5  # the listing has no guids or feed URLs: its 5 are new
+    # (its five stories are the feed's too: kept once, members get the feed's copies)
+    assert f"{seed_path}: listing, 0 new, 0 updated, 0 unchanged, 5 already in from another source" in result.output
+    assert count(db, articles) == n + 5  # the listing's copies are stored (for its health), as duplicates
     assert count(db, article_topics) > links
 
 

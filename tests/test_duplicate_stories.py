@@ -51,7 +51,8 @@ def test_the_feed_first_then_the_listing_each_story_once_with_the_feeds_link(db,
     assert len(twins) == 5 and all(FEED in p and "kept once" in p for p in twins)
     assert "“Queen’s speech: what to watch for and what’s missing” is already in from " + FEED + \
         f" (article {queen.id}): kept once" in twins
-    assert (listing.new, listing.unchanged) == (0, 5) and feed.new == 16  # nothing new for members
+    assert (listing.new, listing.unchanged, listing.kept_once) == (0, 0, 5) and feed.new == 16
+    assert listing.counts() == "0 new, 0 updated, 0 unchanged, 5 already in from another source"
 
     # Read again next week: no new article, no second report.
     [again] = ingest_sources(db, settings, [str(seed_path)], published=PUBLISHED, now=NOW)
@@ -76,6 +77,7 @@ def test_the_listing_first_then_the_feed_the_feeds_copy_takes_over_with_the_edit
     assert queen.url.startswith("https://www.example.org/2017/06/21/queens-speech")
     assert queen.pinned and queen.summary_override == "The editor's words."
     assert len([p for p in feed.problems if "is already in from" in p]) == 5
+    assert (feed.new, feed.kept_once) == (11, 5)  # the other 11 stories of the feed are new
     # The listing's copy is still there, by id, pointing at the feed's.
     with db.connect() as conn:
         [kept] = article_db.list_articles(conn, ids=[listed.id])

@@ -48,7 +48,7 @@ def ingest(app, sources: tuple[str, ...], published: str | None, no_image_fetch:
             failed += 1
             click.echo(f"Error: {r.error}", err=True)
         else:
-            click.echo(f"{r.source}: {r.kind}, {r.new} new, {r.updated} updated, {r.unchanged} unchanged")
+            click.echo(f"{r.source}: {r.kind}, {r.counts()}")
     if failed:
         raise SystemExit(1)
 

@@ -42,6 +42,7 @@ class SourceRun:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    kept_once: int = 0  # stories already in from another source
     items: int = 0
     moved_to: str | None = None
     problems: list[str] = field(default_factory=list)
@@ -54,7 +55,8 @@ class SourceRun:
         if self.not_modified:
             return f"source {self.name}: not modified since the last fetch"
         return (f"source {self.name}: {self.kind}, {self.items} item(s): {self.new} new, {self.updated} updated, "
-                f"{self.unchanged} unchanged")
+                f"{self.unchanged} unchanged"
+                + (f", {self.kept_once} already in from another source" if self.kept_once else ""))
 
 
 def refresh_sources(db: Database, settings: Settings, names: list[str] | tuple[str, ...] | None = None, *,
@@ -108,7 +110,8 @@ def _refresh(db: Database, settings: Settings, src: SourceSettings, *, now: date
             result = article_db.upsert_article(conn, article, reasons, now=now, undated_at=undated_at)
             if result.twin_of is not None:
                 run.problems.append(twin_line(article.title, result))
-            if result.created:
+                run.kept_once += 1
+            elif result.created:
                 run.new += 1
             elif result.changed:
                 run.updated += 1

@@ -27,8 +27,14 @@ class SourceReport:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    kept_once: int = 0  # stories already in from another source (a feed and a listing export)
     problems: list[str] = field(default_factory=list)
     error: str | None = None  # the whole source failed; nothing was written
+
+    def counts(self) -> str:
+        """'3 new, 1 updated, 0 unchanged' (', 5 already in from another source' when there are such)."""
+        return (f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged"
+                + (f", {self.kept_once} already in from another source" if self.kept_once else ""))
 
 
 def ingest_sources(
@@ -80,7 +86,8 @@ def ingest_sources(
                         f"give it one with `digest article date {result.id} YYYY-MM-DD`")
                 if result.twin_of is not None:
                     report.problems.append(twin_line(article.title, result))
-                if result.created:
+                    report.kept_once += 1
+                elif result.created:
                     report.new += 1
                 elif result.changed:
                     report.updated += 1
