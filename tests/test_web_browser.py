@@ -128,18 +128,31 @@ def links_in(msg) -> dict[str, str]:
     return found
 
 
+DARK_PAGE = "rgb(15, 20, 24)"  # edition.textformat.DARK_PAGE, as the browser computes it
+
+
 def look(page, shots: Path, name: str, *, axe: bool = True) -> None:
-    """Full-page screenshots at phone and desktop widths; no sideways scrolling; axe finds nothing."""
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 800})
-        scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-        assert scroll <= inner, f"{name} scrolls sideways at {width}px ({scroll} > {inner})"
-        page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
-    if axe and AXE.exists():
-        page.evaluate(AXE.read_text())  # evaluated from outside, so the page's CSP (no scripts) stays on
-        result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-        problems = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
-        assert not problems, f"{name}: {problems}"
+    """Full-page screenshots at phone and desktop widths, light and dark; no sideways scrolling;
+    axe finds nothing in either scheme; in dark mode the page is dark (the members' pages follow
+    the device's setting, as the email does)."""
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        suffix = "" if scheme == "light" else "-dark"
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 800})
+            scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert scroll <= inner, f"{name} scrolls sideways at {width}px ({scroll} > {inner})"
+            page.screenshot(path=str(shots / f"{name}-{width}{suffix}.png"), full_page=True)
+        if not axe:
+            continue
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert (background == DARK_PAGE) == (scheme == "dark"), f"{name} in {scheme} mode: body {background}"
+        if AXE.exists():
+            page.evaluate(AXE.read_text())  # evaluated from outside, so the page's CSP (no scripts) stays on
+            result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+            problems = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
+            assert not problems, f"{name} ({scheme}): {problems}"
+    page.emulate_media(color_scheme="light")
 
 
 def keyboard_reaches_the_form(page, shots: Path) -> None:

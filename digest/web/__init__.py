@@ -101,7 +101,7 @@ def create_app(
 
     @app.get("/assets/site.css")
     def stylesheet() -> Response:
-        css = render_template("site.css", c=state.palette)
+        css = render_template("site.css", c=state.palette, d=state.dark, error=state.error, error_dark=state.error_dark)
         resp = Response(css, mimetype="text/css")
         resp.headers["Cache-Control"] = "public, max-age=3600"
         return resp

@@ -17,7 +17,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from ..config import Settings
 from ..db import Database
 from ..db import members as member_db
-from ..edition.textformat import Palette, palette
+from ..edition.textformat import Palette, dark_palette, palette, readable
 from ..errors import TokenError
 from ..message.links import Links
 from ..models import Subscriber
@@ -88,6 +88,9 @@ class WebState:
     csrf: URLSafeTimedSerializer = field(init=False)
     limiter: RateLimiter = field(init=False)
     palette: Palette = field(init=False)
+    dark: Palette = field(init=False)  # the members' pages when their device is in dark mode
+    error: str = "#a4262c"  # form errors, on the light card
+    error_dark: str = field(init=False)  # the same on the dark card (a light red)
     org: dict = field(init=False)
     edition_cache: OrderedDict = field(init=False, default_factory=OrderedDict)
     cache_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
@@ -99,6 +102,8 @@ class WebState:
         self.csrf = URLSafeTimedSerializer(s.secret_key, salt=CSRF_SALT)
         self.limiter = RateLimiter(self.subscribe_limit, self.subscribe_window)
         self.palette = palette(s.brand_colour, s.accent_colour)
+        self.dark = dark_palette(s.brand_colour, s.accent_colour)
+        self.error_dark = readable("#ff9a9e", self.dark.surface, self.dark.page)
         self.org = {"name": s.organisation, "address": s.address, "website": s.website}
 
     def now(self) -> datetime:
