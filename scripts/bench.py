@@ -376,36 +376,14 @@ def send_measurements(sc: Scratch, limit: int, args) -> dict:
         out["round_trips_per_message"] = trips
         out["latency_ceiling_rate"] = round(ceiling)
         out["latency_ratio"] = round(out[f"send_{worst:g}ms_rate"] / min(ceiling, out["send_rate"]), 3)
-    sink, port = start_sink(worst)
-    sc.env["DIGEST_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
-    saved = dict(sc.env)
-    sc.env.update(dkim_env(sc))
-    try:
-        sent = child(sc, "send", str(limit), conns, procs)
-    finally:
-        sc.env = saved
-        stop_sink(sink)
-    requeue_sent(sc)
-    out["send_rate_dkim"] = round(sent["sent"] / sent["seconds"])
-    out["send_dkim_cpu_us"] = round(sent["cpu_seconds"] / sent["sent"] * 1e6)
+    dkim = dkim_env(sc)
+    out["send_rate_dkim"], out["send_dkim_cpu_us"] = send_into_sink(sc, worst, limit, conns, procs, dkim)
     if args.saturate:
         # The same at a concurrency where the CPU is the limit: what DKIM costs there is
         # its CPU against the rest of a message's (reported, no target: see README).
-        for dkim in (False, True):
-            sink, port = start_sink(worst)
-            sc.env["DIGEST_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
-            saved = dict(sc.env)
-            if dkim:
-                sc.env.update(dkim_env(sc))
-            try:
-                sent = child(sc, "send", str(limit), str(args.saturate), procs)
-            finally:
-                sc.env = saved
-                stop_sink(sink)
-            requeue_sent(sc)
-            key = "saturated_dkim" if dkim else "saturated"
-            out[f"{key}_rate"] = round(sent["sent"] / sent["seconds"])
-            out[f"{key}_cpu_us"] = round(sent["cpu_seconds"] / sent["sent"] * 1e6)
+        for key, extra in (("saturated", {}), ("saturated_dkim", dkim)):
+            out[f"{key}_rate"], out[f"{key}_cpu_us"] = send_into_sink(sc, worst, limit, str(args.saturate), procs,
+                                                                      extra)
         out["saturated_connections"] = args.saturate
         out["saturated_pair"] = f"{out['saturated_dkim_rate']:,} / {out['saturated_rate']:,}"
         out["saturated_dkim_ratio"] = round(out["saturated_dkim_rate"] / out["saturated_rate"], 3)
@@ -416,6 +394,21 @@ def send_measurements(sc: Scratch, limit: int, args) -> dict:
     base_cpu = out["send_cpu_us"] if worst == 0 else out[f"send_{worst:g}ms_cpu_us"]
     out["dkim_cpu_pair"] = f"{base_cpu:,} / {out['send_dkim_cpu_us']:,}"
     return out
+
+
+def send_into_sink(sc: Scratch, latency_ms: float, limit: int, conns: str, procs: str,
+                   extra_env: dict) -> tuple[int, int]:
+    """(messages a second, sender CPU µs a message) of one `digest send` into a fresh sink; requeued after."""
+    sink, port = start_sink(latency_ms)
+    saved = dict(sc.env)
+    sc.env.update(extra_env, DIGEST_SMTP_URL=f"smtp://127.0.0.1:{port}")
+    try:
+        sent = child(sc, "send", str(limit), conns, procs)
+    finally:
+        sc.env = saved
+        stop_sink(sink)
+    requeue_sent(sc)
+    return round(sent["sent"] / sent["seconds"]), round(sent["cpu_seconds"] / sent["sent"] * 1e6)
 
 
 def smtplib_ceiling(port: int, messages: list[tuple[str, bytes]], sender: str, connections: int) -> float:

@@ -28,7 +28,7 @@ from ..models import Article, TopicReason
 from . import ParsedSource, more_pages, parse_source
 from .fetch import FetchLimits, Fetched, fetch_url, read_path, user_agent
 from .listing import fill_link_template
-from .store import twin_line
+from .store import tally
 
 
 @dataclass
@@ -108,15 +108,7 @@ def _refresh(db: Database, settings: Settings, src: SourceSettings, *, now: date
             reasons = ([TopicReason(t, f"every article of source {src.name}") for t in src.topics]
                        if src.topics else classify(article, settings.topics))
             result = article_db.upsert_article(conn, article, reasons, now=now, undated_at=undated_at)
-            if result.twin_of is not None:
-                run.problems.append(twin_line(article.title, result))
-                run.kept_once += 1
-            elif result.created:
-                run.new += 1
-            elif result.changed:
-                run.updated += 1
-            else:
-                run.unchanged += 1
+            tally(run, article.title, result)
         dates = [a.published_at for a in parsed.articles if a.published_at is not None]
         health.newest_item_at = max(dates) if dates else (now if parsed.articles else health.newest_item_at)
         source_db.save(conn, health)

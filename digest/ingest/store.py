@@ -15,9 +15,18 @@ from . import load_source
 from .images import measure, no_picture_fetch
 
 
-def twin_line(title: str, result: article_db.Upserted) -> str:
-    """The ingest report's line for a story already in from another source."""
-    return f"“{title}” is already in from {result.twin_of} (article {result.id}): kept once"
+def tally(report, title: str, result: article_db.Upserted) -> None:
+    """Count one stored article in a SourceReport (or a refresh's SourceRun): new, updated,
+    unchanged, or kept once (already in from another source, with a line saying so)."""
+    if result.twin_of is not None:
+        report.problems.append(f"“{title}” is already in from {result.twin_of} (article {result.id}): kept once")
+        report.kept_once += 1
+    elif result.created:
+        report.new += 1
+    elif result.changed:
+        report.updated += 1
+    else:
+        report.unchanged += 1
 
 
 @dataclass
@@ -84,13 +93,5 @@ def ingest_sources(
                     report.problems.append(
                         f"article {result.id} “{article.title}” has no date and is in no edition: "
                         f"give it one with `digest article date {result.id} YYYY-MM-DD`")
-                if result.twin_of is not None:
-                    report.problems.append(twin_line(article.title, result))
-                    report.kept_once += 1
-                elif result.created:
-                    report.new += 1
-                elif result.changed:
-                    report.updated += 1
-                else:
-                    report.unchanged += 1
+                tally(report, article.title, result)
     return reports
