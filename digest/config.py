@@ -11,6 +11,7 @@ import ipaddress
 import os
 import re
 import tomllib
+import unicodedata
 from string import Formatter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -515,8 +516,8 @@ def _sources(raw: Any, source: str, slugs: tuple[str, ...]) -> tuple[SourceSetti
         if unknown:
             raise ConfigError(source, f"{where}.{sorted(unknown)[0]}", "unknown key")
         name = entry.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 100 or "\n" in name:
-            raise ConfigError(source, f"{where}.name", "must be a short one-line name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 100 or _has_controls(name):
+            raise ConfigError(source, f"{where}.name", "must be a short one-line name without control characters")
         name = name.strip()
         where = f"sources[{n}] ({name})"
         if name in seen:
@@ -561,19 +562,31 @@ def _sources(raw: Any, source: str, slugs: tuple[str, ...]) -> tuple[SourceSetti
     return tuple(out)
 
 
+def _has_controls(text: str) -> bool:
+    """A control character: a newline, or a terminal escape that would print raw."""
+    return any(unicodedata.category(c) == "Cc" for c in text)
+
+
 def check_link_template(template: str) -> str | None:
     """Why `template` is no usable link_template, or None: http(s), and only
     {slug} and {date:FORMAT} fields (strftime formats)."""
     if not template.startswith(("https://", "http://")):
         return "must be an http(s) URL with {slug} (and {date:%Y/%m/%d} pieces)"
     try:
-        fields = [(name, spec) for _, name, spec, _ in Formatter().parse(template) if name is not None]
+        fields = [(name, spec, conv) for _, name, spec, conv in Formatter().parse(template) if name is not None]
     except ValueError as exc:
         return f"is not a template: {exc}"
-    for name, _ in fields:
+    if len(template) > 500:
+        return "is longer than 500 characters: no link needs that"
+    for name, spec, conversion in fields:
         if name not in ("slug", "date"):
             return f"has {{{name}}}: only {{slug}} and {{date:FORMAT}} are filled"
-    if "slug" not in [name for name, _ in fields]:
+        if conversion or (name == "slug" and spec) or (name == "date" and spec and "%" not in spec) \
+                or "{" in (spec or ""):
+            # {slug:>99999999} would pad every link to 100 MB: no width, precision or conversion
+            return (f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} is not allowed: "
+                    "{slug} takes no format, {date:...} only strftime codes like %Y/%m/%d")
+    if "slug" not in [name for name, _, _ in fields]:
         return "must contain {slug}: without it every article would get the same link"
     return None
 

@@ -125,6 +125,28 @@ def test_a_source_redirecting_to_an_internal_address_is_refused_and_nothing_stor
     assert count(db, articles) == 0 and web.requests_for("/admin/feed.xml") == []
 
 
+def test_a_password_in_a_source_url_is_sent_as_basic_auth_and_never_shown(members, feed_server, tmp_path,
+                                                                          monkeypatch, smtp_sink):
+    web = feed_server
+    web.serve("/feed.xml", FRESH)
+    port = web.base.rsplit(":", 1)[1]
+    secret_url = f"http://editor:s3cret@127.0.0.1:{port}"
+    write_config(tmp_path, monkeypatch, source("news", secret_url + "/feed.xml")
+                 + source("intranet", secret_url + "/missing.xml"))
+    monkeypatch.setenv("DIGEST_SMTP_URL", smtp_sink.url)
+    result = members("weekly", "--week", "2017-W25")
+    assert result.exit_code == 2
+    assert web.requests_for("/feed.xml")[0]["Authorization"] == "Basic ZWRpdG9yOnMzY3JldA=="  # editor:s3cret
+    listed = ok(members("sources", "list", "--json")).output
+    table = ok(members("sources", "list")).output
+    [notice] = smtp_sink.messages
+    for shown in (result.output, listed, table, notice.message.get_content()):
+        assert "s3cret" not in shown
+    assert f"http://editor:***@127.0.0.1:{port}/missing.xml: HTTP 404 Not Found" in result.output
+    assert {r["location"] for r in json.loads(listed)} == {f"http://editor:***@127.0.0.1:{port}/feed.xml",
+                                                          f"http://editor:***@127.0.0.1:{port}/missing.xml"}
+
+
 def test_allow_private_must_be_networks(run_cli, tmp_path, monkeypatch):
     write_config(tmp_path, monkeypatch, "", extra='[fetch]\nallow_private = ["10.1.2.0/24", "intranet"]\n')
     monkeypatch.delenv("DIGEST_FETCH_ALLOW_PRIVATE")  # the tests' environment allows 127.0.0.0/8
@@ -148,6 +170,11 @@ def test_unknown_source_name_is_a_usage_error(run_cli, feed_server, tmp_path, mo
      "has {id}"),
     ('[[sources]]\nname = "a"\npath = "x"\n[[sources]]\nname = "a"\npath = "y"\n', "sources[2] (a).name",
      "'a' appears twice"),
+    ('[[sources]]\nname = "a"\npath = "x"\nlink_template = "https://e.org/{slug:>99999999}/"\n',
+     "sources[1] (a).link_template", "{slug:>99999999} is not allowed: {slug} takes no format"),
+    ('[[sources]]\nname = "a"\npath = "x"\nlink_template = "https://e.org/{date:>9999}/{slug}"\n',
+     "sources[1] (a).link_template", "{date:>9999} is not allowed"),
+    ('[[sources]]\nname = "news\\u001b[2J"\npath = "x"\n', "sources[1].name", "must be a short one-line name without control characters"),
 ])
 def test_a_bad_sources_entry_is_one_line_naming_it_and_exit_2(run_cli, tmp_path, monkeypatch, entry, key, reason):
     write_config(tmp_path, monkeypatch, entry)
