@@ -392,3 +392,27 @@ def test_re_running_an_old_week_dates_nothing_into_the_past(run_cli, tmp_path, m
     with db.connect() as conn:
         dates = set(conn.execute(select(articles.c.published_at)).scalars())
     assert all(d.replace(tzinfo=d.tzinfo or timezone.utc) >= before - timedelta(seconds=1) for d in dates)
+
+
+def test_a_templated_listing_re_fetched_in_a_later_month_keeps_each_articles_first_seen_date(
+        run_cli, tmp_path, monkeypatch, db):
+    from datetime import datetime, timezone
+
+    from digest.config import load_settings
+    from digest.ingest.store import refresh_sources
+
+    (tmp_path / "news.txt").write_text("Only one here\n\nA listing with one article.\n\nOnly one here\n",
+                                       encoding="utf-8")
+    write_config(tmp_path, monkeypatch, '[[sources]]\nname = "templated"\npath = "news.txt"\n'
+                                        'link_template = "https://www.example.org/{date:%Y/%m}/{slug}/"\n')
+    settings = load_settings()
+    june, august = datetime(2017, 6, 21, 9, tzinfo=timezone.utc), datetime(2017, 8, 2, 9, tzinfo=timezone.utc)
+    [first] = refresh_sources(db, settings, now=june)
+    (tmp_path / "news.txt").write_text("Only one here\n\nA listing with one article, edited.\n\nOnly one here\n",
+                                       encoding="utf-8")
+    [again] = refresh_sources(db, settings, now=august)
+    assert (first.new, again.updated) == (1, 1)
+    with db.connect() as conn:
+        [row] = conn.execute(select(articles.c.url, articles.c.published_at)).all()
+    assert row.url == "https://www.example.org/2017/06/only-one-here/"
+    assert row.published_at.replace(tzinfo=timezone.utc) == june
