@@ -83,10 +83,21 @@ def test_a_moved_feed_is_followed_and_its_new_home_recorded(run_cli, feed_server
     web.redirect("/feed.xml", "/new/feed.xml", status=301)
     write_config(tmp_path, monkeypatch, source("news", web.url("/feed.xml")))
     result = ok(run_cli("sources", "fetch"))
-    assert f"warning: source news moved permanently to {web.url('/new/feed.xml')}: update its url in digest.toml" \
-        in result.output
+    line = (f"source news moved permanently to {web.url('/new/feed.xml')} (fetched there since): in digest.toml "
+            f'change url = "{web.url("/feed.xml")}" to url = "{web.url("/new/feed.xml")}"')
+    assert f"warning: {line}" in result.output
     [row] = json.loads(ok(run_cli("sources", "list", "--json")).output)
     assert row["moved_to"] == web.url("/new/feed.xml") and row["items_last_seen"] == 2
+    assert line in ok(run_cli("sources", "list")).output.splitlines()
+    # From then on the new location is fetched first (the old one is asked nothing), the move still reported.
+    web.gone("/feed.xml")
+    again = ok(run_cli("sources", "fetch"))
+    assert "source news: rss, 2 item(s): 0 new, 0 updated, 2 unchanged" in again.output
+    assert f"warning: {line}" in again.output
+    assert len(web.requests_for("/feed.xml")) == 1 and len(web.requests_for("/new/feed.xml")) == 2
+    # The configuration follows: the move is forgotten.
+    write_config(tmp_path, monkeypatch, source("news", web.url("/new/feed.xml")))
+    assert "moved" not in ok(run_cli("sources", "fetch")).output
 
 
 def test_a_gzip_bomb_is_refused_in_one_line_and_no_article_changes(run_cli, feed_server, tmp_path, monkeypatch, db):

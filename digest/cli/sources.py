@@ -81,7 +81,13 @@ def list_sources(app, as_json) -> None:
     console().print(table)
     for r in rows:
         if r["moved_to"]:
-            click.echo(f"{r['name']}: moved permanently to {r['moved_to']}: update its url in digest.toml")
+            click.echo(moved_line(r["name"], r["location"], r["moved_to"]))
+
+
+def moved_line(name: str, location: str, moved_to: str) -> str:
+    """What to change in digest.toml for a source that moved permanently (it is fetched there already)."""
+    return (f"source {name} moved permanently to {moved_to} (fetched there since): in digest.toml change "
+            f'url = "{location}" to url = "{moved_to}"')
 
 
 @sources.command("fetch")
@@ -128,8 +134,7 @@ def print_run(r) -> None:
     else:
         click.echo(r.line())
     if r.moved_to:
-        click.echo(f"warning: source {r.name} moved permanently to {r.moved_to}: update its url in digest.toml",
-                   err=True)
+        click.echo(f"warning: {moved_line(r.name, redact(r.location), redact(r.moved_to))}", err=True)
 
 
 def report_runs(runs) -> int:

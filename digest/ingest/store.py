@@ -160,7 +160,7 @@ def ingest_source(db: Database, settings: Settings, src: SourceSettings, *, conf
         raise  # the database, not this source: every source would fail the same
     except Exception as exc:  # noqa: BLE001 - any failure of one source is that source's failure
         return _failed(db, src, report, exc, now=now)
-    report.moved_to = got.moved_to if got is not None else None
+    report.moved_to = health.moved_to if health is not None else (got.moved_to if got is not None else None)
     return report
 
 
@@ -193,7 +193,7 @@ def _succeeded(health: source_db.SourceHealth, got: Fetched | None, now: datetim
     if got is not None:
         health.etag = got.etag  # a 304 without an ETag of its own gives back ours (fetch_url)
         health.last_modified = got.last_modified
-        health.moved_to = got.moved_to
+        health.moved_to = got.moved_to or health.moved_to  # fetched where it moved to: still moved
 
 
 def _read(settings: Settings, src: SourceSettings, health: source_db.SourceHealth | None,
@@ -208,7 +208,9 @@ def _read(settings: Settings, src: SourceSettings, health: source_db.SourceHealt
         return parse_source(data, label, site_url=site, kind=src.kind), None
     limits = FetchLimits(read_timeout=settings.fetch_timeout, deadline=settings.fetch_deadline)
     deadline = Deadline(settings.fetch_deadline)
-    got = fetch_url(src.location, etag=health.etag if health else None,
+    # A source that moved permanently (301/308) is fetched where it went, until the configuration follows.
+    where = health.moved_to if health is not None and health.moved_to else src.location
+    got = fetch_url(where, etag=health.etag if health else None,
                     last_modified=health.last_modified if health else None,
                     limits=limits, client=client, deadline=deadline)
     if got.not_modified:
