@@ -67,6 +67,7 @@ class SourceSettings:
     link_template: str | None = None  # listing exports: how their links are made
     website: str | None = None  # where its articles link when they have no link of their own
     max_age_days: int = 14  # nothing newer than this before an edition's end holds the edition
+    resolve_links: str | None = None  # listing exports: a sitemap URL, or "wordpress" (its REST search)
 
     @property
     def is_url(self) -> bool:
@@ -495,7 +496,8 @@ def _editors(raw: Any, source: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-_SOURCE_KEYS = {"name", "url", "path", "kind", "topics", "link_template", "website", "max_age_days"}
+_SOURCE_KEYS = {"name", "url", "path", "kind", "topics", "link_template", "website", "max_age_days",
+                "resolve_links"}
 SOURCE_KINDS = ("feed", "jsonfeed", "wordpress", "listing")
 
 
@@ -523,43 +525,56 @@ def _sources(raw: Any, source: str, slugs: tuple[str, ...]) -> tuple[SourceSetti
         if name in seen:
             raise ConfigError(source, f"{where}.name", f"{name!r} appears twice")
         seen.add(name)
-        if ("url" in entry) == ("path" in entry):
-            raise ConfigError(source, where, "give either url or path")
-        if "url" in entry:
-            location = entry["url"]
-            if not isinstance(location, str) or not re.match(r"^https?://[^/\s]+", location.strip()):
-                raise ConfigError(source, f"{where}.url", f"must be an http(s) URL, not {location!r}")
-            location = location.strip()
-        else:
-            path = entry["path"]
-            if not isinstance(path, str) or not path.strip():
-                raise ConfigError(source, f"{where}.path", "must be a file path")
-            location = str(base / Path(path.strip()).expanduser())
-        kind = entry.get("kind")
-        if kind is not None and kind not in SOURCE_KINDS:
-            raise ConfigError(source, f"{where}.kind", f"must be one of {', '.join(SOURCE_KINDS)}, not {kind!r}")
-        topics = entry.get("topics", [])
-        if isinstance(topics, str):
-            topics = [topics]
-        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-            raise ConfigError(source, f"{where}.topics", "must be a list of topic slugs")
-        for t in topics:
-            if t not in slugs:
-                raise ConfigError(source, f"{where}.topics", f"unknown topic {t!r}; known: {', '.join(slugs)}")
-        template = entry.get("link_template")
-        if template is not None:
-            problem = check_link_template(template) if isinstance(template, str) else "must be a string"
-            if problem:
-                raise ConfigError(source, f"{where}.link_template", problem)
-        website = entry.get("website")
-        if website is not None and (not isinstance(website, str) or not re.match(r"^https?://[^/\s]+", website)):
-            raise ConfigError(source, f"{where}.website", f"must be an http(s) URL, not {website!r}")
-        age = entry.get("max_age_days", 14)
-        if isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= 3660:
-            raise ConfigError(source, f"{where}.max_age_days", f"must be a whole number of days, not {age!r}")
-        out.append(SourceSettings(name, location, kind, tuple(t for t in slugs if t in topics), template,
-                                  website, age))
+        out.append(_source(entry, name, _location(entry, source, where, base), source, where, slugs))
     return tuple(out)
+
+
+def _location(entry: dict, source: str, where: str, base: Path) -> str:
+    """A source's url (http(s)), or its path resolved against the config file's folder."""
+    if ("url" in entry) == ("path" in entry):
+        raise ConfigError(source, where, "give either url or path")
+    if "url" in entry:
+        location = entry["url"]
+        if not isinstance(location, str) or not re.match(r"^https?://[^/\s]+", location.strip()):
+            raise ConfigError(source, f"{where}.url", f"must be an http(s) URL, not {location!r}")
+        return location.strip()
+    path = entry["path"]
+    if not isinstance(path, str) or not path.strip():
+        raise ConfigError(source, f"{where}.path", "must be a file path")
+    return str(base / Path(path.strip()).expanduser())
+
+
+def _source(entry: dict, name: str, location: str, source: str, where: str, slugs: tuple[str, ...]) -> SourceSettings:
+    """The rest of one [[sources]] entry, each key checked."""
+    kind = entry.get("kind")
+    if kind is not None and kind not in SOURCE_KINDS:
+        raise ConfigError(source, f"{where}.kind", f"must be one of {', '.join(SOURCE_KINDS)}, not {kind!r}")
+    topics = entry.get("topics", [])
+    if isinstance(topics, str):
+        topics = [topics]
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        raise ConfigError(source, f"{where}.topics", "must be a list of topic slugs")
+    for t in topics:
+        if t not in slugs:
+            raise ConfigError(source, f"{where}.topics", f"unknown topic {t!r}; known: {', '.join(slugs)}")
+    template = entry.get("link_template")
+    if template is not None:
+        problem = check_link_template(template) if isinstance(template, str) else "must be a string"
+        if problem:
+            raise ConfigError(source, f"{where}.link_template", problem)
+    website = entry.get("website")
+    if website is not None and (not isinstance(website, str) or not re.match(r"^https?://[^/\s]+", website)):
+        raise ConfigError(source, f"{where}.website", f"must be an http(s) URL, not {website!r}")
+    age = entry.get("max_age_days", 14)
+    if isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= 3660:
+        raise ConfigError(source, f"{where}.max_age_days", f"must be a whole number of days, not {age!r}")
+    resolve = entry.get("resolve_links")
+    if resolve is not None and (not isinstance(resolve, str) or not (
+            resolve == "wordpress" or re.match(r"^https?://[^/\s]+", resolve))):
+        raise ConfigError(source, f"{where}.resolve_links",
+                          f'must be a sitemap\'s http(s) URL or "wordpress", not {resolve!r}')
+    return SourceSettings(name, location, kind, tuple(t for t in slugs if t in topics), template, website, age,
+                          resolve)
 
 
 def _has_controls(text: str) -> bool:

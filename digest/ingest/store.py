@@ -37,6 +37,9 @@ from .images import fetch_size, measure, no_picture_fetch
 from .items import MAX_LINK
 from .listing import fill_link_template
 from .load import more_pages
+from .resolve import LinkResolver
+
+MAX_PAGE = 10 * 2**20  # a page or a sitemap read to resolve links (a sitemap holds at most 50,000 URLs)
 
 __all__ = ["SourceReport", "ingest_sources", "refresh_sources", "ingest_source", "failure", "tally"]
 
@@ -135,13 +138,14 @@ def _ingest_all(db: Database, settings: Settings, sources: Sequence[SourceSettin
     if options.get("fetch_image") is None:
         options["fetch_image"] = (partial(fetch_size, client=client, https_only=not settings.http_images)
                                   if settings.fetch_images else no_picture_fetch)
-    return [ingest_source(db, settings, src, configured=configured, now=now, client=client, **options)
-            for src in sources]
+    resolvers: dict[str, LinkResolver] = {}  # one per sitemap for the run: each sitemap is read once
+    return [ingest_source(db, settings, src, configured=configured, now=now, client=client, resolvers=resolvers,
+                          **options) for src in sources]
 
 
 def ingest_source(db: Database, settings: Settings, src: SourceSettings, *, configured: bool, now: datetime,
                   client: Outbound, fetch_image, published: datetime | None = None,
-                  undated_at: datetime | None = None) -> SourceReport:
+                  undated_at: datetime | None = None, resolvers: dict | None = None) -> SourceReport:
     """Read, parse, measure, tag and store one source; its report (with .error when it failed)."""
     report = SourceReport(src.name, src.location, configured=configured)
     health = _health(db, src, now) if configured else None
@@ -149,6 +153,8 @@ def ingest_source(db: Database, settings: Settings, src: SourceSettings, *, conf
         parsed, got = _read(settings, src, health, client)
         if parsed is not None:
             _measure(db, parsed.articles, fetch_image)
+            if src.resolve_links:
+                _resolve(db, settings, src, parsed, client, resolvers)
             _store(db, settings, src, parsed, report, health, got, now=now, published=published,
                    undated_at=undated_at)
         elif health is not None:  # 304
@@ -221,6 +227,32 @@ def _read(settings: Settings, src: SourceSettings, health: source_db.SourceHealt
     return parsed, got
 
 
+def _resolve(db: Database, settings: Settings, src: SourceSettings, parsed: ParsedSource, client: Outbound,
+             resolvers: dict | None) -> None:
+    """Real links for a listing's articles from the site's sitemap (or WordPress search); found once, kept."""
+    todo = [a for a in parsed.articles if a.link_origin != "source"]
+    with db.connect() as conn:
+        known = article_db.resolved_links(conn, [a.dedupe_key for a in todo])
+    deadline = Deadline(settings.fetch_deadline)  # the resolving of one source, all its pages
+    limits = FetchLimits(read_timeout=settings.fetch_timeout, deadline=settings.fetch_deadline, max_bytes=MAX_PAGE)
+    site = src.website or settings.website
+    key = f"{src.resolve_links} {site}"
+    resolvers = {} if resolvers is None else resolvers
+    resolver = resolvers.setdefault(key, LinkResolver(None, src.resolve_links, site=site))
+    resolver.fetch = lambda url: fetch_url(url, limits=limits, client=client, deadline=deadline).body or b""
+    found = 0
+    for article in todo:
+        url = known.get(article.dedupe_key) or resolver.resolve(article.title)
+        if url:
+            article.url, article.link_origin, found = url, "resolved", found + 1
+    where = "the site's WordPress search" if src.resolve_links == "wordpress" else redact(src.resolve_links)
+    parsed.problems += [f"{redact(src.location)}: {p}" for p in dict.fromkeys(resolver.problems)]
+    resolver.problems.clear()
+    if found < len(todo):
+        parsed.problems.append(f"{redact(src.location)}: {len(todo) - found} of {len(todo)} article(s) not found "
+                               f"through {where}: they keep their stand-in link")
+
+
 def _measure(db: Database, items: list[Article], fetch_image) -> None:
     """Each article's picture with its real size (once: what was measured before is reused)."""
     with db.connect() as conn:
@@ -262,7 +294,7 @@ def _prepare(conn, settings: Settings, src: SourceSettings, kind: str, article: 
     article.source = src.name
     if article.published_at is None and published is not None:
         article.published_at = published
-    if kind == "listing" and src.link_template:
+    if kind == "listing" and src.link_template and article.link_origin != "resolved":
         # The date a listing article was first seen is its date: keep it, so its link stays the same.
         when = article.published_at or article_db.first_published(conn, article.dedupe_key) or now
         url = fill_link_template(src.link_template, article.title, when.astimezone(ZoneInfo(settings.timezone)))
