@@ -172,3 +172,11 @@ def test_any_failure_of_a_source_is_one_line_naming_it_without_its_password():
         "https://ed:***@e.org/feed: could not be read: ValueError (Invalid IPv6 URL)")
     assert failure(RecursionError(), "posts.json") == "posts.json: nested too deeply to read (a parser bomb?): refused"
     assert failure(IngestError("feed.xml", "HTTP 404 Not Found"), "feed.xml") == "feed.xml: HTTP 404 Not Found"
+
+
+def test_a_character_reference_with_a_capital_x_is_the_character():
+    data = (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry>'
+            b'<title type="text">&#X41;BC &amp; AT&T</title><link href="https://e.org/a"/>'
+            b'<summary type="text">x &#X42;</summary><author><name>&#X43;arol</name></author></entry></feed>')
+    [article] = parse_source(data, "feed.xml").articles
+    assert (article.title, article.teaser, article.author) == ("ABC & AT&T", "x B", "Carol")

@@ -40,6 +40,7 @@ _ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
 _DECLARED = re.compile(rb"\A\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
 _CDATA = re.compile(rb"<!\[CDATA\[.*?\]\]>", re.S)
 _RAW_AMP = re.compile(rb"&(?!(?:[A-Za-z_][\w.-]*|#[0-9]+|#x[0-9A-Fa-f]+);)")
+_UPPER_HEX_REF = re.compile(rb"&#X([0-9A-Fa-f]+;)")
 _CDATA_TEXT = re.compile(r"<!\[CDATA\[.*?\]\]>", re.S)
 _ITEM_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
 _BASE64_MODE = re.compile(r"""\bmode\s*=\s*["']base64["']""")
@@ -174,12 +175,16 @@ def _media_captions_apart(data: bytes) -> bytes:
 
 
 def _escape_raw_ampersands(data: bytes) -> bytes:
-    """Escape a bare "&" (as in "AT&T") outside CDATA, which makes XML not well-formed."""
+    """Escape a bare "&" (as in "AT&T") outside CDATA, which makes XML not well-formed; read "&#X41;" as "&#x41;"."""
+    def repair(text: bytes) -> bytes:
+        # "&#X41;" is an HTML character reference XML spells "&#x41;": it means "A", not "&#X41;" in full.
+        return _RAW_AMP.sub(b"&amp;", _UPPER_HEX_REF.sub(rb"&#x\1", text))
+
     parts, pos = [], 0
     for match in _CDATA.finditer(data):
-        parts += [_RAW_AMP.sub(b"&amp;", data[pos : match.start()]), match.group()]
+        parts += [repair(data[pos : match.start()]), match.group()]
         pos = match.end()
-    parts.append(_RAW_AMP.sub(b"&amp;", data[pos:]))
+    parts.append(repair(data[pos:]))
     return b"".join(parts)
 
 
