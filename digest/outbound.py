@@ -38,6 +38,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -277,10 +278,7 @@ class _Call:
     def connect(self, address: tuple[str, int], where: str) -> socket.socket:
         """A socket connected to one of the host's addresses, every one of them checked first."""
         host, port = address
-        try:
-            found = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise self.fail(f"{where}cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}") from None
+        found = self.resolve(host, port, where)
         for *_, sockaddr in found:
             why = check_address(sockaddr[0], self.client.allowed)
             if why:
@@ -298,6 +296,29 @@ class _Call:
                 sock.close()
                 error = exc
         raise error or OSError(f"no address for {host}")
+
+    def resolve(self, host: str, port: int, where: str) -> list:
+        """getaddrinfo within what is left of the deadline (a resolver that never answers cannot hold a run)."""
+        found: dict = {}
+
+        def lookup() -> None:
+            try:
+                found["addresses"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+            except Exception as exc:  # noqa: BLE001 - handed to the caller's thread below
+                found["error"] = exc
+
+        # A daemon thread: getaddrinfo has no timeout, and a stuck one must not hold the process at exit either.
+        thread = threading.Thread(target=lookup, daemon=True, name="digest-resolve")
+        thread.start()
+        thread.join(self.timeout())
+        if thread.is_alive():
+            raise self.fail(f"{where}cannot resolve {host}: no answer within the deadline", "timeout")
+        exc = found.get("error")
+        if isinstance(exc, (socket.gaierror, UnicodeError)):
+            raise self.fail(f"{where}cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}") from None
+        if exc is not None:
+            raise exc
+        return found["addresses"]
 
     def read_body(self, response: http.client.HTTPResponse, sock: socket.socket, method: str) -> bytes:
         """The body, decompressed, within the cap and the deadline."""

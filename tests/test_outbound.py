@@ -185,3 +185,19 @@ def test_a_gzip_bomb_is_never_inflated_in_memory(feed_server):
     finally:
         tracemalloc.stop()
     assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MB held for a 1 MB cap"
+
+
+def test_a_resolver_that_never_answers_is_cut_at_the_deadline(monkeypatch):
+    real = socket.getaddrinfo
+
+    def stuck(host, *args, **kwargs):
+        if host == "stuck.example":
+            time.sleep(5)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", stuck)
+    started = time.monotonic()
+    with pytest.raises(OutboundError) as caught:
+        NOBODY.get("http://stuck.example/feed", deadline=0.5)
+    assert time.monotonic() - started < 1.5
+    assert str(caught.value) == "http://stuck.example/feed: cannot resolve stuck.example: no answer within the deadline"
