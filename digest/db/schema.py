@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0011"
+SCHEMA_REVISION = "0012_providers"
 
 metadata = MetaData(
     naming_convention={
@@ -281,6 +281,19 @@ inbound_reports = Table(
     Column("detail", Text, nullable=False, default="{}"),  # JSON: recipient, diagnostic, reason
     Index("ix_inbound_reports_subscriber_id", "subscriber_id"),
     Index("ix_inbound_reports_edition_id", "edition_id"),
+)
+
+# A Mailgun webhook token already accepted (each signed request is taken once);
+# kept for a day, far longer than a signature's timestamp window. Migration 0012_providers.
+provider_tokens = Table(
+    "provider_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("provider", String(20), nullable=False),
+    Column("token", String(200), nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    UniqueConstraint("provider", "token"),
+    Index("ix_provider_tokens_seen_at", "seen_at"),
 )
 
 # One followed article link ([tracking] clicks = "aggregate"): which edition,
