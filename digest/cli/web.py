@@ -28,8 +28,8 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
     Needs DIGEST_SECRET_KEY (a long random value: it signs every link in every
     email) and DIGEST_BASE_URL (the address members reach these pages at).
     Put a TLS-terminating proxy in front of it for the public internet
-    (README, "Security": bodies over 64 KiB are refused, silent connections
-    closed after 20 s).
+    (README, "Security": bodies over 64 KiB are refused, 2 MiB on a mail
+    provider's /hooks/*; silent connections closed after 20 s).
 
     \b
     Example:
@@ -47,8 +47,12 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
         from ..web import create_app
         from ..web.serving import make_server
 
+        from ..web.hooks import MAX_HOOK_BODY
+
         wsgi = create_app(settings, app.db)
-        server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy)
+        # A provider's batch is larger than any form; the app still refuses more than 64 KiB elsewhere.
+        bigger = {"max_request_body_size": MAX_HOOK_BODY + 1} if settings.providers.configured else {}
+        server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy, **bigger)
         wsgi.extensions["digest"].mailer.notify(urgent=True)  # requests a stopped server left behind
     except DigestError as exc:
         raise fail(exc) from None

@@ -88,12 +88,14 @@ class FeedbackHeaders:
 def missing_headers(message: bytes, settings: Settings) -> list[str]:
     """One warning per configured provider whose header is not on the message (for `digest check`)."""
     headers = BytesHeaderParser().parsebytes(message)
+    return [f"[providers.{name}] is configured but the message has no {TOKEN_HEADERS[name]} header: "
+            f"{name}'s webhooks about it cannot be attributed to its member"
+            for name in settings.providers.configured if headers.get(TOKEN_HEADERS[name]) is None]
+
+
+def settings_warnings(settings: Settings) -> list[str]:
+    """What a configured provider lacks for its events to come back attributed (for `digest check`)."""
     out = []
-    for name in settings.providers.configured:
-        header = TOKEN_HEADERS[name]
-        if headers.get(header) is None:
-            out.append(f"[providers.{name}] is configured but the message has no {header} header: "
-                       f"{name}'s webhooks about it cannot be attributed to its member")
     if settings.providers.ses is not None and not settings.providers.ses.configuration_set:
         out.append("[providers.ses] has no configuration_set: SES publishes events with our message tag "
                    "only through a configuration set (X-SES-CONFIGURATION-SET)")

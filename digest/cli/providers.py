@@ -1,0 +1,53 @@
+"""`digest providers check`: what to set up on each mail provider's side, and whether its webhook has spoken."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import DigestError
+from . import fail, pass_app
+from .options import echo_json
+
+
+@click.group()
+def providers() -> None:
+    """Mail providers that report bounces and complaints by webhook ([providers.NAME] in digest.toml)."""
+
+
+@providers.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print {provider: {steps, events, last_at, ...}} as JSON.")
+@pass_app
+def check(app, as_json) -> None:
+    """Say what to set up at each configured provider and whether an event has arrived from it.
+
+    Exit status 1 when no [providers.NAME] section is configured.
+
+    \b
+    Example:
+      digest providers check
+    """
+    from ..bounces.providers.setup import setup_steps
+    from ..db import providers as providers_db
+
+    try:
+        steps = setup_steps(app.settings)
+        if not steps:
+            raise click.ClickException("no [providers.NAME] section in digest.toml (ses, postmark, mailgun, "
+                                       "sendgrid): see README, \"Mail providers\"")
+        with app.db.connect() as conn:
+            seen = {name: providers_db.summary(conn, name) for name in steps}
+    except DigestError as exc:
+        raise fail(exc) from None
+    if as_json:
+        echo_json({name: {"steps": steps[name], **seen[name]} for name in steps})
+        return
+    for name, lines in steps.items():
+        click.echo(f"{name}:")
+        for line in lines:
+            click.echo(f"  - {line}")
+        s = seen[name]
+        if s["events"]:
+            click.echo(f"  events received: {s['events']}, the last {s['last_at']:%Y-%m-%d %H:%M} UTC "
+                       f"({s['last_kind']}, {s['last_outcome']})")
+        else:
+            click.echo("  no event received yet: send the provider's test event")
