@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
-from .models import Topic
+from .models import ENHANCED_STATUS, Topic
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
 INSECURE_SECRET = "insecure-demo-key-change-me"  # digest serve refuses it
@@ -79,7 +79,7 @@ class BounceSettings:
     processed_folder: str = "processed"
     quarantine_folder: str = "quarantine"
     permanent: tuple[str, ...] = ("5.1.1", "5.1.10", "5.2.1")  # one of these: bounced at once
-    threshold: int = 3  # other failures: this many...
+    threshold: int = 3  # other failures (refused during the send, or returned): this many...
     window_days: int = 30  # ...within this many days make the member bounced
 
 
@@ -432,8 +432,8 @@ def _bounces(data: dict, source: str) -> BounceSettings:
     if imap_url and not re.match(r"^imaps?://[^/\s]+", imap_url):
         raise ConfigError(source, "bounces.imap_url", "must be imap://user:pass@host/FOLDER or imaps://...")
     permanent = b.get("permanent", list(BounceSettings.permanent))
-    if not isinstance(permanent, list) or not all(isinstance(x, str) and re.fullmatch(r"5\.\d{1,3}\.\d{1,3}", x)
-                                                  for x in permanent):
+    if not isinstance(permanent, list) or not all(isinstance(x, str) and (m := ENHANCED_STATUS.fullmatch(x))
+                                                  and m.group(1) == "5" for x in permanent):
         raise ConfigError(source, "bounces.permanent", "must be a list of 5.x.y status codes")
     out = {}
     for key, low, high in (("threshold", 1, 100), ("window_days", 1, 3650)):

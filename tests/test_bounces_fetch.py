@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import mailbox
+import re
+from urllib.parse import unquote
 from pathlib import Path
 
 import pytest
@@ -76,13 +78,19 @@ def reports_for(sent) -> dict[str, bytes]:
         "dee": s.arf_complaint(recipient=None, original=m["dee"]["original"], envelope_from=m["dee"]["verp"]),
         "eve": s.out_of_office(to=m["eve"]["verp"], sender="eve@example.net",
                                original_message_id=f"<edition.2017-W25.{m['eve']['delivery']}@example.org>"),
-        "fay": s.unsubscribe_request(sender="Fay@Example.net", to=MAILTO),
+        "fay": s.unsubscribe_request(sender="Fay@Example.net", to=MAILTO, subject=mailto_subject(m["fay"]["original"])),
         "garbled": s.garbled(),
         # A bounce anyone could write: a made-up VERP token, naming gil's address, quoting nothing of ours.
         "gil-forged": s.postfix_dsn(to=forged, recipient="gil@example.net",
                                     original=b"From: news@example.org\r\nTo: gil@example.net\r\nSubject: x\r\n\r\n",
                                     message_id="<forged.1@relay.example.com>"),
     }
+
+
+def mailto_subject(original: bytes) -> str:
+    """The subject a mail client writes from the List-Unsubscribe mailto of a message we sent."""
+    header = s.parse(original)["List-Unsubscribe"]
+    return unquote(re.search(r"<mailto:[^?>]+\?(?:[^>]*&)?subject=([^&>]*)", header, re.I).group(1))
 
 
 def statuses(db) -> dict[str, str]:
@@ -365,3 +373,64 @@ def test_weekly_sends_even_when_the_bounce_mailbox_is_down(run_cli, seed_path, m
     r = ok(run_cli("weekly", "--week", "2017-W25", "--transport", "file"))
     assert "warning: bounces not read, sending anyway" in r.output and "cannot connect" in r.output
     assert "sent 1" in r.output
+
+
+# --- issue 25: attribution only by what we signed ------------------------------------------------------------
+
+
+def test_an_unsubscribe_by_mail_with_a_forged_from_changes_nothing_and_is_filed_with_the_reason(
+        sent, run_cli, db, tmp_path):
+    """Bug: mail to the List-Unsubscribe mailto was attributed by its From, which anyone can write."""
+    forged = tmp_path / "forged.eml"
+    forged.write_bytes(s.unsubscribe_request(sender="fay@example.net", to=MAILTO, message_id="<forged.2@x.example>"))
+    out = ok(run_cli("bounces", "fetch", forged)).output
+    assert "unsubscribe -> quarantined [quarantine]" in out and "without a valid signed token" in out
+    assert statuses(db)["fay"] == "active"
+    listed = json.loads(ok(run_cli("bounces", "quarantine", "--json")).output)
+    assert [r["report"] for r in listed] == ["<forged.2@x.example>"] and "From address" in listed[0]["reason"]
+    # The token of another member's mailto, or a damaged one, does not work either: only fay's own.
+    subject = mailto_subject(sent["fay"]["original"])
+    for i, wrong in enumerate((mailto_subject(sent["gil"]["original"])[:-2] + "xx", subject[:-1])):
+        raw = s.unsubscribe_request(sender="fay@example.net", to=MAILTO, subject=wrong, message_id=f"<w.{i}@x>")
+        forged.write_bytes(raw)
+        assert "quarantined" in ok(run_cli("bounces", "fetch", forged)).output
+    assert statuses(db)["fay"] == "active" and statuses(db)["gil"] == "active"
+
+
+def test_an_unsubscribe_by_mail_with_a_revoked_token_changes_nothing(sent, run_cli, db, tmp_path):
+    with db.begin() as conn:
+        sub = subscriber_db.get_by_email(conn, "fay@example.net")
+        subscriber_db.revoke_links(conn, sub.id, source="cli", now=sub.created_at)
+    eml = tmp_path / "old.eml"
+    eml.write_bytes(s.unsubscribe_request(sender="fay@example.net", to=MAILTO,
+                                          subject=mailto_subject(sent["fay"]["original"])))
+    assert "quarantined" in ok(run_cli("bounces", "fetch", eml)).output
+    assert statuses(db)["fay"] == "active"
+
+
+def test_the_mailto_token_unsubscribes_whoever_sends_it_with_the_mailto_subject(sent, run_cli, db, tmp_path):
+    """The subject the mailto gives is the proof: a client that writes From an alias still works."""
+    eml = tmp_path / "alias.eml"
+    eml.write_bytes(s.unsubscribe_request(sender="f.alias@other.example", to=MAILTO,
+                                          subject=mailto_subject(sent["fay"]["original"])))
+    assert "unsubscribe -> unsubscribed fay@example.net" in ok(run_cli("bounces", "fetch", eml)).output
+
+
+def test_a_complaint_quoting_one_members_link_and_anothers_message_id_is_about_no_delivery(sent, run_cli, db,
+                                                                                        tmp_path):
+    """Member A's signed link attributes it to A; B's Message-ID must not make it B's delivery (nor A's)."""
+    a, b = sent["ada"], sent["bob"]
+    a_id = f"<edition.2017-W25.{a['delivery']}@example.org>".encode()
+    b_id = f"<edition.2017-W25.{b['delivery']}@example.org>".encode()
+    assert a_id in a["original"]
+    original = a["original"].replace(a_id, b_id)
+    eml = tmp_path / "mixed.eml"
+    eml.write_bytes(s.arf_complaint(recipient=None, original=original, envelope_from="news@example.org"))
+    out = ok(run_cli("bounces", "fetch", eml)).output
+    assert "complaint -> complained ada@example.net" in out
+    with db.connect() as conn:
+        row = conn.execute(select(inbound_reports.c.delivery_id, inbound_reports.c.subscriber_id,
+                                  inbound_reports.c.edition_id)).one()
+        ada = subscriber_db.get_by_email(conn, "ada@example.net")
+    assert row == (None, ada.id, None)
+    assert statuses(db)["bob"] == "active"
