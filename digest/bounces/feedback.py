@@ -19,24 +19,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Callable
 
-from ..config import Settings
+from ..config import BounceSettings, Settings
 from ..db import Database
-from ..db import members as subscriber_db
 from ..db import providers as providers_db
 from ..db import reports as reports_db
 from ..errors import TokenError, WebhookError
 from ..message.feedback import DeliveryTag
-from .parse import Report
-from .policy import Decision, decide
-from .process import PROCESSED, QUARANTINE
+from .apply import PROCESSED, QUARANTINE, apply_event
+from .policy import (COMPLAINT, DELAYED, DELIVERED, PERMANENT, SUPPRESSED, TRANSIENT, UNSUBSCRIBE, WEBHOOK)
 from .providers import ProviderEvent
 
 _OUR_MESSAGE_ID = re.compile(r"<edition\.[A-Za-z0-9-]+\.(\d{1,18})@[^>]+>")
-SOURCE = "webhook"
-ACTIONABLE = ("bounce", "delay", "complaint", "suppressed", "unsubscribe")
+_KINDS = {"delay": DELAYED, "complaint": COMPLAINT, "suppressed": SUPPRESSED, "unsubscribe": UNSUBSCRIBE,
+          "delivered": DELIVERED}
 
 
 @dataclass(frozen=True)
@@ -46,36 +44,34 @@ class Taken:
     key: str
     kind: str
     outcome: str  # bounced, counted, complained, unsubscribed, unchanged, ignored, quarantined
-    email: str | None = None
     why: str = ""
     duplicate: bool = False
 
 
-def decide_event(event: ProviderEvent, *, member_status: str, failures_before: int, settings: Settings) -> Decision:
-    """What a provider's event does to a member: the bounce rule every returned report goes through.
+def table_kind(event: ProviderEvent, policy: BounceSettings) -> str | None:
+    """The bounce table's kind (bounces.policy) for a provider's event; None for opens, sends and the like.
 
-    The one adapter onto digest.bounces.policy: a provider's suppression is
-    a permanent failure (the provider will not send to the address again),
-    its unsubscribe link a member leaving.
+    A provider's bounce is permanent or transient by its status code, as a
+    returned DSN is: the same `[bounces] permanent` codes bounce at once.
     """
-    if event.kind == "suppressed":
-        if member_status in ("unsubscribed", "bounced", "complained"):
-            return Decision("unchanged", None, f"suppressed by {event.provider}; member already {member_status}")
-        return Decision("bounced", "bounced", f"{event.provider} will not send to the address ({event.what})")
+    if event.kind == "bounce":
+        return PERMANENT if (event.status or "5.0.0") in policy.permanent else TRANSIENT
+    return _KINDS.get(event.kind)
+
+
+def _note(event: ProviderEvent) -> str:
+    if event.kind == "complaint":
+        return event.what.partition("/")[2]
     if event.kind == "unsubscribe":
-        if member_status in ("unsubscribed", "bounced", "complained"):
-            return Decision("unchanged", None, f"already {member_status}")
-        return Decision("unsubscribed", "unsubscribed", f"left by {event.provider}'s unsubscribe link")
-    report = Report(kind=event.kind, shape=event.provider, status=event.status, recipient=event.recipient,
-                    diagnostic=event.diagnostic, feedback_type=event.what.partition("/")[2] or None)
-    return decide(report, member_status=member_status, failures_before=failures_before, policy=settings.bounces)
+        return f"left by {event.provider}'s unsubscribe link"
+    return ""
 
 
 class Feedback:
     """Takes verified provider events into the database, one transaction per event."""
 
     def __init__(self, db: Database, settings: Settings, *, clock: Callable[[], datetime]):
-        self.db, self.settings, self.clock = db, settings, clock
+        self.db, self.policy, self.clock = db, settings.bounces, clock
         self.tag = DeliveryTag(settings.secret_key)
 
     def take(self, event: ProviderEvent, *, once: str | None = None) -> Taken:
@@ -95,39 +91,26 @@ class Feedback:
 
     def _apply(self, conn, event: ProviderEvent, key: str) -> Taken:
         now = self.clock()
+        kind = table_kind(event, self.policy)
         ref, how = self._attribute(conn, event)
         detail = {k: v for k, v in (("recipient", event.recipient), ("diagnostic", event.diagnostic),
                                     ("what", event.what), ("attributed", how), *event.detail.items()) if v}
-        record = dict(report_key=key, kind=event.kind, shape=event.provider, status=event.status, now=now, ref=ref,
-                      subscriber_id=ref.subscriber_id if ref else None, source=f"{SOURCE} {event.provider}")
-        if ref is None:
-            if event.kind not in ACTIONABLE:  # a delivery or an open we cannot place: nothing to look at
-                reports_db.record(conn, outcome="ignored", folder=PROCESSED, detail=detail, **record)
-                return Taken(key, event.kind, "ignored", why="not attributable")
-            detail["reason"] = "not attributable: no signed tag or Message-ID of ours matching the address"
-            reports_db.record(conn, outcome="quarantined", folder=QUARANTINE, detail=detail, **record)
-            return Taken(key, event.kind, "quarantined", why=detail["reason"])
-        member = reports_db.member(conn, ref.subscriber_id) if ref.subscriber_id is not None else None
-        if member is None or event.kind not in ACTIONABLE:
-            why = "the member was forgotten" if member is None else event.kind
-            reports_db.record(conn, outcome="ignored", folder=PROCESSED,
-                              detail={"reason": why} if member is None else detail, **record)
-            return Taken(key, event.kind, "ignored", why=why)
-        email, status, _ = member
-        policy = self.settings.bounces
-        failures = reports_db.failures_since(conn, ref.subscriber_id, now - timedelta(days=policy.window_days),
-                                             other_than=ref.delivery_id)
-        decision = decide_event(event, member_status=status, failures_before=failures, settings=self.settings)
-        why = {"report": key, "reason": decision.why, "edition": ref.edition_key}
-        if event.status:
-            why["code"] = event.status
-        if decision.new_status:
-            subscriber_db.set_status(conn, ref.subscriber_id, decision.new_status, source=SOURCE, now=now, why=why)
-        elif decision.outcome == "counted":
-            subscriber_db.add_event(conn, ref.subscriber_id, SOURCE, "bounce", why, now)
-        detail["decision"] = decision.why
-        reports_db.record(conn, outcome=decision.outcome, folder=PROCESSED, detail=detail, **record)
-        return Taken(key, event.kind, decision.outcome, email=email, why=decision.why)
+        if ref is None or kind is None:
+            # Not ours to act on: an open or a delivery is filed; a failure we cannot place is quarantined.
+            outcome, folder = "ignored", PROCESSED
+            if kind not in (None, DELIVERED):
+                outcome, folder = "quarantined", QUARANTINE
+                detail["reason"] = "not attributable: no signed tag, nor our Message-ID with its member's address"
+            reports_db.record(conn, report_key=key, kind=kind or event.kind, shape=event.provider,
+                              status=event.status, now=now, ref=ref, subscriber_id=ref.subscriber_id if ref else None,
+                              outcome=outcome, folder=folder, source=event.provider, detail=detail)
+            return Taken(key, kind or event.kind, outcome, why=detail.get("reason", event.what))
+        decision = apply_event(conn, key=key, kind=kind, when=now, source=event.provider, policy=self.policy,
+                               delivery_id=ref.delivery_id, via=WEBHOOK, detail=detail, code=event.status,
+                               note=_note(event))
+        if decision is None:  # cannot be: seen() was asked in this transaction
+            return Taken(key, kind, "unchanged", why="seen before", duplicate=True)
+        return Taken(key, kind, decision.outcome, why=decision.why)
 
     def _attribute(self, conn, event: ProviderEvent) -> tuple[reports_db.DeliveryRef | None, str]:
         """(the delivery, how) from what we signed or gave the message; (None, "") otherwise."""

@@ -28,6 +28,7 @@ from ..bounces.providers.postmark import parse_postmark, verify_postmark
 from ..bounces.providers.sendgrid import SIGNATURE, TIMESTAMP, load_public_key, parse_sendgrid, verify_sendgrid
 from ..bounces.providers.ses import CertificateCache, parse_ses, subscribe_url, verify_sns
 from ..errors import WebhookError
+from ..outbound import Outbound, OutboundError, for_settings
 from .common import WebState
 
 log = logging.getLogger("digest.web.hooks")
@@ -44,7 +45,8 @@ class Hooks:
         self.providers = state.settings.providers
         self.clock = state.clock
         self.feedback = Feedback(state.db, state.settings, clock=state.clock)
-        self.fetch = fetch or _outbound_get  # GET an https URL, the body back: the SNS certificate, confirmations
+        # GET an https URL, the body back: the SNS certificate, its subscription confirmation.
+        self.fetch = fetch or outbound_get(for_settings(state.settings, read_timeout=FETCH_DEADLINE))
         self.certificates = CertificateCache(self.fetch)
         sendgrid = self.providers.sendgrid
         self.sendgrid_key = load_public_key(sendgrid.public_key, state.settings.source) if sendgrid else None
@@ -61,15 +63,17 @@ class Hooks:
         return jsonify({"events": taken, "skipped": [{"position": s.position, "reason": s.reason} for s in skipped]})
 
 
-def _outbound_get(url: str) -> bytes:
-    # Imported here only until digest/outbound.py (branch ingest) is merged.
-    from ..outbound import Outbound  # type: ignore[import-not-found]
+def outbound_get(client: Outbound) -> Callable[[str], bytes]:
+    """GET an https URL through the one outbound client (no redirects, a short deadline), its body back."""
 
-    response = Outbound().request("GET", url, deadline=FETCH_DEADLINE, max_bytes=MAX_FETCH, https_only=True,
+    def get(url: str) -> bytes:
+        response = client.request("GET", url, deadline=FETCH_DEADLINE, max_bytes=MAX_FETCH, https_only=True,
                                   follow_redirects=False)
-    if response.status != 200:
-        raise WebhookError("ses", f"{url} answered {response.status}")
-    return response.body
+        if response.status != 200:
+            raise OutboundError(url, f"answered {response.status} {response.reason}", "http")
+        return response.body
+
+    return get
 
 
 def register(app: Flask, state: WebState, fetch: Callable[[str], bytes] | None = None) -> None:
