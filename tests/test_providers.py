@@ -365,3 +365,25 @@ def test_a_provider_not_configured_answers_404(settings, db, tmp_path, monkeypat
     for hook in ("ses", "postmark", "sendgrid"):
         assert c.post(f"/hooks/{hook}", data=b"{}").status_code == 404
     assert c.post("/hooks/mailgun", data=b"{}").status_code == 401
+
+
+def test_the_certificate_is_fetched_through_the_one_outbound_client(settings, db):
+    from digest.outbound import OutboundError
+
+    fetch = create_app(settings, db).extensions["digest-hooks"].fetch
+    with pytest.raises(OutboundError, match="link-local"):  # the cloud's metadata address
+        fetch("https://169.254.169.254/SimpleNotificationService-1.pem")
+    with pytest.raises(OutboundError):
+        fetch("http://sns.eu-west-2.amazonaws.com/SimpleNotificationService-1.pem")  # https only
+
+
+def test_a_certificate_that_cannot_be_fetched_refuses_the_message(sent, settings, db):
+    def down(url):
+        raise OSError("connection refused")
+
+    client = create_app(settings, db, hooks_fetch=down).test_client()
+    ada = sent["ada"]
+    before = (statuses(db), counts(db))
+    resp = post_ses(client, p.ses_event("Bounce/Permanent", ada["email"], tag=ada["tag"]))
+    assert resp.status_code == 403 and "cannot fetch the signing certificate" in resp.get_json()["error"]
+    assert (statuses(db), counts(db)) == before
