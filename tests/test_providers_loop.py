@@ -98,6 +98,9 @@ def test_the_whole_loop_ses_over_smtp(run_cli, seed_path, tmp_path, db, settings
     report = json.loads(ok(run_cli("report", "2017-W25", "--json")).output)
     assert report["bounced_afterwards"] == 1 and report["delivered"] == 1
     assert "events received: 1" in ok(run_cli("providers", "check")).output
+    seen = json.loads(ok(run_cli("providers", "check", "--json")).output)
+    assert (seen["ses"]["events"], seen["ses"]["last_outcome"], seen["mailgun"]["events"]) == (1, "bounced", 0)
+    assert any("/hooks/ses" in step for step in seen["ses"]["steps"])
 
     feed = tmp_path / "week26.xml"
     feed.write_text(WEEK26_FEED)
@@ -193,3 +196,27 @@ def test_a_large_sendgrid_batch_is_taken(settings, db):
     client = create_app(settings, db).test_client()
     resp = client.post("/hooks/sendgrid", data=body, headers=SENDGRID.headers(body))
     assert resp.status_code == 200 and len(resp.get_json()["events"]) == 800
+
+
+def test_served_by_waitress_hooks_take_a_large_batch_and_forms_stay_at_64_kib(settings, db):
+    import http.client
+
+    from test_web_hardening import served
+
+    from digest.web.hooks import server_options
+
+    batch = [p.sendgrid_event("processed", f"m{i}@example.net") for i in range(600)]
+    body = json.dumps(batch).encode()
+    app = create_app(settings, db)
+    with served(app, **server_options(settings)) as (host, port):
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        conn.request("POST", "/hooks/sendgrid", body=body, headers=SENDGRID.headers(body))
+        answer = conn.getresponse()
+        assert answer.status == 200 and len(json.loads(answer.read())["events"]) == 600
+        conn.close()
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        conn.request("POST", "/subscribe", body=b"email=" + b"x" * (len(body) - 6),
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert conn.getresponse().status == 413
+        conn.close()
+    assert len(body) > 64 * 1024

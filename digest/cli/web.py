@@ -47,12 +47,12 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
         from ..web import create_app
         from ..web.serving import make_server
 
-        from ..web.hooks import MAX_HOOK_BODY
+        from ..web.hooks import server_options
 
         wsgi = create_app(settings, app.db)
         # A provider's batch is larger than any form; the app still refuses more than 64 KiB elsewhere.
-        bigger = {"max_request_body_size": MAX_HOOK_BODY + 1} if settings.providers.configured else {}
-        server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy, **bigger)
+        server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy,
+                             **server_options(settings))
         wsgi.extensions["digest"].mailer.notify(urgent=True)  # requests a stopped server left behind
     except DigestError as exc:
         raise fail(exc) from None

@@ -27,6 +27,7 @@ from ..bounces.providers.mailgun import parse_mailgun, verify_mailgun
 from ..bounces.providers.postmark import parse_postmark, verify_postmark
 from ..bounces.providers.sendgrid import SIGNATURE, TIMESTAMP, load_public_key, parse_sendgrid, verify_sendgrid
 from ..bounces.providers.ses import CertificateCache, parse_ses, subscribe_url, verify_sns
+from ..config import Settings
 from ..errors import WebhookError
 from ..outbound import Outbound, OutboundError, for_settings
 from .common import WebState
@@ -74,6 +75,11 @@ def outbound_get(client: Outbound) -> Callable[[str], bytes]:
         return response.body
 
     return get
+
+
+def server_options(settings: Settings) -> dict:
+    """waitress options `digest serve` needs for the hooks: a provider's batch is larger than any form."""
+    return {"max_request_body_size": MAX_HOOK_BODY + 1} if settings.providers.configured else {}
 
 
 def register(app: Flask, state: WebState, fetch: Callable[[str], bytes] | None = None) -> None:
