@@ -9,6 +9,7 @@ appended to a real IMAP INBOX.
 from __future__ import annotations
 
 import json
+import os
 import mailbox
 import re
 from urllib.parse import unquote
@@ -434,3 +435,90 @@ def test_a_complaint_quoting_one_members_link_and_anothers_message_id_is_about_n
         ada = subscriber_db.get_by_email(conn, "ada@example.net")
     assert row == (None, ada.id, None)
     assert statuses(db)["bob"] == "active"
+
+
+def test_reading_processed_reports_again_says_nothing_was_done(sent, run_cli, db, tmp_path):
+    """Bug: the second read printed 'bounced 1' in its totals as if it had acted again."""
+    eml = tmp_path / "ada.eml"
+    eml.write_bytes(reports_for(sent)["ada"])
+    assert ok(run_cli("bounces", "fetch", eml)).output.endswith("bounces: 1 message(s): bounced 1\n")
+    out = ok(run_cli("bounces", "fetch", eml)).output
+    assert out.endswith("bounces: 1 message(s): seen before 1\n"), out
+    assert "bounced ada@example.net" not in out and "nothing now" in out
+
+
+# --- issue 25: what a bounce source may be -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make, why", [
+    (lambda d: Path("/dev/zero"), "/dev/zero: is a device, not a regular file"),
+    (lambda d: (os.mkfifo(d / "fifo"), d / "fifo")[1], "fifo: is a pipe, not a regular file"),
+])
+def test_a_device_or_a_pipe_is_refused_in_one_line_before_anything_is_read(sent, run_cli, db, tmp_path, make, why):
+    eml = tmp_path / "ada.eml"
+    eml.write_bytes(reports_for(sent)["ada"])
+    r = run_cli("bounces", "fetch", eml, make(tmp_path))
+    assert r.exit_code == 1 and why in r.output and r.output.count("\n") == 1, r.output
+    assert statuses(db)["ada"] == "active"  # nothing half-done: the good file before it was not acted on
+
+
+def test_a_file_over_the_cap_is_refused(sent, run_cli, tmp_path, monkeypatch):
+    from digest.bounces import sources
+
+    monkeypatch.setattr(sources, "MAX_FILE_BYTES", 2**20)
+    big = tmp_path / "big.mbox"
+    big.write_bytes(b"From x\n" + b"a" * 2**20)
+    r = run_cli("bounces", "fetch", big)
+    assert r.exit_code == 1 and "big.mbox: is larger than 1 MB: not returned mail" in r.output
+
+
+def test_a_maildir_entry_that_is_not_a_regular_file_is_filed_unread(sent, run_cli, db, tmp_path):
+    reports = reports_for(sent)
+    md = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    md.add(reports["ada"])
+    (tmp_path / "Maildir" / "new" / "1.zero.host").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "Maildir" / "new" / "2.fifo.host")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("From: x\nSubject: y\n\nnot for the quarantine\n")
+    (tmp_path / "Maildir" / "new" / "3.link.host").symlink_to(outside)
+    out = ok(run_cli("bounces", "fetch", "--maildir", tmp_path / "Maildir")).output
+    assert "bounces: 4 message(s): bounced 1, refused 3" in out, out
+    assert "is a symbolic link, not a regular file" in out and "is a pipe, not a regular file" in out
+    assert statuses(db)["ada"] == "bounced"
+    quarantine = tmp_path / "Maildir" / ".quarantine" / "cur"
+    assert sorted(p.name for p in quarantine.iterdir()) == ["1.zero.host", "2.fifo.host", "3.link.host"]
+    assert (quarantine / "1.zero.host").is_symlink() and outside.exists()  # moved as it is, nothing deleted
+    assert list((tmp_path / "Maildir" / "new").iterdir()) == []
+
+
+def test_a_bounce_to_the_verp_address_in_upper_case_is_attributed(sent, run_cli, db, tmp_path):
+    """Some relays upper-case the local part: BOUNCES+7-ABC...@NEWS.EXAMPLE.ORG is still the delivery."""
+    ada = sent["ada"]
+    upper = ada["verp"].upper()
+    raw = s.postfix_dsn(to=upper, recipient="ada@example.net", original=b"From: x\r\nSubject: y\r\n\r\nbody\r\n")
+    assert ada["verp"].encode() not in raw and upper.encode() in raw
+    eml = tmp_path / "upper.eml"
+    eml.write_bytes(raw)
+    assert "bounce -> bounced ada@example.net" in ok(run_cli("bounces", "fetch", eml)).output
+    with db.connect() as conn:
+        assert conn.execute(select(inbound_reports.c.delivery_id)).scalar() == ada["delivery"]
+
+
+def test_a_maildir_message_stays_in_the_inbox_until_its_copy_is_filed(sent, run_cli, db, tmp_path):
+    """Fault injection: the processed folder cannot take the copy; the message must not be discarded."""
+    md = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    key = md.add(reports_for(sent)["ada"])
+    md.add_folder("processed")
+    new = tmp_path / "Maildir" / ".processed" / "new"
+    new.rmdir()
+    new.write_text("not a directory")  # every delivery into the folder fails
+    r = run_cli("bounces", "fetch", "--maildir", tmp_path / "Maildir")
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "cannot file" in r.output, r.output
+    assert list(mailbox.Maildir(str(tmp_path / "Maildir"), create=False).keys()) == [key]  # still there
+    assert statuses(db)["ada"] == "bounced"  # processed and recorded before the move
+    new.unlink()
+    new.mkdir()
+    out = ok(run_cli("bounces", "fetch", "--maildir", tmp_path / "Maildir")).output
+    assert "(seen before)" in out
+    box = mailbox.Maildir(str(tmp_path / "Maildir"), create=False)
+    assert len(box) == 0 and len(box.get_folder("processed")) == 1

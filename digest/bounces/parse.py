@@ -36,7 +36,7 @@ KINDS = ("bounce", "delay", "delivered", "complaint", "unsubscribe", "auto-reply
 _SMTP_CODE = re.compile(r"(?<!\d)([45]\d\d)(?:[ -]|$)")
 _ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\.[A-Za-z]{2,}")
 _MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s]+>")
-_MAX_BYTES = 10 * 1024 * 1024  # a report is small; anything bigger is not one
+MAX_BYTES = 10 * 1024 * 1024  # a report is small; anything bigger is not one
 
 # Who sends non-standard bounces, and what they call them.
 _DAEMON = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|bounce[s]?|nobody)\b", re.I)
@@ -118,7 +118,7 @@ def parse_report(raw: bytes, addresses: Addresses) -> Report:
     """Classify one message that came back. Never raises for bad input."""
     if not isinstance(raw, (bytes, bytearray)) or not raw.strip():
         return Report("unknown", "garbled", reason="empty message")
-    if len(raw) > _MAX_BYTES:
+    if len(raw) > MAX_BYTES:
         return Report("unknown", "garbled", reason=f"{len(raw)} bytes: too large to be a report")
     head = raw[:4096]
     if not re.search(rb"^[A-Za-z0-9-]{1,76}:", head, re.M) or b"\x00" in head:
