@@ -96,6 +96,10 @@ def ses_event(kind: str, to: str, *, tag: str | None = None, message_id: str | N
                               "feedbackId": "fb-" + uuid.uuid4().hex, "timestamp": "2017-06-26T09:00:00.000Z"}
     elif kind == "Delivery":
         event["delivery"] = {"recipients": [to], "smtpResponse": "250 2.0.0 OK", "timestamp": "2017-06-26T08:58:01Z"}
+    elif kind == "Subscription":  # SES list management: the recipient used SES's unsubscribe link
+        event["subscription"] = {"contactList": "members", "timestamp": "2017-06-26T09:02:00Z",
+                                 "source": "UnsubscribeHeader",
+                                 "newTopicPreferences": {"unsubscribeAll": True}, "oldTopicPreferences": {}}
     elif kind == "DeliveryDelay":
         event["deliveryDelay"] = {"delayType": "MailboxFull", "delayedRecipients": [{"emailAddress": to,
                                                                                       "status": "4.2.2"}]}

@@ -148,6 +148,7 @@ def test_ses_events_change_the_right_member(sent, client, db, fetcher):
                             sub_type="OnAccountSuppressionList"), "bounced"),
         ("eve", p.ses_event("Delivery", m["eve"]["email"], tag=m["eve"]["tag"]), "ignored"),
         ("fay", p.ses_event("DeliveryDelay", m["fay"]["email"], tag=m["fay"]["tag"]), "counted"),
+        ("hal", p.ses_event("Subscription", m["hal"]["email"], tag=m["hal"]["tag"]), "unsubscribed"),
         # An identity notification without tags: our Message-ID, with the member's address, is enough.
         ("gil", {**p.ses_event("Bounce/Permanent", m["gil"]["email"], message_id=m["gil"]["message_id"]),
                  "notificationType": "Bounce"}, "bounced"),
@@ -157,7 +158,7 @@ def test_ses_events_change_the_right_member(sent, client, db, fetcher):
         assert resp.status_code == 200, resp.get_data(as_text=True)
         assert [e["outcome"] for e in resp.get_json()["events"]] == [outcome], name
     assert statuses(db) == {"ada": "bounced", "bob": "active", "cy": "complained", "dee": "bounced", "eve": "active",
-                            "fay": "active", "gil": "bounced", "hal": "active"}
+                            "fay": "active", "gil": "bounced", "hal": "unsubscribed"}
     assert fetcher.urls == [p.CERT_URL]  # fetched once, then kept
 
 

@@ -195,6 +195,12 @@ def _recipients(kind_name, event: dict) -> list[tuple[str, str, object]]:
         return [("suppressed" if suppressed else "complaint", what, r) for r in listed(c, "complainedRecipients")]
     if kind_name == "Delivery":
         return [("delivered", "Delivery", r) for r in listed(event.get("delivery"), "recipients")]
+    if kind_name == "Subscription":  # SES list management: the recipient left by SES's own unsubscribe link
+        prefs = (event.get("subscription") or {}).get("newTopicPreferences") \
+            if isinstance(event.get("subscription"), dict) else None
+        if isinstance(prefs, dict) and prefs.get("unsubscribeAll") is True:
+            return [("unsubscribe", "Subscription/unsubscribeAll", r) for r in listed(event.get("mail"), "destination")]
+        return []
     if kind_name == "DeliveryDelay":
         d = event.get("deliveryDelay") if isinstance(event.get("deliveryDelay"), dict) else {}
         return [("delay", f"DeliveryDelay/{d.get('delayType')}", r) for r in listed(d, "delayedRecipients")]

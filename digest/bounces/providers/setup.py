@@ -18,7 +18,7 @@ def setup_steps(settings: Settings) -> dict[str, list[str]]:
             "SES: in the configuration set"
             + (f" {p.ses.configuration_set!r}" if p.ses.configuration_set else " (set configuration_set here)")
             + ", add an SNS event destination for that topic with the events Bounce, Complaint, Delivery, "
-              "Delivery delay",
+              "Delivery delay (and Subscription, with SES list management)",
             f"each message carries {TOKEN_HEADERS['ses']}: digest=TOKEN (and X-SES-CONFIGURATION-SET)",
             "test: send to bounce@simulator.amazonses.com through the configuration set",
         ]
