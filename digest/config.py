@@ -470,6 +470,7 @@ _PROVIDER_FORMATS = {
     "message_stream": (r"[a-z0-9-]{1,30}", "a Postmark stream id (lower-case letters, digits, '-')"),
     "tag": (r"[A-Za-z0-9_.-]{1,64}", "letters, digits, '_', '.' and '-'"),
     "secret_path": (r"[A-Za-z0-9_-]{24,128}", "at least 24 letters, digits, '_' or '-'"),
+    "username": (r"[^:\s]{1,100}", "a user name without ':' or spaces (HTTP basic authentication)"),
     "public_key": (r"(-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----|[A-Za-z0-9+/=\s]{40,})\s*",
                    "the base64 verification key SendGrid shows (or its PEM form)"),
 }

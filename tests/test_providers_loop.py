@@ -157,6 +157,7 @@ def test_providers_check_without_providers_is_one_line(run_cli, tmp_path):
     ('[providers.ses]\ntopic_arn = "arn:aws:sqs:eu-west-2:123456789012:x"\n', "providers.ses.topic_arn"),
     ('[providers.postmark]\nmessage_stream = "broadcast"\n', "providers.postmark"),
     ('[providers.postmark]\nsecret_path = "short"\n', "providers.postmark.secret_path"),
+    ('[providers.postmark]\nusername = "a:b"\npassword = "p"\n', "providers.postmark.username"),
     ('[providers.mailgun]\nsigning_key = "k"\ncolour = "red"\n', "providers.mailgun.colour"),
     ('[providers.sendgrid]\npublic_key = "not a key"\n', "providers.sendgrid.public_key"),
 ])
@@ -168,13 +169,15 @@ def test_bad_provider_settings_name_the_key(tmp_path, text, key):
     assert err.value.key == key
 
 
-def test_a_sendgrid_key_that_is_not_p256_is_refused_when_the_app_starts(tmp_path, settings, db):
+def test_a_sendgrid_key_that_is_not_p256_is_refused_when_the_app_starts(tmp_path, settings, db, run_cli):
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     config = tmp_path / "rsa.toml"
     config.write_text(f'[providers.sendgrid]\npublic_key = """{other}"""\n')
     with pytest.raises(ConfigError, match="providers.sendgrid.public_key: must be an ECDSA P-256 key"):
         create_app(load_settings(config, environ={"DIGEST_DATABASE_URL": settings.database_url}), db)
+    out = run_cli("--config", config, "providers", "check")
+    assert out.exit_code == 2 and "providers.sendgrid.public_key: must be an ECDSA P-256 key" in out.output
 
 
 def test_postmark_secret_path(tmp_path, settings, db, run_cli):

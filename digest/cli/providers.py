@@ -20,17 +20,21 @@ def providers() -> None:
 def check(app, as_json) -> None:
     """Say what to set up at each configured provider and whether an event has arrived from it.
 
-    Exit status 1 when no [providers.NAME] section is configured.
+    Exit status 1 when no [providers.NAME] section is configured, 2 when one
+    is wrong (a SendGrid key that is not an ECDSA P-256 key, say).
 
     \b
     Example:
       digest providers check
     """
+    from ..bounces.providers.sendgrid import load_public_key
     from ..bounces.providers.setup import setup_steps
     from ..db import providers as providers_db
 
     try:
         steps = setup_steps(app.settings)
+        if app.settings.providers.sendgrid is not None:  # as `digest serve` will read it
+            load_public_key(app.settings.providers.sendgrid.public_key, app.settings.source)
         if not steps:
             raise click.ClickException("no [providers.NAME] section in digest.toml (ses, postmark, mailgun, "
                                        "sendgrid): see README, \"Mail providers\"")
