@@ -231,7 +231,8 @@ def test_sendgrid_batch_changes_the_right_members_one_event_at_a_time(sent, clie
 # ---------------------------------------------------------------- refused, and nothing changes
 
 
-def test_refused_requests_change_nothing(sent, client, db, fetcher):
+def test_refused_requests_change_nothing(sent, client, db, fetcher, caplog):
+    caplog.set_level("WARNING", logger="digest.web.hooks")
     m = sent
     before = (statuses(db), counts(db))
     ada = m["ada"]
@@ -262,6 +263,8 @@ def test_refused_requests_change_nothing(sent, client, db, fetcher):
     assert client.post("/hooks/sendgrid", data=batch).status_code == 401
 
     assert (statuses(db), counts(db)) == before
+    refusals = [r.getMessage() for r in caplog.records if r.name == "digest.web.hooks"]
+    assert len(refusals) == 11 and all("refused" in line and "\n" not in line for line in refusals)
 
 
 def test_a_replayed_mailgun_token_is_refused(sent, client, db):
@@ -334,6 +337,16 @@ def test_the_same_event_twice_changes_nothing_twice(sent, client, db):
     before = counts(db)
     assert post_sendgrid(client, batch).get_json()["events"][0]["duplicate"] is True
     assert counts(db) == before and statuses(db)["bob"] == "active"
+
+
+def test_an_sns_subject_is_part_of_what_is_signed(sent, client, db):
+    ada = sent["ada"]
+    message = {**p.sns_notification(p.ses_event("Complaint", ada["email"], tag=ada["tag"])),
+               "Subject": "Amazon SES Email Event Notification"}
+    forged = {**SNS.sign(message), "Subject": "Something else"}
+    assert client.post("/hooks/ses", data=json.dumps(forged)).status_code == 403
+    assert client.post("/hooks/ses", data=json.dumps(SNS.sign(message))).status_code == 200
+    assert statuses(db)["ada"] == "complained"
 
 
 def test_a_delivery_after_the_bounce_does_not_undo_it(sent, client, db):
