@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 import provider_samples as p
 from digest.bounces.providers.ses import check_cert_url
-from digest.db.schema import deliveries, events, inbound_reports, provider_tokens, subscribers
+from digest.db.schema import deliveries, events, inbound_reports, provider_events, provider_tokens, subscribers
 from digest.errors import WebhookError
 from digest.message.feedback import DeliveryTag
 from digest.web import create_app
@@ -104,16 +104,31 @@ def statuses(db) -> dict[str, str]:
         return {e.split("@")[0]: st for e, st in conn.execute(select(subscribers.c.email, subscribers.c.status))}
 
 
-def counts(db) -> tuple[int, int, int]:
-    """(reports recorded, member events, tokens used): what any change would touch."""
+def counts(db) -> tuple[int, ...]:
+    """(events recorded, reports recorded, member events, tokens used): what any change would touch."""
     with db.connect() as conn:
         return tuple(conn.execute(select(func.count()).select_from(t)).scalar() for t in
-                     (inbound_reports, events, provider_tokens))
+                     (provider_events, inbound_reports, events, provider_tokens))
 
 
-def outcomes(db) -> dict[str, str]:
+def settle(client) -> None:
+    """Until the app's worker has acted on every event recorded so far."""
+    assert client.application.extensions["digest-hooks"].worker.wait_idle(30)
+
+
+def last_outcomes(db, n: int) -> list[str]:
+    """What the last n events taken did, oldest first."""
     with db.connect() as conn:
-        return {k: o for k, o in conn.execute(select(inbound_reports.c.report_key, inbound_reports.c.outcome))}
+        rows = conn.execute(select(inbound_reports.c.outcome).order_by(inbound_reports.c.id.desc()).limit(n)).all()
+    return [r.outcome for r in reversed(rows)]
+
+
+def taken(client, db, resp, n: int = 1) -> list[str]:
+    """The answer must say n events were recorded; what they did once the worker took them."""
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert resp.get_json()["recorded"] == n, resp.get_json()
+    settle(client)
+    return last_outcomes(db, n)
 
 
 def post_ses(client, ses_event, *, version="1", **kw):
@@ -121,12 +136,11 @@ def post_ses(client, ses_event, *, version="1", **kw):
                        content_type="text/plain; charset=UTF-8")
 
 
-def post_each(client, path, cases, headers=None):
+def post_each(client, db, path, cases, headers=None):
     """POST each (name, body, outcome) case's body; each must be taken with that outcome."""
     for name, body, outcome in cases:
         resp = client.post(path, data=body, headers=headers or {}, content_type="application/json")
-        assert resp.status_code == 200, resp.get_data(as_text=True)
-        assert [e["outcome"] for e in resp.get_json()["events"]] == [outcome], name
+        assert taken(client, db, resp) == [outcome], name
 
 
 def post_sendgrid(client, batch):
@@ -155,8 +169,7 @@ def test_ses_events_change_the_right_member(sent, client, db, fetcher):
     ]
     for name, event, outcome in cases:
         resp = post_ses(client, event, version="2" if name == "cy" else "1")
-        assert resp.status_code == 200, resp.get_data(as_text=True)
-        assert [e["outcome"] for e in resp.get_json()["events"]] == [outcome], name
+        assert taken(client, db, resp) == [outcome], name
     assert statuses(db) == {"ada": "bounced", "bob": "active", "cy": "complained", "dee": "bounced", "eve": "active",
                             "fay": "active", "gil": "bounced", "hal": "unsubscribed"}
     assert fetcher.urls == [p.CERT_URL]  # fetched once, then kept
@@ -178,7 +191,7 @@ def test_postmark_events_change_the_right_member(sent, client, db):
                            reason="ManualSuppression"), "unsubscribed"),
         ("fay", p.postmark("Delivery", m["fay"]["email"], tag=m["fay"]["tag"]), "ignored"),
     ]
-    post_each(client, "/hooks/postmark", cases, headers=p.basic())
+    post_each(client, db, "/hooks/postmark", cases, headers=p.basic())
     assert statuses(db) == {"ada": "bounced", "bob": "active", "cy": "complained", "dee": "bounced",
                             "eve": "unsubscribed", "fay": "active", "gil": "active", "hal": "active"}
 
@@ -198,7 +211,7 @@ def test_mailgun_events_change_the_right_member(sent, client, db):
         ("gil", p.mailgun("failed", m["gil"]["email"], message_id=m["gil"]["message_id"], severity="permanent"),
          "bounced"),
     ]
-    post_each(client, "/hooks/mailgun", cases)
+    post_each(client, db, "/hooks/mailgun", cases)
     assert statuses(db) == {"ada": "bounced", "bob": "active", "cy": "complained", "dee": "unsubscribed",
                             "eve": "bounced", "fay": "active", "gil": "bounced", "hal": "active"}
 
@@ -219,11 +232,9 @@ def test_sendgrid_batch_changes_the_right_members_one_event_at_a_time(sent, clie
         p.sendgrid_event("delivered", m["gil"]["email"], message_id=m["gil"]["message_id"]),
     ]
     resp = post_sendgrid(client, batch)
-    assert resp.status_code == 200, resp.get_data(as_text=True)
-    data = resp.get_json()
-    assert [e["outcome"] for e in data["events"]] == ["bounced", "counted", "complained", "unsubscribed", "bounced",
-                                                     "counted", "ignored"]
-    assert [s["position"] for s in data["skipped"]] == [5, 6]
+    assert [s["position"] for s in resp.get_json()["skipped"]] == [5, 6]
+    assert taken(client, db, resp, 7) == ["bounced", "counted", "complained", "unsubscribed", "bounced", "counted",
+                                          "ignored"]
     assert statuses(db) == {"ada": "bounced", "bob": "active", "cy": "complained", "dee": "unsubscribed",
                             "eve": "bounced", "fay": "active", "gil": "active", "hal": "active"}
 
@@ -271,7 +282,7 @@ def test_a_replayed_mailgun_token_is_refused(sent, client, db):
     ada, bob = sent["ada"], sent["bob"]
     first = p.mailgun("failed", ada["email"], tag=ada["tag"], severity="temporary", code=452, message="4.2.2 full",
                       token="a" * 50)
-    assert client.post("/hooks/mailgun", data=first).status_code == 200
+    assert taken(client, db, client.post("/hooks/mailgun", data=first)) == ["counted"]
     before = (statuses(db), counts(db))
     # The signature covers the timestamp and token only: the same pair with another event is a forgery.
     forged = p.mailgun("failed", bob["email"], tag=bob["tag"], severity="permanent", token="a" * 50)
@@ -279,7 +290,8 @@ def test_a_replayed_mailgun_token_is_refused(sent, client, db):
     assert resp.status_code == 403 and "used before" in resp.get_json()["error"]
     # The very same request again (a retry) is answered as before and changes nothing.
     again = client.post("/hooks/mailgun", data=first)
-    assert again.status_code == 200 and again.get_json()["events"][0]["duplicate"] is True
+    assert again.status_code == 200 and again.get_json()["sent_before"] == 1
+    settle(client)
     assert (statuses(db), counts(db)) == before
 
 
@@ -328,14 +340,16 @@ def test_the_same_event_twice_changes_nothing_twice(sent, client, db):
     bob = sent["bob"]
     soft = p.ses_event("Bounce/Transient", bob["email"], tag=bob["tag"], status="4.2.2")
     body = json.dumps(SNS.sign(p.sns_notification(soft, message_id="sns-1")))
-    assert client.post("/hooks/ses", data=body).get_json()["events"][0]["outcome"] == "counted"
+    assert taken(client, db, client.post("/hooks/ses", data=body)) == ["counted"]
     before = counts(db)
-    again = client.post("/hooks/ses", data=body).get_json()["events"][0]
-    assert again["duplicate"] is True and counts(db) == before
+    assert client.post("/hooks/ses", data=body).get_json()["sent_before"] == 1
+    settle(client)
+    assert counts(db) == before
     batch = [p.sendgrid_event("bounce", bob["email"], tag=bob["tag"], type="blocked", status="4.7.0")]
-    post_sendgrid(client, batch)
+    assert taken(client, db, post_sendgrid(client, batch)) == ["counted"]
     before = counts(db)
-    assert post_sendgrid(client, batch).get_json()["events"][0]["duplicate"] is True
+    assert post_sendgrid(client, batch).get_json()["sent_before"] == 1
+    settle(client)
     assert counts(db) == before and statuses(db)["bob"] == "active"
 
 
@@ -345,14 +359,15 @@ def test_an_sns_subject_is_part_of_what_is_signed(sent, client, db):
                "Subject": "Amazon SES Email Event Notification"}
     forged = {**SNS.sign(message), "Subject": "Something else"}
     assert client.post("/hooks/ses", data=json.dumps(forged)).status_code == 403
-    assert client.post("/hooks/ses", data=json.dumps(SNS.sign(message))).status_code == 200
+    assert taken(client, db, client.post("/hooks/ses", data=json.dumps(SNS.sign(message)))) == ["complained"]
     assert statuses(db)["ada"] == "complained"
 
 
 def test_a_delivery_after_the_bounce_does_not_undo_it(sent, client, db):
     ada = sent["ada"]
-    post_ses(client, p.ses_event("Bounce/Permanent", ada["email"], tag=ada["tag"]))
-    post_ses(client, p.ses_event("Delivery", ada["email"], tag=ada["tag"]))
+    assert taken(client, db, post_ses(client, p.ses_event("Bounce/Permanent", ada["email"], tag=ada["tag"]))) \
+        == ["bounced"]
+    assert taken(client, db, post_ses(client, p.ses_event("Delivery", ada["email"], tag=ada["tag"]))) == ["ignored"]
     assert statuses(db)["ada"] == "bounced"
 
 
@@ -365,7 +380,7 @@ def test_only_what_digest_signed_attributes_an_event(sent, client, db):
         p.ses_event("Complaint", m["bob"]["email"], message_id=m["ada"]["message_id"]),  # ada's message, bob's address
     ]
     for event in cases:
-        assert post_ses(client, event).get_json()["events"][0]["outcome"] == "quarantined"
+        assert taken(client, db, post_ses(client, event)) == ["quarantined"]
     assert set(statuses(db).values()) == {"active"}
 
 
@@ -401,3 +416,20 @@ def test_a_certificate_that_cannot_be_fetched_refuses_the_message(sent, settings
     resp = post_ses(client, p.ses_event("Bounce/Permanent", ada["email"], tag=ada["tag"]))
     assert resp.status_code == 403 and "cannot fetch the signing certificate" in resp.get_json()["error"]
     assert (statuses(db), counts(db)) == before
+
+
+def test_events_a_stopped_server_left_are_taken_by_the_next(sent, settings, db, fetcher):
+    from datetime import datetime, timezone
+
+    from digest.bounces.feedback import Feedback
+    from digest.bounces.providers.mailgun import parse_mailgun
+
+    ada = sent["ada"]
+    body = json.loads(p.mailgun("failed", ada["email"], tag=ada["tag"], severity="permanent"))
+    # Recorded and answered; the server stopped before its worker acted.
+    Feedback(db, settings, clock=lambda: datetime.now(timezone.utc)).record("mailgun",
+                                                                            parse_mailgun(body["event-data"]))
+    assert statuses(db)["ada"] == "active"
+    client = create_app(settings, db, hooks_fetch=fetcher).test_client()
+    settle(client)  # what `digest serve` does at start: notify the worker
+    assert statuses(db)["ada"] == "bounced" and last_outcomes(db, 1) == ["bounced"]

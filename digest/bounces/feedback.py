@@ -1,9 +1,12 @@
 """Provider events in: attributed to a delivery by what we signed, the bounce rule applied, recorded once.
 
-A verified webhook's events (digest.bounces.providers) go through here one
-transaction each: recorded in inbound_reports under "PROVIDER:EVENT-ID" (the
-same event sent again changes nothing; it also counts in `digest report`
-like a returned report), then the member changed as the bounce rule says.
+A verified webhook's events (digest.bounces.providers) are first recorded,
+in one short transaction, so the provider gets its answer at once (record);
+each is then taken in a transaction of its own, outside the request (act):
+the member changed as the bounce table says (bounces.apply), and recorded
+in inbound_reports under "PROVIDER:EVENT-ID", so it counts in `digest
+report` like a returned report. An event id recorded before is not recorded
+again: the provider's retries and duplicates change nothing.
 
 Attribution trusts only what digest gave the message:
 - the signed delivery tag the provider echoes back (SES message tag,
@@ -18,7 +21,7 @@ arriving late (a delivery after the bounce) undoes nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Callable
 
@@ -68,26 +71,53 @@ def _note(event: ProviderEvent) -> str:
 
 
 class Feedback:
-    """Takes verified provider events into the database, one transaction per event."""
+    """Provider events: recorded as a verified webhook is answered, then taken one transaction each."""
 
     def __init__(self, db: Database, settings: Settings, *, clock: Callable[[], datetime]):
         self.db, self.policy, self.clock = db, settings.bounces, clock
         self.tag = DeliveryTag(settings.secret_key)
 
-    def take(self, event: ProviderEvent, *, once: str | None = None) -> Taken:
-        """Record and apply one event. once: a webhook token that must not have been used before
-        (recorded in the same transaction: a replay raises WebhookError and changes nothing)."""
-        key = f"{event.provider}:{event.event_id}"[:300]
+    def record(self, provider: str, events: list[ProviderEvent], *, once: str | None = None) -> tuple[int, int]:
+        """(recorded, sent before) for a verified request's events, in one short transaction.
+
+        once: a webhook token that must not have been used before, recorded in
+        the same transaction (a replay raises WebhookError and records nothing).
+        """
+        now, recorded = self.clock(), 0
+        with self.db.begin() as conn:
+            if once is not None and all(providers_db.is_recorded(conn, provider, e.event_id[:200]) for e in events):
+                return 0, len(events)  # the provider's retry of a request we answered: nothing more to do
+            if once is not None and not providers_db.use_token(conn, provider, once, now):
+                raise WebhookError(provider, "token used before (a replayed request)")
+            for event in events:
+                recorded += providers_db.record_event(conn, provider, event.event_id[:200], asdict(event), now)
+        return recorded, len(events) - recorded
+
+    def take_next(self) -> Taken | None:
+        """Act on the oldest recorded event in one transaction (and mark it taken); None when none waits."""
         try:
             with self.db.begin() as conn:
+                pending = providers_db.next_pending(conn)
+                if pending is None:
+                    return None
+                event = ProviderEvent(**pending.event)
+                key = f"{event.provider}:{event.event_id[:200]}"
                 row = reports_db.seen(conn, key)
-                if row is not None:  # the provider's retry: answered as before, nothing changes
-                    return Taken(key, row.kind, row.outcome, why="seen before", duplicate=True)
-                if once is not None and not providers_db.use_token(conn, event.provider, once, self.clock()):
-                    raise WebhookError(event.provider, "token used before (a replayed request)")
-                return self._apply(conn, event, key)
-        except reports_db.ReportSeen:  # the provider's retry raced its first try: that one won
-            return Taken(key, event.kind, "unchanged", why="seen before", duplicate=True)
+                if row is not None:  # acted on already (another worker, or a database restored from backup)
+                    taken = Taken(key, row.kind, row.outcome, why="seen before", duplicate=True)
+                else:
+                    taken = self._apply(conn, event, key)
+                providers_db.mark_taken(conn, pending.id, self.clock())
+                return taken
+        except reports_db.ReportSeen:  # another worker acted on it meanwhile: it is marked by that one
+            return Taken("", "", "unchanged", why="seen before", duplicate=True)
+
+    def take_all(self) -> list[Taken]:
+        """Act on every recorded event, oldest first."""
+        out = []
+        while (taken := self.take_next()) is not None:
+            out.append(taken)
+        return out
 
     def _apply(self, conn, event: ProviderEvent, key: str) -> Taken:
         now = self.clock()

@@ -51,7 +51,8 @@ def check(app, as_json) -> None:
             click.echo(f"  - {line}")
         s = seen[name]
         if s["events"]:
-            click.echo(f"  events received: {s['events']}, the last {s['last_at']:%Y-%m-%d %H:%M} UTC "
+            waiting = f", {s['waiting']} not yet acted on (is digest serve running?)" if s["waiting"] else ""
+            click.echo(f"  events received: {s['events']}{waiting}, the last {s['last_at']:%Y-%m-%d %H:%M} UTC "
                        f"({s['last_kind']}, {s['last_outcome']})")
         else:
             click.echo("  no event received yet: send the provider's test event")

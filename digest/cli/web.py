@@ -54,6 +54,8 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
         server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy,
                              **server_options(settings))
         wsgi.extensions["digest"].mailer.notify(urgent=True)  # requests a stopped server left behind
+        if settings.providers.configured:
+            wsgi.extensions["digest-hooks"].worker.notify(urgent=True)  # providers' events it left untaken
     except DigestError as exc:
         raise fail(exc) from None
     if weak:

@@ -4,9 +4,11 @@ Each is on only when its [providers.NAME] section is in digest.toml (else
 404). A request is verified first, by the provider's own means, before
 anything in it is believed (digest.bounces.providers); a request that fails
 is answered 401/403 with one log line and changes nothing. A verified
-request's events are then taken one transaction each (digest.bounces.feedback)
-and the answer says what became of each, quickly: the providers wait
-seconds, and retry what they do not see answered 2xx.
+request's events are recorded in one short transaction and answered at once
+(the providers wait seconds, and retry what they do not see answered 2xx);
+the app's worker thread then acts on each in a transaction of its own
+(digest.bounces.feedback). Events a stopped server left are taken when
+`digest serve` starts again.
 
     POST /hooks/ses                  SNS: SubscriptionConfirmation (confirmed for our topic only), Notification
     POST /hooks/postmark[/SECRET]    basic authentication and/or the secret path
@@ -31,6 +33,7 @@ from ..config import Settings
 from ..errors import WebhookError
 from ..outbound import Outbound, OutboundError, for_settings
 from .common import WebState
+from .mailer import Mailer
 
 log = logging.getLogger("digest.web.hooks")
 bp = Blueprint("hooks", __name__)
@@ -51,17 +54,30 @@ class Hooks:
         self.certificates = CertificateCache(self.fetch)
         sendgrid = self.providers.sendgrid
         self.sendgrid_key = load_public_key(sendgrid.public_key, state.settings.source) if sendgrid else None
+        self.worker: HookWorker | None = None  # set by register()
 
-    def take(self, provider: str, events: list[ProviderEvent], skipped: list[Skipped] = (), *,
-             once: str | None = None):
-        """Each event in its own transaction; the answer lists what became of each."""
-        taken = []
-        for event in events:
-            t = self.feedback.take(event, once=once)
-            taken.append({"id": event.event_id, "kind": t.kind, "outcome": t.outcome, "duplicate": t.duplicate})
+    def record(self, provider: str, events: list[ProviderEvent], skipped: list[Skipped] = (), *,
+               once: str | None = None):
+        """Record the events (one short transaction) and answer; the worker acts on them afterwards."""
+        recorded, before = self.feedback.record(provider, events, once=once)
         for s in skipped:
             log.warning("%s webhook: event %d of the batch skipped: %s", provider, s.position, s.reason)
-        return jsonify({"events": taken, "skipped": [{"position": s.position, "reason": s.reason} for s in skipped]})
+        self.worker.notify()
+        return jsonify({"recorded": recorded, "sent_before": before,
+                        "skipped": [{"position": s.position, "reason": s.reason} for s in skipped]})
+
+
+class HookWorker(Mailer):
+    """The app's worker for providers' events: acts on each recorded event after its webhook was answered."""
+
+    what = "provider events"
+
+    def __init__(self, app: Flask, feedback: Feedback):
+        super().__init__(app, handle=None)
+        self.feedback = feedback
+
+    def run_once(self) -> int:
+        return len(self.feedback.take_all())
 
 
 def outbound_get(client: Outbound) -> Callable[[str], bytes]:
@@ -82,9 +98,12 @@ def server_options(settings: Settings) -> dict:
     return {"max_request_body_size": MAX_HOOK_BODY + 1} if settings.providers.configured else {}
 
 
-def register(app: Flask, state: WebState, fetch: Callable[[str], bytes] | None = None) -> None:
-    app.extensions["digest-hooks"] = Hooks(state, fetch)
+def register(app: Flask, state: WebState, fetch: Callable[[str], bytes] | None = None) -> Hooks:
+    hooks = Hooks(state, fetch)
+    hooks.worker = HookWorker(app, hooks.feedback)
+    app.extensions["digest-hooks"] = hooks
     app.register_blueprint(bp)
+    return hooks
 
 
 def _hooks(provider: str):
@@ -123,7 +142,7 @@ def ses():
     if kind == "UnsubscribeConfirmation":
         log.warning("ses webhook: %s says this endpoint was unsubscribed", settings.topic_arn)
         return jsonify({"unsubscribed": settings.topic_arn})
-    return hooks.take("ses", parse_ses(message))
+    return hooks.record("ses", parse_ses(message))
 
 
 @bp.post("/hooks/postmark")
@@ -131,14 +150,14 @@ def ses():
 def postmark(secret: str | None = None):
     hooks, settings = _hooks("postmark")
     verify_postmark(request.headers.get("Authorization"), secret, settings)
-    return hooks.take("postmark", parse_postmark(_body()))
+    return hooks.record("postmark", parse_postmark(_body()))
 
 
 @bp.post("/hooks/mailgun")
 def mailgun():
     hooks, settings = _hooks("mailgun")
     event, token = verify_mailgun(_body(), settings.signing_key, now=hooks.clock())
-    return hooks.take("mailgun", parse_mailgun(event), once=token)
+    return hooks.record("mailgun", parse_mailgun(event), once=token)
 
 
 @bp.post("/hooks/sendgrid")
@@ -148,4 +167,4 @@ def sendgrid():
     verify_sendgrid(body, request.headers.get(SIGNATURE), request.headers.get(TIMESTAMP), hooks.sendgrid_key,
                     now=hooks.clock())
     events, skipped = parse_sendgrid(body)
-    return hooks.take("sendgrid", events, skipped)
+    return hooks.record("sendgrid", events, skipped)
