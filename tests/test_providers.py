@@ -433,3 +433,20 @@ def test_events_a_stopped_server_left_are_taken_by_the_next(sent, settings, db, 
     client = create_app(settings, db, hooks_fetch=fetcher).test_client()
     settle(client)  # what `digest serve` does at start: notify the worker
     assert statuses(db)["ada"] == "bounced" and last_outcomes(db, 1) == ["bounced"]
+
+
+def test_an_event_that_cannot_be_taken_is_set_aside_and_the_next_is_taken(sent, settings, db, fetcher, caplog):
+    from datetime import datetime, timezone
+
+    from digest.db import providers as providers_db
+
+    bob = sent["bob"]
+    now = datetime.now(timezone.utc)
+    with db.begin() as conn:  # a row no ProviderEvent can be made from (written by an older digest, say)
+        providers_db.record_event(conn, "mailgun", "broken-1", {"provider": "mailgun", "colour": "red"}, now)
+    client = create_app(settings, db, hooks_fetch=fetcher).test_client()
+    resp = client.post("/hooks/mailgun", data=p.mailgun("complained", bob["email"], tag=bob["tag"]))
+    assert taken(client, db, resp) == ["complained"]
+    assert statuses(db)["ada"] == "active" and "provider event #" in caplog.text
+    with db.connect() as conn:
+        assert providers_db.pending_count(conn) == 0

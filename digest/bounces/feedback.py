@@ -20,6 +20,7 @@ arriving late (a delivery after the bounce) undoes nothing.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -29,12 +30,13 @@ from ..config import BounceSettings, Settings
 from ..db import Database
 from ..db import providers as providers_db
 from ..db import reports as reports_db
-from ..errors import TokenError, WebhookError
+from ..errors import DigestError, TokenError, WebhookError
 from ..message.feedback import DeliveryTag
 from .apply import PROCESSED, QUARANTINE, apply_event
 from .policy import (COMPLAINT, DELAYED, DELIVERED, PERMANENT, SUPPRESSED, TRANSIENT, UNSUBSCRIBE, WEBHOOK)
 from .providers import ProviderEvent
 
+log = logging.getLogger("digest.bounces.feedback")
 _OUR_MESSAGE_ID = re.compile(r"<edition\.[A-Za-z0-9-]+\.(\d{1,18})@[^>]+>")
 _KINDS = {"delay": DELAYED, "complaint": COMPLAINT, "suppressed": SUPPRESSED, "unsubscribe": UNSUBSCRIBE,
           "delivered": DELIVERED}
@@ -95,22 +97,35 @@ class Feedback:
 
     def take_next(self) -> Taken | None:
         """Act on the oldest recorded event in one transaction (and mark it taken); None when none waits."""
+        failed: int | None = None
         try:
             with self.db.begin() as conn:
                 pending = providers_db.next_pending(conn)
                 if pending is None:
                     return None
-                event = ProviderEvent(**pending.event)
-                key = f"{event.provider}:{event.event_id[:200]}"
-                row = reports_db.seen(conn, key)
-                if row is not None:  # acted on already (another worker, or a database restored from backup)
-                    taken = Taken(key, row.kind, row.outcome, why="seen before", duplicate=True)
-                else:
-                    taken = self._apply(conn, event, key)
+                failed = pending.id
+                taken = self._take(conn, pending)
                 providers_db.mark_taken(conn, pending.id, self.clock())
                 return taken
         except reports_db.ReportSeen:  # another worker acted on it meanwhile: it is marked by that one
             return Taken("", "", "unchanged", why="seen before", duplicate=True)
+        except DigestError:  # the database busy or gone: the event waits for the next try
+            raise
+        except Exception:  # a bug must not hold up every later event: this one is set aside, loudly
+            log.exception("provider event #%s could not be taken; set aside", failed)
+            if failed is None:
+                raise
+            with self.db.begin() as conn:
+                providers_db.mark_taken(conn, failed, self.clock())
+            return Taken("", "", "failed", why="could not be taken (see the log)")
+
+    def _take(self, conn, pending: providers_db.Pending) -> Taken:
+        event = ProviderEvent(**pending.event)
+        key = f"{event.provider}:{event.event_id[:200]}"
+        row = reports_db.seen(conn, key)
+        if row is not None:  # acted on already (another worker, or a database restored from backup)
+            return Taken(key, row.kind, row.outcome, why="seen before", duplicate=True)
+        return self._apply(conn, event, key)
 
     def take_all(self) -> list[Taken]:
         """Act on every recorded event, oldest first."""
