@@ -522,3 +522,16 @@ def test_a_maildir_message_stays_in_the_inbox_until_its_copy_is_filed(sent, run_
     assert "(seen before)" in out
     box = mailbox.Maildir(str(tmp_path / "Maildir"), create=False)
     assert len(box) == 0 and len(box.get_folder("processed")) == 1
+
+
+def test_an_imap_message_over_a_reports_size_is_filed_unread(sent, run_cli, db, dovecot, monkeypatch):
+    from digest.bounces import sources
+
+    reports = reports_for(sent)
+    monkeypatch.setattr(sources, "MAX_BYTES", len(reports["ada"]) + 1)
+    dovecot.append(reports["ada"])
+    dovecot.append(reports["bob"] + b"x" * (len(reports["ada"]) + 10))
+    out = ok(run_cli("bounces", "fetch", "--imap", dovecot.url)).output
+    assert "bounces: 2 message(s): bounced 1, refused 1" in out, out
+    assert statuses(db)["ada"] == "bounced" and statuses(db)["bob"] == "active"
+    assert len(dovecot.messages("quarantine")) == 1 and dovecot.messages("INBOX") == []

@@ -472,7 +472,7 @@ _DIAGNOSTIC_CUES = (
     re.compile(r"(?m)^\s*(?:Diagnostic-Code|Remote server returned):?\s*(.+)$", re.I),
     re.compile(r"(?:said|replied|responded|returned):\s*([45]\d\d[ -].+)", re.I),  # Postfix text, qmail
     re.compile(r"(?m)^\s*The error that the other server returned was:\s*\n?\s*(.+)$", re.I),  # Gmail
-    re.compile(r"(?m)^.*?\b([45]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b.*)$"),  # any SMTP reply with an enhanced code
+    re.compile(r"(?m)^.*?\b([45]\d\d[ -]" + ENHANCED_STATUS.pattern + r".*)$"),  # any reply with an enhanced code
     re.compile(r"(?m)^.*?\b([45]\d\d (?:#|\w).*)$"),  # any SMTP reply
 )
 

@@ -115,8 +115,9 @@ def _failure(kind: str, action: str, member_status: str, failures_before: int, p
         return Decision("counted" if action == COUNT else "unchanged", None,
                         f"{status}; member already {member_status}", action)
     if action == BOUNCE:
-        what = "permanent bounce" if kind == PERMANENT else "suppressed by the provider"
-        return Decision("bounced", "bounced", f"{what} {status}", action)
+        what = f"permanent bounce {status}" if kind == PERMANENT else \
+            "suppressed by the provider" + (f" ({code})" if code else "")
+        return Decision("bounced", "bounced", what, action)
     if count >= policy.threshold:
         return Decision("bounced", "bounced",
                         f"{count} failed deliveries within {policy.window_days} days (last {status})", action)

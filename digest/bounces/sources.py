@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import mailbox
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,13 @@ def fetch_imap(url: str, processor: Processor, *, limit: int | None = None) -> F
         for uid in box.uids("ALL"):
             if limit is not None and len(result.items) >= limit:
                 break
+            size = _imap_size(box, uid)
+            if size is not None and size > MAX_BYTES:  # filed unread: not a report, and not to be held in memory
+                box.move(uid, policy.quarantine_folder)
+                why = f"is larger than {MAX_BYTES // 2**20} MB: not returned mail"
+                result.items.append((f"{target.folder} uid {uid}", Processed("", "unknown", QUARANTINE, "refused",
+                                                                             why=why)))
+                continue
             typ, data = box.client.uid("FETCH", uid, "(BODY.PEEK[])")
             raw = next((item[1] for item in data or () if isinstance(item, tuple) and len(item) == 2), None)
             if typ != "OK" or raw is None:
@@ -130,6 +138,17 @@ def fetch_imap(url: str, processor: Processor, *, limit: int | None = None) -> F
         except Exception:
             pass
     return result
+
+
+def _imap_size(box, uid: str) -> int | None:
+    """A message's RFC822.SIZE as the server states it, None when it does not say."""
+    typ, data = box.client.uid("FETCH", uid, "(RFC822.SIZE)")
+    for item in data or ():
+        line = item[0] if isinstance(item, tuple) else item
+        m = re.search(rb"RFC822\.SIZE (\d+)", line or b"")
+        if typ == "OK" and m:
+            return int(m.group(1))
+    return None
 
 
 # ---------------------------------------------------------------- Maildir and files
