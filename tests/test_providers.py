@@ -378,6 +378,10 @@ def test_only_what_digest_signed_attributes_an_event(sent, client, db):
         p.ses_event("Complaint", m["ada"]["email"]),  # an address alone
         p.ses_event("Complaint", m["ada"]["email"], tag=forged_tag),  # a tag we did not sign
         p.ses_event("Complaint", m["bob"]["email"], message_id=m["ada"]["message_id"]),  # ada's message, bob's address
+        # ada's delivery id and address, in a Message-ID of another edition or another domain
+        p.ses_event("Complaint", m["ada"]["email"], message_id=m["ada"]["message_id"].replace("2017-W25", "2017-W24")),
+        p.ses_event("Complaint", m["ada"]["email"], message_id=m["ada"]["message_id"].replace("example.org",
+                                                                                            "example.com")),
     ]
     for event in cases:
         assert taken(client, db, post_ses(client, event)) == ["quarantined"]

@@ -31,6 +31,7 @@ from ..db import Database
 from ..db import providers as providers_db
 from ..db import reports as reports_db
 from ..errors import DigestError, TokenError, WebhookError
+from ..message.assemble import message_id
 from ..message.feedback import DeliveryTag
 from .apply import PROCESSED, QUARANTINE, apply_event
 from .policy import (COMPLAINT, DELAYED, DELIVERED, PERMANENT, SUPPRESSED, TRANSIENT, UNSUBSCRIBE, WEBHOOK)
@@ -78,6 +79,7 @@ class Feedback:
     def __init__(self, db: Database, settings: Settings, *, clock: Callable[[], datetime]):
         self.db, self.policy, self.clock = db, settings.bounces, clock
         self.tag = DeliveryTag(settings.secret_key)
+        self.sender_domain = settings.sender_domain
 
     def record(self, provider: str, events: list[ProviderEvent], *, once: str | None = None) -> tuple[int, int]:
         """(recorded, sent before) for a verified request's events, in one short transaction.
@@ -167,7 +169,8 @@ class Feedback:
             return (ref, "signed tag") if ref is not None else (None, "")
         m = _OUR_MESSAGE_ID.fullmatch(event.message_id or "")
         ref = reports_db.delivery(conn, int(m.group(1))) if m else None
-        if ref is not None and ref.email and event.recipient \
-                and ref.email.casefold() == event.recipient.strip().casefold():
+        if ref is None or message_id(ref.edition_key, ref.delivery_id, self.sender_domain) != event.message_id:
+            return None, ""  # not the very Message-ID we gave that delivery (its edition, our domain)
+        if ref.email and event.recipient and ref.email.casefold() == event.recipient.strip().casefold():
             return ref, "Message-ID"
         return None, ""
