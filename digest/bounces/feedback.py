@@ -107,7 +107,7 @@ class Feedback:
                     return None
                 failed = pending.id
                 taken = self._take(conn, pending)
-                providers_db.mark_taken(conn, pending.id, self.clock())
+                providers_db.mark_taken(conn, pending.id, self.clock(), taken.kind)
                 return taken
         except reports_db.ReportSeen:  # another worker acted on it meanwhile: it is marked by that one
             return Taken("", "", "unchanged", why="seen before", duplicate=True)

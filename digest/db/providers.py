@@ -64,8 +64,10 @@ def next_pending(conn: Connection) -> Pending | None:
     return Pending(row.id, row.provider, json.loads(row.event)) if row else None
 
 
-def mark_taken(conn: Connection, event_row: int, now: datetime) -> None:
-    conn.execute(update(provider_events).where(provider_events.c.id == event_row).values(taken_at=now))
+def mark_taken(conn: Connection, event_row: int, now: datetime, kind: str = "") -> None:
+    """Taken: only its kind is kept (what it did is in inbound_reports; the address is not kept twice)."""
+    conn.execute(update(provider_events).where(provider_events.c.id == event_row)
+                 .values(taken_at=now, event=json.dumps({"kind": kind})))
 
 
 def pending_count(conn: Connection) -> int:
