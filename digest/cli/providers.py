@@ -35,13 +35,13 @@ def check(app, as_json) -> None:
         steps = setup_steps(app.settings)
         if app.settings.providers.sendgrid is not None:  # as `digest serve` will read it
             load_public_key(app.settings.providers.sendgrid.public_key, app.settings.source)
-        if not steps:
-            raise click.ClickException("no [providers.NAME] section in digest.toml (ses, postmark, mailgun, "
-                                       "sendgrid): see README, \"Mail providers\"")
-        with app.db.connect() as conn:
+        with app.db.connect() as conn:  # first: a database that cannot be used is the error to name
             seen = {name: providers_db.summary(conn, name) for name in steps}
     except DigestError as exc:
         raise fail(exc) from None
+    if not steps:
+        raise click.ClickException("no [providers.NAME] section in digest.toml (ses, postmark, mailgun, "
+                                   "sendgrid): see README, \"Mail providers\"")
     if as_json:
         echo_json({name: {"steps": steps[name], **seen[name]} for name in steps})
         return
