@@ -37,6 +37,7 @@ _SIGNED_FIELDS = {
 }
 _HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
 MAX_CERTIFICATE = 64 * 1024
+MAX_KEPT = 16  # certificates kept (SNS uses one per region at a time)
 
 
 def check_cert_url(url: str) -> str:
@@ -66,14 +67,20 @@ class CertificateCache:
 
     def key(self, url: str) -> rsa.RSAPublicKey:
         check_cert_url(url)
-        with self._lock:  # one fetch per URL, even when SNS posts several messages at once
-            if url not in self._keys:
-                try:
-                    pem = self._fetch(url)
-                except Exception as exc:  # the fetcher's own error, in one line
-                    raise WebhookError(PROVIDER, f"cannot fetch the signing certificate {url}: {exc}") from None
-                self._keys[url] = _public_key(url, pem)
-            return self._keys[url]
+        with self._lock:
+            if url in self._keys:
+                return self._keys[url]
+        # Fetched outside the lock: a slow or failing URL must not hold up messages signed with a kept one.
+        try:
+            pem = self._fetch(url)
+        except Exception as exc:  # the fetcher's own error, in one line
+            raise WebhookError(PROVIDER, f"cannot fetch the signing certificate {url}: {exc}") from None
+        key = _public_key(url, pem)
+        with self._lock:
+            if len(self._keys) >= MAX_KEPT:  # SNS rotates its certificate rarely: the oldest goes
+                self._keys.pop(next(iter(self._keys)))
+            self._keys[url] = key
+        return key
 
 
 def _public_key(url: str, pem: bytes) -> rsa.RSAPublicKey:
