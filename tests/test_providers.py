@@ -457,3 +457,14 @@ def test_an_event_that_cannot_be_taken_is_set_aside_and_the_next_is_taken(sent, 
     assert statuses(db)["ada"] == "active" and "provider event #" in caplog.text
     with db.connect() as conn:
         assert providers_db.pending_count(conn) == 0
+
+
+def test_a_seeded_certificate_is_used_without_fetching(sent, settings, db):
+    def offline(url):
+        raise OSError("no network in this test")
+
+    app = create_app(settings, db, hooks_fetch=offline)
+    app.extensions["digest-hooks"].certificates.seed(p.CERT_URL, SNS.pem)
+    client = app.test_client()
+    ada = sent["ada"]
+    assert taken(client, db, post_ses(client, p.ses_event("Complaint", ada["email"], tag=ada["tag"]))) == ["complained"]
