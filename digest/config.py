@@ -11,6 +11,7 @@ import ipaddress
 import os
 import re
 import tomllib
+import unicodedata
 from string import Formatter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,7 @@ class SourceSettings:
     link_template: str | None = None  # listing exports: how their links are made
     website: str | None = None  # where its articles link when they have no link of their own
     max_age_days: int = 14  # nothing newer than this before an edition's end holds the edition
+    resolve_links: str | None = None  # listing exports: a sitemap URL, or "wordpress" (its REST search)
 
     @property
     def is_url(self) -> bool:
@@ -600,7 +602,8 @@ def _editors(raw: Any, source: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-_SOURCE_KEYS = {"name", "url", "path", "kind", "topics", "link_template", "website", "max_age_days"}
+_SOURCE_KEYS = {"name", "url", "path", "kind", "topics", "link_template", "website", "max_age_days",
+                "resolve_links"}
 SOURCE_KINDS = ("feed", "jsonfeed", "wordpress", "listing")
 
 
@@ -621,50 +624,68 @@ def _sources(raw: Any, source: str, slugs: tuple[str, ...]) -> tuple[SourceSetti
         if unknown:
             raise ConfigError(source, f"{where}.{sorted(unknown)[0]}", "unknown key")
         name = entry.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 100 or "\n" in name:
-            raise ConfigError(source, f"{where}.name", "must be a short one-line name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 100 or _has_controls(name):
+            raise ConfigError(source, f"{where}.name", "must be a short one-line name without control characters")
         name = name.strip()
         where = f"sources[{n}] ({name})"
         if name in seen:
             raise ConfigError(source, f"{where}.name", f"{name!r} appears twice")
         seen.add(name)
-        if ("url" in entry) == ("path" in entry):
-            raise ConfigError(source, where, "give either url or path")
-        if "url" in entry:
-            location = entry["url"]
-            if not isinstance(location, str) or not re.match(r"^https?://[^/\s]+", location.strip()):
-                raise ConfigError(source, f"{where}.url", f"must be an http(s) URL, not {location!r}")
-            location = location.strip()
-        else:
-            path = entry["path"]
-            if not isinstance(path, str) or not path.strip():
-                raise ConfigError(source, f"{where}.path", "must be a file path")
-            location = str(base / Path(path.strip()).expanduser())
-        kind = entry.get("kind")
-        if kind is not None and kind not in SOURCE_KINDS:
-            raise ConfigError(source, f"{where}.kind", f"must be one of {', '.join(SOURCE_KINDS)}, not {kind!r}")
-        topics = entry.get("topics", [])
-        if isinstance(topics, str):
-            topics = [topics]
-        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-            raise ConfigError(source, f"{where}.topics", "must be a list of topic slugs")
-        for t in topics:
-            if t not in slugs:
-                raise ConfigError(source, f"{where}.topics", f"unknown topic {t!r}; known: {', '.join(slugs)}")
-        template = entry.get("link_template")
-        if template is not None:
-            problem = check_link_template(template) if isinstance(template, str) else "must be a string"
-            if problem:
-                raise ConfigError(source, f"{where}.link_template", problem)
-        website = entry.get("website")
-        if website is not None and (not isinstance(website, str) or not re.match(r"^https?://[^/\s]+", website)):
-            raise ConfigError(source, f"{where}.website", f"must be an http(s) URL, not {website!r}")
-        age = entry.get("max_age_days", 14)
-        if isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= 3660:
-            raise ConfigError(source, f"{where}.max_age_days", f"must be a whole number of days, not {age!r}")
-        out.append(SourceSettings(name, location, kind, tuple(t for t in slugs if t in topics), template,
-                                  website, age))
+        out.append(_source(entry, name, _location(entry, source, where, base), source, where, slugs))
     return tuple(out)
+
+
+def _location(entry: dict, source: str, where: str, base: Path) -> str:
+    """A source's url (http(s)), or its path resolved against the config file's folder."""
+    if ("url" in entry) == ("path" in entry):
+        raise ConfigError(source, where, "give either url or path")
+    if "url" in entry:
+        location = entry["url"]
+        if not isinstance(location, str) or not re.match(r"^https?://[^/\s]+", location.strip()):
+            raise ConfigError(source, f"{where}.url", f"must be an http(s) URL, not {location!r}")
+        return location.strip()
+    path = entry["path"]
+    if not isinstance(path, str) or not path.strip():
+        raise ConfigError(source, f"{where}.path", "must be a file path")
+    return str(base / Path(path.strip()).expanduser())
+
+
+def _source(entry: dict, name: str, location: str, source: str, where: str, slugs: tuple[str, ...]) -> SourceSettings:
+    """The rest of one [[sources]] entry, each key checked."""
+    kind = entry.get("kind")
+    if kind is not None and kind not in SOURCE_KINDS:
+        raise ConfigError(source, f"{where}.kind", f"must be one of {', '.join(SOURCE_KINDS)}, not {kind!r}")
+    topics = entry.get("topics", [])
+    if isinstance(topics, str):
+        topics = [topics]
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        raise ConfigError(source, f"{where}.topics", "must be a list of topic slugs")
+    for t in topics:
+        if t not in slugs:
+            raise ConfigError(source, f"{where}.topics", f"unknown topic {t!r}; known: {', '.join(slugs)}")
+    template = entry.get("link_template")
+    if template is not None:
+        problem = check_link_template(template) if isinstance(template, str) else "must be a string"
+        if problem:
+            raise ConfigError(source, f"{where}.link_template", problem)
+    website = entry.get("website")
+    if website is not None and (not isinstance(website, str) or not re.match(r"^https?://[^/\s]+", website)):
+        raise ConfigError(source, f"{where}.website", f"must be an http(s) URL, not {website!r}")
+    age = entry.get("max_age_days", 14)
+    if isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= 3660:
+        raise ConfigError(source, f"{where}.max_age_days", f"must be a whole number of days, not {age!r}")
+    resolve = entry.get("resolve_links")
+    if resolve is not None and (not isinstance(resolve, str) or not (
+            resolve == "wordpress" or re.match(r"^https?://[^/\s]+", resolve))):
+        raise ConfigError(source, f"{where}.resolve_links",
+                          f'must be a sitemap\'s http(s) URL or "wordpress", not {resolve!r}')
+    return SourceSettings(name, location, kind, tuple(t for t in slugs if t in topics), template, website, age,
+                          resolve)
+
+
+def _has_controls(text: str) -> bool:
+    """A control character: a newline, or a terminal escape that would print raw."""
+    return any(unicodedata.category(c) == "Cc" for c in text)
 
 
 def check_link_template(template: str) -> str | None:
@@ -673,13 +694,20 @@ def check_link_template(template: str) -> str | None:
     if not template.startswith(("https://", "http://")):
         return "must be an http(s) URL with {slug} (and {date:%Y/%m/%d} pieces)"
     try:
-        fields = [(name, spec) for _, name, spec, _ in Formatter().parse(template) if name is not None]
+        fields = [(name, spec, conv) for _, name, spec, conv in Formatter().parse(template) if name is not None]
     except ValueError as exc:
         return f"is not a template: {exc}"
-    for name, _ in fields:
+    if len(template) > 500:
+        return "is longer than 500 characters: no link needs that"
+    for name, spec, conversion in fields:
         if name not in ("slug", "date"):
             return f"has {{{name}}}: only {{slug}} and {{date:FORMAT}} are filled"
-    if "slug" not in [name for name, _ in fields]:
+        if conversion or (name == "slug" and spec) or (name == "date" and spec and "%" not in spec) \
+                or "{" in (spec or ""):
+            # {slug:>99999999} would pad every link to 100 MB: no width, precision or conversion
+            return (f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} is not allowed: "
+                    "{slug} takes no format, {date:...} only strftime codes like %Y/%m/%d")
+    if "slug" not in [name for name, _, _ in fields]:
         return "must contain {slug}: without it every article would get the same link"
     return None
 

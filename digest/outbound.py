@@ -33,6 +33,7 @@ used (HTTP_PROXY would route around the check).
 
 from __future__ import annotations
 
+import base64
 import http.client
 import ipaddress
 import socket
@@ -43,7 +44,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from importlib.metadata import PackageNotFoundError, version
 from typing import Iterable, Mapping
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from .config import Settings
 from .errors import DigestError
@@ -169,7 +170,7 @@ class Outbound:
         """
         clock = deadline if isinstance(deadline, Deadline) else Deadline(deadline)
         call = _Call(self, url, clock, read_timeout or self.read_timeout, max_bytes, https_only)
-        sent = {"User-Agent": self.user_agent, "Connection": "close", **(headers or {})}
+        sent = {"User-Agent": self.user_agent, "Connection": "close", **_basic_auth(url), **(headers or {})}
         current, history = url, []
         for _ in range(MAX_REDIRECTS + 1):
             response, sock = call.exchange(method, current, sent, body, hop=current != url)
@@ -190,6 +191,18 @@ class Outbound:
                 response.close()
             return Response(status, response.reason, response.msg, data, current, history)
         raise OutboundError(url, f"more than {MAX_REDIRECTS} redirects", "http")
+
+
+def _basic_auth(url: str) -> dict[str, str]:
+    """An Authorization header from the URL's user:password@ (an intranet feed behind a password)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return {}
+    if parts.username is None:
+        return {}
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
 
 
 class _Call:

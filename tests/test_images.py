@@ -317,3 +317,31 @@ def test_images_setting_lead_none_and_https_only(pictures, run_cli, tmp_path, mo
     assert srcs(images="lead", http_images=True) == [pictures.base + "/lead.png"]
     assert srcs(images="none", http_images=True) == []
     assert srcs(images="all") == []  # http: pictures are never put in an email
+
+
+def test_a_configured_source_measures_its_pictures_too(pictures, run_cli, tmp_path, monkeypatch):
+    """One ingest path: `digest sources fetch` (and so the Monday run) measures pictures as `digest ingest` does."""
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(feed_with_pictures(pictures.base))
+    config = tmp_path / "digest.toml"
+    config.write_text('[digest]\nhttp_images = true\n\n[[sources]]\nname = "news"\npath = "feed.xml"\n',
+                      encoding="utf-8")
+    monkeypatch.setenv("DIGEST_CONFIG", str(config))
+    result = run_cli("sources", "fetch")
+    assert result.exit_code == 0, result.output
+    assert pictures.hits == {"/lead.png": 1, "/small.jpg": 1, "/gone.png": 1}
+    by_title = {r["title"].split()[2]: r["image"] for r in json.loads(run_cli("articles", "--json").output)}
+    assert (by_title["1"]["width"], by_title["1"]["height"], by_title["1"]["measured"]) == (1200, 675, True)
+    assert by_title["3"]["left_out"].startswith("no size")
+
+
+def test_re_ingesting_stores_a_pictures_new_alt_text(pictures, run_cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGEST_CONFIG", toml(tmp_path, http_images=True))
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(feed_with_pictures(pictures.base))
+    assert run_cli("ingest", feed).exit_code == 0
+    feed.write_bytes(feed_with_pictures(pictures.base).replace(b"A crowded council chamber", b"The council chamber"))
+    assert run_cli("ingest", feed).exit_code == 0
+    assert pictures.hits["/lead.png"] == 1  # measured once
+    by_title = {r["title"].split()[2]: r["image"] for r in json.loads(run_cli("articles", "--json").output)}
+    assert by_title["1"]["alt"] == "The council chamber"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import threading
+import time
 
 import pytest
 
@@ -96,3 +97,32 @@ def test_a_device_or_a_pipe_is_refused_as_a_path(tmp_path):
         reader.join()
         pytest.fail("reading a pipe blocked")
     assert str(done[0].value) == f"{fifo}: is a pipe, not a regular file"
+
+
+def test_a_302_then_a_301_is_no_move_of_the_source(feed_server):
+    web = feed_server
+    web.serve("/new.xml", FEED)
+    web.redirect("/mid.xml", "/new.xml", status=301)
+    web.redirect("/borrowed.xml", "/mid.xml", status=302)
+    got = fetch_url(web.url("/borrowed.xml"), client=LOCAL)
+    assert (got.body, got.url, got.moved_to) == (FEED, web.url("/new.xml"), None)
+    web.redirect("/moved.xml", "/borrowed.xml", status=301)  # 301 then 302 then 301: moved to the 302's URL
+    assert fetch_url(web.url("/moved.xml"), client=LOCAL).moved_to == web.url("/borrowed.xml")
+
+
+def test_a_304_without_an_etag_keeps_the_one_we_sent(feed_server):
+    web = feed_server
+    web.serve("/feed.xml", FEED, last_modified="Wed, 21 Jun 2017 10:00:00 GMT")  # its 304 carries no ETag
+    got = fetch_url(web.url("/feed.xml"), etag='"ours"', last_modified="Wed, 21 Jun 2017 10:00:00 GMT", client=LOCAL)
+    assert got.not_modified and got.etag == '"ours"' and got.last_modified == "Wed, 21 Jun 2017 10:00:00 GMT"
+    assert "ETag" not in {k.title() for k in got.headers.keys()}
+
+
+def test_a_server_stalling_past_the_deadline_within_the_read_timeout_is_cut_at_the_deadline(feed_server):
+    web = feed_server
+    web.drip("/stall.xml", every=5)  # one byte, then nothing for 5 s: within the 10 s read timeout
+    started = time.monotonic()
+    with pytest.raises(IngestError) as caught:
+        fetch_url(web.url("/stall.xml"), limits=FetchLimits(read_timeout=10, deadline=1), client=LOCAL)
+    assert time.monotonic() - started < 3
+    assert str(caught.value) == f"{web.url('/stall.xml')}: cut off by the overall deadline of 1 s"

@@ -169,3 +169,19 @@ def test_a_password_in_a_url_is_never_printed():
     assert redact("https://www.example.org/feed") == "https://www.example.org/feed"
     line = refused(NOBODY, "http://ed:s3cret@127.0.0.1:9/feed")
     assert "s3cret" not in line and "ed:***@127.0.0.1" in line
+
+
+def test_a_gzip_bomb_is_never_inflated_in_memory(feed_server):
+    """Not only the error: the client never holds much more than the cap (a decompressor with max_length)."""
+    import tracemalloc
+
+    web = feed_server
+    web.serve("/bomb", gzip.compress(b" " * (64 * 2**20), compresslevel=9), headers={"Content-Encoding": "gzip"})
+    tracemalloc.start()
+    try:
+        with pytest.raises(OutboundError, match="larger than 1 MB once decompressed"):
+            LOCAL.get(web.url("/bomb"), max_bytes=2**20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MB held for a 1 MB cap"

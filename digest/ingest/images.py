@@ -24,6 +24,7 @@ from html.parser import HTMLParser
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import urljoin, urlsplit
 
+from digest.ingest.clean import html_to_text
 from digest.models import ArticleImage, ImageSource
 from digest.outbound import Outbound, OutboundError
 
@@ -47,12 +48,14 @@ def _int(value) -> int:
 
 
 def _absolute(url: str | None, base: str | None) -> str | None:
-    url = (url or "").strip()
+    url = url.strip() if isinstance(url, str) else ""  # JSON may give a number or a list
     if not url:
         return None
-    if base:
-        url = urljoin(base, url)
-    parts = urlsplit(url)
+    try:
+        url = urljoin(base, url) if base else url
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1" is no URL
+        return None
     return url if parts.scheme in ("http", "https") and parts.netloc else None
 
 
@@ -80,9 +83,10 @@ def from_feed_entry(entry: Mapping, base: str | None) -> ArticleImage | None:
     """The picture of a feedparser entry (Media RSS, enclosures), else None."""
     media = [m for m in entry.get("media_content") or []
              if (m.get("medium") == "image" or _is_image_type(m.get("type"), m.get("url")))]
-    # Media RSS has no alt text (feedparser reads media:description as the summary):
-    # alt stays empty, and the headline beside the picture says what it shows.
-    alt = ""
+    # A Media RSS caption (media:description, kept apart by feeds.py) is the picture's alt text;
+    # without one alt stays empty, and the headline beside the picture says what it shows.
+    caption = entry.get("media_caption")
+    alt = html_to_text(caption) if isinstance(caption, str) else ""
     if media:
         thumbs = entry.get("media_thumbnail") or []
         return _image([(m.get("url"), m.get("width"), m.get("height")) for m in media]
