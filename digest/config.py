@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
-from .models import Topic
+from .models import ENHANCED_STATUS, Topic
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
 INSECURE_SECRET = "insecure-demo-key-change-me"  # digest serve refuses it
@@ -83,8 +83,58 @@ class BounceSettings:
     processed_folder: str = "processed"
     quarantine_folder: str = "quarantine"
     permanent: tuple[str, ...] = ("5.1.1", "5.1.10", "5.2.1")  # one of these: bounced at once
-    threshold: int = 3  # other failures: this many...
+    threshold: int = 3  # other failures (refused during the send, or returned): this many...
     window_days: int = 30  # ...within this many days make the member bounced
+
+
+@dataclass(frozen=True)
+class SesSettings:
+    """[providers.ses]: Amazon SES events through an SNS topic."""
+
+    topic_arn: str  # arn:aws:sns:REGION:ACCOUNT:NAME, the only topic whose messages and subscription are taken
+    configuration_set: str = ""  # X-SES-CONFIGURATION-SET on each message (events with our tag need one)
+
+
+@dataclass(frozen=True)
+class PostmarkSettings:
+    """[providers.postmark]: basic authentication and/or a secret path on the webhook URL."""
+
+    username: str = ""
+    password: str = ""
+    secret_path: str = ""  # /hooks/postmark/SECRET
+    message_stream: str = ""  # X-PM-Message-Stream on each message ("broadcast" for newsletters)
+
+
+@dataclass(frozen=True)
+class MailgunSettings:
+    """[providers.mailgun]: the HTTP webhook signing key."""
+
+    signing_key: str
+    tag: str = "digest"  # X-Mailgun-Tag on each message
+
+
+@dataclass(frozen=True)
+class SendgridSettings:
+    """[providers.sendgrid]: the Event Webhook's verification key (base64 DER or PEM, ECDSA P-256)."""
+
+    public_key: str
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """[providers.*]: which mail providers report back by webhook (None: that hook answers 404)."""
+
+    ses: SesSettings | None = None
+    postmark: PostmarkSettings | None = None
+    mailgun: MailgunSettings | None = None
+    sendgrid: SendgridSettings | None = None
+
+    @property
+    def configured(self) -> tuple[str, ...]:
+        return tuple(n for n in PROVIDERS if getattr(self, n) is not None)
+
+
+PROVIDERS = ("ses", "postmark", "mailgun", "sendgrid")
 
 
 @dataclass(frozen=True)
@@ -139,6 +189,7 @@ class Settings:
     image_weight_kb: int = 800  # digest check: total weight of the images an email shows
     fetch_images: bool = True  # measure pictures at ingest (false: the sizes the source declares)
     busy_timeout: int = 30  # seconds a command or page waits for another writer's lock
+    providers: ProviderSettings = field(default_factory=ProviderSettings)
 
     @property
     def topic_slugs(self) -> tuple[str, ...]:
@@ -220,7 +271,7 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
 
 
 def _check_known(user: dict, defaults: dict, source: str) -> None:
-    known_sections = set(defaults) | {"security", "dkim", "topics", "web", "sources"}
+    known_sections = set(defaults) | {"security", "dkim", "topics", "web", "sources", "providers"}
     for section, value in user.items():
         if section not in known_sections:
             raise ConfigError(source, section, "unknown section")
@@ -330,6 +381,7 @@ def _validate(data: dict, source: str) -> Settings:
         allow_private=_allow_private(data, source),
         **_look(data, source, s, i),
         busy_timeout=busy_timeout,
+        providers=_providers(data.get("providers"), source),
     )
 
 
@@ -386,8 +438,8 @@ def _bounces(data: dict, source: str) -> BounceSettings:
     if imap_url and not re.match(r"^imaps?://[^/\s]+", imap_url):
         raise ConfigError(source, "bounces.imap_url", "must be imap://user:pass@host/FOLDER or imaps://...")
     permanent = b.get("permanent", list(BounceSettings.permanent))
-    if not isinstance(permanent, list) or not all(isinstance(x, str) and re.fullmatch(r"5\.\d{1,3}\.\d{1,3}", x)
-                                                  for x in permanent):
+    if not isinstance(permanent, list) or not all(isinstance(x, str) and (m := ENHANCED_STATUS.fullmatch(x))
+                                                  and m.group(1) == "5" for x in permanent):
         raise ConfigError(source, "bounces.permanent", "must be a list of 5.x.y status codes")
     out = {}
     for key, low, high in (("threshold", 1, 100), ("window_days", 1, 3650)):
@@ -402,6 +454,60 @@ def _bounces(data: dict, source: str) -> BounceSettings:
             raise ConfigError(source, f"bounces.{key}", "must be a folder name")
         folders[key] = value
     return BounceSettings(address=address, imap_url=imap_url, permanent=tuple(permanent), **out, **folders)
+
+
+_PROVIDER_KEYS = {
+    "ses": {"topic_arn": None, "configuration_set": ""},
+    "postmark": {"username": "", "password": "", "secret_path": "", "message_stream": ""},
+    "mailgun": {"signing_key": None, "tag": "digest"},
+    "sendgrid": {"public_key": None},
+}
+_PROVIDER_CLASSES = {"ses": SesSettings, "postmark": PostmarkSettings, "mailgun": MailgunSettings,
+                     "sendgrid": SendgridSettings}
+# What may go into a header or a URL path as it is.
+_PROVIDER_FORMATS = {
+    "topic_arn": (r"arn:aws:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}", "an SNS topic ARN like "
+                  "arn:aws:sns:eu-west-2:123456789012:digest-feedback"),
+    "configuration_set": (r"[A-Za-z0-9_-]{1,64}", "letters, digits, '_' and '-'"),
+    "message_stream": (r"[a-z0-9-]{1,30}", "a Postmark stream id (lower-case letters, digits, '-')"),
+    "tag": (r"[A-Za-z0-9_.-]{1,64}", "letters, digits, '_', '.' and '-'"),
+    "secret_path": (r"[A-Za-z0-9_-]{24,128}", "at least 24 letters, digits, '_' or '-'"),
+    "username": (r"[^:\s]{1,100}", "a user name without ':' or spaces (HTTP basic authentication)"),
+    "public_key": (r"(-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----|[A-Za-z0-9+/=\s]{40,})\s*",
+                   "the base64 verification key SendGrid shows (or its PEM form)"),
+}
+
+
+def _providers(raw: Any, source: str) -> ProviderSettings:
+    if raw is None:
+        return ProviderSettings()
+    if not isinstance(raw, dict):
+        raise ConfigError(source, "providers", "must be a table of [providers.NAME] tables")
+    out = {}
+    for name, section in raw.items():
+        if name not in _PROVIDER_KEYS:
+            raise ConfigError(source, f"providers.{name}", f"unknown provider (known: {', '.join(PROVIDERS)})")
+        if not isinstance(section, dict):
+            raise ConfigError(source, f"providers.{name}", "must be a table")
+        values = {}
+        for key, default in _PROVIDER_KEYS[name].items():
+            value = section.get(key, default)
+            if value is None:
+                raise ConfigError(source, f"providers.{name}.{key}", "is required")
+            if not isinstance(value, str) or "\n" in value.strip() and key != "public_key":
+                raise ConfigError(source, f"providers.{name}.{key}", f"must be one line of text, not {value!r}")
+            value = value.strip()
+            pattern, what = _PROVIDER_FORMATS.get(key, (r".+", "not empty"))
+            if (value or default is None) and not re.fullmatch(pattern, value):
+                raise ConfigError(source, f"providers.{name}.{key}", f"must be {what}")
+            values[key] = value
+        unknown = set(section) - set(_PROVIDER_KEYS[name])
+        if unknown:
+            raise ConfigError(source, f"providers.{name}.{sorted(unknown)[0]}", "unknown key")
+        if name == "postmark" and not (values["secret_path"] or values["username"] and values["password"]):
+            raise ConfigError(source, "providers.postmark", "needs username and password, or secret_path, or both")
+        out[name] = _PROVIDER_CLASSES[name](**values)
+    return ProviderSettings(**out)
 
 
 def _tracking_clicks(data: dict, source: str) -> str:

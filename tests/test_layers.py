@@ -22,8 +22,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("digest.edition",),  # the edition's pure stages
     ("digest.ingest", "digest.message"),  # sources in; the message maker
     ("digest.checks",),
+    ("digest.bounces",),  # what a failure does to a member (the send records refusals through it), what comes back
     ("digest.sending",),
-    ("digest.bounces",),  # what comes back after the send
     ("digest.editorial",),  # the editor's operations, composed from the layers below
     ("digest.web",),
     ("digest.cli",),
