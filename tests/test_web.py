@@ -388,7 +388,7 @@ def test_unknown_pages_and_methods_get_friendly_pages(client):
 @pytest.fixture
 def week25(settings, db):
     from digest.editorial.build import build_edition
-    from digest.sending.queue import queue_edition
+    from digest.editorial.build import queue_edition
     from digest.edition.periods import parse_period
     from digest.ingest.store import ingest_sources
 

@@ -6,6 +6,7 @@ import click
 
 from . import fail, pass_app
 from .options import console, echo_json, now_utc
+from .printing import print_run
 from ..errors import DigestError
 
 
@@ -116,19 +117,6 @@ def fetch(app, names) -> None:
         raise fail(exc) from None
     if report_runs(runs):
         raise SystemExit(1)
-
-
-def print_run(r) -> None:
-    """What one source did (its problems and error on stderr)."""
-    for problem in r.problems:
-        click.echo(f"warning: {problem}", err=True)
-    if r.error:
-        click.echo(f"Error: {r.line()}", err=True)
-    else:
-        click.echo(r.line())
-    if r.moved_to:
-        click.echo(f"warning: source {r.name} moved permanently to {r.moved_to}: update its url in digest.toml",
-                   err=True)
 
 
 def report_runs(runs) -> int:

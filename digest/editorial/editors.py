@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -169,5 +169,39 @@ def issue_link(db: Database, settings: Settings, editor_id: int, purpose: str, t
         return url, transport.send(Envelope(settings.sender_address, (editor.email,)), message)
     except Exception as exc:  # a transport that cannot even connect
         return url, exc
+    finally:
+        transport.close()
+
+
+# ---------------------------------------------------------------- the held notice
+
+
+def held_notice(settings: Settings, key: str, problems: list[str], to: Sequence[str], *, force_command: str,
+                now) -> tuple[Envelope, bytes]:
+    """The one short email that tells the editors an edition is held, and why (DKIM-signed like every message)."""
+    text = "\n".join([
+        f"The {key} edition of {settings.organisation} is held: nothing was built, queued or sent.",
+        "",
+        *[f"- {p}" for p in problems],
+        "",
+        "Fix the sources and run it again, or send it as it is:",
+        f"  {force_command}",
+    ]) + "\n"
+    message = Outgoing(settings).notice(", ".join(to), f"Held: {settings.organisation} edition {key} was not sent",
+                                        text, kind="held", date=now)
+    return Envelope(settings.sender_address, tuple(to)), message
+
+
+def tell_editors(db: Database, settings: Settings, key: str, problems: list[str],
+                 make_transport: Callable[[], Transport], *, force_command: str,
+                 now) -> tuple[tuple[str, ...], SendResult | None]:
+    """Send held_notice to the editors; (who it went to, the outcome), or ((), None) when there is nobody to tell."""
+    to = tuple(settings.editors)
+    if not to:
+        return (), None
+    envelope, message = held_notice(settings, key, problems, to, force_command=force_command, now=now)
+    transport = make_transport()
+    try:
+        return to, transport.send(envelope, message)
     finally:
         transport.close()
