@@ -111,7 +111,7 @@ class Settings:
     source: str = ""  # the file the settings came from, for messages
     extra: Mapping[str, Any] = field(default_factory=dict)
     sources: tuple[SourceSettings, ...] = ()
-    editors: tuple[str, ...] = ()  # told by email when an edition is held
+    editors: tuple[str, ...] = ()  # seeds the desk's list of editors (editorial.editors.seed_editors)
     min_articles: int = 1
     fetch_timeout: float = 20.0
     fetch_deadline: float = 60.0

@@ -62,7 +62,7 @@ def print_edition(report: MailingReport) -> None:
         for problem in report.held:
             click.echo(f"held {report.key}: {problem}", err=True)
         if report.told is None:
-            click.echo("warning: no [organisation] editors configured: nobody was emailed", err=True)
+            click.echo("warning: no editor is told of held editions (digest editors): nobody was emailed", err=True)
         elif report.told.ok:
             click.echo(f"told the editors ({', '.join(report.editors)}) that {report.key} is held")
         else:

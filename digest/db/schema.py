@@ -324,6 +324,7 @@ editors = Table(
     Column("link_hash", String(64)),  # sha256 of the nonce of their one live one-time link
     Column("link_purpose", String(20)),  # set-password or sign-in
     Column("session_version", Integer, nullable=False, default=1),  # bumped: every session ends
+    Column("notify", String(100), nullable=False, server_default="held"),  # notices they get, "a,b"; "": none
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_sign_in_at", UTCDateTime),
 )

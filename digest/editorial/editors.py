@@ -32,6 +32,7 @@ from ..sending.transports import Envelope, SendResult, Transport
 PASSWORD_MIN = 12
 PASSWORD_MAX = 200
 LINK_PURPOSES = ("set-password", "sign-in")
+NOTICES = ("held",)  # what an editor can be told of by email: an edition the gate held
 _LINK_SALT = "digest.desk.link"
 # Compared against when an address is unknown, so a wrong address takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not a password of anyone", method="scrypt")
@@ -192,11 +193,41 @@ def held_notice(settings: Settings, key: str, problems: list[str], to: Sequence[
     return Envelope(settings.sender_address, tuple(to)), message
 
 
+def seed_editors(db: Database, settings: Settings, *, now) -> list[str]:
+    """Add each address of [organisation] editors that is not on the desk's list (told of held editions).
+
+    The desk's list is the one list of editors; the config only seeds it. An
+    editor removed while still in the config comes back here: remove the
+    address from the config too. Returns the addresses added.
+    """
+    added = []
+    with db.begin() as conn:
+        for address in settings.editors:
+            if editor_db.get_by_email(conn, address) is None:
+                editor_db.add(conn, address, None, now=now, notify=("held",))
+                editor_db.audit(conn, "config", "editor-add", address, {"notify": ["held"]}, now=now)
+                added.append(address)
+    return added
+
+
+def parse_notify(raw: str) -> tuple[str, ...]:
+    """"held" (or "a,b"; "none" for none) -> the notices an editor gets; EditorError naming an unknown one."""
+    kinds = tuple(k.strip().lower() for k in raw.split(",") if k.strip())
+    if kinds == ("none",):
+        return ()
+    unknown = [k for k in kinds if k not in NOTICES]
+    if unknown:
+        raise EditorError(unknown[0], f"is not a notice (one of: {', '.join(NOTICES)}, or none)")
+    return tuple(k for k in NOTICES if k in kinds)
+
+
 def tell_editors(db: Database, settings: Settings, key: str, problems: list[str],
                  make_transport: Callable[[], Transport], *, force_command: str,
                  now) -> tuple[tuple[str, ...], SendResult | None]:
-    """Send held_notice to the editors; (who it went to, the outcome), or ((), None) when there is nobody to tell."""
-    to = tuple(settings.editors)
+    """Send held_notice to the editors told of held editions; (who, the outcome), or ((), None) when nobody is."""
+    seed_editors(db, settings, now=now)
+    with db.connect() as conn:
+        to = tuple(e.email for e in editor_db.to_notify(conn, "held"))
     if not to:
         return (), None
     envelope, message = held_notice(settings, key, problems, to, force_command=force_command, now=now)
