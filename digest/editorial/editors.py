@@ -18,7 +18,7 @@ import secrets
 import time
 from typing import Callable, Sequence
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..config import Settings, web_option
@@ -28,12 +28,12 @@ from ..errors import EditorError, SubscriberError, TokenError
 from ..members import clean_name, normalise_email
 from ..message.outgoing import Outgoing
 from ..sending.transports import Envelope, SendResult, Transport
+from ..signing import Signing
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 200
 LINK_PURPOSES = ("set-password", "sign-in")
 NOTICES = ("held",)  # what an editor can be told of by email: an edition the gate held
-_LINK_SALT = "digest.desk.link"
 # Compared against when an address is unknown, so a wrong address takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not a password of anyone", method="scrypt")
 
@@ -85,8 +85,7 @@ class EditorLinks:
     def __init__(self, secret_key: str, base_url: str, *, clock: Callable[[], float] = time.time):
         """clock: seconds since the epoch, for the link's timestamp and its age."""
         self.base_url = base_url.rstrip("/")
-        signer = type("_ClockSigner", (TimestampSigner,), {"get_timestamp": lambda _self: int(clock())})
-        self._serializer = URLSafeTimedSerializer(secret_key, salt=_LINK_SALT, signer=signer)
+        self._serializer = Signing(secret_key, clock=clock).serializer("desk-link")
 
     def make(self, purpose: str, editor_id: int) -> tuple[str, str]:
         """(url, hash to store): the URL goes to the editor, only the hash into the database."""

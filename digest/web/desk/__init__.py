@@ -25,13 +25,13 @@ session_version, so removing an editor or setting a new password ends it.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from datetime import timedelta
 
 from flask import Flask, Response, g, redirect, render_template, request, session, url_for
 
 from ...editorial.editors import EditorLinks, desk_option
+from ...signing import Signing
 from ..common import RateLimiter, WebState, state
 from . import approve, auth, preview, week  # noqa: F401  (their routes join the blueprint)
 from .core import DESK_CSP, PUBLIC, DeskSessionInterface, DeskState, bp, current_editor
@@ -41,7 +41,7 @@ from .pages import desk_error
 def register(app: Flask, state: WebState) -> None:
     s = state.settings
     # A key of the desk's own, derived from the secret: the member links' signatures stay separate.
-    app.secret_key = hmac.new(s.secret_key.encode(), b"digest.desk.session", hashlib.sha256).hexdigest()
+    app.secret_key = Signing(s.secret_key).key("desk-session").hex()
     app.config.update(
         SESSION_COOKIE_NAME="digest_desk",
         SESSION_COOKIE_PATH="/desk",
