@@ -1,6 +1,6 @@
 """Members' details, checked and normalised; CSV member lists; import planning.
 
-Pure: no SQL, no clock. digest/db/subscribers.py stores what this module has
+Pure: no SQL, no clock. digest/db/members.py stores what this module has
 checked, and asks plan_import() what an import should change.
 """
 

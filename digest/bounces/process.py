@@ -1,7 +1,7 @@
 """One returned message in: parsed, attributed to a delivery, the policy applied, recorded once.
 
 Attribution trusts only what we signed: the VERP token of the envelope
-sender the report came back to (digest/verp.py), else a signed unsubscribe
+sender the report came back to (digest/message/verp.py), else a signed unsubscribe
 link quoted from the original (ARF reports usually carry the whole original).
 An unsubscribe request by mail is attributed by its From address, which is
 what the List-Unsubscribe mailto means. A bounce that names only an address

@@ -1,6 +1,6 @@
 """Editors of the desk and their audit trail (editor_events): the SQL.
 
-Values come checked by digest.editors; functions take a Connection (the caller
+Values come checked by digest.editorial.editors; functions take a Connection (the caller
 owns the transaction) and `now`.
 """
 

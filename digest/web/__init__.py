@@ -60,7 +60,7 @@ def create_app(
     """The Flask app for these settings and this database.
 
     transport_factory: makes the Transport that carries confirmation emails
-    (default: settings.transport via digest.delivery.make_transport).
+    (default: settings.transport via digest.sending.transports.make_transport).
     clock: aware UTC now, for events and rate limits.
     Optional [web] settings: subscribe_limit (requests a client may make per
     subscribe_window seconds; 5 and 60), confirm_days (how long a
