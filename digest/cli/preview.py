@@ -21,7 +21,8 @@ HTML_WARN_BYTES = 80_000
 @click.option("--since", metavar="DATE", help="Start of a custom window (with --until).")
 @click.option("--until", metavar="DATE", help="Last day of a custom window (inclusive).")
 @click.option("--topics", metavar="a,b", help="Only these topics (slugs, comma-separated).")
-@click.option("--subscriber", metavar="EMAIL", help="Show exactly the variant this member will get.")
+@click.option("--member", metavar="EMAIL", help="Show exactly the variant this member will get.")
+@click.option("--subscriber", "subscriber", metavar="EMAIL", hidden=True)  # the old name of --member
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True),
               help="Write the email here (default: preview.html; with --text, standard output; - for standard output).")
 @click.option("--text", "as_text", is_flag=True, help="The plain-text part instead of the HTML (printed unless --out).")
@@ -33,7 +34,7 @@ HTML_WARN_BYTES = 80_000
               help="For --screenshot: answer picture requests from files of the same name in DIR "
                    "(Chromium fetches nothing from other hosts).")
 @pass_app
-def preview(app, key, week, day, month, since, until, topics, subscriber, out, as_text, open_it, screenshot,
+def preview(app, key, week, day, month, since, until, topics, member, subscriber, out, as_text, open_it, screenshot,
             images_from) -> None:
     """Write the email of an edition exactly as it will be sent, and list its articles.
 
@@ -45,14 +46,14 @@ def preview(app, key, week, day, month, since, until, topics, subscriber, out, a
     \b
     Example:
       digest preview --week 2017-W25 --out preview.html
-      digest preview 2017-W25 --subscriber sian.jones@example.org --text
+      digest preview 2017-W25 --member sian.jones@example.org --text
     """
     from ..editorial.preview import PreviewRequest, make_preview
 
     s = app.settings
     request = PreviewRequest(
         key=key, week=week, day=day, month=month, since=since, until=until,
-        topics=parse_topics(topics, s.topic_slugs), subscriber=subscriber,
+        topics=parse_topics(topics, s.topic_slugs), member=member or subscriber,
         fmt="text" if as_text else "html",
     )
     try:
@@ -104,7 +105,7 @@ def _print_table(result, settings, *, stderr: bool = False) -> None:
     labels = {t.slug: t.label for t in settings.topics}
     e = result.edition
     table = Table(title=f"{e.key}: {len(result.items)} article(s)"
-                        + (f" for {result.subscriber}" if result.subscriber else ""))
+                        + (f" for {result.member}" if result.member else ""))
     for col in ("#", "date", "title", "topics", "words"):
         table.add_column(col, justify="right" if col in ("#", "words") else "left")
     for n, item in enumerate(result.items, 1):

@@ -1,4 +1,4 @@
-"""`digest serve`: the subscriber-facing pages under waitress."""
+"""`digest serve`: the members' pages (and the edition desk) under waitress."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The subscriber-facing web app: preferences, one-click unsubscribe, double opt-in, web versions.
+"""The members' web app: preferences, one-click unsubscribe, double opt-in, web versions.
 
     app = create_app(settings, db)            # a Flask app; `digest serve` runs it under waitress
     app.test_client().post("/unsubscribe/TOKEN", data={"List-Unsubscribe": "One-Click"})

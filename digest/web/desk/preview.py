@@ -38,7 +38,7 @@ def preview_request():
     chosen = [t for t in s.topic_slugs if t in request.values.getlist("topics")]
     member = (request.values.get("member") or "").strip()[:320]
     key = window_for(s, period, now=state().now()).key
-    req = PreviewRequest(key=key, topics=tuple(chosen) or None, fmt=fmt, subscriber=member or None)
+    req = PreviewRequest(key=key, topics=tuple(chosen) or None, fmt=fmt, member=member or None)
     return req, {"period": key, "topics": chosen, "format": fmt, "member": member}
 
 
