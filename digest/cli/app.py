@@ -34,6 +34,32 @@ COMMANDS = {
     "editors": "editors:editors",
 }
 
+# command name -> its one-line help, so `digest --help` lists the commands
+# without loading them (each module imports what its commands need, from
+# SQLAlchemy to Flask). tests/test_cli_help.py checks each line against the
+# command's docstring; a command missing here is loaded to ask it.
+SHORT_HELP = {
+    "article": "Editorial controls on one article: pin, exclude, override its summary, date it.",
+    "articles": "List stored articles, newest first, with their topics and summaries.",
+    "bounces": "Bounces, complaints and unsubscribes by mail that came back to digest.",
+    "check": "Check messages or every variant of an edition for what mailbox providers and readers need.",
+    "dkim-record": "Print the DNS TXT record that publishes the DKIM key of the [dkim] settings.",
+    "edition": "Build and inspect editions (the frozen selection members will get).",
+    "editors": "Editors of the edition desk: the people who sign in at /desk/.",
+    "ingest": "Read articles from feeds, WordPress or listing exports into the database.",
+    "preview": "Write the email of an edition exactly as it will be sent, and list its articles.",
+    "queue": "Queue one delivery per due member of a built edition.",
+    "report": "Delivered, failed, bounced, complaints, unsubscribes and reads of a sent edition.",
+    "run": "Cron job for any frequency: fetch the sources, build, queue and send what is due.",
+    "send": "Send every queued delivery that is due, over SMTP or into the outbox folder.",
+    "send-test": "Mail one variant of an edition to the editor; touches no delivery.",
+    "serve": "Serve the preference, unsubscribe, subscribe and web-version pages.",
+    "sources": "The sources configured in digest.toml ([[sources]]) and their health.",
+    "status": "Deliveries by state, for one edition or all.",
+    "subscribers": "Manage the members who get the digest by email.",
+    "weekly": "Cron job: fetch the sources, then build, queue and send the edition of the week that just ended.",
+}
+
 
 class App:
     """What commands share: settings and the database, made on first use."""
@@ -71,6 +97,22 @@ class LazyGroup(click.Group):
             return None
         module, _, attr = COMMANDS[name].partition(":")
         return getattr(importlib.import_module(f"{__package__}.{module}"), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The list of commands in `digest --help`, from SHORT_HELP: no command module is imported."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names), default=0)
+        rows = []
+        for name in names:
+            if name in SHORT_HELP:
+                rows.append((name, click.Command(name, help=SHORT_HELP[name]).get_short_help_str(limit)))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     @staticmethod
     def _exists(name: str) -> bool:

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import click
 
+from ..checks.edition import check_edition
+from ..checks.links import links_not_from_sources
+from ..checks.message import check_message
+from ..editorial.preview import edition_for_key
 from ..errors import DigestError
+from ..message.dkim import dkim_record as record
 from . import fail, pass_app
 from .options import echo_json, now_utc
 
@@ -31,11 +36,6 @@ def check(app, targets, as_json) -> None:
       digest check 2017-W25
       digest check outbox/*.eml --json
     """
-    from ..checks.edition import check_edition
-    from ..checks.links import links_not_from_sources
-    from ..checks.message import check_message
-    from ..editorial.preview import edition_for_key
-
     s = app.settings
     results: dict[str, list] = {}
     warnings: list[str] = []
@@ -82,8 +82,6 @@ def dkim_record(app) -> None:
       DIGEST_DKIM_DOMAIN=example.org DIGEST_DKIM_SELECTOR=digest2024 \\
       DIGEST_DKIM_KEY_FILE=dkim.pem digest dkim-record
     """
-    from ..message.dkim import dkim_record as record
-
     try:
         click.echo(record(app.settings))
     except DigestError as exc:

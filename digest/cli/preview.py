@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..editorial.preview import PreviewRequest, make_preview
+from ..editorial.screenshot import screenshot_views
 from ..errors import DigestError
 from . import fail, pass_app
 from .options import console, now_utc, parse_topics
@@ -48,8 +50,6 @@ def preview(app, key, week, day, month, since, until, topics, member, subscriber
       digest preview --week 2017-W25 --out preview.html
       digest preview 2017-W25 --member sian.jones@example.org --text
     """
-    from ..editorial.preview import PreviewRequest, make_preview
-
     s = app.settings
     request = PreviewRequest(
         key=key, week=week, day=day, month=month, since=since, until=until,
@@ -79,23 +79,25 @@ def preview(app, key, week, day, month, since, until, topics, member, subscriber
     click.echo(f"wrote {path or 'standard output'} ({len(result.body.encode('utf-8')):,} bytes; "
                f"subject: {result.rendered.subject})", err=to_stdout)
     if screenshot:
-        from ..editorial.screenshot import screenshot_views
-
-        html = result.body if not as_text else result.html_filled
-        try:
-            shots = screenshot_views(html, Path(screenshot), name=result.edition.key,
-                                     image_dir=Path(images_from) if images_from else None)
-        except DigestError as exc:
-            raise fail(exc) from None
-        for suffix, shot in shots:
-            click.echo(f"wrote {shot.path}", err=to_stdout)
-            if shot.scrolls_sideways:
-                how = " without its <style> (as Gmail's apps show it to non-Google accounts)" \
-                    if suffix == "-nostyle" else ""
-                click.secho(f"warning: at {shot.width} px the email{how} is {shot.scroll_width} px wide: "
-                            "readers would scroll sideways", fg="yellow", err=True)
+        _screenshots(result, Path(screenshot), Path(images_from) if images_from else None, to_stdout=to_stdout)
     if open_it and path is not None:
         click.launch(str(path.resolve()))
+
+
+def _screenshots(result, folder: Path, image_dir: Path | None, *, to_stdout: bool) -> None:
+    """--screenshot: the PNGs written, and a warning for each width at which the email scrolls sideways."""
+    html = result.body if result.fmt != "text" else result.html_filled
+    try:
+        shots = screenshot_views(html, folder, name=result.edition.key, image_dir=image_dir)
+    except DigestError as exc:
+        raise fail(exc) from None
+    for suffix, shot in shots:
+        click.echo(f"wrote {shot.path}", err=to_stdout)
+        if shot.scrolls_sideways:
+            how = " without its <style> (as Gmail's apps show it to non-Google accounts)" \
+                if suffix == "-nostyle" else ""
+            click.secho(f"warning: at {shot.width} px the email{how} is {shot.scroll_width} px wide: "
+                        "readers would scroll sideways", fg="yellow", err=True)
 
 
 def _print_table(result, settings, *, stderr: bool = False) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from ..errors import DigestError
+from ..web import create_app
+from ..web.serving import make_server
 from . import fail, pass_app
 
 MIN_SECRET = 16  # characters; shorter keys are guessable enough to forge links offline
@@ -44,9 +46,6 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
             raise click.ClickException(
                 f"DIGEST_SECRET_KEY is missing, the demo key, or shorter than {MIN_SECRET} characters: set a long "
                 "random one (or pass --demo for a local try-out of the demo's emails)")
-        from ..web import create_app
-        from ..web.serving import make_server
-
         wsgi = create_app(settings, app.db)
         server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy)
         wsgi.extensions["digest"].mailer.notify(urgent=True)  # requests a stopped server left behind
