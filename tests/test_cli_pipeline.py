@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from digest.db.schema import article_topics, articles
+from conftest import ok
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 SEED_TITLES = [
@@ -18,10 +19,6 @@ SEED_TITLES = [
     "Blockchain technology: could it transform digitally-enabled councils?",
 ]
 
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def count(db, table) -> int:

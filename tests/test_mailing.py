@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from digest.db.schema import deliveries, edition_items, subscribers, variants
+from conftest import ok
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 SEED_TITLES = {
@@ -21,10 +22,6 @@ SEED_TITLES = {
     "blockchain": "Blockchain technology: could it transform digitally-enabled councils?",
 }
 
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture

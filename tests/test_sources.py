@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from digest.db.schema import articles, deliveries, editions
 from feed_server import feed_server, rss  # noqa: F401  (the fixture)
+from conftest import ok
 
 # Week 2017-W25 runs Monday 19 June to Monday 26 June 2017 (Europe/London).
 FRESH = rss(
@@ -24,10 +25,6 @@ FRESH = rss(
 OLD = rss(("Cyber security week", "https://events.example.org/2017/05/cyber/", "Mon, 15 May 2017 09:00:00 +0100"),
           title="Events")
 
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def write_config(tmp_path, monkeypatch, sources: str, extra: str = "") -> None:
