@@ -71,3 +71,34 @@ def test_every_named_module_exists():
     missing = [f"{where}: {named}" for where, text in texts() for named in DOTTED.findall(text.replace("`", " "))
                if not NOT_MODULES & set(named.split(".")) and not module_exists(named.rstrip("."))]
     assert missing == []
+
+
+def readme_map() -> dict[str, str]:
+    """The README's map of the package: folder ("" for the files at its top) -> the words of its entry."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Working on digest", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    entries: dict[str, str] = {}
+    current = None
+    for line in block.splitlines()[1:]:  # after "digest/"
+        m = re.match(r"^  ([a-z_]+/)?", line)
+        if line.startswith("  ") and not line.startswith("   ") and m:
+            current = (m.group(1) or "").rstrip("/")
+        elif not line.startswith(" "):
+            current = None  # templates/, tests/...: beside the package
+        if current is not None:
+            entries[current] = entries.get(current, "") + " " + line
+    return entries
+
+
+def test_the_readme_map_names_every_module():
+    entries = readme_map()
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE)
+        if "migrations" in rel.parts or path.name in ("__init__.py", "__main__.py"):
+            continue
+        folder = rel.parts[0] if len(rel.parts) > 1 else ""
+        word = path.stem if folder else path.name
+        if not re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", entries.get(folder, "")):
+            missing.append(str(rel))
+    assert missing == [], "add them to the map under 'Working on digest' in README.md"
