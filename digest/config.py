@@ -16,6 +16,7 @@ from string import Formatter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo
 
 from .errors import ConfigError
 from .models import ENHANCED_STATUS, Topic
@@ -165,7 +166,7 @@ class Settings:
     source: str = ""  # the file the settings came from, for messages
     extra: Mapping[str, Any] = field(default_factory=dict)
     sources: tuple[SourceSettings, ...] = ()
-    editors: tuple[str, ...] = ()  # told by email when an edition is held
+    editors: tuple[str, ...] = ()  # seeds the desk's list of editors (editorial.editors.seed_editors)
     min_articles: int = 1
     fetch_timeout: float = 20.0
     fetch_deadline: float = 60.0
@@ -301,41 +302,10 @@ def _validate(data: dict, source: str) -> Settings:
     s = lambda sec, key, default=None: _get(data, source, sec, key, str, default)  # noqa: E731
     i = lambda sec, key: _get(data, source, sec, key, int)  # noqa: E731
 
-    timezone = s("digest", "timezone")
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(timezone)
-    except Exception:
-        raise ConfigError(source, "digest.timezone", f"unknown time zone {timezone!r}") from None
-    summary_words = i("digest", "summary_words")
-    if not 10 <= summary_words <= 500:
-        raise ConfigError(source, "digest.summary_words", "must be between 10 and 500")
-    edition_size = i("digest", "edition_size")
-    if not 1 <= edition_size <= 100:
-        raise ConfigError(source, "digest.edition_size", "must be between 1 and 100")
-    base_url = s("organisation", "base_url").rstrip("/")
-    if not re.match(r"^https?://[^/\s]+", base_url):
-        raise ConfigError(source, "organisation.base_url", f"must be an http(s) URL, not {base_url!r}")
-    sender = s("organisation", "sender")
-    if "@" not in sender or "\n" in sender or "\r" in sender:
-        raise ConfigError(source, "organisation.sender", f"must be an email address, not {sender!r}")
-    for key in ("brand_colour", "accent_colour"):
-        if not _COLOUR.match(s("organisation", key)):
-            raise ConfigError(source, f"organisation.{key}", "must be a colour like #1d4f91")
-    name = s("organisation", "name")
-    if not name.strip() or "\n" in name:
-        raise ConfigError(source, "organisation.name", "must be one non-empty line")
-
+    timezone, summary_words, edition_size = _edition_numbers(source, s, i)
+    name, base_url, sender = _organisation(source, s)
     topics = _topics(data.get("topics"), source)
-    dkim = None
-    d = data.get("dkim") or {}
-    if any(d.get(k) for k in ("domain", "selector", "key_file")):
-        missing = [k for k in ("domain", "selector", "key_file") if not d.get(k)]
-        if missing:
-            raise ConfigError(source, f"dkim.{missing[0]}", "is required when DKIM signing is configured")
-        dkim = DkimSettings(str(d["domain"]), str(d["selector"]), str(d["key_file"]))
-
+    dkim = _dkim(data, source)
     transport = s("digest", "transport")
     if transport not in ("smtp", "file"):
         raise ConfigError(source, "digest.transport", f"must be smtp or file, not {transport!r}")
@@ -383,6 +353,49 @@ def _validate(data: dict, source: str) -> Settings:
         busy_timeout=busy_timeout,
         providers=_providers(data.get("providers"), source),
     )
+
+
+def _edition_numbers(source: str, s, i) -> tuple[str, int, int]:
+    """[digest] timezone, summary_words and edition_size, checked."""
+    timezone = s("digest", "timezone")
+    try:
+        ZoneInfo(timezone)
+    except Exception:
+        raise ConfigError(source, "digest.timezone", f"unknown time zone {timezone!r}") from None
+    summary_words = i("digest", "summary_words")
+    if not 10 <= summary_words <= 500:
+        raise ConfigError(source, "digest.summary_words", "must be between 10 and 500")
+    edition_size = i("digest", "edition_size")
+    if not 1 <= edition_size <= 100:
+        raise ConfigError(source, "digest.edition_size", "must be between 1 and 100")
+    return timezone, summary_words, edition_size
+
+
+def _organisation(source: str, s) -> tuple[str, str, str]:
+    """[organisation] name, base_url and sender, checked (and the colours, read again by _look)."""
+    base_url = s("organisation", "base_url").rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", base_url):
+        raise ConfigError(source, "organisation.base_url", f"must be an http(s) URL, not {base_url!r}")
+    sender = s("organisation", "sender")
+    if "@" not in sender or "\n" in sender or "\r" in sender:
+        raise ConfigError(source, "organisation.sender", f"must be an email address, not {sender!r}")
+    for key in ("brand_colour", "accent_colour"):
+        if not _COLOUR.match(s("organisation", key)):
+            raise ConfigError(source, f"organisation.{key}", "must be a colour like #1d4f91")
+    name = s("organisation", "name")
+    if not name.strip() or "\n" in name:
+        raise ConfigError(source, "organisation.name", "must be one non-empty line")
+    return name, base_url, sender
+
+
+def _dkim(data: dict, source: str) -> DkimSettings | None:
+    d = data.get("dkim") or {}
+    if not any(d.get(k) for k in ("domain", "selector", "key_file")):
+        return None
+    missing = [k for k in ("domain", "selector", "key_file") if not d.get(k)]
+    if missing:
+        raise ConfigError(source, f"dkim.{missing[0]}", "is required when DKIM signing is configured")
+    return DkimSettings(str(d["domain"]), str(d["selector"]), str(d["key_file"]))
 
 
 def _look(data: dict, source: str, s, i) -> dict:
@@ -605,6 +618,7 @@ def _editors(raw: Any, source: str) -> tuple[str, ...]:
 _SOURCE_KEYS = {"name", "url", "path", "kind", "topics", "link_template", "website", "max_age_days",
                 "resolve_links"}
 SOURCE_KINDS = ("feed", "jsonfeed", "wordpress", "listing")
+
 
 
 def _sources(raw: Any, source: str, slugs: tuple[str, ...]) -> tuple[SourceSettings, ...]:

@@ -6,6 +6,7 @@ timezone-aware and in UTC unless a field says otherwise.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,16 +64,12 @@ class ArticleImage:
         return next((s for s in sized if s.width >= shown_width * density), sized[-1])
 
     def to_json(self) -> str:
-        import json
-
         return json.dumps({"alt": self.alt, "problem": self.problem,
                            "sources": [[s.url, s.width, s.height, s.bytes, s.measured] for s in self.sources]},
                           ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | None) -> "ArticleImage | None":
-        import json
-
         if not raw:
             return None
         d = json.loads(raw)

@@ -26,15 +26,12 @@ from digest.config import BounceSettings
 from digest.db import members as subscriber_db
 from digest.db.schema import deliveries, editions, inbound_reports, subscribers
 from digest.message.verp import ReturnPath
+from conftest import ok
 
 BOUNCE = "bounces@news.example.org"
 MAILTO = "leave@news.example.org"
 MEMBERS = ["ada", "bob", "cy", "dee", "eve", "fay", "gil"]
 
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture

@@ -62,6 +62,7 @@ COMMANDS = [
     ["editors", "audit"],
     ["editors", "remove", "eda@example.org"],
     ["providers", "check"],
+    ["editors", "notify", "eda@example.org", "none"],
     ["serve", "--port", "0"],
 ]
 # dkim-record reads neither the database nor (without [dkim]) anything else: with no DKIM

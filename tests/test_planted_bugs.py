@@ -94,7 +94,7 @@ def test_a_member_who_moved_to_monthly_after_queueing_gets_no_weekly(seeded, db,
 def _send_until_settled(db, settings, smtp_sink, options, rounds=6):
     from digest.edition.periods import parse_period
     from digest.editorial.build import build_edition
-    from digest.sending.queue import queue_edition
+    from digest.editorial.build import queue_edition
     from digest.sending.transports import SmtpTransport
     from digest.sending.worker import send_queue
 

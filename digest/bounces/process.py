@@ -1,10 +1,10 @@
 """One returned message in: parsed, attributed to a delivery, the policy applied, recorded once.
 
 Attribution trusts only what we signed: the VERP token of the envelope
-sender the report came back to (message/verp.py), else a signed unsubscribe
+sender the report came back to (digest/message/verp.py), else a signed unsubscribe
 token: quoted from the original in a link (ARF reports usually carry the
 whole original), or at the end of the subject the List-Unsubscribe mailto
-gives a request by mail (message/assemble.py). A request by mail is never
+gives a request by mail (digest/message/assemble.py). A request by mail is never
 attributed by its From address (anyone can write one), nor by a token the
 member has since revoked. A report that names only an address goes to
 quarantine with the reason; what it does to the member is the bounce table's

@@ -1,10 +1,13 @@
-"""`digest serve`: the subscriber-facing pages under waitress."""
+"""`digest serve`: the members' pages (and the edition desk) under waitress."""
 
 from __future__ import annotations
 
 import click
 
 from ..errors import DigestError
+from ..web import create_app
+from ..web.hooks import server_options
+from ..web.serving import make_server
 from . import fail, pass_app
 
 MIN_SECRET = 16  # characters; shorter keys are guessable enough to forge links offline
@@ -44,11 +47,6 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
             raise click.ClickException(
                 f"DIGEST_SECRET_KEY is missing, the demo key, or shorter than {MIN_SECRET} characters: set a long "
                 "random one (or pass --demo for a local try-out of the demo's emails)")
-        from ..web import create_app
-        from ..web.serving import make_server
-
-        from ..web.hooks import server_options
-
         wsgi = create_app(settings, app.db)
         # A provider's batch is larger than any form; the app still refuses more than 64 KiB elsewhere.
         server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy,

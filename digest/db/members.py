@@ -1,7 +1,7 @@
 """Members, suppressions and the events that record every change to a member.
 
 Functions take a Connection (the caller owns the transaction) and `now`.
-Values come already checked by digest.subscribers (normalise_email,
+Values come already checked by digest.members (normalise_email,
 parse_topics, check_frequency, ...); business rules (never re-subscribe,
 forgotten means gone) live here and there, SQL only here.
 """

@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0012_providers"
+SCHEMA_REVISION = "0012_house"
 
 metadata = MetaData(
     naming_convention={
@@ -354,6 +354,7 @@ editors = Table(
     Column("link_hash", String(64)),  # sha256 of the nonce of their one live one-time link
     Column("link_purpose", String(20)),  # set-password or sign-in
     Column("session_version", Integer, nullable=False, default=1),  # bumped: every session ends
+    Column("notify", String(100), nullable=False, server_default="held"),  # notices they get, "a,b"; "": none
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_sign_in_at", UTCDateTime),
 )

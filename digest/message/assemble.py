@@ -155,6 +155,48 @@ def _date_header(date: datetime) -> bytes:
     return b"Date: %s\r\n" % format_datetime(date).encode()
 
 
+def _bodies(rendered: Rendered, settings: Settings, edition_key: str, fmt: str, links: Links) -> tuple[str, str]:
+    """The variant's text and HTML, normalised; an error for what could never make a message."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    if not links.base_url.isascii() or re.search(r'[\s<>"]', links.base_url):
+        raise ConfigError(settings.source, "organisation.base_url",
+                          f"{links.base_url!r} cannot go into a header (use the ASCII/punycode form)")
+    text = _normalise(rendered.text)
+    body_html = _normalise(rendered.html)
+    if fmt == "html" and not body_html.strip():
+        raise RenderError(f"edition {edition_key}: the html variant has no HTML body")
+    if not text.strip():
+        raise RenderError(f"edition {edition_key}: the {fmt} variant has no text body")
+    return text, body_html
+
+
+class _Layout:
+    """A message laid down once per variant: fixed bytes, and the slots each recipient fills, in order."""
+
+    def __init__(self, boundary: bytes, edition_key: str):
+        self.boundary, self.edition_key = boundary, edition_key
+        self.segments: list[bytes] = [b""]
+        self.order: list[int] = []
+
+    def fixed(self, b: bytes) -> None:
+        self.segments[-1] += b  # one segment between two slots, not many
+
+    def slot(self, n: int) -> None:
+        self.order.append(n)
+        self.segments.append(b"")
+
+    def body(self, part: str, content: str) -> None:
+        for i, piece in enumerate(_MARKERS.split(content)):
+            if i % 2:
+                self.slot(_BODY_SLOTS[(part, _SLOT_OF_MARKER[piece])])
+            elif piece:
+                encoded = qp_piece(piece)
+                if self.boundary in encoded:
+                    raise RenderError(f"edition {self.edition_key}: MIME boundary occurs in the {part} body")
+                self.fixed(encoded)
+
+
 class MessageTemplate:
     """A rendered variant compiled into encoded segments and per-recipient slots."""
 
@@ -183,17 +225,7 @@ class MessageTemplate:
         "text" a single text/plain part; both UTF-8, quoted-printable. The
         subject is put on one line; the preheader is expected inside the HTML.
         """
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown format {fmt!r}")
-        if not links.base_url.isascii() or re.search(r'[\s<>"]', links.base_url):
-            raise ConfigError(settings.source, "organisation.base_url",
-                              f"{links.base_url!r} cannot go into a header (use the ASCII/punycode form)")
-        text = _normalise(rendered.text)
-        body_html = _normalise(rendered.html)
-        if fmt == "html" and not body_html.strip():
-            raise RenderError(f"edition {edition_key}: the html variant has no HTML body")
-        if not text.strip():
-            raise RenderError(f"edition {edition_key}: the {fmt} variant has no text body")
+        text, body_html = _bodies(rendered, settings, edition_key, fmt, links)
 
         digest = hashlib.sha256("\0".join((edition_key, text, body_html)).encode(errors="replace"))
         # "=_" cannot occur in quoted-printable output ('=' is always followed
@@ -201,55 +233,36 @@ class MessageTemplate:
         # body() makes sure of it (in a text-only variant too: one rule).
         boundary = b"=_digest_" + digest.hexdigest()[:24].encode()
 
-        segments: list[bytes] = [b""]
-        order: list[int] = []
-
-        def fixed(b: bytes) -> None:
-            segments[-1] += b  # one segment between two slots, not many
-
-        def slot(n: int) -> None:
-            order.append(n)
-            segments.append(b"")
-
-        def body(part: str, content: str) -> None:
-            for i, piece in enumerate(_MARKERS.split(content)):
-                if i % 2:
-                    slot(_BODY_SLOTS[(part, _SLOT_OF_MARKER[piece])])
-                elif piece:
-                    encoded = qp_piece(piece)
-                    if boundary in encoded:
-                        raise RenderError(f"edition {edition_key}: MIME boundary occurs in the {part} body")
-                    fixed(encoded)
-
-        fixed(_mailbox_header("From", settings.sender, settings, "organisation.sender"))
-        slot(_TO)
-        fixed(fold_header("Subject", text_tokens(clean_text(rendered.subject))))
-        slot(_DATE)
-        slot(_MSGID)
+        out = _Layout(boundary, edition_key)
+        out.fixed(_mailbox_header("From", settings.sender, settings, "organisation.sender"))
+        out.slot(_TO)
+        out.fixed(fold_header("Subject", text_tokens(clean_text(rendered.subject))))
+        out.slot(_DATE)
+        out.slot(_MSGID)
         if settings.reply_to.strip():
-            fixed(_mailbox_header("Reply-To", settings.reply_to, settings, "organisation.reply_to"))
-        fixed(_list_id_header(settings))
-        slot(_UNSUB_HEADER)
-        fixed(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nMIME-Version: 1.0\r\n")
+            out.fixed(_mailbox_header("Reply-To", settings.reply_to, settings, "organisation.reply_to"))
+        out.fixed(_list_id_header(settings))
+        out.slot(_UNSUB_HEADER)
+        out.fixed(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nMIME-Version: 1.0\r\n")
         if fmt == "text":
-            fixed(_QP_HEADERS % b"plain")
-            body("text", text)
+            out.fixed(_QP_HEADERS % b"plain")
+            out.body("text", text)
         else:
-            fixed(b'Content-Type: multipart/alternative;\r\n boundary="%s"\r\n\r\n--%s\r\n' % (boundary, boundary))
-            fixed(_QP_HEADERS % b"plain")
-            body("text", text)
-            fixed(b"\r\n--%s\r\n" % boundary)
-            fixed(_QP_HEADERS % b"html")
-            body("html", body_html)
-            fixed(b"\r\n--%s--\r\n" % boundary)
+            out.fixed(b'Content-Type: multipart/alternative;\r\n boundary="%s"\r\n\r\n--%s\r\n' % (boundary, boundary))
+            out.fixed(_QP_HEADERS % b"plain")
+            out.body("text", text)
+            out.fixed(b"\r\n--%s\r\n" % boundary)
+            out.fixed(_QP_HEADERS % b"html")
+            out.body("html", body_html)
+            out.fixed(b"\r\n--%s--\r\n" % boundary)
 
         prefix, suffix = _message_id_parts(edition_key, settings.sender_domain)
         # A List-Unsubscribe URL alone is longer than 78 characters (its token
         # has a 43-character signature), so a mailto always goes on a line of its own.
         mailto = _mailto(settings)
         return cls(
-            segments,
-            order,
+            out.segments,
+            out.order,
             links=links,
             html_part=fmt == "html",
             escape_urls=html.escape(links.base_url) != links.base_url,
