@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
+from .i18n import locale_of
 from .models import Topic
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
@@ -115,6 +116,12 @@ class Settings:
     min_articles: int = 1
     fetch_timeout: float = 20.0
     fetch_deadline: float = 60.0
+    languages: tuple[str, ...] = ("en-GB",)  # BCP 47 tags; the first is the default (digest/i18n.py)
+
+    @property
+    def language(self) -> str:
+        """The default language: the first configured."""
+        return self.languages[0]
 
     def source_named(self, name: str) -> SourceSettings:
         for src in self.sources:
@@ -322,6 +329,7 @@ def _validate(data: dict, source: str) -> Settings:
         min_articles=min_articles,
         fetch_timeout=fetch["fetch_timeout"],
         fetch_deadline=fetch["fetch_deadline"],
+        languages=_languages(data.get("organisation", {}).get("languages", ["en-GB"]), source),
         **_look(data, source, s, i),
         busy_timeout=busy_timeout,
     )
@@ -359,6 +367,21 @@ def _look(data: dict, source: str, s, i) -> dict:
     return dict(images=images, layout=layout, templates_dir=templates_dir, logo_url=logo_url,
                 logo_alt=s("organisation", "logo_alt").strip(), logo_width=logo_width, logo_height=logo_height,
                 http_images=http_images, image_weight_kb=weight, fetch_images=fetch_images)
+
+
+def _languages(raw: Any, source: str) -> tuple[str, ...]:
+    """[organisation] languages: BCP 47 tags CLDR knows, no repeats, at least one."""
+    if not isinstance(raw, list) or not raw or not all(isinstance(t, str) and t.strip() for t in raw):
+        raise ConfigError(source, "organisation.languages", 'must be a non-empty list of language tags like ["en-GB", "cy"]')
+    tags = tuple(t.strip() for t in raw)
+    for tag in tags:
+        try:
+            locale_of(tag)
+        except ValueError as exc:
+            raise ConfigError(source, "organisation.languages", str(exc)) from None
+    if len(set(tags)) != len(tags):
+        raise ConfigError(source, "organisation.languages", f"lists a language twice: {', '.join(tags)}")
+    return tags
 
 
 def _bool(data: dict, source: str, key: str, default: bool) -> bool:

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "digest"
 # Bottom to top: a module may import its own layer's package and the layers
 # below it. Packages sharing a layer are independent of each other.
 LAYERS: list[tuple[str, ...]] = [
-    ("digest.errors", "digest.models", "digest.config", "digest.members"),  # the base every layer uses
+    ("digest.errors", "digest.models", "digest.config", "digest.members", "digest.i18n"),  # the base every layer uses
     ("digest.db",),  # the one database boundary
     ("digest.edition",),  # the edition's pure stages
     ("digest.ingest", "digest.message"),  # sources in; the message maker

@@ -37,7 +37,7 @@ from ..db import Database
 from ..errors import DatabaseBusyError, DatabaseError, TokenError
 from ..sending.transports import make_transport
 from . import clicks, desk, editions, preferences, subscribe, unsubscribe
-from .common import EDITION_CSP, PAGE_CSP, WebState, error_page
+from .common import EDITION_CSP, PAGE_CSP, WebState, error_page, words
 from .mailer import Mailer
 
 log = logging.getLogger("digest.web")
@@ -86,6 +86,12 @@ def create_app(
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, TEMPLATES_AUTO_RELOAD=False)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    # {% trans %} and _() speak the request's language (the member's once a view has read their link).
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: words().gettext(message),
+        lambda singular, plural, n: words().ngettext(singular, plural, n),
+        newstyle=True)
     app.extensions["digest"] = state
 
     state.mailer = Mailer(app, subscribe.handle_request)
@@ -97,7 +103,9 @@ def create_app(
 
     @app.context_processor
     def _organisation() -> dict:
-        return {"org": state.org}
+        lang = words()
+        # <html lang> names the language only ("en"); the feed's xml:lang the whole tag ("en-GB").
+        return {"org": state.org, "html_lang": lang.locale.language, "lang_tag": lang.tag}
 
     @app.get("/assets/site.css")
     def stylesheet() -> Response:

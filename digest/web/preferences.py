@@ -16,15 +16,18 @@ from ..models import FORMATS, FREQUENCIES, Subscriber
 from .common import (
     FORMAT_WORDS,
     FREQUENCY_WORDS,
+    choices,
     csrf_ok,
     csrf_value,
     describe_changes,
     error_page,
     load_member,
     masked,
+    name_error,
     page,
     state,
     tokens_for,
+    words,
 )
 
 bp = Blueprint("preferences", __name__)
@@ -54,8 +57,8 @@ def _render_form(token: str, sub: Subscriber, form: dict, errors: dict[str, str]
         form=form,
         errors=errors or {},
         topics=[(t.slug, t.label) for t in s.topics],
-        frequencies=[(f, *FREQUENCY_WORDS[f]) for f in FREQUENCIES],
-        formats=[(f, *FORMAT_WORDS[f]) for f in FORMATS],
+        frequencies=choices(FREQUENCY_WORDS, FREQUENCIES),
+        formats=choices(FORMAT_WORDS, FORMATS),
         links=tokens_for(sub),
     )
 
@@ -72,15 +75,16 @@ def _read_form(sub: Subscriber) -> tuple[dict, dict, dict[str, str]]:
     s = state().settings
     f = request.form
     errors: dict[str, str] = {}
+    _ = words().gettext
     chosen = [t for t in f.getlist("topics") if t]
     unknown = [t for t in chosen if t not in s.topic_slugs]
     shown = _form_state(sub)
     shown["topics"] = {t for t in chosen if t in s.topic_slugs}
     values: dict = {}
     if unknown:
-        errors["topics"] = "Choose from the topics listed."
+        errors["topics"] = _("Choose from the topics listed.")
     elif not chosen:
-        errors["topics"] = "Choose at least one topic. To stop all emails, pause them or unsubscribe below."
+        errors["topics"] = _("Choose at least one topic. To stop all emails, pause them or unsubscribe below.")
     else:
         wanted = set(chosen)
         current = set(sub.topics) if sub.topics else set(s.topic_slugs)
@@ -93,7 +97,8 @@ def _read_form(sub: Subscriber) -> tuple[dict, dict, dict[str, str]]:
         try:
             values[key] = shown[key] = check(raw)
         except SubscriberError:
-            errors[key] = f"Choose one of the {key} options."
+            errors[key] = (_("Choose one of the frequency options.") if key == "frequency"
+                           else _("Choose one of the format options."))
     if "paused" in f:  # a hidden "0" comes before the checkbox, so an unticked box still says so
         values["paused"] = shown["paused"] = "1" in f.getlist("paused")
     if "name" in f:
@@ -101,7 +106,7 @@ def _read_form(sub: Subscriber) -> tuple[dict, dict, dict[str, str]]:
         try:
             values["name"] = clean_name(f.get("name", ""))
         except SubscriberError as exc:
-            errors["name"] = f"Check the name: it {exc.reason.removeprefix('name ')}."
+            errors["name"] = name_error(exc.reason)
     return values, shown, errors
 
 

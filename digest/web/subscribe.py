@@ -30,7 +30,8 @@ from ..members import check_format, check_frequency, clean_name, normalise_email
 from ..message.outgoing import Outgoing
 from ..models import FORMATS, FREQUENCIES
 from ..sending.transports import Envelope
-from .common import FORMAT_WORDS, FREQUENCY_WORDS, load_member, masked, page, state, tokens_for
+from .common import (FORMAT_WORDS, FREQUENCY_WORDS, choices, load_member, masked, name_error, page, state,
+                     tokens_for, use_language, words)
 
 log = logging.getLogger("digest.web")
 bp = Blueprint("subscribe", __name__)
@@ -46,8 +47,8 @@ def _render_form(form: dict, errors: dict[str, str] | None = None, status: int =
         form=form,
         errors=errors or {},
         topics=[(t.slug, t.label) for t in s.topics],
-        frequencies=[(f, *FREQUENCY_WORDS[f]) for f in FREQUENCIES],
-        formats=[(f, *FORMAT_WORDS[f]) for f in FORMATS],
+        frequencies=choices(FREQUENCY_WORDS, FREQUENCIES),
+        formats=choices(FORMAT_WORDS, FORMATS),
     )
 
 
@@ -78,25 +79,26 @@ def subscribe():
         "format": f.get("format", "html"),
     }
     errors: dict[str, str] = {}
+    _ = words().gettext
     email = name = None
     try:
         email = normalise_email(shown["email"])
     except SubscriberError:
-        errors["email"] = "Enter an email address like name@example.org."
+        errors["email"] = _("Enter an email address like name@example.org.")
     try:
         name = clean_name(shown["name"])
     except SubscriberError as exc:
-        errors["name"] = f"Check the name: it {exc.reason.removeprefix('name ')}."
+        errors["name"] = name_error(exc.reason)
     if not shown["topics"]:
-        errors["topics"] = "Choose at least one topic."
+        errors["topics"] = _("Choose at least one topic.")
     try:
         frequency = check_frequency(shown["frequency"])
     except SubscriberError:
-        errors["frequency"] = "Choose how often."
+        errors["frequency"] = _("Choose how often.")
     try:
         fmt = check_format(shown["format"])
     except SubscriberError:
-        errors["format"] = "Choose a format."
+        errors["format"] = _("Choose a format.")
     if errors:
         return _render_form(shown, errors, 400)
     topics = () if shown["topics"] == set(slugs) else tuple(t for t in slugs if t in shown["topics"])
@@ -145,8 +147,9 @@ def _send(email: str, kind: str, name: str | None, url: str) -> None:
     st = state()
     s = st.settings
     context = {"kind": kind, "name": name, "url": url, "days": st.confirm_days, "org": st.org, "c": st.palette}
-    subject = (f"Confirm your subscription to {s.organisation}" if kind == "confirm"
-               else f"Subscribe again to {s.organisation}")
+    _ = words().gettext
+    subject = (_("Confirm your subscription to %(organisation)s") if kind == "confirm"
+               else _("Subscribe again to %(organisation)s")) % {"organisation": s.organisation}
     message = Outgoing(s).notice(email, subject, render_template("confirm_email.txt", **context),
                                  render_template("confirm_email.html", **context), kind="subscribe",
                                  date=st.now())

@@ -1,0 +1,129 @@
+"""Languages: the message catalogue (gettext through Babel) and CLDR dates and numbers.
+
+Every word a member or an editor reads is a template's or this catalogue's:
+Python code asks a `Language` for it (`lang.gettext("Other news")`), the
+templates through the Jinja2 i18n extension (`{% trans %}`, `_()`), and
+`tests/test_catalogue.py` fails when extraction finds a string the committed
+`digest/locale/messages.pot` lacks. English is the source language: it needs
+no catalogue. Another language is `digest/locale/TAG/LC_MESSAGES/messages.po`
+(and its compiled `.mo`), not a code change:
+
+    pybabel extract -F digest/locale/babel.cfg -o digest/locale/messages.pot --no-location .
+    pybabel update -i digest/locale/messages.pot -d digest/locale -D messages --no-fuzzy-matching
+    pybabel compile -d digest/locale -D messages
+
+Dates come from CLDR (month names, the order of day, month and year, the
+shape of a range) for the language's locale: `en-GB` gives "19–25 June
+2017", `cy` "19–25 Mehefin 2017", bare `en` the American "June 19–25, 2017".
+"""
+
+from __future__ import annotations
+
+import gettext as gettext_lib
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import format_decimal
+from babel.support import Translations
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "messages"
+DEFAULT_LANGUAGE = "en-GB"
+# CLDR 42 put thin spaces around the en dash of a range ("19 – 25"); mail
+# clients' fonts and plain-text parts show U+2009 unevenly, so a range is
+# written as before: no space between two days of one month, plain spaces otherwise.
+_THIN_DASH = "\u2009–\u2009"
+
+
+def N_(message: str) -> str:
+    """Mark a string for the catalogue where it is defined; translate it where it is shown."""
+    return message
+
+
+def locale_of(tag: str) -> Locale:
+    """The Babel locale of a BCP 47 tag ('en-GB', 'cy'); ValueError when CLDR does not know it."""
+    try:
+        return Locale.parse(tag.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError) as exc:
+        raise ValueError(f"{tag!r} is not a language tag CLDR knows ({exc})") from None
+
+
+@dataclass(frozen=True)
+class Language:
+    """One language's words and formats: gettext from the catalogue, dates and numbers from CLDR."""
+
+    tag: str  # BCP 47, as configured and as the lang attribute shows it
+    locale: Locale
+    translations: gettext_lib.NullTranslations
+
+    def gettext(self, message: str) -> str:
+        return self.translations.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.translations.ngettext(singular, plural, n)
+
+    def pgettext(self, context: str, message: str) -> str:
+        return self.translations.pgettext(context, message)
+
+    def npgettext(self, context: str, singular: str, plural: str, n: int) -> str:
+        return self.translations.npgettext(context, singular, plural, n)
+
+    def number(self, n: int | float) -> str:
+        return format_decimal(n, locale=self.locale)
+
+    def long_date(self, day: date) -> str:
+        """'21 June 2017' (en-GB), '21 Mehefin 2017' (cy): CLDR's long date."""
+        return format_date(day, "long", locale=self.locale)
+
+    def month_year(self, day: date) -> str:
+        """'June 2017': CLDR's month-and-year (standalone month name)."""
+        return format_date(day, _skeleton_pattern(self.locale, "yMMMM"), locale=self.locale)
+
+    def date_range(self, first: date, last: date) -> str:
+        """'19–25 June 2017', '29 May – 4 June 2017', '29 December 2017 – 4 January 2018'."""
+        if first == last:
+            return self.long_date(first)
+        field = "y" if first.year != last.year else "M" if first.month != last.month else "d"
+        start, end = _range_patterns(self.locale, field)
+        text = format_date(first, start, locale=self.locale) + format_date(last, end, locale=self.locale)
+        return text.replace(_THIN_DASH, "–" if field == "d" else " – ").replace("\u2009", " ")
+
+
+def _skeleton_pattern(locale: Locale, skeleton: str) -> str:
+    """The locale's pattern for a CLDR skeleton ('yMMMM' gives 'MMMM y' in English)."""
+    return str(locale.datetime_skeletons.get(skeleton) or locale.date_formats["long"]).strip("'")
+
+
+def _range_patterns(locale: Locale, field: str) -> tuple[str, str]:
+    """CLDR's range of two dates differing in `field`, with month names in full.
+
+    CLDR has no interval for a full month name (yMMMMd); its abbreviated one
+    (yMMMd) has the shape, and the long date the month's width.
+    """
+    formats = locale.interval_formats.get("yMMMd") or {}
+    parts = formats.get(field)
+    if not parts:
+        long = str(locale.date_formats["long"])
+        return long + " – ", long
+    widen = "MMMM" if "MMMM" in str(locale.date_formats["long"]) else "MMM"
+    return tuple(re.sub("M{3,4}", widen, p) for p in parts)  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=32)
+def language(tag: str = DEFAULT_LANGUAGE) -> Language:
+    """The Language of a BCP 47 tag, its catalogue loaded once (English: the source words)."""
+    locale = locale_of(tag)
+    translations = Translations.load(str(LOCALE_DIR), [str(locale)], DOMAIN)
+    if not isinstance(translations, Translations):  # no catalogue: the source words, English plurals
+        translations = gettext_lib.NullTranslations()
+    return Language(tag, locale, translations)
+
+
+def catalogued() -> list[str]:
+    """The tags of the languages that have a compiled catalogue (English needs none)."""
+    return sorted(p.parent.parent.name.replace("_", "-") for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.mo"))
