@@ -372,7 +372,8 @@ def _look(data: dict, source: str, s, i) -> dict:
 def _languages(raw: Any, source: str) -> tuple[str, ...]:
     """[organisation] languages: BCP 47 tags CLDR knows, no repeats, at least one."""
     if not isinstance(raw, list) or not raw or not all(isinstance(t, str) and t.strip() for t in raw):
-        raise ConfigError(source, "organisation.languages", 'must be a non-empty list of language tags like ["en-GB", "cy"]')
+        raise ConfigError(source, "organisation.languages",
+                          'must be a non-empty list of language tags like ["en-GB", "cy"]')
     tags = tuple(t.strip() for t in raw)
     for tag in tags:
         try:

@@ -28,7 +28,6 @@ from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from babel.numbers import format_decimal
 from babel.support import Translations
 
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -72,9 +71,6 @@ class Language:
 
     def npgettext(self, context: str, singular: str, plural: str, n: int) -> str:
         return self.translations.npgettext(context, singular, plural, n)
-
-    def number(self, n: int | float) -> str:
-        return format_decimal(n, locale=self.locale)
 
     def long_date(self, day: date) -> str:
         """'21 June 2017' (en-GB), '21 Mehefin 2017' (cy): CLDR's long date."""

@@ -215,6 +215,7 @@ class Subscriber:
     paused: bool = False
     token_version: int = 1
     id: int | None = None
+    language: str = ""  # a BCP 47 tag of [organisation] languages; "": not chosen (the organisation's first)
 
 
 @dataclass(frozen=True)

@@ -79,8 +79,9 @@ def _parse_status(status: str) -> tuple[float, list[str], str]:
     return score, [r for r in rules.split(",") if r and r != "none"], text
 
 
-@pytest.mark.parametrize("images", ["lead", "all"])  # the text-to-image ratio rules see a picture or several
-def test_every_variant_scores_low(db, env, tmp_path, images):
+# The text-to-image ratio rules see a picture or several; Welsh text must not trip language rules.
+@pytest.mark.parametrize("images,languages", [("lead", ("en-GB",)), ("all", ("en-GB",)), ("lead", ("en-GB", "cy"))])
+def test_every_variant_scores_low(db, env, tmp_path, images, languages):
     from digest.db import members as member_db
     from digest.editorial.build import build_edition
     from digest.edition.periods import parse_period
@@ -90,7 +91,7 @@ def test_every_variant_scores_low(db, env, tmp_path, images):
     key = write_key(tmp_path / "dkim.pem")
     settings = load_settings(None, environ={**env, "DIGEST_DKIM_DOMAIN": "example.org",
                                             "DIGEST_DKIM_SELECTOR": "digest1", "DIGEST_DKIM_KEY_FILE": str(key)})
-    settings = replace(settings, images=images)
+    settings = replace(settings, images=images, languages=languages)
     ingest_sources(db, settings, [str(ROOT / "samples" / "news.xml")], now=NOW)
     rows, problems = parse_members_csv((ROOT / "samples" / "members.csv").read_text(), settings.topic_slugs)
     assert not problems
@@ -102,6 +103,8 @@ def test_every_variant_scores_low(db, env, tmp_path, images):
 
     samples = samples_for_key(db, settings, "2017-W25", now=NOW)
     assert {"*:html", "*:text", "cyber-security:text"} <= set(samples) and len(samples) >= 8
+    if "cy" in languages:  # checks/edition samples every language's all-topics variants
+        assert {"*:html:cy", "*:text:cy"} <= set(samples)
     pictures = sum(quopri.decodestring(s.message).count(b"<img ") for s in samples.values())
     print(f"{images}: {pictures} pictures in {len(samples)} variants")
     assert pictures >= (3 if images == "lead" else 12), pictures  # the pictures are really in the messages

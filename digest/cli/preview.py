@@ -22,6 +22,8 @@ HTML_WARN_BYTES = 80_000
 @click.option("--until", metavar="DATE", help="Last day of a custom window (inclusive).")
 @click.option("--topics", metavar="a,b", help="Only these topics (slugs, comma-separated).")
 @click.option("--subscriber", metavar="EMAIL", help="Show exactly the variant this member will get.")
+@click.option("--language", metavar="TAG", help="In this language of [organisation] languages (e.g. cy); "
+                                                  "default: the member's, else the first.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True),
               help="Write the email here (default: preview.html; with --text, standard output; - for standard output).")
 @click.option("--text", "as_text", is_flag=True, help="The plain-text part instead of the HTML (printed unless --out).")
@@ -33,8 +35,8 @@ HTML_WARN_BYTES = 80_000
               help="For --screenshot: answer picture requests from files of the same name in DIR "
                    "(Chromium fetches nothing from other hosts).")
 @pass_app
-def preview(app, key, week, day, month, since, until, topics, subscriber, out, as_text, open_it, screenshot,
-            images_from) -> None:
+def preview(app, key, week, day, month, since, until, topics, subscriber, language, out, as_text, open_it,
+            screenshot, images_from) -> None:
     """Write the email of an edition exactly as it will be sent, and list its articles.
 
     The edition is a KEY (2017-W25, 2017-06-21, 2017-06) or one of --week,
@@ -46,6 +48,7 @@ def preview(app, key, week, day, month, since, until, topics, subscriber, out, a
     Example:
       digest preview --week 2017-W25 --out preview.html
       digest preview 2017-W25 --subscriber sian.jones@example.org --text
+      digest preview --week 2017-W25 --language cy --out preview-cy.html
     """
     from ..editorial.preview import PreviewRequest, make_preview
 
@@ -53,7 +56,7 @@ def preview(app, key, week, day, month, since, until, topics, subscriber, out, a
     request = PreviewRequest(
         key=key, week=week, day=day, month=month, since=since, until=until,
         topics=parse_topics(topics, s.topic_slugs), subscriber=subscriber,
-        fmt="text" if as_text else "html",
+        fmt="text" if as_text else "html", language=language,
     )
     try:
         result = make_preview(app.db, s, request, now=now_utc())

@@ -105,7 +105,7 @@ def render_variant(
 def render_plan(edition: Edition, settings: Settings, plan: VariantPlan) -> Rendered:
     """Render one planned variant of an edition (see variants.plan_variant)."""
     return render_variant(edition, settings, items=list(plan.items), member_topics=plan.member_topics,
-                          fmt=plan.fmt, track_clicks=True, lang=getattr(plan, "lang", ""))
+                          fmt=plan.fmt, track_clicks=True, lang=plan.lang)
 
 
 def fill_slots(s: str, values: Mapping[str, str], *, html: bool) -> str:
@@ -146,10 +146,20 @@ def preheader_for(edition: Edition, items: Sequence[EditionItem], lang: Language
 
 def subject_for(edition: Edition, settings: Settings, lang: Language | None = None) -> str:
     """edition.subject if set, else the subject pattern (settings.subject, else the catalogue's)
-    filled with organisation and period."""
-    if edition.subject.strip():
-        return _oneline(edition.subject)
+    filled with organisation and period, in the language.
+
+    A build freezes the subject in the first language; another language gets its
+    own made subject unless the editor wrote one (it has no translation yet).
+    """
     lang = lang or language(settings.language)
+    if edition.subject.strip():
+        other = lang.tag != settings.language
+        if not (other and edition.subject == _made_subject(edition, settings, language(settings.language))):
+            return _oneline(edition.subject)
+    return _made_subject(edition, settings, lang)
+
+
+def _made_subject(edition: Edition, settings: Settings, lang: Language) -> str:
     # TRANSLATORS: the default subject line; {organisation} and {period} are filled in, keep them.
     pattern = settings.subject or lang.gettext("{organisation}: {period}")
     values = {
@@ -266,6 +276,9 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
     groups = _groups(articles, items, settings, member_topics, lang)
     return {
         "lang": lang.tag,
+        # Articles are in the organisation's first language (sources do not declare theirs yet):
+        # in an email of another language they carry their own lang, so screen readers switch voice.
+        "content_lang": "" if lang.tag == settings.language else settings.language,
         "organisation": settings.organisation,
         "address": _oneline(settings.address),
         "website": settings.website,

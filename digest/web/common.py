@@ -232,7 +232,7 @@ def describe_changes(changes: dict[str, list]) -> list[dict]:
     """[{"what", "before", "after"}] in words, for the saved page."""
     _ = words().gettext
     out = []
-    order = ("topics", "frequency", "format", "paused", "name", "status")
+    order = ("topics", "frequency", "format", "language", "paused", "name", "status")
     for key in sorted(changes, key=lambda k: order.index(k) if k in order else len(order)):
         old, new = changes[key]
         if key == "topics":
@@ -241,6 +241,8 @@ def describe_changes(changes: dict[str, list]) -> list[dict]:
             row = {"what": _("How often"), "before": _(FREQUENCY_WORDS[old][0]), "after": _(FREQUENCY_WORDS[new][0])}
         elif key == "format":
             row = {"what": _("Format"), "before": _(FORMAT_WORDS[old][0]), "after": _(FORMAT_WORDS[new][0])}
+        elif key == "language":
+            row = {"what": _("Language"), "before": _language_name(old), "after": _language_name(new)}
         elif key == "paused":
             row = {"what": _("Emails"), "before": _("Paused") if old else _("Being sent"),
                    "after": _("Paused") if new else _("Being sent")}
@@ -252,6 +254,11 @@ def describe_changes(changes: dict[str, list]) -> list[dict]:
             continue
         out.append(row)
     return out
+
+
+def _language_name(tag: str) -> str:
+    tag = tag or state().settings.language
+    return language(tag).locale.get_language_name().capitalize() if tag in state().settings.languages else tag
 
 
 def _status(status: str) -> str:

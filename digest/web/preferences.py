@@ -11,7 +11,8 @@ from flask import Blueprint, request
 
 from ..db import members as member_db
 from ..errors import SubscriberError
-from ..members import check_format, check_frequency, clean_name
+from ..i18n import language
+from ..members import check_format, check_frequency, check_language, clean_name
 from ..models import FORMATS, FREQUENCIES, Subscriber
 from .common import (
     FORMAT_WORDS,
@@ -27,6 +28,7 @@ from .common import (
     page,
     state,
     tokens_for,
+    use_language,
     words,
 )
 
@@ -42,6 +44,7 @@ def _form_state(sub: Subscriber) -> dict:
         "frequency": sub.frequency,
         "format": sub.format,
         "paused": sub.paused,
+        "language": sub.language or state().settings.language,
     }
 
 
@@ -59,6 +62,9 @@ def _render_form(token: str, sub: Subscriber, form: dict, errors: dict[str, str]
         topics=[(t.slug, t.label) for t in s.topics],
         frequencies=choices(FREQUENCY_WORDS, FREQUENCIES),
         formats=choices(FORMAT_WORDS, FORMATS),
+        # Each language named in itself ("Cymraeg"), as language choices are.
+        languages=[(tag, language(tag).locale.get_language_name().capitalize(), language(tag).locale.language)
+                   for tag in s.languages] if len(s.languages) > 1 else [],
         links=tokens_for(sub),
     )
 
@@ -99,6 +105,11 @@ def _read_form(sub: Subscriber) -> tuple[dict, dict, dict[str, str]]:
         except SubscriberError:
             errors[key] = (_("Choose one of the frequency options.") if key == "frequency"
                            else _("Choose one of the format options."))
+    if "language" in f:
+        try:
+            values["language"] = shown["language"] = check_language(f.get("language", ""), s.languages)
+        except SubscriberError:
+            errors["language"] = _("Choose one of the languages listed.")
     if "paused" in f:  # a hidden "0" comes before the checkbox, so an unticked box still says so
         values["paused"] = shown["paused"] = "1" in f.getlist("paused")
     if "name" in f:
@@ -127,6 +138,7 @@ def save(token: str):
         sub = load_member(conn, "preferences", token)  # again, inside the write transaction
         changes = member_db.update_preferences(conn, sub.id, source="web", now=st.now(), **values)
         sub = member_db.get_by_id(conn, sub.id)
+    use_language(sub.language)  # a member who chose another language reads the answer in it
     return page("saved.html", token=token, member=sub, address=masked(sub.email),
                 changes=describe_changes(changes), links=tokens_for(sub))
 

@@ -120,14 +120,14 @@ def handle_request(conn, req: request_db.SubscribeRequest):
 
 
 def _decide(conn, email: str, name, topics, frequency: str, fmt: str, now):
-    """Update the member for a request; returns (kind, name, url) of the email to send, or None to send nothing."""
+    """Update the member for a request; returns (kind, name, url, language) of the email to send, or None."""
     st = state()
     existing = member_db.get_by_email(conn, email)
     if existing is None:
         if member_db.is_suppressed(conn, email):
             return None  # forgotten at their request: only an administrator may add them back
         sub = member_db.create_pending(conn, email, name, topics, frequency, fmt, "web", now)
-        return "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version)
+        return "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version), sub.language
     if existing.status not in ("pending", "unsubscribed"):
         return None
     last = member_db.last_event_at(conn, existing.id, REQUEST_ACTIONS)
@@ -139,12 +139,13 @@ def _decide(conn, email: str, name, topics, frequency: str, fmt: str, now):
         kind, url = "return", st.links.preferences_url(existing.id, existing.token_version)
     member_db.add_event(conn, existing.id, "web", "subscribe-request",
                        {"status": existing.status, "email": kind}, now)
-    return kind, existing.name, url
+    return kind, existing.name, url, existing.language
 
 
-def _send(email: str, kind: str, name: str | None, url: str) -> None:
-    """Send the confirmation (or come-back) email; a failure is logged, never shown (same page for all)."""
+def _send(email: str, kind: str, name: str | None, url: str, lang: str = "") -> None:
+    """Send the confirmation (or come-back) email, in the member's language; a failure is logged, never shown."""
     st = state()
+    use_language(lang)
     s = st.settings
     context = {"kind": kind, "name": name, "url": url, "days": st.confirm_days, "org": st.org, "c": st.palette}
     _ = words().gettext
@@ -215,6 +216,6 @@ def ask_confirmations(app, *, source: str = "cli") -> tuple[int, int]:
                     continue
                 member_db.add_event(conn, sub.id, source, "subscribe-request",
                                    {"status": "pending", "email": "confirm"}, now)
-            _send(sub.email, "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version))
+            _send(sub.email, "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version), sub.language)
             asked += 1
     return asked, skipped
