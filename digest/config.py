@@ -458,11 +458,24 @@ def _topics(raw: Any, source: str) -> tuple[Topic, ...]:
             if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
                 raise ConfigError(source, f"{where}.{key}", "must be a list of non-empty strings")
             lists[key] = tuple(x.strip() for x in v)
-        unknown = set(t) - {"slug", "label", "aliases", "keywords"}
+        unknown = set(t) - {"slug", "label", "aliases", "keywords", "labels"}
         if unknown:
             raise ConfigError(source, f"{where}.{sorted(unknown)[0]}", "unknown key")
-        out.append(Topic(slug, label.strip(), lists["aliases"], lists["keywords"]))
+        out.append(Topic(slug, label.strip(), lists["aliases"], lists["keywords"],
+                         _topic_labels(t.get("labels", {}), source, f"{where}.labels")))
     return tuple(out)
+
+
+def _topic_labels(raw: Any, source: str, where: str) -> tuple[tuple[str, str], ...]:
+    """labels = { cy = "Diogelu data" }: the topic's label per language tag."""
+    if not isinstance(raw, dict) or not all(isinstance(v, str) and v.strip() for v in raw.values()):
+        raise ConfigError(source, where, 'must be a table of non-empty labels by language, like { cy = "Iechyd" }')
+    for tag in raw:
+        try:
+            locale_of(tag)
+        except ValueError as exc:
+            raise ConfigError(source, f"{where}.{tag}", str(exc)) from None
+    return tuple((tag, v.strip()) for tag, v in raw.items())
 
 
 def templates_dir() -> Path:

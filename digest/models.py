@@ -21,6 +21,11 @@ class Topic:
     label: str
     aliases: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()  # (language tag, label) for languages other than the first
+
+    def label_in(self, tag: str) -> str:
+        """The topic's label in a language: its own for that tag, else the label."""
+        return dict(self.labels).get(tag, self.label)
 
 
 @dataclass(frozen=True)

@@ -61,12 +61,17 @@ def _visible(html: str) -> str:
 def test_english_alone_by_default_and_tags_checked_against_cldr(settings, tmp_path, env):
     assert settings.languages == ("en-GB",) and settings.language == "en-GB"
     bad = tmp_path / "bad.toml"
-    for value, reason in (('["en-GB", "xx-nope"]', "not a language tag CLDR knows"), ("[]", "non-empty list"),
-                          ('["cy", "cy"]', "lists a language twice")):
-        bad.write_text(f"[organisation]\nlanguages = {value}\n", encoding="utf-8")
+    for text, reason in (('[organisation]\nlanguages = ["en-GB", "xx-nope"]', "not a language tag CLDR knows"),
+                         ("[organisation]\nlanguages = []", "non-empty list"),
+                         ('[organisation]\nlanguages = ["cy", "cy"]', "lists a language twice"),
+                         ('[[topics]]\nslug = "health"\nlabels = { cy = "" }', "non-empty labels by language"),
+                         ('[[topics]]\nslug = "health"\nlabels = { xx-nope = "Iechyd" }', "topics.+labels.xx-nope")):
+        bad.write_text(text + "\n", encoding="utf-8")
         with pytest.raises(ConfigError, match=reason) as caught:
             load_settings(bad, environ=env)
-        assert "organisation.languages" in str(caught.value)
+        assert "languages" in str(caught.value) or "labels" in str(caught.value)
+    assert settings.topic("data-protection").label_in("cy") == "Diogelu data"
+    assert settings.topic("data-protection").label_in("en-GB") == "Data protection"
 
 
 def test_a_member_language_is_one_of_the_configured_tags():
@@ -133,8 +138,11 @@ def test_the_welsh_email_has_no_english_chrome_and_marks_the_english_articles(cy
     assert r.preheader.startswith("Yr wythnos hon: ")
     doc = lxml_html.document_fromstring(r.html)
     assert doc.get("lang") == "cy"
-    articles = doc.xpath("//td[contains(concat(' ', @class, ' '), ' item ')]")
-    assert articles and all(td.get("lang") == "en-GB" for td in articles)  # read in an English voice
+    # What the sources wrote is read in an English voice; the topics, bylines and dates are Welsh.
+    written = doc.xpath("//*[contains(concat(' ', @class, ' '), ' headline ') or contains(@class, 'summary')]")
+    assert len(written) >= 12 and all(e.get("lang") == "en-GB" for e in written)
+    assert "Diogelu data" in seen and "Gan Martin Ferguson" in seen and "21 Mehefin 2017" in seen
+    assert "ac wedi dewis: Diogelu data." in seen
 
 
 def test_english_is_unchanged_when_welsh_is_configured(settings, cy_settings):

@@ -184,11 +184,11 @@ def browser_url(edition: Edition, settings: Settings) -> str:
 # ---- context -----------------------------------------------------------------
 
 
-def _label(settings: Settings, slug: str) -> str:
+def _label(settings: Settings, slug: str, lang: Language) -> str:
     # A topic dropped from the taxonomy after the edition was built must not
     # stop a send: show its slug in words instead.
     try:
-        return settings.topic(slug).label
+        return settings.topic(slug).label_in(lang.tag)
     except KeyError:
         return slug.replace("-", " ").capitalize()
 
@@ -236,7 +236,7 @@ def _groups(articles: list[dict], items: list[EditionItem], settings: Settings,
         groups.setdefault(slug, []).append(a)
     out = [{"heading": "", "articles": articles[:1]}]
     for slug in sorted(groups, key=lambda t: (t == "", order.index(t) if t in order else len(order))):
-        heading = _label(settings, slug) if slug else lang.gettext("Other news")
+        heading = _label(settings, slug, lang) if slug else lang.gettext("Other news")
         # Under its topic's heading an article's label names only its other topics.
         out.append({"heading": heading,
                     "articles": [dict(a, topics=[t for t in a["topics"] if t != heading]) for a in groups[slug]]})
@@ -259,13 +259,13 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
             "url": it.url.strip(),
             "byline": _byline(it, lang),
             "date": lang.long_date(fmt_.local_date(it.published_at, tz)),
-            "topics": [_label(settings, s) for s in it.topics],
+            "topics": [_label(settings, s, lang) for s in it.topics],
             "paragraphs": [_oneline(p) for p in re.split(r"\n\s*\n", it.summary or "") if p.strip()],
             "lead_image": _image(it.image, COLUMN_WIDTH, settings) if lead else None,
             "thumb": _image(it.image, THUMB_WIDTH, settings) if thumb else None,
             "first_in_list": n == 0,
         })
-    chosen = [_label(settings, s) for s in member_topics]
+    chosen = [_label(settings, s, lang) for s in member_topics]
     dates = fmt_.window_dates(edition.window, frequency, tz, lang)
     intro = _intro(len(articles), dates, web is not None, bool(member_topics), lang)
     logo = None

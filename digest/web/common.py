@@ -129,6 +129,12 @@ def use_language(tag: str | None) -> Language:
     return g.digest_language
 
 
+def topic_choices() -> list[tuple[str, str]]:
+    """(slug, label) of every topic, labelled in the request's language."""
+    tag = words().tag
+    return [(t.slug, t.label_in(tag)) for t in state().settings.topics]
+
+
 def choices(words_of: dict[str, tuple[str, str]], values: Sequence[str]) -> list[tuple[str, str, str]]:
     """(value, label, hint) of each radio choice, in the request's language."""
     _ = words().gettext
@@ -214,7 +220,7 @@ def masked(email: str) -> str:
 
 def topic_label(slug: str) -> str:
     try:
-        return state().settings.topic(slug).label
+        return state().settings.topic(slug).label_in(words().tag)
     except KeyError:  # dropped from the taxonomy since
         return slug.replace("-", " ").capitalize()
 

@@ -24,7 +24,7 @@ from ..db import editions as edition_db
 from ..edition.render import frequency_label, render_variant, subject_for
 from ..edition.textformat import window_dates
 from ..models import Edition
-from .common import EDITION_CSP, page, state, words
+from .common import EDITION_CSP, page, state, topic_choices, words
 
 bp = Blueprint("editions", __name__)
 
@@ -89,7 +89,7 @@ def archive():
     st = state()
     settings = st.settings
     sent = _sent()
-    topics = [(t.slug, t.label) for t in settings.topics]
+    topics = topic_choices()
     slug = request.args.get("topic")
     if slug is not None:
         label = dict(topics).get(slug)

@@ -28,6 +28,7 @@ from .common import (
     page,
     state,
     tokens_for,
+    topic_choices,
     use_language,
     words,
 )
@@ -59,7 +60,7 @@ def _render_form(token: str, sub: Subscriber, form: dict, errors: dict[str, str]
         address=masked(sub.email),
         form=form,
         errors=errors or {},
-        topics=[(t.slug, t.label) for t in s.topics],
+        topics=topic_choices(),
         frequencies=choices(FREQUENCY_WORDS, FREQUENCIES),
         formats=choices(FORMAT_WORDS, FORMATS),
         # Each language named in itself ("Cymraeg"), as language choices are.

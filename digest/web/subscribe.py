@@ -31,7 +31,7 @@ from ..message.outgoing import Outgoing
 from ..models import FORMATS, FREQUENCIES
 from ..sending.transports import Envelope
 from .common import (FORMAT_WORDS, FREQUENCY_WORDS, choices, load_member, masked, name_error, page, state,
-                     tokens_for, use_language, words)
+                     tokens_for, topic_choices, use_language, words)
 
 log = logging.getLogger("digest.web")
 bp = Blueprint("subscribe", __name__)
@@ -46,7 +46,7 @@ def _render_form(form: dict, errors: dict[str, str] | None = None, status: int =
         status,
         form=form,
         errors=errors or {},
-        topics=[(t.slug, t.label) for t in s.topics],
+        topics=topic_choices(),
         frequencies=choices(FREQUENCY_WORDS, FREQUENCIES),
         formats=choices(FORMAT_WORDS, FORMATS),
     )
