@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
@@ -108,6 +109,24 @@ def _range_patterns(locale: Locale, field: str) -> tuple[str, str]:
         return long + " – ", long
     widen = "MMMM" if "MMMM" in str(locale.date_formats["long"]) else "MMM"
     return tuple(re.sub("M{3,4}", widen, p) for p in parts)  # type: ignore[return-value]
+
+
+def best_language(accepted: Sequence[str], languages: Sequence[str]) -> str:
+    """The configured language a reader's Accept-Language prefers (tags best first), else the first.
+
+    A tag matches itself whatever its case, then by its language alone: "cy-GB" finds "cy", "en" finds "en-GB".
+    """
+    def primary(tag: str) -> str:
+        return tag.replace("_", "-").split("-")[0].lower()
+
+    for wanted in accepted:
+        for tag in languages:
+            if tag.lower() == wanted.replace("_", "-").lower():
+                return tag
+        for tag in languages:
+            if primary(tag) == primary(wanted):
+                return tag
+    return languages[0]
 
 
 @lru_cache(maxsize=32)

@@ -145,9 +145,10 @@ def test_the_welsh_email_has_no_english_chrome_and_marks_the_english_articles(cy
     assert "ac wedi dewis: Diogelu data." in seen
 
 
-def test_english_is_unchanged_when_welsh_is_configured(settings, cy_settings):
+def test_english_is_unchanged_when_welsh_is_configured(cy_settings):
+    english_only = replace(cy_settings, languages=("en-GB",))
     for fmt in ("html", "text"):
-        assert render_variant(week25(), cy_settings, fmt=fmt) == render_variant(week25(), settings, fmt=fmt)
+        assert render_variant(week25(), cy_settings, fmt=fmt) == render_variant(week25(), english_only, fmt=fmt)
 
 
 def test_an_editors_subject_is_kept_and_a_made_one_is_made_again_in_welsh(cy_settings):
@@ -256,3 +257,47 @@ def test_a_welsh_member_is_asked_to_confirm_in_welsh(cy_settings, db):
     assert subjects["sian@example.org"][1].startswith("Helo Siân,") and "Cadarnhau fy nhanysgrifiad" in subjects[
         "sian@example.org"][1]
     assert subjects["ana@example.org"][0] == "Confirm your subscription to Public Digital Leaders Network"
+
+
+def test_accept_language_and_the_language_switch_on_pages_without_a_member(cy_settings, db):
+    from digest.i18n import best_language
+
+    assert best_language(["cy-GB", "en"], BILINGUAL) == "cy" and best_language(["en-US"], BILINGUAL) == "en-GB"
+    assert best_language(["fr", "de"], BILINGUAL) == "en-GB" and best_language([], BILINGUAL) == "en-GB"
+    client = create_app(cy_settings, db, transport_factory=MemoryTransport, clock=lambda: T0).test_client()
+    welsh = client.get("/subscribe", headers={"Accept-Language": "cy,en-GB;q=0.8"})
+    page = welsh.get_data(as_text=True)
+    assert '<html lang="cy">' in page and "Cael crynhoad Public Digital Leaders Network" in page
+    assert "Accept-Language" in welsh.headers.get("Vary", "")
+    assert '<a href="/subscribe?lang=en-GB" lang="en" hreflang="en-GB">English</a>' in page
+    assert '<span lang="cy" aria-current="true">Cymraeg</span>' in page
+    english = client.get("/subscribe?lang=en-GB", headers={"Accept-Language": "cy"}).get_data(as_text=True)
+    assert '<html lang="en">' in english and "Get the Public Digital Leaders Network digest" in english
+    archive = client.get("/editions/?lang=cy").get_data(as_text=True)
+    assert "Rhifynnau blaenorol" in archive and "Diogelu data" in archive
+    missing = client.get("/nothing-here", headers={"Accept-Language": "cy"})
+    assert missing.status_code == 404 and "Heb ddod o hyd i’r dudalen" in missing.get_data(as_text=True)
+    desk = client.get("/desk/sign-in", headers={"Accept-Language": "cy"}).get_data(as_text=True)
+    assert '<html lang="en">' in desk and "Cymraeg" not in desk  # the desk is in the first language only
+    english_only = replace(cy_settings, languages=("en-GB",))
+    only_english = create_app(english_only, db, transport_factory=MemoryTransport).test_client().get(
+        "/subscribe", headers={"Accept-Language": "cy"})
+    assert "Vary" not in only_english.headers and 'class="languages"' not in only_english.get_data(as_text=True)
+
+
+def test_subscribing_on_the_welsh_form_makes_a_welsh_member(cy_settings, db):
+    outbox = MemoryTransport()
+    app = create_app(cy_settings, db, transport_factory=lambda: outbox, clock=lambda: T0)
+    client = app.test_client()
+    form = client.get("/subscribe?lang=cy").get_data(as_text=True)
+    assert '<input type="radio" id="language-cy" name="language" value="cy" checked>' in form
+    data = {"email": "sian@example.org", "topics": ["data-protection"], "frequency": "weekly", "format": "html",
+            "name": "", "language": "cy"}
+    assert client.post("/subscribe", data=data).status_code == 200
+    assert app.extensions["digest"].mailer.wait_idle(timeout=30)
+    with db.connect() as conn:
+        assert member_db.get_by_email(conn, "sian@example.org").language == "cy"
+    [(_envelope, raw)] = outbox.sent
+    assert b"Helo," in raw and b"Cadarnhau" in raw  # the confirmation email in Welsh
+    refused = client.post("/subscribe", data={**data, "email": "ana@example.org", "language": "fr"})
+    assert refused.status_code == 400 and "Choose one of the languages listed." in refused.get_data(as_text=True)

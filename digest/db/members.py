@@ -149,7 +149,7 @@ def create(conn: Connection, email: str, name: str | None, topics: Sequence[str]
 
 def add(conn: Connection, email: str, name: str | None = None, topics: Sequence[str] = (),
         frequency: str = "weekly", fmt: str = "html", *, pending: bool = False, source: str = "cli",
-        now: datetime) -> Subscriber:
+        now: datetime, language: str = "") -> Subscriber:
     """Add a new member, active (an administrator vouches for consent) or pending.
 
     Raises SubscriberError if the address is already a member, left, or was forgotten.
@@ -164,13 +164,13 @@ def add(conn: Connection, email: str, name: str | None = None, topics: Sequence[
         hint = "" if existing.status == "pending" else "; change details with `digest subscribers set`"
         raise SubscriberError(email, f"is already a member ({existing.status}){hint}")
     return create(conn, email, name, topics, frequency, fmt,
-                  status="pending" if pending else "active", source=source, now=now)
+                  status="pending" if pending else "active", source=source, now=now, language=language)
 
 
 def create_pending(conn: Connection, email: str, name: str | None, topics: Sequence[str], frequency: str,
-                   fmt: str, source: str, now: datetime) -> Subscriber:
+                   fmt: str, source: str, now: datetime, language: str = "") -> Subscriber:
     """A member waiting to confirm (double opt-in). Same refusals as add()."""
-    return add(conn, email, name, topics, frequency, fmt, pending=True, source=source, now=now)
+    return add(conn, email, name, topics, frequency, fmt, pending=True, source=source, now=now, language=language)
 
 
 def confirm(conn: Connection, sub_id: int, *, source: str, now: datetime) -> Subscriber:

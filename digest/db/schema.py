@@ -357,4 +357,5 @@ subscribe_requests = Table(
     Column("frequency", String(20), nullable=False),
     Column("format", String(10), nullable=False),
     Column("requested_at", UTCDateTime, nullable=False),
+    Column("language", String(35), nullable=False, default="", server_default=""),  # the page's, as the member chose
 )

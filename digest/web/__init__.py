@@ -37,7 +37,7 @@ from ..db import Database
 from ..errors import DatabaseBusyError, DatabaseError, TokenError
 from ..sending.transports import make_transport
 from . import clicks, desk, editions, preferences, subscribe, unsubscribe
-from .common import EDITION_CSP, PAGE_CSP, WebState, error_page, words
+from .common import EDITION_CSP, PAGE_CSP, WebState, error_page, language_links, negotiate_language, words
 from .mailer import Mailer
 
 log = logging.getLogger("digest.web")
@@ -101,11 +101,14 @@ def create_app(
     app.extensions["digest-bursts"] = clicks.BurstDetector()
     desk.register(app, state)  # the edition desk, /desk/ (editors only)
 
+    app.before_request(negotiate_language)
+
     @app.context_processor
     def _organisation() -> dict:
         lang = words()
         # <html lang> names the language only ("en"); the feed's xml:lang the whole tag ("en-GB").
-        return {"org": state.org, "html_lang": lang.locale.language, "lang_tag": lang.tag}
+        return {"org": state.org, "html_lang": lang.locale.language, "lang_tag": lang.tag,
+                "language_links": language_links()}
 
     @app.get("/assets/site.css")
     def stylesheet() -> Response:
@@ -152,6 +155,8 @@ def create_app(
         h["X-Content-Type-Options"] = "nosniff"
         h["Referrer-Policy"] = "no-referrer"
         h.setdefault("Cache-Control", "no-store")
+        if len(settings.languages) > 1:  # pages (and their caches) differ by the reader's languages
+            h.add("Vary", "Accept-Language")
         return resp
 
     return app

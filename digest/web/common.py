@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Sequence
 
-from flask import Response, current_app, g, make_response, render_template
+from urllib.parse import urlencode
+
+from flask import Response, current_app, g, has_request_context, make_response, render_template, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..config import Settings
@@ -19,7 +21,7 @@ from ..db import Database
 from ..db import members as member_db
 from ..edition.textformat import Palette, dark_palette, palette, readable
 from ..errors import TokenError
-from ..i18n import N_, Language, language
+from ..i18n import N_, Language, best_language, language
 from ..message.links import Links
 from ..members import NAME_MAX
 from ..models import Subscriber
@@ -122,6 +124,46 @@ def words() -> Language:
     return g.get("digest_language") or language(state().settings.language)
 
 
+def negotiate_language() -> None:
+    """Before each request: ?lang=TAG (the language switch) wins, else the browser's Accept-Language.
+    The desk is written in the organisation's first language only."""
+    languages = state().settings.languages
+    if request.path.startswith("/desk"):
+        use_language(languages[0])
+        return
+    explicit = request.args.get("lang")
+    g.digest_explicit_language = explicit in languages
+    use_language(explicit if explicit in languages else
+                 best_language([tag for tag, _q in request.accept_languages], languages))
+
+
+def language_choices() -> list[tuple[str, str, str]]:
+    """(tag, name, lang) of each configured language, named in itself ("Cymraeg") as language choices are;
+    [] when there is only one."""
+    languages = state().settings.languages
+    if len(languages) < 2:
+        return []
+    return [(tag, language(tag).locale.get_language_name().capitalize(), language(tag).locale.language)
+            for tag in languages]
+
+
+def language_links() -> list[dict]:
+    """The language switch: every configured language, named in itself, linking to this page in it."""
+    languages = state().settings.languages
+    if len(languages) < 2 or not has_request_context():  # emails made by the mail worker have no request
+        return []
+    if request.path.startswith("/desk") or request.method != "GET":
+        return []
+    current = words().tag
+    links = []
+    for tag in languages:
+        args = {**request.args.to_dict(), "lang": tag}
+        links.append({"tag": tag, "lang": language(tag).locale.language, "current": tag == current,
+                      "name": language(tag).locale.get_language_name().capitalize(),
+                      "url": f"{request.path}?{urlencode(args)}"})
+    return links
+
+
 def use_language(tag: str | None) -> Language:
     """Speak `tag` for the rest of this request (a configured language; else the default)."""
     languages = state().settings.languages
@@ -180,7 +222,8 @@ def load_member(conn, purpose: str, token: str, *, max_age: int | None = None) -
     sub = member_db.get_by_id(conn, sub_id)
     if sub is None or sub.token_version != version:
         raise TokenError("no such member, or the link was revoked")
-    use_language(getattr(sub, "language", None))
+    if sub.language and not g.get("digest_explicit_language"):  # the member's choice, unless the switch was used
+        use_language(sub.language)
     return sub
 
 

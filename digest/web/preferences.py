@@ -11,7 +11,6 @@ from flask import Blueprint, request
 
 from ..db import members as member_db
 from ..errors import SubscriberError
-from ..i18n import language
 from ..members import check_format, check_frequency, check_language, clean_name
 from ..models import FORMATS, FREQUENCIES, Subscriber
 from .common import (
@@ -19,6 +18,7 @@ from .common import (
     FREQUENCY_WORDS,
     choices,
     csrf_ok,
+    language_choices,
     csrf_value,
     describe_changes,
     error_page,
@@ -63,9 +63,7 @@ def _render_form(token: str, sub: Subscriber, form: dict, errors: dict[str, str]
         topics=topic_choices(),
         frequencies=choices(FREQUENCY_WORDS, FREQUENCIES),
         formats=choices(FORMAT_WORDS, FORMATS),
-        # Each language named in itself ("Cymraeg"), as language choices are.
-        languages=[(tag, language(tag).locale.get_language_name().capitalize(), language(tag).locale.language)
-                   for tag in s.languages] if len(s.languages) > 1 else [],
+        languages=language_choices(),
         links=tokens_for(sub),
     )
 

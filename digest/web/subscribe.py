@@ -26,12 +26,12 @@ from werkzeug.exceptions import TooManyRequests
 from ..db import members as member_db
 from ..db import requests as request_db
 from ..errors import SubscriberError, TokenError
-from ..members import check_format, check_frequency, clean_name, normalise_email
+from ..members import check_format, check_frequency, check_language, clean_name, normalise_email
 from ..message.outgoing import Outgoing
 from ..models import FORMATS, FREQUENCIES
 from ..sending.transports import Envelope
-from .common import (FORMAT_WORDS, FREQUENCY_WORDS, choices, load_member, masked, name_error, page, state,
-                     tokens_for, topic_choices, use_language, words)
+from .common import (FORMAT_WORDS, FREQUENCY_WORDS, choices, language_choices, load_member, masked, name_error,
+                     page, state, tokens_for, topic_choices, use_language, words)
 
 log = logging.getLogger("digest.web")
 bp = Blueprint("subscribe", __name__)
@@ -49,12 +49,13 @@ def _render_form(form: dict, errors: dict[str, str] | None = None, status: int =
         topics=topic_choices(),
         frequencies=choices(FREQUENCY_WORDS, FREQUENCIES),
         formats=choices(FORMAT_WORDS, FORMATS),
+        languages=language_choices(),
     )
 
 
 def _blank_form() -> dict:
     return {"email": "", "name": "", "topics": set(state().settings.topic_slugs), "frequency": "weekly",
-            "format": "html"}
+            "format": "html", "language": words().tag}
 
 
 @bp.get("/")
@@ -77,6 +78,7 @@ def subscribe():
         "topics": {t for t in f.getlist("topics") if t in slugs},
         "frequency": f.get("frequency", "weekly"),
         "format": f.get("format", "html"),
+        "language": f.get("language", ""),
     }
     errors: dict[str, str] = {}
     _ = words().gettext
@@ -99,12 +101,16 @@ def subscribe():
         fmt = check_format(shown["format"])
     except SubscriberError:
         errors["format"] = _("Choose a format.")
+    try:  # absent when only one language is configured: "" (the first)
+        lang = check_language(shown["language"], st.settings.languages)
+    except SubscriberError:
+        errors["language"] = _("Choose one of the languages listed.")
     if errors:
         return _render_form(shown, errors, 400)
     topics = () if shown["topics"] == set(slugs) else tuple(t for t in slugs if t in shown["topics"])
     # The same work whoever the address belongs to: record, wake the worker, answer.
     with st.db.begin() as conn:
-        request_db.add(conn, email, name, topics, frequency, fmt, st.now())
+        request_db.add(conn, email, name, topics, frequency, fmt, st.now(), lang)
     resp = page("check_inbox.html", email=email)
     # Wake the worker once the answer has gone out, so its work cannot slow this answer down.
     resp.call_on_close(st.mailer.notify)
@@ -113,20 +119,21 @@ def subscribe():
 
 def handle_request(conn, req: request_db.SubscribeRequest):
     """The mail worker's decision for one recorded request (in its transaction): a sender, or None."""
-    outgoing = _decide(conn, req.email, req.name, req.topics, req.frequency, req.format, req.requested_at)
+    outgoing = _decide(conn, req.email, req.name, req.topics, req.frequency, req.format, req.requested_at,
+                       req.language)
     if outgoing is None:
         return None
     return lambda: _send(req.email, *outgoing)
 
 
-def _decide(conn, email: str, name, topics, frequency: str, fmt: str, now):
+def _decide(conn, email: str, name, topics, frequency: str, fmt: str, now, language: str = ""):
     """Update the member for a request; returns (kind, name, url, language) of the email to send, or None."""
     st = state()
     existing = member_db.get_by_email(conn, email)
     if existing is None:
         if member_db.is_suppressed(conn, email):
             return None  # forgotten at their request: only an administrator may add them back
-        sub = member_db.create_pending(conn, email, name, topics, frequency, fmt, "web", now)
+        sub = member_db.create_pending(conn, email, name, topics, frequency, fmt, "web", now, language)
         return "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version), sub.language
     if existing.status not in ("pending", "unsubscribed"):
         return None

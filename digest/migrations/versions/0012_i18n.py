@@ -8,6 +8,7 @@ subscribers.language: a BCP 47 tag of [organisation] languages ("cy"), or ""
 for a member who has not chosen (they get the organisation's first language).
 variants.language: the language a variant is written in, "" for the first;
 an edition has one variant per (topics, format, language).
+subscribe_requests.language: the language chosen on the subscribe form.
 """
 from typing import Sequence, Union
 
@@ -28,9 +29,13 @@ def upgrade() -> None:
         batch_op.drop_constraint("uq_variants_edition_id_topics_format", type_="unique")
         batch_op.create_unique_constraint("uq_variants_edition_id_topics_format_language",
                                           ["edition_id", "topics", "format", "language"])
+    with op.batch_alter_table("subscribe_requests", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("language", sa.String(35), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("subscribe_requests", schema=None) as batch_op:
+        batch_op.drop_column("language")
     with op.batch_alter_table("variants", schema=None) as batch_op:
         batch_op.drop_constraint("uq_variants_edition_id_topics_format_language", type_="unique")
         batch_op.create_unique_constraint("uq_variants_edition_id_topics_format", ["edition_id", "topics", "format"])
