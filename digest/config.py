@@ -117,11 +117,19 @@ class Settings:
     fetch_timeout: float = 20.0
     fetch_deadline: float = 60.0
     languages: tuple[str, ...] = ("en-GB",)  # BCP 47 tags; the first is the default (digest/i18n.py)
+    language_mode: str = "per_member"  # or "bilingual": members who have not chosen get every language in one email
+    bilingual_order: tuple[str, ...] = ()  # the languages of a bilingual email, in order
 
     @property
     def language(self) -> str:
         """The default language: the first configured."""
         return self.languages[0]
+
+    @property
+    def unchosen_language(self) -> str:
+        """The language of the variant for members who have not chosen: "" (the first), or the bilingual
+        tag ("cy+en-GB") in bilingual mode."""
+        return "+".join(self.bilingual_order) if self.language_mode == "bilingual" else ""
 
     def source_named(self, name: str) -> SourceSettings:
         for src in self.sources:
@@ -329,7 +337,7 @@ def _validate(data: dict, source: str) -> Settings:
         min_articles=min_articles,
         fetch_timeout=fetch["fetch_timeout"],
         fetch_deadline=fetch["fetch_deadline"],
-        languages=_languages(data.get("organisation", {}).get("languages", ["en-GB"]), source),
+        **_language_settings(data.get("organisation", {}), source),
         **_look(data, source, s, i),
         busy_timeout=busy_timeout,
     )
@@ -367,6 +375,22 @@ def _look(data: dict, source: str, s, i) -> dict:
     return dict(images=images, layout=layout, templates_dir=templates_dir, logo_url=logo_url,
                 logo_alt=s("organisation", "logo_alt").strip(), logo_width=logo_width, logo_height=logo_height,
                 http_images=http_images, image_weight_kb=weight, fetch_images=fetch_images)
+
+
+def _language_settings(org: dict, source: str) -> dict:
+    """languages, language_mode and bilingual_order of [organisation]."""
+    languages = _languages(org.get("languages", ["en-GB"]), source)
+    mode = org.get("language_mode", "per_member")
+    if mode not in ("per_member", "bilingual"):
+        raise ConfigError(source, "organisation.language_mode", f"must be per_member or bilingual, not {mode!r}")
+    if mode == "bilingual" and len(languages) < 2:
+        raise ConfigError(source, "organisation.language_mode", "bilingual needs two or more languages")
+    # By default the other languages come first (the Welsh Language Standards: Welsh not after English).
+    order = org.get("bilingual_order") or [*languages[1:], languages[0]]
+    if not isinstance(order, list) or sorted(order) != sorted(languages):
+        raise ConfigError(source, "organisation.bilingual_order",
+                          f"must list each of the languages once ({', '.join(languages)}), not {order!r}")
+    return {"languages": languages, "language_mode": mode, "bilingual_order": tuple(order)}
 
 
 def _languages(raw: Any, source: str) -> tuple[str, ...]:

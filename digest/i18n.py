@@ -61,6 +61,20 @@ class Language:
     locale: Locale
     translations: gettext_lib.NullTranslations
 
+    @property
+    def parts(self) -> tuple[Language, ...]:
+        """The languages this one writes in: itself (a bilingual one: each of its own)."""
+        return (self,)
+
+    @property
+    def html_tag(self) -> str:
+        """What the lang attribute of a page in this language says."""
+        return self.tag
+
+    def join(self, texts: Sequence[str]) -> str:
+        """One text per part (see parts) as this language says them together: a bilingual one joins them."""
+        return _join(texts)
+
     def gettext(self, message: str) -> str:
         return self.translations.gettext(message)
 
@@ -129,9 +143,85 @@ def best_language(accepted: Sequence[str], languages: Sequence[str]) -> str:
     return languages[0]
 
 
+BILINGUAL_SEPARATOR = " / "
+
+
+def _join(texts) -> str:
+    out: list[str] = []
+    for text in texts:  # what the languages say alike (a name, a date in digits) is said once
+        if text not in out:
+            out.append(text)
+    return BILINGUAL_SEPARATOR.join(out)
+
+
+class _Joined:
+    """gettext-like translations that give each language's words in order, joined ("Helo, / Hello,")."""
+
+    def __init__(self, parts: Sequence[Language]):
+        self.parts = tuple(parts)
+
+    def gettext(self, message: str) -> str:
+        return _join(p.gettext(message) for p in self.parts)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return _join(p.ngettext(singular, plural, n) for p in self.parts)
+
+    def pgettext(self, context: str, message: str) -> str:
+        return _join(p.pgettext(context, message) for p in self.parts)
+
+    def npgettext(self, context: str, singular: str, plural: str, n: int) -> str:
+        return _join(p.npgettext(context, singular, plural, n) for p in self.parts)
+
+
+class PerLanguage(str):
+    """A value that differs by language (dates, "all topics") in a bilingual text: reads as every
+    language's, joined; a sentence in one language takes its own (see Bilingual.format)."""
+
+    def __new__(cls, texts: Sequence[str]):
+        value = super().__new__(cls, _join(texts))
+        value.texts = tuple(texts)
+        return value
+
+
+@dataclass(frozen=True)
+class Bilingual(Language):
+    """Several languages in one text, in order ("cy+en-GB"): for a bilingual email. Every word and date
+    is given in each language, joined by BILINGUAL_SEPARATOR; the page's lang is the first's."""
+
+    languages: tuple[Language, ...] = ()
+
+    @property
+    def parts(self) -> tuple[Language, ...]:
+        return self.languages
+
+    @property
+    def html_tag(self) -> str:
+        return self.languages[0].tag
+
+    def each(self, message_of, values: dict, wrap=str) -> str:
+        """Each language's sentence, filled with that language's values (PerLanguage), joined:
+        message_of(part) gives a part's translated text, wrap (Markup, in HTML) makes it safe to fill."""
+        texts = [wrap(message_of(p)) % {k: v.texts[i] if isinstance(v, PerLanguage) else v for k, v in values.items()}
+                 for i, p in enumerate(self.languages)]
+        return wrap(BILINGUAL_SEPARATOR).join(dict.fromkeys(texts))
+
+    def long_date(self, day: date) -> str:
+        return _join(p.long_date(day) for p in self.languages)
+
+    def month_year(self, day: date) -> str:
+        return _join(p.month_year(day) for p in self.languages)
+
+    def date_range(self, first: date, last: date) -> str:
+        return _join(p.date_range(first, last) for p in self.languages)
+
+
 @lru_cache(maxsize=32)
 def language(tag: str = DEFAULT_LANGUAGE) -> Language:
-    """The Language of a BCP 47 tag, its catalogue loaded once (English: the source words)."""
+    """The Language of a BCP 47 tag, its catalogue loaded once (English: the source words);
+    "cy+en-GB": those languages together (Bilingual)."""
+    if "+" in tag:
+        parts = tuple(language(t) for t in tag.split("+"))
+        return Bilingual(tag, parts[0].locale, _Joined(parts), parts)  # type: ignore[arg-type]
     locale = locale_of(tag)
     translations = Translations.load(str(LOCALE_DIR), [str(locale)], DOMAIN)
     if not isinstance(translations, Translations):  # no catalogue: the source words, English plurals

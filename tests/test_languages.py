@@ -220,21 +220,6 @@ def test_preview_in_welsh_and_an_unknown_language_refused(run_cli, seed_path, co
     assert refused.exit_code != 0 and "unknown language 'fr' (one of: en-GB, cy)" in refused.output
 
 
-# ---- golden files of the demo week for a Welsh member ------------------------------------------
-
-
-@pytest.mark.parametrize("part", ["html", "txt"])
-def test_golden_welsh(cy_settings, part):
-    """The Welsh twin of test_render.test_golden (the same member: data protection and cyber security)."""
-    rendered = render_variant(week25(), cy_settings, member_topics=("data-protection", "cyber-security"), lang="cy")
-    actual = _normalise(rendered.html if part == "html" else rendered.text)
-    path = GOLDEN / f"digest-2017-W25.cy.{part}"
-    if os.environ.get("DIGEST_UPDATE_GOLDEN") == "1":
-        path.write_text(actual, encoding="utf-8")
-    assert path.exists(), f"{path} missing: run with DIGEST_UPDATE_GOLDEN=1"
-    assert actual == path.read_text(encoding="utf-8"), f"{path} differs: check, then DIGEST_UPDATE_GOLDEN=1"
-
-
 def test_a_welsh_member_is_asked_to_confirm_in_welsh(cy_settings, db):
     from email import message_from_bytes
     from email.header import decode_header, make_header
@@ -301,3 +286,69 @@ def test_subscribing_on_the_welsh_form_makes_a_welsh_member(cy_settings, db):
     assert b"Helo," in raw and b"Cadarnhau" in raw  # the confirmation email in Welsh
     refused = client.post("/subscribe", data={**data, "email": "ana@example.org", "language": "fr"})
     assert refused.status_code == 400 and "Choose one of the languages listed." in refused.get_data(as_text=True)
+
+
+# ---- bilingual: one email in both languages for members who have not chosen -------------------
+
+
+@pytest.fixture
+def bilingual_settings(tmp_path, env):
+    path = tmp_path / "bilingual.toml"
+    path.write_text('[organisation]\nlanguages = ["en-GB", "cy"]\nlanguage_mode = "bilingual"\n', encoding="utf-8")
+    return load_settings(path, environ=env)
+
+
+def test_bilingual_mode_config_welsh_first_by_default(bilingual_settings, tmp_path, env):
+    assert bilingual_settings.bilingual_order == ("cy", "en-GB") and bilingual_settings.unchosen_language == "cy+en-GB"
+    bad = tmp_path / "bad.toml"
+    for text, reason in (('languages = ["en-GB"]\nlanguage_mode = "bilingual"', "needs two or more languages"),
+                         ('language_mode = "both"', "per_member or bilingual"),
+                         ('languages = ["en-GB", "cy"]\nbilingual_order = ["cy"]', "each of the languages once")):
+        bad.write_text("[organisation]\n" + text + "\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=reason):
+            load_settings(bad, environ=env)
+
+
+def test_the_bilingual_email_says_each_sentence_in_each_language(bilingual_settings):
+    r = render_variant(week25(), bilingual_settings, lang=bilingual_settings.unchosen_language)
+    seen = _visible(r.html)
+    assert r.subject == "Public Digital Leaders Network: wythnos yn dechrau 19 Mehefin 2017 / week of 19 June 2017"
+    assert "Dyma 6 erthygl o 19–25 Mehefin 2017. / Here are 6 articles from 19–25 June 2017." in seen
+    assert "ac wedi dewis: pob pwnc. / You are receiving this because" in seen and "chose: all topics." in seen
+    assert seen.index("Helo") < seen.index("Hello")  # Welsh first
+    assert lxml_html.document_fromstring(r.html).get("lang") == "cy"
+    assert "Darllen mwy / Read more: https://www.example.org/" in r.text
+
+
+def test_bilingual_variant_for_members_who_have_not_chosen_and_a_choice_wins(run_cli, seed_path, db,
+                                                                            bilingual_settings):
+    assert run_cli("ingest", seed_path, "--published", "2017-06-21").exit_code == 0
+    with db.begin() as conn:
+        for email, lang in (("none@example.org", ""), ("en@example.org", "en-GB"), ("cy@example.org", "cy")):
+            sub = member_db.add(conn, email, None, (), now=T0)
+            member_db.update_preferences(conn, sub.id, language=lang or None, source="test", now=T0)
+    build_edition(db, bilingual_settings, parse_period("2017-W25", bilingual_settings.timezone), now=T0)
+    assert queue_edition(db, bilingual_settings, "2017-W25", now=T0).queued == 3
+    with db.connect() as conn:
+        languages = dict(conn.execute(select(variants.c.id, variants.c.language)).all())
+        by_member = dict(conn.execute(select(deliveries.c.subscriber_id, deliveries.c.variant_id)).all())
+        ids = {m.email: m.id for m in member_db.list_subscribers(conn)}
+    assert {e: languages[by_member[i]] for e, i in ids.items()} == {
+        "none@example.org": "cy+en-GB", "en@example.org": "", "cy@example.org": "cy"}
+
+
+# ---- golden files of the demo week: a Welsh member, and a bilingual email --------------------------
+
+
+@pytest.mark.parametrize("part", ["html", "txt"])
+@pytest.mark.parametrize("fixture,lang", [("cy_settings", "cy"), ("bilingual_settings", "cy+en-GB")])
+def test_golden(request, fixture, lang, part):
+    """The twins of test_render.test_golden (the same member: data protection and cyber security)."""
+    rendered = render_variant(week25(), request.getfixturevalue(fixture),
+                              member_topics=("data-protection", "cyber-security"), lang=lang)
+    actual = _normalise(rendered.html if part == "html" else rendered.text)
+    path = GOLDEN / f"digest-2017-W25.{lang}.{part}"
+    if os.environ.get("DIGEST_UPDATE_GOLDEN") == "1":
+        path.write_text(actual, encoding="utf-8")
+    assert path.exists(), f"{path} missing: run with DIGEST_UPDATE_GOLDEN=1"
+    assert actual == path.read_text(encoding="utf-8"), f"{path} differs: check, then DIGEST_UPDATE_GOLDEN=1"

@@ -53,12 +53,14 @@ def sample_messages(db: Database, settings: Settings, edition: Edition, *, now: 
     if not edition.items:
         return {}
     # Every language's all-topics variants, and every variant a due member needs or that is stored.
-    wanted: list[tuple[TopicSet, str, str]] = [(TopicSet(), fmt, variant_language(tag, settings.languages))
-                                               for tag in settings.languages for fmt in ("html", "text")]
+    every = [*settings.languages, ""]  # and the bilingual variant of members who have not chosen, if any
+    wanted: list[tuple[TopicSet, str, str]] = [
+        (TopicSet(), fmt, variant_language(tag, settings.languages, settings.unchosen_language))
+        for tag in every for fmt in ("html", "text")]
     stored = {}
     with db.connect() as conn:
-        wanted += [(topics, fmt, variant_language(lang, settings.languages)) for topics, fmt, lang, _ in
-                   delivery_db.due_combinations(conn, edition.frequency, by_language=True)]
+        wanted += [(topics, fmt, variant_language(lang, settings.languages, settings.unchosen_language))
+                   for topics, fmt, lang, _ in delivery_db.due_combinations(conn, edition.frequency, by_language=True)]
         if edition.id is not None:
             for v in edition_db.list_variants(conn, edition.id):
                 stored[(v.topics, v.format, v.language)] = v.rendered

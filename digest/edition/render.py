@@ -18,10 +18,11 @@ from functools import lru_cache
 from typing import Mapping, Sequence
 
 import jinja2
+from markupsafe import Markup
 
 from ..config import Settings, templates_dir
 from ..errors import RenderError
-from ..i18n import DEFAULT_LANGUAGE as DEFAULT_TAG, Language, language
+from ..i18n import DEFAULT_LANGUAGE as DEFAULT_TAG, N_, Bilingual, Language, PerLanguage, language
 from ..models import FORMATS, SLOT_MARKERS, Edition, EditionItem, Rendered
 from . import textformat as fmt_
 from .inline import inline_css
@@ -124,11 +125,12 @@ def preheader_for(edition: Edition, items: Sequence[EditionItem], lang: Language
     """Inbox preview text (40 to 130 characters): the editor's, else what this edition carries."""
     if edition.preheader.strip():
         return _truncate(_oneline(edition.preheader), PREHEADER_MAX)
-    _ = (lang or language()).gettext
-    ngettext = (lang or language()).ngettext
+    lang = lang or language()
+    _ = lang.parts[0].gettext  # the titles are said once: a bilingual preheader's own words are the first's
+    ngettext = lang.parts[0].ngettext
     titles = [_oneline(it.title) for it in sorted(items, key=lambda it: it.position)]
-    lead = {"daily": _("Today"), "weekly": _("This week"), "monthly": _("This month")}.get(
-        edition.frequency, _("In this edition"))
+    leads = {"daily": N_("Today"), "weekly": N_("This week"), "monthly": N_("This month"), "": N_("In this edition")}
+    lead = lang.gettext(leads.get(edition.frequency, leads[""]))  # bilingual: "Yr wythnos hon / This week"
     if not titles:
         text = _("%(lead)s: no new articles on your topics. Your preferences and past editions are online.") % {
             "lead": lead}
@@ -161,10 +163,10 @@ def subject_for(edition: Edition, settings: Settings, lang: Language | None = No
 
 def _made_subject(edition: Edition, settings: Settings, lang: Language) -> str:
     # TRANSLATORS: the default subject line; {organisation} and {period} are filled in, keep them.
-    pattern = settings.subject or lang.gettext("{organisation}: {period}")
+    pattern = settings.subject or lang.parts[0].gettext("{organisation}: {period}")
     values = {
         "organisation": settings.organisation,
-        "period": fmt_.period(edition.window, edition.frequency, settings.timezone, lang),
+        "period": lang.join([fmt_.period(edition.window, edition.frequency, settings.timezone, p) for p in lang.parts]),
         "key": edition.key,
         "frequency": edition.frequency,
         "count": len(edition.items),
@@ -188,7 +190,8 @@ def _label(settings: Settings, slug: str, lang: Language) -> str:
     # A topic dropped from the taxonomy after the edition was built must not
     # stop a send: show its slug in words instead.
     try:
-        return settings.topic(slug).label_in(lang.tag)
+        topic = settings.topic(slug)
+        return lang.join([topic.label_in(p.tag) for p in lang.parts])
     except KeyError:
         return slug.replace("-", " ").capitalize()
 
@@ -198,9 +201,10 @@ def _byline(item: EditionItem, lang: Language) -> str:
     role = _oneline(item.author_role or "")
     if not author:
         return ""
+    first = lang.parts[0]  # the name is said once, so "By" in the first language
     if role:
-        return lang.gettext("By %(author)s, %(role)s") % {"author": author, "role": role}
-    return lang.gettext("By %(author)s") % {"author": author}
+        return first.gettext("By %(author)s, %(role)s") % {"author": author, "role": role}
+    return first.gettext("By %(author)s") % {"author": author}
 
 
 COLUMN_WIDTH = 536  # 600 px email less two 32 px gutters: the lead picture's shown width
@@ -266,8 +270,10 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
             "first_in_list": n == 0,
         })
     chosen = [_label(settings, s, lang) for s in member_topics]
-    dates = fmt_.window_dates(edition.window, frequency, tz, lang)
-    intro = _intro(len(articles), dates, web is not None, bool(member_topics), lang)
+    each_dates = [fmt_.window_dates(edition.window, frequency, tz, p) for p in lang.parts]
+    dates = PerLanguage(each_dates) if len(lang.parts) > 1 else each_dates[0]
+    intro = lang.join([_intro(len(articles), d, web is not None, bool(member_topics), p)
+                       for d, p in zip(each_dates, lang.parts)])
     logo = None
     if settings.logo_url:
         logo = {"src": settings.logo_url, "width": settings.logo_width, "height": settings.logo_height,
@@ -275,10 +281,10 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
     web = dict(web or {})
     groups = _groups(articles, items, settings, member_topics, lang)
     return {
-        "lang": lang.tag,
+        "lang": lang.html_tag,
         # Articles are in the organisation's first language (sources do not declare theirs yet):
         # in an email of another language they carry their own lang, so screen readers switch voice.
-        "content_lang": "" if lang.tag == settings.language else settings.language,
+        "content_lang": "" if lang.html_tag == settings.language else settings.language,
         "organisation": settings.organisation,
         "address": _oneline(settings.address),
         "website": settings.website,
@@ -296,7 +302,7 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         "intro": intro,
         "count": len(articles),
         "member_topics": chosen,
-        "chose": ", ".join(chosen) if chosen else lang.gettext("all topics"),
+        "chose": _chose(settings, member_topics, lang),
         "browser_url": browser_url(edition, settings),
         "preferences_url": SLOT_MARKERS["preferences_url"],
         "unsubscribe_url": SLOT_MARKERS["unsubscribe_url"],
@@ -310,6 +316,13 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         "next_url": web.get("next_url", ""),
         "archive_url": web.get("archive_url", ""),
     }
+
+
+def _chose(settings: Settings, member_topics: tuple[str, ...], lang: Language) -> str:
+    """The member's topics as the footer names them ("all topics"), per language in a bilingual email."""
+    each = [", ".join(_label(settings, s, p) for s in member_topics) if member_topics else p.gettext("all topics")
+            for p in lang.parts]
+    return PerLanguage(each) if len(each) > 1 else each[0]
 
 
 def _intro(n: int, dates: str, web: bool, chose_topics: bool, lang: Language) -> str:
@@ -361,8 +374,24 @@ def _environment(own_dir: str = "", tag: str = "") -> jinja2.Environment:
         keep_trailing_newline=True,
         extensions=["jinja2.ext.i18n"],
     )
-    env.install_gettext_translations(language(tag or DEFAULT_TAG).translations, newstyle=True)
+    words = language(tag or DEFAULT_TAG)
+    env.install_gettext_translations(words.translations, newstyle=True)
+    if isinstance(words, Bilingual):  # each language's sentence with its own dates and words, joined
+        env.globals.update(gettext=_bilingual_gettext, _=_bilingual_gettext, ngettext=_bilingual_ngettext)
+        env.globals["bilingual"] = words
     return env
+
+
+@jinja2.pass_context
+def _bilingual_gettext(context, message: str, **values) -> str:
+    wrap = Markup if context.eval_ctx.autoescape else str
+    return context["bilingual"].each(lambda p: p.gettext(message), values, wrap)
+
+
+@jinja2.pass_context
+def _bilingual_ngettext(context, singular: str, plural: str, num: int, **values) -> str:
+    wrap = Markup if context.eval_ctx.autoescape else str
+    return context["bilingual"].each(lambda p: p.ngettext(singular, plural, num), {"num": num, **values}, wrap)
 
 
 def _render_template(name: str, context: Mapping, own_dir: str = "", tag: str = "") -> str:

@@ -36,10 +36,13 @@ def edition_topics(items: Sequence[EditionItem]) -> set[str]:
     return {t for i in items for t in i.topics}
 
 
-def variant_language(member_language: str, languages: Sequence[str]) -> str:
-    """The language part of a member's variant: "" for the organisation's first language, for a member
-    who has not chosen, and for a tag no longer configured; else the member's tag."""
-    return member_language if member_language in languages[1:] else ""
+def variant_language(member_language: str, languages: Sequence[str], unchosen: str = "") -> str:
+    """The language part of a member's variant: "" for the organisation's first language; the member's tag
+    for another configured one; `unchosen` (the bilingual "cy+en-GB", else "") for a member who has not
+    chosen or whose tag is no longer configured."""
+    if member_language == languages[0]:
+        return ""
+    return member_language if member_language in languages[1:] else unchosen
 
 
 def plan_variant(

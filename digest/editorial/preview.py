@@ -122,7 +122,7 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
             fmt = "text"
         slots = member_slots(settings, sub.id, sub.token_version, sub.name)
         member = sub
-        lang = lang or variant_language(sub.language, settings.languages)
+        lang = lang or variant_language(sub.language, settings.languages, settings.unchosen_language)
     items, member_topics = list(edition.items), TopicSet()
     if chosen is not None:
         plan = plan_variant(TopicSet(chosen), fmt, edition.items, settings.topic_slugs, lang)

@@ -59,7 +59,7 @@ class Context:
     def plan(self, edition: Edition, topics: TopicSet, fmt: str, language: str = ""):
         k = (edition.id, topics, fmt, language)
         if k not in self.plans:
-            lang = variant_language(language, self.settings.languages)
+            lang = variant_language(language, self.settings.languages, self.settings.unchosen_language)
             self.plans[k] = plan_variant(topics, fmt, edition.items, self.settings.topic_slugs, lang)
         return self.plans[k]
 

@@ -57,7 +57,7 @@ def ensure_variants(db: Database, settings: Settings, edition: Edition, *, now: 
     # Render what is missing before taking the write lock: rendering is the slow part.
     fresh: dict[tuple[TopicSet, str, str], tuple[Rendered, int]] = {}
     for topics, fmt, language, members in combos:
-        lang = variant_language(language, settings.languages)
+        lang = variant_language(language, settings.languages, settings.unchosen_language)
         plan = plan_variant(topics, fmt, edition.items, settings.topic_slugs, lang)
         if plan is None:
             result.not_due += members
