@@ -37,7 +37,7 @@ from ..db import Database
 from ..errors import DatabaseBusyError, DatabaseError, TokenError
 from ..sending.transports import make_transport
 from . import clicks, desk, editions, preferences, subscribe, unsubscribe
-from .common import EDITION_CSP, PAGE_CSP, WebState, error_page, language_links, negotiate_language, words
+from .common import EDITION_CSP, PAGE_CSP, WebState, error_page, install_languages
 from .mailer import Mailer
 
 log = logging.getLogger("digest.web")
@@ -86,12 +86,7 @@ def create_app(
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, TEMPLATES_AUTO_RELOAD=False)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
-    # {% trans %} and _() speak the request's language (the member's once a view has read their link).
-    app.jinja_env.add_extension("jinja2.ext.i18n")
-    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
-        lambda message: words().gettext(message),
-        lambda singular, plural, n: words().ngettext(singular, plural, n),
-        newstyle=True)
+    install_languages(app)
     app.extensions["digest"] = state
 
     state.mailer = Mailer(app, subscribe.handle_request)
@@ -101,14 +96,9 @@ def create_app(
     app.extensions["digest-bursts"] = clicks.BurstDetector()
     desk.register(app, state)  # the edition desk, /desk/ (editors only)
 
-    app.before_request(negotiate_language)
-
     @app.context_processor
     def _organisation() -> dict:
-        lang = words()
-        # <html lang> names the language only ("en"); the feed's xml:lang the whole tag ("en-GB").
-        return {"org": state.org, "html_lang": lang.locale.language, "lang_tag": lang.tag,
-                "language_links": language_links()}
+        return {"org": state.org}
 
     @app.get("/assets/site.css")
     def stylesheet() -> Response:
@@ -155,8 +145,6 @@ def create_app(
         h["X-Content-Type-Options"] = "nosniff"
         h["Referrer-Policy"] = "no-referrer"
         h.setdefault("Cache-Control", "no-store")
-        if len(settings.languages) > 1:  # pages (and their caches) differ by the reader's languages
-            h.add("Vary", "Accept-Language")
         return resp
 
     return app

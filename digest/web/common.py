@@ -124,6 +124,29 @@ def words() -> Language:
     return g.get("digest_language") or language(state().settings.language)
 
 
+def install_languages(app) -> None:
+    """Every page speaks the request's language: {% trans %} and _() in templates, its lang attribute,
+    the language switch; chosen before each request (negotiate_language)."""
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: words().gettext(message),
+        lambda singular, plural, n: words().ngettext(singular, plural, n),
+        newstyle=True)
+    app.before_request(negotiate_language)
+
+    @app.context_processor
+    def _language() -> dict:
+        lang = words()
+        # <html lang> names the language only ("en"); the feed's xml:lang the whole tag ("en-GB").
+        return {"html_lang": lang.locale.language, "lang_tag": lang.tag, "language_links": language_links()}
+
+    @app.after_request
+    def _vary(resp: Response) -> Response:
+        if len(state().settings.languages) > 1:  # pages (and their caches) differ by the reader's languages
+            resp.headers.add("Vary", "Accept-Language")
+        return resp
+
+
 def negotiate_language() -> None:
     """Before each request: ?lang=TAG (the language switch) wins, else the browser's Accept-Language.
     The desk is written in the organisation's first language only."""
