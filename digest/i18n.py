@@ -200,10 +200,15 @@ class Bilingual(Language):
 
     def each(self, message_of, values: dict, wrap=str) -> str:
         """Each language's sentence, filled with that language's values (PerLanguage), joined:
-        message_of(part) gives a part's translated text, wrap (Markup, in HTML) makes it safe to fill."""
+        message_of(part) gives a part's translated text, wrap (Markup, in HTML) makes it safe to fill.
+        In HTML the sentences after the first carry their own lang, so screen readers switch voice."""
         texts = [wrap(message_of(p)) % {k: v.texts[i] if isinstance(v, PerLanguage) else v for k, v in values.items()}
                  for i, p in enumerate(self.languages)]
-        return wrap(BILINGUAL_SEPARATOR).join(dict.fromkeys(texts))
+        if wrap is str:
+            return BILINGUAL_SEPARATOR.join(dict.fromkeys(texts))
+        out = [texts[0]] + [wrap('<span lang="%s">%s</span>') % (p.locale.language, t)
+                            for p, t in zip(self.languages[1:], texts[1:]) if t != texts[0]]
+        return wrap(BILINGUAL_SEPARATOR).join(out)
 
     def long_date(self, day: date) -> str:
         return _join(p.long_date(day) for p in self.languages)
