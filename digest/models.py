@@ -6,6 +6,7 @@ timezone-aware and in UTC unless a field says otherwise.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
@@ -13,6 +14,9 @@ from typing import Iterable
 FREQUENCIES = ("daily", "weekly", "monthly")
 FORMATS = ("html", "text")
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+# An enhanced mail system status code (RFC 3463: class.subject.detail, as 5.1.1), wherever it is
+# written: a relay's reply, a returned report, the config's `[bounces] permanent`. The one pattern for it.
+ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 
 
 @dataclass(frozen=True)

@@ -209,7 +209,8 @@ def test_4xx_is_retried_later_and_5xx_fails_then_bounces(seeded, db, settings, s
 
     build_edition(db, s, parse_period("2017-W25", s.timezone), now=t0)
     queue_edition(db, s, "2017-W25", now=t0)
-    stats = send_queue(db, s, transport, SendOptions(hard_bounce_limit=1), clock=lambda: clock[0])
+    stats = send_queue(db, replace(s, bounces=replace(s.bounces, threshold=1)), transport, SendOptions(),
+                       clock=lambda: clock[0])
     assert (stats.sent, stats.retried, stats.failed) == (1, 1, 1)
     rows = delivery_rows(db)
     assert rows["tech@example.org"].status == 0 and rows["tech@example.org"].attempts == 1

@@ -124,8 +124,8 @@ def test_giving_up_on_temporary_failures_is_not_a_hard_bounce(seeded, db, settin
 
     smtp_sink.fail_first("tech@example.org", 100)
     smtp_sink.reply_for["dp@example.org"] = "550 5.1.1 No such user"  # a real hard bounce, for contrast
-    _send_until_settled(db, replace(settings, smtp_url=smtp_sink.url), smtp_sink,
-                        SendOptions(max_attempts=2, hard_bounce_limit=1))
+    _send_until_settled(db, replace(settings, smtp_url=smtp_sink.url, bounces=replace(settings.bounces, threshold=1)),
+                        smtp_sink, SendOptions(max_attempts=2))
     with db.connect() as conn:
         rows = {r.email: (r.status, r.hard_bounces) for r in conn.execute(
             select(subscribers.c.email, subscribers.c.status, subscribers.c.hard_bounces))}

@@ -46,9 +46,9 @@ def ingest(app, sources: tuple[str, ...], published: str | None, no_image_fetch:
             click.echo(f"warning: {problem}", err=True)
         if r.error:
             failed += 1
-            click.echo(f"Error: {r.error}", err=True)
+            click.echo(f"Error: {r.line()}", err=True)
         else:
-            click.echo(f"{r.source}: {r.kind}, {r.counts()}")
+            click.echo(r.line())
     if failed:
         raise SystemExit(1)
 

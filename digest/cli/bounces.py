@@ -48,11 +48,14 @@ def fetch_and_report(app, *, imap_url=None, maildir=None, files=(), limit=None, 
         return
     for source, where, p in items:
         member = f" {p.email}" if p.email else ""
-        again = " (seen before)" if p.duplicate else ""
-        click.echo(f"{where}: {p.kind} -> {p.outcome}{member} [{p.folder}]{again}: {p.why}")
+        if p.duplicate:  # acted on (or not) the first time: nothing is done now
+            click.echo(f"{where}: {p.kind} -> nothing now, {p.outcome} when first read [{p.folder}] (seen before)")
+        else:
+            click.echo(f"{where}: {p.kind} -> {p.outcome}{member} [{p.folder}]: {p.why}")
     counts: dict[str, int] = {}
     for _, _, p in items:
-        counts[p.outcome] = counts.get(p.outcome, 0) + 1
+        what = "seen before" if p.duplicate else p.outcome
+        counts[what] = counts.get(what, 0) + 1
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to read"
     click.echo(f"bounces: {len(items)} message(s): {summary}")
 

@@ -35,15 +35,18 @@ def check(app, targets, as_json) -> None:
     from ..checks.links import links_not_from_sources
     from ..checks.message import check_message
     from ..editorial.preview import edition_for_key
+    from ..message.feedback import missing_headers, settings_warnings
 
     s = app.settings
     results: dict[str, list] = {}
-    warnings: list[str] = []
+    warnings: list[str] = settings_warnings(s)
     try:
         for target in targets:
             path = Path(target)
             if path.is_file():
-                results[target] = check_message(path.read_bytes(), s)
+                raw = path.read_bytes()
+                results[target] = check_message(raw, s)
+                warnings += [f"{target}: {w}" for w in missing_headers(raw, s)]
             elif path.suffix.lower() == ".eml" or "/" in target:
                 raise click.ClickException(f"{target}: no such file")
             else:

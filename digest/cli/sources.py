@@ -7,6 +7,7 @@ import click
 from . import fail, pass_app
 from .options import console, echo_json, now_utc
 from ..errors import DigestError
+from ..outbound import redact
 
 
 @click.group()
@@ -47,7 +48,7 @@ def list_sources(app, as_json) -> None:
             h = None  # recorded for where the source used to be
         rows.append({
             "name": src.name,
-            "location": src.location,
+            "location": redact(src.location),  # a password in the URL is never shown
             "kind": src.kind or (h.kind if h else None),
             "topics": list(src.topics),
             "link_template": src.link_template,
@@ -57,7 +58,7 @@ def list_sources(app, as_json) -> None:
             "last_error": h.last_error if h else None,
             "items_last_seen": h.items_last_seen if h else None,
             "newest_item_at": _when(h and h.newest_item_at),
-            "moved_to": h.moved_to if h else None,
+            "moved_to": redact(h.moved_to) if h and h.moved_to else None,
             "etag": h.etag if h else None,
             "last_modified": h.last_modified if h else None,
         })
@@ -80,7 +81,13 @@ def list_sources(app, as_json) -> None:
     console().print(table)
     for r in rows:
         if r["moved_to"]:
-            click.echo(f"{r['name']}: moved permanently to {r['moved_to']}: update its url in digest.toml")
+            click.echo(moved_line(r["name"], r["location"], r["moved_to"]))
+
+
+def moved_line(name: str, location: str, moved_to: str) -> str:
+    """What to change in digest.toml for a source that moved permanently (it is fetched there already)."""
+    return (f"source {name} moved permanently to {moved_to} (fetched there since): in digest.toml change "
+            f'url = "{location}" to url = "{moved_to}"')
 
 
 @sources.command("fetch")
@@ -99,7 +106,7 @@ def fetch(app, names) -> None:
       digest sources fetch
       digest sources fetch news events
     """
-    from ..ingest.refresh import refresh_sources
+    from ..ingest.store import refresh_sources
 
     s = app.settings
     known = [src.name for src in s.sources]
@@ -127,8 +134,7 @@ def print_run(r) -> None:
     else:
         click.echo(r.line())
     if r.moved_to:
-        click.echo(f"warning: source {r.name} moved permanently to {r.moved_to}: update its url in digest.toml",
-                   err=True)
+        click.echo(f"warning: {moved_line(r.name, redact(r.location), redact(r.moved_to))}", err=True)
 
 
 def report_runs(runs) -> int:

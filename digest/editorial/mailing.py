@@ -23,7 +23,7 @@ from ..db import Database
 from ..db import deliveries as delivery_db
 from ..db import editions as edition_db
 from ..edition.periods import previous_period
-from ..ingest.refresh import SourceRun, refresh_sources
+from ..ingest.store import SourceReport, refresh_sources
 from ..message.outgoing import Outgoing
 from ..models import FREQUENCIES, Edition, Window
 from ..sending.queue import QueueReport, queue_edition
@@ -44,7 +44,7 @@ class MailingReport:
 
 
 def fetch_sources(db: Database, settings: Settings, *, now: datetime, windows: Sequence[Window] = (),
-                  on_run: Callable[[SourceRun], None] | None = None) -> dict[str, str]:
+                  on_run: Callable[[SourceReport], None] | None = None) -> dict[str, str]:
     """Fetch every configured source (a transaction each); {name: error} of those that failed.
 
     windows: the editions about to be built; new articles without a date of

@@ -127,15 +127,26 @@ def _list_id_header(settings: Settings) -> bytes:
     return fold_header("List-Id", phrase_tokens(clean_text(m.group(1))) + [f"<{m.group(2)}>"])
 
 
-def _mailto(settings: Settings) -> str:
+def _mailto(settings: Settings) -> tuple[str, str] | None:
+    """The List-Unsubscribe mailto either side of the member's signed unsubscribe token, or None.
+
+    The token goes at the end of the subject ("unsubscribe 42.3.SIG"): a request
+    by mail is attributed by it alone (bounces.process), never by its From.
+    """
     target = settings.unsubscribe_mailto.strip()
     if not target:
-        return ""
+        return None
     target = target.removeprefix("mailto:")
     address, _, query = target.partition("?")
     if not _ADDRESS.fullmatch(address) or not _MAILTO_QUERY.fullmatch(query):
         raise ConfigError(settings.source, "digest.unsubscribe_mailto", f"{target!r} is not an address")
-    return f"<mailto:{target}>" if "?" in target else f"<mailto:{target}?subject=unsubscribe>"
+    fields = query.split("&") if query else []
+    at = next((i for i, f in enumerate(fields) if f.lower().startswith("subject=")), None)
+    if at is None:
+        fields.insert(0, "subject=unsubscribe")
+        at = 0
+    before, after = "&".join(fields[:at + 1]), "&".join(fields[at + 1:])
+    return f"<mailto:{address}?{before}%20", ("&" + after if after else "") + ">"
 
 
 def _date_header(date: datetime) -> bytes:
@@ -148,7 +159,8 @@ class MessageTemplate:
     """A rendered variant compiled into encoded segments and per-recipient slots."""
 
     def __init__(self, segments: list[bytes], order: list[int], *, links: Links, html_part: bool,
-                 escape_urls: bool, msgid_prefix: bytes, msgid_suffix: bytes, unsub_tail: bytes):
+                 escape_urls: bool, msgid_prefix: bytes, msgid_suffix: bytes,
+                 mailto: tuple[bytes, bytes] | None):
         # segments[i] comes before the value of slot order[i], the last after them all.
         self._parts: list[bytes | None] = [None] * (2 * len(order) + 1)
         self._parts[::2] = segments
@@ -157,7 +169,7 @@ class MessageTemplate:
         self._html = html_part
         self._escape_urls = escape_urls
         self._msgid = (msgid_prefix, msgid_suffix)
-        self._unsub_tail = unsub_tail
+        self._mailto = mailto  # what goes either side of the token in the List-Unsubscribe mailto
         self._now: tuple[int | None, bytes] = _UNSET  # (second, Date header) cache for date=None
         self._given: tuple[datetime | None, bytes] = _UNSET  # (date, Date header) of the last call
         self.size = sum(map(len, segments))  # bytes without the slot values, for logs
@@ -243,7 +255,7 @@ class MessageTemplate:
             escape_urls=html.escape(links.base_url) != links.base_url,
             msgid_prefix=b"Message-ID: " + prefix.encode(),
             msgid_suffix=(suffix + "\r\n").encode(),
-            unsub_tail=(b">,\r\n " + mailto.encode() if mailto else b">") + b"\r\n",
+            mailto=(b">,\r\n " + mailto[0].encode(), mailto[1].encode() + b"\r\n") if mailto else None,
         )
 
     def _date(self, date: datetime | None) -> bytes:
@@ -263,6 +275,13 @@ class MessageTemplate:
         header = _date_header(date)
         self._given = (date, header)
         return header
+
+    def _unsubscribe_header(self, unsub: str) -> bytes:
+        # ASCII: compile checked base_url, and a token is base64url.
+        if self._mailto is None:
+            return b"List-Unsubscribe: <" + unsub.encode() + b">\r\n"
+        head, tail = self._mailto
+        return b"List-Unsubscribe: <" + unsub.encode() + head + unsub.rpartition("/")[2].encode() + tail
 
     def assemble(self, r: Recipient, *, date: datetime | None = None) -> bytes:
         """The complete message for one recipient: RFC 5322, CRLF line ends."""
@@ -285,7 +304,7 @@ class MessageTemplate:
             to,
             self._date(date),
             prefix + b"%d" % r.delivery_id + suffix,
-            b"List-Unsubscribe: <" + unsub.encode() + self._unsub_tail,  # ASCII: compile checked base_url
+            self._unsubscribe_header(unsub),
             text_name,
             text_name,
             text_prefs,
@@ -328,7 +347,8 @@ def build_reference(rendered: Rendered, *, settings: Settings, edition_key: str,
         msg["Reply-To"] = settings.reply_to
     msg["List-Id"] = settings.list_id
     mailto = _mailto(settings)
-    msg["List-Unsubscribe"] = f"<{unsub}>" + (f", {mailto}" if mailto else "")
+    token = unsub.rpartition("/")[2]
+    msg["List-Unsubscribe"] = f"<{unsub}>" + (f", {mailto[0]}{token}{mailto[1]}" if mailto else "")
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(fill(rendered.text, str), cte="quoted-printable")  # text/plain, UTF-8
     if fmt == "html":

@@ -15,6 +15,7 @@ Routes (views in the modules of this package):
     GET  /editions/feed.xml      Atom feed of the sent editions
     GET  /r/TOKEN                an article link: counted per article (not per member), then redirected
     GET  /assets/site.css        the stylesheet, in the organisation's colours
+    POST /hooks/ses|postmark|mailgun|sendgrid   mail providers' webhooks, each on with its [providers.NAME]
 
 A database held busy by another process past the busy timeout gets 503 with
 Retry-After (mail providers retry one-click POSTs) and one log line.
@@ -36,7 +37,7 @@ from ..config import web_option as _web_option
 from ..db import Database
 from ..errors import DatabaseBusyError, DatabaseError, TokenError
 from ..sending.transports import make_transport
-from . import clicks, desk, editions, preferences, subscribe, unsubscribe
+from . import clicks, desk, editions, hooks, preferences, subscribe, unsubscribe
 from .common import EDITION_CSP, PAGE_CSP, WebState, error_page, install_languages
 from .mailer import Mailer
 
@@ -56,12 +57,15 @@ def create_app(
     *,
     transport_factory: Callable[[], object] | None = None,
     clock: Callable[[], datetime] = utcnow,
+    hooks_fetch: Callable[[str], bytes] | None = None,
 ) -> Flask:
     """The Flask app for these settings and this database.
 
     transport_factory: makes the Transport that carries confirmation emails
     (default: settings.transport via digest.delivery.make_transport).
     clock: aware UTC now, for events and rate limits.
+    hooks_fetch: GETs an https URL for the providers' webhooks (the SNS signing
+    certificate, its subscription confirmation); default: digest.outbound.
     Optional [web] settings: subscribe_limit (requests a client may make per
     subscribe_window seconds; 5 and 60), confirm_days (how long a
     confirmation link works; 7), resend_minutes (the shortest gap between two
@@ -95,6 +99,7 @@ def create_app(
         app.register_blueprint(module.bp)
     app.extensions["digest-bursts"] = clicks.BurstDetector()
     desk.register(app, state)  # the edition desk, /desk/ (editors only)
+    hooks.register(app, state, hooks_fetch)  # /hooks/*: each on only with its [providers.NAME]
 
     @app.context_processor
     def _organisation() -> dict:

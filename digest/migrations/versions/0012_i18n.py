@@ -1,7 +1,7 @@
 """a member's language, and the language of a variant
 
 Revision ID: 0012_i18n
-Revises: 0011
+Revises: 0012_providers
 Create Date: 2026-12-07
 
 subscribers.language: a BCP 47 tag of [organisation] languages ("cy"), or ""
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_i18n"
-down_revision: Union[str, Sequence[str], None] = "0011"
+down_revision: Union[str, Sequence[str], None] = "0012_providers"  # re-chained when main (providers) was merged in
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -11,7 +11,7 @@ from ...editorial.mailing import prepare_edition
 from ...editorial.text import set_edition_text
 from ...editorial.week import failed_sources, window_for
 from ...errors import DigestError
-from ...ingest.refresh import refresh_sources
+from ...ingest.store import refresh_sources
 from ..common import state
 from .core import bp
 from .pages import desk_page, note
