@@ -80,8 +80,9 @@ def _parse_status(status: str) -> tuple[float, list[str], str]:
 
 
 # The text-to-image ratio rules see a picture or several; Welsh text must not trip language rules.
-@pytest.mark.parametrize("images,languages", [("lead", ("en-GB",)), ("all", ("en-GB",)), ("lead", ("en-GB", "cy"))])
-def test_every_variant_scores_low(db, env, tmp_path, images, languages):
+@pytest.mark.parametrize("images,languages,mode", [("lead", ("en-GB",), "per_member"), ("all", ("en-GB",), "per_member"),
+                                                   ("lead", ("en-GB", "cy"), "bilingual")])
+def test_every_variant_scores_low(db, env, tmp_path, images, languages, mode):
     from digest.db import members as member_db
     from digest.editorial.build import build_edition
     from digest.edition.periods import parse_period
@@ -91,7 +92,8 @@ def test_every_variant_scores_low(db, env, tmp_path, images, languages):
     key = write_key(tmp_path / "dkim.pem")
     settings = load_settings(None, environ={**env, "DIGEST_DKIM_DOMAIN": "example.org",
                                             "DIGEST_DKIM_SELECTOR": "digest1", "DIGEST_DKIM_KEY_FILE": str(key)})
-    settings = replace(settings, images=images, languages=languages)
+    settings = replace(settings, images=images, languages=languages, language_mode=mode,
+                       bilingual_order=tuple(reversed(languages)))
     ingest_sources(db, settings, [str(ROOT / "samples" / "news.xml")], now=NOW)
     rows, problems = parse_members_csv((ROOT / "samples" / "members.csv").read_text(), settings.topic_slugs)
     assert not problems
@@ -102,9 +104,10 @@ def test_every_variant_scores_low(db, env, tmp_path, images, languages):
     build_edition(db, settings, parse_period("2017-W25", settings.timezone), now=NOW)
 
     samples = samples_for_key(db, settings, "2017-W25", now=NOW)
-    assert {"*:html", "*:text", "cyber-security:text"} <= set(samples) and len(samples) >= 8
-    if "cy" in languages:  # checks/edition samples every language's all-topics variants
-        assert {"*:html:cy", "*:text:cy"} <= set(samples)
+    members_variant = "cyber-security:text" + (":cy+en-GB" if mode == "bilingual" else "")  # nobody chose
+    assert {"*:html", "*:text", members_variant} <= set(samples) and len(samples) >= 8
+    if "cy" in languages:  # checks/edition samples every language's all-topics variants, and the bilingual one
+        assert {"*:html:cy", "*:text:cy", "*:html:cy+en-GB", "*:text:cy+en-GB"} <= set(samples)
     pictures = sum(quopri.decodestring(s.message).count(b"<img ") for s in samples.values())
     print(f"{images}: {pictures} pictures in {len(samples)} variants")
     assert pictures >= (3 if images == "lead" else 12), pictures  # the pictures are really in the messages
