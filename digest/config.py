@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from .errors import ConfigError
+from .i18n import locale_of
 from .models import ENHANCED_STATUS, Topic
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
@@ -171,6 +172,20 @@ class Settings:
     fetch_timeout: float = 20.0
     fetch_deadline: float = 60.0
     allow_private: tuple[str, ...] = ()  # [fetch]: internal networks digest may fetch from (CIDRs)
+    languages: tuple[str, ...] = ("en-GB",)  # BCP 47 tags; the first is the default (digest/i18n.py)
+    language_mode: str = "per_member"  # or "bilingual": members who have not chosen get every language in one email
+    bilingual_order: tuple[str, ...] = ()  # the languages of a bilingual email, in order
+
+    @property
+    def language(self) -> str:
+        """The default language: the first configured."""
+        return self.languages[0]
+
+    @property
+    def unchosen_language(self) -> str:
+        """The language of the variant for members who have not chosen: "" (the first), or the bilingual
+        tag ("cy+en-GB") in bilingual mode."""
+        return "+".join(self.bilingual_order) if self.language_mode == "bilingual" else ""
 
     def source_named(self, name: str) -> SourceSettings:
         for src in self.sources:
@@ -349,6 +364,7 @@ def _validate(data: dict, source: str) -> Settings:
         fetch_timeout=fetch["fetch_timeout"],
         fetch_deadline=fetch["fetch_deadline"],
         allow_private=_allow_private(data, source),
+        **_language_settings(data.get("organisation", {}), source),
         **_look(data, source, s, i),
         busy_timeout=busy_timeout,
         providers=_providers(data.get("providers"), source),
@@ -430,6 +446,38 @@ def _look(data: dict, source: str, s, i) -> dict:
     return dict(images=images, layout=layout, templates_dir=templates_dir, logo_url=logo_url,
                 logo_alt=s("organisation", "logo_alt").strip(), logo_width=logo_width, logo_height=logo_height,
                 http_images=http_images, image_weight_kb=weight, fetch_images=fetch_images)
+
+
+def _language_settings(org: dict, source: str) -> dict:
+    """languages, language_mode and bilingual_order of [organisation]."""
+    languages = _languages(org.get("languages", ["en-GB"]), source)
+    mode = org.get("language_mode", "per_member")
+    if mode not in ("per_member", "bilingual"):
+        raise ConfigError(source, "organisation.language_mode", f"must be per_member or bilingual, not {mode!r}")
+    if mode == "bilingual" and len(languages) < 2:
+        raise ConfigError(source, "organisation.language_mode", "bilingual needs two or more languages")
+    # By default the other languages come first (the Welsh Language Standards: Welsh not after English).
+    order = org.get("bilingual_order") or [*languages[1:], languages[0]]
+    if not isinstance(order, list) or sorted(order) != sorted(languages):
+        raise ConfigError(source, "organisation.bilingual_order",
+                          f"must list each of the languages once ({', '.join(languages)}), not {order!r}")
+    return {"languages": languages, "language_mode": mode, "bilingual_order": tuple(order)}
+
+
+def _languages(raw: Any, source: str) -> tuple[str, ...]:
+    """[organisation] languages: BCP 47 tags CLDR knows, no repeats, at least one."""
+    if not isinstance(raw, list) or not raw or not all(isinstance(t, str) and t.strip() for t in raw):
+        raise ConfigError(source, "organisation.languages",
+                          'must be a non-empty list of language tags like ["en-GB", "cy"]')
+    tags = tuple(t.strip() for t in raw)
+    for tag in tags:
+        try:
+            locale_of(tag)
+        except ValueError as exc:
+            raise ConfigError(source, "organisation.languages", str(exc)) from None
+    if len(set(tags)) != len(tags):
+        raise ConfigError(source, "organisation.languages", f"lists a language twice: {', '.join(tags)}")
+    return tags
 
 
 def _bool(data: dict, source: str, key: str, default: bool) -> bool:
@@ -559,11 +607,24 @@ def _topics(raw: Any, source: str) -> tuple[Topic, ...]:
             if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
                 raise ConfigError(source, f"{where}.{key}", "must be a list of non-empty strings")
             lists[key] = tuple(x.strip() for x in v)
-        unknown = set(t) - {"slug", "label", "aliases", "keywords"}
+        unknown = set(t) - {"slug", "label", "aliases", "keywords", "labels"}
         if unknown:
             raise ConfigError(source, f"{where}.{sorted(unknown)[0]}", "unknown key")
-        out.append(Topic(slug, label.strip(), lists["aliases"], lists["keywords"]))
+        out.append(Topic(slug, label.strip(), lists["aliases"], lists["keywords"],
+                         _topic_labels(t.get("labels", {}), source, f"{where}.labels")))
     return tuple(out)
+
+
+def _topic_labels(raw: Any, source: str, where: str) -> tuple[tuple[str, str], ...]:
+    """labels = { cy = "Diogelu data" }: the topic's label per language tag."""
+    if not isinstance(raw, dict) or not all(isinstance(v, str) and v.strip() for v in raw.values()):
+        raise ConfigError(source, where, 'must be a table of non-empty labels by language, like { cy = "Iechyd" }')
+    for tag in raw:
+        try:
+            locale_of(tag)
+        except ValueError as exc:
+            raise ConfigError(source, f"{where}.{tag}", str(exc)) from None
+    return tuple((tag, v.strip()) for tag, v in raw.items())
 
 
 def templates_dir() -> Path:

@@ -26,6 +26,11 @@ class Topic:
     label: str
     aliases: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()  # (language tag, label) for languages other than the first
+
+    def label_in(self, tag: str) -> str:
+        """The topic's label in a language: its own for that tag, else the label."""
+        return dict(self.labels).get(tag, self.label)
 
 
 @dataclass(frozen=True)
@@ -216,6 +221,7 @@ class Subscriber:
     paused: bool = False
     token_version: int = 1
     id: int | None = None
+    language: str = ""  # a BCP 47 tag of [organisation] languages; "": not chosen (the organisation's first)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ HTML_WARN_BYTES = 80_000
 @click.option("--topics", metavar="a,b", help="Only these topics (slugs, comma-separated).")
 @click.option("--member", metavar="EMAIL", help="Show exactly the variant this member will get.")
 @click.option("--subscriber", "subscriber", metavar="EMAIL", hidden=True)  # the old name of --member
+@click.option("--language", metavar="TAG", help="In this language of [organisation] languages (e.g. cy); "
+                                                  "default: the member's, else the first.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True),
               help="Write the email here (default: preview.html; with --text, standard output; - for standard output).")
 @click.option("--text", "as_text", is_flag=True, help="The plain-text part instead of the HTML (printed unless --out).")
@@ -36,8 +38,8 @@ HTML_WARN_BYTES = 80_000
               help="For --screenshot: answer picture requests from files of the same name in DIR "
                    "(Chromium fetches nothing from other hosts).")
 @pass_app
-def preview(app, key, week, day, month, since, until, topics, member, subscriber, out, as_text, open_it, screenshot,
-            images_from) -> None:
+def preview(app, key, week, day, month, since, until, topics, member, subscriber, language, out, as_text, open_it,
+            screenshot, images_from) -> None:
     """Write the email of an edition exactly as it will be sent, and list its articles.
 
     The edition is a KEY (2017-W25, 2017-06-21, 2017-06) or one of --week,
@@ -49,12 +51,13 @@ def preview(app, key, week, day, month, since, until, topics, member, subscriber
     Example:
       digest preview --week 2017-W25 --out preview.html
       digest preview 2017-W25 --member sian.jones@example.org --text
+      digest preview --week 2017-W25 --language cy --out preview-cy.html
     """
     s = app.settings
     request = PreviewRequest(
         key=key, week=week, day=day, month=month, since=since, until=until,
         topics=parse_topics(topics, s.topic_slugs), member=member or subscriber,
-        fmt="text" if as_text else "html",
+        fmt="text" if as_text else "html", language=language,
     )
     try:
         result = make_preview(app.db, s, request, now=now_utc())

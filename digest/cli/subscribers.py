@@ -116,7 +116,8 @@ def import_(app, file, pending) -> None:
     """
     try:
         text = _read_text(file)
-        rows, problems = members.parse_members_csv(text, app.settings.topic_slugs, source=file)
+        rows, problems = members.parse_members_csv(text, app.settings.topic_slugs, source=file,
+                                                   languages=app.settings.languages)
         with app.db.begin() as conn:
             plan = member_db.import_members(conn, rows, problems, pending=pending, source="import", now=_now())
     except DigestError as exc:
@@ -218,17 +219,19 @@ def show(app, email, as_json) -> None:
 @click.option("--status", type=click.Choice(STATUSES),
               help="active re-subscribes someone who left (only when they asked to come back).")
 @click.option("--pause/--resume", "paused", default=None, help="Stop or restart sending without leaving.")
+@click.option("--language", help='A language of [organisation] languages (e.g. cy), or "default".')
 @click.option("--revoke-links", is_flag=True, help="Invalidate every preference and unsubscribe link sent so far.")
 @pass_app
-def set_(app, email, name, topics, frequency, fmt, status, paused, revoke_links) -> None:
+def set_(app, email, name, topics, frequency, fmt, status, paused, language, revoke_links) -> None:
     """Change one member's details; every change is recorded in their history.
 
     \b
     Example:
       digest subscribers set sian.jones@example.org --frequency monthly --format text
       digest subscribers set ana@example.org --status active   # she asked to come back
+      digest subscribers set sian.jones@example.org --language cy
     """
-    if all(v is None for v in (name, topics, frequency, fmt, status, paused)) and not revoke_links:
+    if all(v is None for v in (name, topics, frequency, fmt, status, paused, language)) and not revoke_links:
         raise click.UsageError("nothing to change: give at least one option (see --help)")
     try:
         with app.db.begin() as conn:
@@ -236,11 +239,12 @@ def set_(app, email, name, topics, frequency, fmt, status, paused, revoke_links)
             sub = member_db.require(conn, email)
             clean = members.clean_name(name, email=sub.email) if name is not None else None
             chosen = members.parse_topics(topics, app.settings.topic_slugs, email=sub.email) if topics is not None else None
+            tag = None if language is None else members.check_language(language, app.settings.languages, email=sub.email)
             changes = {}
             if status is not None:
                 changes.update(member_db.set_status(conn, sub.id, status, source="cli", now=now))
             changes.update(member_db.update_preferences(
-                conn, sub.id, topics=chosen, frequency=frequency, format=fmt, paused=paused,
+                conn, sub.id, topics=chosen, frequency=frequency, format=fmt, paused=paused, language=tag,
                 **({"name": clean} if name is not None else {}), source="cli", now=now))
             if revoke_links:
                 changes["token_version"] = [sub.token_version, member_db.revoke_links(conn, sub.id, source="cli", now=now)]

@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0012_house"
+SCHEMA_REVISION = "0012_i18n"
 
 metadata = MetaData(
     naming_convention={
@@ -169,7 +169,8 @@ variants = Table(
     Column("text", Text, nullable=False),
     Column("item_count", Integer, nullable=False),
     Column("rendered_at", UTCDateTime, nullable=False),
-    UniqueConstraint("edition_id", "topics", "format"),
+    Column("language", String(35), nullable=False, default="", server_default=""),  # "": the default language
+    UniqueConstraint("edition_id", "topics", "format", "language"),
 )
 
 subscribers = Table(
@@ -192,6 +193,7 @@ subscribers = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("token_version", Integer, nullable=False, default=1),
     Column("hard_bounces", Integer, nullable=False, default=0),
+    Column("language", String(35), nullable=False, default="", server_default=""),  # "": not chosen
     # Covers "who is due for an edition" (and their variant) without touching the table.
     Index("ix_subscribers_due", "frequency", "status", "paused", "topics", "format"),
 )
@@ -386,4 +388,5 @@ subscribe_requests = Table(
     Column("frequency", String(20), nullable=False),
     Column("format", String(10), nullable=False),
     Column("requested_at", UTCDateTime, nullable=False),
+    Column("language", String(35), nullable=False, default="", server_default=""),  # the page's, as the member chose
 )

@@ -14,7 +14,7 @@ from ..db import Database
 from ..db import deliveries as delivery_db
 from ..db import editions as edition_db
 from ..edition.render import render_plan, subject_for
-from ..edition.variants import VariantPlan, plan_variant
+from ..edition.variants import VariantPlan, plan_variant, variant_language
 from ..errors import EditionError
 from ..models import Edition, Rendered, TopicSet, Window
 from ..sending.queue import load_built, queue_deliveries
@@ -57,8 +57,8 @@ class QueueReport:
 class VariantSet:
     """What the due members of an edition need: their plans and the variant ids."""
 
-    plans: list[tuple[TopicSet, str, VariantPlan]]  # (member's topics, format, plan) per combination
-    ids: dict[tuple[TopicSet, str], int]  # (variant's topics, format) -> variant id
+    plans: list[tuple[TopicSet, str, str, VariantPlan]]  # (member's topics, format, language, plan) per combination
+    ids: dict[tuple[TopicSet, str, str], int]  # (variant's topics, format, language) -> variant id
     rendered: int = 0
     not_due: int = 0
 
@@ -66,24 +66,26 @@ class VariantSet:
 def ensure_variants(db: Database, settings: Settings, edition: Edition, *, now: datetime) -> VariantSet:
     """Render (once) every variant the edition's due members need; return the plans and ids."""
     with db.connect() as conn:
-        combos = delivery_db.due_combinations(conn, edition.frequency)
+        combos = delivery_db.due_combinations(conn, edition.frequency, by_language=True)
         known = edition_db.variant_ids(conn, edition.id)
     result = VariantSet([], dict(known))
     # Render what is missing before taking the write lock: rendering is the slow part.
-    fresh: dict[tuple[TopicSet, str], tuple[Rendered, int]] = {}
-    for topics, fmt, members in combos:
-        plan = plan_variant(topics, fmt, edition.items, settings.topic_slugs)
+    fresh: dict[tuple[TopicSet, str, str], tuple[Rendered, int]] = {}
+    for topics, fmt, language, members in combos:
+        lang = variant_language(language, settings.languages, settings.unchosen_language)
+        plan = plan_variant(topics, fmt, edition.items, settings.topic_slugs, lang)
         if plan is None:
             result.not_due += members
             continue
-        result.plans.append((topics, fmt, plan))
-        k = (plan.key, fmt)
+        result.plans.append((topics, fmt, language, plan))
+        k = (plan.key, fmt, lang)
         if k not in known and k not in fresh:
             fresh[k] = (render_plan(edition, settings, plan), len(plan.items))
     if fresh:
         with db.begin() as conn:
-            for (vkey, fmt), (rendered, count) in fresh.items():
-                result.ids[(vkey, fmt)] = edition_db.add_variant(conn, edition.id, vkey, fmt, rendered, count, now=now)
+            for (vkey, fmt, lang), (rendered, count) in fresh.items():
+                result.ids[(vkey, fmt, lang)] = edition_db.add_variant(conn, edition.id, vkey, fmt, rendered, count,
+                                                                       now=now, language=lang)
     result.rendered = len(fresh)
     return result
 
@@ -101,7 +103,8 @@ def queue_edition(db: Database, settings: Settings, key: str, *, now: datetime) 
         return report
     needed = ensure_variants(db, settings, edition, now=now)  # members who joined since the build
     report.variants, report.not_due = needed.rendered, needed.not_due
-    variant_of = {(topics, fmt): needed.ids[(plan.key, fmt)] for topics, fmt, plan in needed.plans}
+    variant_of = {(topics, fmt, language): needed.ids[(plan.key, fmt, plan.lang)]
+                  for topics, fmt, language, plan in needed.plans}
     report.queued = queue_deliveries(db, edition, variant_of, now=now)
     if report.not_due:
         report.warnings.append(f"{report.not_due} member(s) have no article of {key} in their topics: not queued")

@@ -25,6 +25,7 @@ from ..config import Settings, web_option
 from ..db import Database
 from ..db import editors as editor_db
 from ..errors import EditorError, SubscriberError, TokenError
+from ..i18n import N_, language
 from ..members import clean_name, normalise_email
 from ..message.outgoing import Outgoing
 from ..sending.transports import Envelope, SendResult, Transport
@@ -127,22 +128,37 @@ def desk_option(settings: Settings, key: str) -> int:
 
 # ---------------------------------------------------------------- the link email
 
+# (subject, intro) of each link's email; in the organisation's first language.
 LINK_WORDS = {
-    "set-password": ("Set your password for the edition desk",
-                     "You have been made an editor of {org}'s email digest. Open this link to choose "
-                     "your password for the edition desk:"),
-    "sign-in": ("Your sign-in link for the edition desk",
-                "Someone (we hope you) asked to sign in to {org}'s edition desk. Open this link to sign in:"),
+    "set-password": (N_("Set your password for the edition desk"),
+                     N_("You have been made an editor of %(organisation)s's email digest. Open this link to choose "
+                        "your password for the edition desk:")),
+    "sign-in": (N_("Your sign-in link for the edition desk"),
+                N_("Someone (we hope you) asked to sign in to %(organisation)s's edition desk. "
+                   "Open this link to sign in:")),
 }
+
+
+def link_subject(settings: Settings, purpose: str) -> str:
+    _ = language(settings.language).gettext
+    return _("%(subject)s (%(organisation)s)") % {"subject": _(LINK_WORDS[purpose][0]),
+                                                 "organisation": settings.organisation}
 
 
 def link_text(settings: Settings, to: str, name: str | None, purpose: str, url: str, *, minutes: int) -> str:
     """The words of the email that carries a one-time link."""
-    _, intro = LINK_WORDS[purpose]
-    hours = f"{minutes // 60} hour(s)" if minutes % 60 == 0 else f"{minutes} minutes"
-    return (f"Hello {name or to},\n\n{intro.format(org=settings.organisation)}\n\n{url}\n\n"
-            f"The link works once, for {hours}. If you did not expect this email, ignore it: "
-            f"nothing changes until the link is used.\n\n{settings.organisation}\n")
+    words = language(settings.language)
+    _ = words.gettext
+    intro = _(LINK_WORDS[purpose][1]) % {"organisation": settings.organisation}
+    if minutes % 60 == 0:
+        works = words.ngettext("The link works once, for %(num)d hour(s).",
+                               "The link works once, for %(num)d hour(s).", minutes // 60) % {"num": minutes // 60}
+    else:
+        works = words.ngettext("The link works once, for %(num)d minutes.",
+                               "The link works once, for %(num)d minutes.", minutes) % {"num": minutes}
+    return (_("Hello %(name)s,") % {"name": name or to} + f"\n\n{intro}\n\n{url}\n\n{works} "
+            + _("If you did not expect this email, ignore it: nothing changes until the link is used.")
+            + f"\n\n{settings.organisation}\n")
 
 
 def issue_link(db: Database, settings: Settings, editor_id: int, purpose: str, transport: Transport | None, *,
@@ -161,7 +177,7 @@ def issue_link(db: Database, settings: Settings, editor_id: int, purpose: str, t
         editor_db.set_link(conn, editor_id, purpose, hashed)
     if transport is None:
         return url, None
-    subject = f"{LINK_WORDS[purpose][0]} ({settings.organisation})"
+    subject = link_subject(settings, purpose)
     text = link_text(settings, editor.email, editor.name, purpose, url,
                      minutes=desk_option(settings, "desk_link_minutes"))
     message = Outgoing(settings).notice(editor.email, subject, text, kind="desk", date=now)

@@ -15,8 +15,9 @@ from ..db import members as member_db
 from ..db.editions import load_edition
 from ..edition.periods import parse_period, previous_period, window_between
 from ..edition.render import fill_slots, render_variant
-from ..edition.variants import plan_variant
+from ..edition.variants import plan_variant, variant_language
 from ..errors import SelectionError, SubscriberError
+from ..members import check_language
 from ..message.assemble import Recipient, name_slot
 from ..message.links import Links
 from ..message.outgoing import Outgoing
@@ -35,6 +36,7 @@ class PreviewRequest:
     topics: tuple[str, ...] | None = None
     member: str | None = None  # an address: exactly the variant this member gets
     fmt: str = "html"
+    language: str | None = None  # a tag of [organisation] languages; None: the member's, else the first
 
 
 @dataclass
@@ -109,6 +111,7 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
     slots = generic_slots(settings)
     member = None
     chosen = req.topics
+    lang = check_language(req.language, settings.languages, email="--language") if req.language else ""
     if req.member:
         with db.connect() as conn:
             sub = member_db.get_by_email(conn, req.member)
@@ -119,12 +122,13 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
             fmt = "text"
         slots = member_slots(settings, sub.id, sub.token_version, sub.name)
         member = sub
+        lang = lang or variant_language(sub.language, settings.languages, settings.unchosen_language)
     items, member_topics = list(edition.items), TopicSet()
     if chosen is not None:
-        plan = plan_variant(TopicSet(chosen), fmt, edition.items, settings.topic_slugs)
+        plan = plan_variant(TopicSet(chosen), fmt, edition.items, settings.topic_slugs, lang)
         items, member_topics = (list(plan.items), plan.member_topics) if plan else ([], TopicSet(chosen))
     rendered = render_variant(edition, settings, items=items, member_topics=member_topics,
-                              fmt="html")
+                              fmt="html", lang=lang)
     warnings = list(edition.warnings)
     if req.member and not items:
         warnings.append(f"{req.member} would get nothing from {edition.key}: no article in their topics")

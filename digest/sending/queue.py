@@ -24,7 +24,7 @@ def load_built(db: Database, key: str) -> Edition:
     return edition
 
 
-def queue_deliveries(db: Database, edition: Edition, variant_of: Mapping[tuple[TopicSet, str], int], *,
+def queue_deliveries(db: Database, edition: Edition, variant_of: Mapping[tuple[TopicSet, str, str], int], *,
                      now: datetime) -> int:
     """Queue one delivery per due member not yet queued, with the variant of their (topics, format); mark the
     edition queued. Returns how many were queued."""

@@ -15,7 +15,7 @@ from ..db import Database
 from ..errors import DatabaseBusyError, DatabaseError, TokenError
 from ..sending.transports import make_transport
 from . import clicks, desk, editions, hooks, preferences, subscribe, unsubscribe
-from .common import PAGE_CSP, WebState, error_page
+from .common import PAGE_CSP, WebState, error_page, install_languages
 from .mailer import Mailer
 
 log = logging.getLogger("digest.web")
@@ -67,6 +67,7 @@ def create_app(
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, TEMPLATES_AUTO_RELOAD=False)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    install_languages(app)
     app.extensions["digest"] = state
 
     state.mailer = Mailer(app, subscribe.handle_request)
