@@ -333,8 +333,8 @@ def test_a_welsh_members_email_and_pages(browser, welsh, site, run_cli, tmp_path
     ok(run_cli("subscribers", "add", "sian@example.org", "--name", "Siân Jones", "--topics", "data-protection"))
     ok(run_cli("subscribers", "set", "sian@example.org", "--language", "cy"))
     ok(run_cli("edition", "build", "--week", "2017-W25"))
-    assert "queued 1 " in ok(run_cli("queue", "2017-W25"))
-    assert "sent 1," in ok(run_cli("send", "--transport", "file"))
+    assert "queued 1 " in ok(run_cli("queue", "2017-W25")).output
+    assert "sent 1," in ok(run_cli("send", "--transport", "file")).output
     [msg] = [read_eml(p) for p in (tmp_path / "outbox").glob("*.eml")]
     assert "wythnos yn dechrau 19 Mehefin 2017" in str(msg["Subject"])
     links = links_in(msg)
