@@ -49,7 +49,7 @@ def transports_for(kind: str, settings: Settings) -> "SmtpRelay | TransportFacto
     A malformed SMTP URL (or an outbox that cannot be made) fails here, before anything is claimed.
     """
     if kind == "smtp":
-        return SmtpRelay.from_url(settings.smtp_url)
+        return SmtpRelay.from_url(settings.smtp_url, timeouts=settings.smtp)
     make_transport(kind, settings).close()
     return TransportFactory(kind, settings)
 
@@ -148,7 +148,9 @@ def send_all(
     if on_progress:
         on_progress(summed, 0)
     if errors:
-        raise DeliveryError(errors[0])
+        error = DeliveryError(errors[0])
+        error.stats = summed  # what was done before the stop, for the summary
+        raise error
     return summed
 
 
@@ -157,7 +159,7 @@ def total(parts) -> SendStats:
     out = SendStats()
     for s in parts:
         for f in ("sent", "retried", "failed", "skipped", "batches", "requeued", "busy", "connections",
-                  "concurrency", "sessions"):
+                  "concurrency", "sessions", "timeouts", "lost", "given_back"):
             setattr(out, f, getattr(out, f) + getattr(s, f))
         out.lowest_concurrency += s.lowest_concurrency
         out.rate += s.rate

@@ -45,7 +45,7 @@ from .lease import Lease, LeaseExpired
 from .policy import RETRY, SENT_OK, is_hard_bounce, verdict
 from .prepare import Context, prepare, preflight
 from .transports import Envelope, SendResult, Transport
-from .transports.pipelined import Dropped, RelayUnusable, SmtpRelay, ThreadedConnection
+from .transports.pipelined import Dropped, RelayUnusable, SmtpRelay, ThreadedConnection, TimedOut
 
 
 @dataclass
@@ -75,6 +75,8 @@ class SendStats:
     batches: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     requeued: int = 0  # handed to another connection after a 421 or a drop: no attempt spent
+    given_back: int = 0  # back to the queue never attempted (the run stopped, or the relay timed out)
+    timeouts: int = 0  # steps the relay did not answer in time: given back to the queue, no attempt spent
     lost: int = 0  # claims another sender took over (this run stalled past its lease): not sent, not recorded
     busy: int = 0  # times the relay said it had too many connections (421)
     connections: int = 0  # open now
@@ -166,6 +168,7 @@ class _SendRun:
         self.fatal: str | None = None
         self.outstanding = 0  # tasks handed to the connections, outcome not yet given
         self.busy_streak = 0  # "too many connections" in a row, with nothing sent between
+        self.timeout_streak = 0  # steps the relay did not answer in time, in a row, with nothing sent between
 
     async def run(self) -> SendStats:
         loop = asyncio.get_running_loop()
@@ -207,7 +210,9 @@ class _SendRun:
         if self.on_progress:
             self.on_progress(self.stats, 0)
         if self.fatal:
-            raise DeliveryError(f"stopped sending: {self.fatal}")
+            error = DeliveryError(f"stopped sending: {self.fatal}")
+            error.stats = self.stats  # what was done before the stop, for the summary
+            raise error
         return self.stats
 
     # -- outcomes ------------------------------------------------------------------------
@@ -237,7 +242,7 @@ class _SendRun:
         return self.committer.add(outcome)
 
     def _give_back(self, task: _Task, error: str | None = None) -> asyncio.Future:
-        """Untouched: back to the queue, no attempt spent."""
+        """Untouched: back to the queue, no attempt spent (counted as given back, not as a retry)."""
         return self._resolved(delivery_db.Outcome(task.claimed.id, QUEUED, error, claim=task.claimed.claim), task)
 
     def _drop(self, task: _Task) -> None:
@@ -385,6 +390,9 @@ class _SendRun:
             self._unplace(slot)
             await self._requeue(task, exc)
             return False
+        except TimedOut as exc:
+            self._timed_out(slot, task, exc)
+            return False
         except RelayUnusable as exc:
             self.fatal = self.fatal or exc.result.message
             self._give_back(task)
@@ -410,6 +418,9 @@ class _SendRun:
             self._unplace(slot)
             await self._requeue(task, exc)
             return
+        except TimedOut as exc:
+            self._timed_out(slot, task, exc)
+            return
         except DigestError as exc:
             result = SendResult(False, True, None, str(exc))
         except Exception as exc:  # noqa: BLE001 - a transport bug must not lose the delivery
@@ -424,7 +435,7 @@ class _SendRun:
             slot.conn = await _close(slot.conn)
             return
         if result.ok:
-            self.busy_streak = 0
+            self.busy_streak = self.timeout_streak = 0
             self.concurrency.success()
         slot.prev = self._resolved(_outcome(task.claimed, result, task.moved, self.clock(), self.opts), task)
         if slot.conn.closed or slot.conn.messages >= self.opts.max_per_connection:
@@ -432,6 +443,15 @@ class _SendRun:
         if self.concurrency.over():
             await _close(slot.conn)
             self._unplace(slot)
+
+    def _timed_out(self, slot: _Slot, task: _Task, exc: TimedOut) -> None:
+        """The relay did not answer in time: the delivery goes back to the queue, no attempt spent."""
+        self._unplace(slot)
+        self._give_back(task, f"not sent: {exc.reason}")
+        self.stats.timeouts += 1
+        self.timeout_streak += 1
+        if self.timeout_streak >= self.settings.smtp.timeouts_in_a_row:
+            self.fatal = self.fatal or f"the relay timed out {self.timeout_streak} times in a row: {exc.reason}"
 
     async def _requeue(self, task: _Task, exc: Dropped) -> None:
         """The message did not go: another connection sends it, without spending an attempt."""
@@ -528,6 +548,9 @@ def _record(db: Database, outcomes, now: datetime, opts: SendOptions, stats: Sen
                 member_db.record_hard_bounce(conn, sub_id, now=now, limit=limit)
     stats.lost += len(outcomes) - len(recorded)
     for o in recorded:
+        if o.state == QUEUED and o.retry_at is None:  # given back untouched: not attempted, not done
+            stats.given_back += 1
+            continue
         if o.state == SENT:
             stats.sent += 1
         elif o.state == QUEUED:
