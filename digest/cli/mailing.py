@@ -10,7 +10,7 @@ import click
 
 from ..errors import CheckError, DigestError
 from . import fail, pass_app
-from .options import console, echo_json, now_utc
+from .options import TransportChoice, console, echo_json, now_utc
 
 log = logging.getLogger("digest.send")
 
@@ -35,7 +35,7 @@ def _period_options(f):
 
 def _send_options(f):
     for opt in reversed([
-        click.option("--transport", type=click.Choice(["smtp", "file"]), default=None,
+        click.option("--transport", type=TransportChoice(), default=None,
                      help="smtp (DIGEST_SMTP_URL) or file (.eml files in DIGEST_OUTBOX). Default: config."),
         click.option("--connections", type=click.IntRange(1, 1000), default=1, show_default=True,
                      help="SMTP connections at most, all processes together (see README: Sending to a real "
@@ -242,12 +242,12 @@ def _check_transport(app, kind) -> None:
     import os
 
     from ..errors import ConfigError, DeliveryError
-    from ..sending.transports import make_transport
+    from ..sending.transports import kind_of, make_transport
 
     try:
         transport = make_transport(kind, app.settings)
     except DeliveryError as exc:
-        variable, key = {"file": ("DIGEST_OUTBOX", "digest.outbox")}.get(kind, ("DIGEST_SMTP_URL", "digest.smtp_url"))
+        variable, key = kind_of(kind, app.settings).setting
         if os.environ.get(variable):
             raise ConfigError("", variable, str(exc)) from None
         raise ConfigError(app.settings.source, key, str(exc)) from None
@@ -380,7 +380,7 @@ def send(app, transport, connections, processes, max_per_connection, rate, limit
 @click.option("--to", "to", required=True, metavar="ADDRESS", help="Where to send the test.")
 @click.option("--variant", metavar="TOPICS[:FORMAT]", default="*",
               help="Topics (comma-separated; * for all) and format (html/text), e.g. data-protection:text.")
-@click.option("--transport", type=click.Choice(["smtp", "file"]), default=None)
+@click.option("--transport", type=TransportChoice(), default=None)
 @pass_app
 def send_test(app, key, to, variant, transport) -> None:
     """Mail one variant of an edition to the editor; touches no delivery.

@@ -12,6 +12,7 @@ import click
 from ..errors import DigestError, SubscriberError
 from ..models import FORMATS, FREQUENCIES, STATUSES
 from . import fail, pass_app
+from .options import TransportChoice
 
 
 def _now() -> datetime:
@@ -334,7 +335,7 @@ def forget(app, email) -> None:
 
 
 @subscribers.command("ask-confirm")
-@click.option("--transport", type=click.Choice(["smtp", "file"]), default=None,
+@click.option("--transport", type=TransportChoice(), default=None,
               help="smtp (DIGEST_SMTP_URL) or file (DIGEST_OUTBOX). Default: config.")
 @pass_app
 def ask_confirm(app, transport) -> None:

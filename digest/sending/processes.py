@@ -25,33 +25,16 @@ from ..config import Settings
 from ..db import Database
 from ..db import deliveries as delivery_db
 from ..errors import DeliveryError, DigestError
-from .transports import make_transport
-from .transports.pipelined import SmtpRelay
+from .transports import AsyncTransport, TransportFactory, sender_transport
 from .prepare import preflight
 from .worker import SendOptions, SendStats, send_queue, utcnow
 
 _REPORT_EVERY = 0.25  # seconds between a child's progress reports
 
 
-class TransportFactory:
-    """make_transport(kind, settings) as an object a sender process can be given (a lambda cannot)."""
-
-    def __init__(self, kind: str, settings: Settings):
-        self.kind, self.settings = kind, settings
-
-    def __call__(self):
-        return make_transport(self.kind, self.settings)
-
-
-def transports_for(kind: str, settings: Settings) -> "SmtpRelay | TransportFactory":
-    """What send_queue sends with: the pipelined relay client for smtp, else a Transport factory.
-
-    A malformed SMTP URL (or an outbox that cannot be made) fails here, before anything is claimed.
-    """
-    if kind == "smtp":
-        return SmtpRelay.from_url(settings.smtp_url, timeouts=settings.smtp)
-    make_transport(kind, settings).close()
-    return TransportFactory(kind, settings)
+def transports_for(kind: str | None, settings: Settings):
+    """What send_all sends with (transports.sender_transport): checked here, before anything is claimed."""
+    return sender_transport(kind, settings)
 
 
 def split(total: int | float | None, parts: int, index: int):
@@ -73,7 +56,7 @@ def plan_processes(wanted: int, opts: SendOptions, pending: int) -> int:
 def send_all(
     db: Database,
     settings: Settings,
-    transports: "SmtpRelay | TransportFactory",
+    transports: "AsyncTransport | TransportFactory",
     opts: SendOptions,
     *,
     on_progress: Callable[[SendStats, int], None] | None = None,

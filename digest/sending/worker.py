@@ -44,8 +44,8 @@ from .flow import Concurrency, GroupCommitter, RateLimiter
 from .lease import Lease, LeaseExpired
 from .policy import RETRY, SENT_OK, is_hard_bounce, verdict
 from .prepare import Context, prepare, preflight
-from .transports import Envelope, SendResult, Transport
-from .transports.pipelined import Dropped, RelayUnusable, SmtpRelay, ThreadedConnection, TimedOut
+from .transports import AsyncConnection, AsyncTransport, Dropped, Envelope, RelayUnusable, SendResult, TimedOut, Transport
+from .transports.threaded import ThreadedTransport
 
 
 @dataclass
@@ -98,7 +98,7 @@ def utcnow() -> datetime:
 def send_queue(
     db: Database,
     settings: Settings,
-    transports: "Callable[[], Transport] | SmtpRelay",
+    transports: "AsyncTransport | Callable[[], Transport]",
     options: SendOptions | None = None,
     *,
     clock: Callable[[], datetime] = utcnow,
@@ -106,9 +106,9 @@ def send_queue(
 ) -> SendStats:
     """Send every delivery that is due now, in this process; return counts. Safe to run in several.
 
-    `transports` is an SmtpRelay (the pipelined asyncio client: the fast way
-    to a real relay) or a factory of Transports (file, memory, smtplib), one
-    per connection. Refuses (CheckError) an edition whose messages fail the
+    `transports` is an AsyncTransport (SmtpRelay, the pipelined asyncio
+    client: the fast way to a real relay) or a factory of Transports (file,
+    memory, smtplib), one per connection, run in threads. Refuses (CheckError) an edition whose messages fail the
     deliverability checks before anything is claimed, unless options.check
     is False. (sending.processes.send_all runs it in several processes.)
     """
@@ -142,7 +142,7 @@ class _Task:
 class _Slot:
     """One connection's state: its session, its place among those allowed, its last outcome's commit."""
 
-    conn: object = None  # a RelayConnection or ThreadedConnection, None until needed
+    conn: AsyncConnection | None = None  # opened when first needed
     placed: bool = False
     prev: asyncio.Future | None = None  # the commit of this connection's previous outcome
     task: _Task | None = None  # the one in hand
@@ -155,8 +155,7 @@ class _SendRun:
                  clock: Callable[[], datetime], on_progress: Callable[[SendStats, int], None] | None):
         self.db, self.settings, self.opts = db, settings, opts
         self.clock, self.on_progress = clock, on_progress
-        self.relay = transports if isinstance(transports, SmtpRelay) else None
-        self.make_transport = None if self.relay else transports
+        self.transports = transports
         self.stats = SendStats()
         self.out = Outgoing(settings)
         self.ctx = Context(db, settings, self.out)
@@ -174,7 +173,11 @@ class _SendRun:
         loop = asyncio.get_running_loop()
         _enough_files(self.width)
         self.claim_thread = ThreadPoolExecutor(1, thread_name_prefix="digest-claim")
-        self.send_pool = None if self.relay else ThreadPoolExecutor(self.width, thread_name_prefix="digest-send")
+        if isinstance(self.transports, AsyncTransport):
+            self.transport, self.send_pool = self.transports, None
+        else:
+            self.send_pool = ThreadPoolExecutor(self.width, thread_name_prefix="digest-send")
+            self.transport = ThreadedTransport(self.transports, self.send_pool)
         # DKIM's RSA step (about 0.8 ms a message) runs in OpenSSL without the GIL: in
         # a thread of its own it no longer stalls every other connection's replies.
         self.sign_pool = ThreadPoolExecutor(1, thread_name_prefix="digest-sign") if self.out.signer else None
@@ -334,15 +337,6 @@ class _SendRun:
 
     # -- connections -----------------------------------------------------------------------
 
-    async def _open(self):
-        if self.relay is not None:
-            return await self.relay.connect()
-        try:
-            transport = await asyncio.get_running_loop().run_in_executor(self.send_pool, self.make_transport)
-        except Exception as exc:  # no transport at all: the run stops, nobody's attempt is spent
-            raise RelayUnusable(str(exc) or type(exc).__name__) from None
-        return ThreadedConnection(transport, self.send_pool)
-
     async def _connection(self) -> None:
         """One connection's life: take a place, then tasks; send each, holding its "." for the last commit."""
         slot = _Slot()
@@ -385,7 +379,7 @@ class _SendRun:
         if slot.conn is not None:
             return True
         try:
-            slot.conn = await self._open()
+            slot.conn = await self.transport.connect()
         except Dropped as exc:
             self._unplace(slot)
             await self._requeue(task, exc)

@@ -41,39 +41,14 @@ import base64
 import os
 import socket
 import ssl
-from concurrent.futures import Executor
 
 from ...config import SmtpSettings
 from ...errors import DeliveryError
-from .base import Envelope, SendResult, Transport
+from .base import AsyncConnection, AsyncTransport, Dropped, Envelope, RelayUnusable, SendResult, TimedOut
 from .base import one_line as _one_line
 from .smtp import SmtpTransport, crlf
 
 _BUSY_WORDS = ("too many", "try again later", "busy", "concurrent")
-
-
-class Dropped(Exception):
-    """The connection is unusable and the message was certainly not accepted."""
-
-    def __init__(self, reason: str, *, busy: bool = False):
-        super().__init__(_one_line(reason))
-        self.reason, self.busy = _one_line(reason), busy
-
-
-class TimedOut(Exception):
-    """The relay did not answer in time at one step of the conversation; the connection is dropped."""
-
-    def __init__(self, step: str, seconds: float, url: str):
-        self.reason = _one_line(f"{url} did not answer {step} within {seconds:g} s")
-        super().__init__(self.reason)
-
-
-class RelayUnusable(Exception):
-    """The relay refuses us as a whole (refused connection, TLS, AUTH): the run must stop."""
-
-    def __init__(self, reason: str):
-        super().__init__(_one_line(reason))
-        self.result = SendResult(False, True, None, _one_line(reason), fatal=True)
 
 
 def _busy(code: int, text: str) -> bool:
@@ -81,7 +56,7 @@ def _busy(code: int, text: str) -> bool:
     return code == 421 or any(w in lowered for w in _BUSY_WORDS)
 
 
-class SmtpRelay:
+class SmtpRelay(AsyncTransport):
     """Where the relay is and how to speak to it; opens RelayConnections."""
 
     def __init__(self, host: str, port: int, *, security: str = "plain", username: str | None = None,
@@ -158,7 +133,7 @@ class SmtpRelay:
         return conn
 
 
-class RelayConnection:
+class RelayConnection(AsyncConnection):
     """One SMTP session. Not shared: one coroutine sends on it at a time."""
 
     def __init__(self, relay: SmtpRelay, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
@@ -453,22 +428,3 @@ def _why(exc: BaseException) -> str:
 def _refused(stage: str, code: int, text: str) -> SendResult:
     permanent = 500 <= code <= 599
     return SendResult(False, permanent, code, _one_line(f"{stage}: {code} {text}"))
-
-
-class ThreadedConnection:
-    """A blocking Transport (file, memory, smtplib) with RelayConnection's face: one thread call a message."""
-
-    def __init__(self, transport: Transport, pool: Executor):
-        self.transport, self.pool = transport, pool
-        self.messages = 0
-        self.closed = False
-
-    async def send(self, envelope: Envelope, message: bytes, *, hold: asyncio.Future | None = None) -> SendResult:
-        if hold is not None:
-            await hold  # the whole message goes at once, so it waits for the previous commit first
-        self.messages += 1
-        return await asyncio.get_running_loop().run_in_executor(self.pool, self.transport.send, envelope, message)
-
-    async def quit(self) -> None:
-        self.closed = True
-        await asyncio.get_running_loop().run_in_executor(self.pool, self.transport.close)
