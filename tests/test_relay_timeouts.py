@@ -84,13 +84,15 @@ def test_a_relay_that_never_answers_the_final_dot_stops_the_run(queue_members, d
     assert attempts(db) == {(QUEUED, 0): 10}
 
 
-def test_the_timeouts_come_from_the_config_and_the_stop_is_one_line(queue_members, env, db, tmp_path):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_the_timeouts_come_from_the_config_and_the_stop_is_one_line(queue_members, env, db, tmp_path, processes):
     queue_members(5)
     config = tmp_path / "digest.toml"
     config.write_text("[smtp]\ngreeting_timeout = 0.3\ntimeouts_in_a_row = 2\n", encoding="utf-8")
     silent = Silent()
     try:
-        done = subprocess.run([sys.executable, "-m", "digest", "send", "--transport", "smtp"],
+        done = subprocess.run([sys.executable, "-m", "digest", "send", "--transport", "smtp", "--connections", "2",
+                               "--processes", str(processes), "--batch", "2"],
                               env={**os.environ, **env, "DIGEST_SMTP_URL": silent.url, "DIGEST_CONFIG": str(config)},
                               capture_output=True, text=True, timeout=120)
     finally:
@@ -100,6 +102,7 @@ def test_the_timeouts_come_from_the_config_and_the_stop_is_one_line(queue_member
     assert errors == [f"Error: stopped sending: the relay timed out 2 times in a row: {silent.url} did not answer "
                       "with its greeting (or to EHLO, STARTTLS, AUTH) within 0.3 s"], done.stderr
     assert "Traceback" not in done.stderr
+    assert "sent 0, retry later 0, failed 0, skipped 0" in done.stdout  # the summary of what was done first
     assert attempts(db) == {(QUEUED, 0): 5}
 
 
