@@ -61,8 +61,9 @@ def test_a_run_that_cannot_renew_starts_no_message_once_its_lease_runs_low():
     async def scenario():
         lease = Lease(30, renew, clock=lambda: now[0])
         lease.claimed({1, 2, 3})
-        assert lease.room(None, 2) == 4 - 3  # two per connection before a rate is known
-        assert lease.room(10.0, 2) == 150 - 3  # half a lease at 10 a second
+        assert lease.room(None, 4) == 4 - 3  # the minimum (two per connection) before a rate is known
+        assert lease.room(10.0, 4) == 150 - 3  # half a lease at 10 a second
+        assert lease.room(0.1, 4) == 4 - 3  # never below the minimum
         now[0] = 19.0  # under two thirds of the lease: no renewal needed yet
         assert await lease.holds(1)
         now[0] = 21.0  # renewed first: 3 was taken over meanwhile

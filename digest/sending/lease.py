@@ -2,7 +2,7 @@
 
     lease = Lease(300, renew)            # renew: async () -> the ids the database says we still hold
     lease.claimed(ids); lease.done(ids)  # as deliveries are claimed, and as their outcomes are committed
-    lease.room(rate, connections)        # how many more to claim now
+    lease.room(rate, minimum)            # how many more to claim now
     await lease.holds(delivery_id)       # before a message starts: False if the delivery was taken over
     keeper = loop.create_task(lease.keep())   # the heartbeat: renews every third of the lease
 
@@ -60,13 +60,14 @@ class Lease:
         """Renewed recently enough that a message started now ends well within the lease."""
         return self._clock() - self.renewed_at < self.seconds * 2 / 3
 
-    def room(self, rate: float | None, connections: int) -> int:
+    def room(self, rate: float | None, minimum: int) -> int:
         """How many more deliveries to claim: what can be sent in half a lease at `rate`, less what is held.
 
-        Never fewer than two per connection (one sending, the next ready), so
-        that a rate measured low never starves the connections into a lower one.
+        Never fewer than `minimum` held (the worker says two per connection,
+        one sending and the next ready, so that a rate measured low never
+        starves the connections into a lower one; one with --rate).
         """
-        can = max(2 * connections, int(rate * self.seconds / 2) if rate else 0)
+        can = max(minimum, int(rate * self.seconds / 2) if rate else 0)
         return can - len(self.held)
 
     async def holds(self, delivery_id: int) -> bool:
@@ -74,7 +75,8 @@ class Lease:
         if not self.fresh():
             await self.renew()
             if not self.fresh():
-                raise LeaseExpired(f"could not renew the lease of the claimed deliveries: {self.error}")
+                why = self.error or f"a renewal took {self._clock() - self.renewed_at:.2f} s of a {self.seconds:g} s lease"
+                raise LeaseExpired(f"could not renew the lease of the claimed deliveries in time: {why}")
         return delivery_id not in self.lost
 
     async def renew(self) -> bool:

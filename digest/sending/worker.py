@@ -311,7 +311,7 @@ class _SendRun:
         opts = self.opts
         low_water = 0 if opts.rate else max(self.width, opts.batch // 2)
         while not self._stopping():
-            room = self.lease.room(self._rate(), self.width)
+            room = self.lease.room(self._rate(), 1 if opts.rate else 2 * self.width)
             if room > 0 and self.tasks.qsize() <= low_water:
                 return min(opts.batch, room, opts.limit - claimed_total if opts.limit is not None else room)
             await asyncio.sleep(0.005)
