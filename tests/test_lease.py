@@ -65,3 +65,37 @@ def test_a_second_run_does_not_take_over_a_live_runs_claims(queue_members, env, 
         _finish(first, second)
         _check_once(sink, db, members)
 
+
+
+def test_claims_taken_over_from_a_live_run_are_neither_sent_nor_recorded_by_it(queue_members, db, settings):
+    import threading
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import update
+
+    from digest.db.schema import SENDING
+    from digest.sending.transports.pipelined import SmtpRelay
+    from digest.sending.worker import SendOptions, send_queue
+
+    members = 20
+    queue_members(members)
+    with SmtpSink(data_delay=0.1) as sink:
+        result = {}
+        run = threading.Thread(target=lambda: result.update(stats=send_queue(
+            db, settings, SmtpRelay.from_url(sink.url), SendOptions(connections=1, lease_seconds=0.9))))
+        run.start()
+        sink.wait_for(5, timeout=60)
+        with db.begin() as conn:  # as if the run had stalled and another (live) sender took over what it holds
+            stolen = conn.execute(update(deliveries).where(deliveries.c.status == SENDING).values(
+                claimed_by="x" * 32, lease_until=datetime.now(timezone.utc) + timedelta(hours=1),
+            ).returning(deliveries.c.id)).scalars().all()
+        run.join(timeout=60)
+        received = Counter(r for m in sink.messages for r in m.rcpt_tos)
+    stats = result["stats"]
+    assert stolen and stats.lost == len(stolen)  # noticed: by the heartbeat, or by the fenced commit
+    assert stats.sent == members - len(stolen) and set(received.values()) == {1}
+    assert len(received) <= members  # at most the one in flight went; the rest were left to the new holder
+    with db.connect() as conn:
+        left = conn.execute(select(deliveries.c.id).where(deliveries.c.status == SENDING,
+                                                          deliveries.c.claimed_by == "x" * 32)).scalars().all()
+    assert sorted(left) == sorted(stolen)  # the late outcome did not overwrite the new holder's claim
