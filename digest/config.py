@@ -7,16 +7,19 @@ exists; without one the shipped defaults work as they are.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
+import unicodedata
 from string import Formatter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo
 
 from .errors import ConfigError
-from .models import Topic
+from .models import ENHANCED_STATUS, Topic
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
 INSECURE_SECRET = "insecure-demo-key-change-me"  # digest serve refuses it
@@ -40,6 +43,7 @@ ENVIRONMENT = {
     "DIGEST_BOUNCE_IMAP_URL": ("bounces", "imap_url"),
     "DIGEST_TRACKING_CLICKS": ("tracking", "clicks"),
     "DIGEST_BUSY_TIMEOUT": ("digest", "busy_timeout"),
+    "DIGEST_FETCH_ALLOW_PRIVATE": ("fetch", "allow_private"),  # comma-separated CIDRs
 }
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -64,6 +68,7 @@ class SourceSettings:
     link_template: str | None = None  # listing exports: how their links are made
     website: str | None = None  # where its articles link when they have no link of their own
     max_age_days: int = 14  # nothing newer than this before an edition's end holds the edition
+    resolve_links: str | None = None  # listing exports: a sitemap URL, or "wordpress" (its REST search)
 
     @property
     def is_url(self) -> bool:
@@ -79,7 +84,7 @@ class BounceSettings:
     processed_folder: str = "processed"
     quarantine_folder: str = "quarantine"
     permanent: tuple[str, ...] = ("5.1.1", "5.1.10", "5.2.1")  # one of these: bounced at once
-    threshold: int = 3  # other failures: this many...
+    threshold: int = 3  # other failures (refused during the send, or returned): this many...
     window_days: int = 30  # ...within this many days make the member bounced
 
 
@@ -96,6 +101,56 @@ class SmtpSettings:
     command_timeout: float = 30.0  # MAIL FROM, RCPT TO, DATA
     data_timeout: float = 60.0  # the reply to the final "."
     timeouts_in_a_row: int = 3
+
+
+@dataclass(frozen=True)
+class SesSettings:
+    """[providers.ses]: Amazon SES events through an SNS topic."""
+
+    topic_arn: str  # arn:aws:sns:REGION:ACCOUNT:NAME, the only topic whose messages and subscription are taken
+    configuration_set: str = ""  # X-SES-CONFIGURATION-SET on each message (events with our tag need one)
+
+
+@dataclass(frozen=True)
+class PostmarkSettings:
+    """[providers.postmark]: basic authentication and/or a secret path on the webhook URL."""
+
+    username: str = ""
+    password: str = ""
+    secret_path: str = ""  # /hooks/postmark/SECRET
+    message_stream: str = ""  # X-PM-Message-Stream on each message ("broadcast" for newsletters)
+
+
+@dataclass(frozen=True)
+class MailgunSettings:
+    """[providers.mailgun]: the HTTP webhook signing key."""
+
+    signing_key: str
+    tag: str = "digest"  # X-Mailgun-Tag on each message
+
+
+@dataclass(frozen=True)
+class SendgridSettings:
+    """[providers.sendgrid]: the Event Webhook's verification key (base64 DER or PEM, ECDSA P-256)."""
+
+    public_key: str
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """[providers.*]: which mail providers report back by webhook (None: that hook answers 404)."""
+
+    ses: SesSettings | None = None
+    postmark: PostmarkSettings | None = None
+    mailgun: MailgunSettings | None = None
+    sendgrid: SendgridSettings | None = None
+
+    @property
+    def configured(self) -> tuple[str, ...]:
+        return tuple(n for n in PROVIDERS if getattr(self, n) is not None)
+
+
+PROVIDERS = ("ses", "postmark", "mailgun", "sendgrid")
 
 
 @dataclass(frozen=True)
@@ -127,10 +182,11 @@ class Settings:
     source: str = ""  # the file the settings came from, for messages
     extra: Mapping[str, Any] = field(default_factory=dict)
     sources: tuple[SourceSettings, ...] = ()
-    editors: tuple[str, ...] = ()  # told by email when an edition is held
+    editors: tuple[str, ...] = ()  # seeds the desk's list of editors (editorial.editors.seed_editors)
     min_articles: int = 1
     fetch_timeout: float = 20.0
     fetch_deadline: float = 60.0
+    allow_private: tuple[str, ...] = ()  # [fetch]: internal networks digest may fetch from (CIDRs)
 
     def source_named(self, name: str) -> SourceSettings:
         for src in self.sources:
@@ -150,6 +206,7 @@ class Settings:
     image_weight_kb: int = 800  # digest check: total weight of the images an email shows
     fetch_images: bool = True  # measure pictures at ingest (false: the sizes the source declares)
     busy_timeout: int = 30  # seconds a command or page waits for another writer's lock
+    providers: ProviderSettings = field(default_factory=ProviderSettings)
 
     @property
     def topic_slugs(self) -> tuple[str, ...]:
@@ -231,7 +288,7 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
 
 
 def _check_known(user: dict, defaults: dict, source: str) -> None:
-    known_sections = set(defaults) | {"security", "dkim", "topics", "web", "sources"}
+    known_sections = set(defaults) | {"security", "dkim", "topics", "web", "sources", "providers"}
     for section, value in user.items():
         if section not in known_sections:
             raise ConfigError(source, section, "unknown section")
@@ -261,41 +318,10 @@ def _validate(data: dict, source: str) -> Settings:
     s = lambda sec, key, default=None: _get(data, source, sec, key, str, default)  # noqa: E731
     i = lambda sec, key: _get(data, source, sec, key, int)  # noqa: E731
 
-    timezone = s("digest", "timezone")
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(timezone)
-    except Exception:
-        raise ConfigError(source, "digest.timezone", f"unknown time zone {timezone!r}") from None
-    summary_words = i("digest", "summary_words")
-    if not 10 <= summary_words <= 500:
-        raise ConfigError(source, "digest.summary_words", "must be between 10 and 500")
-    edition_size = i("digest", "edition_size")
-    if not 1 <= edition_size <= 100:
-        raise ConfigError(source, "digest.edition_size", "must be between 1 and 100")
-    base_url = s("organisation", "base_url").rstrip("/")
-    if not re.match(r"^https?://[^/\s]+", base_url):
-        raise ConfigError(source, "organisation.base_url", f"must be an http(s) URL, not {base_url!r}")
-    sender = s("organisation", "sender")
-    if "@" not in sender or "\n" in sender or "\r" in sender:
-        raise ConfigError(source, "organisation.sender", f"must be an email address, not {sender!r}")
-    for key in ("brand_colour", "accent_colour"):
-        if not _COLOUR.match(s("organisation", key)):
-            raise ConfigError(source, f"organisation.{key}", "must be a colour like #1d4f91")
-    name = s("organisation", "name")
-    if not name.strip() or "\n" in name:
-        raise ConfigError(source, "organisation.name", "must be one non-empty line")
-
+    timezone, summary_words, edition_size = _edition_numbers(source, s, i)
+    name, base_url, sender = _organisation(source, s)
     topics = _topics(data.get("topics"), source)
-    dkim = None
-    d = data.get("dkim") or {}
-    if any(d.get(k) for k in ("domain", "selector", "key_file")):
-        missing = [k for k in ("domain", "selector", "key_file") if not d.get(k)]
-        if missing:
-            raise ConfigError(source, f"dkim.{missing[0]}", "is required when DKIM signing is configured")
-        dkim = DkimSettings(str(d["domain"]), str(d["selector"]), str(d["key_file"]))
-
+    dkim = _dkim(data, source)
     transport = s("digest", "transport")  # checked against the transports' table where it is used
     busy_timeout = i("digest", "busy_timeout")
     if not 1 <= busy_timeout <= 3600:
@@ -337,9 +363,54 @@ def _validate(data: dict, source: str) -> Settings:
         min_articles=min_articles,
         fetch_timeout=fetch["fetch_timeout"],
         fetch_deadline=fetch["fetch_deadline"],
+        allow_private=_allow_private(data, source),
         **_look(data, source, s, i),
         busy_timeout=busy_timeout,
+        providers=_providers(data.get("providers"), source),
     )
+
+
+def _edition_numbers(source: str, s, i) -> tuple[str, int, int]:
+    """[digest] timezone, summary_words and edition_size, checked."""
+    timezone = s("digest", "timezone")
+    try:
+        ZoneInfo(timezone)
+    except Exception:
+        raise ConfigError(source, "digest.timezone", f"unknown time zone {timezone!r}") from None
+    summary_words = i("digest", "summary_words")
+    if not 10 <= summary_words <= 500:
+        raise ConfigError(source, "digest.summary_words", "must be between 10 and 500")
+    edition_size = i("digest", "edition_size")
+    if not 1 <= edition_size <= 100:
+        raise ConfigError(source, "digest.edition_size", "must be between 1 and 100")
+    return timezone, summary_words, edition_size
+
+
+def _organisation(source: str, s) -> tuple[str, str, str]:
+    """[organisation] name, base_url and sender, checked (and the colours, read again by _look)."""
+    base_url = s("organisation", "base_url").rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", base_url):
+        raise ConfigError(source, "organisation.base_url", f"must be an http(s) URL, not {base_url!r}")
+    sender = s("organisation", "sender")
+    if "@" not in sender or "\n" in sender or "\r" in sender:
+        raise ConfigError(source, "organisation.sender", f"must be an email address, not {sender!r}")
+    for key in ("brand_colour", "accent_colour"):
+        if not _COLOUR.match(s("organisation", key)):
+            raise ConfigError(source, f"organisation.{key}", "must be a colour like #1d4f91")
+    name = s("organisation", "name")
+    if not name.strip() or "\n" in name:
+        raise ConfigError(source, "organisation.name", "must be one non-empty line")
+    return name, base_url, sender
+
+
+def _dkim(data: dict, source: str) -> DkimSettings | None:
+    d = data.get("dkim") or {}
+    if not any(d.get(k) for k in ("domain", "selector", "key_file")):
+        return None
+    missing = [k for k in ("domain", "selector", "key_file") if not d.get(k)]
+    if missing:
+        raise ConfigError(source, f"dkim.{missing[0]}", "is required when DKIM signing is configured")
+    return DkimSettings(str(d["domain"]), str(d["selector"]), str(d["key_file"]))
 
 
 def _look(data: dict, source: str, s, i) -> dict:
@@ -395,8 +466,8 @@ def _bounces(data: dict, source: str) -> BounceSettings:
     if imap_url and not re.match(r"^imaps?://[^/\s]+", imap_url):
         raise ConfigError(source, "bounces.imap_url", "must be imap://user:pass@host/FOLDER or imaps://...")
     permanent = b.get("permanent", list(BounceSettings.permanent))
-    if not isinstance(permanent, list) or not all(isinstance(x, str) and re.fullmatch(r"5\.\d{1,3}\.\d{1,3}", x)
-                                                  for x in permanent):
+    if not isinstance(permanent, list) or not all(isinstance(x, str) and (m := ENHANCED_STATUS.fullmatch(x))
+                                                  and m.group(1) == "5" for x in permanent):
         raise ConfigError(source, "bounces.permanent", "must be a list of 5.x.y status codes")
     out = {}
     for key, low, high in (("threshold", 1, 100), ("window_days", 1, 3650)):
@@ -425,6 +496,58 @@ def _smtp(data: dict, source: str) -> SmtpSettings:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
         raise ConfigError(source, "smtp.timeouts_in_a_row", f"must be a whole number from 1 to 1000, not {limit!r}")
     return SmtpSettings(**out, timeouts_in_a_row=limit)
+_PROVIDER_KEYS = {
+    "ses": {"topic_arn": None, "configuration_set": ""},
+    "postmark": {"username": "", "password": "", "secret_path": "", "message_stream": ""},
+    "mailgun": {"signing_key": None, "tag": "digest"},
+    "sendgrid": {"public_key": None},
+}
+_PROVIDER_CLASSES = {"ses": SesSettings, "postmark": PostmarkSettings, "mailgun": MailgunSettings,
+                     "sendgrid": SendgridSettings}
+# What may go into a header or a URL path as it is.
+_PROVIDER_FORMATS = {
+    "topic_arn": (r"arn:aws:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}", "an SNS topic ARN like "
+                  "arn:aws:sns:eu-west-2:123456789012:digest-feedback"),
+    "configuration_set": (r"[A-Za-z0-9_-]{1,64}", "letters, digits, '_' and '-'"),
+    "message_stream": (r"[a-z0-9-]{1,30}", "a Postmark stream id (lower-case letters, digits, '-')"),
+    "tag": (r"[A-Za-z0-9_.-]{1,64}", "letters, digits, '_', '.' and '-'"),
+    "secret_path": (r"[A-Za-z0-9_-]{24,128}", "at least 24 letters, digits, '_' or '-'"),
+    "username": (r"[^:\s]{1,100}", "a user name without ':' or spaces (HTTP basic authentication)"),
+    "public_key": (r"(-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----|[A-Za-z0-9+/=\s]{40,})\s*",
+                   "the base64 verification key SendGrid shows (or its PEM form)"),
+}
+
+
+def _providers(raw: Any, source: str) -> ProviderSettings:
+    if raw is None:
+        return ProviderSettings()
+    if not isinstance(raw, dict):
+        raise ConfigError(source, "providers", "must be a table of [providers.NAME] tables")
+    out = {}
+    for name, section in raw.items():
+        if name not in _PROVIDER_KEYS:
+            raise ConfigError(source, f"providers.{name}", f"unknown provider (known: {', '.join(PROVIDERS)})")
+        if not isinstance(section, dict):
+            raise ConfigError(source, f"providers.{name}", "must be a table")
+        values = {}
+        for key, default in _PROVIDER_KEYS[name].items():
+            value = section.get(key, default)
+            if value is None:
+                raise ConfigError(source, f"providers.{name}.{key}", "is required")
+            if not isinstance(value, str) or "\n" in value.strip() and key != "public_key":
+                raise ConfigError(source, f"providers.{name}.{key}", f"must be one line of text, not {value!r}")
+            value = value.strip()
+            pattern, what = _PROVIDER_FORMATS.get(key, (r".+", "not empty"))
+            if (value or default is None) and not re.fullmatch(pattern, value):
+                raise ConfigError(source, f"providers.{name}.{key}", f"must be {what}")
+            values[key] = value
+        unknown = set(section) - set(_PROVIDER_KEYS[name])
+        if unknown:
+            raise ConfigError(source, f"providers.{name}.{sorted(unknown)[0]}", "unknown key")
+        if name == "postmark" and not (values["secret_path"] or values["username"] and values["password"]):
+            raise ConfigError(source, "providers.postmark", "needs username and password, or secret_path, or both")
+        out[name] = _PROVIDER_CLASSES[name](**values)
+    return ProviderSettings(**out)
 
 
 def _tracking_clicks(data: dict, source: str) -> str:
@@ -489,6 +612,23 @@ def _seconds(data: dict, source: str, key: str) -> float:
     return float(value)
 
 
+def _allow_private(data: dict, source: str) -> tuple[str, ...]:
+    """[fetch] allow_private: CIDRs ("10.1.2.0/24"); a list, or comma-separated from the environment."""
+    raw = (data.get("fetch") or {}).get("allow_private", [])
+    if isinstance(raw, str):
+        raw = [c for c in raw.split(",") if c.strip()]
+    if not isinstance(raw, list):
+        raise ConfigError(source, "fetch.allow_private", "must be a list of networks like \"10.1.2.0/24\"")
+    out = []
+    for cidr in raw:
+        try:
+            out.append(str(ipaddress.ip_network(str(cidr).strip(), strict=False)))
+        except ValueError:
+            raise ConfigError(source, "fetch.allow_private",
+                              f"{cidr!r} is not an address or network like \"10.1.2.0/24\"") from None
+    return tuple(out)
+
+
 def _editors(raw: Any, source: str) -> tuple[str, ...]:
     if isinstance(raw, str):  # one address, or a comma-separated list from the environment
         raw = [a for a in raw.split(",") if a.strip()]
@@ -502,8 +642,10 @@ def _editors(raw: Any, source: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-_SOURCE_KEYS = {"name", "url", "path", "kind", "topics", "link_template", "website", "max_age_days"}
+_SOURCE_KEYS = {"name", "url", "path", "kind", "topics", "link_template", "website", "max_age_days",
+                "resolve_links"}
 SOURCE_KINDS = ("feed", "jsonfeed", "wordpress", "listing")
+
 
 
 def _sources(raw: Any, source: str, slugs: tuple[str, ...]) -> tuple[SourceSettings, ...]:
@@ -523,50 +665,68 @@ def _sources(raw: Any, source: str, slugs: tuple[str, ...]) -> tuple[SourceSetti
         if unknown:
             raise ConfigError(source, f"{where}.{sorted(unknown)[0]}", "unknown key")
         name = entry.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 100 or "\n" in name:
-            raise ConfigError(source, f"{where}.name", "must be a short one-line name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 100 or _has_controls(name):
+            raise ConfigError(source, f"{where}.name", "must be a short one-line name without control characters")
         name = name.strip()
         where = f"sources[{n}] ({name})"
         if name in seen:
             raise ConfigError(source, f"{where}.name", f"{name!r} appears twice")
         seen.add(name)
-        if ("url" in entry) == ("path" in entry):
-            raise ConfigError(source, where, "give either url or path")
-        if "url" in entry:
-            location = entry["url"]
-            if not isinstance(location, str) or not re.match(r"^https?://[^/\s]+", location.strip()):
-                raise ConfigError(source, f"{where}.url", f"must be an http(s) URL, not {location!r}")
-            location = location.strip()
-        else:
-            path = entry["path"]
-            if not isinstance(path, str) or not path.strip():
-                raise ConfigError(source, f"{where}.path", "must be a file path")
-            location = str(base / Path(path.strip()).expanduser())
-        kind = entry.get("kind")
-        if kind is not None and kind not in SOURCE_KINDS:
-            raise ConfigError(source, f"{where}.kind", f"must be one of {', '.join(SOURCE_KINDS)}, not {kind!r}")
-        topics = entry.get("topics", [])
-        if isinstance(topics, str):
-            topics = [topics]
-        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-            raise ConfigError(source, f"{where}.topics", "must be a list of topic slugs")
-        for t in topics:
-            if t not in slugs:
-                raise ConfigError(source, f"{where}.topics", f"unknown topic {t!r}; known: {', '.join(slugs)}")
-        template = entry.get("link_template")
-        if template is not None:
-            problem = check_link_template(template) if isinstance(template, str) else "must be a string"
-            if problem:
-                raise ConfigError(source, f"{where}.link_template", problem)
-        website = entry.get("website")
-        if website is not None and (not isinstance(website, str) or not re.match(r"^https?://[^/\s]+", website)):
-            raise ConfigError(source, f"{where}.website", f"must be an http(s) URL, not {website!r}")
-        age = entry.get("max_age_days", 14)
-        if isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= 3660:
-            raise ConfigError(source, f"{where}.max_age_days", f"must be a whole number of days, not {age!r}")
-        out.append(SourceSettings(name, location, kind, tuple(t for t in slugs if t in topics), template,
-                                  website, age))
+        out.append(_source(entry, name, _location(entry, source, where, base), source, where, slugs))
     return tuple(out)
+
+
+def _location(entry: dict, source: str, where: str, base: Path) -> str:
+    """A source's url (http(s)), or its path resolved against the config file's folder."""
+    if ("url" in entry) == ("path" in entry):
+        raise ConfigError(source, where, "give either url or path")
+    if "url" in entry:
+        location = entry["url"]
+        if not isinstance(location, str) or not re.match(r"^https?://[^/\s]+", location.strip()):
+            raise ConfigError(source, f"{where}.url", f"must be an http(s) URL, not {location!r}")
+        return location.strip()
+    path = entry["path"]
+    if not isinstance(path, str) or not path.strip():
+        raise ConfigError(source, f"{where}.path", "must be a file path")
+    return str(base / Path(path.strip()).expanduser())
+
+
+def _source(entry: dict, name: str, location: str, source: str, where: str, slugs: tuple[str, ...]) -> SourceSettings:
+    """The rest of one [[sources]] entry, each key checked."""
+    kind = entry.get("kind")
+    if kind is not None and kind not in SOURCE_KINDS:
+        raise ConfigError(source, f"{where}.kind", f"must be one of {', '.join(SOURCE_KINDS)}, not {kind!r}")
+    topics = entry.get("topics", [])
+    if isinstance(topics, str):
+        topics = [topics]
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        raise ConfigError(source, f"{where}.topics", "must be a list of topic slugs")
+    for t in topics:
+        if t not in slugs:
+            raise ConfigError(source, f"{where}.topics", f"unknown topic {t!r}; known: {', '.join(slugs)}")
+    template = entry.get("link_template")
+    if template is not None:
+        problem = check_link_template(template) if isinstance(template, str) else "must be a string"
+        if problem:
+            raise ConfigError(source, f"{where}.link_template", problem)
+    website = entry.get("website")
+    if website is not None and (not isinstance(website, str) or not re.match(r"^https?://[^/\s]+", website)):
+        raise ConfigError(source, f"{where}.website", f"must be an http(s) URL, not {website!r}")
+    age = entry.get("max_age_days", 14)
+    if isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= 3660:
+        raise ConfigError(source, f"{where}.max_age_days", f"must be a whole number of days, not {age!r}")
+    resolve = entry.get("resolve_links")
+    if resolve is not None and (not isinstance(resolve, str) or not (
+            resolve == "wordpress" or re.match(r"^https?://[^/\s]+", resolve))):
+        raise ConfigError(source, f"{where}.resolve_links",
+                          f'must be a sitemap\'s http(s) URL or "wordpress", not {resolve!r}')
+    return SourceSettings(name, location, kind, tuple(t for t in slugs if t in topics), template, website, age,
+                          resolve)
+
+
+def _has_controls(text: str) -> bool:
+    """A control character: a newline, or a terminal escape that would print raw."""
+    return any(unicodedata.category(c) == "Cc" for c in text)
 
 
 def check_link_template(template: str) -> str | None:
@@ -575,13 +735,20 @@ def check_link_template(template: str) -> str | None:
     if not template.startswith(("https://", "http://")):
         return "must be an http(s) URL with {slug} (and {date:%Y/%m/%d} pieces)"
     try:
-        fields = [(name, spec) for _, name, spec, _ in Formatter().parse(template) if name is not None]
+        fields = [(name, spec, conv) for _, name, spec, conv in Formatter().parse(template) if name is not None]
     except ValueError as exc:
         return f"is not a template: {exc}"
-    for name, _ in fields:
+    if len(template) > 500:
+        return "is longer than 500 characters: no link needs that"
+    for name, spec, conversion in fields:
         if name not in ("slug", "date"):
             return f"has {{{name}}}: only {{slug}} and {{date:FORMAT}} are filled"
-    if "slug" not in [name for name, _ in fields]:
+        if conversion or (name == "slug" and spec) or (name == "date" and spec and "%" not in spec) \
+                or "{" in (spec or ""):
+            # {slug:>99999999} would pad every link to 100 MB: no width, precision or conversion
+            return (f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} is not allowed: "
+                    "{slug} takes no format, {date:...} only strftime codes like %Y/%m/%d")
+    if "slug" not in [name for name, _, _ in fields]:
         return "must contain {slug}: without it every article would get the same link"
     return None
 

@@ -1,6 +1,6 @@
 """Members' details, checked and normalised; CSV member lists; import planning.
 
-Pure: no SQL, no clock. digest/db/subscribers.py stores what this module has
+Pure: no SQL, no clock. digest/db/members.py stores what this module has
 checked, and asks plan_import() what an import should change.
 """
 
@@ -64,10 +64,13 @@ def clean_name(raw: str | None, *, email: str = "", line: int | None = None) -> 
 
 def parse_topics(raw: str | Iterable[str] | None, taxonomy: Sequence[str], *, email: str = "",
                  line: int | None = None, sep: str = ",") -> TopicSet:
-    """Topic slugs in taxonomy order; empty (or "all") means every topic.
+    """A member's choice of topics, the same from every door (CLI, CSV import, the web's forms, the API).
 
-    Accepts "a,b" (or sep-separated) text or a list of slugs; case and spaces
-    around slugs do not matter. Raises SubscriberError naming an unknown slug.
+    Slugs come back in taxonomy order. Nothing, "all", or every topic of the
+    taxonomy means all topics (the empty TopicSet): topics added later
+    included, since a member who ticks every box wants everything. Accepts
+    "a,b" (or sep-separated) text or a list of slugs; case and spaces around
+    slugs do not matter. Raises SubscriberError naming an unknown slug.
     """
     if raw is None:
         return TopicSet()
@@ -78,6 +81,8 @@ def parse_topics(raw: str | Iterable[str] | None, taxonomy: Sequence[str], *, em
     unknown = sorted(chosen - set(taxonomy))
     if unknown:
         raise SubscriberError(email, f"unknown topic {unknown[0]!r} (known: {', '.join(taxonomy)})", line)
+    if chosen >= set(taxonomy):
+        return TopicSet()
     return TopicSet(slug for slug in taxonomy if slug in chosen)
 
 

@@ -6,6 +6,8 @@ timezone-aware and in UTC unless a field says otherwise.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
@@ -13,6 +15,9 @@ from typing import Iterable
 FREQUENCIES = ("daily", "weekly", "monthly")
 FORMATS = ("html", "text")
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+# An enhanced mail system status code (RFC 3463: class.subject.detail, as 5.1.1), wherever it is
+# written: a relay's reply, a returned report, the config's `[bounces] permanent`. The one pattern for it.
+ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 
 
 @dataclass(frozen=True)
@@ -59,16 +64,12 @@ class ArticleImage:
         return next((s for s in sized if s.width >= shown_width * density), sized[-1])
 
     def to_json(self) -> str:
-        import json
-
         return json.dumps({"alt": self.alt, "problem": self.problem,
                            "sources": [[s.url, s.width, s.height, s.bytes, s.measured] for s in self.sources]},
                           ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | None) -> "ArticleImage | None":
-        import json
-
         if not raw:
             return None
         d = json.loads(raw)

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from digest.db import schema
+from conftest import ok
 
 NOW = datetime(2017, 6, 21, 9, 30, tzinfo=timezone.utc)
 
@@ -29,10 +30,6 @@ def actions(db):
              .join(schema.subscribers).order_by(schema.events.c.id))
         return [tuple(r) for r in conn.execute(q)]
 
-
-def ok(result, code=0):
-    assert result.exit_code == code, result.output
-    return result
 
 
 def test_add_then_list_and_show_as_json(run_cli, db):

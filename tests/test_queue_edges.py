@@ -19,7 +19,8 @@ from digest.edition.variants import plan_variant
 from digest.editorial.build import build_edition
 from digest.errors import EditionError
 from digest.models import TopicSet
-from digest.sending.queue import queue_edition, variant_for
+from digest.editorial.build import queue_edition
+from digest.sending.prepare import variant_for
 
 T0 = datetime(2017, 6, 26, 7, 0, tzinfo=timezone.utc)
 

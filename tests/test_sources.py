@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from digest.db.schema import articles, deliveries, editions
 from feed_server import feed_server, rss  # noqa: F401  (the fixture)
+from conftest import ok
 
 # Week 2017-W25 runs Monday 19 June to Monday 26 June 2017 (Europe/London).
 FRESH = rss(
@@ -24,10 +25,6 @@ FRESH = rss(
 OLD = rss(("Cyber security week", "https://events.example.org/2017/05/cyber/", "Mon, 15 May 2017 09:00:00 +0100"),
           title="Events")
 
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def write_config(tmp_path, monkeypatch, sources: str, extra: str = "") -> None:
@@ -83,10 +80,21 @@ def test_a_moved_feed_is_followed_and_its_new_home_recorded(run_cli, feed_server
     web.redirect("/feed.xml", "/new/feed.xml", status=301)
     write_config(tmp_path, monkeypatch, source("news", web.url("/feed.xml")))
     result = ok(run_cli("sources", "fetch"))
-    assert f"warning: source news moved permanently to {web.url('/new/feed.xml')}: update its url in digest.toml" \
-        in result.output
+    line = (f"source news moved permanently to {web.url('/new/feed.xml')} (fetched there since): in digest.toml "
+            f'change url = "{web.url("/feed.xml")}" to url = "{web.url("/new/feed.xml")}"')
+    assert f"warning: {line}" in result.output
     [row] = json.loads(ok(run_cli("sources", "list", "--json")).output)
     assert row["moved_to"] == web.url("/new/feed.xml") and row["items_last_seen"] == 2
+    assert line in ok(run_cli("sources", "list")).output.splitlines()
+    # From then on the new location is fetched first (the old one is asked nothing), the move still reported.
+    web.gone("/feed.xml")
+    again = ok(run_cli("sources", "fetch"))
+    assert "source news: rss, 2 item(s): 0 new, 0 updated, 2 unchanged" in again.output
+    assert f"warning: {line}" in again.output
+    assert len(web.requests_for("/feed.xml")) == 1 and len(web.requests_for("/new/feed.xml")) == 2
+    # The configuration follows: the move is forgotten.
+    write_config(tmp_path, monkeypatch, source("news", web.url("/new/feed.xml")))
+    assert "moved" not in ok(run_cli("sources", "fetch")).output
 
 
 def test_a_gzip_bomb_is_refused_in_one_line_and_no_article_changes(run_cli, feed_server, tmp_path, monkeypatch, db):
@@ -107,6 +115,54 @@ def test_a_gzip_bomb_is_refused_in_one_line_and_no_article_changes(run_cli, feed
     assert "larger than 50 MB" in row["last_error"] and row["items_last_seen"] == 2
 
 
+def test_a_source_redirecting_to_an_internal_address_is_refused_and_nothing_stored(
+        run_cli, feed_server, tmp_path, monkeypatch, db):
+    """The source's server is allowed (127.0.0.1/32 in [fetch] allow_private); where it sends us is not."""
+    web = feed_server
+    port = web.base.rsplit(":", 1)[1]
+    web.serve("/admin/feed.xml", FRESH)
+    web.redirect("/feed.xml", f"http://127.0.0.2:{port}/admin/feed.xml", status=302)
+    write_config(tmp_path, monkeypatch, source("news", web.url("/feed.xml")))
+    monkeypatch.setenv("DIGEST_FETCH_ALLOW_PRIVATE", "127.0.0.1/32")  # the tests' environment allows 127.0.0.0/8
+    result = run_cli("sources", "fetch")
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"Error: source news: {web.url('/feed.xml')}: redirected to http://127.0.0.2:{port}/admin/feed.xml: "
+        "refused 127.0.0.2, a loopback address (digest fetches only public addresses; an intranet's goes in "
+        "[fetch] allow_private)")
+    assert count(db, articles) == 0 and web.requests_for("/admin/feed.xml") == []
+
+
+def test_a_password_in_a_source_url_is_sent_as_basic_auth_and_never_shown(members, feed_server, tmp_path,
+                                                                          monkeypatch, smtp_sink):
+    web = feed_server
+    web.serve("/feed.xml", FRESH)
+    port = web.base.rsplit(":", 1)[1]
+    secret_url = f"http://editor:s3cret@127.0.0.1:{port}"
+    write_config(tmp_path, monkeypatch, source("news", secret_url + "/feed.xml")
+                 + source("intranet", secret_url + "/missing.xml"))
+    monkeypatch.setenv("DIGEST_SMTP_URL", smtp_sink.url)
+    result = members("weekly", "--week", "2017-W25")
+    assert result.exit_code == 2
+    assert web.requests_for("/feed.xml")[0]["Authorization"] == "Basic ZWRpdG9yOnMzY3JldA=="  # editor:s3cret
+    listed = ok(members("sources", "list", "--json")).output
+    table = ok(members("sources", "list")).output
+    [notice] = smtp_sink.messages
+    for shown in (result.output, listed, table, notice.message.get_content()):
+        assert "s3cret" not in shown
+    assert f"http://editor:***@127.0.0.1:{port}/missing.xml: HTTP 404 Not Found" in result.output
+    assert {r["location"] for r in json.loads(listed)} == {f"http://editor:***@127.0.0.1:{port}/feed.xml",
+                                                          f"http://editor:***@127.0.0.1:{port}/missing.xml"}
+
+
+def test_allow_private_must_be_networks(run_cli, tmp_path, monkeypatch):
+    write_config(tmp_path, monkeypatch, "", extra='[fetch]\nallow_private = ["10.1.2.0/24", "intranet"]\n')
+    monkeypatch.delenv("DIGEST_FETCH_ALLOW_PRIVATE")  # the tests' environment allows 127.0.0.0/8
+    result = run_cli("sources", "list")
+    assert result.exit_code != 0 and result.output.strip().endswith(
+        "fetch.allow_private: 'intranet' is not an address or network like \"10.1.2.0/24\"")
+
+
 def test_unknown_source_name_is_a_usage_error(run_cli, feed_server, tmp_path, monkeypatch):
     write_config(tmp_path, monkeypatch, source("news", feed_server.url("/feed.xml")))
     result = run_cli("sources", "fetch", "nope")
@@ -122,6 +178,11 @@ def test_unknown_source_name_is_a_usage_error(run_cli, feed_server, tmp_path, mo
      "has {id}"),
     ('[[sources]]\nname = "a"\npath = "x"\n[[sources]]\nname = "a"\npath = "y"\n', "sources[2] (a).name",
      "'a' appears twice"),
+    ('[[sources]]\nname = "a"\npath = "x"\nlink_template = "https://e.org/{slug:>99999999}/"\n',
+     "sources[1] (a).link_template", "{slug:>99999999} is not allowed: {slug} takes no format"),
+    ('[[sources]]\nname = "a"\npath = "x"\nlink_template = "https://e.org/{date:>9999}/{slug}"\n',
+     "sources[1] (a).link_template", "{date:>9999} is not allowed"),
+    ('[[sources]]\nname = "news\\u001b[2J"\npath = "x"\n', "sources[1].name", "must be a short one-line name without control characters"),
 ])
 def test_a_bad_sources_entry_is_one_line_naming_it_and_exit_2(run_cli, tmp_path, monkeypatch, entry, key, reason):
     write_config(tmp_path, monkeypatch, entry)
@@ -216,6 +277,31 @@ def test_fewer_than_min_articles_holds_the_edition(members, feed_server, tmp_pat
     assert result.exit_code == 2
     assert "held 2017-W25: edition 2017-W25 would have 2 article(s), fewer than min_articles = 3" in result.output
     assert count(db, editions) == 0
+
+
+def test_the_held_notice_goes_to_the_desks_editors_the_config_only_seeds_them(members, feed_server, tmp_path,
+                                                                             monkeypatch, db, smtp_sink):
+    """One list of editors, the desk's: the config's addresses seed it, `digest editors notify` says who is told."""
+    web = feed_server
+    web.serve("/feed.xml", FRESH)
+    write_config(tmp_path, monkeypatch, source("news", web.url("/feed.xml")), extra="min_articles = 3")
+    monkeypatch.setenv("DIGEST_SMTP_URL", smtp_sink.url)
+    ok(members("editors", "add", "desk@example.org", "--print-link"))  # on the desk only
+    ok(members("editors", "add", "quiet@example.org", "--print-link", "--notify", "none"))
+    listed = {e["email"]: e["notify"] for e in json.loads(ok(members("editors", "list", "--json")).output)}
+    assert listed == {"chief@example.org": ["held"], "desk@example.org": ["held"], "editor@example.org": ["held"],
+                      "quiet@example.org": []}
+    assert ok(members("editors", "notify", "chief@example.org", "none")).output.strip() == \
+        "chief@example.org is told of: nothing"
+    assert members("editors", "notify", "chief@example.org", "everything").exit_code == 1
+    smtp_sink.messages.clear()
+    result = members("weekly", "--week", "2017-W25")
+    assert result.exit_code == 2
+    [notice] = smtp_sink.messages
+    assert notice.rcpt_tos == ("desk@example.org", "editor@example.org")  # longest-standing first
+    assert "told the editors (desk@example.org, editor@example.org) that 2017-W25 is held" in result.output
+    removed = ok(members("editors", "remove", "editor@example.org"))
+    assert "still in [organisation] editors" in removed.output
 
 
 def test_a_json_feed_source_goes_out_in_the_weekly_mailing(members, feed_server, tmp_path, monkeypatch, smtp_sink):
@@ -339,3 +425,27 @@ def test_re_running_an_old_week_dates_nothing_into_the_past(run_cli, tmp_path, m
     with db.connect() as conn:
         dates = set(conn.execute(select(articles.c.published_at)).scalars())
     assert all(d.replace(tzinfo=d.tzinfo or timezone.utc) >= before - timedelta(seconds=1) for d in dates)
+
+
+def test_a_templated_listing_re_fetched_in_a_later_month_keeps_each_articles_first_seen_date(
+        run_cli, tmp_path, monkeypatch, db):
+    from datetime import datetime, timezone
+
+    from digest.config import load_settings
+    from digest.ingest.store import refresh_sources
+
+    (tmp_path / "news.txt").write_text("Only one here\n\nA listing with one article.\n\nOnly one here\n",
+                                       encoding="utf-8")
+    write_config(tmp_path, monkeypatch, '[[sources]]\nname = "templated"\npath = "news.txt"\n'
+                                        'link_template = "https://www.example.org/{date:%Y/%m}/{slug}/"\n')
+    settings = load_settings()
+    june, august = datetime(2017, 6, 21, 9, tzinfo=timezone.utc), datetime(2017, 8, 2, 9, tzinfo=timezone.utc)
+    [first] = refresh_sources(db, settings, now=june)
+    (tmp_path / "news.txt").write_text("Only one here\n\nA listing with one article, edited.\n\nOnly one here\n",
+                                       encoding="utf-8")
+    [again] = refresh_sources(db, settings, now=august)
+    assert (first.new, again.updated) == (1, 1)
+    with db.connect() as conn:
+        [row] = conn.execute(select(articles.c.url, articles.c.published_at)).all()
+    assert row.url == "https://www.example.org/2017/06/only-one-here/"
+    assert row.published_at.replace(tzinfo=timezone.utc) == june

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from digest.db import schema
 from digest.db import members as member_db
 from digest.editorial.screenshot import CHROMIUM, LAUNCH_ARGS
+from conftest import ok
 
 pytestmark = [
     pytest.mark.browser,
@@ -92,11 +93,6 @@ def shots(tmp_path):
     return folder
 
 
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
 def read_eml(path: Path):
     return message_from_bytes(path.read_bytes(), policy=email_policy.default)
 
@@ -107,8 +103,8 @@ def mail_week25(run_cli, tmp_path):
     ok(run_cli("subscribers", "add", "sian@example.org", "--name", "Siân Jones", "--topics", "data-protection"))
     ok(run_cli("subscribers", "add", "ben@example.org", "--topics", "data-protection,cyber-security"))
     ok(run_cli("edition", "build", "--week", "2017-W25"))
-    assert "queued 2 " in ok(run_cli("queue", "2017-W25"))
-    assert "sent 2," in ok(run_cli("send", "--transport", "file"))
+    assert "queued 2 " in ok(run_cli("queue", "2017-W25")).output
+    assert "sent 2," in ok(run_cli("send", "--transport", "file")).output
     messages = [read_eml(p) for p in sorted((tmp_path / "outbox").glob("*.eml"))]
     return {m["To"].addresses[0].addr_spec: m for m in messages}
 

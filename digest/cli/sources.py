@@ -6,7 +6,9 @@ import click
 
 from . import fail, pass_app
 from .options import console, echo_json, now_utc
+from .printing import moved_line, print_run
 from ..errors import DigestError
+from ..outbound import redact
 
 
 @click.group()
@@ -47,7 +49,7 @@ def list_sources(app, as_json) -> None:
             h = None  # recorded for where the source used to be
         rows.append({
             "name": src.name,
-            "location": src.location,
+            "location": redact(src.location),  # a password in the URL is never shown
             "kind": src.kind or (h.kind if h else None),
             "topics": list(src.topics),
             "link_template": src.link_template,
@@ -57,7 +59,7 @@ def list_sources(app, as_json) -> None:
             "last_error": h.last_error if h else None,
             "items_last_seen": h.items_last_seen if h else None,
             "newest_item_at": _when(h and h.newest_item_at),
-            "moved_to": h.moved_to if h else None,
+            "moved_to": redact(h.moved_to) if h and h.moved_to else None,
             "etag": h.etag if h else None,
             "last_modified": h.last_modified if h else None,
         })
@@ -80,7 +82,8 @@ def list_sources(app, as_json) -> None:
     console().print(table)
     for r in rows:
         if r["moved_to"]:
-            click.echo(f"{r['name']}: moved permanently to {r['moved_to']}: update its url in digest.toml")
+            click.echo(moved_line(r["name"], r["location"], r["moved_to"]))
+
 
 
 @sources.command("fetch")
@@ -99,7 +102,7 @@ def fetch(app, names) -> None:
       digest sources fetch
       digest sources fetch news events
     """
-    from ..ingest.refresh import refresh_sources
+    from ..ingest.store import refresh_sources
 
     s = app.settings
     known = [src.name for src in s.sources]
@@ -116,19 +119,6 @@ def fetch(app, names) -> None:
         raise fail(exc) from None
     if report_runs(runs):
         raise SystemExit(1)
-
-
-def print_run(r) -> None:
-    """What one source did (its problems and error on stderr)."""
-    for problem in r.problems:
-        click.echo(f"warning: {problem}", err=True)
-    if r.error:
-        click.echo(f"Error: {r.line()}", err=True)
-    else:
-        click.echo(r.line())
-    if r.moved_to:
-        click.echo(f"warning: source {r.name} moved permanently to {r.moved_to}: update its url in digest.toml",
-                   err=True)
 
 
 def report_runs(runs) -> int:

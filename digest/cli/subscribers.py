@@ -9,8 +9,12 @@ from pathlib import Path
 
 import click
 
+from .. import members
+from ..db import members as member_db
 from ..errors import DigestError, SubscriberError
 from ..models import FORMATS, FREQUENCIES, STATUSES
+from ..sending.transports import make_transport
+from ..sending.transports.file import remove_addressed_to
 from . import fail, pass_app
 from .options import TransportChoice
 
@@ -74,9 +78,6 @@ def add(app, email, name, topics, frequency, fmt, pending) -> None:
     Example:
       digest subscribers add sian.jones@example.org --name "Siân Jones" --topics data-protection,cyber-security
     """
-    from .. import members
-    from ..db import members as member_db
-
     try:
         taxonomy = app.settings.topic_slugs
         addr = members.normalise_email(email)
@@ -114,9 +115,6 @@ def import_(app, file, pending) -> None:
       digest subscribers import samples/members.csv
       # added 12, updated 0, unchanged 0, skipped 0
     """
-    from .. import members
-    from ..db import members as member_db
-
     try:
         text = _read_text(file)
         rows, problems = members.parse_members_csv(text, app.settings.topic_slugs, source=file)
@@ -151,9 +149,6 @@ def list_(app, status, as_json) -> None:
     Example:
       digest subscribers list --status active --json
     """
-    from .. import members
-    from ..db import members as member_db
-
     try:
         with app.db.connect() as conn:
             subs = member_db.list_subscribers(conn, status)
@@ -189,9 +184,6 @@ def show(app, email, as_json) -> None:
     Example:
       digest subscribers show sian.jones@example.org
     """
-    from .. import members
-    from ..db import members as member_db
-
     try:
         with app.db.connect() as conn:
             sub = member_db.require(conn, email)
@@ -237,9 +229,6 @@ def set_(app, email, name, topics, frequency, fmt, status, paused, revoke_links)
       digest subscribers set sian.jones@example.org --frequency monthly --format text
       digest subscribers set ana@example.org --status active   # she asked to come back
     """
-    from .. import members
-    from ..db import members as member_db
-
     if all(v is None for v in (name, topics, frequency, fmt, status, paused)) and not revoke_links:
         raise click.UsageError("nothing to change: give at least one option (see --help)")
     try:
@@ -271,9 +260,6 @@ def unsubscribe(app, email) -> None:
     Example:
       digest subscribers unsubscribe ana@example.org
     """
-    from ..db import members as member_db
-    from ..sending.transports.file import remove_addressed_to
-
     try:
         with app.db.begin() as conn:
             sub = member_db.require(conn, email)
@@ -293,8 +279,6 @@ def export(app, email) -> None:
     Example, for a subject access request:
       digest subscribers export ana@example.org > ana.json
     """
-    from ..db import members as member_db
-
     try:
         with app.db.connect() as conn:
             data = member_db.export(conn, member_db.require(conn, email).id)
@@ -320,9 +304,6 @@ def forget(app, email) -> None:
     Example:
       digest subscribers forget ana@example.org --yes
     """
-    from ..db import members as member_db
-    from ..sending.transports.file import remove_addressed_to
-
     try:
         with app.db.begin() as conn:
             sub = member_db.require(conn, email)
@@ -349,8 +330,7 @@ def ask_confirm(app, transport) -> None:
       digest subscribers import members.csv --pending
       digest subscribers ask-confirm
     """
-    from ..sending.transports import make_transport
-    from ..web import create_app
+    from ..web import create_app  # Flask: only this command needs the web app
     from ..web.subscribe import ask_confirmations
 
     kind = transport or app.settings.transport

@@ -268,6 +268,17 @@ def link_origins(conn: Connection, article_ids: Sequence[int]) -> dict[int, str]
     return {r.id: r.link_origin or "source" for r in conn.execute(q)}
 
 
+def resolved_links(conn: Connection, dedupe_keys: Sequence[str]) -> dict[str, str]:
+    """The links found for these articles before (link_origin "resolved"), by dedupe key: found once, kept."""
+    out: dict[str, str] = {}
+    for i in range(0, len(dedupe_keys), 500):
+        chunk = list(dedupe_keys[i:i + 500])
+        for r in conn.execute(select(articles.c.dedupe_key, articles.c.url).where(
+                articles.c.dedupe_key.in_(chunk), articles.c.link_origin == "resolved")):
+            out[r.dedupe_key] = r.url
+    return out
+
+
 def known_images(conn: Connection, dedupe_keys: Sequence[str]) -> dict[str, ArticleImage]:
     """Pictures already stored for these articles, by their first URL (so re-ingest fetches nothing twice)."""
     out: dict[str, ArticleImage] = {}

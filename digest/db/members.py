@@ -1,7 +1,7 @@
 """Members, suppressions and the events that record every change to a member.
 
 Functions take a Connection (the caller owns the transaction) and `now`.
-Values come already checked by digest.subscribers (normalise_email,
+Values come already checked by digest.members (normalise_email,
 parse_topics, check_frequency, ...); business rules (never re-subscribe,
 forgotten means gone) live here and there, SQL only here.
 """
@@ -262,18 +262,25 @@ def revoke_links(conn: Connection, sub_id: int, *, source: str, now: datetime) -
     return new
 
 
-def record_hard_bounce(conn: Connection, sub_id: int, *, now: datetime, limit: int = 3) -> Subscriber:
-    """Count a permanent delivery failure; the `limit`-th makes an active or pending member bounced."""
-    row = conn.execute(select(subscribers.c.hard_bounces, subscribers.c.status)
+def refusals(conn: Connection, sub_id: int) -> tuple[str, int]:
+    """(status, refusals so far) of a member: what the bounce table needs to decide on a refusal."""
+    row = conn.execute(select(subscribers.c.status, subscribers.c.hard_bounces)
                        .where(subscribers.c.id == sub_id)).first()
     if row is None:
         raise SubscriberError(f"subscriber #{sub_id}", "no such subscriber")
-    count = row.hard_bounces + 1
-    values: dict[str, Any] = {"hard_bounces": count, "updated_at": now}
-    detail: dict[str, list] = {"hard_bounces": [row.hard_bounces, count]}
-    if count >= limit and row.status in ("active", "pending"):
-        values.update(status="bounced", left_at=now)
-        detail["status"] = [row.status, "bounced"]
+    return row.status, row.hard_bounces
+
+
+def record_refusal(conn: Connection, sub_id: int, *, new_status: str | None, now: datetime) -> Subscriber:
+    """Count one refusal during the send, and set the status digest.bounces.apply decided (None: leave it)."""
+    status, before = refusals(conn, sub_id)
+    values: dict[str, Any] = {"hard_bounces": before + 1, "updated_at": now}
+    detail: dict[str, list] = {"hard_bounces": [before, before + 1]}
+    if new_status is not None and new_status != status:
+        values["status"] = new_status
+        if new_status in ("unsubscribed", "bounced", "complained"):
+            values["left_at"] = now
+        detail["status"] = [status, new_status]
     conn.execute(update(subscribers).where(subscribers.c.id == sub_id).values(**values))
     add_event(conn, sub_id, "system", "bounce", detail, now)
     return get_by_id(conn, sub_id)

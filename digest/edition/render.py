@@ -225,21 +225,7 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
              web: Mapping | None = None) -> dict:
     tz = settings.timezone
     frequency = edition.frequency or edition.window.frequency
-    articles = []
-    for n, it in enumerate(items):
-        lead = n == 0 and settings.images != "none"
-        thumb = n > 0 and settings.images == "all"
-        articles.append({
-            "title": _oneline(it.title),
-            "url": it.url.strip(),
-            "byline": _byline(it),
-            "date": fmt_.long_date(fmt_.local_date(it.published_at, tz)),
-            "topics": [_label(settings, s) for s in it.topics],
-            "paragraphs": [_oneline(p) for p in re.split(r"\n\s*\n", it.summary or "") if p.strip()],
-            "lead_image": _image(it.image, COLUMN_WIDTH, settings) if lead else None,
-            "thumb": _image(it.image, THUMB_WIDTH, settings) if thumb else None,
-            "first_in_list": n == 0,
-        })
+    articles = [_article(n, it, settings) for n, it in enumerate(items)]
     chosen = [_label(settings, s) for s in member_topics]
     dates = fmt_.window_dates(edition.window, frequency, tz)
     count = fmt_.plural(len(articles), "article")
@@ -286,6 +272,23 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         "previous_url": web.get("previous_url", ""),
         "next_url": web.get("next_url", ""),
         "archive_url": web.get("archive_url", ""),
+    }
+
+
+def _article(n: int, it: EditionItem, settings: Settings) -> dict:
+    """One article as the templates show it; the first has the lead picture, the others thumbnails (images = all)."""
+    lead = n == 0 and settings.images != "none"
+    thumb = n > 0 and settings.images == "all"
+    return {
+        "title": _oneline(it.title),
+        "url": it.url.strip(),
+        "byline": _byline(it),
+        "date": fmt_.long_date(fmt_.local_date(it.published_at, settings.timezone)),
+        "topics": [_label(settings, s) for s in it.topics],
+        "paragraphs": [_oneline(p) for p in re.split(r"\n\s*\n", it.summary or "") if p.strip()],
+        "lead_image": _image(it.image, COLUMN_WIDTH, settings) if lead else None,
+        "thumb": _image(it.image, THUMB_WIDTH, settings) if thumb else None,
+        "first_in_list": n == 0,
     }
 
 

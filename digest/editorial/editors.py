@@ -16,9 +16,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..config import Settings, web_option
@@ -28,11 +28,12 @@ from ..errors import EditorError, SubscriberError, TokenError
 from ..members import clean_name, normalise_email
 from ..message.outgoing import Outgoing
 from ..sending.transports import Envelope, SendResult, Transport
+from ..signing import Signing
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 200
 LINK_PURPOSES = ("set-password", "sign-in")
-_LINK_SALT = "digest.desk.link"
+NOTICES = ("held",)  # what an editor can be told of by email: an edition the gate held
 # Compared against when an address is unknown, so a wrong address takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not a password of anyone", method="scrypt")
 
@@ -84,8 +85,7 @@ class EditorLinks:
     def __init__(self, secret_key: str, base_url: str, *, clock: Callable[[], float] = time.time):
         """clock: seconds since the epoch, for the link's timestamp and its age."""
         self.base_url = base_url.rstrip("/")
-        signer = type("_ClockSigner", (TimestampSigner,), {"get_timestamp": lambda _self: int(clock())})
-        self._serializer = URLSafeTimedSerializer(secret_key, salt=_LINK_SALT, signer=signer)
+        self._serializer = Signing(secret_key, clock=clock).serializer("desk-link")
 
     def make(self, purpose: str, editor_id: int) -> tuple[str, str]:
         """(url, hash to store): the URL goes to the editor, only the hash into the database."""
@@ -169,5 +169,69 @@ def issue_link(db: Database, settings: Settings, editor_id: int, purpose: str, t
         return url, transport.send(Envelope(settings.sender_address, (editor.email,)), message)
     except Exception as exc:  # a transport that cannot even connect
         return url, exc
+    finally:
+        transport.close()
+
+
+# ---------------------------------------------------------------- the held notice
+
+
+def held_notice(settings: Settings, key: str, problems: list[str], to: Sequence[str], *, force_command: str,
+                now) -> tuple[Envelope, bytes]:
+    """The one short email that tells the editors an edition is held, and why (DKIM-signed like every message)."""
+    text = "\n".join([
+        f"The {key} edition of {settings.organisation} is held: nothing was built, queued or sent.",
+        "",
+        *[f"- {p}" for p in problems],
+        "",
+        "Fix the sources and run it again, or send it as it is:",
+        f"  {force_command}",
+    ]) + "\n"
+    message = Outgoing(settings).notice(", ".join(to), f"Held: {settings.organisation} edition {key} was not sent",
+                                        text, kind="held", date=now)
+    return Envelope(settings.sender_address, tuple(to)), message
+
+
+def seed_editors(db: Database, settings: Settings, *, now) -> list[str]:
+    """Add each address of [organisation] editors that is not on the desk's list (told of held editions).
+
+    The desk's list is the one list of editors; the config only seeds it. An
+    editor removed while still in the config comes back here: remove the
+    address from the config too. Returns the addresses added.
+    """
+    added = []
+    with db.begin() as conn:
+        for address in settings.editors:
+            if editor_db.get_by_email(conn, address) is None:
+                editor_db.add(conn, address, None, now=now, notify=("held",))
+                editor_db.audit(conn, "config", "editor-add", address, {"notify": ["held"]}, now=now)
+                added.append(address)
+    return added
+
+
+def parse_notify(raw: str) -> tuple[str, ...]:
+    """"held" (or "a,b"; "none" for none) -> the notices an editor gets; EditorError naming an unknown one."""
+    kinds = tuple(k.strip().lower() for k in raw.split(",") if k.strip())
+    if kinds == ("none",):
+        return ()
+    unknown = [k for k in kinds if k not in NOTICES]
+    if unknown:
+        raise EditorError(unknown[0], f"is not a notice (one of: {', '.join(NOTICES)}, or none)")
+    return tuple(k for k in NOTICES if k in kinds)
+
+
+def tell_editors(db: Database, settings: Settings, key: str, problems: list[str],
+                 make_transport: Callable[[], Transport], *, force_command: str,
+                 now) -> tuple[tuple[str, ...], SendResult | None]:
+    """Send held_notice to the editors told of held editions; (who, the outcome), or ((), None) when nobody is."""
+    seed_editors(db, settings, now=now)
+    with db.connect() as conn:
+        to = tuple(e.email for e in editor_db.to_notify(conn, "held"))
+    if not to:
+        return (), None
+    envelope, message = held_notice(settings, key, problems, to, force_command=force_command, now=now)
+    transport = make_transport()
+    try:
+        return to, transport.send(envelope, message)
     finally:
         transport.close()

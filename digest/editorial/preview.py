@@ -33,7 +33,7 @@ class PreviewRequest:
     since: str | None = None
     until: str | None = None
     topics: tuple[str, ...] | None = None
-    subscriber: str | None = None
+    member: str | None = None  # an address: exactly the variant this member gets
     fmt: str = "html"
 
 
@@ -46,7 +46,7 @@ class PreviewResult:
     html_filled: str
     tz: ZoneInfo
     fmt: str = "html"  # what body holds: the member's format may be text
-    subscriber: str | None = None
+    member: str | None = None  # an address: exactly the variant this member gets
     warnings: list[str] = field(default_factory=list)
     text_filled: str = ""  # the text part, slots filled (what --text writes), whatever the format
 
@@ -109,11 +109,11 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
     slots = generic_slots(settings)
     member = None
     chosen = req.topics
-    if req.subscriber:
+    if req.member:
         with db.connect() as conn:
-            sub = member_db.get_by_email(conn, req.subscriber)
+            sub = member_db.get_by_email(conn, req.member)
         if sub is None:
-            raise SubscriberError(req.subscriber, "no such subscriber")
+            raise SubscriberError(req.member, "no such member")
         chosen = sub.topics
         if sub.format == "text":
             fmt = "text"
@@ -126,8 +126,8 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
     rendered = render_variant(edition, settings, items=items, member_topics=member_topics,
                               fmt="html")
     warnings = list(edition.warnings)
-    if req.subscriber and not items:
-        warnings.append(f"{req.subscriber} would get nothing from {edition.key}: no article in their topics")
+    if req.member and not items:
+        warnings.append(f"{req.member} would get nothing from {edition.key}: no article in their topics")
     elif chosen is not None and not items and edition.items:
         warnings.append(f"no article of {edition.key} is in those topics: members who chose only them get nothing")
     if items:
@@ -137,7 +137,7 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
     return PreviewResult(
         edition=edition, items=items, rendered=rendered,
         body=text_filled if fmt == "text" else html_filled, html_filled=html_filled,
-        tz=ZoneInfo(settings.timezone), fmt=fmt, subscriber=req.subscriber, warnings=warnings,
+        tz=ZoneInfo(settings.timezone), fmt=fmt, member=req.member, warnings=warnings,
         text_filled=text_filled,
     )
 

@@ -57,6 +57,24 @@ def _url_filter(base_url: str | None):
     return rewrite
 
 
+MAX_NESTING = 200  # elements open inside each other: real articles stay under 30
+_TAG = re.compile(r"<(/?)([A-Za-z][\w:-]*)[^<>]*?(/?)>")
+_VOID = frozenset({"br", "img", "hr", "input", "meta", "link", "wbr", "source", "area", "base", "col", "embed",
+                   "param", "track"})
+
+
+def nesting_depth(markup: str) -> int:
+    """How deep elements nest in `markup` (a linear scan of its tags; a guard, not a parser)."""
+    depth = deepest = 0
+    for closing, name, self_closing in _TAG.findall(markup):
+        if closing:
+            depth = max(0, depth - 1)
+        elif not self_closing and name.lower() not in _VOID:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
 def sanitise_html(html: str, *, base_url: str | None = None) -> str:
     """Return `html` with only safe article markup, URLs absolute against base_url.
 
@@ -66,6 +84,10 @@ def sanitise_html(html: str, *, base_url: str | None = None) -> str:
     """
     if not html or not html.strip():
         return ""
+    if nesting_depth(html) > MAX_NESTING:
+        # html5ever takes quadratic time over deep nesting (100,000 <div>s: minutes): no article
+        # nests like that, so it is read as the text it holds.
+        return text_to_html(html_to_text(html))
     html = _BLOCK_UNWRAPPED.sub(" ", html)
     html = _HEADING_DOWN.sub(r"<\1h4", _HEADING_UP.sub(r"<\1h2", html))
     cleaned = nh3.clean(
@@ -206,6 +228,11 @@ def _cp1252_fallback(error: UnicodeDecodeError) -> tuple[str, int]:
 
 
 codecs.register_error("digest-cp1252", _cp1252_fallback)
+
+
+# Byte-order marks of the encodings whose every character is two or four bytes (their text is not
+# ASCII-compatible: sniffing and decoding read them apart).
+WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def decode_bytes(data: bytes) -> tuple[str, bool]:

@@ -8,26 +8,31 @@ not cost the rest.
 from __future__ import annotations
 
 import codecs
+import html as htmllib
 import re
 from datetime import datetime, timezone
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import feedparser
 
 from digest.errors import IngestError
 from digest.ingest.clean import (
+    WIDE_BOMS,
     decode_bytes,
     html_to_text,
+    nesting_depth,
     normalise_text,
     plain_paragraphs,
     sanitise_html,
-    shorten,
     text_to_html,
 )
 from digest.ingest.images import from_feed_entry, from_html
+from digest.ingest.items import checked_link, dedupe, item_label, joined, no_title
 from digest.models import Article
 
 FEED_ROOTS = frozenset({"rss", "feed", "rdf"})
+MAX_FEED_NESTING = 1000
+_ENTITY_REF = re.compile(r"&[A-Za-z_][\w.-]*;")  # left in a title only when the parser could not resolve it
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 _LEADING_JUNK = re.compile(r"(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>)", re.S | re.I)
@@ -35,6 +40,7 @@ _ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
 _DECLARED = re.compile(rb"\A\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
 _CDATA = re.compile(rb"<!\[CDATA\[.*?\]\]>", re.S)
 _RAW_AMP = re.compile(rb"&(?!(?:[A-Za-z_][\w.-]*|#[0-9]+|#x[0-9A-Fa-f]+);)")
+_UPPER_HEX_REF = re.compile(rb"&#X([0-9A-Fa-f]+;)")
 _CDATA_TEXT = re.compile(r"<!\[CDATA\[.*?\]\]>", re.S)
 _ITEM_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
 _BASE64_MODE = re.compile(r"""\bmode\s*=\s*["']base64["']""")
@@ -42,7 +48,6 @@ _BASE64_MODE = re.compile(r"""\bmode\s*=\s*["']base64["']""")
 _MARKUP = re.compile(r"</?(?:a|b|i|u|em|strong|p|br|div|span|img|ul|ol|li|h[1-6]|blockquote|pre|code|table|tr|td"
                      r"|script|style|iframe|object|embed|form|font|small|big|sub|sup|hr)\b[^<>]*>", re.I)
 _UTF32_NO_BOM = {b"<\x00\x00\x00": "utf-32-le", b"\x00\x00\x00<": "utf-32-be"}
-_WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def sniff_text(data: bytes) -> str:
@@ -124,7 +129,7 @@ def _fix_encoding(data: bytes) -> tuple[bytes, str | None]:
                 return _as_utf8(data.decode(codec)), "UTF-32 without a byte-order mark: read as UTF-32"
             except UnicodeDecodeError:
                 return data, None
-    if data.startswith(_WIDE_BOMS) or data[:2] in (b"<\x00", b"\x00<"):
+    if data.startswith(WIDE_BOMS) or data[:2] in (b"<\x00", b"\x00<"):
         return data, None  # UTF-16/32: feedparser reads those itself
     body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
     declared = _DECLARED.match(body)
@@ -151,13 +156,35 @@ def _fix_encoding(data: bytes) -> tuple[bytes, str | None]:
     return data, None
 
 
+_MRSS_PREFIX = re.compile(rb"""xmlns:([A-Za-z_][\w.-]*)\s*=\s*["']http://search\.yahoo\.com/mrss/?["']""")
+
+
+def _media_captions_apart(data: bytes) -> bytes:
+    """Media RSS <media:description> renamed so feedparser keeps it apart (entry["media_caption"]).
+
+    feedparser reads it as the entry's summary, so a picture's caption ("a map
+    of the buildings") would become the article's teaser, or push the item's
+    own description into its content. It is the picture's alt text instead."""
+    found = _MRSS_PREFIX.search(data[:65536])
+    if not found:
+        return data
+    prefix = re.escape(found.group(1))
+    data = re.sub(rb"<" + prefix + rb":description\b[^>]*?/>", b"", data)
+    data = re.sub(rb"<" + prefix + rb":description\b[^>]*>", b"<" + found.group(1) + b":caption>", data)
+    return re.sub(rb"</" + prefix + rb":description\s*>", b"</" + found.group(1) + b":caption>", data)
+
+
 def _escape_raw_ampersands(data: bytes) -> bytes:
-    """Escape a bare "&" (as in "AT&T") outside CDATA, which makes XML not well-formed."""
+    """Escape a bare "&" (as in "AT&T") outside CDATA, which makes XML not well-formed; read "&#X41;" as "&#x41;"."""
+    def repair(text: bytes) -> bytes:
+        # "&#X41;" is an HTML character reference XML spells "&#x41;": it means "A", not "&#X41;" in full.
+        return _RAW_AMP.sub(b"&amp;", _UPPER_HEX_REF.sub(rb"&#x\1", text))
+
     parts, pos = [], 0
     for match in _CDATA.finditer(data):
-        parts += [_RAW_AMP.sub(b"&amp;", data[pos : match.start()]), match.group()]
+        parts += [repair(data[pos : match.start()]), match.group()]
         pos = match.end()
-    parts.append(_RAW_AMP.sub(b"&amp;", data[pos:]))
+    parts.append(repair(data[pos:]))
     return b"".join(parts)
 
 
@@ -170,6 +197,15 @@ def _describe(exc: BaseException) -> str:
     line = getattr(exc, "getLineNumber", lambda: None)()
     message = getattr(exc, "getMessage", lambda: str(exc))()
     return f"{message} at line {line}" if line else str(message)
+
+
+def _refuse_deep(text: str, source: str) -> None:
+    """IngestError for markup nested absurdly deep: feedparser's and the sanitiser's time grows with
+    the square of the depth, so it is refused before parsing."""
+    depth = nesting_depth(text.replace("&lt;", "<").replace("&gt;", ">"))  # escaped HTML is parsed too
+    if depth > MAX_FEED_NESTING:
+        raise IngestError(source, f"markup nested {depth} levels deep (a feed nests a few dozen): "
+                                  "a parser bomb? refused")
 
 
 def parse_feed(data: bytes, source: str, *, base_url: str | None = None) -> tuple[str, list[Article], list[str]]:
@@ -191,13 +227,14 @@ def parse_feed(data: bytes, source: str, *, base_url: str | None = None) -> tupl
         raise IngestError(source, f"not a feed: the document is <{root}>" if root else "not a feed")
     if not re.search(rf"</\s*{re.escape(root)}\s*>", text):
         raise IngestError(source, f"cut off: the feed has no closing </{root}> (truncated download?)")
+    _refuse_deep(text, source)
 
-    parsed = feedparser.parse(data)
+    parsed = feedparser.parse(_media_captions_apart(data))
     if _not_well_formed(parsed):
         exc = parsed.bozo_exception
         if "no element found" in str(exc):
             raise IngestError(source, f"cut off: {_describe(exc)} (truncated download?)")
-        wide = data.startswith(_WIDE_BOMS) or data[:2] in (b"<\x00", b"\x00<")
+        wide = data.startswith(WIDE_BOMS) or data[:2] in (b"<\x00", b"\x00<")
         fixed = data if wide else _escape_raw_ampersands(data)
         reparsed = feedparser.parse(fixed) if fixed != data else None
         if reparsed is not None and not _not_well_formed(reparsed):
@@ -232,16 +269,6 @@ def parse_feed(data: bytes, source: str, *, base_url: str | None = None) -> tupl
     return kind, dedupe(articles, source, problems, positions), problems
 
 
-def _label(index: int, title: str | None, link: str | None) -> str:
-    if title:
-        return f"item {index} (“{shorten(title)}”)"
-    return f"item {index} ({link})" if link else f"item {index}"
-
-
-def _is_absolute(url: str | None) -> bool:
-    return bool(url) and urlsplit(url).scheme in ("http", "https") and bool(urlsplit(url).netloc)
-
-
 def _is_html(detail, base64_used: bool) -> bool:
     """Is this title/summary/content HTML? Its type says so, or (base64 or octet-stream) it is markup."""
     kind = detail.get("type")
@@ -259,15 +286,12 @@ def _article(entry, index: int, source: str, feed_base: str | None, problems: li
     title = html_to_text(raw_title) if _is_html(detail, base64_used) else normalise_text(raw_title)
     title = normalise_text(title)  # a title is one line even when its HTML had paragraphs
     link = (entry.get("link") or "").strip() or None
-    if link and not _is_absolute(link):
-        link = urljoin(feed_base, link) if feed_base else link
-    label = _label(index, title, link)
-    if not title:
-        problems.append(f"{source}: {label}: skipped: no title")
+    link = joined(feed_base, link)
+    label = item_label(index, title, link)
+    title = _without_entity_refs(title, f"{source}: {label}", problems)
+    if no_title(title, source, label, problems):
         return None
-    if link and not _is_absolute(link):
-        problems.append(f"{source}: {label}: link {link!r} is not an absolute http(s) URL: dropped")
-        link = None
+    link = checked_link(link, source, label, problems)
 
     author_detail = entry.get("author_detail") or {}
     # "jane@example.org (Jane Doe)" gives the name; an address alone is no name.
@@ -313,6 +337,18 @@ def _article(entry, index: int, source: str, feed_base: str | None, problems: li
     )
 
 
+def _without_entity_refs(title: str, where: str, problems: list[str]) -> str:
+    """An HTML entity a lenient parse left (&eacute;) is the character; any other reference was declared in
+    the feed's DTD (never expanded: that is how entity bombs work) or never declared: it is dropped, and said."""
+    title = _ENTITY_REF.sub(lambda m: htmllib.unescape(m.group()), title)
+    refs = sorted(set(_ENTITY_REF.findall(title)))
+    if refs:
+        title = normalise_text(_ENTITY_REF.sub("", title))
+        problems.append(f"{where}: entity reference{'s' if len(refs) > 1 else ''} {', '.join(refs)} "
+                        "that the feed never defines in XML: dropped from the title")
+    return title
+
+
 def _published(entry, source: str, label: str, problems: list[str]) -> tuple[datetime | None, bool]:
     """(published, else updated, as an aware UTC datetime; whether a date was given but could not be read).
 
@@ -336,42 +372,3 @@ def _published(entry, source: str, label: str, problems: list[str]) -> tuple[dat
         problems.append(f"{source}: {label}: impossible date {bad[0]!r}: stored without a date")
         return None, True
     return None, False
-
-
-def _completeness(article: Article) -> tuple[bool, int]:
-    """How much of an article an item carries: a body first, then the longer teaser."""
-    return bool((article.body or "").strip()), len((article.teaser or "").strip())
-
-
-def dedupe(articles: list[Article], source: str, problems: list[str],
-           positions: list[int] | None = None) -> list[Article]:
-    """One article per key (same guid, else URL): the most complete item, the later one when equal.
-
-    A stub that repeats a GUID ("duplicate of the item above") never replaces
-    the real article. Each dropped item is reported by its title, and by its
-    position in the source when `positions` (parallel to articles) is given.
-    """
-    def label(i: int) -> str:
-        title = f"“{shorten(articles[i].title)}”"
-        return f"item {positions[i]} ({title})" if positions else title
-
-    best: dict[str, int] = {}
-    for i, article in enumerate(articles):
-        j = best.get(article.dedupe_key)
-        if j is None or _completeness(article) >= _completeness(articles[j]):
-            best[article.dedupe_key] = i
-    kept = []
-    for i, article in enumerate(articles):
-        j = best[article.dedupe_key]
-        if i == j:
-            kept.append(article)
-            continue
-        where, which = ("further on", "later") if j > i else ("above", "earlier")
-        why = ""
-        if j < i:  # kept despite coming first: say why
-            why = " (it has the body)" if articles[j].body and not article.body else " (it has the longer teaser)"
-        problems.append(
-            f"{source}: {label(i)}: same {article.dedupe_key.split(':', 1)[0]} as "
-            f"{label(j)} {where}: kept the {which} one{why}"
-        )
-    return kept

@@ -9,11 +9,11 @@ A bad item is skipped or repaired and reported, as for RSS and Atom.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from digest.errors import IngestError
 from digest.ingest.clean import html_to_text, normalise_text, plain_paragraphs, sanitise_html, shorten, text_to_html
-from digest.ingest.feeds import dedupe
+from digest.ingest.items import checked_link, dedupe, item_label, joined, no_title
 from digest.models import Article
 
 VERSIONS = ("https://jsonfeed.org/version/1", "https://jsonfeed.org/version/1.1")
@@ -69,20 +69,16 @@ def _article(item: object, index: int, source: str, base: str | None, feed_autho
         problems.append(f"{source}: item {index}: skipped: not an object")
         return None
     link = _text(item, "url") or _text(item, "external_url") or None
-    if link and base and not urlsplit(link).scheme:
-        link = urljoin(base, link)
+    link = joined(base, link)
     html, text = _text(item, "content_html"), _text(item, "content_text")
     title = normalise_text(html_to_text(_text(item, "title")))
     plain = normalise_text(text or html_to_text(html) or _text(item, "summary"))
     if not title:
         title = shorten(plain, TITLE_WORDS) if plain else ""
-    label = f"item {index} (“{shorten(title)}”)" if title else f"item {index} ({link or item.get('id')})"
-    if not title:
-        problems.append(f"{source}: {label}: skipped: no title and no text")
+    label = item_label(index, title, link or str(item.get("id") or "") or None)
+    if no_title(title, source, label, problems, "no title and no text"):
         return None
-    if link and not (urlsplit(link).scheme in ("http", "https") and urlsplit(link).netloc):
-        problems.append(f"{source}: {label}: link {link!r} is not an absolute http(s) URL: dropped")
-        link = None
+    link = checked_link(link, source, label, problems)
     raw_id = item.get("id")
     guid = str(raw_id).strip() if isinstance(raw_id, (str, int)) and str(raw_id).strip() else None
     if guid is None:
@@ -117,10 +113,10 @@ def _published(item: dict, source: str, label: str, problems: list[str]) -> date
             continue
         try:
             parsed = datetime.fromisoformat(raw.replace("z", "Z"))
-        except ValueError:
+            if parsed.tzinfo is None:  # RFC 3339 requires an offset; UTC is the least surprising guess
+                parsed = parsed.replace(tzinfo=timezone.utc)
+            return parsed.astimezone(timezone.utc)
+        except (ValueError, OverflowError):  # OverflowError: 9999-12-31 at -23:59 is past datetime's end
             problems.append(f"{source}: {label}: impossible date {raw!r}: date dropped")
             return None
-        if parsed.tzinfo is None:  # RFC 3339 requires an offset; UTC is the least surprising guess
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        return parsed.astimezone(timezone.utc)
     return None

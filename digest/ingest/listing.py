@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from digest.errors import IngestError
 from digest.ingest.clean import normalise_text, shorten
-from digest.ingest.feeds import dedupe
+from digest.ingest.items import dedupe
 from digest.models import Article
 
 # "Read more." closing a paragraph (after a sentence ends), not "you can read more".

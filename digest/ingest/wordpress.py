@@ -5,11 +5,10 @@ from __future__ import annotations
 import html as htmllib
 import re
 from datetime import datetime, timezone
-from urllib.parse import urljoin, urlsplit
 
 from digest.errors import IngestError
-from digest.ingest.clean import html_to_text, normalise_text, sanitise_html, shorten
-from digest.ingest.feeds import dedupe
+from digest.ingest.clean import html_to_text, normalise_text, sanitise_html
+from digest.ingest.items import checked_link, dedupe, item_label, joined, no_title
 from digest.ingest.images import from_html, from_wordpress
 from digest.models import Article
 
@@ -46,11 +45,33 @@ def parse_wordpress(payload: object, source: str, *, base_url: str | None = None
     posts = payload if isinstance(payload, list) else [payload]
     problems: list[str] = []
     articles = []
-    for index, post in enumerate(posts, 1):
+    others = [not_an_article(post) for post in posts]
+    if posts and all(others):
+        raise IngestError(source, f"WordPress {others[0]}, not posts: use /wp-json/wp/v2/posts?_embed")
+    for index, (post, other) in enumerate(zip(posts, others), 1):
+        if other:
+            problems.append(f"{source}: item {index}: skipped: a WordPress {other.rstrip('s')}, not a post")
+            continue
         article = _article(post, index, source, base_url, problems)
         if article is not None:
             articles.append(article)
     return dedupe(articles, source, problems), problems
+
+
+def not_an_article(post: object) -> str | None:
+    """What a REST object is when it is no post or page: "media attachments", "revisions", ...; else None.
+
+    A revision carries no type and no link, but the post it revises (parent)."""
+    if not isinstance(post, dict):
+        return None
+    kind = post.get("type")
+    if kind == "attachment":
+        return "media attachments"
+    if kind is None and "parent" in post and not post.get("link"):
+        return "revisions"
+    if isinstance(kind, str) and (kind.startswith("wp_") or kind == "nav_menu_item"):
+        return f"{kind} items"
+    return None
 
 
 def _rendered(post: dict, key: str) -> str:
@@ -65,16 +86,11 @@ def _article(post: object, index: int, source: str, base_url: str | None, proble
         problems.append(f"{source}: item {index}: skipped: not a post object")
         return None
     title = normalise_text(html_to_text(_rendered(post, "title")))
-    link = _rendered(post, "link").strip() or None
-    if link and base_url:
-        link = urljoin(base_url, link)
-    label = f"item {index} (“{shorten(title)}”)" if title else f"item {index} ({link or post.get('id')})"
-    if not title:
-        problems.append(f"{source}: {label}: skipped: no title")
+    link = joined(base_url, _rendered(post, "link").strip() or None)
+    label = item_label(index, title, link or str(post.get("id") or "") or None)
+    if no_title(title, source, label, problems):
         return None
-    if link and not (urlsplit(link).scheme in ("http", "https") and urlsplit(link).netloc):
-        problems.append(f"{source}: {label}: link {link!r} is not an absolute http(s) URL: dropped")
-        link = None
+    link = checked_link(link, source, label, problems)
     base = link or base_url
 
     excerpt = _BRACKETED_ELLIPSIS.sub("…", _MORE_LINK.sub("", _LINK_MORE.sub("", _rendered(post, "excerpt"))))
@@ -122,9 +138,7 @@ def _published(post: dict, source: str, label: str, problems: list[str]) -> date
         return None
     try:
         parsed = datetime.fromisoformat(str(raw))
-    except ValueError:
+        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01 at +01:00 is before datetime's start
         problems.append(f"{source}: {label}: impossible date {raw!r}: stored without a date")
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)

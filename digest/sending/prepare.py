@@ -15,13 +15,13 @@ from ..db import Database
 from ..db import deliveries as delivery_db
 from ..db import editions as edition_db
 from ..db.schema import SKIPPED
-from ..edition.variants import plan_variant
+from ..edition.render import render_plan
+from ..edition.variants import VariantPlan, plan_variant
 from ..errors import CheckError
 from ..message.assemble import MessageTemplate, Recipient
 from ..message.outgoing import Outgoing
 from ..models import Edition, TopicSet
 from .policy import is_due
-from .queue import variant_for
 
 
 class Context:
@@ -100,3 +100,17 @@ def preflight(db: Database, settings: Settings, *, now: datetime) -> None:
             error = CheckError(f"edition {key}", lines[:3] + ([f"... {len(lines) - 3} more"] if len(lines) > 3 else []))
             error.lines = lines  # every failure, for a command to list
             raise error
+
+
+def variant_for(db: Database, settings: Settings, edition: Edition, plan: VariantPlan, *, now: datetime) -> int:
+    """The id of a plan's variant, rendering it if no member needed it before (a re-plan at send time)."""
+    with db.connect() as conn:
+        found = edition_db.variant_ids(conn, edition.id).get((plan.key, plan.fmt))
+    if found is not None:
+        return found
+    rendered = render_plan(edition, settings, plan)
+    with db.begin() as conn:
+        found = edition_db.variant_ids(conn, edition.id).get((plan.key, plan.fmt))
+        if found is not None:  # another sender rendered it meanwhile
+            return found
+        return edition_db.add_variant(conn, edition.id, plan.key, plan.fmt, rendered, len(plan.items), now=now)

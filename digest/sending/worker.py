@@ -24,17 +24,17 @@ over. Nobody is lost: what was claimed and not recorded is sent again.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from ..config import Settings
+from ..bounces.apply import record_refusals
+from ..bounces.policy import refusal_kind
+from ..config import BounceSettings, Settings
 from ..db import Database
 from ..db import deliveries as delivery_db
-from ..db import members as member_db
 from ..db.schema import FAILED, QUEUED, SENT
 from ..errors import DeliveryError, DigestError
 from ..message.assemble import MessageTemplate, Recipient
@@ -42,9 +42,10 @@ from ..message.outgoing import Outgoing
 from ..message.verp import ReturnPath
 from .flow import Concurrency, GroupCommitter, RateLimiter
 from .lease import Lease, LeaseExpired
-from .policy import RETRY, SENT_OK, is_hard_bounce, verdict
+from .policy import RETRY, SENT_OK, verdict
 from .prepare import Context, prepare, preflight
-from .transports import AsyncConnection, AsyncTransport, Dropped, Envelope, RelayUnusable, SendResult, TimedOut, Transport
+from .transports import (AsyncConnection, AsyncTransport, Dropped, Envelope, RelayUnusable, SendResult, TimedOut,
+                         Transport)
 from .transports.threaded import ThreadedTransport
 
 
@@ -57,7 +58,6 @@ class SendOptions:
     lease_seconds: float = 300.0
     batch: int = 200
     max_attempts: int = 8
-    hard_bounce_limit: int = 3
     check: bool = True  # refuse an edition whose messages fail the deliverability checks
     max_per_connection: int = 100  # then QUIT and reconnect (many relays drop a connection after ~100)
     processes: int = 1  # sending.processes.send_all runs this many; send_queue is always one
@@ -225,7 +225,7 @@ class _SendRun:
         # would wait for the GIL behind the busy loop (milliseconds a hand-off), which
         # every held "." would then wait for too.
         outcomes = list(outcomes)
-        _record(self.db, outcomes, self.clock(), self.opts, self.stats, self.settings.bounces.permanent)
+        _record(self.db, outcomes, self.clock(), self.opts, self.stats, self.settings.bounces)
         self.lease.done(o.delivery_id for o in outcomes)
 
     async def _renew(self) -> set[int]:
@@ -525,21 +525,17 @@ def _outcome(c, result: SendResult, moved: int | None, now: datetime, opts: Send
     return delivery_db.Outcome(c.id, FAILED, error, variant_id=moved, claim=c.claim)
 
 
-_STATUS = re.compile(r"(?<![\d.])5\.\d{1,3}\.\d{1,3}(?![\d.])")
-
-
 def _record(db: Database, outcomes, now: datetime, opts: SendOptions, stats: SendStats,
-            permanent: tuple[str, ...] = ()) -> None:
-    """permanent: status codes ([bounces] permanent) that make a member bounced at the first refusal."""
+            policy: BounceSettings = BounceSettings()) -> None:
+    """Commit a group of outcomes; what each refusal does to its member is the bounce table's (bounces.apply).
+
+    Fenced: an outcome whose claim another sender took over records nothing, its refusal included.
+    """
     with db.begin() as conn:
-        # Fenced: an outcome whose claim another sender took over records nothing, bounces included.
         recorded = delivery_db.finish(conn, outcomes, now=now)
-        hard = [o for o in recorded if o.state == FAILED and is_hard_bounce(o.error)]
-        at_once = [o.delivery_id for o in hard if (m := _STATUS.search(o.error or "")) and m.group(0) in permanent]
-        counted = [o.delivery_id for o in hard if o.delivery_id not in set(at_once)]
-        for ids, limit in ((at_once, 1), (counted, opts.hard_bounce_limit)):
-            for sub_id in delivery_db.subscribers_of(conn, ids) if ids else ():
-                member_db.record_hard_bounce(conn, sub_id, now=now, limit=limit)
+        refused = {o.delivery_id: refusal_kind(o.error, policy) for o in recorded if o.state == FAILED}
+        if refused:
+            record_refusals(conn, refused, now=now, policy=policy)
     stats.lost += len(outcomes) - len(recorded)
     for o in recorded:
         if o.state == QUEUED and o.retry_at is None:  # given back untouched: not attempted, not done

@@ -21,8 +21,10 @@ from ..edition.textformat import Palette, dark_palette, palette, readable
 from ..errors import TokenError
 from ..message.links import Links
 from ..models import Subscriber
+from ..signing import PURPOSES as SIGNING_PURPOSES
+from ..signing import Signing
 
-CSRF_SALT = "digest.web.csrf"
+CSRF_SALT = SIGNING_PURPOSES["csrf"].salt
 CSRF_MAX_AGE = 24 * 3600  # a preferences form left open longer asks to be reloaded
 
 FREQUENCY_WORDS = {
@@ -99,7 +101,7 @@ class WebState:
     def __post_init__(self) -> None:
         s = self.settings
         self.links = Links(s.secret_key, s.base_url)
-        self.csrf = URLSafeTimedSerializer(s.secret_key, salt=CSRF_SALT)
+        self.csrf = Signing(s.secret_key).serializer("csrf")
         self.limiter = RateLimiter(self.subscribe_limit, self.subscribe_window)
         self.palette = palette(s.brand_colour, s.accent_colour)
         self.dark = dark_palette(s.brand_colour, s.accent_colour)

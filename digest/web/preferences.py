@@ -11,7 +11,7 @@ from flask import Blueprint, request
 
 from ..db import members as member_db
 from ..errors import SubscriberError
-from ..members import check_format, check_frequency, clean_name
+from ..members import check_format, check_frequency, clean_name, parse_topics
 from ..models import FORMATS, FREQUENCIES, Subscriber
 from .common import (
     FORMAT_WORDS,
@@ -73,19 +73,20 @@ def _read_form(sub: Subscriber) -> tuple[dict, dict, dict[str, str]]:
     f = request.form
     errors: dict[str, str] = {}
     chosen = [t for t in f.getlist("topics") if t]
-    unknown = [t for t in chosen if t not in s.topic_slugs]
     shown = _form_state(sub)
     shown["topics"] = {t for t in chosen if t in s.topic_slugs}
     values: dict = {}
-    if unknown:
-        errors["topics"] = "Choose from the topics listed."
-    elif not chosen:
+    if not chosen:
         errors["topics"] = "Choose at least one topic. To stop all emails, pause them or unsubscribe below."
     else:
-        wanted = set(chosen)
-        current = set(sub.topics) if sub.topics else set(s.topic_slugs)
-        if wanted != current:  # every box ticked is stored as "all topics", new ones included
-            values["topics"] = () if wanted == set(s.topic_slugs) else tuple(t for t in s.topic_slugs if t in wanted)
+        try:
+            wanted = parse_topics(chosen, s.topic_slugs, email=sub.email)
+        except SubscriberError:
+            errors["topics"] = "Choose from the topics listed."
+        else:
+            every = set(s.topic_slugs)
+            if (set(wanted) or every) != (set(sub.topics) or every):  # a change of what they get
+                values["topics"] = wanted
     for key, check in (("frequency", check_frequency), ("format", check_format)):
         raw = f.get(key)
         if raw is None:

@@ -26,7 +26,7 @@ from werkzeug.exceptions import TooManyRequests
 from ..db import members as member_db
 from ..db import requests as request_db
 from ..errors import SubscriberError, TokenError
-from ..members import check_format, check_frequency, clean_name, normalise_email
+from ..members import check_format, check_frequency, clean_name, normalise_email, parse_topics
 from ..message.outgoing import Outgoing
 from ..models import FORMATS, FREQUENCIES
 from ..sending.transports import Envelope
@@ -87,8 +87,11 @@ def subscribe():
         name = clean_name(shown["name"])
     except SubscriberError as exc:
         errors["name"] = f"Check the name: it {exc.reason.removeprefix('name ')}."
+    topics = ()
     if not shown["topics"]:
         errors["topics"] = "Choose at least one topic."
+    else:
+        topics = parse_topics(shown["topics"], slugs)  # known slugs only (shown): every one ticked is all topics
     try:
         frequency = check_frequency(shown["frequency"])
     except SubscriberError:
@@ -99,7 +102,6 @@ def subscribe():
         errors["format"] = "Choose a format."
     if errors:
         return _render_form(shown, errors, 400)
-    topics = () if shown["topics"] == set(slugs) else tuple(t for t in slugs if t in shown["topics"])
     # The same work whoever the address belongs to: record, wake the worker, answer.
     with st.db.begin() as conn:
         request_db.add(conn, email, name, topics, frequency, fmt, st.now())

@@ -1,7 +1,7 @@
 """who holds a claimed delivery (the lease's fencing token)
 
 Revision ID: 0012_sending
-Revises: 0011
+Revises: 0012_house
 Create Date: 2026-12-07
 
 A sender run claims deliveries under a token of its own and renews their
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_sending"
-down_revision: Union[str, Sequence[str], None] = "0011"
+down_revision: Union[str, Sequence[str], None] = "0012_house"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

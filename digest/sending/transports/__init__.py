@@ -3,7 +3,7 @@
     make_transport("smtp", settings)     # a synchronous Transport (send-test, notices, confirmations)
     sender_transport("smtp", settings)   # what `digest send` sends with: an AsyncTransport, or a
                                          # factory of Transports run in threads
-    choices()                            # the kinds `--transport` and digest.transport accept
+    choices()                            # the kinds `--transport` and [digest] transport accept
 
 The contracts are in base.py (Transport, AsyncTransport). To add a kind, say
 a provider's HTTP API: one module beside these with a class implementing
@@ -36,7 +36,7 @@ class Kind:
     make: Callable[[Settings], Transport]
     make_async: Callable[[Settings], AsyncTransport] | None = None  # None: `make`'s Transports in threads
     setting: tuple[str, str] = ("", "")  # (environment variable, config key) to fix when it cannot be made
-    choosable: bool = True  # offered by --transport and digest.transport (memory is for tests)
+    choosable: bool = True  # offered by --transport and [digest] transport (memory is for tests)
 
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
@@ -54,7 +54,7 @@ def choices() -> list[str]:
 
 
 def kind_of(name: str | None, settings: Settings) -> Kind:
-    """The registered kind NAME (None: digest.transport); ConfigError (exit status 2) for an unknown one."""
+    """The registered kind NAME (None: [digest] transport); ConfigError (exit status 2) for an unknown one."""
     if name is None or name == settings.transport:
         name = settings.transport
         if name not in KINDS:
@@ -65,7 +65,7 @@ def kind_of(name: str | None, settings: Settings) -> Kind:
 
 
 def make_transport(kind: str | None, settings: Settings) -> Transport:
-    """A synchronous Transport of the kind ("smtp", "file", "memory"; None: digest.transport)."""
+    """A synchronous Transport of the kind ("smtp", "file", "memory"; None: [digest] transport)."""
     return kind_of(kind, settings).make(settings)
 
 
