@@ -90,6 +90,21 @@ class BounceSettings:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """[smtp]: how long `digest send` waits on the relay at each step, in seconds.
+
+    A step that times out gives the delivery back to the queue without spending
+    an attempt; `timeouts_in_a_row` of them with nothing sent between stop the run.
+    """
+
+    connect_timeout: float = 30.0
+    greeting_timeout: float = 30.0  # the greeting, EHLO, STARTTLS and AUTH
+    command_timeout: float = 30.0  # MAIL FROM, RCPT TO, DATA
+    data_timeout: float = 60.0  # the reply to the final "."
+    timeouts_in_a_row: int = 3
+
+
+@dataclass(frozen=True)
 class SesSettings:
     """[providers.ses]: Amazon SES events through an SNS topic."""
 
@@ -163,6 +178,7 @@ class Settings:
     topics: tuple[Topic, ...]
     dkim: DkimSettings | None = None
     bounces: BounceSettings = field(default_factory=BounceSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
     tracking_clicks: str = "off"  # [tracking] clicks: "off" or "aggregate"
     source: str = ""  # the file the settings came from, for messages
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -321,9 +337,7 @@ def _validate(data: dict, source: str) -> Settings:
     name, base_url, sender = _organisation(source, s)
     topics = _topics(data.get("topics"), source)
     dkim = _dkim(data, source)
-    transport = s("digest", "transport")
-    if transport not in ("smtp", "file"):
-        raise ConfigError(source, "digest.transport", f"must be smtp or file, not {transport!r}")
+    transport = s("digest", "transport")  # checked against the transports' table where it is used
     busy_timeout = i("digest", "busy_timeout")
     if not 1 <= busy_timeout <= 3600:
         raise ConfigError(source, "digest.busy_timeout", "must be between 1 and 3600 (seconds)")
@@ -355,6 +369,7 @@ def _validate(data: dict, source: str) -> Settings:
         topics=topics,
         dkim=dkim,
         bounces=_bounces(data, source),
+        smtp=_smtp(data, source),
         tracking_clicks=_tracking_clicks(data, source),
         source=source,
         extra={"web": data.get("web", {})},
@@ -517,6 +532,18 @@ def _bounces(data: dict, source: str) -> BounceSettings:
     return BounceSettings(address=address, imap_url=imap_url, permanent=tuple(permanent), **out, **folders)
 
 
+def _smtp(data: dict, source: str) -> SmtpSettings:
+    raw = data.get("smtp") or {}
+    out: dict[str, Any] = {}
+    for key in ("connect_timeout", "greeting_timeout", "command_timeout", "data_timeout"):
+        value = raw.get(key, getattr(SmtpSettings, key))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
+            raise ConfigError(source, f"smtp.{key}", f"must be a number of seconds from 0 to 3600, not {value!r}")
+        out[key] = float(value)
+    limit = raw.get("timeouts_in_a_row", SmtpSettings.timeouts_in_a_row)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise ConfigError(source, "smtp.timeouts_in_a_row", f"must be a whole number from 1 to 1000, not {limit!r}")
+    return SmtpSettings(**out, timeouts_in_a_row=limit)
 _PROVIDER_KEYS = {
     "ses": {"topic_arn": None, "configuration_set": ""},
     "postmark": {"username": "", "password": "", "secret_path": "", "message_stream": ""},

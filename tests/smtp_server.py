@@ -179,6 +179,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.sink.data_delay:
+            await asyncio.sleep(self.sink.data_delay)
         for rcpt in envelope.rcpt_tos:
             reply = self.sink.data_reply_for.get(rcpt.lower())
             if reply:
@@ -227,6 +229,7 @@ class SmtpSink:
         data_size_limit: int = 2**25,
         pipelining: bool = False,
         max_connections: int | None = None,
+        data_delay: float = 0.0,
     ):
         if tls not in (None, "starttls", "implicit"):
             raise ValueError("tls must be None, 'starttls' or 'implicit'")
@@ -235,6 +238,7 @@ class SmtpSink:
         self.data_size_limit = data_size_limit
         self.pipelining = pipelining  # advertise PIPELINING (RFC 2920) in the EHLO reply
         self.max_connections = max_connections  # beyond this many at once: 421 at EHLO, and hang up
+        self.data_delay = data_delay  # seconds before answering the final "." (a slow or tarpitting relay)
         self.pipelined_groups = 0  # MAIL FROMs that arrived with their DATA already behind them
         self.peak_connections = 0  # most sessions open at once
         self.busy_replies = 0  # 421s given for too many connections or by busy_at_mail

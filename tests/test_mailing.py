@@ -303,8 +303,8 @@ def test_a_slow_rate_claims_small_batches_that_finish_within_their_lease(seeded,
     ok(seeded("edition", "build", "--week", "2017-W25"))
     ok(seeded("queue", "2017-W25"))
     memory = MemoryTransport()
-    stats = send_queue(db, settings, lambda: memory, SendOptions(rate=50, lease_seconds=0.05, batch=200))
-    assert stats.sent == 3 and stats.batches == 3  # 50/s x 0.05 s / 2 -> one delivery per claim
+    stats = send_queue(db, settings, lambda: memory, SendOptions(rate=2, lease_seconds=1, batch=200))
+    assert stats.sent == 3 and stats.batches == 3  # 2/s x 1 s / 2 -> one delivery per claim
 
 
 def test_with_dkim_configured_every_sent_message_is_signed_and_verifies(seeded, tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ from ..editorial.editors import NOTICES, editor_name, issue_link, normalise_edit
 from ..errors import DigestError
 from ..sending.transports import make_transport
 from . import fail, pass_app
-from .options import console, echo_json, now_utc
+from .options import TransportChoice, console, echo_json, now_utc
 
 
 @click.group()
@@ -50,7 +50,7 @@ def _send_link(app, editor, purpose: str, print_link: bool, transport_kind: str 
 @click.argument("email")
 @click.option("--name", help="How the desk greets them.")
 @click.option("--print-link", is_flag=True, help="Print the set-password link instead of emailing it.")
-@click.option("--transport", type=click.Choice(["smtp", "file"]), default=None,
+@click.option("--transport", type=TransportChoice(), default=None,
               help="How to email the link (default: the configured transport).")
 @click.option("--notify", default="held", show_default=True, metavar="NOTICES",
               help=f"The notices they get by email ({', '.join(NOTICES)}; none for none).")
@@ -78,7 +78,7 @@ def add(app, email, name, print_link, transport, notify) -> None:
 @editors.command("link")
 @click.argument("email")
 @click.option("--print-link", is_flag=True, help="Print the link instead of emailing it.")
-@click.option("--transport", type=click.Choice(["smtp", "file"]), default=None)
+@click.option("--transport", type=TransportChoice(), default=None)
 @pass_app
 def link(app, email, print_link, transport) -> None:
     """Send EMAIL a new set-password link (a forgotten password; the old link stops working)."""

@@ -20,7 +20,7 @@ from ..errors import CheckError, DigestError
 from ..sending.transports import make_transport
 from ..sending.worker import SendOptions
 from . import fail, pass_app
-from .options import console, echo_json, now_utc
+from .options import TransportChoice, console, echo_json, now_utc
 from .printing import PrintedSteps, print_queue, print_sent
 
 EXIT_STATUSES = """\b
@@ -53,7 +53,7 @@ def _send_options(f):
         return f(*args, transport=transport or None, options=options, **kwargs)
 
     for opt in reversed([
-        click.option("--transport", type=click.Choice(["smtp", "file"]), default=None,
+        click.option("--transport", type=TransportChoice(), default=None,
                      help="smtp (DIGEST_SMTP_URL) or file (.eml files in DIGEST_OUTBOX). Default: config."),
         click.option("--connections", type=click.IntRange(1, 1000), default=1, show_default=True,
                      help="SMTP connections at most, all processes together (see README: Sending to a real "
@@ -254,7 +254,7 @@ def send(app, transport, options) -> None:
     except CheckError as exc:
         raise _fail_check(exc) from None
     except DigestError as exc:
-        raise fail(exc) from None
+        raise _stopped(app, kind, exc) from None
     print_sent(app, kind, stats)
     if stats.failed or stats.retried:
         raise SystemExit(1)
@@ -265,7 +265,7 @@ def send(app, transport, options) -> None:
 @click.option("--to", "to", required=True, metavar="ADDRESS", help="Where to send the test.")
 @click.option("--variant", metavar="TOPICS[:FORMAT]", default="*",
               help="Topics (comma-separated; * for all) and format (html/text), e.g. data-protection:text.")
-@click.option("--transport", type=click.Choice(["smtp", "file"]), default=None)
+@click.option("--transport", type=TransportChoice(), default=None)
 @pass_app
 def send_test(app, key, to, variant, transport) -> None:
     """Mail one variant of an edition to the editor; touches no delivery.
@@ -304,6 +304,13 @@ def _forced_by() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def _stopped(app, kind, exc: DigestError) -> click.ClickException:
+    """A send that stopped (the relay unusable, timing out): what it did before, then the one-line error."""
+    if getattr(exc, "stats", None) is not None:
+        print_sent(app, kind, exc.stats)
+    return fail(exc)
+
+
 def _mailing(app, windows, force, reason, transport, options, command) -> None:
     """The mailing run (editorial.mailing.run_mailing), printed as it goes; exit 0, 1 or 2."""
     if force and not (reason or "").strip():
@@ -315,7 +322,7 @@ def _mailing(app, windows, force, reason, transport, options, command) -> None:
     except CheckError as exc:
         raise _fail_check(exc) from None
     except DigestError as exc:
-        raise fail(exc) from None
+        raise _stopped(app, transport or app.settings.transport, exc) from None
     print_sent(app, transport or app.settings.transport, result.sent)
     if result.held:
         raise SystemExit(2)

@@ -35,6 +35,26 @@ def parse_topics(value: str | None, known: tuple[str, ...], *, option: str = "--
     return tuple(t for t in known if t in wanted)
 
 
+class TransportChoice(click.Choice):
+    """--transport: the kinds registered in digest.sending.transports, read when first needed.
+
+    (Not at import: `digest --help` stays fast.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self):
+        from ..sending.transports import choices
+
+        return choices()
+
+    @choices.setter
+    def choices(self, value) -> None:  # click.Choice.__init__ sets it: the table is the one source
+        pass
+
+
 def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 

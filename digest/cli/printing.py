@@ -94,8 +94,16 @@ def print_sent(app, kind, stats) -> None:
                + (f", {stats.processes} processes)" if stats.processes > 1 else ")"))
     if stats.busy:
         click.echo(f"  the relay said it had too many connections {stats.busy} time(s): went down to "
-                   f"{stats.lowest_concurrency}; {stats.requeued} message(s) sent again on another connection, "
+                   f"{stats.lowest_concurrency}; each time its message waited for another connection, "
                    f"no attempt spent", err=True)
+    if stats.timeouts:
+        click.echo(f"  the relay did not answer in time {stats.timeouts} time(s) (see [smtp] in the config)", err=True)
+    if stats.given_back:
+        click.echo(f"  {stats.given_back} delivery(ies) given back to the queue never attempted, no attempt spent",
+                   err=True)
+    if stats.lost:
+        click.echo(f"  {stats.lost} delivery(ies) taken over by another sender after this run stalled past its "
+                   f"lease: left to it", err=True)
     for err, n in sorted(stats.errors.items(), key=lambda kv: -kv[1])[:5]:
         click.echo(f"  {n} x {err}", err=True)
 
@@ -103,7 +111,9 @@ def print_sent(app, kind, stats) -> None:
 def _how(s) -> str:
     """The progress line's reasons: current rate, connections in use (and the relay's limit), retries."""
     return (f"{s.rate:,.0f}/s, {s.connections} connection(s)"
-            + (f" (relay allows {s.concurrency})" if s.busy else "") + f", {s.retried + s.requeued} retries")
+            + (f" (relay allows {s.concurrency})" if s.busy else "") + f", {s.retried} retries"
+            + (f", {s.requeued} handed to another connection" if s.requeued else "")
+            + (f", {s.given_back} given back unattempted" if s.given_back else ""))
 
 
 def progress(app, kind, limit):

@@ -16,6 +16,7 @@ from ..models import FORMATS, FREQUENCIES, STATUSES
 from ..sending.transports import make_transport
 from ..sending.transports.file import remove_addressed_to
 from . import fail, pass_app
+from .options import TransportChoice
 
 
 def _now() -> datetime:
@@ -319,7 +320,7 @@ def forget(app, email) -> None:
 
 
 @subscribers.command("ask-confirm")
-@click.option("--transport", type=click.Choice(["smtp", "file"]), default=None,
+@click.option("--transport", type=TransportChoice(), default=None,
               help="smtp (DIGEST_SMTP_URL) or file (DIGEST_OUTBOX). Default: config.")
 @pass_app
 def ask_confirm(app, transport) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from sqlalchemy import (
     Column,
@@ -111,20 +111,23 @@ class Claimed:
     format: str | None
     token_version: int
     language: str = ""  # the member's, as stored ("": not chosen)
+    claim: str = ""  # the claimant's token: an outcome is recorded only while it still holds the delivery
 
 
-def claim(conn: Connection, *, now: datetime, lease_seconds: float, limit: int,
+def claim(conn: Connection, *, now: datetime, lease_seconds: float, limit: int, claimant: str,
           edition_id: int | None = None) -> list[Claimed]:
-    """Take up to `limit` deliveries that are due, marking them sending until the lease ends.
+    """Take up to `limit` deliveries that are due for `claimant`, marking them sending until the lease ends.
 
-    First deliveries whose lease ran out (their sender died), then queued ones
-    in id order. Each is one range of the (status, id) index, so a claim costs
-    the same at the start of a mailing and near its end. PostgreSQL: FOR
-    UPDATE SKIP LOCKED lets any number of senders share the queue without
-    waiting on each other. SQLite: the write transaction is BEGIN IMMEDIATE
-    (see db/__init__.py), so claims are serialised.
+    First deliveries whose lease ran out (their sender died: a live one
+    renews its leases), then queued ones in id order. Each is one range of
+    the (status, id) index, so a claim costs the same at the start of a
+    mailing and near its end. PostgreSQL: FOR UPDATE SKIP LOCKED lets any
+    number of senders share the queue without waiting on each other. SQLite:
+    the write transaction is BEGIN IMMEDIATE (see db/__init__.py), so claims
+    are serialised.
     """
-    stale = and_(deliveries.c.status == SENDING, deliveries.c.lease_until < now)
+    stale = and_(deliveries.c.status == SENDING, deliveries.c.lease_until < now,
+                 or_(deliveries.c.claimed_by.is_(None), deliveries.c.claimed_by != claimant))
     ready = and_(deliveries.c.status == QUEUED,
                  or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now))
     ids: list[int] = []
@@ -139,8 +142,8 @@ def claim(conn: Connection, *, now: datetime, lease_seconds: float, limit: int,
             break
     if not ids:
         return []
-    conn.execute(update(deliveries).where(deliveries.c.id.in_(ids))
-                 .values(status=SENDING, lease_until=now + timedelta(seconds=lease_seconds)))
+    conn.execute(update(deliveries).where(deliveries.c.id.in_(ids)).values(
+        status=SENDING, lease_until=now + timedelta(seconds=lease_seconds), claimed_by=claimant))
     rows = conn.execute(
         select(deliveries.c.id, deliveries.c.edition_id, editions.c.key, editions.c.frequency.label("efreq"),
                deliveries.c.variant_id, deliveries.c.attempts, deliveries.c.subscriber_id, subscribers.c.email,
@@ -152,7 +155,18 @@ def claim(conn: Connection, *, now: datetime, lease_seconds: float, limit: int,
     )
     return [Claimed(r.id, r.edition_id, r.key, r.efreq, r.variant_id, r.attempts, r.subscriber_id, r.email,
                     r.name, r.status, bool(r.paused), r.frequency, decode_topics(r.topics), r.format,
-                    r.token_version or 1, r.language or "") for r in rows]
+                    r.token_version or 1, r.language or "", claimant) for r in rows]
+
+
+def renew(conn: Connection, *, claimant: str, now: datetime, lease_seconds: float) -> set[int]:
+    """Extend the lease of everything `claimant` holds; return the ids it still holds.
+
+    A delivery it claimed that is missing from the answer was taken over
+    (its lease ran out first, or --reclaim gave it back): it must not be sent.
+    """
+    q = (update(deliveries).where(deliveries.c.status == SENDING, deliveries.c.claimed_by == claimant)
+         .values(lease_until=now + timedelta(seconds=lease_seconds)).returning(deliveries.c.id))
+    return set(conn.execute(q).scalars())
 
 
 @dataclass(frozen=True)
@@ -162,14 +176,28 @@ class Outcome:
     error: str | None = None
     retry_at: datetime | None = None
     variant_id: int | None = None  # re-planned to another variant
+    claim: str = ""  # Claimed.claim: recorded only if the delivery is still held under it
 
 
-def finish(conn: Connection, outcomes: Sequence[Outcome], *, now: datetime) -> None:
-    """Record what happened to claimed deliveries, in one transaction."""
-    sent = [o.delivery_id for o in outcomes if o.state == SENT]
-    if sent:
-        conn.execute(update(deliveries).where(deliveries.c.id.in_(sent)).values(
-            status=SENT, sent_at=now, lease_until=None, attempts=deliveries.c.attempts + 1, last_error=None))
+def _held(claim_: str):
+    return and_(deliveries.c.status == SENDING, deliveries.c.claimed_by == claim_)
+
+
+def finish(conn: Connection, outcomes: Sequence[Outcome], *, now: datetime) -> list[Outcome]:
+    """Record what happened to claimed deliveries, in one transaction; return the outcomes recorded.
+
+    Fenced: an outcome counts only while its delivery is still `sending`
+    under the outcome's claim. One whose claim was taken over changes
+    nothing (the delivery is someone else's now) and is left out of the answer.
+    """
+    recorded: set[int] = set()
+    sent = [o for o in outcomes if o.state == SENT]
+    for claim_ in {o.claim for o in sent}:
+        ids = [o.delivery_id for o in sent if o.claim == claim_]
+        recorded.update(conn.execute(
+            update(deliveries).where(deliveries.c.id.in_(ids), _held(claim_))
+            .values(status=SENT, sent_at=now, lease_until=None, attempts=deliveries.c.attempts + 1, last_error=None)
+            .returning(deliveries.c.id)).scalars())
     for o in outcomes:
         if o.state == SENT:
             continue
@@ -178,18 +206,12 @@ def finish(conn: Connection, outcomes: Sequence[Outcome], *, now: datetime) -> N
             values["attempts"] = deliveries.c.attempts + 1
         if o.state == QUEUED:
             values["not_before"] = o.retry_at
-        conn.execute(update(deliveries).where(deliveries.c.id == o.delivery_id).values(**values))
-    moved = [o for o in outcomes if o.variant_id is not None]
-    for o in moved:
-        conn.execute(update(deliveries).where(deliveries.c.id == o.delivery_id).values(variant_id=o.variant_id))
-
-
-def release(conn: Connection, ids: Iterable[int]) -> None:
-    """Give claimed but unsent deliveries back to the queue (an orderly stop)."""
-    ids = list(ids)
-    if ids:
-        conn.execute(update(deliveries).where(deliveries.c.id.in_(ids), deliveries.c.status == SENDING)
-                     .values(status=QUEUED, lease_until=None))
+        if conn.execute(update(deliveries).where(deliveries.c.id == o.delivery_id, _held(o.claim)).values(**values)).rowcount:
+            recorded.add(o.delivery_id)
+    for o in outcomes:
+        if o.variant_id is not None and o.delivery_id in recorded:
+            conn.execute(update(deliveries).where(deliveries.c.id == o.delivery_id).values(variant_id=o.variant_id))
+    return [o for o in outcomes if o.delivery_id in recorded]
 
 
 def counts(conn: Connection, edition_id: int | None = None) -> dict[str, int]:

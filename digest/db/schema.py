@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0012_i18n"
+SCHEMA_REVISION = "0012_sending"
 
 metadata = MetaData(
     naming_convention={
@@ -253,7 +253,8 @@ deliveries = Table(
     Column("status", SmallInteger, nullable=False, default=0),  # see DELIVERY_STATES
     Column("attempts", SmallInteger, nullable=False, default=0),
     Column("not_before", UTCDateTime),  # retry after; NULL = now
-    Column("lease_until", UTCDateTime),  # while sending: claimed until then
+    Column("lease_until", UTCDateTime),  # while sending: claimed until then (renewed while the sender lives)
+    Column("claimed_by", String(32)),  # the claiming run's token: only it records an outcome (0012)
     Column("sent_at", UTCDateTime),
     Column("last_error", String(500)),
     UniqueConstraint("edition_id", "subscriber_id"),

@@ -37,7 +37,7 @@ from ..errors import ConfigError, DeliveryError, DigestError
 from ..ingest.store import SourceReport, refresh_sources
 from ..models import FREQUENCIES, Edition, Window
 from ..sending.processes import send_all, transports_for
-from ..sending.transports import SendResult, make_transport
+from ..sending.transports import SendResult, kind_of, make_transport
 from ..sending.worker import SendOptions, SendStats
 from .build import QueueReport, build_edition, queue_edition
 from .candidates import plan_edition
@@ -160,7 +160,7 @@ def check_transport(kind: str, settings: Settings) -> None:
     try:
         transport = make_transport(kind, settings)
     except DeliveryError as exc:
-        variable, key = {"file": ("DIGEST_OUTBOX", "digest.outbox")}.get(kind, ("DIGEST_SMTP_URL", "digest.smtp_url"))
+        variable, key = kind_of(kind, settings).setting
         if os.environ.get(variable):
             raise ConfigError("", variable, str(exc)) from None
         raise ConfigError(settings.source, key, str(exc)) from None

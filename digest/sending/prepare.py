@@ -67,14 +67,15 @@ class Context:
 def prepare(ctx: Context, c: delivery_db.Claimed, now: datetime):
     """-> an Outcome (skip), or (variant id to use, its MessageTemplate, the Recipient)."""
     if c.subscriber_id is None:
-        return delivery_db.Outcome(c.id, SKIPPED, "member was forgotten")
+        return delivery_db.Outcome(c.id, SKIPPED, "member was forgotten", claim=c.claim)
     reason = is_due(c.status, c.paused, c.frequency, c.edition_frequency)
     if reason:
-        return delivery_db.Outcome(c.id, SKIPPED, reason)
+        return delivery_db.Outcome(c.id, SKIPPED, reason, claim=c.claim)
     edition = ctx.edition(c.edition_id, c.edition_key)
     plan = ctx.plan(edition, c.topics, c.format, c.language)
     if plan is None:
-        return delivery_db.Outcome(c.id, SKIPPED, "no article of the edition in the member's topics any more")
+        return delivery_db.Outcome(c.id, SKIPPED, "no article of the edition in the member's topics any more",
+                                   claim=c.claim)
     variant_id = c.variant_id
     template = ctx.template(variant_id, c.edition_key, c.edition_id)
     if ctx.variant_keys[variant_id] != (plan.key, plan.fmt, plan.lang):

@@ -25,33 +25,16 @@ from ..config import Settings
 from ..db import Database
 from ..db import deliveries as delivery_db
 from ..errors import DeliveryError, DigestError
-from .transports import make_transport
-from .transports.pipelined import SmtpRelay
+from .transports import AsyncTransport, TransportFactory, sender_transport
 from .prepare import preflight
 from .worker import SendOptions, SendStats, send_queue, utcnow
 
 _REPORT_EVERY = 0.25  # seconds between a child's progress reports
 
 
-class TransportFactory:
-    """make_transport(kind, settings) as an object a sender process can be given (a lambda cannot)."""
-
-    def __init__(self, kind: str, settings: Settings):
-        self.kind, self.settings = kind, settings
-
-    def __call__(self):
-        return make_transport(self.kind, self.settings)
-
-
-def transports_for(kind: str, settings: Settings) -> "SmtpRelay | TransportFactory":
-    """What send_queue sends with: the pipelined relay client for smtp, else a Transport factory.
-
-    A malformed SMTP URL (or an outbox that cannot be made) fails here, before anything is claimed.
-    """
-    if kind == "smtp":
-        return SmtpRelay.from_url(settings.smtp_url)
-    make_transport(kind, settings).close()
-    return TransportFactory(kind, settings)
+def transports_for(kind: str | None, settings: Settings):
+    """What send_all sends with (transports.sender_transport): checked here, before anything is claimed."""
+    return sender_transport(kind, settings)
 
 
 def split(total: int | float | None, parts: int, index: int):
@@ -73,7 +56,7 @@ def plan_processes(wanted: int, opts: SendOptions, pending: int) -> int:
 def send_all(
     db: Database,
     settings: Settings,
-    transports: "SmtpRelay | TransportFactory",
+    transports: "AsyncTransport | TransportFactory",
     opts: SendOptions,
     *,
     on_progress: Callable[[SendStats, int], None] | None = None,
@@ -97,59 +80,78 @@ def send_all(
         with db.begin() as conn:
             delivery_db.release_all_sending(conn)
         opts = dataclasses.replace(opts, reclaim=False)
-    mp = multiprocessing.get_context("spawn")
-    stop = mp.Event()
-    children, pipes = [], []
-    for i in range(processes):
-        child_opts = dataclasses.replace(
-            opts, connections=split(opts.connections, processes, i),
-            rate=split(float(opts.rate), processes, i) if opts.rate else None,
-            limit=split(opts.limit, processes, i), stop=None, processes=1)
-        ours, theirs = mp.Pipe(duplex=False)
-        p = mp.Process(target=_child, args=(settings, transports, child_opts, theirs, stop, os.getpid()),
-                       name=f"digest-send-{i + 1}", daemon=True)
-        p.start()
-        theirs.close()
-        children.append(p)
-        pipes.append(ours)
-    latest: dict[int, SendStats] = {}
-    errors: list[str] = []
-    open_pipes = dict(enumerate(pipes))
+    children = _Children(settings, transports, opts, processes)
     try:
-        while open_pipes:
-            for ready in wait(list(open_pipes.values()), timeout=0.5):
-                i = next(k for k, v in open_pipes.items() if v is ready)
-                try:
-                    kind_, stats, error = ready.recv()
-                except EOFError:  # the child died without a word
-                    del open_pipes[i]
-                    children[i].join(5)
-                    errors.append(f"sender process {i + 1} died (exit status {children[i].exitcode})")
-                    stop.set()
-                    continue
-                latest[i] = stats
-                if kind_ in ("done", "error"):
-                    del open_pipes[i]
-                    if error:
-                        errors.append(error)
-                        stop.set()
-            if on_progress and latest:
-                on_progress(total(latest.values()), 0)
+        children.collect(on_progress)
     except BaseException:  # Ctrl-C or a bug here: the children stop too, giving back what they hold
-        stop.set()
+        children.stop.set()
         raise
     finally:
-        for p in children:
-            p.join(timeout=60)
-            if p.is_alive():
-                p.kill()
-    summed = total(latest.values())
+        children.join()
+    summed = total(children.latest.values())
     summed.processes = processes
     if on_progress:
         on_progress(summed, 0)
-    if errors:
-        raise DeliveryError(errors[0])
+    if children.errors:
+        error = DeliveryError(children.errors[0])
+        error.stats = summed  # what was done before the stop, for the summary
+        raise error
     return summed
+
+
+class _Children:
+    """The sender processes of one send_all: started, listened to, joined."""
+
+    def __init__(self, settings: Settings, transports, opts: SendOptions, processes: int):
+        mp = multiprocessing.get_context("spawn")
+        self.stop = mp.Event()
+        self.processes, self.pipes = [], {}
+        self.latest: dict[int, SendStats] = {}
+        self.errors: list[str] = []
+        for i in range(processes):
+            child_opts = dataclasses.replace(
+                opts, connections=split(opts.connections, processes, i),
+                rate=split(float(opts.rate), processes, i) if opts.rate else None,
+                limit=split(opts.limit, processes, i), stop=None, processes=1)
+            ours, theirs = mp.Pipe(duplex=False)
+            p = mp.Process(target=_child, args=(settings, transports, child_opts, theirs, self.stop, os.getpid()),
+                           name=f"digest-send-{i + 1}", daemon=True)
+            p.start()
+            theirs.close()
+            self.processes.append(p)
+            self.pipes[i] = ours
+
+    def collect(self, on_progress: Callable[[SendStats, int], None] | None) -> None:
+        """Read every child's reports until each is done (or dead); the first error stops the others."""
+        while self.pipes:
+            for ready in wait(list(self.pipes.values()), timeout=0.5):
+                self._read(next(k for k, v in self.pipes.items() if v is ready))
+            if on_progress and self.latest:
+                on_progress(total(self.latest.values()), 0)
+
+    def _read(self, i: int) -> None:
+        try:
+            kind_, stats, error = self.pipes[i].recv()
+        except EOFError:  # the child died without a word
+            del self.pipes[i]
+            self.processes[i].join(5)
+            self._failed(f"sender process {i + 1} died (exit status {self.processes[i].exitcode})")
+            return
+        self.latest[i] = stats
+        if kind_ in ("done", "error"):
+            del self.pipes[i]
+            if error:
+                self._failed(error)
+
+    def _failed(self, error: str) -> None:
+        self.errors.append(error)
+        self.stop.set()
+
+    def join(self) -> None:
+        for p in self.processes:
+            p.join(timeout=60)
+            if p.is_alive():
+                p.kill()
 
 
 def total(parts) -> SendStats:
@@ -157,7 +159,7 @@ def total(parts) -> SendStats:
     out = SendStats()
     for s in parts:
         for f in ("sent", "retried", "failed", "skipped", "batches", "requeued", "busy", "connections",
-                  "concurrency", "sessions"):
+                  "concurrency", "sessions", "timeouts", "lost", "given_back"):
             setattr(out, f, getattr(out, f) + getattr(s, f))
         out.lowest_concurrency += s.lowest_concurrency
         out.rate += s.rate

@@ -8,6 +8,11 @@ here, at send time, from the member's current row: someone who left or
 paused since queueing gets nothing, someone who changed topics or format
 gets the matching variant.
 
+Leases (sending.lease): a live run renews what it holds and claims only what
+it can send within its lease, and an outcome is recorded only under the
+claim that still holds the delivery, so a slow relay never makes a live
+run's deliveries look abandoned.
+
 Crash safety: a claimed delivery is `sending` until its lease ends. Each
 connection holds the final "." of a message until the outcome of its
 previous message is committed, so after a kill -9 at most one message per
@@ -36,10 +41,12 @@ from ..message.assemble import MessageTemplate, Recipient
 from ..message.outgoing import Outgoing
 from ..message.verp import ReturnPath
 from .flow import Concurrency, GroupCommitter, RateLimiter
+from .lease import Lease, LeaseExpired
 from .policy import RETRY, SENT_OK, verdict
 from .prepare import Context, prepare, preflight
-from .transports import Envelope, SendResult, Transport
-from .transports.pipelined import Dropped, RelayUnusable, SmtpRelay, ThreadedConnection
+from .transports import (AsyncConnection, AsyncTransport, Dropped, Envelope, RelayUnusable, SendResult, TimedOut,
+                         Transport)
+from .transports.threaded import ThreadedTransport
 
 
 @dataclass
@@ -68,6 +75,9 @@ class SendStats:
     batches: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     requeued: int = 0  # handed to another connection after a 421 or a drop: no attempt spent
+    given_back: int = 0  # back to the queue never attempted (the run stopped, or the relay timed out)
+    timeouts: int = 0  # steps the relay did not answer in time: given back to the queue, no attempt spent
+    lost: int = 0  # claims another sender took over (this run stalled past its lease): not sent, not recorded
     busy: int = 0  # times the relay said it had too many connections (421)
     connections: int = 0  # open now
     concurrency: int = 0  # allowed now (AIMD)
@@ -88,7 +98,7 @@ def utcnow() -> datetime:
 def send_queue(
     db: Database,
     settings: Settings,
-    transports: "Callable[[], Transport] | SmtpRelay",
+    transports: "AsyncTransport | Callable[[], Transport]",
     options: SendOptions | None = None,
     *,
     clock: Callable[[], datetime] = utcnow,
@@ -96,9 +106,9 @@ def send_queue(
 ) -> SendStats:
     """Send every delivery that is due now, in this process; return counts. Safe to run in several.
 
-    `transports` is an SmtpRelay (the pipelined asyncio client: the fast way
-    to a real relay) or a factory of Transports (file, memory, smtplib), one
-    per connection. Refuses (CheckError) an edition whose messages fail the
+    `transports` is an AsyncTransport (SmtpRelay, the pipelined asyncio
+    client: the fast way to a real relay) or a factory of Transports (file,
+    memory, smtplib), one per connection, run in threads. Refuses (CheckError) an edition whose messages fail the
     deliverability checks before anything is claimed, unless options.check
     is False. (sending.processes.send_all runs it in several processes.)
     """
@@ -128,6 +138,16 @@ class _Task:
     held: bool = False  # in a connection's hands, outcome not yet given nor handed back to the queue
 
 
+@dataclass
+class _Slot:
+    """One connection's state: its session, its place among those allowed, its last outcome's commit."""
+
+    conn: AsyncConnection | None = None  # opened when first needed
+    placed: bool = False
+    prev: asyncio.Future | None = None  # the commit of this connection's previous outcome
+    task: _Task | None = None  # the one in hand
+
+
 class _SendRun:
     """One run of the send loop (everything here runs on one event loop, except claims)."""
 
@@ -135,8 +155,7 @@ class _SendRun:
                  clock: Callable[[], datetime], on_progress: Callable[[SendStats, int], None] | None):
         self.db, self.settings, self.opts = db, settings, opts
         self.clock, self.on_progress = clock, on_progress
-        self.relay = transports if isinstance(transports, SmtpRelay) else None
-        self.make_transport = None if self.relay else transports
+        self.transports = transports
         self.stats = SendStats()
         self.out = Outgoing(settings)
         self.ctx = Context(db, settings, self.out)
@@ -148,12 +167,17 @@ class _SendRun:
         self.fatal: str | None = None
         self.outstanding = 0  # tasks handed to the connections, outcome not yet given
         self.busy_streak = 0  # "too many connections" in a row, with nothing sent between
+        self.timeout_streak = 0  # steps the relay did not answer in time, in a row, with nothing sent between
 
     async def run(self) -> SendStats:
         loop = asyncio.get_running_loop()
         _enough_files(self.width)
         self.claim_thread = ThreadPoolExecutor(1, thread_name_prefix="digest-claim")
-        self.send_pool = None if self.relay else ThreadPoolExecutor(self.width, thread_name_prefix="digest-send")
+        if isinstance(self.transports, AsyncTransport):
+            self.transport, self.send_pool = self.transports, None
+        else:
+            self.send_pool = ThreadPoolExecutor(self.width, thread_name_prefix="digest-send")
+            self.transport = ThreadedTransport(self.transports, self.send_pool)
         # DKIM's RSA step (about 0.8 ms a message) runs in OpenSSL without the GIL: in
         # a thread of its own it no longer stalls every other connection's replies.
         self.sign_pool = ThreadPoolExecutor(1, thread_name_prefix="digest-sign") if self.out.signer else None
@@ -163,7 +187,12 @@ class _SendRun:
         self.all_resolved = asyncio.Event()
         self.all_resolved.set()
         self.committer: GroupCommitter = GroupCommitter(self._record, interval=self.opts.commit_interval)
-        reporter = loop.create_task(self._progress())
+        # The heartbeat has a thread of its own: a long claim (a variant rendered for a
+        # member who changed topics) must not delay the renewal of what we hold.
+        self.beat_thread = ThreadPoolExecutor(1, thread_name_prefix="digest-lease")
+        self.lease = Lease(self.opts.lease_seconds, self._renew)
+        self.started = time.monotonic()
+        reporter, keeper = loop.create_task(self._progress()), loop.create_task(self.lease.keep())
         try:
             workers = [loop.create_task(self._connection()) for _ in range(self.width)]
             done = await asyncio.gather(loop.create_task(self._feed()), *workers, return_exceptions=True)
@@ -175,15 +204,18 @@ class _SendRun:
                 raise self.committer.error
         finally:
             reporter.cancel()
+            keeper.cancel()
             self.claim_thread.shutdown(wait=True)
-            for pool in (self.send_pool, self.sign_pool):
+            for pool in (self.send_pool, self.sign_pool, self.beat_thread):
                 if pool is not None:
                     pool.shutdown(wait=True)
             self._snapshot()
         if self.on_progress:
             self.on_progress(self.stats, 0)
         if self.fatal:
-            raise DeliveryError(f"stopped sending: {self.fatal}")
+            error = DeliveryError(f"stopped sending: {self.fatal}")
+            error.stats = self.stats  # what was done before the stop, for the summary
+            raise error
         return self.stats
 
     # -- outcomes ------------------------------------------------------------------------
@@ -192,7 +224,17 @@ class _SendRun:
         # In the loop's own thread: a commit is short, and in a thread of its own it
         # would wait for the GIL behind the busy loop (milliseconds a hand-off), which
         # every held "." would then wait for too.
-        _record(self.db, list(outcomes), self.clock(), self.opts, self.stats, self.settings.bounces)
+        outcomes = list(outcomes)
+        _record(self.db, outcomes, self.clock(), self.opts, self.stats, self.settings.bounces)
+        self.lease.done(o.delivery_id for o in outcomes)
+
+    async def _renew(self) -> set[int]:
+        return await asyncio.get_running_loop().run_in_executor(self.beat_thread, self._renew_now)
+
+    def _renew_now(self) -> set[int]:
+        with self.db.begin() as conn:
+            return delivery_db.renew(conn, claimant=self.lease.claimant, now=self.clock(),
+                                     lease_seconds=self.opts.lease_seconds)
 
     def _resolved(self, outcome: delivery_db.Outcome, task: _Task | None = None) -> asyncio.Future:
         if task is not None:
@@ -202,8 +244,18 @@ class _SendRun:
             self.all_resolved.set()
         return self.committer.add(outcome)
 
-    def _give_back(self, task: _Task) -> asyncio.Future:
-        return self._resolved(delivery_db.Outcome(task.claimed.id, QUEUED, None), task)  # untouched: no attempt spent
+    def _give_back(self, task: _Task, error: str | None = None) -> asyncio.Future:
+        """Untouched: back to the queue, no attempt spent (counted as given back, not as a retry)."""
+        return self._resolved(delivery_db.Outcome(task.claimed.id, QUEUED, error, claim=task.claimed.claim), task)
+
+    def _drop(self, task: _Task) -> None:
+        """Taken over by another sender: not ours to send nor to record."""
+        task.held = False
+        self.outstanding -= 1
+        if self.outstanding == 0:
+            self.all_resolved.set()
+        self.stats.lost += 1
+        self.lease.done((task.claimed.id,))
 
     def _stopping(self) -> bool:
         return bool(self.fatal or self.committer.error or (self.opts.stop and self.opts.stop()))
@@ -212,7 +264,8 @@ class _SendRun:
 
     def _claim_and_prepare(self, want: int, now: datetime) -> list:
         with self.db.begin() as conn:
-            claimed = delivery_db.claim(conn, now=now, lease_seconds=self.opts.lease_seconds, limit=want)
+            claimed = delivery_db.claim(conn, now=now, lease_seconds=self.opts.lease_seconds, limit=want,
+                                        claimant=self.lease.claimant)
         out = []
         for c in claimed:
             prepared = prepare(self.ctx, c, now)
@@ -230,123 +283,169 @@ class _SendRun:
             if opts.reclaim:
                 await loop.run_in_executor(self.claim_thread, _release_all, self.db)
             while not self._stopping() and (opts.limit is None or claimed_total < opts.limit):
-                # Claim ahead while the connections still have work; with --rate not at
-                # all, so what is claimed is sent well within its lease.
-                low_water = 0 if opts.rate else max(self.width, opts.batch // 2)
-                while self.tasks.qsize() > low_water and not self._stopping():
-                    await asyncio.sleep(0.005)
-                want = opts.batch if opts.limit is None else min(opts.batch, opts.limit - claimed_total)
-                if opts.rate:  # a batch must be sent well within its lease, or another sender takes it over
-                    want = min(want, max(1, int(opts.rate * opts.lease_seconds / 2)))
-                batch = await loop.run_in_executor(self.claim_thread, self._claim_and_prepare, want, self.clock())
+                want = await self._claim_size(claimed_total)
+                if not want:
+                    break
+                self.lease.claiming = time.monotonic()  # these leases start now, whenever the claim commits
+                try:
+                    batch = await loop.run_in_executor(self.claim_thread, self._claim_and_prepare, want, self.clock())
+                finally:
+                    self.lease.claiming = None
                 if not batch:
                     break
                 self.stats.batches += 1
                 claimed_total += len(batch)
-                for item in batch:
-                    if isinstance(item, delivery_db.Outcome):
-                        self.committer.add(item)
-                    else:
-                        self.outstanding += 1
-                        self.all_resolved.clear()
-                        self.tasks.put_nowait(item)
+                self._hand_out(batch)
             await self.all_resolved.wait()
         finally:
             for _ in range(self.width):
                 self.tasks.put_nowait(None)
 
-    # -- connections -----------------------------------------------------------------------
+    async def _claim_size(self, claimed_total: int) -> int:
+        """Wait until more is wanted; then how many to claim (0: stopping).
 
-    async def _open(self):
-        if self.relay is not None:
-            return await self.relay.connect()
-        try:
-            transport = await asyncio.get_running_loop().run_in_executor(self.send_pool, self.make_transport)
-        except Exception as exc:  # no transport at all: the run stops, nobody's attempt is spent
-            raise RelayUnusable(str(exc) or type(exc).__name__) from None
-        return ThreadedConnection(transport, self.send_pool)
+        Claim ahead while the connections still have work (with --rate not at
+        all), and never more than this run can send in half a lease at the rate
+        it achieves: what it claims, it sends well within the lease.
+        """
+        opts = self.opts
+        low_water = 0 if opts.rate else max(self.width, opts.batch // 2)
+        while not self._stopping():
+            room = self.lease.room(self._rate(), 1 if opts.rate else 2 * self.width)
+            if room > 0 and self.tasks.qsize() <= low_water:
+                return min(opts.batch, room, opts.limit - claimed_total if opts.limit is not None else room)
+            await asyncio.sleep(0.005)
+        return 0
+
+    def _rate(self) -> float | None:
+        """Deliveries done a second, as achieved and within --rate; None before the first is done."""
+        done, elapsed = self.stats.done, time.monotonic() - self.started
+        achieved = self.stats.rate if self.stats.rate and elapsed >= 1 else (done / elapsed if done else None)
+        if self.opts.rate:
+            return min(achieved or self.opts.rate, self.opts.rate)
+        return achieved
+
+    def _hand_out(self, batch: list) -> None:
+        for item in batch:
+            if isinstance(item, delivery_db.Outcome):
+                self.committer.add(item)
+            else:
+                self.outstanding += 1
+                self.all_resolved.clear()
+                self.lease.claimed((item.claimed.id,))
+                self.tasks.put_nowait(item)
+
+    # -- connections -----------------------------------------------------------------------
 
     async def _connection(self) -> None:
         """One connection's life: take a place, then tasks; send each, holding its "." for the last commit."""
-        opts, concurrency = self.opts, self.concurrency
-        prev: asyncio.Future | None = None  # the commit of this connection's previous outcome
-        conn = task = None
-        # A place among the connections allowed now is taken before a task, so that no
-        # worker sits on a task while waiting for a place another worker holds idle.
-        placed = False
+        slot = _Slot()
         try:
             while True:
-                if not placed:
-                    await concurrency.acquire()
-                    placed = True
-                task = await self.tasks.get()
+                if not slot.placed:
+                    # A place among the connections allowed now is taken before a task, so that no
+                    # worker sits on a task while waiting for a place another worker holds idle.
+                    await self.concurrency.acquire()
+                    slot.placed = True
+                task = slot.task = await self.tasks.get()
                 if task is None:
                     break
                 task.held = True
-                if self._stopping():
-                    self._give_back(task)
-                    continue
-                if conn is None:
-                    try:
-                        conn = await self._open()
-                    except Dropped as exc:
-                        concurrency.release()
-                        placed = False
-                        await self._requeue(task, exc)
-                        continue
-                    except RelayUnusable as exc:
-                        self.fatal = self.fatal or exc.result.message
-                        self._give_back(task)
-                        continue
-                    self.stats.sessions += 1
-                try:
-                    if self.sign_pool is None:
-                        message = self.out.digest(task.template, task.recipient, date=task.now)
-                    else:
-                        message = await self.out.digest_beside(self.sign_pool, task.template, task.recipient,
-                                                               date=task.now)
-                    await self.limiter.acquire()
-                    sender = (self.return_path.address(task.recipient.delivery_id) if self.return_path
-                              else self.envelope_from)
-                    result = await conn.send(Envelope(sender, (task.recipient.email,)), message, hold=prev)
-                except Dropped as exc:
-                    conn, placed = None, False
-                    concurrency.release()
-                    await self._requeue(task, exc)
-                    continue
-                except DigestError as exc:
-                    result = SendResult(False, True, None, str(exc))
-                except Exception as exc:  # noqa: BLE001 - a transport bug must not lose the delivery
-                    if self.committer.error is not None:  # recording failed: this message did not complete
-                        self._give_back(task)
-                        conn = await _close(conn)
-                        continue
-                    result = SendResult(False, False, None, f"{type(exc).__name__}: {exc}")
-                if result.fatal:  # the transport itself is broken (bad password, TLS...): stop, spend no attempt
-                    self.fatal = self.fatal or result.message
-                    prev = self._resolved(delivery_db.Outcome(task.claimed.id, QUEUED, f"not sent: {result.message}"),
-                                          task)
-                    conn = await _close(conn)
-                    continue
-                if result.ok:
-                    self.busy_streak = 0
-                    concurrency.success()
-                prev = self._resolved(_outcome(task.claimed, result, task.moved, self.clock(), opts), task)
-                if conn.closed or conn.messages >= opts.max_per_connection:
-                    conn = await _close(conn)
-                if concurrency.over():
-                    conn = await _close(conn)
-                    concurrency.release()
-                    placed = False
+                if await self._ready(slot, task):
+                    await self._send(slot, task)
         except Exception as exc:  # a bug: stop the run, and give back what this connection held
             self.fatal = self.fatal or f"{type(exc).__name__}: {exc}"
-            if task is not None and task.held:
-                self._give_back(task)
+            if slot.task is not None and slot.task.held:
+                self._give_back(slot.task)
             raise
         finally:
-            await _close(conn)
-            if placed:
-                concurrency.release()
+            await _close(slot.conn)
+            if slot.placed:
+                self.concurrency.release()
+
+    async def _ready(self, slot: _Slot, task: _Task) -> bool:
+        """May this task be sent now, on an open connection? If not, it is handed on (False)."""
+        if self._stopping():
+            self._give_back(task)
+            return False
+        try:
+            if not await self.lease.holds(task.claimed.id):
+                self._drop(task)
+                return False
+        except LeaseExpired as exc:
+            self.fatal = self.fatal or str(exc)
+            self._give_back(task)
+            return False
+        if slot.conn is not None:
+            return True
+        try:
+            slot.conn = await self.transport.connect()
+        except Dropped as exc:
+            self._unplace(slot)
+            await self._requeue(task, exc)
+            return False
+        except TimedOut as exc:
+            self._timed_out(slot, task, exc)
+            return False
+        except RelayUnusable as exc:
+            self.fatal = self.fatal or exc.result.message
+            self._give_back(task)
+            return False
+        self.stats.sessions += 1
+        return True
+
+    def _unplace(self, slot: _Slot) -> None:
+        slot.conn, slot.placed = None, False
+        self.concurrency.release()
+
+    async def _send(self, slot: _Slot, task: _Task) -> None:
+        """Assemble and send one message on the slot's connection, then hand its outcome to the committer."""
+        try:
+            if self.sign_pool is None:
+                message = self.out.digest(task.template, task.recipient, date=task.now)
+            else:
+                message = await self.out.digest_beside(self.sign_pool, task.template, task.recipient, date=task.now)
+            await self.limiter.acquire()
+            sender = self.return_path.address(task.recipient.delivery_id) if self.return_path else self.envelope_from
+            result = await slot.conn.send(Envelope(sender, (task.recipient.email,)), message, hold=slot.prev)
+        except Dropped as exc:
+            self._unplace(slot)
+            await self._requeue(task, exc)
+            return
+        except TimedOut as exc:
+            self._timed_out(slot, task, exc)
+            return
+        except DigestError as exc:
+            result = SendResult(False, True, None, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a transport bug must not lose the delivery
+            if self.committer.error is not None:  # recording failed: this message did not complete
+                self._give_back(task)
+                slot.conn = await _close(slot.conn)
+                return
+            result = SendResult(False, False, None, f"{type(exc).__name__}: {exc}")
+        if result.fatal:  # the transport itself is broken (bad password, TLS...): stop, spend no attempt
+            self.fatal = self.fatal or result.message
+            slot.prev = self._give_back(task, f"not sent: {result.message}")
+            slot.conn = await _close(slot.conn)
+            return
+        if result.ok:
+            self.busy_streak = self.timeout_streak = 0
+            self.concurrency.success()
+        slot.prev = self._resolved(_outcome(task.claimed, result, task.moved, self.clock(), self.opts), task)
+        if slot.conn.closed or slot.conn.messages >= self.opts.max_per_connection:
+            slot.conn = await _close(slot.conn)
+        if self.concurrency.over():
+            await _close(slot.conn)
+            self._unplace(slot)
+
+    def _timed_out(self, slot: _Slot, task: _Task, exc: TimedOut) -> None:
+        """The relay did not answer in time: the delivery goes back to the queue, no attempt spent."""
+        self._unplace(slot)
+        self._give_back(task, f"not sent: {exc.reason}")
+        self.stats.timeouts += 1
+        self.timeout_streak += 1
+        if self.timeout_streak >= self.settings.smtp.timeouts_in_a_row:
+            self.fatal = self.fatal or f"the relay timed out {self.timeout_streak} times in a row: {exc.reason}"
 
     async def _requeue(self, task: _Task, exc: Dropped) -> None:
         """The message did not go: another connection sends it, without spending an attempt."""
@@ -419,22 +518,29 @@ def _outcome(c, result: SendResult, moved: int | None, now: datetime, opts: Send
     kind, error, retry_in = verdict(result.ok, result.permanent, result.code, result.message, c.attempts,
                                     opts.max_attempts)
     if kind == SENT_OK:
-        return delivery_db.Outcome(c.id, SENT, variant_id=moved)
+        return delivery_db.Outcome(c.id, SENT, variant_id=moved, claim=c.claim)
     if kind == RETRY:
         return delivery_db.Outcome(c.id, QUEUED, error, retry_at=now + timedelta(seconds=retry_in),
-                                   variant_id=moved)
-    return delivery_db.Outcome(c.id, FAILED, error, variant_id=moved)
+                                   variant_id=moved, claim=c.claim)
+    return delivery_db.Outcome(c.id, FAILED, error, variant_id=moved, claim=c.claim)
 
 
 def _record(db: Database, outcomes, now: datetime, opts: SendOptions, stats: SendStats,
             policy: BounceSettings = BounceSettings()) -> None:
-    """Commit a group of outcomes; what each refusal does to its member is the bounce table's (bounces.apply)."""
-    refused = {o.delivery_id: refusal_kind(o.error, policy) for o in outcomes if o.state == FAILED}
+    """Commit a group of outcomes; what each refusal does to its member is the bounce table's (bounces.apply).
+
+    Fenced: an outcome whose claim another sender took over records nothing, its refusal included.
+    """
     with db.begin() as conn:
-        delivery_db.finish(conn, outcomes, now=now)
+        recorded = delivery_db.finish(conn, outcomes, now=now)
+        refused = {o.delivery_id: refusal_kind(o.error, policy) for o in recorded if o.state == FAILED}
         if refused:
             record_refusals(conn, refused, now=now, policy=policy)
-    for o in outcomes:
+    stats.lost += len(outcomes) - len(recorded)
+    for o in recorded:
+        if o.state == QUEUED and o.retry_at is None:  # given back untouched: not attempted, not done
+            stats.given_back += 1
+            continue
         if o.state == SENT:
             stats.sent += 1
         elif o.state == QUEUED:

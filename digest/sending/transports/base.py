@@ -1,17 +1,36 @@
-"""The transport protocol: hand one finished message to SMTP, a folder, or a list.
+"""The transport contracts: hand a finished message to SMTP, a folder, a list, a provider's API.
+
+Two contracts, as httpx has BaseTransport and AsyncBaseTransport:
+
+  Transport        synchronous: send(envelope, message) -> SendResult, close().
+                   One message at a time (send-test, notices, confirmations; and
+                   `digest send` runs one per connection in threads).
+  AsyncTransport   asynchronous: await connect() -> AsyncConnection, whose
+                   await send(envelope, message, hold=...) -> SendResult and
+                   await quit(); many connections on the sender's event loop.
 
 A transport takes an Envelope (MAIL FROM and RCPT TO) and the message bytes,
 and answers with a SendResult; it never raises for a delivery problem. The
 send worker (digest/sending/worker.py) decides what a result means for the delivery
 row: ok -> sent, permanent -> failed, otherwise retry later; `fatal` says the
 transport itself is broken (bad password, no STARTTLS), so stop the run
-rather than blame every address.
+rather than blame every address. An asynchronous connection may also raise,
+for what concerns the connection rather than the message:
 
-Transports are not thread-safe: the worker makes one per thread.
+  Dropped          the connection is gone and the message certainly did not go:
+                   send it on another connection, no attempt spent (`busy`: the
+                   relay asked for fewer connections)
+  RelayUnusable    the transport cannot be used at all: stop the run
+  TimedOut         no answer within a step's timeout: give the delivery back
+
+Transports are not thread-safe: the worker makes one per thread. Each kind
+is registered once, in digest/sending/transports/__init__.py.
 """
 
 from __future__ import annotations
 
+import abc
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -40,6 +59,53 @@ class Transport(Protocol):
     def send(self, envelope: Envelope, message: bytes) -> SendResult: ...
 
     def close(self) -> None: ...
+
+
+class AsyncConnection(abc.ABC):
+    """One session of an asynchronous transport; one coroutine sends on it at a time."""
+
+    messages: int = 0  # handed over on this connection (the worker reconnects after max_per_connection)
+    closed: bool = False  # the connection is gone: the worker opens another
+
+    @abc.abstractmethod
+    async def send(self, envelope: Envelope, message: bytes, *, hold: asyncio.Future | None = None) -> SendResult:
+        """Send one message. `hold`: the commit to wait for before the message can be accepted (crash safety)."""
+
+    @abc.abstractmethod
+    async def quit(self) -> None:
+        """End the session politely; never raises."""
+
+
+class AsyncTransport(abc.ABC):
+    """The asynchronous contract: opens connections on the caller's event loop."""
+
+    @abc.abstractmethod
+    async def connect(self) -> AsyncConnection:
+        """A connection ready to send (raises RelayUnusable, Dropped or TimedOut)."""
+
+
+class Dropped(Exception):
+    """The connection is unusable and the message was certainly not accepted."""
+
+    def __init__(self, reason: str, *, busy: bool = False):
+        super().__init__(one_line(reason))
+        self.reason, self.busy = one_line(reason), busy
+
+
+class TimedOut(Exception):
+    """The relay did not answer in time at one step of the conversation; the connection is dropped."""
+
+    def __init__(self, step: str, seconds: float, url: str):
+        self.reason = one_line(f"{url} did not answer {step} within {seconds:g} s")
+        super().__init__(self.reason)
+
+
+class RelayUnusable(Exception):
+    """The relay refuses us as a whole (refused connection, TLS, AUTH): the run must stop."""
+
+    def __init__(self, reason: str):
+        super().__init__(one_line(reason))
+        self.result = SendResult(False, True, None, one_line(reason), fatal=True)
 
 
 def one_line(text: str | bytes) -> str:

@@ -26,6 +26,9 @@ What a caller meets:
                    `busy` says the relay asked for fewer connections
   RelayUnusable    the relay cannot be used at all (refused connection, TLS,
                    authentication): stop the run, spend nobody's attempts
+  TimedOut         the relay did not answer within the step's timeout ([smtp]
+                   settings): give the delivery back to the queue, no attempt
+                   spent (after the final "." it may have gone all the same)
 
 The DATA body is written as it is (CRLF already, dot-stuffing by one
 bytes.replace), never through smtplib's whole-message regexes.
@@ -38,30 +41,14 @@ import base64
 import os
 import socket
 import ssl
-from concurrent.futures import Executor
 
+from ...config import SmtpSettings
 from ...errors import DeliveryError
-from .base import Envelope, SendResult, Transport
+from .base import AsyncConnection, AsyncTransport, Dropped, Envelope, RelayUnusable, SendResult, TimedOut
 from .base import one_line as _one_line
 from .smtp import SmtpTransport, crlf
 
 _BUSY_WORDS = ("too many", "try again later", "busy", "concurrent")
-
-
-class Dropped(Exception):
-    """The connection is unusable and the message was certainly not accepted."""
-
-    def __init__(self, reason: str, *, busy: bool = False):
-        super().__init__(_one_line(reason))
-        self.reason, self.busy = _one_line(reason), busy
-
-
-class RelayUnusable(Exception):
-    """The relay refuses us as a whole (refused connection, TLS, AUTH): the run must stop."""
-
-    def __init__(self, reason: str):
-        super().__init__(_one_line(reason))
-        self.result = SendResult(False, True, None, _one_line(reason), fatal=True)
 
 
 def _busy(code: int, text: str) -> bool:
@@ -69,28 +56,29 @@ def _busy(code: int, text: str) -> bool:
     return code == 421 or any(w in lowered for w in _BUSY_WORDS)
 
 
-class SmtpRelay:
+class SmtpRelay(AsyncTransport):
     """Where the relay is and how to speak to it; opens RelayConnections."""
 
     def __init__(self, host: str, port: int, *, security: str = "plain", username: str | None = None,
-                 password: str = "", timeout: float = 30, local_hostname: str | None = None,
+                 password: str = "", timeouts: SmtpSettings | None = None, local_hostname: str | None = None,
                  ssl_context: ssl.SSLContext | None = None, url: str = ""):
         if security not in ("plain", "starttls", "tls"):
             raise DeliveryError(f"SMTP security must be plain, starttls or tls, not {security!r}")
         self.host, self.port, self.security = host, port, security
         self.username, self._password = username, password
-        self.timeout = timeout
+        self.timeouts = timeouts or SmtpSettings()
         self.local_hostname = local_hostname or socket.getfqdn()
         self._ssl_context = ssl_context
         self.url = url or f"{host}:{port}"
         self.opened = 0  # connections opened so far (sessions, for logs and tests)
 
     @classmethod
-    def from_url(cls, url: str, *, timeout: float = 30, ssl_context: ssl.SSLContext | None = None) -> "SmtpRelay":
+    def from_url(cls, url: str, *, timeouts: SmtpSettings | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> "SmtpRelay":
         """The same URLs as SmtpTransport.from_url, checked the same way (DeliveryError when malformed)."""
-        t = SmtpTransport.from_url(url, timeout=timeout, ssl_context=ssl_context)
+        t = SmtpTransport.from_url(url, ssl_context=ssl_context)
         return cls(t.host, t.port, security=t.security, username=t.username, password=t._password,
-                   timeout=timeout, ssl_context=ssl_context, url=t.url)
+                   timeouts=timeouts, ssl_context=ssl_context, url=t.url)
 
     def __repr__(self) -> str:
         return f"<SmtpRelay {self.url}>"
@@ -103,7 +91,7 @@ class SmtpRelay:
     async def connect(self) -> "RelayConnection":
         """Open, greet, EHLO (HELO if refused), STARTTLS and AUTH as the URL says."""
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeouts.connect_timeout):
                 if self.security == "tls":
                     reader, writer = await asyncio.open_connection(
                         self.host, self.port, ssl=self._context(), server_hostname=self.host)
@@ -114,7 +102,7 @@ class SmtpRelay:
         except ssl.SSLError as exc:  # the handshake itself failed (no TLS there, no common protocol)
             raise RelayUnusable(f"TLS handshake with {self.url} failed: {exc.reason or exc}") from None
         except TimeoutError:
-            raise Dropped(f"connect to {self.url}: timed out", busy=True) from None
+            raise TimedOut("to the connection", self.timeouts.connect_timeout, self.url) from None
         except OSError as exc:  # refused, unreachable, no such host (worded as smtplib's transport words it)
             why = f"[Errno {exc.errno}] {os.strerror(exc.errno)}" if exc.errno else str(exc)
             raise RelayUnusable(f"connect to {self.url}: {why}") from None
@@ -123,25 +111,29 @@ class SmtpRelay:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = RelayConnection(self, reader, writer)
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeouts.greeting_timeout):
                 await conn._hello()
         except (RelayUnusable, Dropped):
             conn.abort()
             raise
+        except TimeoutError:
+            conn.abort()
+            raise TimedOut("with its greeting (or to EHLO, STARTTLS, AUTH)", self.timeouts.greeting_timeout,
+                           self.url) from None
         except ssl.SSLCertVerificationError as exc:
             conn.abort()
             raise RelayUnusable(f"TLS with {self.url}: {exc.verify_message or exc}") from None
         except ssl.SSLError as exc:
             conn.abort()
             raise RelayUnusable(f"TLS handshake with {self.url} failed: {exc.reason or exc}") from None
-        except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError) as exc:
+        except (OSError, EOFError, asyncio.IncompleteReadError) as exc:
             conn.abort()
             raise Dropped(f"connect to {self.url}: {type(exc).__name__} {exc}".strip()) from None
         self.opened += 1
         return conn
 
 
-class RelayConnection:
+class RelayConnection(AsyncConnection):
     """One SMTP session. Not shared: one coroutine sends on it at a time."""
 
     def __init__(self, relay: SmtpRelay, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
@@ -276,15 +268,47 @@ class RelayConnection:
         if isinstance(options, SendResult):
             return options
         self.messages += 1
+        replies = await self._envelope(envelope, options)
+        (mail_code, mail_text), *rest = replies
+        rcpt_replies, (data_code, data_text) = rest[:-1], rest[-1]
+        refused = [(r, c, t) for r, (c, t) in zip(envelope.recipients, rcpt_replies) if c not in (250, 251)]
+        if mail_code != 250 or len(refused) == len(envelope.recipients) or data_code != 354:
+            await self._abandon(data_code)
+            if mail_code != 250:
+                return _refused("MAIL FROM", mail_code, mail_text)
+            if refused:
+                rcpt, code, text = refused[0]
+                return _refused(f"RCPT TO <{rcpt}>", code, text)
+            return _refused("DATA", data_code, data_text)
+        await self._body(data, hold)
+        reply = await self._final_reply()
+        if isinstance(reply, SendResult):
+            return reply
+        code, text = reply
+        if code != 250:
+            self._reset_needed = False  # a refused message ends the transaction
+            return _refused("DATA", code, text)
+        if refused:
+            rcpt, rcode, rtext = refused[0]
+            accepted = len(envelope.recipients) - len(refused)
+            return _refused(f"RCPT TO <{rcpt}> (accepted for {accepted} other(s))", rcode, rtext)
+        return SendResult(True, False, code, _one_line(f"{code} {text}"))
+
+    async def _envelope(self, envelope: Envelope, options: bytes) -> list[tuple[int, str]]:
+        """MAIL FROM, RCPT TO, DATA (after an RSET if the last transaction failed): their replies, RSET's dropped."""
         commands = [b"MAIL FROM:<" + envelope.sender.encode() + b">" + options]
         commands += [b"RCPT TO:<" + r.encode() + b">" for r in envelope.recipients]
         commands.append(b"DATA")
         if self._reset_needed:
             commands.insert(0, b"RSET")
+        seconds = self.relay.timeouts.command_timeout
         try:
-            async with asyncio.timeout(self.relay.timeout):
+            async with asyncio.timeout(seconds):
                 replies = await self._commands(commands)
-        except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError) as exc:
+        except TimeoutError:
+            self.abort()
+            raise TimedOut("to MAIL FROM, RCPT TO or DATA", seconds, self.relay.url) from None
+        except (OSError, EOFError, asyncio.IncompleteReadError) as exc:
             self.abort()
             raise Dropped(f"before DATA: {_why(exc)}") from None
         for code, text in replies:
@@ -292,25 +316,22 @@ class RelayConnection:
                 self.abort()
                 raise Dropped(f"{code} {text}", busy=True)
         if commands[0] == b"RSET":
-            commands, replies = commands[1:], replies[1:]
+            replies = replies[1:]
             self._reset_needed = False
-        (mail_code, mail_text), *rest = replies
-        rcpt_replies, (data_code, data_text) = rest[:-1], rest[-1]
-        refused = [(r, c, t) for r, (c, t) in zip(envelope.recipients, rcpt_replies) if c not in (250, 251)]
-        if mail_code != 250 or len(refused) == len(envelope.recipients) or data_code != 354:
-            if data_code == 354:  # an old server took DATA with no one to deliver to: end it at once
-                try:
-                    async with asyncio.timeout(self.relay.timeout):
-                        await self._command(b".")
-                except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError):
-                    self.abort()
-            self._reset_needed = True
-            if mail_code != 250:
-                return _refused("MAIL FROM", mail_code, mail_text)
-            if refused:
-                rcpt, code, text = refused[0]
-                return _refused(f"RCPT TO <{rcpt}>", code, text)
-            return _refused("DATA", data_code, data_text)
+        return replies
+
+    async def _abandon(self, data_code: int) -> None:
+        """The transaction failed before the body: an RSET goes in front of the next one."""
+        if data_code == 354:  # an old server took DATA with no one to deliver to: end it at once
+            try:
+                async with asyncio.timeout(self.relay.timeouts.command_timeout):
+                    await self._command(b".")
+            except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError):
+                self.abort()
+        self._reset_needed = True
+
+    async def _body(self, data: bytes, hold: asyncio.Future | None) -> None:
+        """The message, dot-stuffed; its final "." only once `hold` (the previous commit) is done."""
         if data.startswith(b"."):
             data = b"." + data
         data = data.replace(b"\r\n.", b"\r\n..")
@@ -330,25 +351,24 @@ class RelayConnection:
         except BaseException:  # the commit failed (or we are cancelled): this message must not complete
             self.abort()
             raise
+
+    async def _final_reply(self) -> tuple[int, str] | SendResult:
+        """The relay's answer to the final "." (a 421 drops the connection: the message did not go)."""
+        seconds = self.relay.timeouts.data_timeout
         try:
-            async with asyncio.timeout(max(self.relay.timeout, 60)):
+            async with asyncio.timeout(seconds):
                 await self.writer.drain()
                 code, text = await self._reply()
-        except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError) as exc:
-            # The "." went out: the relay may or may not have the message.
+        except TimeoutError:  # the "." went out: the relay may or may not have the message
+            self.abort()
+            raise TimedOut('to the final "." of a message', seconds, self.relay.url) from None
+        except (OSError, EOFError, asyncio.IncompleteReadError) as exc:
             self.abort()
             return SendResult(False, False, None, _one_line(f"after the message: {_why(exc)}"))
         if code == 421:
             self.abort()
             raise Dropped(f"{code} {text}", busy=True)
-        if code != 250:
-            self._reset_needed = False  # a refused message ends the transaction
-            return _refused("DATA", code, text)
-        if refused:
-            rcpt, rcode, rtext = refused[0]
-            accepted = len(envelope.recipients) - len(refused)
-            return _refused(f"RCPT TO <{rcpt}> (accepted for {accepted} other(s))", rcode, rtext)
-        return SendResult(True, False, code, _one_line(f"{code} {text}"))
+        return code, text
 
     async def _commands(self, commands: list[bytes]) -> list[tuple[int, str]]:
         """Send commands and read one reply each: all at once when pipelining, else one by one."""
@@ -381,7 +401,7 @@ class RelayConnection:
         if self.closed:
             return
         try:
-            async with asyncio.timeout(min(self.relay.timeout, 5)):
+            async with asyncio.timeout(min(self.relay.timeouts.command_timeout, 5)):
                 await self._command(b"QUIT")
         except Exception:
             pass
@@ -408,22 +428,3 @@ def _why(exc: BaseException) -> str:
 def _refused(stage: str, code: int, text: str) -> SendResult:
     permanent = 500 <= code <= 599
     return SendResult(False, permanent, code, _one_line(f"{stage}: {code} {text}"))
-
-
-class ThreadedConnection:
-    """A blocking Transport (file, memory, smtplib) with RelayConnection's face: one thread call a message."""
-
-    def __init__(self, transport: Transport, pool: Executor):
-        self.transport, self.pool = transport, pool
-        self.messages = 0
-        self.closed = False
-
-    async def send(self, envelope: Envelope, message: bytes, *, hold: asyncio.Future | None = None) -> SendResult:
-        if hold is not None:
-            await hold  # the whole message goes at once, so it waits for the previous commit first
-        self.messages += 1
-        return await asyncio.get_running_loop().run_in_executor(self.pool, self.transport.send, envelope, message)
-
-    async def quit(self) -> None:
-        self.closed = True
-        await asyncio.get_running_loop().run_in_executor(self.pool, self.transport.close)
