@@ -116,6 +116,8 @@ def as_json(sub: Subscriber) -> dict:
         "created_at": iso(sub.created_at),
         "confirmed_at": iso(sub.confirmed_at),
         "left_at": iso(sub.left_at),
+        "updated_at": iso(sub.updated_at),
+        "attributes": dict(sub.attributes),
     }
 
 

@@ -12,7 +12,9 @@ from typing import Iterable
 
 FREQUENCIES = ("daily", "weekly", "monthly")
 FORMATS = ("html", "text")
-STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+# lapsed: no longer in the membership system's export (`members sync --complete`): not mailed, kept,
+# active again when they reappear.
+STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained", "lapsed")
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,9 @@ class Subscriber:
     paused: bool = False
     token_version: int = 1
     id: int | None = None
+    # What the membership system says beyond the fields above (region, grade...), from a sync.
+    attributes: dict[str, str] = field(default_factory=dict)
+    updated_at: datetime | None = field(default=None, compare=False)  # bookkeeping, not who they are
 
 
 @dataclass(frozen=True)

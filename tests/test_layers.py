@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("digest.errors", "digest.models", "digest.config", "digest.members"),  # the base every layer uses
     ("digest.db",),  # the one database boundary
     ("digest.edition",),  # the edition's pure stages
-    ("digest.ingest", "digest.message"),  # sources in; the message maker
+    ("digest.ingest", "digest.message", "digest.membership"),  # sources in; the message maker; the membership system
     ("digest.checks",),
     ("digest.sending",),
     ("digest.bounces",),  # what comes back after the send

@@ -25,7 +25,8 @@ COMMANDS = {
     "articles": "articles:articles",
     "article": "articles:article",
     "preview": "preview:preview",
-    "subscribers": "subscribers:subscribers",
+    "members": "subscribers:members",
+    "subscribers": "subscribers:subscribers",  # hidden: the old name of `members`
     "edition": "mailing:edition",
     "queue": "mailing:queue",
     "send": "mailing:send",

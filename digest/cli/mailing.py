@@ -412,6 +412,7 @@ def _forced_by() -> str:
 def _mailing(app, windows, force, reason, send_args, command) -> None:
     """Fetch the sources, gate / build / queue each window's edition, send; exit 0, 1 or 2."""
     from ..editorial.mailing import fetch_sources, prepare_edition, tell_editors
+    from ..membership.sync import sync_before_run
     from .sources import print_run
 
     if force and not (reason or "").strip():
@@ -428,10 +429,12 @@ def _mailing(app, windows, force, reason, send_args, command) -> None:
                 fetch_and_report(app)
             except click.ClickException as exc:  # a mailbox outage must not stop the mailing
                 click.echo(f"warning: bounces not read, sending anyway: {exc.message}", err=True)
+        sync_problems = sync_before_run(app.db, app.settings, now=now_utc())  # [members.sync] before_run
         failed = fetch_sources(app.db, app.settings, now=now_utc(), windows=windows, on_run=print_run)
         for window in windows:
             report = prepare_edition(app.db, app.settings, window, failed, now=now_utc(),
-                                     force_reason=(reason or "").strip() if force else None, forced_by=_forced_by())
+                                     force_reason=(reason or "").strip() if force else None, forced_by=_forced_by(),
+                                     held_by=sync_problems)
             if report.held:
                 held.append(window.key)
                 for problem in report.held:

@@ -58,6 +58,8 @@ def _model(row) -> Subscriber:
         confirmed_at=row.confirmed_at,
         left_at=row.left_at,
         token_version=row.token_version,
+        attributes=json.loads(row.attributes or "{}"),
+        updated_at=row.updated_at,
     )
 
 
@@ -132,7 +134,8 @@ def last_event_at(conn: Connection, sub_id: int, actions: Sequence[str]) -> date
 
 
 def create(conn: Connection, email: str, name: str | None, topics: Sequence[str], frequency: str,
-           fmt: str, *, status: str, source: str, now: datetime) -> Subscriber:
+           fmt: str, *, status: str, source: str, now: datetime,
+           attributes: dict[str, str] | None = None) -> Subscriber:
     """Insert a member (no checks beyond the unique address) and record "subscribe"."""
     active = status == "active"
     sub_id = conn.execute(insert(subscribers).values(
@@ -140,9 +143,10 @@ def create(conn: Connection, email: str, name: str | None, topics: Sequence[str]
         topics=encode_topics(TopicSet(topics)), frequency=frequency, format=fmt, paused=False,
         consent_source=source, consent_at=now if active else None,
         created_at=now, updated_at=now, token_version=1, hard_bounces=0,
+        attributes=_attributes_json(attributes or {}),
     )).inserted_primary_key[0]
-    add_event(conn, sub_id, source, "subscribe",
-              {"status": status, "topics": list(topics), "frequency": frequency, "format": fmt}, now)
+    detail = {"status": status, "topics": list(topics), "frequency": frequency, "format": fmt}
+    add_event(conn, sub_id, source, "subscribe", {**detail, **({"attributes": attributes} if attributes else {})}, now)
     return get_by_id(conn, sub_id)
 
 
@@ -188,8 +192,8 @@ def confirm(conn: Connection, sub_id: int, *, source: str, now: datetime) -> Sub
 
 def update_preferences(conn: Connection, sub_id: int, *, topics: Sequence[str] | None = None,
                        frequency: str | None = None, format: str | None = None,  # noqa: A002
-                       paused: bool | None = None, name: str | None = _UNSET, source: str,
-                       now: datetime) -> dict[str, list]:
+                       paused: bool | None = None, name: str | None = _UNSET,
+                       attributes: dict[str, str] | None = None, source: str, now: datetime) -> dict[str, list]:
     """Change what a member gets; None leaves a field as it is (name: pass None to clear).
 
     Returns {"field": [old, new]} for what changed, also recorded as a
@@ -205,14 +209,22 @@ def update_preferences(conn: Connection, sub_id: int, *, topics: Sequence[str] |
     for fld, new in (("frequency", frequency), ("format", format), ("paused", paused)):
         if new is not None and new != getattr(sub, fld):
             changes[fld], values[fld] = [getattr(sub, fld), new], new
+    if attributes is not None and attributes != sub.attributes:
+        changes["attributes"] = [dict(sub.attributes), dict(attributes)]
+        values["attributes"] = _attributes_json(attributes)
     if changes:
         conn.execute(update(subscribers).where(subscribers.c.id == sub_id).values(updated_at=now, **values))
         add_event(conn, sub_id, source, "preferences", changes, now)
     return changes
 
 
+def _attributes_json(attributes: dict[str, str]) -> str:
+    return json.dumps(dict(sorted(attributes.items())), ensure_ascii=False, separators=(",", ":"))
+
+
 # Status changes, named for the audit trail.
-_ACTION = {"unsubscribed": "unsubscribe", "bounced": "bounce", "complained": "complaint", "pending": "status"}
+_ACTION = {"unsubscribed": "unsubscribe", "bounced": "bounce", "complained": "complaint", "pending": "status",
+           "lapsed": "lapse"}
 
 
 def set_status(conn: Connection, sub_id: int, status: str, *, source: str, now: datetime,
@@ -226,7 +238,9 @@ def set_status(conn: Connection, sub_id: int, status: str, *, source: str, now: 
     if status == sub.status:
         return {}
     values: dict[str, Any] = {"status": status, "updated_at": now}
-    if status == "active":
+    if status == "active" and sub.status == "lapsed":  # back in the membership system: consent as it was
+        action = "return"
+    elif status == "active":
         action = "confirm" if sub.status == "pending" else "resubscribe"
         values.update(left_at=None, hard_bounces=0, consent_source=source, consent_at=now)
         if sub.status == "pending":
@@ -316,6 +330,36 @@ def import_members(conn: Connection, rows: Iterable[MemberRow], problems: Iterab
         update_preferences(conn, sub.id, topics=new.get("topics"), frequency=new.get("frequency"),
                            format=new.get("format"), name=new.get("name", _UNSET), source=source, now=now)
     return plan
+
+
+def members_by_key(conn: Connection) -> dict[str, Subscriber]:
+    """Every member by email_key (a complete sync compares the export with all of them)."""
+    return {r.email_key: _model(r) for r in conn.execute(select(subscribers).order_by(subscribers.c.id))}
+
+
+def suppressed_among(conn: Connection, emails: Iterable[str]) -> set[str]:
+    """The email_hash() of those of these addresses that were forgotten."""
+    return _suppressed(conn, [email_hash(e) for e in emails])
+
+
+def apply_sync(conn: Connection, plan, *, source: str = "sync", now: datetime) -> None:
+    """Carry out a SyncPlan (digest.membership.plan) through the same functions as every other door.
+
+    New members are active (the membership system vouches for them); a lapsed
+    member who reappears is active again; missing members are lapsed.
+    """
+    for row in plan.added:
+        create(conn, row.email, row.name, row.topics or (), row.frequency or "weekly", row.format or "html",
+               status="active", source=source, now=now, attributes=dict(row.attributes or ()))
+    for sub, changes in plan.changed:
+        new = {fld: pair[1] for fld, pair in changes.items()}
+        if "status" in new:
+            set_status(conn, sub.id, new["status"], source=source, now=now)
+        update_preferences(conn, sub.id, topics=new.get("topics"), frequency=new.get("frequency"),
+                           format=new.get("format"), name=new.get("name", _UNSET),
+                           attributes=new.get("attributes"), source=source, now=now)
+    for sub in plan.lapsed:
+        set_status(conn, sub.id, "lapsed", source=source, now=now, why={"reason": "not in the membership export"})
 
 
 # ---------------------------------------------------------------- the member's own data

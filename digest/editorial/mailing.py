@@ -74,7 +74,7 @@ def undated_at(windows: Sequence[Window], now: datetime) -> datetime | None:
 
 
 def prepare_edition(db: Database, settings: Settings, window: Window, failed: Mapping[str, str], *, now: datetime,
-                    force_reason: str | None = None, forced_by: str = "") -> MailingReport:
+                    force_reason: str | None = None, forced_by: str = "", held_by: Sequence[str] = ()) -> MailingReport:
     """Gate, then build (once) and queue the edition of a window.
 
     An edition already queued is left as it is (its sending goes on). Before
@@ -89,7 +89,7 @@ def prepare_edition(db: Database, settings: Settings, window: Window, failed: Ma
         report.already_queued = True
         return report
     count = len(existing.items) if existing is not None else len(plan_edition(db, settings, window).items)
-    problems = gate_problems(db, settings, window, failed, count)
+    problems = [*held_by, *gate_problems(db, settings, window, failed, count)]  # held_by: the members sync
     if problems and not force_reason:
         report.held = problems
         return report
