@@ -41,6 +41,8 @@ COMMANDS = {
     "bounces": "bounces:bounces",
     "report": "report:report",
     "editors": "editors:editors",
+    "tokens": "tokens:tokens",
+    "webhooks": "webhooks:webhooks",
 }
 
 

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import SubscriberError
@@ -95,6 +95,22 @@ def list_subscribers(conn: Connection, status: str | None = None) -> list[Subscr
     q = select(subscribers).order_by(subscribers.c.id)
     if status:
         q = q.where(subscribers.c.status == status)
+    return [_model(r) for r in conn.execute(q)]
+
+
+def page(conn: Connection, *, status: str | None = None, topic: str | None = None, frequency: str | None = None,
+         updated_since: datetime | None = None, after_id: int = 0, limit: int = 100) -> list[Subscriber]:
+    """Members in id order after after_id (a cursor), filtered; topic: who gets it, all-topics members too."""
+    c = subscribers.c
+    q = select(subscribers).where(c.id > after_id).order_by(c.id).limit(limit)
+    if status:
+        q = q.where(c.status == status)
+    if frequency:
+        q = q.where(c.frequency == frequency)
+    if updated_since is not None:
+        q = q.where(c.updated_at >= updated_since)
+    if topic:
+        q = q.where((c.topics == "") | (literal(",") + c.topics + literal(",")).like(f"%,{topic},%"))
     return [_model(r) for r in conn.execute(q)]
 
 
