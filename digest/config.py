@@ -7,6 +7,7 @@ exists; without one the shipped defaults work as they are.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -40,6 +41,7 @@ ENVIRONMENT = {
     "DIGEST_BOUNCE_IMAP_URL": ("bounces", "imap_url"),
     "DIGEST_TRACKING_CLICKS": ("tracking", "clicks"),
     "DIGEST_BUSY_TIMEOUT": ("digest", "busy_timeout"),
+    "DIGEST_FETCH_ALLOW_PRIVATE": ("fetch", "allow_private"),  # comma-separated CIDRs
 }
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -132,6 +134,7 @@ class Settings:
     fetch_timeout: float = 20.0
     fetch_deadline: float = 60.0
     member_sync: MemberSyncSettings = field(default_factory=MemberSyncSettings)
+    allow_private: tuple[str, ...] = ()  # [fetch]: internal networks digest may fetch from (CIDRs)
 
     def source_named(self, name: str) -> SourceSettings:
         for src in self.sources:
@@ -339,6 +342,7 @@ def _validate(data: dict, source: str) -> Settings:
         min_articles=min_articles,
         fetch_timeout=fetch["fetch_timeout"],
         fetch_deadline=fetch["fetch_deadline"],
+        allow_private=_allow_private(data, source),
         **_look(data, source, s, i),
         busy_timeout=busy_timeout,
         member_sync=_member_sync(data.get("members", {}), source),
@@ -476,6 +480,23 @@ def _seconds(data: dict, source: str, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
         raise ConfigError(source, f"digest.{key}", f"must be a number of seconds from 0 to 3600, not {value!r}")
     return float(value)
+
+
+def _allow_private(data: dict, source: str) -> tuple[str, ...]:
+    """[fetch] allow_private: CIDRs ("10.1.2.0/24"); a list, or comma-separated from the environment."""
+    raw = (data.get("fetch") or {}).get("allow_private", [])
+    if isinstance(raw, str):
+        raw = [c for c in raw.split(",") if c.strip()]
+    if not isinstance(raw, list):
+        raise ConfigError(source, "fetch.allow_private", "must be a list of networks like \"10.1.2.0/24\"")
+    out = []
+    for cidr in raw:
+        try:
+            out.append(str(ipaddress.ip_network(str(cidr).strip(), strict=False)))
+        except ValueError:
+            raise ConfigError(source, "fetch.allow_private",
+                              f"{cidr!r} is not an address or network like \"10.1.2.0/24\"") from None
+    return tuple(out)
 
 
 def _editors(raw: Any, source: str) -> tuple[str, ...]:

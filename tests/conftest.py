@@ -58,6 +58,7 @@ def env(tmp_path, database_url) -> dict[str, str]:
         "DIGEST_BASE_URL": "https://news.example.org",
         "DIGEST_CONFIG": "",
         "DIGEST_FETCH_IMAGES": "false",  # the sample feeds' pictures are not online; tests fetch from 127.0.0.1
+        "DIGEST_FETCH_ALLOW_PRIVATE": "127.0.0.0/8",  # the tests' servers; every other internal address refused
     }
 
 

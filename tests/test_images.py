@@ -11,6 +11,7 @@ import io
 import json
 import threading
 import time
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -19,6 +20,10 @@ from lxml import html as lxml_html
 from digest.ingest import parse_source
 from digest.ingest.images import FetchFailed, fetch_size, from_html, measure
 from digest.models import ArticleImage, ImageSource
+from digest.outbound import Outbound
+
+# The picture server is on 127.0.0.1 and speaks http: both allowed here only.
+LOCAL = dict(client=Outbound(allow_private=("127.0.0.0/8",)), https_only=False)
 
 MEDIA = b'xmlns:media="http://search.yahoo.com/mrss/"'
 
@@ -29,6 +34,18 @@ def picture(width: int, height: int, fmt: str = "PNG") -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (width, height), (30, 80, 140)).save(buf, fmt)
     return buf.getvalue()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares width x height (a decompression bomb's first bytes)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
 
 
 class PictureServer:
@@ -87,6 +104,7 @@ def pictures():
         "/page.html": (b"<html>not a picture</html>", "text/html"),
         "/big.png": (b"\x89PNG" + b"0" * 2_000_000, "image/png"),
         "/drip.png": (picture(1200, 675), "drip"),
+        "/bomb.png": (png_declaring(30000, 30000), "image/png"),
     })
     yield server
     server.close()
@@ -171,24 +189,54 @@ def test_first_img_of_body_when_the_teaser_has_none():
 
 
 def test_fetch_size_reads_the_real_size(pictures):
-    assert fetch_size(pictures.base + "/lead.png")[:2] == (1200, 675)
-    assert fetch_size(pictures.base + "/small.jpg")[:2] == (300, 200)
+    assert fetch_size(pictures.base + "/lead.png", **LOCAL)[:2] == (1200, 675)
+    assert fetch_size(pictures.base + "/small.jpg", **LOCAL)[:2] == (300, 200)
     with pytest.raises(FetchFailed, match="HTTP 404"):
-        fetch_size(pictures.base + "/missing.png")
+        fetch_size(pictures.base + "/missing.png", **LOCAL)
     with pytest.raises(FetchFailed, match="not a picture"):
-        fetch_size(pictures.base + "/page.html")
+        fetch_size(pictures.base + "/page.html", **LOCAL)
     with pytest.raises(FetchFailed, match="over 1000 KB"):
-        fetch_size(pictures.base + "/big.png", max_bytes=1_024_000)
+        fetch_size(pictures.base + "/big.png", max_bytes=1_024_000, **LOCAL)
     # Each read is in time, the whole is not: cut by the deadline (or, on a loaded machine, by a late read).
-    with pytest.raises(FetchFailed, match=r"took over 0\.6 s|timed out after 0\.3 s"):
-        fetch_size(pictures.base + "/drip.png", timeout=0.3)
+    with pytest.raises(FetchFailed, match=r"cut off by the overall deadline of 0\.6 s|timed out after 0\.3 s"):
+        fetch_size(pictures.base + "/drip.png", timeout=0.3, **LOCAL)
+
+
+def test_pictures_are_fetched_over_https_from_public_addresses_only(pictures):
+    """A feed names the picture URL: it must not make digest fetch from inside."""
+    with pytest.raises(FetchFailed, match="^only https is allowed here$"):
+        fetch_size(pictures.base + "/lead.png")
+    with pytest.raises(FetchFailed, match="^refused 127.0.0.1, a loopback address"):
+        fetch_size(pictures.base + "/lead.png", https_only=False)
+    with pytest.raises(FetchFailed, match="^refused 169.254.169.254, a link-local address"):
+        fetch_size("https://169.254.169.254/latest/meta-data/iam.png")
+    assert pictures.hits == {}
+
+
+def test_a_picture_declaring_absurd_dimensions_is_a_picture_problem(pictures, recwarn):
+    assert len(png_declaring(30000, 30000)) < 80
+    with pytest.raises(FetchFailed, match="^a picture declaring more pixels than any email shows$"):
+        fetch_size(pictures.base + "/bomb.png", **LOCAL)
+    unsized = ArticleImage(sources=(ImageSource(pictures.base + "/bomb.png"),))
+    got = measure([unsized], fetch=partial(fetch_size, **LOCAL))
+    assert got[0].problem == ("no size: the picture could not be fetched (a picture declaring more pixels than any "
+                              "email shows) and the source declares none")
+    # 100 M pixels: only a warning from Pillow, never printed raw
+    assert fetch_size_of(png_declaring(10000, 10000)) == (10000, 10000)
+    assert not [w for w in recwarn if "DecompressionBomb" in type(w.message).__name__]
+
+
+def fetch_size_of(data: bytes):
+    from digest.ingest.images import picture_size
+
+    return picture_size(data)
 
 
 def test_measure_falls_back_on_declared_sizes_and_else_leaves_the_picture_out(pictures):
     wrong = ArticleImage(alt="a", sources=(ImageSource(pictures.base + "/lead.png", 600, 600),))
     declared = ArticleImage(sources=(ImageSource(pictures.base + "/missing.png", 640, 360),))
     unsized = ArticleImage(sources=(ImageSource(pictures.base + "/gone.png"),))
-    got = measure([wrong, declared, unsized, None])
+    got = measure([wrong, declared, unsized, None], fetch=partial(fetch_size, **LOCAL))
     assert (got[0].sources[0].width, got[0].sources[0].height, got[0].sources[0].measured) == (1200, 675, True)
     assert got[1] == declared and got[1].usable
     assert not got[2].usable and got[2].problem.startswith("no size: the picture could not be fetched (HTTP 404)")

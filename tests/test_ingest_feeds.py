@@ -12,10 +12,13 @@ import pytest
 
 from digest.errors import IngestError
 from digest.ingest import load_source, parse_source, read_source
+from digest.outbound import Outbound
 
 UTC = timezone.utc
 DECL = b'<?xml version="1.0" encoding="utf-8"?>\n'
 NS = b'xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/"'
+
+LOCAL = Outbound(allow_private=("127.0.0.0/8",))  # the test server; every other internal address refused
 
 
 def rss(*items: bytes, decl: bytes = DECL, link: bytes = b"https://www.example.org/news/") -> bytes:
@@ -437,8 +440,8 @@ def test_read_source_over_http(server):
     base, routes = server
     feed = rss(item(b"Over the wire", b"/wire/"), link=b"")
     routes["/feed/"] = (200, {"Content-Type": "application/rss+xml; charset=UTF-8"}, feed, None)
-    assert read_source(base + "/feed/") == (feed, "application/rss+xml; charset=UTF-8")
-    result = load_source(base + "/feed/")
+    assert read_source(base + "/feed/", client=LOCAL) == (feed, "application/rss+xml; charset=UTF-8")
+    result = load_source(base + "/feed/", client=LOCAL)
     assert (result.source, result.kind) == (base + "/feed/", "rss")
     # no channel link: relative links resolve against where the feed came from
     assert [(a.title, a.url) for a in result.articles] == [("Over the wire", base + "/wire/")]
@@ -448,13 +451,13 @@ def test_read_source_gzip_sent_unasked(server):
     base, routes = server
     feed = rss(item(b"Squeezed"))
     routes["/gz"] = (200, {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"}, gzip.compress(feed), None)
-    assert read_source(base + "/gz")[0] == feed
+    assert read_source(base + "/gz", client=LOCAL)[0] == feed
 
 
 def test_read_source_http_error(server):
     base, _ = server
     with pytest.raises(IngestError) as caught:
-        read_source(base + "/missing.xml")
+        read_source(base + "/missing.xml", client=LOCAL)
     assert str(caught.value) == f"{base}/missing.xml: HTTP 404 Not Found"
 
 
@@ -462,7 +465,7 @@ def test_read_source_shorter_than_content_length(server):
     base, routes = server
     routes["/short"] = (200, {"Content-Type": "application/rss+xml"}, FULL[:100], 1000)
     with pytest.raises(IngestError) as caught:
-        read_source(base + "/short")
+        read_source(base + "/short", client=LOCAL)
     assert str(caught.value) == f"{base}/short: download cut short: got 100 of 1000 bytes"
 
 
@@ -470,7 +473,7 @@ def test_read_source_timeout(server):
     base, routes = server
     routes["/slow"] = (200, {}, b"", "hang")
     with pytest.raises(IngestError) as caught:
-        read_source(base + "/slow", timeout=0.5)
+        read_source(base + "/slow", timeout=0.5, client=LOCAL)
     assert str(caught.value) == f"{base}/slow: timed out after 0.5 s"
 
 
@@ -479,7 +482,7 @@ def test_read_source_nobody_listening():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(IngestError, match=rf"^http://127.0.0.1:{port}/feed: cannot connect: "):
-        read_source(f"http://127.0.0.1:{port}/feed")
+        read_source(f"http://127.0.0.1:{port}/feed", client=LOCAL)
 
 
 def test_read_source_files(tmp_path):
@@ -513,11 +516,11 @@ def test_wordpress_pages_are_followed(server):
     wp = {"Content-Type": "application/json; charset=UTF-8", "X-WP-TotalPages": "2"}
     routes["/wp-json/wp/v2/posts?_embed=1"] = (200, wp, json.dumps(posts).encode(), None)
     routes["/wp-json/wp/v2/posts?_embed=1&page=2"] = (200, wp, json.dumps(page2).encode(), None)
-    result = load_source(base + "/wp-json/wp/v2/posts?_embed=1")
+    result = load_source(base + "/wp-json/wp/v2/posts?_embed=1", client=LOCAL)
     titles = [a.title for a in result.articles]
     assert len(titles) == len(posts) + len(page2)
     assert [t for t in titles if t.startswith("Page two story")] == [f"Page two story {n}" for n in range(len(page2))]
     # a page that fails fails the whole source (so nothing of it is written)
     routes["/wp-json/wp/v2/posts?_embed=1&page=2"] = (500, {}, b"oops", None)
     with pytest.raises(IngestError, match="page=2: HTTP 500"):
-        load_source(base + "/wp-json/wp/v2/posts?_embed=1")
+        load_source(base + "/wp-json/wp/v2/posts?_embed=1", client=LOCAL)

@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "digest"
 # below it. Packages sharing a layer are independent of each other.
 LAYERS: list[tuple[str, ...]] = [
     ("digest.errors", "digest.models", "digest.config", "digest.members"),  # the base every layer uses
+    ("digest.outbound",),  # the one outbound HTTP client: everything digest fetches
     ("digest.db",),  # the one database boundary
     ("digest.edition",),  # the edition's pure stages
     ("digest.ingest", "digest.message", "digest.membership"),  # sources in; the message maker; the membership system

@@ -8,6 +8,7 @@ import json
 import sqlalchemy as sa
 
 from digest.db import schema
+from feed_server import feed_server  # noqa: F401  (the fixture)
 
 CONFIG = """
 [members.sync]
@@ -185,3 +186,24 @@ def test_run_syncs_first_and_a_tripped_brake_holds_the_mailing(run_cli, db, tmp_
     assert result.exit_code == 0, result.output
     assert status_of(db, "member0019@example.org") == "lapsed"
     assert len(smtp_sink.messages) == 1 + 19
+
+
+def test_sync_from_a_url_sends_the_token_header_and_refuses_plain_http_elsewhere(run_cli, db, tmp_path,
+                                                                               monkeypatch, feed_server):
+    feed_server.serve("/export.json", json.dumps([{"email": "ana@example.org", "region": "West"}]).encode(),
+                      content_type="application/json")
+    cfg = tmp_path / "digest.toml"
+    cfg.write_text('[members.sync]\nheader = "X-Api-Key"\ntoken_env = "CRM_KEY"\n'
+                   '[members.sync.attributes]\nregion = "region"\n', encoding="utf-8")
+    monkeypatch.setenv("CRM_KEY", "s3cret")
+    r = run_cli("--config", cfg, "members", "sync", feed_server.url("/export.json"))
+    assert r.exit_code == 0, r.output
+    assert "added 1," in r.output
+    assert feed_server.requests_for("/export.json")[0]["X-Api-Key"] == "s3cret"
+    feed_server.gone("/export.json")
+    r = run_cli("--config", cfg, "members", "sync", feed_server.url("/export.json"))
+    assert r.exit_code == 1 and "the export could not be fetched: HTTP 404" in r.stderr
+    r = run_cli("members", "sync", "http://crm.example.org/export.csv")
+    assert r.exit_code == 1 and "use an https:// URL" in r.stderr
+    r = run_cli("members", "sync", "https://10.0.0.5/export.csv")
+    assert r.exit_code == 1 and "refused" in r.stderr and "private address" in r.stderr

@@ -107,6 +107,32 @@ def test_a_gzip_bomb_is_refused_in_one_line_and_no_article_changes(run_cli, feed
     assert "larger than 50 MB" in row["last_error"] and row["items_last_seen"] == 2
 
 
+def test_a_source_redirecting_to_an_internal_address_is_refused_and_nothing_stored(
+        run_cli, feed_server, tmp_path, monkeypatch, db):
+    """The source's server is allowed (127.0.0.1/32 in [fetch] allow_private); where it sends us is not."""
+    web = feed_server
+    port = web.base.rsplit(":", 1)[1]
+    web.serve("/admin/feed.xml", FRESH)
+    web.redirect("/feed.xml", f"http://127.0.0.2:{port}/admin/feed.xml", status=302)
+    write_config(tmp_path, monkeypatch, source("news", web.url("/feed.xml")))
+    monkeypatch.setenv("DIGEST_FETCH_ALLOW_PRIVATE", "127.0.0.1/32")  # the tests' environment allows 127.0.0.0/8
+    result = run_cli("sources", "fetch")
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"Error: source news: {web.url('/feed.xml')}: redirected to http://127.0.0.2:{port}/admin/feed.xml: "
+        "refused 127.0.0.2, a loopback address (digest fetches only public addresses; an intranet's goes in "
+        "[fetch] allow_private)")
+    assert count(db, articles) == 0 and web.requests_for("/admin/feed.xml") == []
+
+
+def test_allow_private_must_be_networks(run_cli, tmp_path, monkeypatch):
+    write_config(tmp_path, monkeypatch, "", extra='[fetch]\nallow_private = ["10.1.2.0/24", "intranet"]\n')
+    monkeypatch.delenv("DIGEST_FETCH_ALLOW_PRIVATE")  # the tests' environment allows 127.0.0.0/8
+    result = run_cli("sources", "list")
+    assert result.exit_code != 0 and result.output.strip().endswith(
+        "fetch.allow_private: 'intranet' is not an address or network like \"10.1.2.0/24\"")
+
+
 def test_unknown_source_name_is_a_usage_error(run_cli, feed_server, tmp_path, monkeypatch):
     write_config(tmp_path, monkeypatch, source("news", feed_server.url("/feed.xml")))
     result = run_cli("sources", "fetch", "nope")

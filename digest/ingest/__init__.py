@@ -24,6 +24,7 @@ from digest.ingest.jsonfeed import is_jsonfeed, parse_jsonfeed
 from digest.ingest.listing import parse_listing
 from digest.ingest.wordpress import is_wordpress, parse_wordpress, wordpress_error
 from digest.models import Article
+from digest.outbound import Deadline, Outbound
 
 __all__ = ["ParsedSource", "read_source", "parse_source", "load_source", "KINDS"]
 
@@ -44,7 +45,7 @@ class ParsedSource:
 _is_url = is_url
 
 
-def read_source(source: str, *, timeout: float = 30) -> tuple[bytes, str | None]:
+def read_source(source: str, *, timeout: float = 30, client: Outbound | None = None) -> tuple[bytes, str | None]:
     """Return (bytes, content type) of a path or http(s) URL (see digest.ingest.fetch).
 
     IngestError when the file is missing, unreadable or not a regular file,
@@ -52,14 +53,15 @@ def read_source(source: str, *, timeout: float = 30) -> tuple[bytes, str | None]
     short, or the body (decompressed) passes the size cap.
     """
     if _is_url(source):
-        got = _download(source, timeout)
+        got = _download(source, timeout, client=client)
         return got.body or b"", got.content_type
     return read_path(source), None
 
 
-def _download(url: str, timeout: float, limits: FetchLimits | None = None) -> Fetched:
-    limits = limits or FetchLimits(read_timeout=timeout, deadline=max(timeout * 4, 60))
-    return fetch_url(url, limits=limits)
+def _download(url: str, timeout: float, *, client: Outbound | None = None, deadline: Deadline | None = None
+              ) -> Fetched:
+    limits = FetchLimits(read_timeout=timeout, deadline=max(timeout * 4, 60))
+    return fetch_url(url, limits=limits, client=client, deadline=deadline)
 
 
 def parse_source(
@@ -120,14 +122,18 @@ def parse_source(
     return ParsedSource(source, "listing", articles, problems)
 
 
-def load_source(source: str, *, site_url: str | None = None, timeout: float = 30) -> ParsedSource:
-    """Read a path or URL and parse it: read_source + parse_source (+ WordPress pages)."""
+def load_source(source: str, *, site_url: str | None = None, timeout: float = 30,
+                client: Outbound | None = None) -> ParsedSource:
+    """Read a path or URL and parse it: read_source + parse_source (+ WordPress pages, all
+    within one deadline)."""
     if not _is_url(source):
         data, content_type = read_source(source, timeout=timeout)
         return parse_source(data, source, content_type=content_type, site_url=site_url)
-    got = _download(source, timeout)
+    deadline = Deadline(max(timeout * 4, 60))
+    got = _download(source, timeout, client=client, deadline=deadline)
     parsed = parse_source(got.body or b"", source, content_type=got.content_type, site_url=site_url)
-    return more_pages(parsed, got, lambda url: _download(url, timeout), site_url=site_url)
+    return more_pages(parsed, got, lambda url: _download(url, timeout, client=client, deadline=deadline),
+                      site_url=site_url)
 
 
 def more_pages(parsed: ParsedSource, first: Fetched, fetch, *, site_url: str | None = None) -> ParsedSource:

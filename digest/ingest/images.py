@@ -15,13 +15,9 @@ picture gets a `problem` and is left out of emails (`digest articles` says so).
 
 from __future__ import annotations
 
-import http.client
 import io
 import re
-import socket
-import time
-import urllib.error
-import urllib.request
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from html.parser import HTMLParser
@@ -29,6 +25,7 @@ from typing import Iterable, Mapping, Sequence
 from urllib.parse import urljoin, urlsplit
 
 from digest.models import ArticleImage, ImageSource
+from digest.outbound import Outbound, OutboundError
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # a web picture is kilobytes to a few MB; more is not worth a fetch
 FETCH_TIMEOUT = 5.0  # seconds per picture
@@ -152,62 +149,60 @@ class FetchFailed(Exception):
     pass
 
 
-def fetch_size(url: str, *, timeout: float = FETCH_TIMEOUT, max_bytes: int = MAX_IMAGE_BYTES
-               ) -> tuple[int, int, int]:
+def fetch_size(url: str, *, timeout: float = FETCH_TIMEOUT, max_bytes: int = MAX_IMAGE_BYTES,
+               client: Outbound | None = None, https_only: bool = True) -> tuple[int, int, int]:
     """(width, height, bytes) of the picture at url, read by Pillow from the file itself.
 
+    Through the outbound client (default: no internal address), over https
+    only unless https_only is False (http_images, for local tests and demos),
+    each read within `timeout` and the whole picture within twice that.
     FetchFailed with a short reason when the server fails, it is too big or
-    slow, or it is not a picture.
+    slow, it is not allowed, or it is not a picture.
+    """
+    client = client or Outbound(user_agent=USER_AGENT)
+    try:
+        r = client.get(url, headers={"Accept": "image/*"}, deadline=2 * timeout, read_timeout=timeout,
+                       max_bytes=max_bytes, https_only=https_only)
+    except OutboundError as exc:
+        raise FetchFailed(f"over {max_bytes // 1024} KB" if exc.kind == "too_big" else exc.reason) from None
+    if not 200 <= r.status < 300:
+        raise FetchFailed(f"HTTP {r.status}")
+    kind = (r.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if kind and not kind.startswith("image/") and kind != "application/octet-stream":
+        raise FetchFailed(f"not a picture ({kind})")
+    return (*picture_size(r.body), len(r.body))
+
+
+def picture_size(data: bytes) -> tuple[int, int]:
+    """(width, height) Pillow reads from the file's header; FetchFailed when it cannot.
+
+    A picture declaring absurd dimensions (a decompression bomb: 74 bytes
+    saying 30000 x 30000) is a picture problem, not a crash; Pillow's
+    warnings are silenced here, the problem says it in one line.
     """
     from PIL import Image, UnidentifiedImageError
 
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "image/*"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            if kind and not kind.startswith("image/") and kind != "application/octet-stream":
-                raise FetchFailed(f"not a picture ({kind})")
-            length = response.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > max_bytes:
-                raise FetchFailed(f"{int(length) // 1024} KB, over {max_bytes // 1024} KB")
-            # The timeout bounds each read; a server that drips bytes is stopped by the clock.
-            started, chunks, size = time.monotonic(), [], 0
-            while chunk := response.read(65536):
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > max_bytes:
-                    break
-                if time.monotonic() - started > 2 * timeout:
-                    raise FetchFailed(f"took over {2 * timeout:g} s")
-            data = b"".join(chunks)
-    except urllib.error.HTTPError as exc:
-        raise FetchFailed(f"HTTP {exc.code}") from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, (socket.timeout, TimeoutError)):
-            raise FetchFailed(f"timed out after {timeout:g} s") from None
-        raise FetchFailed(f"cannot connect: {reason}") from None
-    except (socket.timeout, TimeoutError):
-        raise FetchFailed(f"timed out after {timeout:g} s") from None
-    except (http.client.HTTPException, OSError, ValueError) as exc:
-        raise FetchFailed(f"download failed: {exc}") from None
-    if len(data) > max_bytes:
-        raise FetchFailed(f"over {max_bytes // 1024} KB")
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            width, height = im.size
-    except (UnidentifiedImageError, OSError, ValueError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+    except Image.DecompressionBombError:
+        raise FetchFailed("a picture declaring more pixels than any email shows") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         raise FetchFailed("not a picture Pillow can read") from None
     if not (width and height):
         raise FetchFailed("a picture with no size")
-    return width, height, len(data)
+    return width, height
 
 
 def _measure_one(image: ArticleImage, fetch) -> ArticleImage:
     target = image.pick(LEAD_WIDTH) or image.sources[0]
     try:
         width, height, size = fetch(target.url)
-    except FetchFailed as exc:
+    except Exception as exc:  # FetchFailed, or a reader's own bug: a picture problem, never a failed source
+        if not isinstance(exc, FetchFailed):
+            exc = FetchFailed(f"cannot be read ({type(exc).__name__})")
         if image.usable:
             return image  # the declared sizes stand
         return replace(image, problem=NO_SIZE.format(why=f" ({exc})"))

@@ -26,7 +26,8 @@ from ..edition.topics import classify
 from ..errors import IngestError
 from ..models import Article, TopicReason
 from . import ParsedSource, more_pages, parse_source
-from .fetch import FetchLimits, Fetched, fetch_url, read_path, user_agent
+from ..outbound import Deadline, for_settings
+from .fetch import FetchLimits, Fetched, fetch_url, read_path
 from .listing import fill_link_template
 from .store import tally
 
@@ -123,12 +124,14 @@ def _read(settings: Settings, src: SourceSettings,
         data = read_path(src.location)
         return parse_source(data, src.location, site_url=site, kind=src.kind), None
     limits = FetchLimits(read_timeout=settings.fetch_timeout, deadline=settings.fetch_deadline)
-    agent = user_agent(settings.website)
-    got = fetch_url(src.location, etag=health.etag, last_modified=health.last_modified, agent=agent, limits=limits)
+    client, deadline = for_settings(settings), Deadline(settings.fetch_deadline)  # one deadline for every page
+    got = fetch_url(src.location, etag=health.etag, last_modified=health.last_modified, limits=limits,
+                    client=client, deadline=deadline)
     if got.not_modified:
         return None, got
     parsed = parse_source(got.body or b"", src.location, content_type=got.content_type, site_url=site, kind=src.kind)
-    parsed = more_pages(parsed, got, lambda url: fetch_url(url, agent=agent, limits=limits), site_url=site)
+    parsed = more_pages(parsed, got, lambda url: fetch_url(url, limits=limits, client=client, deadline=deadline),
+                        site_url=site)
     return parsed, got
 
 

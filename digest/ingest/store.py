@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime
 from typing import Sequence
 
@@ -12,7 +13,8 @@ from ..db import articles as article_db
 from ..edition.topics import classify
 from ..errors import IngestError
 from . import load_source
-from .images import measure, no_picture_fetch
+from ..outbound import for_settings
+from .images import fetch_size, measure, no_picture_fetch
 
 
 def tally(report, title: str, result: article_db.Upserted) -> None:
@@ -63,13 +65,16 @@ def ingest_sources(
     it, bounded in size and time), before the source's transaction.
     """
     reports = []
+    client = for_settings(settings)
+    if fetch_image is None and settings.fetch_images:
+        fetch_image = partial(fetch_size, client=client, https_only=not settings.http_images)
     with db.begin() as conn:
         article_db.sync_topics(conn, settings.topics)
     for source in sources:
         report = SourceReport(source)
         reports.append(report)
         try:
-            parsed = load_source(source, site_url=settings.website)
+            parsed = load_source(source, site_url=settings.website, client=client)
         except IngestError as exc:
             report.error = str(exc)
             continue

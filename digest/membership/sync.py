@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Mapping
 
 from ..config import Settings
@@ -21,10 +22,12 @@ from ..db import Database
 from ..db import members as member_db
 from ..errors import SubscriberError
 from ..members import email_key
+from ..outbound import OutboundError, for_settings
 from .plan import SyncMapping, SyncPlan, parse_export, plan_sync
 
 MAX_EXPORT = 50_000_000  # bytes: a million members' rows fit in well under this
 FETCH_DEADLINE = 120.0  # seconds for the whole download
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")  # a CRM on this machine (and the tests) may answer over http
 
 
 @dataclass
@@ -67,18 +70,16 @@ def _kind(location: str, content_type: str, text: str) -> str:
 
 
 def _download(url: str, settings: Settings, environ: Mapping[str, str]) -> tuple[bytes, str]:
-    from ..outbound import Outbound, OutboundError
-
     s = settings.member_sync
+    if url.startswith("http://") and urlsplit(url).hostname not in LOCAL_HOSTS:
+        raise SubscriberError(url, "use an https:// URL: the export carries members' details and its token")
     headers = {"Accept": "text/csv, application/json"}
     token = environ.get(s.token_env, "")
     if token:
         headers[s.header] = token
     try:
-        # [fetch] allow_private comes with digest.outbound (branch ingest); tests allow 127.0.0.0/8 there.
-        client = Outbound(allow_private=getattr(settings, "fetch_allow_private", ()), user_agent="digest members sync")
-        r = client.request("GET", url, headers=headers, deadline=FETCH_DEADLINE, max_bytes=MAX_EXPORT,
-                           https_only=not url.startswith("http://"), follow_redirects=True)
+        r = for_settings(settings).request("GET", url, headers=headers, deadline=FETCH_DEADLINE, max_bytes=MAX_EXPORT,
+                           https_only=urlsplit(url).hostname not in LOCAL_HOSTS, follow_redirects=True)
     except OutboundError as exc:
         raise SubscriberError(url, f"the export could not be fetched: {exc}") from None
     if r.status != 200:
