@@ -409,6 +409,18 @@ def _forced_by() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def _deliver_webhooks(app) -> None:
+    """Webhooks out that are due (edition.sent, the sync's and the bounces' member events), for installs
+    without `digest serve`; a receiver that is down is retried later, never a failed mailing."""
+    from ..membership.webhooks import deliver_due
+
+    stats = deliver_due(app.db, app.settings, now=now_utc())
+    for line in stats.errors:
+        click.echo(f"warning: webhook not delivered yet: {line}", err=True)
+    if stats.delivered:
+        click.echo(f"delivered {stats.delivered} webhook event(s)")
+
+
 def _mailing(app, windows, force, reason, send_args, command) -> None:
     """Fetch the sources, gate / build / queue each window's edition, send; exit 0, 1 or 2."""
     from ..editorial.mailing import fetch_sources, prepare_edition, tell_editors
@@ -459,6 +471,7 @@ def _mailing(app, windows, force, reason, send_args, command) -> None:
                 click.echo(f"{report.key} already built; using it as it is")
             _print_queue(report.queued)
         stats = _do_send(app, transport, *rest)
+        _deliver_webhooks(app)
     except CheckError as exc:
         raise _fail_check(exc) from None
     except DigestError as exc:

@@ -50,6 +50,9 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
         wsgi = create_app(settings, app.db)
         server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy)
         wsgi.extensions["digest"].mailer.notify(urgent=True)  # requests a stopped server left behind
+        from ..membership.webhooks import Worker
+
+        hooks = Worker(app.db, settings).start()  # webhooks out: delivered from the outbox every 10 s
     except DigestError as exc:
         raise fail(exc) from None
     if weak:
@@ -65,3 +68,4 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
         pass
     finally:
         server.close()
+        hooks.stop()

@@ -22,10 +22,13 @@ from ..members import (
     RowProblem,
     email_hash,
     email_key,
+    as_json,
     plan_import,
     refusal,
+    webhook_event,
 )
 from ..models import Subscriber, TopicSet
+from . import webhooks as webhook_db
 from .schema import (
     DELIVERY_STATES,
     decode_topics,
@@ -125,11 +128,21 @@ def is_suppressed(conn: Connection, email: str) -> bool:
 
 def add_event(conn: Connection, sub_id: int, source: str, action: str, detail: dict | None,
               now: datetime) -> None:
-    """Record one change to a member: who or what did it, and what changed."""
+    """Record one change to a member: who or what did it, and what changed.
+
+    Every door (CLI, pages, API, sync, bounces) records its changes here, so
+    this is where the webhook event for a change is written: in the same
+    transaction, so it exists exactly when the change was committed.
+    """
     conn.execute(insert(events).values(
         subscriber_id=sub_id, at=now, source=source, action=action,
         detail=json.dumps(detail or {}, ensure_ascii=False),
     ))
+    event = webhook_event(action, detail or {})
+    if event and webhook_db.listens(conn, event):
+        sub = get_by_id(conn, sub_id)
+        webhook_db.enqueue(conn, event, f"member:{sub_id}",
+                           {"member": as_json(sub), "change": detail or {}, "source": source}, now=now)
 
 
 def list_events(conn: Connection, sub_id: int) -> list[dict]:
