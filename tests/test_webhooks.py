@@ -205,3 +205,12 @@ def test_a_receiver_that_hangs_is_cut_off_by_the_deadline(receiver, db, settings
     assert time.monotonic() - started < 5
     assert stats.retried == 1 and "ana" not in stats.errors[0] and "member.subscribed" in stats.errors[0]
     assert outbox(db) == [("member.subscribed", "pending", 1)]
+
+
+def test_forgetting_a_member_scrubs_their_delivered_events(run_cli, receiver, db):
+    receiver("member.subscribed")
+    assert run_cli("members", "add", "ana@example.org").exit_code == 0
+    assert "delivered 1" in run_cli("webhooks", "deliver").output
+    assert run_cli("members", "forget", "ana@example.org", "--yes").exit_code == 0
+    with db.connect() as conn:
+        assert "ana@example.org" not in str(conn.execute(sa.select(schema.webhook_outbox)).all())

@@ -430,6 +430,7 @@ def forget(conn: Connection, sub_id: int, *, now: datetime) -> None:
     conn.execute(update(inbound_reports).where(inbound_reports.c.subscriber_id == sub_id)
                  .values(subscriber_id=None, detail="{}"))  # a report quotes the address
     conn.execute(delete(subscribers).where(subscribers.c.id == sub_id))
+    webhook_db.scrub(conn, f"member:{sub_id}")
     if not is_suppressed(conn, sub.email):
         conn.execute(insert(suppressions).values(email_hash=email_hash(sub.email), reason="forgotten",
                                                  created_at=now))

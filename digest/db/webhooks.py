@@ -162,3 +162,14 @@ def announced(conn: Connection, order_key: str, endpoint_id: int) -> bool:
     o = webhook_outbox.c
     q = select(o.id).where(o.order_key == order_key).where(o.endpoint_id == endpoint_id).where(o.event == "edition.sent")
     return conn.execute(q).first() is not None
+
+
+def scrub(conn: Connection, order_key: str) -> None:
+    """A forgotten member: the bodies of their delivered and failed events go (they hold the address).
+
+    Events still waiting are delivered as they are: the receiver already
+    knows the member, and learns of the change they report.
+    """
+    o = webhook_outbox.c
+    conn.execute(update(webhook_outbox).where(o.order_key == order_key).where(o.status != PENDING)
+                 .values(payload="{}", last_error=None))
