@@ -102,10 +102,17 @@ def list_subscribers(conn: Connection, status: str | None = None) -> list[Subscr
 
 
 def page(conn: Connection, *, status: str | None = None, topic: str | None = None, frequency: str | None = None,
-         updated_since: datetime | None = None, after_id: int = 0, limit: int = 100) -> list[Subscriber]:
-    """Members in id order after after_id (a cursor), filtered; topic: who gets it, all-topics members too."""
+         updated_since: datetime | None = None, after_id: int = 0, limit: int = 100,
+         search: str | None = None) -> list[Subscriber]:
+    """Members in id order after after_id (a cursor), filtered; topic: who gets it, all-topics members too.
+
+    search: part of the address or the name, whatever its case.
+    """
     c = subscribers.c
     q = select(subscribers).where(c.id > after_id).order_by(c.id).limit(limit)
+    if search:
+        pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = q.where(c.email_key.like(pattern, escape="\\") | func.lower(c.name).like(pattern, escape="\\"))
     if status:
         q = q.where(c.status == status)
     if frequency:
@@ -115,6 +122,25 @@ def page(conn: Connection, *, status: str | None = None, topic: str | None = Non
     if topic:
         q = q.where((c.topics == "") | (literal(",") + c.topics + literal(",")).like(f"%,{topic},%"))
     return [_model(r) for r in conn.execute(q)]
+
+
+def recent_deliveries(conn: Connection, sub_id: int, limit: int = 10) -> list[dict]:
+    """A member's last deliveries, newest first: edition, state, attempts, when sent, the last error."""
+    q = (select(editions.c.key, deliveries.c.status, deliveries.c.attempts, deliveries.c.sent_at,
+                deliveries.c.last_error)
+         .join(editions, editions.c.id == deliveries.c.edition_id)
+         .where(deliveries.c.subscriber_id == sub_id).order_by(deliveries.c.id.desc()).limit(limit))
+    return [{"edition": r.key, "status": DELIVERY_STATES.get(r.status, str(r.status)), "attempts": r.attempts,
+             "sent_at": r.sent_at, "last_error": r.last_error} for r in conn.execute(q)]
+
+
+def recent_reports(conn: Connection, sub_id: int, limit: int = 10) -> list[dict]:
+    """Reports that came back about a member (bounces, complaints...), newest first."""
+    r_ = inbound_reports.c
+    q = (select(r_.kind, r_.status, r_.received_at, r_.outcome, r_.detail).where(r_.subscriber_id == sub_id)
+         .order_by(r_.id.desc()).limit(limit))
+    return [{"kind": r.kind, "status": r.status, "received_at": r.received_at, "outcome": r.outcome,
+             "diagnostic": json.loads(r.detail or "{}").get("diagnostic")} for r in conn.execute(q)]
 
 
 def is_suppressed(conn: Connection, email: str) -> bool:
@@ -222,7 +248,8 @@ def confirm(conn: Connection, sub_id: int, *, source: str, now: datetime) -> Sub
 def update_preferences(conn: Connection, sub_id: int, *, topics: Sequence[str] | None = None,
                        frequency: str | None = None, format: str | None = None,  # noqa: A002
                        paused: bool | None = None, name: str | None = _UNSET,
-                       attributes: dict[str, str] | None = None, source: str, now: datetime) -> dict[str, list]:
+                       attributes: dict[str, str] | None = None, source: str, now: datetime,
+                       why: dict | None = None) -> dict[str, list]:
     """Change what a member gets; None leaves a field as it is (name: pass None to clear).
 
     Returns {"field": [old, new]} for what changed, also recorded as a
@@ -243,7 +270,7 @@ def update_preferences(conn: Connection, sub_id: int, *, topics: Sequence[str] |
         values["attributes"] = _attributes_json(attributes)
     if changes:
         conn.execute(update(subscribers).where(subscribers.c.id == sub_id).values(updated_at=now, **values))
-        add_event(conn, sub_id, source, "preferences", changes, now)
+        add_event(conn, sub_id, source, "preferences", {**changes, **(why or {})}, now)  # why: who, and their reason
     return changes
 
 

@@ -15,6 +15,7 @@ Routes (views in the modules of this package):
     POST /desk/preview/test       "send me a test"
     POST /desk/edition/build      "build this edition" (and /desk/edition/queue)
     GET  /desk/audit              what editors did
+    GET  /desk/members...         the members: search, a member's page, change, forget, CSV (desk/members.py)
 
 Nothing here is reachable without a session: a GET goes to the sign-in page,
 a POST gets 401. Every POST carries the session's CSRF token. The session is
@@ -33,7 +34,7 @@ from flask import Flask, Response, g, redirect, render_template, request, sessio
 
 from ...editorial.editors import EditorLinks, desk_option
 from ..common import RateLimiter, WebState, state
-from . import approve, auth, preview, week  # noqa: F401  (their routes join the blueprint)
+from . import approve, auth, members, preview, week  # noqa: F401  (their routes join the blueprint)
 from .core import DESK_CSP, PUBLIC, DeskSessionInterface, DeskState, bp, current_editor
 from .pages import desk_error
 
