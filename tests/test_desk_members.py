@@ -100,3 +100,31 @@ def test_nothing_without_a_session(app, people):  # noqa: F811
     assert client.get("/desk/members").status_code == 303
     assert client.get("/desk/members.csv").status_code == 303
     assert client.post(f"/desk/members/{people.id}/forget", data={"confirm": "yes"}).status_code in (400, 401)
+
+
+def test_membership_staff_see_members_but_not_the_edition_controls(app, db, people, run_cli):  # noqa: F811
+    from desk_fixtures import csrf_of, sign_in
+    from digest.editorial.editors import hash_password
+
+    r = run_cli("editors", "add", "mo@example.org", "--role", "membership", "--print-link")
+    assert r.exit_code == 0, r.output
+    with db.begin() as conn:
+        staff = editor_db.get_by_email(conn, "mo@example.org")
+        editor_db.set_password(conn, staff.id, hash_password("membership staff passphrase"))
+    assert staff.role == "membership"
+    client = app.test_client()
+    assert sign_in(client, "mo@example.org", "membership staff passphrase").status_code == 303
+    for url in ("/desk/", "/desk/preview", "/desk/audit"):
+        resp = client.get(url)
+        assert resp.status_code == 303 and resp.headers["Location"] == "/desk/members", url
+    page = client.get("/desk/members")
+    assert page.status_code == 200 and ">Week<" not in page.text and ">Audit log<" not in page.text
+    csrf = csrf_of(page.text)
+    denied = client.post("/desk/edition/build", data={"csrf": csrf, "period": "2017-W25"})
+    assert denied.status_code == 403 and "Not for your role" in denied.text
+    changed = client.post(f"/desk/members/{people.id}/change", data={
+        "csrf": csrf, "topics": ["cyber-security"], "frequency": "daily", "format": "html", "status": "active",
+        "reason": "phoned in"})
+    assert changed.status_code == 303
+    with db.connect() as conn:
+        assert member_db.get_by_id(conn, people.id).frequency == "daily"

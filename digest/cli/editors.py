@@ -52,13 +52,19 @@ def _send_link(app, editor, purpose: str, print_link: bool, transport_kind: str 
 @click.option("--print-link", is_flag=True, help="Print the set-password link instead of emailing it.")
 @click.option("--transport", type=click.Choice(["smtp", "file"]), default=None,
               help="How to email the link (default: the configured transport).")
+@click.option("--role", type=click.Choice(["editor", "membership"]), default="editor", show_default=True,
+              help="membership: the desk's members pages only.")
 @pass_app
-def add(app, email, name, print_link, transport) -> None:
+def add(app, email, name, print_link, transport, role) -> None:
     """Make EMAIL an editor and send them a link to set their password.
+
+    --role membership: membership staff, who see and change members
+    (/desk/members) but not the editions.
 
     \b
     Example:
       digest editors add editor@example.org --name "Eda Editor"
+      digest editors add membership@example.org --role membership
     """
     from ..db import editors as editor_db
     from ..editorial.editors import editor_name, normalise_editor_email
@@ -67,8 +73,8 @@ def add(app, email, name, print_link, transport) -> None:
         address = normalise_editor_email(email)
         clean = editor_name(name, address)
         with app.db.begin() as conn:
-            editor = editor_db.add(conn, address, clean, now=now_utc())
-            editor_db.audit(conn, "cli", "editor-add", address, {"name": clean}, now=now_utc())
+            editor = editor_db.add(conn, address, clean, now=now_utc(), role=role)
+            editor_db.audit(conn, "cli", "editor-add", address, {"name": clean, "role": role}, now=now_utc())
     except DigestError as exc:
         raise fail(exc) from None
     click.echo(f"added editor {editor.email}" + (f" ({editor.name})" if editor.name else ""))

@@ -26,6 +26,7 @@ class Editor:
     session_version: int
     created_at: datetime
     last_sign_in_at: datetime | None
+    role: str = "editor"  # or "membership": the desk's members pages only
 
     @property
     def display(self) -> str:
@@ -34,7 +35,8 @@ class Editor:
 
 def _editor(r) -> Editor:
     return Editor(id=r.id, email=r.email, name=r.name, has_password=bool(r.password_hash),
-                  session_version=r.session_version, created_at=r.created_at, last_sign_in_at=r.last_sign_in_at)
+                  session_version=r.session_version, created_at=r.created_at, last_sign_in_at=r.last_sign_in_at,
+                  role=r.role)
 
 
 def get(conn: Connection, editor_id: int) -> Editor | None:
@@ -55,11 +57,12 @@ def list_editors(conn: Connection) -> list[Editor]:
     return [_editor(r) for r in conn.execute(select(editors).order_by(editors.c.email_key))]
 
 
-def add(conn: Connection, email: str, name: str | None, *, now: datetime) -> Editor:
+def add(conn: Connection, email: str, name: str | None, *, now: datetime, role: str = "editor") -> Editor:
     if get_by_email(conn, email) is not None:
         raise EditorError(email, "is already an editor")
     new_id = conn.execute(insert(editors).values(
-        email=email, email_key=email.lower(), name=name, session_version=1, created_at=now)).inserted_primary_key[0]
+        email=email, email_key=email.lower(), name=name, session_version=1, created_at=now,
+        role=role)).inserted_primary_key[0]
     return get(conn, new_id)
 
 

@@ -329,6 +329,8 @@ editors = Table(
     Column("session_version", Integer, nullable=False, default=1),  # bumped: every session ends
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_sign_in_at", UTCDateTime),
+    # "editor": the whole desk; "membership": only /desk/members (0012_members)
+    Column("role", String(12), nullable=False, default="editor", server_default="editor"),
 )
 
 # No foreign key: the trail outlives an editor who is removed.

@@ -69,6 +69,8 @@ def _guard():
     if request.method == "POST":
         if g.editor is None and not public:
             return desk_error("session", 401)
+        if members.staff_guard(g.editor, public) is not None:
+            return desk_error("forbidden", 403)
         sent = request.form.get("csrf", "")
         if not (session.get("csrf") and sent and hmac.compare_digest(sent, session["csrf"])):
             return desk_error("form", 400)
@@ -76,7 +78,7 @@ def _guard():
     if g.editor is None and not public:
         target = request.full_path if request.query_string else request.path
         return redirect(url_for("desk.sign_in", next=target), 303)
-    return None
+    return members.staff_guard(g.editor, public)
 
 
 @bp.after_request

@@ -32,6 +32,18 @@ LIST_LIMIT = 500  # rows on the page; the CSV has them all
 REASON_MAX = 300
 
 
+# What membership staff (editors.role "membership") may reach: the members pages, and signing out.
+STAFF_ENDPOINTS = {"desk.members", "desk.members_csv", "desk.member", "desk.change_member", "desk.forget_member",
+                   "desk.sign_out"}
+
+
+def staff_guard(editor, public: bool):
+    """Membership staff asking for an edition page: sent to the members (GET); None when they may go on."""
+    if editor is None or public or editor.role != "membership" or request.endpoint in STAFF_ENDPOINTS:
+        return None
+    return redirect(url_for("desk.members"), 303)
+
+
 def _filters() -> dict:
     a = request.args
     slugs = state().settings.topic_slugs
