@@ -173,5 +173,5 @@ def test_openapi_document_is_3_1_and_names_every_route(api):
     assert doc["openapi"] == "3.1.0"
     assert set(doc["paths"]) == {"/members", "/members/{email}", "/members/{email}/pause",
                                  "/members/{email}/resume", "/members/{email}/unsubscribe", "/subscribe",
-                                 "/editions", "/editions/{key}", "/sources"}
+                                 "/preferences-link", "/editions", "/editions/{key}", "/sources"}
     assert doc["paths"]["/members"]["get"]["description"] == "Scope: `members:read`."

@@ -72,3 +72,30 @@ def test_the_membership_team_finds_and_changes_a_member_by_keyboard(browser, des
     with db.connect() as conn:
         assert member_db.get_by_email(conn, "tomos.evans@example.org").frequency == "monthly"
     context.close()
+
+
+def test_email_me_my_preferences_link_by_keyboard(browser, desk_site, run_cli, smtp_sink, shots):  # noqa: F811
+    url, settings, db = desk_site
+    ok(run_cli("members", "add", "ana@example.org", "--name", "Ana"))
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(url + "/subscribe")
+    page.get_by_role("link", name="email me my preferences link").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.get_by_role("heading", level=1).inner_text() == "Email me my preferences link"
+    look(page, shots, "preferences-link")
+    page.get_by_label("Email address").fill("not an address")
+    page.evaluate("document.querySelector('form').noValidate = true")  # the server's own check
+    with page.expect_navigation():
+        page.get_by_label("Email address").press("Enter")
+    assert "Enter an email address like name@example.org." in page.get_by_role("alert").inner_text()
+    look(page, shots, "preferences-link-error")
+    page.get_by_label("Email address").fill("ana@example.org")
+    with page.expect_navigation():
+        page.get_by_label("Email address").press("Enter")
+    assert "If ana@example.org gets our digest" in page.locator("main").inner_text()
+    look(page, shots, "preferences-link-sent")
+    [mail] = smtp_sink.wait_for(1)
+    assert mail.rcpt_tos == ("ana@example.org",) and "/preferences/" in mail.message.get_body(("plain",)).get_content()
+    context.close()

@@ -360,6 +360,8 @@ subscribe_requests = Table(
     Column("frequency", String(20), nullable=False),
     Column("format", String(10), nullable=False),
     Column("requested_at", UTCDateTime, nullable=False),
+    # "subscribe" (the form), or "link": "email me my preferences link" (0012_members)
+    Column("kind", String(12), nullable=False, default="subscribe", server_default="subscribe"),
 )
 
 

@@ -111,7 +111,10 @@ def subscribe():
 
 def handle_request(conn, req: request_db.SubscribeRequest):
     """The mail worker's decision for one recorded request (in its transaction): a sender, or None."""
-    outgoing = _decide(conn, req.email, req.name, req.topics, req.frequency, req.format, req.requested_at)
+    if req.kind == "link":
+        outgoing = _decide_link(conn, req.email, req.requested_at)
+    else:
+        outgoing = _decide(conn, req.email, req.name, req.topics, req.frequency, req.format, req.requested_at)
     if outgoing is None:
         return None
     return lambda: _send(req.email, *outgoing)
@@ -140,13 +143,63 @@ def _decide(conn, email: str, name, topics, frequency: str, fmt: str, now):
     return kind, existing.name, url
 
 
+def _decide_link(conn, email: str, now):
+    """"Email me my preferences link": the member's own links, at most once per resend_minutes.
+
+    Strangers, forgotten addresses, bounced and complained members get nothing
+    (mail to them failed or was unwanted); pending members get the confirmation again.
+    """
+    st = state()
+    sub = member_db.get_by_email(conn, email)
+    if sub is None or sub.status in ("bounced", "complained"):
+        return None
+    last = member_db.last_event_at(conn, sub.id, ("link-request", "subscribe-request"))  # emails we sent on request
+    if last is not None and now - last < timedelta(minutes=st.resend_minutes):
+        return None
+    kind = "confirm" if sub.status == "pending" else "link"
+    member_db.add_event(conn, sub.id, "web", "link-request", {"status": sub.status, "email": kind}, now)
+    if kind == "confirm":
+        return kind, sub.name, st.links.confirm_url(sub.id, sub.token_version)
+    return kind, sub.name, st.links.preferences_url(sub.id, sub.token_version)
+
+
+def request_link(email: str) -> None:
+    """Record an "email me my preferences link" request: the same work for every address (the worker decides)."""
+    st = state()
+    with st.db.begin() as conn:
+        request_db.add(conn, email, None, (), "weekly", "html", st.now(), kind="link")
+
+
+@bp.get("/preferences-link")
+def link_form():
+    return page("preferences_link.html", email="", error=None)
+
+
+@bp.post("/preferences-link")
+def link_request():
+    st = state()
+    wait = st.limiter.hit(request.remote_addr or "unknown")
+    if wait:
+        raise TooManyRequests(retry_after=int(wait + 0.999))
+    shown = request.form.get("email", "").strip()[:320]
+    try:
+        email = normalise_email(shown)
+    except SubscriberError:
+        return page("preferences_link.html", 400, email=shown, error="Enter an email address like name@example.org.")
+    request_link(email)
+    resp = page("link_sent.html", email=email)
+    resp.call_on_close(st.mailer.notify)
+    return resp
+
+
 def _send(email: str, kind: str, name: str | None, url: str) -> None:
     """Send the confirmation (or come-back) email; a failure is logged, never shown (same page for all)."""
     st = state()
     s = st.settings
     context = {"kind": kind, "name": name, "url": url, "days": st.confirm_days, "org": st.org, "c": st.palette}
-    subject = (f"Confirm your subscription to {s.organisation}" if kind == "confirm"
-               else f"Subscribe again to {s.organisation}")
+    subject = {"confirm": f"Confirm your subscription to {s.organisation}",
+               "link": f"Your link to your {s.organisation} digest preferences"}.get(
+                   kind, f"Subscribe again to {s.organisation}")
     message = Outgoing(s).notice(email, subject, render_template("confirm_email.txt", **context),
                                  render_template("confirm_email.html", **context), kind="subscribe",
                                  date=st.now())

@@ -7,7 +7,8 @@ Create Date: 2026-12-07
 subscribers.attributes keeps what the membership system says about a member
 beyond the digest's own fields (region, grade...) as a JSON object, and
 updated_at gets an index for the API's `updated_since`. editors.role: "membership"
-staff see only the desk's members pages. api_tokens holds only
+staff see only the desk's members pages. subscribe_requests.kind: "link" is a
+member's "email me my preferences link". api_tokens holds only
 the sha256 of each token. webhook_endpoints are the receivers; webhook_outbox
 is one row per event per endpoint, written in the transaction that made the
 change and delivered (in order per member) by a worker.
@@ -27,6 +28,8 @@ def upgrade() -> None:
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.add_column(sa.Column("attributes", sa.Text(), nullable=False, server_default="{}"))
         batch_op.create_index("ix_subscribers_updated_at", ["updated_at"], unique=False)
+    with op.batch_alter_table("subscribe_requests", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("kind", sa.String(length=12), nullable=False, server_default="subscribe"))
     with op.batch_alter_table("editors", schema=None) as batch_op:
         batch_op.add_column(sa.Column("role", sa.String(length=12), nullable=False, server_default="editor"))
     op.create_table(
@@ -78,6 +81,8 @@ def downgrade() -> None:
     op.drop_table("api_tokens")
     with op.batch_alter_table("editors", schema=None) as batch_op:
         batch_op.drop_column("role")
+    with op.batch_alter_table("subscribe_requests", schema=None) as batch_op:
+        batch_op.drop_column("kind")
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.drop_index("ix_subscribers_updated_at")
         batch_op.drop_column("attributes")

@@ -11,6 +11,7 @@ from ...errors import SubscriberError
 from ...models import Subscriber
 from ...sending.transports.file import remove_addressed_to
 from ..common import state
+from ..subscribe import request_link
 from .routing import ApiProblem, Call, decode_cursor, encode_cursor, route
 from .schemas import (
     Accepted,
@@ -20,6 +21,7 @@ from .schemas import (
     MemberQuery,
     MemberUpsert,
     PreferencesChange,
+    LinkRequest,
     SubscribeRequest,
 )
 
@@ -173,3 +175,11 @@ def subscribe(call: Call):
     return 202, Accepted(status="accepted", detail="if the address can be subscribed, a confirmation email is on "
                                                    "its way")
 
+
+
+@route("POST", "/preferences-link", scope="subscribe", ok=(202, Accepted), body=LinkRequest, tag="subscribe")
+def preferences_link(call: Call):
+    """Email a member their preferences link (the site's own "lost my email" form): the same answer for all."""
+    request_link(_address(call.body.email))
+    state().mailer.notify()
+    return 202, Accepted(status="accepted", detail="if the address gets the digest, a link is on its way")

@@ -106,6 +106,10 @@ class SubscribeRequest(Strict):
     format: Format = "html"
 
 
+class LinkRequest(Strict):
+    email: str = Field(max_length=320)
+
+
 class Accepted(BaseModel):
     status: Literal["accepted"]
     detail: str
