@@ -11,6 +11,7 @@ the pages use. Errors are RFC 9457 problem details (application/problem+json).
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Flask, Response, request
@@ -35,19 +36,13 @@ def register(app: Flask, state: WebState) -> None:
     @app.get(PREFIX + "/openapi.json")
     def api_openapi() -> Response:
         resp = json_response(200, None)
-        resp.set_data(_dumps(document))
+        resp.set_data(json.dumps(document, indent=1))
         resp.mimetype = "application/json"
         return resp
 
     for r in ROUTES:
         app.add_url_rule(PREFIX + r.flask_path, endpoint="api." + r.operation_id, view_func=_view(r, state, limiter),
                          methods=[r.method])
-
-
-def _dumps(document: dict) -> str:
-    import json
-
-    return json.dumps(document, indent=1)
 
 
 def _view(r: Route, state: WebState, limiter: RateLimiter):
