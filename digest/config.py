@@ -134,6 +134,7 @@ class Settings:
     fetch_timeout: float = 20.0
     fetch_deadline: float = 60.0
     member_sync: MemberSyncSettings = field(default_factory=MemberSyncSettings)
+    member_welcome: bool = False  # [members] welcome: email members who confirm (or the API adds) a welcome
     allow_private: tuple[str, ...] = ()  # [fetch]: internal networks digest may fetch from (CIDRs)
 
     def source_named(self, name: str) -> SourceSettings:
@@ -346,6 +347,7 @@ def _validate(data: dict, source: str) -> Settings:
         **_look(data, source, s, i),
         busy_timeout=busy_timeout,
         member_sync=_member_sync(data.get("members", {}), source),
+        member_welcome=_bool(data, source, "welcome", False, section="members"),
     )
 
 
@@ -611,8 +613,8 @@ _SYNC_FIELDS = ("email", "name", "topics", "frequency", "format")
 
 def _member_sync(raw: Any, source: str) -> MemberSyncSettings:
     """[members.sync], checked: unknown keys, columns and attribute names are errors."""
-    if not isinstance(raw, dict) or set(raw) - {"sync"}:
-        raise ConfigError(source, "members", "only [members.sync] is known here")
+    if not isinstance(raw, dict) or set(raw) - {"sync", "welcome"}:
+        raise ConfigError(source, "members", "only welcome and [members.sync] are known here")
     sync = raw.get("sync", {})
     defaults = MemberSyncSettings()
     known = set(MemberSyncSettings.__dataclass_fields__)

@@ -62,3 +62,36 @@ def test_the_api_asks_for_the_same_link(settings, db):
     assert len(answers) == 1
     app.extensions["digest"].mailer.wait_idle()
     assert [envelope.recipients for envelope, _ in box.sent] == [("ana@example.org",)]
+
+
+def test_a_welcome_email_when_configured_after_confirming_or_an_api_add_never_for_a_sync(settings, db, tmp_path,
+                                                                                         run_cli):
+    import dataclasses
+    import re
+    from email import message_from_bytes
+    from email.policy import default
+
+    quiet, box0 = make(settings, db)  # off by default: confirming sends nothing more
+    welcoming = dataclasses.replace(settings, member_welcome=True)
+    app, box = make(welcoming, db)
+    client = app.test_client()
+    client.post("/subscribe", data={"email": "new@example.org", "topics": list(settings.topic_slugs),
+                                    "frequency": "weekly", "format": "html"})
+    app.extensions["digest"].mailer.wait_idle()
+    [(_, confirm_mail)] = box.sent
+    text = message_from_bytes(confirm_mail, policy=default).get_body(("plain",)).get_content()
+    token = re.search(r"/confirm/([A-Za-z0-9._-]+)", text).group(1)
+    for _ in range(2):  # twice: welcomed once
+        resp = client.post(f"/confirm/{token}")
+        assert resp.status_code == 200
+        resp.close()  # as the server does once the answer is sent
+    subjects = [message_from_bytes(m, policy=default)["Subject"] for _, m in box.sent]
+    assert [s.startswith("Welcome to the") for s in subjects] == [False, True]
+    h = {"Authorization": "Bearer " + issue(db, "crm", ("members:write",), now=NOW)}
+    assert client.put("/api/v1/members/api@example.org", headers=h, json={}).status_code == 201
+    assert box.sent[-1][0].recipients == ("api@example.org",)
+    assert message_from_bytes(box.sent[-1][1], policy=default)["Subject"].startswith("Welcome to the")
+    crm = tmp_path / "crm.csv"
+    crm.write_text("email\nsynced@example.org\n", encoding="utf-8")
+    assert run_cli("members", "sync", crm).exit_code == 0
+    assert len(box.sent) == 3 and box0.sent == []

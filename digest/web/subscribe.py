@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from werkzeug.exceptions import TooManyRequests
 
 from ..db import members as member_db
@@ -198,7 +198,8 @@ def _send(email: str, kind: str, name: str | None, url: str) -> None:
     s = st.settings
     context = {"kind": kind, "name": name, "url": url, "days": st.confirm_days, "org": st.org, "c": st.palette}
     subject = {"confirm": f"Confirm your subscription to {s.organisation}",
-               "link": f"Your link to your {s.organisation} digest preferences"}.get(
+               "link": f"Your link to your {s.organisation} digest preferences",
+               "welcome": f"Welcome to the {s.organisation} digest"}.get(
                    kind, f"Subscribe again to {s.organisation}")
     message = Outgoing(s).notice(email, subject, render_template("confirm_email.txt", **context),
                                  render_template("confirm_email.html", **context), kind="subscribe",
@@ -233,13 +234,30 @@ def confirm_page(token: str):
 @bp.post("/confirm/<token>")
 def confirm(token: str):
     st = state()
+    confirmed = False
     with st.db.begin() as conn:
         sub = load_member(conn, "confirm", token, max_age=st.confirm_days * 86400)
         if sub.status == "pending":
             sub = member_db.confirm(conn, sub.id, source="web", now=st.now())
+            confirmed = True
         elif sub.status != "active":
             raise TokenError("the member left after this link was sent")
-    return page("confirmed.html", member=sub, links=tokens_for(sub))
+    resp = page("confirmed.html", member=sub, links=tokens_for(sub))
+    if confirmed and st.settings.member_welcome:
+        app = current_app._get_current_object()
+
+        def send_welcome():  # after the answer has gone: the page does not wait for the mail server
+            with app.app_context():
+                welcome(sub)
+        resp.call_on_close(send_welcome)
+    return resp
+
+
+def welcome(sub) -> None:
+    """[members] welcome = true: a welcome email with the member's preferences link (never for imports or syncs)."""
+    st = state()
+    if st.settings.member_welcome:
+        _send(sub.email, "welcome", sub.name, st.links.preferences_url(sub.id, sub.token_version))
 
 
 def ask_confirmations(app, *, source: str = "cli") -> tuple[int, int]:

@@ -11,7 +11,7 @@ from ...errors import SubscriberError
 from ...models import Subscriber
 from ...sending.transports.file import remove_addressed_to
 from ..common import state
-from ..subscribe import request_link
+from ..subscribe import request_link, welcome
 from .routing import ApiProblem, Call, decode_cursor, encode_cursor, route
 from .schemas import (
     Accepted,
@@ -99,11 +99,15 @@ def upsert_member(call: Call):
         if existing is None:
             sub = member_db.create(conn, email, name, topics or (), b.frequency or "weekly", b.format or "html",
                                    status="active", source=call.source, now=st.now(), attributes=b.attributes)
-            return 201, member(sub)
-        member_db.update_preferences(conn, existing.id, topics=topics, frequency=b.frequency, format=b.format,
-                                     attributes=b.attributes, source=call.source, now=st.now(),
-                                     **({"name": name} if b.name is not None else {}))
-        return 200, member(member_db.get_by_id(conn, existing.id))
+        else:
+            member_db.update_preferences(conn, existing.id, topics=topics, frequency=b.frequency, format=b.format,
+                                         attributes=b.attributes, source=call.source, now=st.now(),
+                                         **({"name": name} if b.name is not None else {}))
+            sub = member_db.get_by_id(conn, existing.id)
+    if existing is not None:
+        return 200, member(sub)
+    welcome(sub)  # after the commit: the member exists before their welcome goes out
+    return 201, member(sub)
 
 
 @route("PATCH", "/members/{email}", scope="members:write", ok=(200, Change), body=PreferencesChange)
