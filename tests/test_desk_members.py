@@ -128,3 +128,20 @@ def test_membership_staff_see_members_but_not_the_edition_controls(app, db, peop
     assert changed.status_code == 303
     with db.connect() as conn:
         assert member_db.get_by_id(conn, people.id).frequency == "daily"
+
+
+def test_failed_webhooks_are_shown_to_the_membership_team(desk, people, db):  # noqa: F811
+    import sqlalchemy as sa
+
+    from digest.db import schema
+    from digest.db import webhooks as webhook_db
+
+    client, _ = desk
+    assert "could not be delivered" not in client.get("/desk/members").text
+    with db.begin() as conn:
+        webhook_db.add_endpoint(conn, "https://crm.example.org/hooks", ("member.subscribed",), "whsec_eA==", now=NOW)
+        member_db.add(conn, "dan@example.org", now=NOW)
+        conn.execute(sa.update(schema.webhook_outbox).values(status="failed", last_error="answered 503"))
+    page = client.get("/desk/members").text
+    assert "Webhook to https://crm.example.org/hooks: 1 event(s) could not be delivered" in page
+    assert "answered 503" in page

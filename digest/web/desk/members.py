@@ -20,6 +20,7 @@ from flask import Response, abort, g, redirect, request, url_for
 
 from ...db import editors as editor_db
 from ...db import members as member_db
+from ...db import webhooks as webhook_db
 from ...models import FORMATS, FREQUENCIES, STATUSES
 from ...sending.transports.file import remove_addressed_to
 from ..common import state
@@ -63,8 +64,12 @@ def members():
     f = _filters()
     found = _find(f, LIST_LIMIT + 1)
     st = state()
+    with st.db.connect() as conn:  # webhooks out that gave up: the membership system missed these changes
+        counts = webhook_db.summary(conn)
+        failing = [(ep.url, counts[ep.id]["failed"], counts[ep.id]["last_error"])
+                   for ep in webhook_db.endpoints(conn) if counts.get(ep.id, {}).get("failed")]
     return desk_page("desk/members.html", members=found[:LIST_LIMIT], more=len(found) > LIST_LIMIT, f=f,
-                     statuses=STATUSES, topics=[(t.slug, t.label) for t in st.settings.topics])
+                     statuses=STATUSES, topics=[(t.slug, t.label) for t in st.settings.topics], failing=failing)
 
 
 @bp.get("/members.csv")
