@@ -155,6 +155,22 @@ PROVIDERS = ("ses", "postmark", "mailgun", "sendgrid")
 
 
 @dataclass(frozen=True)
+class MemberSyncSettings:
+    """[members.sync]: where the membership system's export is and how to read it (README, "Sync")."""
+
+    source: str = ""  # a CSV/JSON file or an https URL; `digest members sync` without SOURCE reads it
+    columns: Mapping[str, str] = field(default_factory=dict)  # our field -> the export's column
+    attributes: Mapping[str, str] = field(default_factory=dict)  # attribute name -> the export's column
+    topics_separator: str = ";"
+    header: str = "Authorization"  # the HTTP header that carries the export's token...
+    token_env: str = "DIGEST_SYNC_TOKEN"  # ...whose value is read from this environment variable
+    complete: bool = True  # before_run syncs with --complete
+    max_lapse: float = 0.05  # the brake: refuse to lapse more than this share of active members
+    require_in_crm: bool = False  # also lapse members who joined through the public form
+    before_run: bool = False  # `digest run` syncs first; a failed sync holds the mailing
+
+
+@dataclass(frozen=True)
 class Settings:
     organisation: str
     address: str
@@ -187,6 +203,8 @@ class Settings:
     min_articles: int = 1
     fetch_timeout: float = 20.0
     fetch_deadline: float = 60.0
+    member_sync: MemberSyncSettings = field(default_factory=MemberSyncSettings)
+    member_welcome: bool = False  # [members] welcome: email members who confirm (or the API adds) a welcome
     allow_private: tuple[str, ...] = ()  # [fetch]: internal networks digest may fetch from (CIDRs)
     languages: tuple[str, ...] = ("en-GB",)  # BCP 47 tags; the first is the default (digest/i18n.py)
     language_mode: str = "per_member"  # or "bilingual": members who have not chosen get every language in one email
@@ -303,7 +321,7 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
 
 
 def _check_known(user: dict, defaults: dict, source: str) -> None:
-    known_sections = set(defaults) | {"security", "dkim", "topics", "web", "sources", "providers"}
+    known_sections = set(defaults) | {"security", "dkim", "topics", "web", "sources", "providers", "members"}
     for section, value in user.items():
         if section not in known_sections:
             raise ConfigError(source, section, "unknown section")
@@ -383,6 +401,8 @@ def _validate(data: dict, source: str) -> Settings:
         **_look(data, source, s, i),
         busy_timeout=busy_timeout,
         providers=_providers(data.get("providers"), source),
+        member_sync=_member_sync(data.get("members", {}), source),
+        member_welcome=_bool(data, source, "welcome", False, section="members"),
     )
 
 
@@ -495,12 +515,12 @@ def _languages(raw: Any, source: str) -> tuple[str, ...]:
     return tags
 
 
-def _bool(data: dict, source: str, key: str, default: bool) -> bool:
-    value = data.get("digest", {}).get(key, default)
+def _bool(data: dict, source: str, key: str, default: bool, *, section: str = "digest") -> bool:
+    value = data.get(section.rpartition(".")[2], {}).get(key, default)
     if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
         value = value.strip().lower() in ("1", "true", "yes", "on")  # from the environment
     if not isinstance(value, bool):
-        raise ConfigError(source, f"digest.{key}", f"must be true or false, not {value!r}")
+        raise ConfigError(source, f"{section}.{key}", f"must be true or false, not {value!r}")
     return value
 
 
@@ -822,3 +842,53 @@ def web_option(settings: Settings, key: str, default: int, low: int, high: int) 
     if not isinstance(raw, int) or isinstance(raw, bool) or not low <= raw <= high:
         raise ConfigError(settings.source, f"web.{key}", f"must be a whole number from {low} to {high}, not {raw!r}")
     return raw
+
+
+_SYNC_FIELDS = ("email", "name", "topics", "frequency", "format")
+
+
+def _member_sync(raw: Any, source: str) -> MemberSyncSettings:
+    """[members.sync], checked: unknown keys, columns and attribute names are errors."""
+    if not isinstance(raw, dict) or set(raw) - {"sync", "welcome"}:
+        raise ConfigError(source, "members", "only welcome and [members.sync] are known here")
+    sync = raw.get("sync", {})
+    defaults = MemberSyncSettings()
+    known = set(MemberSyncSettings.__dataclass_fields__)
+    for key in sync:
+        if key not in known:
+            raise ConfigError(source, f"members.sync.{key}", "unknown key")
+    columns = _str_table(sync.get("columns", {}), source, "members.sync.columns")
+    bad = set(columns) - set(_SYNC_FIELDS)
+    if bad:
+        raise ConfigError(source, f"members.sync.columns.{sorted(bad)[0]}",
+                          f"unknown field (one of: {', '.join(_SYNC_FIELDS)})")
+    attributes = _str_table(sync.get("attributes", {}), source, "members.sync.attributes")
+    for name in attributes:
+        if not _SLUG.match(name.replace("_", "-")):
+            raise ConfigError(source, f"members.sync.attributes.{name}", "must be a short lower-case name like region")
+    max_lapse = sync.get("max_lapse", defaults.max_lapse)
+    if isinstance(max_lapse, str) and max_lapse.strip().endswith("%"):
+        try:
+            max_lapse = float(max_lapse.strip()[:-1]) / 100
+        except ValueError:
+            pass
+    if not isinstance(max_lapse, (int, float)) or isinstance(max_lapse, bool) or not 0 <= max_lapse <= 1:
+        raise ConfigError(source, "members.sync.max_lapse", f'must be a share from 0 to 1 or "5%", not {max_lapse!r}')
+    text = {k: sync.get(k, getattr(defaults, k)) for k in ("source", "topics_separator", "header", "token_env")}
+    for k, v in text.items():
+        if not isinstance(v, str) or "\n" in v:
+            raise ConfigError(source, f"members.sync.{k}", f"must be one line of text, not {v!r}")
+    return MemberSyncSettings(
+        columns={**{f: f for f in _SYNC_FIELDS}, **{k: v.strip() for k, v in columns.items()}},
+        attributes={k: v.strip() for k, v in attributes.items()},
+        max_lapse=float(max_lapse),
+        **text,
+        **{k: _bool({"sync": sync}, source, k, getattr(defaults, k), section="members.sync")
+           for k in ("complete", "require_in_crm", "before_run")},
+    )
+
+
+def _str_table(raw: Any, source: str, where: str) -> dict[str, str]:
+    if not isinstance(raw, dict) or not all(isinstance(v, str) and v.strip() for v in raw.values()):
+        raise ConfigError(source, where, 'must be a table of names to column headings, like email = "Email"')
+    return dict(raw)

@@ -17,6 +17,7 @@ one-line message and exit status 1 (or its
     ├── EditorError(email, reason)            no such editor, a weak password, a used link
     ├── MailboxError(where, reason)           the bounce mailbox (IMAP, Maildir, files) cannot be read
     ├── WebhookError(provider, reason, status) a provider's webhook failed verification or cannot be read
+    ├── ApiTokenError(name, reason)           an API token name taken, malformed or unknown
     └── DatabaseError(reason)                 the database cannot be opened or used
         └── DatabaseBusyError(reason)         another process holds the write lock (exit 75: try again)
 """
@@ -108,3 +109,9 @@ class DatabaseBusyError(DatabaseError):
     """Another process holds the write lock for longer than the busy timeout: nothing was changed."""
 
     exit_code = 75  # EX_TEMPFAIL: cron or the operator may simply try again
+
+
+class ApiTokenError(DigestError):
+    def __init__(self, name: str, reason: str):
+        self.name, self.reason = name, reason
+        super().__init__(f"API token {name!r}: {reason}")

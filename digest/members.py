@@ -133,7 +133,27 @@ def as_json(sub: Subscriber) -> dict:
         "confirmed_at": iso(sub.confirmed_at),
         "left_at": iso(sub.left_at),
         "language": sub.language,  # "": not chosen (the organisation's first language)
+        "updated_at": iso(sub.updated_at),
+        "attributes": dict(sub.attributes),
     }
+
+
+# What webhooks out can report (digest webhooks add --events ...).
+WEBHOOK_EVENTS = ("member.subscribed", "member.unsubscribed", "member.bounced", "member.complained",
+                  "member.preferences_changed", "member.lapsed", "edition.sent")
+
+
+def webhook_event(action: str, detail: Mapping) -> str | None:
+    """The webhook event a member's audit event means, or None (a bounce counted, a link revoked...)."""
+    status = detail.get("status")
+    new = status[1] if isinstance(status, list) and len(status) == 2 else status
+    if action in ("confirm", "resubscribe", "return") or (action == "subscribe" and new == "active"):
+        return "member.subscribed"
+    if action == "preferences":
+        return "member.preferences_changed"
+    return {"unsubscribed": "member.unsubscribed", "bounced": "member.bounced", "complained": "member.complained",
+            "lapsed": "member.lapsed"}.get(new) if action in ("unsubscribe", "bounce", "complaint", "lapse",
+                                                               "status") else None
 
 
 def refusal(existing: Subscriber | None, suppressed: bool) -> str | None:

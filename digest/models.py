@@ -14,10 +14,12 @@ from typing import Iterable
 
 FREQUENCIES = ("daily", "weekly", "monthly")
 FORMATS = ("html", "text")
-STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 # An enhanced mail system status code (RFC 3463: class.subject.detail, as 5.1.1), wherever it is
 # written: a relay's reply, a returned report, the config's `[bounces] permanent`. The one pattern for it.
 ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+# lapsed: no longer in the membership system's export (`members sync --complete`): not mailed, kept,
+# active again when they reappear.
+STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained", "lapsed")
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,9 @@ class Subscriber:
     token_version: int = 1
     id: int | None = None
     language: str = ""  # a BCP 47 tag of [organisation] languages; "": not chosen (the organisation's first)
+    # What the membership system says beyond the fields above (region, grade...), from a sync.
+    attributes: dict[str, str] = field(default_factory=dict)
+    updated_at: datetime | None = field(default=None, compare=False)  # bookkeeping, not who they are
 
 
 @dataclass(frozen=True)

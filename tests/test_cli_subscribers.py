@@ -44,10 +44,11 @@ def test_add_then_list_and_show_as_json(run_cli, db):
         {"email": "Sian.Jones@example.org", "name": "Siân Jones", "status": "active",
          "topics": ["data-protection", "cyber-security"], "frequency": "monthly", "format": "html", "paused": False,
          "consent_source": "cli", "consent_at": t1.isoformat(), "created_at": t1.isoformat(),
-         "confirmed_at": None, "left_at": None, "language": ""},
+         "confirmed_at": None, "left_at": None, "language": "", "updated_at": t1.isoformat(), "attributes": {}},
         {"email": "gareth@example.net", "name": None, "status": "pending", "topics": [], "frequency": "weekly",
          "format": "text", "paused": False, "consent_source": "cli", "consent_at": None,
-         "created_at": t2.isoformat(), "confirmed_at": None, "left_at": None, "language": ""},
+         "created_at": t2.isoformat(), "confirmed_at": None, "left_at": None, "language": "",
+         "updated_at": t2.isoformat(), "attributes": {}},
     ]
     out = ok(run_cli("subscribers", "list", "--json")).stdout_bytes
     assert out == (json.dumps(expected, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

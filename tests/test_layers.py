@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("digest.outbound",),  # the one outbound HTTP client: everything digest fetches
     ("digest.db",),  # the one database boundary
     ("digest.edition",),  # the edition's pure stages
-    ("digest.ingest", "digest.message"),  # sources in; the message maker
+    ("digest.ingest", "digest.message", "digest.membership"),  # sources in; the message maker; the membership system
     ("digest.checks",),
     ("digest.bounces",),  # what a failure does to a member (the send records refusals through it), what comes back
     ("digest.sending",),

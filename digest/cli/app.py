@@ -17,7 +17,8 @@ COMMANDS = {
     "articles": "articles:articles",
     "article": "articles:article",
     "preview": "preview:preview",
-    "subscribers": "subscribers:subscribers",
+    "members": "subscribers:members",
+    "subscribers": "subscribers:subscribers",  # hidden: the old name of `members`
     "edition": "mailing:edition",
     "queue": "mailing:queue",
     "send": "mailing:send",
@@ -33,7 +34,11 @@ COMMANDS = {
     "report": "report:report",
     "editors": "editors:editors",
     "providers": "providers:providers",
+    "tokens": "tokens:tokens",
+    "webhooks": "webhooks:webhooks",
 }
+# Old names kept working for cron lines written before, left out of `digest --help`.
+HIDDEN = {"subscribers"}
 
 # command name -> its one-line help, so `digest --help` lists the commands
 # without loading them (each module imports what its commands need, from
@@ -47,6 +52,7 @@ SHORT_HELP = {
     "dkim-record": "Print the DNS TXT record that publishes the DKIM key of the [dkim] settings.",
     "edition": "Build and inspect editions (the frozen selection members will get).",
     "editors": "Editors of the edition desk: the people who sign in at /desk/.",
+    "members": "Manage the members who get the digest by email.",
     "ingest": "Read articles from feeds, WordPress or listing exports into the database.",
     "preview": "Write the email of an edition exactly as it will be sent, and list its articles.",
     "providers": "Mail providers that report bounces and complaints by webhook ([providers.NAME] in digest.toml).",
@@ -59,6 +65,8 @@ SHORT_HELP = {
     "sources": "The sources configured in digest.toml ([[sources]]) and their health.",
     "status": "Deliveries by state, for one edition or all.",
     "subscribers": "Manage the members who get the digest by email.",
+    "tokens": "API tokens for the HTTP API under /api/v1/ (`Authorization: Bearer TOKEN`).",
+    "webhooks": "Webhooks out: tell the membership system when members join, leave, bounce or change.",
     "weekly": "Cron job: fetch the sources, then build, queue and send the edition of the week that just ended.",
 }
 
@@ -106,6 +114,8 @@ class LazyGroup(click.Group):
         limit = formatter.width - 6 - max(map(len, names), default=0)
         rows = []
         for name in names:
+            if name in HIDDEN:
+                continue
             if name in SHORT_HELP:
                 rows.append((name, click.Command(name, help=SHORT_HELP[name]).get_short_help_str(limit)))
                 continue

@@ -54,21 +54,28 @@ def _send_link(app, editor, purpose: str, print_link: bool, transport_kind: str 
               help="How to email the link (default: the configured transport).")
 @click.option("--notify", default="held", show_default=True, metavar="NOTICES",
               help=f"The notices they get by email ({', '.join(NOTICES)}; none for none).")
+@click.option("--role", type=click.Choice(["editor", "membership"]), default="editor", show_default=True,
+              help="membership: the desk's members pages only.")
 @pass_app
-def add(app, email, name, print_link, transport, notify) -> None:
+def add(app, email, name, print_link, transport, notify, role) -> None:
     """Make EMAIL an editor and send them a link to set their password.
+
+    --role membership: membership staff, who see and change members
+    (/desk/members) but not the editions.
 
     \b
     Example:
       digest editors add editor@example.org --name "Eda Editor"
+      digest editors add membership@example.org --role membership
     """
     try:
         address = normalise_editor_email(email)
         clean = editor_name(name, address)
         kinds = parse_notify(notify)
         with app.db.begin() as conn:
-            editor = editor_db.add(conn, address, clean, now=now_utc(), notify=kinds)
-            editor_db.audit(conn, "cli", "editor-add", address, {"name": clean, "notify": list(kinds)}, now=now_utc())
+            editor = editor_db.add(conn, address, clean, now=now_utc(), notify=kinds, role=role)
+            editor_db.audit(conn, "cli", "editor-add", address, {"name": clean, "notify": list(kinds), "role": role},
+                            now=now_utc())
     except DigestError as exc:
         raise fail(exc) from None
     click.echo(f"added editor {editor.email}" + (f" ({editor.name})" if editor.name else ""))

@@ -163,3 +163,9 @@ class PrintedSteps(Steps):
 
     def sending(self, kind, limit):
         return progress(self.app, kind, limit)
+
+    def webhooks(self, stats) -> None:
+        for line in stats.errors:
+            click.echo(f"warning: webhook not delivered yet: {line}", err=True)
+        if stats.delivered:
+            click.echo(f"delivered {stats.delivered} webhook event(s)")

@@ -1,4 +1,8 @@
-"""`digest subscribers ...`: add, import, list, show, change, export and forget members."""
+"""`digest members ...`: add, import, sync, list, show, change, export and forget members.
+
+`digest subscribers` is the same group under its old name, hidden from the
+help, so existing cron lines keep working.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from .. import members
+from .. import members as rules
 from ..db import members as member_db
 from ..errors import DigestError, SubscriberError
 from ..models import FORMATS, FREQUENCIES, STATUSES
@@ -17,6 +21,7 @@ from ..sending.transports import make_transport
 from ..sending.transports.file import remove_addressed_to
 from . import fail, pass_app
 from .options import TransportChoice
+from .sync import sync
 
 
 def _now() -> datetime:
@@ -34,6 +39,8 @@ def _topics_label(topics) -> str:
 def _change_text(changes: dict) -> str:
     """{"topics": [old, new], "status": "active"} as "topics all -> cyber-security; status active"."""
     def show(v):
+        if isinstance(v, dict):  # attributes from the membership system
+            return ", ".join(f"{k}={x}" for k, x in v.items()) or "(none)"
         if isinstance(v, list):
             return _topics_label(v)
         return "(none)" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
@@ -48,18 +55,19 @@ def _change_text(changes: dict) -> str:
 
 
 @click.group()
-def subscribers() -> None:
+def members() -> None:
     """Manage the members who get the digest by email.
 
     \b
     Example:
-      digest subscribers add ana@example.org --name "Ana Lopez" --topics cyber-security --frequency daily
-      digest subscribers import members.csv
-      digest subscribers list --status active
+      digest members add ana@example.org --name "Ana Lopez" --topics cyber-security --frequency daily
+      digest members import members.csv
+      digest members sync crm-export.csv --complete --dry-run
+      digest members list --status active
     """
 
 
-@subscribers.command()
+@members.command()
 @click.argument("email")
 @click.option("--name", help="The member's name, as used in greetings.")
 @click.option("--topics", help="Comma-separated topic slugs (default: all topics).")
@@ -80,9 +88,9 @@ def add(app, email, name, topics, frequency, fmt, pending) -> None:
     """
     try:
         taxonomy = app.settings.topic_slugs
-        addr = members.normalise_email(email)
-        clean = members.clean_name(name, email=addr)
-        chosen = members.parse_topics(topics, taxonomy, email=addr)
+        addr = rules.normalise_email(email)
+        clean = rules.clean_name(name, email=addr)
+        chosen = rules.parse_topics(topics, taxonomy, email=addr)
         with app.db.begin() as conn:
             sub = member_db.add(conn, addr, clean, chosen, frequency, fmt, pending=pending, source="cli", now=_now())
     except DigestError as exc:
@@ -90,7 +98,7 @@ def add(app, email, name, topics, frequency, fmt, pending) -> None:
     click.echo(f"added {sub.email} ({sub.status}; {sub.frequency}, {sub.format}; topics: {_topics_label(sub.topics)})")
 
 
-@subscribers.command("import")
+@members.command("import")
 @click.argument("file", metavar="FILE.csv")
 @click.option("--pending", is_flag=True,
               help="New members start pending, not active; `digest subscribers ask-confirm` emails them a link.")
@@ -117,7 +125,7 @@ def import_(app, file, pending) -> None:
     """
     try:
         text = _read_text(file)
-        rows, problems = members.parse_members_csv(text, app.settings.topic_slugs, source=file,
+        rows, problems = rules.parse_members_csv(text, app.settings.topic_slugs, source=file,
                                                    languages=app.settings.languages)
         with app.db.begin() as conn:
             plan = member_db.import_members(conn, rows, problems, pending=pending, source="import", now=_now())
@@ -139,7 +147,7 @@ def _read_text(file: str) -> str:
         raise SubscriberError(file, f"is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8") from None
 
 
-@subscribers.command("list")
+@members.command("list")
 @click.option("--status", type=click.Choice(STATUSES), help="Only members with this status.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of members.")
 @pass_app
@@ -156,7 +164,7 @@ def list_(app, status, as_json) -> None:
     except DigestError as exc:
         raise fail(exc) from None
     if as_json:
-        _echo_json([members.as_json(s) for s in subs])
+        _echo_json([rules.as_json(s) for s in subs])
         return
     header = ("email", "name", "status", "topics", "frequency", "format")
     lines = [(s.email, s.name or "", s.status + (" (paused)" if s.paused else ""), _topics_label(s.topics),
@@ -174,7 +182,7 @@ def list_(app, status, as_json) -> None:
     Console().print(table)
 
 
-@subscribers.command()
+@members.command()
 @click.argument("email")
 @click.option("--json", "as_json", is_flag=True, help="Print the member as a JSON object.")
 @pass_app
@@ -192,7 +200,7 @@ def show(app, email, as_json) -> None:
     except DigestError as exc:
         raise fail(exc) from None
     if as_json:
-        _echo_json(members.as_json(sub))
+        _echo_json(rules.as_json(sub))
         return
     when = lambda t: f"{t:%Y-%m-%d %H:%M} UTC" if t else "-"  # noqa: E731
     fields = [
@@ -202,6 +210,7 @@ def show(app, email, as_json) -> None:
         ("consent", f"{sub.consent_source or '-'}, {when(sub.consent_at)}"),
         ("joined", when(sub.created_at)), ("confirmed", when(sub.confirmed_at)), ("left", when(sub.left_at)),
         ("links", f"version {sub.token_version}"),
+        *([("attributes", ", ".join(f"{k}={v}" for k, v in sub.attributes.items()))] if sub.attributes else []),
     ]
     for label, value in fields:
         click.echo(f"{label + ':':<11}{value}")
@@ -211,7 +220,7 @@ def show(app, email, as_json) -> None:
         click.echo(f"  {when(e['at'])}  {e['source']:<9} {e['action']}{detail}")
 
 
-@subscribers.command("set")
+@members.command("set")
 @click.argument("email")
 @click.option("--name", help='New name ("" to remove it).')
 @click.option("--topics", help='Comma-separated topic slugs, or "all".')
@@ -238,9 +247,9 @@ def set_(app, email, name, topics, frequency, fmt, status, paused, language, rev
         with app.db.begin() as conn:
             now = _now()
             sub = member_db.require(conn, email)
-            clean = members.clean_name(name, email=sub.email) if name is not None else None
-            chosen = members.parse_topics(topics, app.settings.topic_slugs, email=sub.email) if topics is not None else None
-            tag = None if language is None else members.check_language(language, app.settings.languages, email=sub.email)
+            clean = rules.clean_name(name, email=sub.email) if name is not None else None
+            chosen = rules.parse_topics(topics, app.settings.topic_slugs, email=sub.email) if topics is not None else None
+            tag = None if language is None else rules.check_language(language, app.settings.languages, email=sub.email)
             changes = {}
             if status is not None:
                 changes.update(member_db.set_status(conn, sub.id, status, source="cli", now=now))
@@ -254,7 +263,7 @@ def set_(app, email, name, topics, frequency, fmt, status, paused, language, rev
     click.echo(f"{sub.email}: {_change_text(changes) if changes else 'no change'}")
 
 
-@subscribers.command()
+@members.command()
 @click.argument("email")
 @pass_app
 def unsubscribe(app, email) -> None:
@@ -273,7 +282,7 @@ def unsubscribe(app, email) -> None:
     click.echo(f"unsubscribed {sub.email}" if changed else f"{sub.email} had already left ({sub.status})")
 
 
-@subscribers.command()
+@members.command()
 @click.argument("email")
 @pass_app
 def export(app, email) -> None:
@@ -291,7 +300,7 @@ def export(app, email) -> None:
     _echo_json(data)
 
 
-@subscribers.command()
+@members.command()
 @click.argument("email")
 @click.confirmation_option(prompt="Erase everything held about this member? It cannot be undone.",
                            help="Do not ask for confirmation.")
@@ -319,7 +328,7 @@ def forget(app, email) -> None:
     click.echo(f"forgot {email.strip()}" + (f" and deleted {removed} message(s) to them in {outbox}" if removed else ""))
 
 
-@subscribers.command("ask-confirm")
+@members.command("ask-confirm")
 @click.option("--transport", type=TransportChoice(), default=None,
               help="smtp (DIGEST_SMTP_URL) or file (DIGEST_OUTBOX). Default: config.")
 @pass_app
@@ -341,3 +350,8 @@ def ask_confirm(app, transport) -> None:
     web = create_app(app.settings, app.db, transport_factory=lambda: make_transport(kind, app.settings))
     asked, skipped = ask_confirmations(web, source="cli")
     click.echo(f"asked {asked} pending member(s) to confirm" + (f"; {skipped} asked recently, not again" if skipped else ""))
+
+
+members.add_command(sync)
+# The old name of the group (cron lines written before it was `members`): same commands, not in --help.
+subscribers = click.Group("subscribers", commands=members.commands, help=members.help, hidden=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import DigestError
+from ..membership.webhooks import Worker
 from ..web import create_app
 from ..web.hooks import server_options
 from ..web.serving import make_server
@@ -54,6 +55,7 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
         wsgi.extensions["digest"].mailer.notify(urgent=True)  # requests a stopped server left behind
         if settings.providers.configured:
             wsgi.extensions["digest-hooks"].worker.notify(urgent=True)  # providers' events it left untaken
+        hooks = Worker(app.db, settings).start()  # webhooks out: delivered from the outbox every 10 s
     except DigestError as exc:
         raise fail(exc) from None
     if weak:
@@ -69,3 +71,4 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
         pass
     finally:
         server.close()
+        hooks.stop()

@@ -27,6 +27,7 @@ class Editor:
     created_at: datetime
     last_sign_in_at: datetime | None
     notify: tuple[str, ...] = ("held",)  # the notices they get (editorial.editors.NOTICES)
+    role: str = "editor"  # or "membership": the desk's members pages only
 
     @property
     def display(self) -> str:
@@ -36,7 +37,7 @@ class Editor:
 def _editor(r) -> Editor:
     return Editor(id=r.id, email=r.email, name=r.name, has_password=bool(r.password_hash),
                   session_version=r.session_version, created_at=r.created_at, last_sign_in_at=r.last_sign_in_at,
-                  notify=tuple(k for k in (r.notify or "").split(",") if k))
+                  notify=tuple(k for k in (r.notify or "").split(",") if k), role=r.role)
 
 
 def get(conn: Connection, editor_id: int) -> Editor | None:
@@ -57,13 +58,13 @@ def list_editors(conn: Connection) -> list[Editor]:
     return [_editor(r) for r in conn.execute(select(editors).order_by(editors.c.email_key))]
 
 
-def add(conn: Connection, email: str, name: str | None, *, now: datetime, notify: tuple[str, ...] = ("held",)
-        ) -> Editor:
+def add(conn: Connection, email: str, name: str | None, *, now: datetime, notify: tuple[str, ...] = ("held",),
+        role: str = "editor") -> Editor:
     if get_by_email(conn, email) is not None:
         raise EditorError(email, "is already an editor")
     new_id = conn.execute(insert(editors).values(
         email=email, email_key=email.lower(), name=name, session_version=1, created_at=now,
-        notify=",".join(notify))).inserted_primary_key[0]
+        notify=",".join(notify), role=role)).inserted_primary_key[0]
     return get(conn, new_id)
 
 

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import SubscriberError
@@ -22,10 +22,13 @@ from ..members import (
     RowProblem,
     email_hash,
     email_key,
+    as_json,
     plan_import,
     refusal,
+    webhook_event,
 )
 from ..models import Subscriber, TopicSet
+from . import webhooks as webhook_db
 from .schema import (
     DELIVERY_STATES,
     decode_topics,
@@ -59,6 +62,8 @@ def _model(row) -> Subscriber:
         left_at=row.left_at,
         token_version=row.token_version,
         language=row.language or "",
+        attributes=json.loads(row.attributes or "{}"),
+        updated_at=row.updated_at,
     )
 
 
@@ -97,6 +102,48 @@ def list_subscribers(conn: Connection, status: str | None = None) -> list[Subscr
     return [_model(r) for r in conn.execute(q)]
 
 
+def page(conn: Connection, *, status: str | None = None, topic: str | None = None, frequency: str | None = None,
+         updated_since: datetime | None = None, after_id: int = 0, limit: int = 100,
+         search: str | None = None) -> list[Subscriber]:
+    """Members in id order after after_id (a cursor), filtered; topic: who gets it, all-topics members too.
+
+    search: part of the address or the name, whatever its case.
+    """
+    c = subscribers.c
+    q = select(subscribers).where(c.id > after_id).order_by(c.id).limit(limit)
+    if search:
+        pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = q.where(c.email_key.like(pattern, escape="\\") | func.lower(c.name).like(pattern, escape="\\"))
+    if status:
+        q = q.where(c.status == status)
+    if frequency:
+        q = q.where(c.frequency == frequency)
+    if updated_since is not None:
+        q = q.where(c.updated_at >= updated_since)
+    if topic:
+        q = q.where((c.topics == "") | (literal(",") + c.topics + literal(",")).like(f"%,{topic},%"))
+    return [_model(r) for r in conn.execute(q)]
+
+
+def recent_deliveries(conn: Connection, sub_id: int, limit: int = 10) -> list[dict]:
+    """A member's last deliveries, newest first: edition, state, attempts, when sent, the last error."""
+    q = (select(editions.c.key, deliveries.c.status, deliveries.c.attempts, deliveries.c.sent_at,
+                deliveries.c.last_error)
+         .join(editions, editions.c.id == deliveries.c.edition_id)
+         .where(deliveries.c.subscriber_id == sub_id).order_by(deliveries.c.id.desc()).limit(limit))
+    return [{"edition": r.key, "status": DELIVERY_STATES.get(r.status, str(r.status)), "attempts": r.attempts,
+             "sent_at": r.sent_at, "last_error": r.last_error} for r in conn.execute(q)]
+
+
+def recent_reports(conn: Connection, sub_id: int, limit: int = 10) -> list[dict]:
+    """Reports that came back about a member (bounces, complaints...), newest first."""
+    r_ = inbound_reports.c
+    q = (select(r_.kind, r_.status, r_.received_at, r_.outcome, r_.detail).where(r_.subscriber_id == sub_id)
+         .order_by(r_.id.desc()).limit(limit))
+    return [{"kind": r.kind, "status": r.status, "received_at": r.received_at, "outcome": r.outcome,
+             "diagnostic": json.loads(r.detail or "{}").get("diagnostic")} for r in conn.execute(q)]
+
+
 def is_suppressed(conn: Connection, email: str) -> bool:
     """True if the address was forgotten (only its hash is kept)."""
     q = select(suppressions.c.email_hash).where(suppressions.c.email_hash == email_hash(email))
@@ -108,11 +155,21 @@ def is_suppressed(conn: Connection, email: str) -> bool:
 
 def add_event(conn: Connection, sub_id: int, source: str, action: str, detail: dict | None,
               now: datetime) -> None:
-    """Record one change to a member: who or what did it, and what changed."""
+    """Record one change to a member: who or what did it, and what changed.
+
+    Every door (CLI, pages, API, sync, bounces) records its changes here, so
+    this is where the webhook event for a change is written: in the same
+    transaction, so it exists exactly when the change was committed.
+    """
     conn.execute(insert(events).values(
         subscriber_id=sub_id, at=now, source=source, action=action,
         detail=json.dumps(detail or {}, ensure_ascii=False),
     ))
+    event = webhook_event(action, detail or {})
+    if event and webhook_db.listens(conn, event):
+        sub = get_by_id(conn, sub_id)
+        webhook_db.enqueue(conn, event, f"member:{sub_id}",
+                           {"member": as_json(sub), "change": detail or {}, "source": source}, now=now)
 
 
 def list_events(conn: Connection, sub_id: int) -> list[dict]:
@@ -133,7 +190,8 @@ def last_event_at(conn: Connection, sub_id: int, actions: Sequence[str]) -> date
 
 
 def create(conn: Connection, email: str, name: str | None, topics: Sequence[str], frequency: str,
-           fmt: str, *, status: str, source: str, now: datetime, language: str = "") -> Subscriber:
+           fmt: str, *, status: str, source: str, now: datetime, language: str = "",
+           attributes: dict[str, str] | None = None) -> Subscriber:
     """Insert a member (no checks beyond the unique address) and record "subscribe"."""
     active = status == "active"
     sub_id = conn.execute(insert(subscribers).values(
@@ -141,9 +199,11 @@ def create(conn: Connection, email: str, name: str | None, topics: Sequence[str]
         topics=encode_topics(TopicSet(topics)), frequency=frequency, format=fmt, paused=False,
         consent_source=source, consent_at=now if active else None,
         created_at=now, updated_at=now, token_version=1, hard_bounces=0, language=language,
+        attributes=_attributes_json(attributes or {}),
     )).inserted_primary_key[0]
-    detail = {"status": status, "topics": list(topics), "frequency": frequency, "format": fmt}
-    add_event(conn, sub_id, source, "subscribe", {**detail, "language": language} if language else detail, now)
+    detail = {"status": status, "topics": list(topics), "frequency": frequency, "format": fmt,
+              **({"language": language} if language else {}), **({"attributes": attributes} if attributes else {})}
+    add_event(conn, sub_id, source, "subscribe", detail, now)
     return get_by_id(conn, sub_id)
 
 
@@ -189,8 +249,9 @@ def confirm(conn: Connection, sub_id: int, *, source: str, now: datetime) -> Sub
 
 def update_preferences(conn: Connection, sub_id: int, *, topics: Sequence[str] | None = None,
                        frequency: str | None = None, format: str | None = None,  # noqa: A002
-                       paused: bool | None = None, name: str | None = _UNSET, source: str,
-                       now: datetime, language: str | None = None) -> dict[str, list]:
+                       paused: bool | None = None, name: str | None = _UNSET,
+                       attributes: dict[str, str] | None = None, source: str, now: datetime,
+                       language: str | None = None, why: dict | None = None) -> dict[str, list]:
     """Change what a member gets; None leaves a field as it is (name: pass None to clear).
 
     Returns {"field": [old, new]} for what changed, also recorded as a
@@ -206,14 +267,22 @@ def update_preferences(conn: Connection, sub_id: int, *, topics: Sequence[str] |
     for fld, new in (("frequency", frequency), ("format", format), ("paused", paused), ("language", language)):
         if new is not None and new != getattr(sub, fld):
             changes[fld], values[fld] = [getattr(sub, fld), new], new
+    if attributes is not None and attributes != sub.attributes:
+        changes["attributes"] = [dict(sub.attributes), dict(attributes)]
+        values["attributes"] = _attributes_json(attributes)
     if changes:
         conn.execute(update(subscribers).where(subscribers.c.id == sub_id).values(updated_at=now, **values))
-        add_event(conn, sub_id, source, "preferences", changes, now)
+        add_event(conn, sub_id, source, "preferences", {**changes, **(why or {})}, now)  # why: who, and their reason
     return changes
 
 
+def _attributes_json(attributes: dict[str, str]) -> str:
+    return json.dumps(dict(sorted(attributes.items())), ensure_ascii=False, separators=(",", ":"))
+
+
 # Status changes, named for the audit trail.
-_ACTION = {"unsubscribed": "unsubscribe", "bounced": "bounce", "complained": "complaint", "pending": "status"}
+_ACTION = {"unsubscribed": "unsubscribe", "bounced": "bounce", "complained": "complaint", "pending": "status",
+           "lapsed": "lapse"}
 
 
 def set_status(conn: Connection, sub_id: int, status: str, *, source: str, now: datetime,
@@ -227,7 +296,9 @@ def set_status(conn: Connection, sub_id: int, status: str, *, source: str, now: 
     if status == sub.status:
         return {}
     values: dict[str, Any] = {"status": status, "updated_at": now}
-    if status == "active":
+    if status == "active" and sub.status == "lapsed":  # back in the membership system: consent as it was
+        action = "return"
+    elif status == "active":
         action = "confirm" if sub.status == "pending" else "resubscribe"
         values.update(left_at=None, hard_bounces=0, consent_source=source, consent_at=now)
         if sub.status == "pending":
@@ -327,6 +398,36 @@ def import_members(conn: Connection, rows: Iterable[MemberRow], problems: Iterab
     return plan
 
 
+def members_by_key(conn: Connection) -> dict[str, Subscriber]:
+    """Every member by email_key (a complete sync compares the export with all of them)."""
+    return {r.email_key: _model(r) for r in conn.execute(select(subscribers).order_by(subscribers.c.id))}
+
+
+def suppressed_among(conn: Connection, emails: Iterable[str]) -> set[str]:
+    """The email_hash() of those of these addresses that were forgotten."""
+    return _suppressed(conn, [email_hash(e) for e in emails])
+
+
+def apply_sync(conn: Connection, plan, *, source: str = "sync", now: datetime) -> None:
+    """Carry out a SyncPlan (digest.membership.plan) through the same functions as every other door.
+
+    New members are active (the membership system vouches for them); a lapsed
+    member who reappears is active again; missing members are lapsed.
+    """
+    for row in plan.added:
+        create(conn, row.email, row.name, row.topics or (), row.frequency or "weekly", row.format or "html",
+               status="active", source=source, now=now, attributes=dict(row.attributes or ()))
+    for sub, changes in plan.changed:
+        new = {fld: pair[1] for fld, pair in changes.items()}
+        if "status" in new:
+            set_status(conn, sub.id, new["status"], source=source, now=now)
+        update_preferences(conn, sub.id, topics=new.get("topics"), frequency=new.get("frequency"),
+                           format=new.get("format"), name=new.get("name", _UNSET),
+                           attributes=new.get("attributes"), source=source, now=now)
+    for sub in plan.lapsed:
+        set_status(conn, sub.id, "lapsed", source=source, now=now, why={"reason": "not in the membership export"})
+
+
 # ---------------------------------------------------------------- the member's own data
 
 
@@ -366,6 +467,7 @@ def forget(conn: Connection, sub_id: int, *, now: datetime) -> None:
     conn.execute(update(inbound_reports).where(inbound_reports.c.subscriber_id == sub_id)
                  .values(subscriber_id=None, detail="{}"))  # a report quotes the address
     conn.execute(delete(subscribers).where(subscribers.c.id == sub_id))
+    webhook_db.scrub(conn, f"member:{sub_id}")
     if not is_suppressed(conn, sub.email):
         conn.execute(insert(suppressions).values(email_hash=email_hash(sub.email), reason="forgotten",
                                                  created_at=now))

@@ -23,13 +23,14 @@ class SubscribeRequest:
     format: str
     requested_at: datetime
     language: str = ""  # chosen on the form; "": the organisation's first
+    kind: str = "subscribe"  # or "link": email the member their preferences link
 
 
 def add(conn: Connection, email: str, name: str | None, topics: Sequence[str], frequency: str, fmt: str,
-        now: datetime, language: str = "") -> int:
+        now: datetime, language: str = "", *, kind: str = "subscribe") -> int:
     result = conn.execute(insert(subscribe_requests).values(
         email=email, name=name, topics=encode_topics(TopicSet(topics)), frequency=frequency, format=fmt, requested_at=now,
-        language=language))
+        language=language, kind=kind))
     return result.inserted_primary_key[0]
 
 
@@ -46,7 +47,7 @@ def take_oldest(conn: Connection) -> SubscribeRequest | None:
         gone = conn.execute(delete(subscribe_requests).where(subscribe_requests.c.id == row.id)).rowcount
         if gone == 1:
             return SubscribeRequest(row.id, row.email, row.name, decode_topics(row.topics), row.frequency,
-                                    row.format, row.requested_at, row.language or "")
+                                    row.format, row.requested_at, row.language or "", row.kind)
 
 
 def waiting(conn: Connection) -> int:

@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0012_sending"
+SCHEMA_REVISION = "0012_members"
 
 metadata = MetaData(
     naming_convention={
@@ -194,6 +194,9 @@ subscribers = Table(
     Column("token_version", Integer, nullable=False, default=1),
     Column("hard_bounces", Integer, nullable=False, default=0),
     Column("language", String(35), nullable=False, default="", server_default=""),  # "": not chosen
+    # What the membership system says beyond our fields (region, grade...): a JSON object (0012).
+    Column("attributes", Text, nullable=False, default="{}", server_default="{}"),
+    Index("ix_subscribers_updated_at", "updated_at"),  # the API's updated_since
     # Covers "who is due for an edition" (and their variant) without touching the table.
     Index("ix_subscribers_due", "frequency", "status", "paused", "topics", "format"),
 )
@@ -360,6 +363,8 @@ editors = Table(
     Column("notify", String(100), nullable=False, server_default="held"),  # notices they get, "a,b"; "": none
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_sign_in_at", UTCDateTime),
+    # "editor": the whole desk; "membership": only /desk/members (0012_members)
+    Column("role", String(12), nullable=False, default="editor", server_default="editor"),
 )
 
 # No foreign key: the trail outlives an editor who is removed.
@@ -390,4 +395,53 @@ subscribe_requests = Table(
     Column("format", String(10), nullable=False),
     Column("requested_at", UTCDateTime, nullable=False),
     Column("language", String(35), nullable=False, default="", server_default=""),  # the page's, as the member chose
+    # "subscribe" (the form), or "link": "email me my preferences link" (0012_members)
+    Column("kind", String(12), nullable=False, default="subscribe", server_default="subscribe"),
+)
+
+
+# API tokens (migration 0012): only the sha256 of each token is kept; the
+# token itself is printed once by `digest tokens add`.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(16), nullable=False, unique=True),  # short: events.source is "api:NAME"
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(200), nullable=False),  # comma-separated: members:read,members:write,...
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+)
+
+# Receivers of webhooks out (0012); secret is the Standard Webhooks "whsec_..." key.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("events", String(500), nullable=False),  # comma-separated event types
+    Column("secret", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One event for one endpoint, written in the transaction of the change it
+# reports; a worker delivers them in id order per order_key ("member:ID").
+# No foreign keys: a removed endpoint's failed rows stay readable.
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("endpoint_id", Integer, nullable=False),
+    Column("msg_id", String(40), nullable=False, unique=True),  # webhook-id: the same on every retry
+    Column("event", String(40), nullable=False),
+    Column("order_key", String(60), nullable=False),
+    Column("payload", Text, nullable=False),  # the JSON body, as signed
+    Column("status", String(10), nullable=False, default="pending", server_default="pending"),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("next_at", UTCDateTime, nullable=False),  # not tried before then
+    Column("lease_until", UTCDateTime),  # a worker holds it until then
+    Column("last_error", String(500)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime),  # delivered or given up
+    Index("ix_webhook_outbox_status_id", "status", "id"),
 )

@@ -5,9 +5,12 @@
     result.held                                       # keys the gate held ([]: every edition went)
     result.sent                                       # SendStats, or None when the run only queued
 
-In order: read what came back (bounced members are not queued), fetch the
-sources, then for each window the gate, build (once), queue, and - when the
-gate holds it - one short notice to the editors; last, send what is due.
+In order: read what came back (bounced members are not queued), sync the
+members from the membership system ([members.sync] before_run: a failed or
+braked sync holds every edition like a failed source), fetch the sources,
+then for each window the gate, build (once), queue, and - when the gate
+holds it - one short notice to the editors; last, send what is due and
+deliver the webhooks out that are due.
 The desk's Queue is the same call without fetching, notices or sending
 (`Mailing(..., fetch=False, tell=False)`): it gates on the last fetch.
 
@@ -35,6 +38,8 @@ from ..db import editions as edition_db
 from ..edition.periods import previous_period
 from ..errors import ConfigError, DeliveryError, DigestError
 from ..ingest.store import SourceReport, refresh_sources
+from ..membership.sync import sync_before_run
+from ..membership.webhooks import DeliveryStats, deliver_due
 from ..models import FREQUENCIES, Edition, Window
 from ..sending.processes import send_all, transports_for
 from ..sending.transports import SendResult, kind_of, make_transport
@@ -78,6 +83,7 @@ class MailingReport:
 class MailingResult:
     editions: list[MailingReport] = field(default_factory=list)
     sent: SendStats | None = None
+    webhooks: DeliveryStats | None = None  # webhooks out delivered after the send; None: the run only queued
 
     @property
     def held(self) -> list[str]:
@@ -103,6 +109,9 @@ class Steps:
         """Before the send: (a context the send runs in, a progress callback)."""
         return contextlib.nullcontext(), None
 
+    def webhooks(self, stats: DeliveryStats) -> None:
+        """Webhooks out delivered after the send (and those that must wait for a retry)."""
+
 
 def run_mailing(db: Database, settings: Settings, mailing: Mailing, steps: Steps | None = None, *,
                 clock: Callable[[], datetime]) -> MailingResult:
@@ -111,15 +120,17 @@ def run_mailing(db: Database, settings: Settings, mailing: Mailing, steps: Steps
     kind = mailing.transport or settings.transport
     if mailing.send is not None or mailing.tell:
         check_transport(kind, settings)  # a transport that cannot work at all fails before anything is done
+    held_by: list[str] = []
     if mailing.fetch:
         read_bounces(db, settings, steps, clock=clock)
+        held_by = sync_before_run(db, settings, now=clock())  # [members.sync] before_run; a failed sync holds
         failed = fetch_sources(db, settings, now=clock(), windows=mailing.windows, on_run=steps.source)
     else:
         failed = failed_sources(db, settings)
     result = MailingResult()
     for window in mailing.windows:
         report = prepare_edition(db, settings, window, failed, now=clock(), force_reason=mailing.force_reason,
-                                 forced_by=mailing.forced_by)
+                                 forced_by=mailing.forced_by, held_by=held_by)
         if report.held and mailing.tell:
             report.editors, report.told = tell_editors(
                 db, settings, window.key, report.held, lambda: make_transport(kind, settings), now=clock(),
@@ -128,6 +139,10 @@ def run_mailing(db: Database, settings: Settings, mailing: Mailing, steps: Steps
         steps.edition(report)
     if mailing.send is not None:
         result.sent = send_due(db, settings, kind, mailing.send, steps)
+        # Webhooks out that are due (edition.sent, member events), for installs without `digest serve`;
+        # a receiver that is down is retried later, never a failed mailing.
+        result.webhooks = deliver_due(db, settings, now=clock())
+        steps.webhooks(result.webhooks)
     return result
 
 
@@ -198,7 +213,7 @@ def undated_at(windows: Sequence[Window], now: datetime) -> datetime | None:
 
 
 def prepare_edition(db: Database, settings: Settings, window: Window, failed: Mapping[str, str], *, now: datetime,
-                    force_reason: str | None = None, forced_by: str = "") -> MailingReport:
+                    force_reason: str | None = None, forced_by: str = "", held_by: Sequence[str] = ()) -> MailingReport:
     """Gate, then build (once) and queue the edition of a window.
 
     An edition already queued is left as it is (its sending goes on). Before
@@ -215,7 +230,7 @@ def prepare_edition(db: Database, settings: Settings, window: Window, failed: Ma
         return report
     planned = plan_edition(db, settings, window) if existing is None else None
     count = len((existing or planned).items)
-    problems = gate_problems(db, settings, window, failed, count)
+    problems = [*held_by, *gate_problems(db, settings, window, failed, count)]  # held_by: the members sync
     if problems and not force_reason:
         report.held = problems
         return report

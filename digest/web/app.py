@@ -14,7 +14,7 @@ from ..config import web_option as _web_option
 from ..db import Database
 from ..errors import DatabaseBusyError, DatabaseError, TokenError
 from ..sending.transports import make_transport
-from . import clicks, desk, editions, hooks, preferences, subscribe, unsubscribe
+from . import api, clicks, desk, editions, hooks, preferences, subscribe, unsubscribe
 from .common import PAGE_CSP, WebState, error_page, install_languages
 from .mailer import Mailer
 
@@ -77,6 +77,7 @@ def create_app(
     app.extensions["digest-bursts"] = clicks.BurstDetector()
     desk.register(app, state)  # the edition desk, /desk/ (editors only)
     hooks.register(app, state, hooks_fetch)  # /hooks/*: each on only with its [providers.NAME]
+    api.register(app, state)  # the HTTP API, /api/v1/ (API tokens)
 
     app.context_processor(lambda: {"org": state.org})
     app.add_url_rule("/assets/site.css", "stylesheet", lambda: _stylesheet(state))
@@ -103,6 +104,10 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        if api.is_api(request.path):  # the API answers in problem details, never with a page
+            return api.problem_response(exc.code or 400, (exc.name or "error").lower().replace(" ", "-"),
+                                        exc.description or exc.name or "error", headers=dict(
+                                            (k, v) for k, v in exc.get_headers() if k.lower() != "content-type"))
         kind = {404: "not-found", 405: "method", 413: "too-large", 429: "too-many"}.get(exc.code or 500, "bad-request")
         resp = error_page(kind, exc.code or 400)
         for name, value in exc.get_headers():  # Allow for 405, Retry-After for 429
@@ -115,6 +120,10 @@ def _register_errors(app: Flask) -> None:
         # One line, no traceback: busy is the expected case (503, come back); anything else is ours (500).
         busy = isinstance(exc, DatabaseBusyError)
         log.warning("%s %s: %s", request.method, request.path, exc)
+        if api.is_api(request.path):
+            return api.problem_response(503 if busy else 500, "busy" if busy else "server", "the database is "
+                                        + ("busy; try again" if busy else "not usable; it is logged"),
+                                        headers={"Retry-After": str(RETRY_AFTER_BUSY)} if busy else None)
         resp = error_page("busy" if busy else "server", 503 if busy else 500)
         if busy:
             resp.headers["Retry-After"] = str(RETRY_AFTER_BUSY)
@@ -123,6 +132,8 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _server_error(exc: Exception):
         log.exception("error on %s %s", request.method, request.path)
+        if api.is_api(request.path):
+            return api.problem_response(500, "server", "something went wrong on our side; it is logged")
         return error_page("server", 500)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from werkzeug.exceptions import TooManyRequests
 
 from ..db import members as member_db
@@ -121,8 +121,11 @@ def subscribe():
 
 def handle_request(conn, req: request_db.SubscribeRequest):
     """The mail worker's decision for one recorded request (in its transaction): a sender, or None."""
-    outgoing = _decide(conn, req.email, req.name, req.topics, req.frequency, req.format, req.requested_at,
-                       req.language)
+    if req.kind == "link":
+        outgoing = _decide_link(conn, req.email, req.requested_at)
+    else:
+        outgoing = _decide(conn, req.email, req.name, req.topics, req.frequency, req.format, req.requested_at,
+                           req.language)
     if outgoing is None:
         return None
     return lambda: _send(req.email, *outgoing)
@@ -151,15 +154,68 @@ def _decide(conn, email: str, name, topics, frequency: str, fmt: str, now, langu
     return kind, existing.name, url, existing.language
 
 
+def _decide_link(conn, email: str, now):
+    """"Email me my preferences link": the member's own links, at most once per resend_minutes.
+
+    Strangers, forgotten addresses, bounced and complained members get nothing
+    (mail to them failed or was unwanted); pending members get the confirmation again.
+    """
+    st = state()
+    sub = member_db.get_by_email(conn, email)
+    if sub is None or sub.status in ("bounced", "complained"):
+        return None
+    last = member_db.last_event_at(conn, sub.id, ("link-request", "subscribe-request"))  # emails we sent on request
+    if last is not None and now - last < timedelta(minutes=st.resend_minutes):
+        return None
+    kind = "confirm" if sub.status == "pending" else "link"
+    member_db.add_event(conn, sub.id, "web", "link-request", {"status": sub.status, "email": kind}, now)
+    if kind == "confirm":
+        return kind, sub.name, st.links.confirm_url(sub.id, sub.token_version), sub.language
+    return kind, sub.name, st.links.preferences_url(sub.id, sub.token_version), sub.language
+
+
+def request_link(email: str) -> None:
+    """Record an "email me my preferences link" request: the same work for every address (the worker decides)."""
+    st = state()
+    with st.db.begin() as conn:
+        request_db.add(conn, email, None, (), "weekly", "html", st.now(), kind="link")
+
+
+@bp.get("/preferences-link")
+def link_form():
+    return page("preferences_link.html", email="", error=None)
+
+
+@bp.post("/preferences-link")
+def link_request():
+    st = state()
+    wait = st.limiter.hit(request.remote_addr or "unknown")
+    if wait:
+        raise TooManyRequests(retry_after=int(wait + 0.999))
+    shown = request.form.get("email", "").strip()[:320]
+    _ = words().gettext
+    try:
+        email = normalise_email(shown)
+    except SubscriberError:
+        return page("preferences_link.html", 400, email=shown, error=_("Enter an email address like name@example.org."))
+    request_link(email)
+    resp = page("link_sent.html", email=email)
+    resp.call_on_close(st.mailer.notify)
+    return resp
+
+
 def _send(email: str, kind: str, name: str | None, url: str, lang: str = "") -> None:
-    """Send the confirmation (or come-back) email, in the member's language; a failure is logged, never shown."""
+    """Send the confirmation, come-back, link or welcome email, in the member's language; a failure is logged,
+    never shown (same page for all)."""
     st = state()
     use_language(lang)
     s = st.settings
     context = {"kind": kind, "name": name, "url": url, "days": st.confirm_days, "org": st.org, "c": st.palette}
     _ = words().gettext
-    subject = (_("Confirm your subscription to %(organisation)s") if kind == "confirm"
-               else _("Subscribe again to %(organisation)s")) % {"organisation": s.organisation}
+    subject = {"confirm": _("Confirm your subscription to %(organisation)s"),
+               "link": _("Your link to your %(organisation)s digest preferences"),
+               "welcome": _("Welcome to the %(organisation)s digest")}.get(
+                   kind, _("Subscribe again to %(organisation)s")) % {"organisation": s.organisation}
     message = Outgoing(s).notice(email, subject, render_template("confirm_email.txt", **context),
                                  render_template("confirm_email.html", **context), kind="subscribe",
                                  date=st.now())
@@ -193,13 +249,30 @@ def confirm_page(token: str):
 @bp.post("/confirm/<token>")
 def confirm(token: str):
     st = state()
+    confirmed = False
     with st.db.begin() as conn:
         sub = load_member(conn, "confirm", token, max_age=st.confirm_days * 86400)
         if sub.status == "pending":
             sub = member_db.confirm(conn, sub.id, source="web", now=st.now())
+            confirmed = True
         elif sub.status != "active":
             raise TokenError("the member left after this link was sent")
-    return page("confirmed.html", member=sub, links=tokens_for(sub))
+    resp = page("confirmed.html", member=sub, links=tokens_for(sub))
+    if confirmed and st.settings.member_welcome:
+        app = current_app._get_current_object()
+
+        def send_welcome():  # after the answer has gone: the page does not wait for the mail server
+            with app.app_context():
+                welcome(sub)
+        resp.call_on_close(send_welcome)
+    return resp
+
+
+def welcome(sub) -> None:
+    """[members] welcome = true: a welcome email with the member's preferences link (never for imports or syncs)."""
+    st = state()
+    if st.settings.member_welcome:
+        _send(sub.email, "welcome", sub.name, st.links.preferences_url(sub.id, sub.token_version), sub.language)
 
 
 def ask_confirmations(app, *, source: str = "cli") -> tuple[int, int]:

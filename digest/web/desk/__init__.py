@@ -15,6 +15,7 @@ Routes (views in the modules of this package):
     POST /desk/preview/test       "send me a test"
     POST /desk/edition/build      "build this edition" (and /desk/edition/queue)
     GET  /desk/audit              what editors did
+    GET  /desk/members...         the members: search, a member's page, change, forget, CSV (desk/members.py)
 
 Nothing here is reachable without a session: a GET goes to the sign-in page,
 a POST gets 401. Every POST carries the session's CSRF token. The session is

@@ -10,7 +10,7 @@ from flask import Flask, Response, g, redirect, render_template, request, sessio
 from ...editorial.editors import EditorLinks, desk_option
 from ...signing import Signing
 from ..common import RateLimiter, WebState, state
-from . import approve, auth, preview, week  # noqa: F401  (their routes join the blueprint)
+from . import approve, auth, members, preview, week  # noqa: F401  (their routes join the blueprint)
 from .core import DESK_CSP, PUBLIC, DeskSessionInterface, DeskState, bp, current_editor
 from .pages import desk_error
 
@@ -45,6 +45,8 @@ def _guard():
     if request.method == "POST":
         if g.editor is None and not public:
             return desk_error("session", 401)
+        if members.staff_guard(g.editor, public) is not None:  # membership staff: the members pages only
+            return desk_error("forbidden", 403)
         sent = request.form.get("csrf", "")
         if not (session.get("csrf") and sent and hmac.compare_digest(sent, session["csrf"])):
             return desk_error("form", 400)
@@ -52,7 +54,7 @@ def _guard():
     if g.editor is None and not public:
         target = request.full_path if request.query_string else request.path
         return redirect(url_for("desk.sign_in", next=target), 303)
-    return None
+    return members.staff_guard(g.editor, public)
 
 
 @bp.after_request

@@ -16,6 +16,7 @@ ERRORS = {
              "It has been used already, has expired, or a newer link replaced it. Ask for a new one below."),
     "too-many": ("Too many attempts", "Wait a few minutes before trying again."),
     "not-found": ("Not found", "There is nothing here. It may have been removed."),
+    "forbidden": ("Not for your role", "Membership staff use the members pages only. Nothing was changed."),
 }
 
 
