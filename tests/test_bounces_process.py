@@ -219,3 +219,23 @@ def test_the_addresses_reports_come_back_to(world, settings):
     plain = addresses_for(replace(settings, unsubscribe_mailto=" leave@x.example "))
     assert (plain.bounce, plain.unsubscribe) == (settings.sender_address, "leave@x.example")
     assert Processor(None, settings, clock=lambda: NOW).return_path is None  # no VERP without a bounce address
+
+
+def test_two_processes_racing_on_one_report_change_the_member_once(world, db, monkeypatch):
+    """The second process looks before the first has committed, then loses on the unique key."""
+    from digest.db import reports as reports_db
+
+    bob = world["bob"]
+    raw = s.postfix_dsn(to=bob["verp"], recipient="bob@example.net", original=bob["original"], status="5.2.2")
+    first = world["proc"].process(raw, "one")
+    real_seen, looks = reports_db.seen, []
+
+    def seen_too_early(conn, key):
+        looks.append(key)
+        return None if len(looks) == 1 else real_seen(conn, key)
+
+    monkeypatch.setattr(reports_db, "seen", seen_too_early)
+    second = world["proc"].process(raw, "two")
+    assert (second.key, second.kind, second.folder, second.outcome, second.why, second.duplicate) == (
+        first.key, "bounce", "processed", "counted", "seen before", True)
+    assert len(events(db, bob["id"])) == 1 and len(rows(db)) == 1
