@@ -339,3 +339,24 @@ def test_a_report_for_a_member_who_left(db):
     d = table.decide(Report("bounce", "dsn", status="5.2.2"), member_status="bounced", failures_before=0,
                      policy=POLICY)
     assert (d.outcome, d.why) == ("counted", "5.2.2; member already bounced")
+
+
+def test_defaults_and_edges_of_the_doors(db):
+    from digest.errors import SubscriberError
+
+    d = table.decide_kind("unsubscribe", member_status="active", failures_before=0, policy=POLICY)
+    assert d.why == "asked to leave"
+    with db.begin() as conn:
+        with pytest.raises(SubscriberError) as e:
+            apply(conn, "complaint", 31337, when=NOW, via=table.REPORT, policy=POLICY)
+    assert (e.value.email, e.value.reason) == ("subscriber #31337", "no such subscriber")
+    sub_id = member(db)
+    long_key = "k" * 400
+    with db.begin() as conn:
+        apply_event(conn, key=long_key, kind="transient", member_id=sub_id, when=NOW, source="ses", policy=POLICY)
+        for again in (long_key, long_key[:300]):  # stored and looked up by its first 300 characters
+            assert apply_event(conn, key=again, kind="transient", member_id=sub_id, when=NOW, source="ses",
+                               policy=POLICY) is None
+    with db.connect() as conn:
+        [counted] = [e for e in member_db.list_events(conn, sub_id) if e["source"] == "webhook"]
+    assert counted["action"] == "bounce"
