@@ -132,10 +132,11 @@ def test_a_maildir_is_filed_and_the_limit_holds(world, tmp_path):  # noqa: F811
                              message_id=f"<{who['delivery']}@relay>"))
     md.add(s.garbled())
     result = fetch_maildir(tmp_path / "md", world["proc"], limit=2)
-    assert [p.outcome for _, p in result.items] == ["bounced", "bounced"]
-    assert len(mailbox.Maildir(str(tmp_path / "md"), create=False)) == 1
+    assert len(result.items) == 2 and len(mailbox.Maildir(str(tmp_path / "md"), create=False)) == 1
     rest = fetch_maildir(tmp_path / "md", world["proc"])
-    assert [(p.outcome, p.folder) for _, p in rest.items] == [("quarantined", "quarantine")]
+    assert len(rest.items) == 1
+    assert sorted((p.outcome, p.folder) for _, p in result.items + rest.items) == [
+        ("bounced", "processed"), ("bounced", "processed"), ("quarantined", "quarantine")]
     box = mailbox.Maildir(str(tmp_path / "md"), create=False)
     assert (len(box), len(box.get_folder("processed")), len(box.get_folder("quarantine"))) == (0, 2, 1)
 
