@@ -308,3 +308,55 @@ def test_an_event_for_an_unknown_delivery_falls_back_to_the_member_given_and_for
 def test_a_bounce_without_a_status_is_5_0_0_for_the_permanent_list():
     assert table.report_kind(Report("bounce", "text"), BounceSettings(permanent=("5.0.0",))) == "permanent"
     assert table.report_kind(Report("bounce", "text", status="5.0.0"), POLICY) == "transient"
+
+
+def test_the_send_door_applies_each_failed_delivery_of_a_commit_to_its_member(db):
+    from sqlalchemy import select
+
+    from digest.bounces.apply import record_refusals
+    from digest.db.schema import subscribers
+
+    ada, bob, cy = member(db), member(db, "bob@example.net"), member(db, "cy@example.net")
+    a1, a2 = delivery(db, ada), delivery(db, ada, "2017-W26")
+    b1, c1 = delivery(db, bob), delivery(db, cy)
+    with db.begin() as conn:
+        record_refusals(conn, {b1: "transient", c1: "gave-up", a2: "transient", a1: "permanent"}, now=NOW,
+                        policy=POLICY)
+    with db.connect() as conn:
+        counts = dict(conn.execute(select(subscribers.c.id, subscribers.c.hard_bounces)).all())
+        trail = {m: [e["detail"] for e in member_db.list_events(conn, m) if e["source"] == "system"]
+                 for m in (ada, bob, cy)}
+    assert (status_of(db, ada), status_of(db, bob), status_of(db, cy)) == ("bounced", "active", "active")
+    assert counts == {ada: 2, bob: 1, cy: 0}
+    # The permanent refusal first (it bounces), then the other one only counts.
+    assert trail[ada] == [{"hard_bounces": [0, 1], "status": ["active", "bounced"]}, {"hard_bounces": [1, 2]}]
+    assert trail[bob] == [{"hard_bounces": [0, 1]}] and trail[cy] == []
+
+
+def test_a_report_for_a_member_who_left(db):
+    d = table.decide(Report("complaint", "arf"), member_status="complained", failures_before=0, policy=POLICY)
+    assert (d.outcome, d.why) == ("unchanged", "already complained")
+    d = table.decide(Report("bounce", "dsn", status="5.2.2"), member_status="bounced", failures_before=0,
+                     policy=POLICY)
+    assert (d.outcome, d.why) == ("counted", "5.2.2; member already bounced")
+
+
+def test_defaults_and_edges_of_the_doors(db):
+    from digest.errors import SubscriberError
+
+    d = table.decide_kind("unsubscribe", member_status="active", failures_before=0, policy=POLICY)
+    assert d.why == "asked to leave"
+    with db.begin() as conn:
+        with pytest.raises(SubscriberError) as e:
+            apply(conn, "complaint", 31337, when=NOW, via=table.REPORT, policy=POLICY)
+    assert (e.value.email, e.value.reason) == ("subscriber #31337", "no such subscriber")
+    sub_id = member(db)
+    long_key = "k" * 400
+    with db.begin() as conn:
+        apply_event(conn, key=long_key, kind="transient", member_id=sub_id, when=NOW, source="ses", policy=POLICY)
+        for again in (long_key, long_key[:300]):  # stored and looked up by its first 300 characters
+            assert apply_event(conn, key=again, kind="transient", member_id=sub_id, when=NOW, source="ses",
+                               policy=POLICY) is None
+    with db.connect() as conn:
+        [counted] = [e for e in member_db.list_events(conn, sub_id) if e["source"] == "webhook"]
+    assert counted["action"] == "bounce"

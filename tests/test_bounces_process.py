@@ -142,6 +142,7 @@ def test_a_report_naming_two_of_our_deliveries_is_nobodys(world, db):
     done = world["proc"].process(raw, "x")
     assert (done.folder, done.outcome) == ("quarantine", "quarantined")
     assert status_of(db, ada["id"]) == status_of(db, bob["id"]) == "active"
+    assert "attributed" not in json.loads(rows(db)[0]["detail"])
 
 
 def test_a_forged_verp_token_and_an_unknown_delivery_are_not_attributed(world, db):
@@ -153,6 +154,8 @@ def test_a_forged_verp_token_and_an_unknown_delivery_are_not_attributed(world, d
         assert (done.outcome, done.why) == (
             "quarantined", "not attributable to a delivery: no VERP token or signed link of ours in it")
     assert [json.loads(r["detail"])["reason"] for r in rows(db)] == [done.why, done.why]
+    assert [(r["outcome"], r["folder"]) for r in rows(db)] == [("quarantined", "quarantine")] * 2
+    assert done.key == "<f.1@x>"
     assert status_of(db, world["ada"]["id"]) == "active"
 
 
@@ -189,9 +192,12 @@ def test_what_is_not_actionable_or_not_understood_is_filed(world, db):
     assert (auto.kind, auto.folder, auto.outcome, auto.email) == ("auto-reply", "processed", "ignored", None)
     assert auto.why.startswith("automatic reply")
     junk = world["proc"].process(s.garbled(), "x")
-    assert (junk.kind, junk.folder, junk.outcome) == ("unknown", "quarantine", "quarantined")
+    assert (junk.key, junk.kind, junk.folder, junk.outcome) == (
+        "<garbled.1@nowhere.example>", "unknown", "quarantine", "quarantined")
+    assert auto.key == "<AM6PR01MB9876.auto@mail.example.net>" and junk.why
     assert [(r["outcome"], r["folder"], r["subscriber_id"]) for r in rows(db)] == [
         ("ignored", "processed", ada["id"]), ("quarantined", "quarantine", None)]
+    assert [json.loads(r["detail"]).get("reason") for r in rows(db)] == [auto.why, junk.why]
     assert status_of(db, ada["id"]) == "active" and events(db, ada["id"]) == []
 
 
@@ -201,9 +207,10 @@ def test_a_report_about_a_forgotten_member_keeps_nothing_of_them(world, db):
         member_db.forget(conn, ada["id"], now=NOW)
     done = world["proc"].process(s.postfix_dsn(to=ada["verp"], recipient="ada@example.net",
                                                original=ada["original"]), "x")
-    assert (done.folder, done.outcome, done.why, done.email) == ("processed", "ignored", "the member was forgotten",
-                                                                 None)
+    assert (done.kind, done.folder, done.outcome, done.why, done.email) == (
+        "bounce", "processed", "ignored", "the member was forgotten", None)
     [row] = rows(db)
+    assert (row["outcome"], row["folder"]) == ("ignored", "processed")
     assert (row["subscriber_id"], json.loads(row["detail"])) == (None, {"reason": "the member was forgotten"})
 
 
@@ -219,3 +226,46 @@ def test_the_addresses_reports_come_back_to(world, settings):
     plain = addresses_for(replace(settings, unsubscribe_mailto=" leave@x.example "))
     assert (plain.bounce, plain.unsubscribe) == (settings.sender_address, "leave@x.example")
     assert Processor(None, settings, clock=lambda: NOW).return_path is None  # no VERP without a bounce address
+
+
+def test_two_processes_racing_on_one_report_change_the_member_once(world, db, monkeypatch):
+    """The second process looks before the first has committed, then loses on the unique key."""
+    from digest.db import reports as reports_db
+
+    bob = world["bob"]
+    raw = s.postfix_dsn(to=bob["verp"], recipient="bob@example.net", original=bob["original"], status="5.2.2")
+    first = world["proc"].process(raw, "one")
+    real_seen, looks = reports_db.seen, []
+
+    def seen_too_early(conn, key):
+        looks.append(key)
+        return None if len(looks) == 1 else real_seen(conn, key)
+
+    monkeypatch.setattr(reports_db, "seen", seen_too_early)
+    second = world["proc"].process(raw, "two")
+    assert (second.key, second.kind, second.folder, second.outcome, second.why, second.duplicate) == (
+        first.key, "bounce", "processed", "counted", "seen before", True)
+    assert len(events(db, bob["id"])) == 1 and len(rows(db)) == 1
+
+
+def test_a_forged_token_before_ours_does_not_hide_ours(world, db):
+    ada, bob = world["ada"], world["bob"]
+    forged = ada["verp"].rsplit("-", 1)[0] + "-aaaaaaaaaaaaaaaa@news.example.org"
+    stored = f"Return-Path: <{ada['verp']}>\r\n".encode() + ada["original"]
+    done = world["proc"].process(s.postfix_dsn(to=forged, recipient="ada@example.net", original=stored), "x")
+    assert (done.outcome, done.email) == ("bounced", "ada@example.net")
+    damaged = bob["token"][:-3] + "abc"
+    raw = s.unsubscribe_request(sender="bob@example.net", to=MAILTO, subject=f"unsubscribe {damaged}",
+                                message_id="<u9@x>") + f"<{bob['unsub']}>\r\n".encode()
+    done = world["proc"].process(raw, "x")
+    assert (done.outcome, done.email) == ("unsubscribed", "bob@example.net")
+
+
+def test_two_reports_of_one_delivery_count_once(world, db):
+    ada = world["ada"]
+    bounce = s.postfix_dsn(to=ada["verp"], recipient="ada@example.net", original=ada["original"], status="5.2.2")
+    delay = s.postfix_dsn(to=ada["verp"], recipient="ada@example.net", original=ada["original"], status="4.4.1",
+                          action="delayed", message_id="<delay.1@relay>")
+    first, second = (world["proc"].process(raw, "x") for raw in (bounce, delay))
+    assert (first.why, second.why) == ("bounce 5.2.2: 1 of 3 within 30 days",
+                                       "soft bounce 4.4.1: 1 of 3 within 30 days")

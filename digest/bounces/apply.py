@@ -92,6 +92,7 @@ def apply_event(conn: Connection, *, key: str, kind: str, when: datetime, source
     raise db.reports.ReportSeen when another process records the same key
     first: roll back, nothing was done twice.
     """
+    key = key[:300]  # as a report's key: what is stored is what is looked up
     if reports_db.seen(conn, key) is not None:
         return None
     ref = reports_db.delivery(conn, delivery_id) if delivery_id is not None else None
@@ -106,7 +107,7 @@ def apply_event(conn: Connection, *, key: str, kind: str, when: datetime, source
         decision = apply(conn, kind, member_id, when=when, via=via, policy=policy, detail={**trail, **detail},
                          delivery_id=ref.delivery_id if ref else None, code=code, note=note)
         detail["decision"] = decision.why
-    reports_db.record(conn, report_key=key[:300], kind=kind, shape=source, status=code, now=when, ref=ref,
+    reports_db.record(conn, report_key=key, kind=kind, shape=source, status=code, now=when, ref=ref,
                       subscriber_id=member_id,
                       outcome=decision.outcome, folder=PROCESSED, source=source, detail=detail)
     return decision
