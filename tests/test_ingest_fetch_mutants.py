@@ -37,7 +37,6 @@ def test_a_home_relative_path_is_expanded(tmp_path, monkeypatch):
     assert read_path("~/f.xml") == b"<rss/>"
 
 
-
 def test_a_file_that_says_it_is_empty_but_is_not_is_still_capped():
     # /proc files stat as 0 bytes and read as more: the cap holds on what is read, not on what stat said
     assert refusal("/proc/self/status", max_bytes=10) == "/proc/self/status: larger than 10 bytes: not a news source"
