@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from digest.ingest.images import FetchFailed, from_feed_entry, from_html, from_wordpress, no_picture_fetch
+from test_images import LOCAL, pictures  # noqa: F401  (the fixture)
+
+from digest.ingest.images import (FetchFailed, fetch_size, from_feed_entry, from_html, from_wordpress, measure,
+                                  no_picture_fetch)
 from digest.models import ArticleImage, ImageSource
 
 BASE = "https://www.example.org/news/"
@@ -97,3 +100,100 @@ def test_the_first_img_with_a_src_wins_not_another_tag_with_one():
 def test_no_picture_fetch_fetches_nothing():
     with pytest.raises(FetchFailed, match="^not fetched$"):
         no_picture_fetch("https://e.org/a.jpg")
+
+
+# ---- measuring -----------------------------------------------------------------------
+
+def sized(*sources: tuple, alt: str = "") -> ArticleImage:
+    return ArticleImage(alt=alt, sources=tuple(ImageSource(*s) for s in sources))
+
+
+def test_the_file_measured_is_the_one_an_email_shows_and_only_it_is_marked():
+    asked = []
+
+    def fetch(url):
+        asked.append(url)
+        return 900, 600, 12345
+
+    image = sized(("https://e.org/a-300.jpg", 300, 200), ("https://e.org/a-900.jpg", 900, 600),
+                  ("https://e.org/a-2000.jpg", 2000, 1333), alt="Hall")
+    [got] = measure([image], fetch=fetch)
+    assert asked == ["https://e.org/a-900.jpg"]  # the smallest at least 1.5 x 536 px wide
+    assert got == ArticleImage(alt="Hall", sources=(
+        ImageSource("https://e.org/a-300.jpg", 300, 200),
+        ImageSource("https://e.org/a-900.jpg", 900, 600, 12345, True),
+        ImageSource("https://e.org/a-2000.jpg", 2000, 1333)))
+
+
+def test_an_unsized_picture_is_measured_by_its_first_file_and_its_problem_cleared():
+    image = ArticleImage(sources=(ImageSource("https://e.org/a.jpg"), ImageSource("https://e.org/b.jpg")),
+                         problem="old problem")
+    [got] = measure([image], fetch=lambda url: (640, 480, 99))
+    assert got == ArticleImage(sources=(ImageSource("https://e.org/a.jpg", 640, 480, 99, True),
+                                        ImageSource("https://e.org/b.jpg")))
+
+
+def test_a_readers_own_bug_is_a_picture_problem_named_by_its_kind():
+    def broken(url):
+        raise KeyError("width")
+
+    [got, kept] = measure([sized(("https://e.org/a.jpg",)), sized(("https://e.org/b.jpg", 10, 10))], fetch=broken)
+    assert got.problem == ("no size: the picture could not be fetched (cannot be read (KeyError)) "
+                           "and the source declares none")
+    assert kept == sized(("https://e.org/b.jpg", 10, 10))
+
+
+def test_a_picture_measured_before_is_not_fetched_again_but_takes_the_new_alt():
+    before = ArticleImage(alt="old", sources=(ImageSource("https://e.org/a.jpg", 640, 480, 99, True),))
+    unmeasured = sized(("https://e.org/u.jpg", 640, 480))
+    fetched = []
+
+    def fetch(url):
+        fetched.append(url)
+        return 10, 10, 1
+
+    got = measure([sized(("https://e.org/a.jpg",), alt="new"), sized(("https://e.org/u.jpg",)),
+                   sized(("https://e.org/a.jpg",), ("https://e.org/a-big.jpg",))],
+                  fetch=fetch, known={"https://e.org/a.jpg": before, "https://e.org/u.jpg": unmeasured})
+    assert got[0] == ArticleImage(alt="new", sources=before.sources)
+    assert sorted(fetched) == ["https://e.org/a.jpg", "https://e.org/u.jpg"]  # not measured / other files: fetched
+    assert got[1].sources[0].measured and got[2].sources[0].measured
+
+
+def test_pictures_are_measured_in_several_threads_and_keep_their_order():
+    import threading
+    import time
+
+    names = set()
+
+    def fetch(url):
+        names.add(threading.current_thread().name)
+        time.sleep(0.05)
+        n = int(url.rsplit("/", 1)[1])
+        return n, n, n
+
+    images = [sized((f"https://e.org/{n}",)) for n in range(1, 9)]
+    got = measure(images, fetch=fetch, threads=4)
+    assert [g.sources[0].width for g in got] == list(range(1, 9))
+    assert len(names) > 1
+    assert measure([], fetch=fetch) == [] and measure([None], fetch=fetch) == [None]
+
+
+def test_a_picture_served_without_a_type_or_as_bytes_is_read_and_a_page_is_named(pictures):
+    png = pictures.files["/lead.png"][0]
+    pictures.files.update({"/untyped": (png, ""), "/octet": (png, "application/octet-stream; x=1"),
+                           "/upper.png": (png, "IMAGE/PNG"), "/page": (b"<html/>", "Text/HTML; charset=utf-8"),
+                           "/text.png": (b"not a picture", "image/png"), "/none.png": (b"", "image/png")})
+    for path in ("/untyped", "/octet", "/upper.png"):
+        assert fetch_size(pictures.base + path, **LOCAL) == (1200, 675, len(png))
+    for path, reason in (("/page", "not a picture (text/html)"), ("/text.png", "not a picture Pillow can read"),
+                         ("/none.png", "not a picture Pillow can read"), ("/missing", "HTTP 404")):
+        with pytest.raises(FetchFailed) as caught:
+            fetch_size(pictures.base + path, **LOCAL)
+        assert str(caught.value) == reason
+
+
+def test_the_size_cap_is_said_in_kilobytes(pictures):
+    with pytest.raises(FetchFailed) as caught:
+        fetch_size(pictures.base + "/big.png", max_bytes=2048, **LOCAL)
+    assert str(caught.value) == "over 2 KB"
