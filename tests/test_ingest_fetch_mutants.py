@@ -28,7 +28,8 @@ def test_a_file_is_read_whole_by_path_or_file_url_and_up_to_its_cap(tmp_path):
     assert read_path(str(feed)) == FEED
     assert read_path("file://" + str(feed)) == FEED
     assert read_path(str(feed), max_bytes=len(FEED)) == FEED
-    assert refusal(str(feed), max_bytes=len(FEED) - 1) == f"{feed}: larger than {len(FEED) - 1} bytes: not a news source"
+    short = len(FEED) - 1
+    assert refusal(str(feed), max_bytes=short) == f"{feed}: larger than {short} bytes: not a news source"
 
 
 def test_a_home_relative_path_is_expanded(tmp_path, monkeypatch):
@@ -78,6 +79,17 @@ def test_a_file_we_may_not_read_is_one_line(tmp_path, monkeypatch):
     assert refusal(str(feed)) == f"{feed}: permission denied"
 
 
+def test_a_path_that_becomes_a_directory_between_stat_and_open_is_one_line(tmp_path, monkeypatch):
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(FEED)
+
+    def now_a_directory(self, *args, **kwargs):
+        raise IsADirectoryError(21, "Is a directory")
+
+    monkeypatch.setattr(Path, "open", now_a_directory)
+    assert refusal(str(feed)) == f"{feed}: is a directory, not a file"
+
+
 def test_is_url_is_http_or_https_in_any_case():
     assert is_url("https://e.org/feed") and is_url("HTTP://e.org/feed")
     assert not is_url("/srv/feed.xml") and not is_url("file:///srv/feed.xml") and not is_url("ftp://e.org/f")
@@ -110,7 +122,8 @@ def test_a_304_to_a_plain_get_is_an_error_and_other_answers_are_named(feed_serve
     feed_server.serve("/partial.xml", FEED, status=203)
     with pytest.raises(IngestError) as caught:
         fetch_url(feed_server.url("/odd.xml"), client=LOCAL)
-    assert str(caught.value) == f"{feed_server.url('/odd.xml')}: HTTP 304 Not Modified to a request that was not conditional"
+    assert str(caught.value) == (f"{feed_server.url('/odd.xml')}: HTTP 304 Not Modified to a request that "
+                                 "was not conditional")
     with pytest.raises(IngestError) as caught:
         fetch_url(feed_server.url("/gone.xml"), client=LOCAL)
     assert str(caught.value) == f"{feed_server.url('/gone.xml')}: HTTP 410 Gone"
@@ -147,3 +160,43 @@ def test_a_308_then_a_302_is_moved_to_the_302s_url(feed_server):
     feed_server.redirect("/mid.xml", "/new.xml", status=302)
     feed_server.redirect("/old.xml", "/mid.xml", status=308)
     assert fetch_url(feed_server.url("/old.xml"), client=LOCAL).moved_to == feed_server.url("/mid.xml")
+
+
+def test_a_conditional_get_with_only_an_etag_or_only_a_date(feed_server):
+    feed_server.serve("/e.xml", FEED, etag='"v1"')
+    feed_server.serve("/d.xml", FEED, last_modified="Wed, 21 Jun 2017 10:00:00 GMT")
+    got = fetch_url(feed_server.url("/e.xml"), etag='"v1"', client=LOCAL)
+    assert (got.status, got.etag, got.last_modified) == (304, '"v1"', None)
+    got = fetch_url(feed_server.url("/d.xml"), last_modified="Wed, 21 Jun 2017 10:00:00 GMT", client=LOCAL)
+    assert (got.status, got.etag, got.last_modified) == (304, None, "Wed, 21 Jun 2017 10:00:00 GMT")
+
+
+def test_a_304_reached_through_a_permanent_redirect_records_the_move(feed_server):
+    feed_server.serve("/feed.xml", FEED, etag='"v1"')
+    feed_server.redirect("/old.xml", "/feed.xml", status=301)
+    got = fetch_url(feed_server.url("/old.xml"), etag='"v1"', client=LOCAL)
+    assert got.not_modified and got.moved_to == feed_server.url("/feed.xml") == got.url
+
+
+def test_a_304_keeps_the_type_it_is_sent():
+    from test_outbound_mutants import Raw
+
+    web = Raw(b'HTTP/1.1 304 Not Modified\r\nContent-Type: application/atom+xml\r\nETag: "v9"\r\n\r\n')
+    try:
+        got = fetch_url(web.url("/feed"), etag='"v8"', client=LOCAL)
+    finally:
+        web.close()
+    assert (got.status, got.content_type, got.etag) == (304, "application/atom+xml", '"v9"')
+
+
+def test_each_read_waits_at_most_the_sources_read_timeout():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/feed.xml"
+    try:
+        with pytest.raises(IngestError) as caught:
+            fetch_url(url, limits=FetchLimits(read_timeout=0.3, deadline=10), client=LOCAL)
+    finally:
+        listener.close()
+    assert str(caught.value) == f"{url}: timed out after 0.3 s"
