@@ -412,3 +412,69 @@ def test_allow_private_takes_host_bits_and_spaces_and_names_what_is_wrong():
     with pytest.raises(ValueError) as caught:
         parse_networks(["intranet"])
     assert str(caught.value) == "'intranet' is not an address or network like 10.1.2.0/24"
+
+
+def test_the_agent_names_the_installed_version_or_0_from_a_checkout(monkeypatch):
+    from importlib.metadata import PackageNotFoundError, version
+
+    import digest.outbound as outbound
+
+    assert user_agent() == f"digest/{version('digest')} (email news digest)"
+
+    def not_installed(name):
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr(outbound, "version", not_installed)
+    assert user_agent("https://e.org/") == "digest/0 (+https://e.org/; email news digest)"
+
+
+def test_a_given_tls_context_is_the_one_used(raw):
+    import ssl
+
+    used = []
+
+    class Recording(ssl.SSLContext):
+        def wrap_socket(self, *args, **kwargs):
+            used.append(kwargs.get("server_hostname"))
+            return super().wrap_socket(*args, **kwargs)
+
+    plain = raw(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", at_once=True)
+    client = Outbound(allow_private=("127.0.0.0/8",), ssl_context=Recording(ssl.PROTOCOL_TLS_CLIENT))
+    assert "TLS failed" in str(failure(f"https://127.0.0.1:{plain.port}/x", client=client))
+    assert used == ["127.0.0.1"]
+
+
+def test_a_read_timeout_well_before_the_deadline_is_not_called_the_deadline():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/slow"
+        assert str(failure(url, deadline=1.2, read_timeout=0.2)) == f"{url}: timed out after 0.2 s"
+    finally:
+        listener.close()
+
+
+def test_a_304_or_204_that_declares_a_length_has_no_body_and_is_not_cut_short(raw):
+    web = raw(answer("304 Not Modified", Content_Length="1234"), answer("204 No Content", Content_Length="10"))
+    assert (LOCAL.get(web.url()).body, LOCAL.get(web.url()).body) == (b"", b"")
+
+
+def test_a_length_over_the_cap_is_refused_without_waiting_for_the_body(raw):
+    web = raw(answer(body=b"abc", Content_Length="99999"))
+    error = failure(web.url(), max_bytes=100)
+    assert str(error) == f"{web.url()}: larger than 100 bytes" and error.kind == "too_big"
+
+
+def test_a_body_read_in_many_pieces_is_whole(raw):
+    import random
+
+    body = random.Random(3).randbytes(300_000)
+    web = raw(answer(body=body))
+    assert LOCAL.get(web.url()).body == body
+
+
+def test_a_zlib_body_labelled_gzip_is_refused(raw):
+    web = raw(answer(body=zlib.compress(b"<rss/>"), Content_Encoding="gzip"))
+    assert str(failure(web.url())) == (f"{web.url()}: cannot decompress gzip body: Error -3 while decompressing data: "
+                                       "incorrect header check")
