@@ -197,3 +197,31 @@ def test_the_size_cap_is_said_in_kilobytes(pictures):
     with pytest.raises(FetchFailed) as caught:
         fetch_size(pictures.base + "/big.png", max_bytes=2048, **LOCAL)
     assert str(caught.value) == "over 2 KB"
+
+
+def test_declared_sizes_in_px_and_out_of_range():
+    thumbs = [{"url": "https://e.org/1.jpg", "width": " 640px ", "height": "1"},
+              {"url": "https://e.org/2.jpg", "width": "19999", "height": "20000"},
+              {"url": "https://e.org/3.jpg", "width": "0", "height": "-5"},
+              {"url": "https://e.org/4.jpg", "width": "px640", "height": "wide"}]
+    assert from_feed_entry({"media_thumbnail": thumbs}, None).sources == (
+        ImageSource("https://e.org/1.jpg", 640, 1), ImageSource("https://e.org/2.jpg", 19999, 0),
+        ImageSource("https://e.org/3.jpg", 0, 0), ImageSource("https://e.org/4.jpg", 0, 0))
+
+
+def test_media_content_named_like_a_picture_with_its_caption_and_base():
+    entry = {"media_content": [{"url": "/photos/hall.JPEG"}, {"url": "/clip.mp4"}],
+             "media_thumbnail": [{"url": "/photos/hall-150.jpg"}], "media_caption": "The hall"}
+    site = "https://www.example.org/photos/"
+    assert from_feed_entry(entry, BASE) == ArticleImage(alt="The hall", sources=(
+        ImageSource(site + "hall.JPEG"), ImageSource(site + "hall-150.jpg")))
+
+
+def test_an_enclosure_given_by_url_alone_and_its_caption():
+    entry = {"enclosures": [{"url": "pic.png"}], "media_caption": "A & B"}
+    assert from_feed_entry(entry, BASE) == one("https://www.example.org/news/pic.png", alt="A & B")
+
+
+def test_a_caption_that_is_not_text_is_no_alt():
+    entry = {"media_thumbnail": [{"url": "https://e.org/t.jpg"}], "media_caption": ["not", "text"]}
+    assert from_feed_entry(entry, None) == one("https://e.org/t.jpg")
