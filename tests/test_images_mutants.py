@@ -225,3 +225,34 @@ def test_an_enclosure_given_by_url_alone_and_its_caption():
 def test_a_caption_that_is_not_text_is_no_alt():
     entry = {"media_thumbnail": [{"url": "https://e.org/t.jpg"}], "media_caption": ["not", "text"]}
     assert from_feed_entry(entry, None) == one("https://e.org/t.jpg")
+
+
+@pytest.mark.parametrize("src", ["ftp://e.org/a.jpg", "//e.org/a.jpg", "https:///a.jpg", "mailto:a@e.org"])
+def test_a_picture_url_that_is_not_http_with_a_host_is_none(src):
+    assert from_html(f'<img src="{src}">') is None
+
+
+def test_a_url_that_is_not_text_is_none_and_a_repeated_url_is_kept_once():
+    assert from_wordpress(wp([{"source_url": 123}]), BASE) is None
+    entry = {"media_content": [{"url": "https://e.org/a.jpg", "medium": "image"}, {"medium": "image"}],
+             "media_thumbnail": [{"url": "https://e.org/a.jpg", "width": 10, "height": 10},
+                                 {"url": "https://e.org/b.jpg"}]}
+    assert from_feed_entry(entry, None).sources == (ImageSource("https://e.org/a.jpg"),
+                                                    ImageSource("https://e.org/b.jpg"))
+
+
+def test_a_missing_picture_does_not_stop_the_next_being_measured_and_one_thread_is_one():
+    import threading
+    import time
+
+    got = measure([None, sized(("https://e.org/a.jpg",))], fetch=lambda url: (5, 6, 7))
+    assert got[0] is None and got[1].sources[0] == ImageSource("https://e.org/a.jpg", 5, 6, 7, True)
+    names = set()
+
+    def fetch(url):
+        names.add(threading.current_thread().name)
+        time.sleep(0.02)  # long enough for a second thread to be started, were there one
+        return 1, 1, 1
+
+    measure([sized((f"https://e.org/{n}",)) for n in range(6)], fetch=fetch, threads=1)
+    assert len(names) == 1
