@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import socket
+import struct
 import threading
+import time
 import zlib
 
 import pytest
@@ -19,8 +21,8 @@ LOCAL = Outbound(allow_private=("127.0.0.0/8", "::1/128"))
 class Raw:
     """A server on 127.0.0.1 answering each connection with the next canned bytes; it keeps what it was sent."""
 
-    def __init__(self, *answers: bytes, at_once: bool = False):
-        self.answers, self.at_once = list(answers), at_once
+    def __init__(self, *answers: bytes, at_once: bool = False, reset: bool = False):
+        self.answers, self.at_once, self.reset = list(answers), at_once, reset
         self.received: list[bytes] = []
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
@@ -62,6 +64,9 @@ class Raw:
             rest += conn.recv(65536)
         self.received.append(head + b"\r\n\r\n" + rest)
         conn.sendall(answer)
+        if self.reset:  # end with a reset, not a close: the client's next read fails
+            time.sleep(0.2)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     def close(self) -> None:
         self.listener.close()
@@ -478,3 +483,12 @@ def test_a_zlib_body_labelled_gzip_is_refused(raw):
     web = raw(answer(body=zlib.compress(b"<rss/>"), Content_Encoding="gzip"))
     assert str(failure(web.url())) == (f"{web.url()}: cannot decompress gzip body: Error -3 while decompressing data: "
                                        "incorrect header check")
+
+
+def test_a_connection_reset_in_the_middle_of_the_body_is_one_line():
+    web = Raw(answer(body=b"<rss>", Content_Length="100"), reset=True)
+    try:
+        error = failure(web.url())
+    finally:
+        web.close()
+    assert str(error) == f"{web.url()}: download failed: [Errno 104] Connection reset by peer" and error.kind == "http"
