@@ -76,11 +76,10 @@ def read_path(source: str, *, max_bytes: int = MAX_BYTES) -> bytes:
         info = path.stat()  # stat, not open: opening a pipe would block until someone writes
         if stat.S_ISDIR(info.st_mode):
             raise IngestError(source, "is a directory, not a file")
-        if not stat.S_ISREG(info.st_mode):
-            kind = ("a pipe" if stat.S_ISFIFO(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode)
-                    else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a file")
-            raise IngestError(source, f"is {kind}, not a regular file" if kind != "not a file" else
-                              "not a regular file")
+        if not stat.S_ISREG(info.st_mode):  # what stat() can say besides a file and a directory
+            mode = info.st_mode
+            kind = "a pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+            raise IngestError(source, f"is {kind}, not a regular file")
         if info.st_size > max_bytes:
             raise IngestError(source, f"larger than {_mb(max_bytes)}: not a news source")
         with path.open("rb") as fh:

@@ -121,7 +121,7 @@ def from_wordpress(post: Mapping, base: str | None) -> ArticleImage | None:
 
 class _FirstImg(HTMLParser):
     def __init__(self):
-        super().__init__(convert_charrefs=True)
+        super().__init__()  # convert_charrefs=True is the default
         self.found: dict | None = None
 
     def handle_starttag(self, tag, attrs):
