@@ -145,3 +145,42 @@ def test_counting_off_by_default_leaves_article_links_direct(run_cli, seed_path,
     ok(run_cli("weekly", "--week", "2017-W25", "--transport", "file"))
     html = html_of(next((tmp_path / "outbox").glob("*.eml")))
     assert "/r/" not in html and 'href="https://www.' in html
+
+
+def test_one_client_opening_a_link_seven_times_counts_one_read(sent, client, db):
+    link = R_LINK.findall(html_of(sent[0]))[2].replace("https://news.example.org", "")
+    ua = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"}
+    for _ in range(7):
+        assert client.get(link, headers=ua).status_code == 302
+    assert counts(db) == [(2, "read", "")]
+    other = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1"}
+    client.get(link, headers=other, environ_base={"REMOTE_ADDR": "192.0.2.8"})  # another person: counted
+    assert counts(db) == [(2, "read", ""), (2, "read", "")]
+
+
+def test_repeat_filter_forgets_after_the_window_and_with_each_new_day():
+    from digest.web.clicks import REPEAT_SECONDS, RepeatFilter
+
+    now = [86_400 * 100 + 10.0]
+    f = RepeatFilter(clock=lambda: now[0])
+    assert not f.repeat("10.0.0.1", "agent", "token")
+    assert f.repeat("10.0.0.1", "agent", "token")
+    assert not f.repeat("10.0.0.1", "agent", "another token")
+    key = f.key
+    now[0] += REPEAT_SECONDS + 1
+    assert not f.repeat("10.0.0.1", "agent", "token")  # a while later: a new read
+    now[0] = 86_400 * 101 + 1
+    assert not f.repeat("10.0.0.1", "agent", "token")  # a new day: a new key, nothing kept
+    assert f.key != key and len(f.seen) == 1
+
+
+def test_with_counting_off_following_a_link_records_nothing(sent, env, db):
+    from digest.config import load_settings
+    from digest.web import create_app
+
+    link = R_LINK.findall(html_of(sent[0]))[0].replace("https://news.example.org", "")
+    off = load_settings(None, environ={**env, "DIGEST_TRACKING_CLICKS": "off"})  # links sent while it was on
+    client = create_app(off, db).test_client()
+    resp = client.get(link, headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"})
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("https://")
+    assert counts(db) == []

@@ -274,6 +274,10 @@ def test_sources_fetched_from_the_desk_a_failure_holds_the_edition_and_a_reason_
         with db.connect() as conn:
             built = edition_db.load_edition(conn, "2017-W25")
             trail = [(r["action"], r["target"]) for r in editor_db.list_audit(conn)]
+            [forced] = [r for r in editor_db.list_audit(conn) if r["action"] == "force"]
+        assert forced["editor"] == EMAIL and forced["detail"]["reason"] == "the listing export moved; news is complete"
+        assert forced["detail"]["held"] and "listing" in " ".join(forced["detail"]["held"])
+        assert "the listing export moved; news is complete" in client.get("/desk/audit").text
         assert built.queued_at is not None and built.forced_by == EMAIL
         assert built.forced_reason == "the listing export moved; news is complete"
         assert trail[:2] == [("force", "2017-W25"), ("build", "2017-W25")] and ("fetch-sources", "2017-W25") in trail

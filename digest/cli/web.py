@@ -36,6 +36,8 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
       DIGEST_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(32))') \\
         digest serve --host 127.0.0.1 --port 8000
       digest serve --demo      # open the links in the demo's outbox/*.eml
+
+    An address it cannot listen on (a port in use, say) is one line and exit status 1.
     """
     try:
         settings = app.settings
@@ -48,7 +50,10 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
         from ..web.serving import make_server
 
         wsgi = create_app(settings, app.db)
-        server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy)
+        try:
+            server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy)
+        except OSError as exc:  # a port in use, a low port without the right, a host that is not ours
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         wsgi.extensions["digest"].mailer.notify(urgent=True)  # requests a stopped server left behind
     except DigestError as exc:
         raise fail(exc) from None

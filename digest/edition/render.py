@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+import sys
 import threading
+import traceback
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Mapping, Sequence
@@ -327,6 +329,22 @@ def _render_template(name: str, context: Mapping, own_dir: str = "") -> str:
     except jinja2.TemplateError as exc:
         where = f"{getattr(exc, 'name', None) or name}:{getattr(exc, 'lineno', '?')}"
         raise RenderError(f"template {where}: {exc.message or exc}") from None
+    except RecursionError:  # a macro or include that calls itself: name where, without the thousand frames
+        raise RenderError(f"template {_template_line(sys.exc_info()[2], name)}: calls itself without end "
+                          "(a macro or include that never stops)") from None
+    except Exception as exc:  # an organisation's template may raise anything (1/0, a method of None): one line
+        raise RenderError(f"template {_template_line(exc.__traceback__, name)}: "
+                          f"{type(exc).__name__}: {exc}") from None
+
+
+def _template_line(tb, name: str) -> str:
+    """`file:line` of the innermost template frame of a traceback (Jinja2 maps its frames to template lines)."""
+    where = f"{name}:?"
+    for frame, lineno in traceback.walk_tb(tb):
+        filename = frame.f_code.co_filename
+        if filename.endswith((".j2", ".html", ".xml", ".txt", ".css", ".js")):
+            where = f"{filename}:{lineno}"
+    return where
 
 
 _PREVIEW_WHITE = "display:none;font-size:1px;color:#ffffff;"  # mj-preview's div, as mjml-python writes it

@@ -8,7 +8,7 @@ from ..config import Settings
 from ..db import Database
 from ..db import editions as edition_db
 from ..edition.render import subject_for
-from ..errors import EditionError
+from ..errors import EditionError, RenderError
 from ..models import Edition, Window
 from ..sending.queue import ensure_variants
 from .candidates import plan_edition
@@ -18,7 +18,9 @@ def build_edition(db: Database, settings: Settings, window: Window, *, now: date
     """Choose, summarise and freeze the edition of a window (again, until it is queued).
 
     The variants today's members need are rendered here too, so queueing is
-    pure set-based SQL and what is queued is exactly what was built.
+    pure set-based SQL and what is queued is exactly what was built. When a
+    template fails (RenderError), the build is undone: the edition as it was
+    before (or none) is what stays, never a half-made one.
     """
     with db.connect() as conn:
         existing = edition_db.load_edition(conn, window.key)
@@ -30,5 +32,18 @@ def build_edition(db: Database, settings: Settings, window: Window, *, now: date
     with db.begin() as conn:
         edition_db.save_edition(conn, edition, now=now)
     if edition.items:
-        ensure_variants(db, settings, edition, now=now)
+        try:
+            ensure_variants(db, settings, edition, now=now)
+        except RenderError:
+            _undo_build(db, edition, existing, now=now)
+            raise
     return edition
+
+
+def _undo_build(db: Database, edition: Edition, before: Edition | None, *, now: datetime) -> None:
+    """Put back the edition as it was before this build (its variants render again when it is queued)."""
+    with db.begin() as conn:
+        if before is None:
+            edition_db.discard_edition(conn, edition.id)
+        else:
+            edition_db.save_edition(conn, before, now=before.built_at or now)

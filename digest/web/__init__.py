@@ -93,6 +93,7 @@ def create_app(
     for module in (preferences, unsubscribe, subscribe, editions, clicks):
         app.register_blueprint(module.bp)
     app.extensions["digest-bursts"] = clicks.BurstDetector()
+    app.extensions["digest-repeats"] = clicks.RepeatFilter()
     desk.register(app, state)  # the edition desk, /desk/ (editors only)
 
     @app.context_processor

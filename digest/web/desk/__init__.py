@@ -19,8 +19,9 @@ Routes (views in the modules of this package):
 Nothing here is reachable without a session: a GET goes to the sign-in page,
 a POST gets 401. Every POST carries the session's CSRF token. The session is
 Flask's signed cookie (path /desk, HttpOnly, SameSite=Lax, Secure over https),
-expiring after [web] desk_session_hours; it names the editor and their
-session_version, so removing an editor or setting a new password ends it.
+expiring after [web] desk_session_hours; it carries a random session id whose
+hash is a row of desk_sessions, so signing out, removing an editor or setting
+a new password ends it on the server (a copied cookie stops working too).
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ def register(app: Flask, state: WebState) -> None:
     app.extensions["digest.desk"] = DeskState(
         links=EditorLinks(s.secret_key, s.base_url),
         link_max_age=desk_option(s, "desk_link_minutes") * 60,
-        per_address=RateLimiter(limit, window),
+        per_pair=RateLimiter(limit, window),
         per_client=RateLimiter(limit * 4, window),
+        per_address=RateLimiter(limit * 10, window),
+        links_per_address=RateLimiter(limit, window),
     )
     app.register_blueprint(bp)
 

@@ -15,6 +15,9 @@ from .core import bp
 from .pages import desk_page, note
 
 SUMMARY_MAX = 2000  # characters: a summary is a paragraph, not an article
+# An id from outside is an article only within the ids' column type (PostgreSQL INTEGER, the narrower of the two
+# databases): a larger one is a 404, not an overflow inside the driver (SQLite) or a DataError (PostgreSQL).
+MAX_ID = 2**31 - 1
 ACTIONS = ("pin", "unpin", "exclude", "include", "up", "down", "summary", "topics")
 
 
@@ -51,7 +54,7 @@ def back_to(period: str | None, anchor: str = ""):
     return redirect(url_for("desk.week", period=period) + (f"#{anchor}" if anchor else ""), 303)
 
 
-@bp.post("/articles/<int:article_id>/<action>")
+@bp.post(f"/articles/<int(max={MAX_ID}):article_id>/<action>")
 def article_action(article_id: int, action: str):
     if action not in ACTIONS:
         abort(404)
