@@ -134,3 +134,10 @@ def test_many_clients_guessing_one_address_are_stopped_together(app, editor):
         for _ in range(5):
             sign_in(_client_at(app, f"192.0.2.{i}"), password="wrong password, guessed")
     assert sign_in(_client_at(app, "192.0.2.200"), password="wrong password, guessed").status_code == 429
+
+
+def test_the_progress_of_a_send_is_only_for_a_queued_edition(desk, week25):
+    client, _ = desk
+    assert client.get("/desk/edition/progress?period=2017-W25").status_code == 404  # not built, not queued
+    assert client.get("/desk/edition/progress?period=0001-W01").status_code == 404
+    assert client.get("/desk/edition/progress?period=nonsense").status_code == 404

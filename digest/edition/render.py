@@ -137,16 +137,38 @@ def preheader_for(edition: Edition, items: Sequence[EditionItem]) -> str:
     return _truncate(text, PREHEADER_MAX)
 
 
-def subject_for(edition: Edition, settings: Settings) -> str:
-    """edition.subject if set, else settings.subject filled with organisation and period."""
-    if edition.subject.strip():
+def subject_for(edition: Edition, settings: Settings, items: Sequence[EditionItem] | None = None) -> str:
+    """The editor's subject (edition.subject) if they wrote one, else digest.subject filled for `items`.
+
+    digest.subject (default "{lead}{and_more}") may use {organisation},
+    {period}, {key}, {frequency}, {count}, {lead} (the first story's title),
+    {more} (how many others) and {and_more} (", and 9 more", or nothing when
+    the lead is alone). A build stores the subject made for the whole
+    edition; each variant's subject is made again for the stories it
+    carries, so a member who gets three stories is not told of nine more.
+    """
+    chosen = sorted(edition.items if items is None else items, key=lambda it: it.position)
+    if edition.subject.strip() and (items is None or _oneline(edition.subject) != made_subject(
+            edition, settings, edition.items)):
         return _oneline(edition.subject)
+    return made_subject(edition, settings, chosen)
+
+
+def made_subject(edition: Edition, settings: Settings, items: Sequence[EditionItem]) -> str:
+    """digest.subject filled with what these stories are (see subject_for)."""
+    period = fmt_.period(edition.window, edition.frequency, settings.timezone)
+    ordered = sorted(items, key=lambda it: it.position)
+    more = max(0, len(ordered) - 1)
     values = {
         "organisation": settings.organisation,
-        "period": fmt_.period(edition.window, edition.frequency, settings.timezone),
+        "period": period,
         "key": edition.key,
         "frequency": edition.frequency,
-        "count": len(edition.items),
+        "count": len(ordered),
+        # An edition with no story is never sent; its subject (a preview) names the period instead.
+        "lead": _oneline(ordered[0].title) if ordered else f"{settings.organisation}: {period}",
+        "more": more,
+        "and_more": f", and {more} more" if more else "",
     }
     try:
         return _oneline(settings.subject.format_map(values))
@@ -241,6 +263,7 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
             "lead_image": _image(it.image, COLUMN_WIDTH, settings) if lead else None,
             "thumb": _image(it.image, THUMB_WIDTH, settings) if thumb else None,
             "first_in_list": n == 0,
+            "lead": n == 0 and len(items) > 1,  # the lead story looks like one, with or without a picture
         })
     chosen = [_label(settings, s) for s in member_topics]
     dates = fmt_.window_dates(edition.window, frequency, tz)
@@ -260,7 +283,7 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         "organisation": settings.organisation,
         "address": _oneline(settings.address),
         "website": settings.website,
-        "subject": subject_for(edition, settings),
+        "subject": subject_for(edition, settings, items),
         "preheader": preheader_for(edition, items),
         "frequency_label": {"daily": "Daily digest", "weekly": "Weekly digest",
                             "monthly": "Monthly digest"}.get(frequency, "Digest"),
@@ -275,7 +298,8 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         "intro": intro,
         "count": count,
         "member_topics": chosen,
-        "chose": ", ".join(chosen) if chosen else "all topics",
+        "chose": ", ".join(chosen) if chosen else "all topics",  # as before, for branding templates that use it
+        "asked_for": _asked_for(chosen),
         "browser_url": browser_url(edition, settings),
         "preferences_url": SLOT_MARKERS["preferences_url"],
         "unsubscribe_url": SLOT_MARKERS["unsubscribe_url"],
@@ -288,7 +312,17 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         "previous_url": web.get("previous_url", ""),
         "next_url": web.get("next_url", ""),
         "archive_url": web.get("archive_url", ""),
+        # The web version's preview card: the lead picture, else the logo.
+        "share_image": next((a["lead_image"] or a["thumb"] for a in articles[:1] if a["lead_image"] or a["thumb"]),
+                            logo if logo and logo["width"] else None),
     }
+
+
+def _asked_for(labels: list[str]) -> str:
+    """What the member asked for, as a person says it: "news on every topic", "news on A, B and C"."""
+    if not labels:
+        return "news on every topic"
+    return "news on " + (labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1])
 
 
 def _oneline(s: str) -> str:
@@ -362,5 +396,12 @@ def _render_html(context: Mapping, settings: Settings) -> str:
     # MJML paints the hidden preheader white; on a tinted page spam filters read
     # that as text hidden by colour (SpamAssassin's HTML_FONT_LOW_CONTRAST).
     compiled = compiled.replace(_PREVIEW_WHITE, _PREVIEW_WHITE.replace("#ffffff", context["colours"].light.footer_text), 1)
+    if context["web"]:
+        # A web page, not an email: MJML's "email" article named by the subject would sit outside every
+        # landmark (axe: region); the page's own header, main and footer say what it is.
+        compiled = _EMAIL_WRAPPER.sub(r"\1\2", compiled, count=1)
     css = _render_template(CSS_TEMPLATE, context, settings.templates_dir)
     return inline_css(compiled, css, settings.base_url)
+
+
+_EMAIL_WRAPPER = re.compile(r'(<div) aria-label="[^"]*" aria-roledescription="email"( class="dm-page") role="article"')

@@ -14,6 +14,7 @@ Routes (views in the modules of this package):
     GET  /desk/preview/frame?...  the email itself, for the sandboxed iframes
     POST /desk/preview/test       "send me a test"
     POST /desk/edition/build      "build this edition" (and /desk/edition/queue)
+    GET  /desk/edition/progress   a queued edition's deliveries by state (the week page refreshes it)
     GET  /desk/audit              what editors did
 
 Nothing here is reachable without a session: a GET goes to the sign-in page,
