@@ -88,13 +88,13 @@ class RepeatFilter:
         """True if the same parts were seen within the window (then nothing is counted); records them."""
         now = self.clock()
         with self.lock:
-            if int(now // 86_400) != self.day:  # a new day: a new key, and nothing of yesterday kept
-                self.day, self.key = int(now // 86_400), secrets.token_bytes(32)
+            if int(now) // 86_400 != self.day:  # a new day: a new key, and nothing of yesterday kept
+                self.day, self.key = int(now) // 86_400, secrets.token_bytes(32)
                 self.seen.clear()
             while self.seen and (now - next(iter(self.seen.values())) > REPEAT_SECONDS
                                  or len(self.seen) > self.max_keys):
-                self.seen.popitem(last=False)
-            mark = hmac.new(self.key, "\0".join(parts).encode("utf-8", "replace"), hashlib.sha256).digest()
+                self.seen.popitem(False)  # the oldest
+            mark = hmac.new(self.key, "\0".join(parts).encode(), hashlib.sha256).digest()
             if mark in self.seen:
                 return True
             self.seen[mark] = now
@@ -102,8 +102,8 @@ class RepeatFilter:
 
 
 def _client(edition_id: int, variant: str) -> str:
-    raw = "\0".join((request.remote_addr or "", request.headers.get("User-Agent", ""), str(edition_id), variant))
-    return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:24]
+    raw = "\0".join((request.remote_addr or "", request.user_agent.string, str(edition_id), variant))
+    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 @bp.route("/r/<token>", methods=["GET", "HEAD"])
@@ -122,7 +122,7 @@ def follow(token: str):
             reason = f"scanner agent {SCANNER_AGENTS.search(agent).group(0).lower()}"
         ext = current_app.extensions
         if not reason and ext["digest-repeats"].repeat(request.remote_addr or "", agent, token):
-            return _redirect(click.url)  # the same person again: counted once already
+            return redirect(click.url)  # the same person again: counted once already (302, no-store: the app's)
         with st.db.begin() as conn:
             click_id = reports_db.add_click(conn, click.edition_id, click.position, click.variant,
                                             "scanner" if reason else "read", reason, st.clock())
@@ -130,10 +130,4 @@ def follow(token: str):
                 burst = ext["digest-bursts"].see(
                     _client(click.edition_id, click.variant), click.position, click_id)
                 reports_db.reclassify_clicks(conn, burst, "several links within a second")
-    return _redirect(click.url)
-
-
-def _redirect(url: str):
-    resp = redirect(url, code=302)
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return redirect(click.url)
