@@ -68,5 +68,5 @@ def desk_rules(app):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/desk"):
             continue
-        url = rule.rule.replace("<int:article_id>", "1").replace("<action>", "pin").replace("<token>", "x")
+        url = re.sub(r"<int(\([^)]*\))?:article_id>", "1", rule.rule).replace("<action>", "pin").replace("<token>", "x")
         yield url, rule.methods - {"HEAD", "OPTIONS"}
