@@ -90,15 +90,44 @@ def test_atom_feed_of_the_editions(client):
     assert not feed.bozo, feed.get("bozo_exception")
     assert feed.version == "atom10"
     assert [e.link for e in feed.entries] == [f"https://news.example.org/editions/{w}" for w in reversed(WEEKS)]
-    assert feed.entries[1].title == "Public Digital Leaders Network: week of 19 June 2017"
+    assert feed.entries[1].title.endswith(", and 9 more")  # the edition's subject: its lead story and how many more
     assert "<li>Queen’s speech: what to watch for and what’s missing</li>" in feed.entries[1].summary
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed")
-def test_every_link_of_the_web_versions_and_archive_answers_200(env, run_cli, monkeypatch, browser):
-    """Chromium walks the site from /editions/: every on-site link is opened and answers 200;
-    off-site links (the articles) are only checked to be https."""
+def test_web_version_and_archive_have_the_site_header_and_a_preview_card(client):
+    base = "https://news.example.org"
+    for url, title in (("/editions/2017-W25", None), ("/editions/", "Past editions – Public Digital Leaders Network"),
+                       ("/editions/?topic=data-protection", "Data protection: past editions")):
+        doc = lxml_html.document_fromstring(client.get(url).get_data(as_text=True))
+        meta = {m.get("property") or m.get("name"): m.get("content") for m in doc.xpath("//meta[@content]")}
+        for name in ("og:title", "og:description", "og:url", "og:site_name", "twitter:card", "twitter:title"):
+            assert meta.get(name), (url, name)
+        if title:
+            assert meta["og:title"] == title
+        nav = doc.xpath("//nav[@aria-label='Public Digital Leaders Network']")[0]
+        links = {" ".join(a.text_content().split()): a.get("href") for a in nav.xpath(".//a")}
+        assert set(links) == {"Past editions", "Subscribe"}, url
+        assert links["Subscribe"].endswith("/subscribe") and links["Past editions"].endswith("/editions/")
+    web = lxml_html.document_fromstring(client.get("/editions/2017-W25").get_data(as_text=True))
+    meta = {m.get("property") or m.get("name"): m.get("content") for m in web.xpath("//meta[@content]")}
+    assert meta["og:url"] == f"{base}/editions/2017-W25" and meta["og:type"] == "article"
+    assert meta["og:title"] == web.xpath("//title")[0].text_content()
+    # The lead picture makes the card (the sample feed names its pictures and their sizes).
+    assert meta["og:image"].startswith("https://") and meta["twitter:card"] == "summary_large_image"
+    assert meta["og:image:alt"]
+
+
+def test_topic_page_gives_each_article_its_date_and_summary(client):
+    doc = lxml_html.document_fromstring(client.get("/editions/?topic=data-protection").get_data(as_text=True))
+    [queen] = [li for li in doc.xpath("//ul[@class='articles']/li") if "Queen’s speech" in li.text_content()]
+    text = " ".join(queen.text_content().split())
+    assert re.search(r"\b\d{1,2} June 2017 · in the digest of", text), text
+    assert "Her Majesty" in text or len(queen.xpath(".//p")) == 2, text  # the summary under the headline
+
+
+@pytest.fixture
+def live_site(env, run_cli, monkeypatch):
+    """The base URL of the app served live, three weeks sent (links in the emails name its address)."""
     from digest.config import load_settings
     from digest.db import Database
     from digest.web import create_app
@@ -110,24 +139,50 @@ def test_every_link_of_the_web_versions_and_archive_answers_200(env, run_cli, mo
         db = Database(settings.database_url)
         holder["app"] = create_app(settings, db)
         send_three_weeks(run_cli)
-        page = browser.new_context(viewport={"width": 375, "height": 800}).new_page()
-        todo, seen, off_site, statuses = [url + "/editions/"], set(), set(), {}
-        while todo and len(seen) < 60:
-            target = todo.pop(0)
-            if target in seen:
-                continue
-            seen.add(target)
-            response = page.goto(target)
-            statuses[target] = response.status
-            if "html" not in (response.headers.get("content-type") or ""):
-                continue
-            for href in page.eval_on_selector_all("a[href]", "els => els.map(a => a.getAttribute('href'))"):
-                absolute = urljoin(target, href).split("#")[0]
-                if urlsplit(absolute).netloc == urlsplit(url).netloc:
-                    todo.append(absolute)
-                else:
-                    off_site.add(absolute)
+        yield url
         db.dispose()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed")
+def test_web_version_archive_and_topic_page_in_chromium(live_site, browser, tmp_path):
+    """Screenshots at 375 and 600 px, light and dark, no sideways scrolling, axe finds nothing."""
+    import os
+
+    from test_web_browser import look
+
+    shots = Path(os.environ.get("DIGEST_SCREENSHOTS") or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_context(viewport={"width": 375, "height": 800}).new_page()
+    for name, path in (("web-version", "/editions/2017-W25"), ("archive", "/editions/"),
+                       ("topic", "/editions/?topic=data-protection")):
+        assert page.goto(live_site + path).status == 200
+        look(page, shots, name, axe=True)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed")
+def test_every_link_of_the_web_versions_and_archive_answers_200(live_site, browser):
+    """Chromium walks the site from /editions/: every on-site link is opened and answers 200;
+    off-site links (the articles) are only checked to be https."""
+    url = live_site
+    page = browser.new_context(viewport={"width": 375, "height": 800}).new_page()
+    todo, seen, off_site, statuses = [url + "/editions/"], set(), set(), {}
+    while todo and len(seen) < 60:
+        target = todo.pop(0)
+        if target in seen:
+            continue
+        seen.add(target)
+        response = page.goto(target)
+        statuses[target] = response.status
+        if "html" not in (response.headers.get("content-type") or ""):
+            continue
+        for href in page.eval_on_selector_all("a[href]", "els => els.map(a => a.getAttribute('href'))"):
+            absolute = urljoin(target, href).split("#")[0]
+            if urlsplit(absolute).netloc == urlsplit(url).netloc:
+                todo.append(absolute)
+            else:
+                off_site.add(absolute)
     assert {f"{url}/editions/{w}" for w in WEEKS} <= seen
     assert {f"{url}/editions/feed.xml", f"{url}/subscribe", f"{url}/editions/?topic=data-protection"} <= seen
     assert {u: s for u, s in statuses.items() if s != 200} == {}

@@ -129,8 +129,6 @@ def _pg_refused(tmp):
 
 
 def _pg_wrong_password(tmp):
-    if not PG_URL:
-        pytest.skip("DIGEST_TEST_DATABASE_URL is not set")
     return {"DIGEST_DATABASE_URL": _pg_with(password="not-the-password")}
 
 
@@ -146,11 +144,12 @@ BROKEN = {
     "folder": (_a_folder, "database"),
     "path that cannot be created": (_uncreatable, "database"),
     "postgresql refuses the connection": (_pg_refused, "database"),
-    "postgresql refuses the password": (_pg_wrong_password, "password"),
     "digest.toml not utf-8": (_config("[organisation]\nname = \"Caf\xe9 News\"\n".encode("latin-1")), "UTF-8"),
     "digest.toml not toml": (_config(b"[organisation\nname = 'x'\n"), "syntax"),
     "digest.toml wrong type": (_config(b"[digest]\nedition_size = \"ten\"\n"), "digest.edition_size"),
 }
+if PG_URL:  # a wrong password needs a real server: these cases exist only where one is given, never as skips
+    BROKEN["postgresql refuses the password"] = (_pg_wrong_password, "password")
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))

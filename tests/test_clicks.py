@@ -142,3 +142,87 @@ def test_counting_off_by_default_leaves_article_links_direct(run_cli, seed_path,
     ok(run_cli("weekly", "--week", "2017-W25", "--transport", "file"))
     html = html_of(next((tmp_path / "outbox").glob("*.eml")))
     assert "/r/" not in html and 'href="https://www.' in html
+
+
+def test_one_client_opening_a_link_seven_times_counts_one_read(sent, client, db):
+    link = R_LINK.findall(html_of(sent[0]))[2].replace("https://news.example.org", "")
+    ua = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"}
+    for _ in range(7):
+        assert client.get(link, headers=ua).status_code == 302
+    assert counts(db) == [(2, "read", "")]
+    other = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1"}
+    client.get(link, headers=other, environ_base={"REMOTE_ADDR": "192.0.2.8"})  # another person: counted
+    assert counts(db) == [(2, "read", ""), (2, "read", "")]
+
+
+def test_repeat_filter_forgets_after_the_window_and_with_each_new_day():
+    from digest.web.clicks import REPEAT_SECONDS, RepeatFilter
+
+    now = [86_400 * 100 + 10.0]
+    f = RepeatFilter(clock=lambda: now[0])
+    assert not f.repeat("10.0.0.1", "agent", "token")
+    assert f.repeat("10.0.0.1", "agent", "token")
+    assert not f.repeat("10.0.0.1", "agent", "another token")
+    key = f.key
+    now[0] += REPEAT_SECONDS + 1
+    assert not f.repeat("10.0.0.1", "agent", "token")  # a while later: a new read
+    now[0] = 86_400 * 101 + 1
+    assert not f.repeat("10.0.0.1", "agent", "token")  # a new day: a new key, nothing kept
+    assert f.key != key and len(f.seen) == 1
+
+
+def test_with_counting_off_following_a_link_records_nothing(sent, env, db):
+    from digest.config import load_settings
+    from digest.web import create_app
+
+    link = R_LINK.findall(html_of(sent[0]))[0].replace("https://news.example.org", "")
+    off = load_settings(None, environ={**env, "DIGEST_TRACKING_CLICKS": "off"})  # links sent while it was on
+    client = create_app(off, db).test_client()
+    resp = client.get(link, headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"})
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("https://")
+    assert counts(db) == []
+
+
+def test_two_people_at_once_are_two_readers_not_a_scanner(sent, client, db):
+    """The burst check tells clients apart by address and by agent: two people opening different
+    stories in the same second are two reads, and the redirect is never cached."""
+    links = list(dict.fromkeys(R_LINK.findall(html_of(sent[0]))))
+    phone = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1"}
+    desktop = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0) Chrome/120.0"}
+    first = client.get(links[0].replace("https://news.example.org", ""), headers=phone,
+                       environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    client.get(links[1].replace("https://news.example.org", ""), headers=phone, environ_base={"REMOTE_ADDR": "192.0.2.2"})
+    client.get(links[2].replace("https://news.example.org", ""), headers=desktop,
+               environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    assert [(k, r) for _, k, r in counts(db)] == [("read", "")] * 3
+    assert first.status_code == 302 and first.headers["Cache-Control"] == "no-store"
+
+
+def test_burst_detector_at_the_edges_of_its_second():
+    from digest.web.clicks import BURST_SECONDS
+
+    now = [100.0]
+    b = BurstDetector(clock=lambda: now[0])
+    b.see("client", 0, 1)
+    now[0] += BURST_SECONDS  # exactly a second later: still the same burst
+    assert b.see("client", 1, 2) == [1, 2]
+    now[0] += 2 * BURST_SECONDS  # exactly two seconds after the last: still remembered
+    b.see("other", 0, 3)
+    assert "client" in b.recent
+    now[0] += 0.01  # past two seconds: forgotten
+    b.see("other", 0, 4)
+    assert "client" not in b.recent
+
+
+def test_repeat_filter_keeps_at_most_max_keys_and_a_repeat_at_the_window_edge_still_counts_once():
+    from digest.web.clicks import REPEAT_SECONDS, RepeatFilter
+
+    now = [86_400 * 5 + 1.0]
+    f = RepeatFilter(clock=lambda: now[0], max_keys=2)
+    for token in ("a", "b", "c"):
+        assert not f.repeat("10.0.0.1", "agent", token)
+    assert len(f.seen) == 3  # trimmed on the next call, before adding
+    assert not f.repeat("10.0.0.1", "agent", "d")
+    assert len(f.seen) == 3 and not f.repeat("10.0.0.1", "agent", "a")  # the oldest went first
+    now[0] += REPEAT_SECONDS  # exactly the window later: still a repeat
+    assert f.repeat("10.0.0.1", "agent", "a")

@@ -103,6 +103,14 @@ def card(page, title: str):
     return page.locator("li.article", has=page.get_by_role("heading", level=3, name=title))
 
 
+def change(page, title: str):
+    """An article's card with its controls open (a compact card shows them on demand, behind "Change")."""
+    c = card(page, title)
+    if not c.locator("details.change").evaluate("d => d.open"):
+        c.locator("details.change > summary").click()
+    return c
+
+
 @pytest.fixture
 def desk_site(env, run_cli, monkeypatch, smtp_sink):
     """(base URL, settings, db): the app served live, mail going to the SMTP test server."""
@@ -181,20 +189,27 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
     wannacry.get_by_text("Why these topics").click()
     assert "Cyber security: category 'Cyber security' is the slug of cyber-security" in wannacry.inner_text()
     look(page, shots, "week")
+    # Compact cards: the edition at a glance (it was 6,055 px at 1280 px and 9,046 px on a phone).
+    for width, most in ((1280, 4200), (375, 7000)):
+        page.set_viewport_size({"width": width, "height": 900})
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height < most, (width, height)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # Edit a summary (inline, a plain form), pin one article, exclude another.
-    essentials = card(page, ESSENTIALS)
+    essentials = change(page, ESSENTIALS)
     essentials.get_by_text("Edit summary").click()
     essentials.get_by_label(f"Summary of “{ESSENTIALS}”").fill(EDITED)
     quick(page, essentials.get_by_role("button", name="Save summary"), f"Saved the summary of “{ESSENTIALS}”.")
     assert EDITED in card(page, ESSENTIALS).inner_text()
     assert f"{len(EDITED.split())} of 50 words" in card(page, ESSENTIALS).inner_text()
-    quick(page, card(page, PINNED).get_by_role("button", name=f"Pin {PINNED}"), f"Pinned “{PINNED}”")
-    quick(page, card(page, EXCLUDED).get_by_role("button", name=f"Exclude {EXCLUDED}"), f"Excluded “{EXCLUDED}”")
+    quick(page, change(page, PINNED).get_by_role("button", name=f"Pin {PINNED}"), f"Pinned “{PINNED}”")
+    assert card(page, PINNED).locator("details.change").evaluate("d => d.open")  # still open where the editor was
+    quick(page, change(page, EXCLUDED).get_by_role("button", name=f"Exclude {EXCLUDED}"), f"Excluded “{EXCLUDED}”")
     assert "In the edition, place 1" in card(page, PINNED).inner_text()
     assert "Excluded" in card(page, EXCLUDED).inner_text()
     look(page, shots, "week-edited")
-    assert keyboard_reaches_everything(page) > 60  # 12 articles with their controls, the pickers, the forms
+    assert keyboard_reaches_everything(page) > 45  # 12 compact articles, two with their controls open, the forms
 
     # The edition's words: subject and an editor's note (the preheader stays made from the titles).
     page.get_by_label("Subject").fill(SUBJECT)
@@ -220,7 +235,7 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
         email.get_by_role("heading", name=PINNED).wait_for()
         body = flat(email.locator("body").inner_text())
         assert body.index(PINNED) < body.index(ESSENTIALS) < body.index(WANNACRY) and EDITED in body
-    assert "Members who get this variant: 1" in page.locator("main").inner_text()  # Siân
+    assert "Members who get exactly this: 1" in page.locator("main").inner_text()  # Siân
     assert EDITED in flat(page.locator("pre.text-part").inner_text())
     assert "Every check of digest check passes" in page.locator("main").inner_text()
     assert f"Subject: {SUBJECT}" in page.locator("main").inner_text()
@@ -254,7 +269,18 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
     queued = page.locator("table.progress").inner_text()
     assert re.search(r"Queued\s+7", queued), queued
     look(page, shots, "week-queued")
+    # Frozen means read-only: no control on this page changes the queued edition or its articles.
+    main = page.locator("main")
+    assert main.locator("form[action^='/desk/articles/'], details.change, form[action='/desk/edition/text'], "
+                        "form[action='/desk/edition/build'], form[action='/desk/edition/queue']").count() == 0
+    for label in ("Pin", "Exclude", "Move up", "Edit summary", "Set topics", "Change"):
+        assert main.get_by_text(label, exact=True).count() == 0, label
+    assert "nothing on this page can change it" in main.inner_text()
     assert "sent 7," in ok(run_cli("send", "--transport", "file")).output
+    # The counts update by themselves (a small fetch every few seconds), no click needed.
+    from playwright.sync_api import expect  # (the page's CSP forbids wait_for_function's eval)
+
+    expect(page.locator("#progress table")).to_contain_text(re.compile(r"Sent\s*7"), timeout=20_000)
     with page.expect_navigation():
         page.get_by_role("button", name="Refresh the counts").click()
     assert re.search(r"Sent\s+7", page.locator("table.progress").first.inner_text())
@@ -292,7 +318,7 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
     smtp_sink.clear()
     other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     other.goto(url + "/desk/sign-in")
-    other.get_by_label("Email address").nth(1).fill("eda@example.org")
+    other.get_by_label("Your email address, for the link").fill("eda@example.org")
     with other.expect_navigation():
         other.get_by_role("button", name="Email me a sign-in link").click()
     assert other.get_by_role("heading", level=1).inner_text() == "Check your inbox"
@@ -324,7 +350,7 @@ def test_every_action_works_without_javascript(browser, desk_site, run_cli):  # 
         editor_db.set_password(conn, e.id, hash_password("the week in a browser"))
     page = browser.new_context(viewport={"width": 375, "height": 900}, java_script_enabled=False).new_page()
     page.goto(url + "/desk/?period=2017-W25")
-    page.get_by_label("Email address").first.fill("eda@example.org")
+    page.get_by_label("Email address", exact=True).fill("eda@example.org")
     page.get_by_label("Password").fill("the week in a browser")
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in", exact=True).click()
@@ -335,14 +361,15 @@ def test_every_action_works_without_javascript(browser, desk_site, run_cli):  # 
             button.click()
         assert message in page.get_by_role("status").inner_text()
 
-    plain(card(page, PINNED).get_by_role("button", name=f"Pin {PINNED}"), "Pinned")
-    essentials = card(page, ESSENTIALS)
+    plain(change(page, PINNED).get_by_role("button", name=f"Pin {PINNED}"), "Pinned")
+    assert card(page, PINNED).locator("details.change").evaluate("d => d.open")  # open again after the reload
+    essentials = change(page, ESSENTIALS)
     essentials.get_by_text("Edit summary").click()  # <details> opens without JavaScript
     essentials.get_by_label(f"Summary of “{ESSENTIALS}”").fill(EDITED)
     plain(essentials.get_by_role("button", name="Save summary"), "Saved the summary")
-    plain(card(page, WANNACRY).get_by_role("button", name=re.compile(r"^Move up\W+" + re.escape(WANNACRY))),
+    plain(change(page, WANNACRY).get_by_role("button", name=re.compile(r"^Move up\W+" + re.escape(WANNACRY))),
           "Moved")
-    wannacry = card(page, WANNACRY)
+    wannacry = change(page, WANNACRY)
     wannacry.get_by_text("Set topics").click()
     wannacry.get_by_label("Data protection").check()
     plain(wannacry.get_by_role("button", name="Save topics"), "Set the topics")

@@ -123,9 +123,9 @@ def test_welsh_plurals_follow_cldr_six_forms():
 # ---- the Welsh email ---------------------------------------------------------------------------
 
 # English words of the email's chrome (never of the articles): none may show in the Welsh email.
-ENGLISH_CHROME = ["View in your browser", "Hello", "Here are", "In this issue", "Weekly digest", "By ",
+ENGLISH_CHROME = ["Read the whole edition on our website", "Hello", "Here are", "In this issue", "Weekly digest", "By ",
                   "You are receiving this", "Manage your preferences", "Unsubscribe", "Read more", "June",
-                  "all topics", "week of", "This week"]
+                  "all topics", "week of", "This week", "asked for", "news on", "and 5 more"]
 
 
 def test_the_welsh_email_has_no_english_chrome_and_marks_the_english_articles(cy_settings):
@@ -134,7 +134,9 @@ def test_the_welsh_email_has_no_english_chrome_and_marks_the_english_articles(cy
     for words in ENGLISH_CHROME:
         assert words not in seen and words not in r.text, words
     assert "Crynhoad wythnosol" in seen and "19–25 Mehefin 2017" in seen and "Dad-danysgrifio" in seen
-    assert r.subject == "Public Digital Leaders Network: wythnos yn dechrau 19 Mehefin 2017"
+    assert r.subject == "Queen’s speech: what to watch for and what’s missing, a 5 arall"
+    by_period = render_variant(week25(), replace(cy_settings, subject="{organisation}: {period}"), lang="cy")
+    assert by_period.subject == "Public Digital Leaders Network: wythnos yn dechrau 19 Mehefin 2017"
     assert r.preheader.startswith("Yr wythnos hon: ")
     doc = lxml_html.document_fromstring(r.html)
     assert doc.get("lang") == "cy"
@@ -142,7 +144,7 @@ def test_the_welsh_email_has_no_english_chrome_and_marks_the_english_articles(cy
     written = doc.xpath("//*[contains(concat(' ', @class, ' '), ' headline ') or contains(@class, 'summary')]")
     assert len(written) >= 12 and all(e.get("lang") == "en-GB" for e in written)
     assert "Diogelu data" in seen and "Gan Martin Ferguson" in seen and "21 Mehefin 2017" in seen
-    assert "ac wedi dewis: Diogelu data." in seen
+    assert "ac wedi gofyn am newyddion am y pwnc hwn: Diogelu data." in seen
 
 
 def test_english_is_unchanged_when_welsh_is_configured(cy_settings):
@@ -154,7 +156,8 @@ def test_english_is_unchanged_when_welsh_is_configured(cy_settings):
 def test_an_editors_subject_is_kept_and_a_made_one_is_made_again_in_welsh(cy_settings):
     made = render_variant(week25(), cy_settings).subject
     frozen = replace(week25(), subject=made)  # as a build freezes it
-    assert render_variant(frozen, cy_settings, lang="cy").subject.endswith("wythnos yn dechrau 19 Mehefin 2017")
+    assert made.endswith(", and 5 more")
+    assert render_variant(frozen, cy_settings, lang="cy").subject == f"{made.removesuffix(', and 5 more')}, a 5 arall"
     own = replace(week25(), subject="Rhifyn arbennig")
     assert render_variant(own, cy_settings, lang="cy").subject == "Rhifyn arbennig"
 
@@ -180,7 +183,8 @@ def test_a_welsh_member_gets_the_welsh_variant_rendered_once(run_cli, seed_path,
     assert sorted(languages.values()) == ["", "cy"]  # "" and "en-GB" members share the default variant
     assert {e: languages[by_member[i]] for e, i in ids.items()} == {
         "en1@example.org": "", "en2@example.org": "", "cy1@example.org": "cy", "cy2@example.org": "cy"}
-    assert [r.subject for r in rows if r.language == "cy"][0].endswith("wythnos yn dechrau 19 Mehefin 2017")
+    assert [r.subject for r in rows if r.language == "cy"][0].startswith("Queen’s speech: what to watch for and what’s missing, a ")
+    assert [r.subject for r in rows if r.language == "cy"][0].endswith(" arall")
 
 
 # ---- the member's pages ------------------------------------------------------------------------
@@ -215,7 +219,7 @@ def test_preview_in_welsh_and_an_unknown_language_refused(run_cli, seed_path, co
     assert result.exit_code == 0, result.output
     html = (tmp_path / "cy.html").read_text(encoding="utf-8")
     assert 'lang="cy"' in html and "Crynhoad wythnosol" in html
-    assert "wythnos yn dechrau 19 Mehefin 2017" in result.output
+    assert "subject: Queen’s speech: what to watch for and what’s missing, a 4 arall)" in result.output
     refused = run_cli("preview", "--week", "2017-W25", "--language", "fr")
     assert refused.exit_code != 0 and "unknown language 'fr' (one of: en-GB, cy)" in refused.output
 
@@ -312,9 +316,13 @@ def test_bilingual_mode_config_welsh_first_by_default(bilingual_settings, tmp_pa
 def test_the_bilingual_email_says_each_sentence_in_each_language(bilingual_settings):
     r = render_variant(week25(), bilingual_settings, lang=bilingual_settings.unchosen_language)
     seen = _visible(r.html)
-    assert r.subject == "Public Digital Leaders Network: wythnos yn dechrau 19 Mehefin 2017 / week of 19 June 2017"
+    assert r.subject == "Queen’s speech: what to watch for and what’s missing, a 5 arall"  # the first language's pattern
+    by_period = render_variant(week25(), replace(bilingual_settings, subject="{organisation}: {period}"),
+                               lang=bilingual_settings.unchosen_language)
+    assert by_period.subject == "Public Digital Leaders Network: wythnos yn dechrau 19 Mehefin 2017 / week of 19 June 2017"
     assert "Dyma 6 erthygl o 19–25 Mehefin 2017. / Here are 6 articles from 19–25 June 2017." in seen
-    assert "ac wedi dewis: pob pwnc. / You are receiving this because" in seen and "chose: all topics." in seen
+    assert "ac wedi gofyn am newyddion am bob pwnc. / You are receiving this because" in seen
+    assert "asked for news on every topic." in seen
     assert seen.index("Helo") < seen.index("Hello")  # Welsh first
     doc = lxml_html.document_fromstring(r.html)
     assert doc.get("lang") == "cy"

@@ -137,7 +137,9 @@ def test_every_article_is_in_both_parts(rendered):
 
 
 def test_header_subject_and_preheader(rendered, settings):
-    assert rendered.subject == "Public Digital Leaders Network: week of 19 June 2017"
+    # The lead story's title and how many more (the fixture's variant carries the whole week).
+    lead = sorted(week25().items, key=lambda i: i.position)[0].title
+    assert rendered.subject == f"{lead}, and {len(week25().items) - 1} more"
     seen = _visible_text(rendered.html)
     assert "19–25 June 2017" in seen and "19–25 June 2017" in rendered.text
     doc = _doc(rendered.html)
@@ -154,20 +156,20 @@ def test_header_subject_and_preheader(rendered, settings):
 
 def test_why_you_get_this_and_footer_links(rendered, settings):
     why = ("You are receiving this because you are a member of Public Digital Leaders Network "
-           "and chose: Data protection, Cyber security.")
+           "and asked for news on Data protection and Cyber security.")
     assert why in _visible_text(rendered.html)
     assert why in " ".join(rendered.text.split())
     everyone = render_variant(week25(), settings, fmt="text")
-    assert "and chose: all topics." in " ".join(everyone.text.split())
+    assert "and asked for news on every topic." in " ".join(everyone.text.split())
     browser = "https://news.example.org/editions/2017-W25"
     doc = _doc(rendered.html)
     links = {" ".join(a.text_content().split()): a.get("href") for a in doc.xpath("//a")}
     assert links["Manage your preferences"] == SLOT_MARKERS["preferences_url"]
     assert links["Unsubscribe"] == SLOT_MARKERS["unsubscribe_url"]
-    assert links["View in your browser"] == browser
+    assert links["Read the whole edition on our website"] == browser
     assert settings.address in _visible_text(rendered.html)
     for line in (f"Manage your preferences: {SLOT_MARKERS['preferences_url']}",
-                 f"Unsubscribe: {SLOT_MARKERS['unsubscribe_url']}", f"View in your browser: {browser}"):
+                 f"Unsubscribe: {SLOT_MARKERS['unsubscribe_url']}", f"The whole edition on our website: {browser}"):
         assert line in rendered.text.splitlines()
 
 
@@ -240,8 +242,8 @@ def test_document_structure(rendered):
         targets.setdefault(" ".join(a.text_content().split()), set()).add(a.get("href"))
     assert all(len(hrefs) == 1 for hrefs in targets.values()), targets
     assert "Read more" not in targets and doc.xpath("//a[@aria-label]") == []
-    # One "View in your browser", at the top
-    assert [a.get("href") for a in doc.xpath("//a[normalize-space(.)='View in your browser']")] == [
+    # One link to the whole edition on the website, at the top
+    assert [a.get("href") for a in doc.xpath("//a[normalize-space(.)='Read the whole edition on our website']")] == [
         "https://news.example.org/editions/2017-W25"]
 
 
@@ -340,7 +342,7 @@ def test_variant_carries_only_its_items(settings):
     assert [h.text_content() for h in doc.xpath("//h2")] == [items[2].title, items[4].title]  # by position
     assert not doc.xpath("//ul")  # two articles: no "In this issue"
     assert items[0].title not in r.text and "Here are 2 articles" in r.text
-    assert "chose: Emerging technology." in " ".join(r.text.split())
+    assert "asked for news on Emerging technology." in " ".join(r.text.split())
 
 
 def test_subject_periods_and_override(settings):
@@ -349,9 +351,16 @@ def test_subject_periods_and_override(settings):
     items = seed_items()[:1]
     daily = render_variant(Edition("2017-06-21", "daily", day, items), settings, fmt="text")
     monthly = render_variant(Edition("2017-06", "monthly", month, items), settings, fmt="text")
-    assert daily.subject == "Public Digital Leaders Network: 21 June 2017"
-    assert monthly.subject == "Public Digital Leaders Network: June 2017"
+    assert daily.subject == monthly.subject == items[0].title  # the lead alone: no "and 0 more"
     assert "Monthly digest: June 2017" in monthly.text and "Daily digest: 21 June 2017" in daily.text
+    dated = replace(settings, subject="{organisation}: {period}")  # the subject template is the organisation's
+    assert render_variant(Edition("2017-06-21", "daily", day, items), dated, fmt="text").subject == (
+        "Public Digital Leaders Network: 21 June 2017")
+    assert render_variant(Edition("2017-06", "monthly", month, items), dated, fmt="text").subject == (
+        "Public Digital Leaders Network: June 2017")
+    counted = replace(settings, subject="{lead} (+{more}) · {count} stories")
+    assert render_variant(week25(), counted, fmt="text").subject.endswith(f"(+{len(week25().items) - 1}) · "
+                                                                          f"{len(week25().items)} stories")
     fixed = render_variant(replace(week25(items), subject="Special\nissue"), settings, fmt="text")
     assert fixed.subject == "Special issue"
     with pytest.raises(RenderError, match="digest.subject"):
@@ -440,3 +449,17 @@ def test_golden(rendered, part):
 def test_text_part_is_not_html_escaped(rendered):
     # The text part is never HTML: no entities leak into it.
     assert rendered.text == unescape(rendered.text)
+
+
+def test_each_variant_is_named_by_its_own_lead_and_the_editors_subject_wins(settings):
+    from digest.edition.render import subject_for
+
+    items = sorted(seed_items(), key=lambda i: i.position)
+    built = week25(items)
+    built = replace(built, subject=subject_for(built, settings))  # what a build stores
+    assert built.subject == f"{items[0].title}, and {len(items) - 1} more"
+    mine = render_variant(built, settings, items=[items[2], items[4], items[3]], fmt="text")
+    assert mine.subject == f"{items[2].title}, and 2 more"  # not "and 9 more" for a member who gets three
+    editors = replace(built, subject="GDPR in a year, and what to do first")
+    assert render_variant(editors, settings, items=[items[2], items[4]], fmt="text").subject == (
+        "GDPR in a year, and what to do first")

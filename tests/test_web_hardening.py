@@ -205,3 +205,16 @@ def test_requests_left_by_a_stopped_server_are_handled_when_the_next_starts(sett
     with db.connect() as conn:
         assert member_db.get_by_email(conn, "late@example.org").status == "pending"
         assert request_db.waiting(conn) == 0
+
+
+def test_serve_on_a_port_in_use_says_one_line(run_cli, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("DIGEST_SECRET_KEY", "a-long-random-secret-key-for-the-test")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--host", "127.0.0.1", "--port", port)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip() == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"

@@ -40,6 +40,8 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
       DIGEST_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(32))') \\
         digest serve --host 127.0.0.1 --port 8000
       digest serve --demo      # open the links in the demo's outbox/*.eml
+
+    An address it cannot listen on (a port in use, say) is one line and exit status 1.
     """
     try:
         settings = app.settings
@@ -50,8 +52,11 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
                 "random one (or pass --demo for a local try-out of the demo's emails)")
         wsgi = create_app(settings, app.db)
         # A provider's batch is larger than any form; the app still refuses more than 64 KiB elsewhere.
-        server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy,
-                             **server_options(settings))
+        try:
+            server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy,
+                                 **server_options(settings))
+        except OSError as exc:  # a port in use, a low port without the right, a host that is not ours
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         wsgi.extensions["digest"].mailer.notify(urgent=True)  # requests a stopped server left behind
         if settings.providers.configured:
             wsgi.extensions["digest-hooks"].worker.notify(urgent=True)  # providers' events it left untaken

@@ -72,6 +72,15 @@ def save_edition(conn: Connection, edition: Edition, *, now: datetime) -> Editio
     return edition
 
 
+def discard_edition(conn: Connection, edition_id: int) -> None:
+    """Undo a build that could not be finished (never a queued edition: its deliveries point at it)."""
+    if conn.execute(select(editions.c.queued_at).where(editions.c.id == edition_id)).scalar() is not None:
+        raise EditionError(str(edition_id), "is queued and cannot be discarded")
+    conn.execute(delete(variants).where(variants.c.edition_id == edition_id))
+    conn.execute(delete(edition_items).where(edition_items.c.edition_id == edition_id))
+    conn.execute(delete(editions).where(editions.c.id == edition_id))
+
+
 def mark_queued(conn: Connection, edition_id: int, *, now: datetime) -> None:
     conn.execute(update(editions).where(editions.c.id == edition_id, editions.c.queued_at.is_(None))
                  .values(queued_at=now))

@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import EditorError
-from .schema import editor_events, editors
+from .schema import desk_sessions, editor_events, editors
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,9 @@ def to_notify(conn: Connection, kind: str) -> list[Editor]:
 
 
 def remove(conn: Connection, editor_id: int) -> None:
+    """The editor goes, and every session of theirs with them."""
     conn.execute(delete(editors).where(editors.c.id == editor_id))
+    end_sessions(conn, editor_id)
 
 
 def set_link(conn: Connection, editor_id: int, purpose: str, link_hash: str) -> None:
@@ -101,9 +103,31 @@ def link_is_live(conn: Connection, editor_id: int, purpose: str, link_hash: str)
 
 
 def set_password(conn: Connection, editor_id: int, hashed: str) -> None:
-    """A new password ends every other session of the editor (session_version goes up)."""
+    """A new password ends every session of the editor (session_version goes up, their rows go)."""
     conn.execute(update(editors).where(editors.c.id == editor_id).values(
         password_hash=hashed, session_version=editors.c.session_version + 1))
+    end_sessions(conn, editor_id)
+
+
+def open_session(conn: Connection, editor_id: int, id_hash: str, *, now: datetime, older_than: datetime) -> None:
+    """A live session (the sha256 of the cookie's id); sessions begun before `older_than` are tidied away."""
+    conn.execute(delete(desk_sessions).where(desk_sessions.c.created_at < older_than))
+    conn.execute(insert(desk_sessions).values(id_hash=id_hash, editor_id=editor_id, created_at=now))
+
+
+def session_editor(conn: Connection, id_hash: str) -> tuple[Editor, datetime] | None:
+    """The editor of a live session and when it began; None once it has ended."""
+    r = conn.execute(select(desk_sessions).where(desk_sessions.c.id_hash == id_hash)).first()
+    editor = get(conn, r.editor_id) if r else None
+    return (editor, r.created_at) if editor else None
+
+
+def end_session(conn: Connection, id_hash: str) -> None:
+    conn.execute(delete(desk_sessions).where(desk_sessions.c.id_hash == id_hash))
+
+
+def end_sessions(conn: Connection, editor_id: int) -> None:
+    conn.execute(delete(desk_sessions).where(desk_sessions.c.editor_id == editor_id))
 
 
 def signed_in(conn: Connection, editor_id: int, *, now: datetime) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0012_members"
+SCHEMA_REVISION = "0012_desk"
 
 metadata = MetaData(
     naming_convention={
@@ -365,6 +365,17 @@ editors = Table(
     Column("last_sign_in_at", UTCDateTime),
     # "editor": the whole desk; "membership": only /desk/members (0012_members)
     Column("role", String(12), nullable=False, default="editor", server_default="editor"),
+)
+
+# The desk's live sessions (migration 0012_desk): the cookie carries a random id,
+# this table its sha256. Signing out, removing the editor or a new password
+# deletes the rows, so a copied cookie stops working at once.
+desk_sessions = Table(
+    "desk_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("editor_id", Integer, nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 # No foreign key: the trail outlives an editor who is removed.

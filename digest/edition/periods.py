@@ -33,6 +33,9 @@ DASH = "\u2013"  # en dash, for ranges in labels
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+# Editions are of this world: outside these years the date arithmetic around a
+# window (look-backs, previous periods) overflows, so a key there is refused.
+FIRST_YEAR, LAST_YEAR = 1900, 9998
 
 
 def _zone(tz: str) -> ZoneInfo:
@@ -75,6 +78,19 @@ def month_window(year: int, month: int, tz: str) -> Window:
 
 
 def parse_period(key: str, tz: str) -> Window:
+    """Read an edition key (see _parse_period), refusing one outside FIRST_YEAR..LAST_YEAR."""
+    return _in_range(_parse_period(key, tz), key, tz)
+
+
+def _in_range(window: Window, raw, tz: str) -> Window:
+    zone = _zone(tz)
+    first, last = window.start.astimezone(zone).year, (window.end - timedelta(microseconds=1)).astimezone(zone).year
+    if first < FIRST_YEAR or last > LAST_YEAR:
+        raise SelectionError(f"period {raw!r}: out of range (editions are from {FIRST_YEAR} to {LAST_YEAR})")
+    return window
+
+
+def _parse_period(key: str, tz: str) -> Window:
     """Read an edition key ("2017-W25", "2017-06-21", "2017-06", "A..B") as a Window.
 
     Raises SelectionError naming the key for anything else, including weeks,
@@ -154,12 +170,16 @@ def window_between(since: str | date | datetime, until: str | date | datetime, t
     included) or local times with the end excluded.
     """
     zone = _zone(tz)
-    start = _boundary(since, zone, inclusive_day=False)
-    end = _boundary(until, zone, inclusive_day=True)
+    try:
+        start = _boundary(since, zone, inclusive_day=False)
+        end = _boundary(until, zone, inclusive_day=True)
+    except OverflowError:  # 0001-01-01 in a zone east of UTC, 9999-12-31 as an inclusive end
+        raise SelectionError(f"the window from {since} to {until} is out of range "
+                             f"(editions are from {FIRST_YEAR} to {LAST_YEAR})") from None
     if end <= start:
         raise SelectionError(f"the window from {since} to {until} is empty: the end must come after the start")
     key = f"{_key_part(start, zone, end=False)}..{_key_part(end, zone, end=True)}"
-    return Window(start, end, key, "custom")
+    return _in_range(Window(start, end, key, "custom"), key, tz)
 
 
 def previous_period(frequency: str, now: datetime, tz: str) -> Window:

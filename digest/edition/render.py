@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+import sys
 import threading
+import traceback
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Mapping, Sequence
@@ -146,30 +148,47 @@ def preheader_for(edition: Edition, items: Sequence[EditionItem], lang: Language
     return _truncate(text, PREHEADER_MAX)
 
 
-def subject_for(edition: Edition, settings: Settings, lang: Language | None = None) -> str:
-    """edition.subject if set, else the subject pattern (settings.subject, else the catalogue's)
-    filled with organisation and period, in the language.
+def subject_for(edition: Edition, settings: Settings, lang: Language | None = None,
+                items: Sequence[EditionItem] | None = None) -> str:
+    """The editor's subject (edition.subject) if they wrote one, else the subject pattern ([digest] subject,
+    else the catalogue's "{lead}{and_more}") filled for `items`, in the language.
 
-    A build freezes the subject in the first language; another language gets its
-    own made subject unless the editor wrote one (it has no translation yet).
+    The pattern may use {organisation}, {period}, {key}, {frequency}, {count},
+    {lead} (the first story's title), {more} (how many others) and {and_more}
+    (", and 9 more", or nothing when the lead is alone). A build stores the
+    subject made for the whole edition in the first language; each variant's
+    subject is made again for the stories it carries (a member who gets three
+    stories is not told of nine more) and in its language, unless the editor
+    wrote one (it has no translation yet).
     """
     lang = lang or language(settings.language)
-    if edition.subject.strip():
-        other = lang.tag != settings.language
-        if not (other and edition.subject == _made_subject(edition, settings, language(settings.language))):
-            return _oneline(edition.subject)
-    return _made_subject(edition, settings, lang)
+    chosen = edition.items if items is None else items
+    if edition.subject.strip() and _oneline(edition.subject) != _made_subject(
+            edition, settings, language(settings.language), edition.items):
+        return _oneline(edition.subject)
+    return _made_subject(edition, settings, lang, chosen)
 
 
-def _made_subject(edition: Edition, settings: Settings, lang: Language) -> str:
-    # TRANSLATORS: the default subject line; {organisation} and {period} are filled in, keep them.
-    pattern = settings.subject or lang.parts[0].gettext("{organisation}: {period}")
+def _made_subject(edition: Edition, settings: Settings, lang: Language, items: Sequence[EditionItem]) -> str:
+    """The subject pattern filled with what these stories are (see subject_for)."""
+    first = lang.parts[0]  # a bilingual subject: the first language's pattern, its period in each
+    # TRANSLATORS: the default subject line: the first story's title and ", and 9 more"; keep {lead}{and_more}.
+    pattern = settings.subject or first.gettext("{lead}{and_more}")
+    period = lang.join([fmt_.period(edition.window, edition.frequency, settings.timezone, p) for p in lang.parts])
+    ordered = sorted(items, key=lambda it: it.position)
+    more = max(0, len(ordered) - 1)
     values = {
         "organisation": settings.organisation,
-        "period": lang.join([fmt_.period(edition.window, edition.frequency, settings.timezone, p) for p in lang.parts]),
+        "period": period,
         "key": edition.key,
         "frequency": edition.frequency,
-        "count": len(edition.items),
+        "count": len(ordered),
+        # An edition with no story is never sent; its subject (a preview) names the period instead.
+        # TRANSLATORS: a subject line; {organisation} and {period} are filled in, keep them.
+        "lead": _oneline(ordered[0].title) if ordered else first.gettext("{organisation}: {period}").format(
+            organisation=settings.organisation, period=period),
+        "more": more,
+        "and_more": first.ngettext(", and %(num)d more", ", and %(num)d more", more) % {"num": more} if more else "",
     }
     try:
         return _oneline(pattern.format_map(values))
@@ -254,7 +273,7 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
              web: Mapping | None, lang: Language) -> dict:
     tz = settings.timezone
     frequency = edition.frequency or edition.window.frequency
-    articles = [_article(n, it, settings, lang, tz) for n, it in enumerate(items)]
+    articles = [_article(n, it, settings, lang, tz, len(items)) for n, it in enumerate(items)]
     chosen = [_label(settings, s, lang) for s in member_topics]
     each_dates = [fmt_.window_dates(edition.window, frequency, tz, p) for p in lang.parts]
     dates = PerLanguage(each_dates) if len(lang.parts) > 1 else each_dates[0]
@@ -274,7 +293,7 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         "organisation": settings.organisation,
         "address": _oneline(settings.address),
         "website": settings.website,
-        "subject": subject_for(edition, settings, lang),
+        "subject": subject_for(edition, settings, lang, items),
         "preheader": preheader_for(edition, items, lang),
         "frequency": frequency,
         "frequency_label": frequency_label(frequency, lang),
@@ -288,7 +307,8 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         "intro": intro,
         "count": len(articles),
         "member_topics": chosen,
-        "chose": _chose(settings, member_topics, lang),
+        "chose": _chose(settings, member_topics, lang),  # as before, for branding templates that use it
+        "asked_for": _asked_for(settings, member_topics, lang),
         "browser_url": browser_url(edition, settings),
         "preferences_url": SLOT_MARKERS["preferences_url"],
         "unsubscribe_url": SLOT_MARKERS["unsubscribe_url"],
@@ -301,10 +321,13 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         "previous_url": web.get("previous_url", ""),
         "next_url": web.get("next_url", ""),
         "archive_url": web.get("archive_url", ""),
+        # The web version's preview card: the lead picture, else the logo.
+        "share_image": next((a["lead_image"] or a["thumb"] for a in articles[:1] if a["lead_image"] or a["thumb"]),
+                            logo if logo and logo["width"] else None),
     }
 
 
-def _article(n: int, it: EditionItem, settings: Settings, lang: Language, tz) -> dict:
+def _article(n: int, it: EditionItem, settings: Settings, lang: Language, tz, count: int) -> dict:
     """One article as the templates show it; the first has the lead picture, the others thumbnails (images = all)."""
     lead = n == 0 and settings.images != "none"
     thumb = n > 0 and settings.images == "all"
@@ -318,6 +341,7 @@ def _article(n: int, it: EditionItem, settings: Settings, lang: Language, tz) ->
         "lead_image": _image(it.image, COLUMN_WIDTH, settings) if lead else None,
         "thumb": _image(it.image, THUMB_WIDTH, settings) if thumb else None,
         "first_in_list": n == 0,
+        "lead": n == 0 and count > 1,  # the lead story looks like one, with or without a picture
     }
 
 
@@ -325,6 +349,22 @@ def _chose(settings: Settings, member_topics: tuple[str, ...], lang: Language) -
     """The member's topics as the footer names them ("all topics"), per language in a bilingual email."""
     each = [", ".join(_label(settings, s, p) for s in member_topics) if member_topics else p.gettext("all topics")
             for p in lang.parts]
+    return PerLanguage(each) if len(each) > 1 else each[0]
+
+
+def _asked_for(settings: Settings, member_topics: tuple[str, ...], lang: Language) -> str:
+    """What the member asked for, as a person says it ("news on every topic", "news on A, B and C"),
+    per language in a bilingual email."""
+    each = []
+    for p in lang.parts:
+        labels = [_label(settings, s, p) for s in member_topics]
+        if not labels:
+            each.append(p.gettext("news on every topic"))
+            continue
+        # TRANSLATORS: the last two topics of a list ("Data protection, Cyber security and Schools").
+        listed = labels[0] if len(labels) == 1 else p.gettext("%(first)s and %(last)s") % {
+            "first": ", ".join(labels[:-1]), "last": labels[-1]}
+        each.append(p.ngettext("news on %(topics)s", "news on %(topics)s", len(labels)) % {"topics": listed})
     return PerLanguage(each) if len(each) > 1 else each[0]
 
 
@@ -405,6 +445,22 @@ def _render_template(name: str, context: Mapping, own_dir: str = "", tag: str = 
     except jinja2.TemplateError as exc:
         where = f"{getattr(exc, 'name', None) or name}:{getattr(exc, 'lineno', '?')}"
         raise RenderError(f"template {where}: {exc.message or exc}") from None
+    except RecursionError:  # a macro or include that calls itself: name where, without the thousand frames
+        raise RenderError(f"template {_template_line(sys.exc_info()[2], name)}: calls itself without end "
+                          "(a macro or include that never stops)") from None
+    except Exception as exc:  # an organisation's template may raise anything (1/0, a method of None): one line
+        raise RenderError(f"template {_template_line(exc.__traceback__, name)}: "
+                          f"{type(exc).__name__}: {exc}") from None
+
+
+def _template_line(tb, name: str) -> str:
+    """`file:line` of the innermost template frame of a traceback (Jinja2 maps its frames to template lines)."""
+    where = f"{name}:?"
+    for frame, lineno in traceback.walk_tb(tb):
+        filename = frame.f_code.co_filename
+        if filename.endswith((".j2", ".html", ".xml", ".txt", ".css", ".js")):
+            where = f"{filename}:{lineno}"
+    return where
 
 
 _PREVIEW_WHITE = "display:none;font-size:1px;color:#ffffff;"  # mj-preview's div, as mjml-python writes it
@@ -422,5 +478,12 @@ def _render_html(context: Mapping, settings: Settings, tag: str) -> str:
     # MJML paints the hidden preheader white; on a tinted page spam filters read
     # that as text hidden by colour (SpamAssassin's HTML_FONT_LOW_CONTRAST).
     compiled = compiled.replace(_PREVIEW_WHITE, _PREVIEW_WHITE.replace("#ffffff", context["colours"].light.footer_text), 1)
+    if context["web"]:
+        # A web page, not an email: MJML's "email" article named by the subject would sit outside every
+        # landmark (axe: region); the page's own header, main and footer say what it is.
+        compiled = _EMAIL_WRAPPER.sub(r"\1\2", compiled, count=1)
     css = _render_template(CSS_TEMPLATE, context, settings.templates_dir, tag)
     return inline_css(compiled, css, settings.base_url)
+
+
+_EMAIL_WRAPPER = re.compile(r'(<div) aria-label="[^"]*" aria-roledescription="email"( class="dm-page") role="article"')

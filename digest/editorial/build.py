@@ -15,7 +15,7 @@ from ..db import deliveries as delivery_db
 from ..db import editions as edition_db
 from ..edition.render import render_plan, subject_for
 from ..edition.variants import VariantPlan, plan_variant, variant_language
-from ..errors import EditionError
+from ..errors import EditionError, RenderError
 from ..models import Edition, Rendered, TopicSet, Window
 from ..sending.queue import load_built, queue_deliveries
 from .candidates import plan_edition
@@ -28,7 +28,9 @@ def build_edition(db: Database, settings: Settings, window: Window, *, now: date
     planned: the window's plan_edition, when the caller made it already (the
     mailing's gate counts it), so the candidates are read once. The variants
     today's members need are rendered here too, so queueing is pure
-    set-based SQL and what is queued is exactly what was built.
+    set-based SQL and what is queued is exactly what was built. When a
+    template fails (RenderError), the build is undone: the edition as it was
+    before (or none) is what stays, never a half-made one.
     """
     with db.connect() as conn:
         existing = edition_db.load_edition(conn, window.key)
@@ -40,7 +42,11 @@ def build_edition(db: Database, settings: Settings, window: Window, *, now: date
     with db.begin() as conn:
         edition_db.save_edition(conn, edition, now=now)
     if edition.items:
-        ensure_variants(db, settings, edition, now=now)
+        try:
+            ensure_variants(db, settings, edition, now=now)
+        except RenderError:
+            _undo_build(db, edition, existing, now=now)
+            raise
     return edition
 
 
@@ -109,3 +115,12 @@ def queue_edition(db: Database, settings: Settings, key: str, *, now: datetime) 
     if report.not_due:
         report.warnings.append(f"{report.not_due} member(s) have no article of {key} in their topics: not queued")
     return report
+
+
+def _undo_build(db: Database, edition: Edition, before: Edition | None, *, now: datetime) -> None:
+    """Put back the edition as it was before this build (its variants render again when it is queued)."""
+    with db.begin() as conn:
+        if before is None:
+            edition_db.discard_edition(conn, edition.id)
+        else:
+            edition_db.save_edition(conn, before, now=before.built_at or now)

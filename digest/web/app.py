@@ -75,6 +75,7 @@ def create_app(
     for module in (preferences, unsubscribe, subscribe, editions, clicks):
         app.register_blueprint(module.bp)
     app.extensions["digest-bursts"] = clicks.BurstDetector()
+    app.extensions["digest-repeats"] = clicks.RepeatFilter()
     desk.register(app, state)  # the edition desk, /desk/ (editors only)
     hooks.register(app, state, hooks_fetch)  # /hooks/*: each on only with its [providers.NAME]
     api.register(app, state)  # the HTTP API, /api/v1/ (API tokens)

@@ -7,6 +7,12 @@ altered token is the 400 "link" page and goes nowhere. No cookie is set and
 Referrer-Policy is no-referrer (the app's headers), so the article's site
 learns nothing from us.
 
+A person opening the same link again (a second tap, back and forward, a
+reload) within REPEAT_SECONDS counts once. The client is recognised by a keyed
+hash of its address, agent and the link, the key drawn at random each day and
+kept in memory only: nothing stored says who followed what, and yesterday's
+hashes cannot be matched to today's.
+
 Link scanners (mail security gateways that fetch every link of a message
 before the member sees it) are counted apart, as kind "scanner":
   - HEAD requests, and requests without a user agent or with a known scanner's;
@@ -19,9 +25,12 @@ before the member sees it) are counted apart, as kind "scanner":
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
+import secrets
 import threading
 import time
+from collections import OrderedDict
 from typing import Callable
 
 from flask import Blueprint, current_app, redirect, request
@@ -63,9 +72,38 @@ class BurstDetector:
             return []
 
 
+REPEAT_SECONDS = 600.0
+
+
+class RepeatFilter:
+    """Whether this client followed this very link within REPEAT_SECONDS (a keyed hash, the key new each day)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, max_keys: int = 100_000):
+        self.clock, self.max_keys = clock, max_keys
+        self.lock = threading.Lock()
+        self.day, self.key = -1, b""
+        self.seen: OrderedDict[bytes, float] = OrderedDict()  # hash -> when, oldest first
+
+    def repeat(self, *parts: str) -> bool:
+        """True if the same parts were seen within the window (then nothing is counted); records them."""
+        now = self.clock()
+        with self.lock:
+            if int(now) // 86_400 != self.day:  # a new day: a new key, and nothing of yesterday kept
+                self.day, self.key = int(now) // 86_400, secrets.token_bytes(32)
+                self.seen.clear()
+            while self.seen and (now - next(iter(self.seen.values())) > REPEAT_SECONDS
+                                 or len(self.seen) > self.max_keys):
+                self.seen.popitem(False)  # the oldest
+            mark = hmac.new(self.key, "\0".join(parts).encode(), hashlib.sha256).digest()
+            if mark in self.seen:
+                return True
+            self.seen[mark] = now
+            return False
+
+
 def _client(edition_id: int, variant: str) -> str:
-    raw = "\0".join((request.remote_addr or "", request.headers.get("User-Agent", ""), str(edition_id), variant))
-    return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:24]
+    raw = "\0".join((request.remote_addr or "", request.user_agent.string, str(edition_id), variant))
+    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 @bp.route("/r/<token>", methods=["GET", "HEAD"])
@@ -82,13 +120,14 @@ def follow(token: str):
             reason = "no user agent"
         elif SCANNER_AGENTS.search(agent):
             reason = f"scanner agent {SCANNER_AGENTS.search(agent).group(0).lower()}"
+        ext = current_app.extensions
+        if not reason and ext["digest-repeats"].repeat(request.remote_addr or "", agent, token):
+            return redirect(click.url)  # the same person again: counted once already (302, no-store: the app's)
         with st.db.begin() as conn:
             click_id = reports_db.add_click(conn, click.edition_id, click.position, click.variant,
                                             "scanner" if reason else "read", reason, st.clock())
             if not reason:
-                burst = current_app.extensions["digest-bursts"].see(
+                burst = ext["digest-bursts"].see(
                     _client(click.edition_id, click.variant), click.position, click_id)
                 reports_db.reclassify_clicks(conn, burst, "several links within a second")
-    resp = redirect(click.url, code=302)
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return redirect(click.url)

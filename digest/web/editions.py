@@ -1,14 +1,15 @@
 """The public side of editions: the web version of each, the archive, its Atom feed.
 
-    GET /editions/KEY          the web version ("View in your browser" in every email)
+    GET /editions/KEY          the web version ("Read the whole edition on our website" in every email)
     GET /editions/             sent editions, newest first, by period
     GET /editions/?topic=slug  one topic's articles across editions
     GET /editions/feed.xml     an Atom feed of the sent editions
 
 The web version is the full edition (every article, all topics) rendered as
 the email is, but for nobody: no greeting, no preference or unsubscribe
-links, no "view in browser"; instead a subscribe link and links to the
-previous and next editions. Only queued editions are public; a draft is a 404
+links, no link to itself; instead the site's header (the organisation, the
+archive, a subscribe button), a subscribe link and links to the previous and
+next editions, and a preview card for shared links (Open Graph, Twitter). Only queued editions are public; a draft is a 404
 like an unknown key. Renders are cached per edition build and neighbours.
 """
 
@@ -22,7 +23,7 @@ from flask import Blueprint, abort, make_response, render_template, request
 
 from ..db import editions as edition_db
 from ..edition.render import frequency_label, render_variant, subject_for
-from ..edition.textformat import window_dates
+from ..edition.textformat import local_date, window_dates
 from ..models import Edition
 from .common import EDITION_CSP, page, state, topic_choices, words
 
@@ -95,13 +96,25 @@ def archive():
         label = dict(topics).get(slug)
         if label is None:
             abort(404)
-        found = [{"title": it.title, "url": it.url, "edition": e, "dates": _dates(e)}
+        _ = words().gettext
+        found = [{"title": it.title, "url": it.url, "edition": e, "dates": _dates(e),
+                  "date": words().long_date(local_date(it.published_at, settings.timezone)) if it.published_at else "",
+                  "summary": " ".join((it.summary or "").split())}
                  for e in sent for it in e.items if slug in it.topics]
-        resp = page("archive_topic.html", topic=label, slug=slug, found=found, topics=topics)
+        share = {"title": _("%(topic)s: past editions") % {"topic": label},
+                 "url": f"{settings.base_url}/editions/?topic={slug}",
+                 "description": _("Articles on %(topic)s in the digests %(organisation)s has sent.") % {
+                     "topic": label.lower(), "organisation": settings.organisation}}
+        resp = page("archive_topic.html", topic=label, slug=slug, found=found, topics=topics, share=share)
     else:
         rows = [{"edition": e, "dates": _dates(e), "label": frequency_label(e.frequency, words()),
                  "titles": [it.title for it in e.items]} for e in sent]
-        resp = page("archive.html", rows=rows, topics=topics)
+        _ = words().gettext
+        share = {"title": _("Past editions – %(organisation)s") % {"organisation": settings.organisation},
+                 "url": f"{settings.base_url}/editions/",
+                 "description": _("Every digest %(organisation)s has sent, newest first.") % {
+                     "organisation": settings.organisation}}
+        resp = page("archive.html", rows=rows, topics=topics, share=share)
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
 

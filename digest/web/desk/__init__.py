@@ -14,14 +14,16 @@ Routes (views in the modules of this package):
     GET  /desk/preview/frame?...  the email itself, for the sandboxed iframes
     POST /desk/preview/test       "send me a test"
     POST /desk/edition/build      "build this edition" (and /desk/edition/queue)
+    GET  /desk/edition/progress   a queued edition's deliveries by state (the week page refreshes it)
     GET  /desk/audit              what editors did
     GET  /desk/members...         the members: search, a member's page, change, forget, CSV (desk/members.py)
 
 Nothing here is reachable without a session: a GET goes to the sign-in page,
 a POST gets 401. Every POST carries the session's CSRF token. The session is
 Flask's signed cookie (path /desk, HttpOnly, SameSite=Lax, Secure over https),
-expiring after [web] desk_session_hours; it names the editor and their
-session_version, so removing an editor or setting a new password ends it.
+expiring after [web] desk_session_hours; it carries a random session id whose
+hash is a row of desk_sessions, so signing out, removing an editor or setting
+a new password ends it on the server (a copied cookie stops working too).
 """
 
 from .app import register

@@ -31,8 +31,10 @@ def register(app: Flask, state: WebState) -> None:
     app.extensions["digest.desk"] = DeskState(
         links=EditorLinks(s.secret_key, s.base_url),
         link_max_age=desk_option(s, "desk_link_minutes") * 60,
-        per_address=RateLimiter(limit, window),
+        per_pair=RateLimiter(limit, window),
         per_client=RateLimiter(limit * 4, window),
+        per_address=RateLimiter(limit * 10, window),
+        links_per_address=RateLimiter(limit, window),
     )
     app.register_blueprint(bp)
 

@@ -1,9 +1,11 @@
-"""POST /desk/edition/build and /queue (the editor approves), GET /desk/audit (who did what)."""
+"""POST /desk/edition/build and /queue (the editor approves), GET /desk/edition/progress (the send, as it goes),
+GET /desk/audit (who did what)."""
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import g, render_template, request
 
+from ...db import deliveries as delivery_db
 from ...db import editions as edition_db
 from ...db import editors as editor_db
 from ...editorial.build import build_edition
@@ -14,7 +16,7 @@ from ...errors import DigestError
 from ...ingest.store import refresh_sources
 from ..common import state
 from .core import bp
-from .pages import desk_page, note
+from .pages import desk_error, desk_page, local, note
 from .week import back_to, period_from_request
 
 
@@ -93,6 +95,24 @@ def queue():
     note(f"Queued {queued} delivery(ies) of {window.key}." + (" Sent past the gate: recorded with your reason."
                                                               if report.forced else ""))
     return back_to(window.key, "approve")
+
+
+@bp.get("/edition/progress")
+def progress():
+    """The deliveries of a queued edition by state: the part of the week page desk.js refreshes by itself."""
+    st = state()
+    try:
+        key = window_for(st.settings, period_from_request(), now=st.now()).key
+    except DigestError as exc:
+        return desk_error("not-found", 404)
+    with st.db.connect() as conn:
+        edition = edition_db.load_edition(conn, key)
+        if edition is None or edition.queued_at is None:
+            return desk_error("not-found", 404)
+        counts = delivery_db.counts(conn, edition.id)
+    # Not desk_page: a poll must not take the notes meant for the next page the editor opens.
+    return render_template("desk/_progress.html", counts=counts, counted_at=st.now(), period=key,
+                           queued_at=edition.queued_at, local=local)
 
 
 @bp.post("/sources/fetch")

@@ -6,14 +6,14 @@ import logging
 import secrets
 import time
 
-from flask import g, redirect, request, session, url_for
+from flask import current_app, g, redirect, request, session, url_for
 from werkzeug.exceptions import TooManyRequests
 
 from ...db import editors as editor_db
 from ...editorial.editors import check_new_password, hash_password, issue_link, password_ok
 from ...errors import EditorError, TokenError
 from ..common import state
-from .core import bp, desk
+from .core import bp, desk, session_hash
 from .pages import desk_error, desk_page, note
 
 log = logging.getLogger("digest.web.desk")
@@ -23,27 +23,41 @@ def start_session(editor, how: str) -> None:
     """A new session for the editor (a fresh cookie and CSRF token: no fixation)."""
     session.clear()
     session.permanent = True  # expires after desk_session_hours
-    session["e"], session["v"], session["t"] = editor.id, editor.session_version, int(time.time())
+    sid = secrets.token_urlsafe(32)
+    session["s"], session["t"] = sid, int(time.time())
     session["csrf"] = secrets.token_urlsafe(32)
     st = state()
     with st.db.begin() as conn:
+        editor_db.open_session(conn, editor.id, session_hash(sid), now=st.now(),
+                               older_than=st.now() - current_app.permanent_session_lifetime)
         editor_db.signed_in(conn, editor.id, now=st.now())
         editor_db.audit(conn, editor, "sign-in", editor.email, {"with": how}, now=st.now())
     g.editor = editor
 
 
 def safe_next(target: str | None) -> str:
-    """Only somewhere on the desk (no open redirect)."""
-    if target and target.startswith("/desk/") and not target.startswith("//") and "\\" not in target:
+    """Only somewhere on the desk (no open redirect), and nothing a header cannot carry (CR, LF, controls)."""
+    if (target and target.startswith("/desk/") and "\\" not in target and target.isprintable()
+            and target.isascii() and len(target) <= 2000):
         return target
     return url_for("desk.week")
 
 
-def _throttle(address: str) -> None:
-    d = desk()
-    wait = max(d.per_client.hit(request.remote_addr or "unknown"), d.per_address.hit(address.strip().lower()))
-    if wait:
-        raise TooManyRequests(retry_after=int(wait + 0.999))
+def address_key(address: str) -> str:
+    """One spelling per address for the throttle: `Ed@Example.org ` and `ed@example.org` are one."""
+    return address.strip().lower()
+
+
+def _throttle(address: str, *, link: bool) -> None:
+    """Password attempts count per (address, client) and, more loosely, per address and per client, so a
+    stranger's guesses do not lock the editor out; link requests count on their own per address."""
+    d, client, key = desk(), request.remote_addr or "unknown", address_key(address)
+    if link:
+        waits = (d.per_client.hit(client), d.links_per_address.hit(key))
+    else:
+        waits = (d.per_client.hit(client), d.per_pair.hit(f"{client}\0{key}"), d.per_address.hit(key))
+    if max(waits):
+        raise TooManyRequests(retry_after=int(max(waits) + 0.999))
 
 
 @bp.get("/sign-in")
@@ -53,10 +67,10 @@ def sign_in():
     return desk_page("desk/sign_in.html", next=request.args.get("next", ""), form={}, errors={})
 
 
-def _throttled(address: str):
+def _throttled(address: str, *, link: bool = False):
     """The 429 page with Retry-After when this address or client has tried too often, else None."""
     try:
-        _throttle(address)
+        _throttle(address, link=link)
     except TooManyRequests as exc:
         resp = desk_error("too-many", 429)
         resp.headers["Retry-After"] = str(exc.retry_after)
@@ -89,7 +103,7 @@ def sign_in_post():
 def request_link():
     """Email a one-time sign-in link; the same page whatever the address (no way to find editors)."""
     email = request.form.get("email", "").strip()[:320]
-    if (refused := _throttled(email)) is not None:
+    if (refused := _throttled(email, link=True)) is not None:
         return refused
     st = state()
     with st.db.connect() as conn:
@@ -164,5 +178,6 @@ def sign_out():
     st = state()
     with st.db.begin() as conn:
         editor_db.audit(conn, g.editor, "sign-out", g.editor.email, {}, now=st.now())
+        editor_db.end_session(conn, session_hash(session["s"]))  # a copy of the cookie stops working too
     session.clear()
     return redirect(url_for("desk.sign_in", out=1), 303)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from dataclasses import dataclass
@@ -31,8 +32,10 @@ PUBLIC = {"desk.sign_in", "desk.sign_in_post", "desk.request_link", "desk.link",
 class DeskState:
     links: EditorLinks
     link_max_age: int  # seconds
-    per_address: RateLimiter
-    per_client: RateLimiter
+    per_pair: RateLimiter  # password attempts on one address from one client
+    per_client: RateLimiter  # every sign-in attempt of a client
+    per_address: RateLimiter  # password attempts on one address from everywhere (a much wider net)
+    links_per_address: RateLimiter  # "email me a link" per address: apart, so the link still works when locked
 
 
 def desk() -> DeskState:
@@ -57,21 +60,28 @@ def csrf_token() -> str:
     return token
 
 
-def current_editor() -> Editor | None:
-    """The signed-in editor, or None (no session, expired, removed, or a newer password since).
+def session_hash(sid: str) -> str:
+    """What the server keeps of a session id: a copied database holds no usable cookie."""
+    return hashlib.sha256(sid.encode()).hexdigest()
 
-    A session lasts desk_session_hours from signing in, however busy: the
-    cookie's own expiry slides with each request, this limit does not.
+
+def current_editor() -> Editor | None:
+    """The signed-in editor, or None (no session, expired, signed out, removed, or a newer password since).
+
+    The cookie carries a random session id; the session is live only while
+    its hash is in desk_sessions (signing out deletes it). A session lasts
+    desk_session_hours from signing in, however busy: the cookie's own expiry
+    slides with each request, this limit does not.
     """
-    editor_id, version, since = session.get("e"), session.get("v"), session.get("t")
-    if not isinstance(editor_id, int) or not isinstance(version, int) or not isinstance(since, int):
+    sid, since = session.get("s"), session.get("t")
+    if not isinstance(sid, str) or not isinstance(since, int):
         return None
     if time.time() - since > current_app.permanent_session_lifetime.total_seconds():
         session.clear()
         return None
     with state().db.connect() as conn:
-        editor = editor_db.get(conn, editor_id)
-    if editor is None or editor.session_version != version:
-        session.pop("e", None)
+        live = editor_db.session_editor(conn, session_hash(sid))
+    if live is None:
+        session.pop("s", None)
         return None
-    return editor
+    return live[0]

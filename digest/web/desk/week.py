@@ -15,6 +15,9 @@ from .core import bp
 from .pages import desk_page, note
 
 SUMMARY_MAX = 2000  # characters: a summary is a paragraph, not an article
+# An id from outside is an article only within the ids' column type (PostgreSQL INTEGER, the narrower of the two
+# databases): a larger one is a 404, not an overflow inside the driver (SQLite) or a DataError (PostgreSQL).
+MAX_ID = 2**31 - 1
 ACTIONS = ("pin", "unpin", "exclude", "include", "up", "down", "summary", "topics")
 
 
@@ -44,11 +47,13 @@ def week():
                      period=window.key,
                      topics=[(t.slug, t.label) for t in st.settings.topics],
                      labels={t.slug: t.label for t in st.settings.topics},
-                     budget=st.settings.summary_words, tz=st.settings.timezone)
+                     budget=st.settings.summary_words, tz=st.settings.timezone,
+                     open_id=request.args.get("open", type=int))
 
 
-def back_to(period: str | None, anchor: str = ""):
-    return redirect(url_for("desk.week", period=period) + (f"#{anchor}" if anchor else ""), 303)
+def back_to(period: str | None, anchor: str = "", open_id: int | None = None):
+    """The week again, at `anchor`; `open_id`: the article whose controls stay open (it was just changed)."""
+    return redirect(url_for("desk.week", period=period, open=open_id) + (f"#{anchor}" if anchor else ""), 303)
 
 
 def _set_topics(conn, article, title: str, now) -> tuple[str, dict]:
@@ -64,7 +69,7 @@ def _set_topics(conn, article, title: str, now) -> tuple[str, dict]:
                                                              "chose all topics get it."), detail
 
 
-@bp.post("/articles/<int:article_id>/<action>")
+@bp.post(f"/articles/<int(max={MAX_ID}):article_id>/<action>")
 def article_action(article_id: int, action: str):
     if action not in ACTIONS:
         abort(404)
@@ -84,7 +89,7 @@ def article_action(article_id: int, action: str):
             abort(400)
         if move is None:
             note(f"{title} cannot move {action} any further.", "problem")
-            return back_to(period, f"a-{article_id}")
+            return back_to(period, f"a-{article_id}", article_id)
     with st.db.begin() as conn:
         if action in ("pin", "unpin", "exclude", "include"):
             field, value = {"pin": ("pinned", True), "unpin": ("pinned", False),
@@ -106,10 +111,10 @@ def article_action(article_id: int, action: str):
                 text = " ".join(request.form.get("summary", "").split())
                 if not text:
                     note("Write a summary, or choose “Use the teaser again”.", "problem")
-                    return back_to(period, f"a-{article_id}")
+                    return back_to(period, f"a-{article_id}", article_id)
                 if len(text) > SUMMARY_MAX:
                     note(f"That summary is {len(text)} characters; the most is {SUMMARY_MAX}.", "problem")
-                    return back_to(period, f"a-{article_id}")
+                    return back_to(period, f"a-{article_id}", article_id)
                 message = f"Saved the summary of {title}."
             article_db.set_editorial(conn, article_id, now=now, summary_override=text)
             detail = {"before": article.summary_override, "after": text}
@@ -117,4 +122,4 @@ def article_action(article_id: int, action: str):
             message, detail = _set_topics(conn, article, title, now)
         editor_db.audit(conn, g.editor, action, article_id, {"period": period, **detail}, now=now)
     note(message)
-    return back_to(period, f"a-{article_id}")
+    return back_to(period, f"a-{article_id}", article_id)

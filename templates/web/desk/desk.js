@@ -41,3 +41,21 @@ document.addEventListener("submit", async (event) => {
   if (!target.matches("a, button")) target.setAttribute("tabindex", "-1");
   target.focus({preventScroll: true});
 });
+
+// The progress of a send: while deliveries are queued or sending, fetch the counts again every few
+// seconds and put them in place (the "Refresh the counts" button does the same without JavaScript).
+const PROGRESS_EVERY = 5000;
+setInterval(async () => {
+  const box = document.getElementById("progress");
+  if (!box || box.dataset.active !== "1" || document.hidden) return;
+  let response;
+  try {
+    response = await fetch(box.dataset.progress, {credentials: "same-origin"});
+  } catch (e) {
+    return;  // the next tick tries again
+  }
+  const type = response.headers.get("Content-Type") || "";
+  if (!response.ok || !type.startsWith("text/html")) return;
+  const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("progress");
+  if (fresh) box.replaceWith(fresh);
+}, PROGRESS_EVERY);
