@@ -88,6 +88,19 @@ class BounceSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """[retention]: how long each kind of record is kept, in months (see README "Retention")."""
+
+    deliveries_months: int = 13  # delivery rows of older editions fold into totals, then go
+    reports_months: int = 13  # processed bounce, complaint and unsubscribe messages
+    quarantine_months: int = 6  # reports not understood or not attributed
+    clicks_months: int = 13  # followed links: folded into the edition's totals, then deleted
+    members_months: int = 24  # members who left: after this, only a hash of the address stays
+    audit_months: int = 72  # members' consent events and the editors' trail
+    batch: int = 2000  # rows per transaction: short, so sending and the pages go on
+
+
+@dataclass(frozen=True)
 class Settings:
     organisation: str
     address: str
@@ -120,6 +133,7 @@ class Settings:
     fetch_timeout: float = 20.0
     fetch_deadline: float = 60.0
     allow_private: tuple[str, ...] = ()  # [fetch]: internal networks digest may fetch from (CIDRs)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     def source_named(self, name: str) -> SourceSettings:
         for src in self.sources:
@@ -328,6 +342,7 @@ def _validate(data: dict, source: str) -> Settings:
         fetch_timeout=fetch["fetch_timeout"],
         fetch_deadline=fetch["fetch_deadline"],
         allow_private=_allow_private(data, source),
+        retention=_retention(data, source),
         **_look(data, source, s, i),
         busy_timeout=busy_timeout,
     )
@@ -402,6 +417,18 @@ def _bounces(data: dict, source: str) -> BounceSettings:
             raise ConfigError(source, f"bounces.{key}", "must be a folder name")
         folders[key] = value
     return BounceSettings(address=address, imap_url=imap_url, permanent=tuple(permanent), **out, **folders)
+
+
+def _retention(data: dict, source: str) -> RetentionSettings:
+    out = {}
+    for key, low, high in (("deliveries_months", 1, 1200), ("reports_months", 1, 1200),
+                           ("quarantine_months", 1, 1200), ("clicks_months", 1, 1200),
+                           ("members_months", 1, 1200), ("audit_months", 12, 1200), ("batch", 100, 100_000)):
+        value = _get(data, source, "retention", key, int, getattr(RetentionSettings, key))
+        if not low <= value <= high:
+            raise ConfigError(source, f"retention.{key}", f"must be between {low} and {high}")
+        out[key] = value
+    return RetentionSettings(**out)
 
 
 def _tracking_clicks(data: dict, source: str) -> str:

@@ -40,6 +40,7 @@ COMMANDS = {
     "bounces": "bounces:bounces",
     "report": "report:report",
     "editors": "editors:editors",
+    "prune": "prune:prune",
 }
 
 

@@ -344,11 +344,12 @@ def export(conn: Connection, sub_id: int) -> dict:
     return {"subscriber": member, "events": history, "deliveries": sent}
 
 
-def forget(conn: Connection, sub_id: int, *, now: datetime) -> None:
+def forget(conn: Connection, sub_id: int, *, now: datetime, reason: str = "forgotten") -> None:
     """Erase a member: the row and its events go, only a hash of the address stays (to block re-import).
 
     Delivery rows stay for the edition's counts, without the member and
-    without error text (a bounce message may quote the address).
+    without error text (a bounce message may quote the address). `digest
+    prune` forgets members who left long ago the same way (reason: their status).
     """
     sub = _require_id(conn, sub_id)
     conn.execute(update(deliveries).where(deliveries.c.subscriber_id == sub_id)
@@ -358,7 +359,7 @@ def forget(conn: Connection, sub_id: int, *, now: datetime) -> None:
                  .values(subscriber_id=None, detail="{}"))  # a report quotes the address
     conn.execute(delete(subscribers).where(subscribers.c.id == sub_id))
     if not is_suppressed(conn, sub.email):
-        conn.execute(insert(suppressions).values(email_hash=email_hash(sub.email), reason="forgotten",
+        conn.execute(insert(suppressions).values(email_hash=email_hash(sub.email), reason=reason[:20],
                                                  created_at=now))
 
 

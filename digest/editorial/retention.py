@@ -1,0 +1,151 @@
+"""`digest prune`: keep the database the size of its retention periods, not of its years.
+
+    report = prune(db, settings, now=now_utc())            # or dry_run=True: count, change nothing
+    report.removed  # {"deliveries": 1200000, "clicks": ..., "members": 12, ...}
+
+Order matters: an edition's report figures that need its rows (what came
+back, unsubscribes by its links) are stored first, one edition per
+transaction; then its delivery rows are counted into per-variant totals and
+deleted, a batch per transaction; then old clicks are counted into the same
+totals; then reports, events and the editors' trail go; last, members who left
+long ago are forgotten as `digest subscribers forget` does. Every step is a
+short transaction of at most [retention] batch rows, so a send and the web
+pages carry on beside it, and a prune stopped half-way leaves totals and rows
+that still add up (`digest report` reads both). Running it again removes
+nothing new.
+"""
+
+from __future__ import annotations
+
+import time
+from calendar import monthrange
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from ..config import Settings
+from ..db import Database
+from ..db import members as member_db
+from ..db import reports as reports_db
+from ..db import retention as retention_db
+
+# What a prune removes, in the order it runs; the labels of its table.
+KINDS = {
+    "deliveries": "delivery rows (folded into edition totals)",
+    "clicks": "clicks (folded into edition totals)",
+    "reports": "processed bounce/complaint messages",
+    "quarantine": "quarantined messages",
+    "events": "member events (not consent)",
+    "editor_events": "editors' trail",
+    "members": "members who left (kept as a hash)",
+}
+EVERY = timedelta(days=6)  # `digest run` prunes when the last prune is older: weekly, whatever day cron runs
+
+
+def months_before(now: datetime, months: int) -> datetime:
+    """The same day and time `months` calendar months earlier (the month's last day if shorter)."""
+    year, month = divmod(now.year * 12 + now.month - 1 - months, 12)
+    month += 1
+    return now.replace(year=year, month=month, day=min(now.day, monthrange(year, month)[1]))
+
+
+@dataclass
+class PruneReport:
+    dry_run: bool
+    removed: dict[str, int] = field(default_factory=dict)  # kind -> rows removed (or that would be)
+    editions: list[str] = field(default_factory=list)  # editions folded now (or that would be)
+    size_before: int = 0
+    size_after: int = 0
+    free_before: int | None = None  # SQLite: bytes free inside the file for reuse
+    free_after: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.removed.values())
+
+
+def cutoffs(settings: Settings, now: datetime) -> dict[str, datetime]:
+    r = settings.retention
+    months = {"deliveries": r.deliveries_months, "clicks": r.clicks_months, "reports": r.reports_months,
+              "quarantine": r.quarantine_months, "events": r.audit_months, "editor_events": r.audit_months,
+              "members": r.members_months}
+    return {kind: months_before(now, n) for kind, n in months.items()}
+
+
+def prune(db: Database, settings: Settings, *, now: datetime, dry_run: bool = False,
+          on_step: Callable[[str, int], None] | None = None) -> PruneReport:
+    """Fold and delete what is past its period; with dry_run, only count it."""
+    started = time.monotonic()
+    before = cutoffs(settings, now)
+    report = PruneReport(dry_run=dry_run)
+    with db.connect() as conn:
+        report.size_before, report.free_before = retention_db.size(conn)
+        unfolded = retention_db.unfolded_editions(conn, before["deliveries"])
+        report.editions = [key for _, key in unfolded]
+        if dry_run:
+            report.removed = _counts(conn, before, [i for i, _ in unfolded])
+    if not dry_run:
+        for edition_id, _ in unfolded:
+            _fold_edition(db, edition_id)
+        report.removed = _remove(db, settings, before, now, on_step or (lambda kind, n: None))
+        with db.begin() as conn:
+            retention_db.record_run(conn, now, report.removed)
+    with db.connect() as conn:
+        report.size_after, report.free_after = retention_db.size(conn)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _counts(conn, before: dict[str, datetime], unfolded_ids: list[int]) -> dict[str, int]:
+    return {kind: retention_db.count(conn, kind, before[kind], unfolded_ids) for kind in KINDS}
+
+
+def _fold_edition(db: Database, edition_id: int) -> None:
+    """Store the figures of its report that need the rows, in one transaction with the marker."""
+    with db.begin() as conn:
+        outcomes = reports_db.edition_outcomes(conn, edition_id)
+        figures = {"outcomes": outcomes["outcomes"], "kinds": outcomes["kinds"],
+                   "unsubscribes": reports_db.unsubscribes_after(conn, edition_id)}
+        retention_db.mark_folded(conn, edition_id, figures)
+
+
+def _remove(db: Database, settings: Settings, before: dict[str, datetime], now: datetime,
+            on_step: Callable[[str, int], None]) -> dict[str, int]:
+    batch = settings.retention.batch
+    steps = {
+        "deliveries": lambda conn: retention_db.fold_deliveries(conn, batch),
+        "clicks": lambda conn: retention_db.fold_clicks(conn, before["clicks"], batch),
+        "members": lambda conn: _forget_batch(conn, before["members"], now),
+        **{kind: (lambda conn, kind=kind: retention_db.delete_batch(conn, kind, before[kind], batch))
+           for kind in ("reports", "quarantine", "events", "editor_events")},
+    }
+    removed = {}
+    for kind in KINDS:
+        removed[kind] = 0
+        while True:
+            with db.begin() as conn:  # one short transaction per batch
+                n = steps[kind](conn)
+            if not n:
+                break
+            removed[kind] += n
+            on_step(kind, removed[kind])
+    return removed
+
+
+MEMBERS_PER_BATCH = 50  # each forget updates the member's delivery rows: fewer per transaction
+
+
+def _forget_batch(conn, before: datetime, now: datetime) -> int:
+    """Forget members who left before `before`, as `digest subscribers forget` does."""
+    gone = retention_db.left_members(conn, before, MEMBERS_PER_BATCH)
+    for sub_id, status in gone:
+        member_db.forget(conn, sub_id, now=now, reason=status)
+    return len(gone)
+
+
+def prune_due(db: Database, *, now: datetime) -> bool:
+    """For `digest run`: no prune yet, or the last one is about a week old."""
+    with db.connect() as conn:
+        last = retention_db.last_run(conn)
+    return last is None or now - last >= EVERY
