@@ -162,3 +162,31 @@ def test_prune_beside_a_send_loses_nothing_and_sends_nothing_twice(queue_members
     report = edition_report(db, settings, "2017-W25")
     assert report.sent == MEMBERS and report.deliveries["queued"] == 0 and report.deliveries["sending"] == 0
 
+
+
+def test_digest_run_prunes_once_a_week(seeded, db):
+    from digest.db.schema import prune_runs
+
+    with db.begin() as conn:
+        conn.execute(update(editions).values(queued_at=datetime.now(timezone.utc) - timedelta(days=730)))
+    first = ok(seeded("run", "2017-W25", "--transport", "smtp"))
+    assert "pruned 6 row(s)" in first.output, first.output
+    assert rows(db, deliveries) == 0 and rows(db, prune_runs) == 1
+    second = ok(seeded("run", "2017-W25", "--transport", "smtp"))
+    assert "pruned" not in second.output and rows(db, prune_runs) == 1  # not again within the week
+
+
+def test_audit_period_keeps_proof_of_consent(run_cli, settings, db):
+    from digest.db import editors as editor_db
+
+    ok(run_cli("subscribers", "add", "ana@example.net"))
+    old = datetime.now(timezone.utc) - timedelta(days=365 * 7)
+    with db.begin() as conn:
+        ana = member_db.get_by_email(conn, "ana@example.net")
+        member_db.add_event(conn, ana.id, "web", "preferences", {"format": ["html", "text"]}, old)
+        conn.execute(update(events).values(at=old))  # her subscribe event is seven years old too
+        editor_db.audit(conn, "cli", "build", "2017-W25", now=old)
+    done = prune(db, settings, now=datetime.now(timezone.utc))
+    assert done.removed["events"] == 1 and done.removed["editor_events"] == 1
+    with db.connect() as conn:
+        assert [e["action"] for e in member_db.list_events(conn, ana.id)] == ["subscribe"]

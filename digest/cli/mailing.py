@@ -11,6 +11,7 @@ import click
 from ..errors import CheckError, DigestError
 from . import fail, pass_app
 from .options import console, echo_json, now_utc
+from .prune import weekly_prune
 
 log = logging.getLogger("digest.send")
 
@@ -517,7 +518,8 @@ def run(app, frequency, key, week, day, month, force, reason, transport, connect
     some active member has that frequency and its edition is not queued
     yet. So one cron line or systemd timer (scripts/systemd/) covers
     everyone. A KEY or --week/--day/--month runs that period. Sources and
-    the gate work as for `digest weekly`.
+    the gate work as for `digest weekly`. Once a week it then runs
+    `digest prune` ([retention] in digest.toml).
 
     \b
     Example (crontab, every morning):
@@ -538,9 +540,14 @@ def run(app, frequency, key, week, day, month, force, reason, transport, connect
     except DigestError as exc:
         raise fail(exc) from None
     command = "digest run" + (f" --frequency {frequency}" if frequency else "")
-    _mailing(app, windows, force, reason, (transport, connections, rate, limit, reclaim, lease_seconds, batch,
-                                          processes, max_per_connection),
-             command)
+    try:
+        _mailing(app, windows, force, reason, (transport, connections, rate, limit, reclaim, lease_seconds, batch,
+                                              processes, max_per_connection),
+                 command)
+    except (SystemExit, click.ClickException):
+        weekly_prune(app)  # after the mailing, whatever its outcome: [retention], weekly
+        raise
+    weekly_prune(app)
 
 
 @click.command()

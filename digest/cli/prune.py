@@ -69,3 +69,18 @@ def print_prune(report, dialect: str) -> None:
 
 def _mb(n: int) -> str:
     return f"{n / 1_000_000:,.1f} MB"
+
+
+def weekly_prune(app) -> None:
+    """For `digest run`: prune when the last prune is a week old. A failure is a warning: the mailing went."""
+    from ..editorial.retention import prune as run_prune
+    from ..editorial.retention import prune_due
+
+    try:
+        if not prune_due(app.db, now=now_utc()):
+            return
+        report = run_prune(app.db, app.settings, now=now_utc())
+    except DigestError as exc:
+        click.echo(f"warning: the weekly prune did not run: {exc}", err=True)
+        return
+    click.echo(f"pruned {report.total:,} row(s) past their [retention] period (see `digest prune --help`)")
