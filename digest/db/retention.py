@@ -126,17 +126,25 @@ def _old_deliveries(folding: Sequence[int] = ()):
     return select(deliveries.c.id).where(_folded(deliveries.c.edition_id, folding), deliveries.c.status.in_(FINAL))
 
 
-def fold_deliveries(conn: Connection, limit: int) -> int:
-    """Count up to `limit` final delivery rows of folded editions into the totals and delete them."""
-    ids = list(conn.execute(_old_deliveries().order_by(deliveries.c.id).limit(limit)).scalars())
+def folded_editions(conn: Connection) -> list[int]:
+    return list(conn.execute(select(edition_totals.c.edition_id).where(edition_totals.c.measure == FOLDED)
+                             .order_by(edition_totals.c.edition_id)).scalars())
+
+
+def fold_deliveries(conn: Connection, edition_id: int, limit: int) -> list[int]:
+    """Count up to `limit` final delivery rows of a folded edition into the totals and delete them."""
+    # One edition at a time, no ORDER BY: the (edition_id, subscriber_id) index finds them, and
+    # the query stops at `limit` instead of sorting millions of rows for every batch.
+    ids = list(conn.execute(select(deliveries.c.id).where(deliveries.c.edition_id == edition_id,
+                                                          deliveries.c.status.in_(FINAL)).limit(limit)).scalars())
     if not ids:
-        return 0
+        return []
     # RETURNING: exactly the rows deleted are counted, whatever happened since the select.
     gone = conn.execute(delete(deliveries).where(deliveries.c.id.in_(ids), deliveries.c.status.in_(FINAL))
-                        .returning(deliveries.c.edition_id, deliveries.c.variant_id, deliveries.c.status)).all()
+                        .returning(deliveries.c.id, deliveries.c.variant_id, deliveries.c.status)).all()
     names = _variant_names(conn, {v for _, v, _ in gone})
-    _add(conn, Counter((e, names.get(v, "?"), DELIVERY_STATES[s]) for e, v, s in gone))
-    return len(gone)
+    _add(conn, Counter((edition_id, names.get(v, "?"), DELIVERY_STATES[s]) for _, v, s in gone))
+    return [i for i, _, _ in gone]
 
 
 def _variant_names(conn: Connection, ids: set[int]) -> dict[int, str]:
@@ -147,15 +155,14 @@ def _variant_names(conn: Connection, ids: set[int]) -> dict[int, str]:
     return {i: f"{t or '*'}:{f}" for i, t, f in conn.execute(q)}
 
 
-def fold_clicks(conn: Connection, before: datetime, limit: int) -> int:
-    ids = list(conn.execute(select(clicks.c.id).where(clicks.c.at < before).order_by(clicks.c.id).limit(limit))
-               .scalars())
-    if not ids:
-        return 0
-    gone = conn.execute(delete(clicks).where(clicks.c.id.in_(ids))
-                        .returning(clicks.c.edition_id, clicks.c.variant, clicks.c.position, clicks.c.kind)).all()
-    _add(conn, Counter((e, v, f"click:{p}:{k}") for e, v, p, k in gone))
-    return len(gone)
+def fold_clicks(conn: Connection, before: datetime, limit: int, after: int) -> list[int]:
+    """Count up to `limit` clicks older than `before` (ids above `after`) into the totals, delete them."""
+    ids = _batch(conn, "clicks", before, limit, after)
+    if ids:
+        gone = conn.execute(delete(clicks).where(clicks.c.id.in_(ids))
+                            .returning(clicks.c.edition_id, clicks.c.variant, clicks.c.position, clicks.c.kind))
+        _add(conn, Counter((e, v, f"click:{p}:{k}") for e, v, p, k in gone))
+    return ids
 
 
 # ---------------------------------------------------------------- plain deletes
@@ -196,19 +203,24 @@ def count(conn: Connection, kind: str, before: datetime, folding: Sequence[int] 
     return int(conn.execute(q).scalar() or 0)
 
 
-def delete_batch(conn: Connection, kind: str, before: datetime, limit: int) -> int:
+def _batch(conn: Connection, kind: str, before: datetime, limit: int, after: int) -> list[int]:
+    """The next `limit` ids of `kind` above `after`: each batch starts where the last ended."""
+    q = _candidates(kind, before)
+    id_column = q.selected_columns[0]
+    return list(conn.execute(q.where(id_column > after).limit(limit)).scalars())
+
+
+def delete_batch(conn: Connection, kind: str, before: datetime, limit: int, after: int) -> list[int]:
     table = _TABLES[kind]
-    ids = list(conn.execute(_candidates(kind, before).limit(limit)).scalars())
+    ids = _batch(conn, kind, before, limit, after)
     if ids:
         conn.execute(delete(table).where(table.c.id.in_(ids)))
-    return len(ids)
+    return ids
 
 
-def left_members(conn: Connection, before: datetime, limit: int) -> list[tuple[int, str]]:
-    """(id, status) of members who left before `before`, to be forgotten."""
-    ids = _candidates("members", before).limit(limit).subquery()
-    q = select(subscribers.c.id, subscribers.c.status).where(subscribers.c.id.in_(select(ids.c.id)))
-    return [tuple(r) for r in conn.execute(q)]
+def left_members(conn: Connection, before: datetime, limit: int, after: int) -> list[int]:
+    """Ids of members who left before `before` (above `after`), to be forgotten."""
+    return _batch(conn, "members", before, limit, after)
 
 
 # ---------------------------------------------------------------- space

@@ -113,35 +113,45 @@ def _fold_edition(db: Database, edition_id: int) -> None:
 def _remove(db: Database, settings: Settings, before: dict[str, datetime], now: datetime,
             on_step: Callable[[str, int], None]) -> dict[str, int]:
     batch = settings.retention.batch
+    with db.connect() as conn:
+        folded = retention_db.folded_editions(conn)
+    removed = {"deliveries": 0}
+    for edition_id in folded:  # an edition with nothing left costs one index probe
+        step = (lambda conn, after, edition_id=edition_id:  # after: unused, no id order here (see db)
+                retention_db.fold_deliveries(conn, edition_id, batch))
+        removed["deliveries"] += _sweep(db, step, lambda n: on_step("deliveries", removed["deliveries"] + n))
     steps = {
-        "deliveries": lambda conn: retention_db.fold_deliveries(conn, batch),
-        "clicks": lambda conn: retention_db.fold_clicks(conn, before["clicks"], batch),
-        "members": lambda conn: _forget_batch(conn, before["members"], now),
-        **{kind: (lambda conn, kind=kind: retention_db.delete_batch(conn, kind, before[kind], batch))
+        "clicks": lambda conn, after: retention_db.fold_clicks(conn, before["clicks"], batch, after),
+        **{kind: (lambda conn, after, kind=kind: retention_db.delete_batch(conn, kind, before[kind], batch, after))
            for kind in ("reports", "quarantine", "events", "editor_events")},
+        "members": lambda conn, after: _forget_batch(conn, before["members"], now, min(batch, 500), after),
     }
-    removed = {}
-    for kind in KINDS:
-        removed[kind] = 0
-        while True:
-            with db.begin() as conn:  # one short transaction per batch
-                n = steps[kind](conn)
-            if not n:
-                break
-            removed[kind] += n
-            on_step(kind, removed[kind])
+    for kind, step in steps.items():
+        removed[kind] = _sweep(db, step, lambda n, kind=kind: on_step(kind, n))
     return removed
 
 
-MEMBERS_PER_BATCH = 50  # each forget updates the member's delivery rows: fewer per transaction
+def _sweep(db: Database, step, on_step: Callable[[int], None]) -> int:
+    """Run `step` one short transaction at a time until it finds nothing; how many rows it took.
+
+    A step returns the ids it removed; the next batch starts above the highest.
+    """
+    total, after = 0, 0
+    while True:
+        with db.begin() as conn:
+            done = step(conn, after)
+        if not done:
+            return total
+        total += len(done)
+        after = max(done)
+        on_step(total)
 
 
-def _forget_batch(conn, before: datetime, now: datetime) -> int:
-    """Forget members who left before `before`, as `digest subscribers forget` does."""
-    gone = retention_db.left_members(conn, before, MEMBERS_PER_BATCH)
-    for sub_id, status in gone:
-        member_db.forget(conn, sub_id, now=now, reason=status)
-    return len(gone)
+def _forget_batch(conn, before: datetime, now: datetime, limit: int, after: int) -> list[int]:
+    """Forget members who left before `before`, as `digest subscribers forget` does (one pass for the batch)."""
+    ids = retention_db.left_members(conn, before, limit, after)
+    member_db.forget_many(conn, [member_db.get_by_id(conn, i) for i in ids], now=now, reason=None)
+    return ids
 
 
 def prune_due(db: Database, *, now: datetime) -> bool:
