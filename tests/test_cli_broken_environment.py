@@ -61,6 +61,7 @@ COMMANDS = [
     ["editors", "link", "eda@example.org"],
     ["editors", "audit"],
     ["editors", "remove", "eda@example.org"],
+    ["prune", "--dry-run"],
     ["serve", "--port", "0"],
 ]
 # dkim-record reads neither the database nor (without [dkim]) anything else: with no DKIM
