@@ -112,6 +112,7 @@ def test_cli_prune_dry_run_and_twice(seeded, db):
     assert figures(seeded) == before
     listed = json.loads(ok(seeded("edition", "list", "--json")).output)  # the desk's counts come from here too
     assert listed[0]["deliveries"]["sent"] == 5 and listed[0]["deliveries"]["failed"] == 1
+    assert json.loads(ok(seeded("status", "--json")).output)["total"] == 6  # all editions, folded included
     second = json.loads(ok(seeded("prune", "--json")).output)
     assert sum(second["removed"].values()) == 0 and second["editions_folded"] == []
 

@@ -544,8 +544,8 @@ def run(app, frequency, key, week, day, month, force, reason, transport, connect
         _mailing(app, windows, force, reason, (transport, connections, rate, limit, reclaim, lease_seconds, batch,
                                               processes, max_per_connection),
                  command)
-    except (SystemExit, click.ClickException):
-        weekly_prune(app)  # after the mailing, whatever its outcome: [retention], weekly
+    except SystemExit:  # held, or some deliveries failed: the mailing ran, so the weekly prune does too
+        weekly_prune(app)
         raise
     weekly_prune(app)
 

@@ -83,4 +83,5 @@ def weekly_prune(app) -> None:
     except DigestError as exc:
         click.echo(f"warning: the weekly prune did not run: {exc}", err=True)
         return
-    click.echo(f"pruned {report.total:,} row(s) past their [retention] period (see `digest prune --help`)")
+    if report.total:  # quiet when there was nothing to do
+        click.echo(f"pruned {report.total:,} row(s) past their [retention] period (see `digest prune --help`)")

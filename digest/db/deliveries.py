@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
@@ -25,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from ..models import TopicSet
-from .retention import folded
+from .retention import folded_states
 from .schema import (
     DELIVERY_STATES,
     FAILED,
@@ -198,13 +197,12 @@ def release(conn: Connection, ids: Iterable[int]) -> None:
 def counts(conn: Connection, edition_id: int | None = None) -> dict[str, int]:
     """Deliveries by state name (every state present, zero or not).
 
-    An edition's counts include the rows `digest prune` folded into its totals.
+    They include the rows `digest prune` folded into edition totals.
     """
     q = select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
-    found: Counter = Counter()
     if edition_id is not None:
         q = q.where(deliveries.c.edition_id == edition_id)
-        found.update({DELIVERY_STATES[s]: n for s, n in folded(conn, edition_id).states.items()})
+    found = folded_states(conn, edition_id)
     for s, n in conn.execute(q):
         found[DELIVERY_STATES[s]] += n
     return {name: found.get(name, 0) for name in DELIVERY_STATES.values()}

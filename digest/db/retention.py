@@ -81,6 +81,15 @@ def folded(conn: Connection, edition_id: int) -> Folded:
     return out
 
 
+def folded_states(conn: Connection, edition_id: int | None = None) -> Counter:
+    """Delivery rows folded, by state name: of one edition, or of all."""
+    q = (select(edition_totals.c.measure, func.sum(edition_totals.c.value))
+         .where(edition_totals.c.measure.in_(list(DELIVERY_STATES.values()))).group_by(edition_totals.c.measure))
+    if edition_id is not None:
+        q = q.where(edition_totals.c.edition_id == edition_id)
+    return Counter({measure: int(n) for measure, n in conn.execute(q)})
+
+
 def _add(conn: Connection, counts: Counter) -> None:
     """Add {(edition_id, variant, measure): n} to the totals (an upsert that adds)."""
     if not counts:
