@@ -428,6 +428,10 @@ def _retention(data: dict, source: str) -> RetentionSettings:
         if not low <= value <= high:
             raise ConfigError(source, f"retention.{key}", f"must be between {low} and {high}")
         out[key] = value
+    window = _get(data, source, "bounces", "window_days", int, BounceSettings.window_days)
+    if out["reports_months"] * 28 < window:  # the bounce count reads the reports of its window
+        raise ConfigError(source, "retention.reports_months",
+                          f"must keep reports at least as long as [bounces] window_days ({window} days)")
     return RetentionSettings(**out)
 
 

@@ -125,6 +125,9 @@ def test_retention_config_is_checked(tmp_path, env):  # noqa: F811
     cfg.write_text("[retention]\naudit_months = 3\n")
     with pytest.raises(ConfigError, match="retention.audit_months"):
         load_settings(cfg, environ={**env, "DIGEST_CONFIG": ""})
+    cfg.write_text("[retention]\nreports_months = 1\n[bounces]\nwindow_days = 60\n")
+    with pytest.raises(ConfigError, match="window_days"):
+        load_settings(cfg, environ={**env, "DIGEST_CONFIG": ""})
     cfg.write_text("[retention]\ndeliveries_months = 25\n")
     assert load_settings(cfg, environ={**env, "DIGEST_CONFIG": ""}).retention.deliveries_months == 25
 

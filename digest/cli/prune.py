@@ -59,11 +59,14 @@ def print_prune(report, dialect: str) -> None:
     if report.editions:
         shown = ", ".join(report.editions[:8]) + (" ..." if len(report.editions) > 8 else "")
         click.echo(f"editions folded{' (would be)' if report.dry_run else ''}: {len(report.editions)} ({shown})")
+    if report.dry_run:
+        click.echo(f"database: {_mb(report.size_before)} now")
+        return
     click.echo(f"database: {_mb(report.size_before)} before, {_mb(report.size_after)} after")
-    if report.free_after is not None and not report.dry_run:
+    if report.free_after is not None:
         click.echo(f"space given back for reuse inside the file: {_mb(report.free_after - (report.free_before or 0))} "
                    "(VACUUM shrinks the file itself; README \"Retention\")")
-    elif dialect == "postgresql" and not report.dry_run and report.total:
+    elif dialect == "postgresql" and report.total:
         click.echo("PostgreSQL reuses the space once (auto)vacuum has run; README \"Retention\"")
 
 
