@@ -194,3 +194,20 @@ def test_audit_period_keeps_proof_of_consent(run_cli, settings, db):
     assert done.removed["events"] == 1 and done.removed["editor_events"] == 1
     with db.connect() as conn:
         assert [e["action"] for e in member_db.list_events(conn, ana.id)] == ["subscribe"]
+
+
+def test_two_prunes_at_once_count_everything_once(seeded, settings, db):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from digest.db import Database
+
+    before = figures(seeded)
+    small = replace(settings, retention=replace(settings.retention, batch=100))
+    other = Database(settings.database_url)  # a second process's engine
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            done = list(pool.map(lambda d: prune(d, small, now=later(20)), [db, other]))
+    finally:
+        other.dispose()
+    assert done[0].removed["deliveries"] + done[1].removed["deliveries"] == 6
+    assert figures(seeded) == before

@@ -113,15 +113,24 @@ def unfolded_editions(conn: Connection, before: datetime) -> list[tuple[int, str
     return [tuple(r) for r in conn.execute(q)]
 
 
-def mark_folded(conn: Connection, edition_id: int, figures: dict) -> None:
-    """Store the figures of the report that need the rows (read just before), and the marker."""
-    counts = Counter({(edition_id, WHOLE, FOLDED): 1, (edition_id, WHOLE, "unsubscribes"): figures["unsubscribes"]})
+def claim_fold(conn: Connection, edition_id: int) -> bool:
+    """Mark an edition folded; False if another prune did first (its figures stand).
+
+    Insert-or-nothing on the key: a second prune at the same moment waits for
+    the first's row (PostgreSQL) or its transaction (SQLite), then does nothing.
+    """
+    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    done = conn.execute(make(edition_totals).values(edition_id=edition_id, variant=WHOLE, measure=FOLDED, value=1)
+                        .on_conflict_do_nothing().returning(edition_totals.c.edition_id))
+    return done.first() is not None  # (rowcount is -1 here under psycopg)
+
+
+def store_figures(conn: Connection, edition_id: int, figures: dict) -> None:
+    """Store the figures of the report that need the rows (read in the claim's transaction)."""
+    counts = Counter({(edition_id, WHOLE, "unsubscribes"): figures["unsubscribes"]})
     for prefix in ("outcome", "kind"):
         for name, n in figures[prefix + "s"].items():
             counts[(edition_id, WHOLE, f"{prefix}:{name}")] = n
-    conn.execute(delete(edition_totals).where(edition_totals.c.edition_id == edition_id,
-                                              edition_totals.c.variant == WHOLE,
-                                              edition_totals.c.measure.in_([k[2] for k in counts])))
     _add(conn, counts)
 
 

@@ -104,10 +104,12 @@ def _counts(conn, before: dict[str, datetime], unfolded_ids: list[int]) -> dict[
 def _fold_edition(db: Database, edition_id: int) -> None:
     """Store the figures of its report that need the rows, in one transaction with the marker."""
     with db.begin() as conn:
+        # Read before the claim: edition_outcomes of a folded edition reads the stored figures.
         outcomes = reports_db.edition_outcomes(conn, edition_id)
         figures = {"outcomes": outcomes["outcomes"], "kinds": outcomes["kinds"],
                    "unsubscribes": reports_db.unsubscribes_after(conn, edition_id)}
-        retention_db.mark_folded(conn, edition_id, figures)
+        if retention_db.claim_fold(conn, edition_id):
+            retention_db.store_figures(conn, edition_id, figures)
 
 
 def _remove(db: Database, settings: Settings, before: dict[str, datetime], now: datetime,
