@@ -16,9 +16,11 @@ from string import Formatter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo
 
 from .errors import ConfigError
-from .models import Topic
+from .i18n import locale_of
+from .models import ENHANCED_STATUS, Topic
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
 INSECURE_SECRET = "insecure-demo-key-change-me"  # digest serve refuses it
@@ -83,7 +85,7 @@ class BounceSettings:
     processed_folder: str = "processed"
     quarantine_folder: str = "quarantine"
     permanent: tuple[str, ...] = ("5.1.1", "5.1.10", "5.2.1")  # one of these: bounced at once
-    threshold: int = 3  # other failures: this many...
+    threshold: int = 3  # other failures (refused during the send, or returned): this many...
     window_days: int = 30  # ...within this many days make the member bounced
 
 
@@ -98,6 +100,56 @@ class RetentionSettings:
     members_months: int = 24  # members who left: after this, only a hash of the address stays
     audit_months: int = 72  # members' consent events and the editors' trail
     batch: int = 2000  # rows per transaction: short, so sending and the pages go on
+
+
+@dataclass(frozen=True)
+class SesSettings:
+    """[providers.ses]: Amazon SES events through an SNS topic."""
+
+    topic_arn: str  # arn:aws:sns:REGION:ACCOUNT:NAME, the only topic whose messages and subscription are taken
+    configuration_set: str = ""  # X-SES-CONFIGURATION-SET on each message (events with our tag need one)
+
+
+@dataclass(frozen=True)
+class PostmarkSettings:
+    """[providers.postmark]: basic authentication and/or a secret path on the webhook URL."""
+
+    username: str = ""
+    password: str = ""
+    secret_path: str = ""  # /hooks/postmark/SECRET
+    message_stream: str = ""  # X-PM-Message-Stream on each message ("broadcast" for newsletters)
+
+
+@dataclass(frozen=True)
+class MailgunSettings:
+    """[providers.mailgun]: the HTTP webhook signing key."""
+
+    signing_key: str
+    tag: str = "digest"  # X-Mailgun-Tag on each message
+
+
+@dataclass(frozen=True)
+class SendgridSettings:
+    """[providers.sendgrid]: the Event Webhook's verification key (base64 DER or PEM, ECDSA P-256)."""
+
+    public_key: str
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """[providers.*]: which mail providers report back by webhook (None: that hook answers 404)."""
+
+    ses: SesSettings | None = None
+    postmark: PostmarkSettings | None = None
+    mailgun: MailgunSettings | None = None
+    sendgrid: SendgridSettings | None = None
+
+    @property
+    def configured(self) -> tuple[str, ...]:
+        return tuple(n for n in PROVIDERS if getattr(self, n) is not None)
+
+
+PROVIDERS = ("ses", "postmark", "mailgun", "sendgrid")
 
 
 @dataclass(frozen=True)
@@ -128,12 +180,26 @@ class Settings:
     source: str = ""  # the file the settings came from, for messages
     extra: Mapping[str, Any] = field(default_factory=dict)
     sources: tuple[SourceSettings, ...] = ()
-    editors: tuple[str, ...] = ()  # told by email when an edition is held
+    editors: tuple[str, ...] = ()  # seeds the desk's list of editors (editorial.editors.seed_editors)
     min_articles: int = 1
     fetch_timeout: float = 20.0
     fetch_deadline: float = 60.0
     allow_private: tuple[str, ...] = ()  # [fetch]: internal networks digest may fetch from (CIDRs)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    languages: tuple[str, ...] = ("en-GB",)  # BCP 47 tags; the first is the default (digest/i18n.py)
+    language_mode: str = "per_member"  # or "bilingual": members who have not chosen get every language in one email
+    bilingual_order: tuple[str, ...] = ()  # the languages of a bilingual email, in order
+
+    @property
+    def language(self) -> str:
+        """The default language: the first configured."""
+        return self.languages[0]
+
+    @property
+    def unchosen_language(self) -> str:
+        """The language of the variant for members who have not chosen: "" (the first), or the bilingual
+        tag ("cy+en-GB") in bilingual mode."""
+        return "+".join(self.bilingual_order) if self.language_mode == "bilingual" else ""
 
     def source_named(self, name: str) -> SourceSettings:
         for src in self.sources:
@@ -153,6 +219,7 @@ class Settings:
     image_weight_kb: int = 800  # digest check: total weight of the images an email shows
     fetch_images: bool = True  # measure pictures at ingest (false: the sizes the source declares)
     busy_timeout: int = 30  # seconds a command or page waits for another writer's lock
+    providers: ProviderSettings = field(default_factory=ProviderSettings)
 
     @property
     def topic_slugs(self) -> tuple[str, ...]:
@@ -234,7 +301,7 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
 
 
 def _check_known(user: dict, defaults: dict, source: str) -> None:
-    known_sections = set(defaults) | {"security", "dkim", "topics", "web", "sources"}
+    known_sections = set(defaults) | {"security", "dkim", "topics", "web", "sources", "providers"}
     for section, value in user.items():
         if section not in known_sections:
             raise ConfigError(source, section, "unknown section")
@@ -264,41 +331,10 @@ def _validate(data: dict, source: str) -> Settings:
     s = lambda sec, key, default=None: _get(data, source, sec, key, str, default)  # noqa: E731
     i = lambda sec, key: _get(data, source, sec, key, int)  # noqa: E731
 
-    timezone = s("digest", "timezone")
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(timezone)
-    except Exception:
-        raise ConfigError(source, "digest.timezone", f"unknown time zone {timezone!r}") from None
-    summary_words = i("digest", "summary_words")
-    if not 10 <= summary_words <= 500:
-        raise ConfigError(source, "digest.summary_words", "must be between 10 and 500")
-    edition_size = i("digest", "edition_size")
-    if not 1 <= edition_size <= 100:
-        raise ConfigError(source, "digest.edition_size", "must be between 1 and 100")
-    base_url = s("organisation", "base_url").rstrip("/")
-    if not re.match(r"^https?://[^/\s]+", base_url):
-        raise ConfigError(source, "organisation.base_url", f"must be an http(s) URL, not {base_url!r}")
-    sender = s("organisation", "sender")
-    if "@" not in sender or "\n" in sender or "\r" in sender:
-        raise ConfigError(source, "organisation.sender", f"must be an email address, not {sender!r}")
-    for key in ("brand_colour", "accent_colour"):
-        if not _COLOUR.match(s("organisation", key)):
-            raise ConfigError(source, f"organisation.{key}", "must be a colour like #1d4f91")
-    name = s("organisation", "name")
-    if not name.strip() or "\n" in name:
-        raise ConfigError(source, "organisation.name", "must be one non-empty line")
-
+    timezone, summary_words, edition_size = _edition_numbers(source, s, i)
+    name, base_url, sender = _organisation(source, s)
     topics = _topics(data.get("topics"), source)
-    dkim = None
-    d = data.get("dkim") or {}
-    if any(d.get(k) for k in ("domain", "selector", "key_file")):
-        missing = [k for k in ("domain", "selector", "key_file") if not d.get(k)]
-        if missing:
-            raise ConfigError(source, f"dkim.{missing[0]}", "is required when DKIM signing is configured")
-        dkim = DkimSettings(str(d["domain"]), str(d["selector"]), str(d["key_file"]))
-
+    dkim = _dkim(data, source)
     transport = s("digest", "transport")
     if transport not in ("smtp", "file"):
         raise ConfigError(source, "digest.transport", f"must be smtp or file, not {transport!r}")
@@ -343,9 +379,54 @@ def _validate(data: dict, source: str) -> Settings:
         fetch_deadline=fetch["fetch_deadline"],
         allow_private=_allow_private(data, source),
         retention=_retention(data, source),
+        **_language_settings(data.get("organisation", {}), source),
         **_look(data, source, s, i),
         busy_timeout=busy_timeout,
+        providers=_providers(data.get("providers"), source),
     )
+
+
+def _edition_numbers(source: str, s, i) -> tuple[str, int, int]:
+    """[digest] timezone, summary_words and edition_size, checked."""
+    timezone = s("digest", "timezone")
+    try:
+        ZoneInfo(timezone)
+    except Exception:
+        raise ConfigError(source, "digest.timezone", f"unknown time zone {timezone!r}") from None
+    summary_words = i("digest", "summary_words")
+    if not 10 <= summary_words <= 500:
+        raise ConfigError(source, "digest.summary_words", "must be between 10 and 500")
+    edition_size = i("digest", "edition_size")
+    if not 1 <= edition_size <= 100:
+        raise ConfigError(source, "digest.edition_size", "must be between 1 and 100")
+    return timezone, summary_words, edition_size
+
+
+def _organisation(source: str, s) -> tuple[str, str, str]:
+    """[organisation] name, base_url and sender, checked (and the colours, read again by _look)."""
+    base_url = s("organisation", "base_url").rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", base_url):
+        raise ConfigError(source, "organisation.base_url", f"must be an http(s) URL, not {base_url!r}")
+    sender = s("organisation", "sender")
+    if "@" not in sender or "\n" in sender or "\r" in sender:
+        raise ConfigError(source, "organisation.sender", f"must be an email address, not {sender!r}")
+    for key in ("brand_colour", "accent_colour"):
+        if not _COLOUR.match(s("organisation", key)):
+            raise ConfigError(source, f"organisation.{key}", "must be a colour like #1d4f91")
+    name = s("organisation", "name")
+    if not name.strip() or "\n" in name:
+        raise ConfigError(source, "organisation.name", "must be one non-empty line")
+    return name, base_url, sender
+
+
+def _dkim(data: dict, source: str) -> DkimSettings | None:
+    d = data.get("dkim") or {}
+    if not any(d.get(k) for k in ("domain", "selector", "key_file")):
+        return None
+    missing = [k for k in ("domain", "selector", "key_file") if not d.get(k)]
+    if missing:
+        raise ConfigError(source, f"dkim.{missing[0]}", "is required when DKIM signing is configured")
+    return DkimSettings(str(d["domain"]), str(d["selector"]), str(d["key_file"]))
 
 
 def _look(data: dict, source: str, s, i) -> dict:
@@ -382,6 +463,38 @@ def _look(data: dict, source: str, s, i) -> dict:
                 http_images=http_images, image_weight_kb=weight, fetch_images=fetch_images)
 
 
+def _language_settings(org: dict, source: str) -> dict:
+    """languages, language_mode and bilingual_order of [organisation]."""
+    languages = _languages(org.get("languages", ["en-GB"]), source)
+    mode = org.get("language_mode", "per_member")
+    if mode not in ("per_member", "bilingual"):
+        raise ConfigError(source, "organisation.language_mode", f"must be per_member or bilingual, not {mode!r}")
+    if mode == "bilingual" and len(languages) < 2:
+        raise ConfigError(source, "organisation.language_mode", "bilingual needs two or more languages")
+    # By default the other languages come first (the Welsh Language Standards: Welsh not after English).
+    order = org.get("bilingual_order") or [*languages[1:], languages[0]]
+    if not isinstance(order, list) or sorted(order) != sorted(languages):
+        raise ConfigError(source, "organisation.bilingual_order",
+                          f"must list each of the languages once ({', '.join(languages)}), not {order!r}")
+    return {"languages": languages, "language_mode": mode, "bilingual_order": tuple(order)}
+
+
+def _languages(raw: Any, source: str) -> tuple[str, ...]:
+    """[organisation] languages: BCP 47 tags CLDR knows, no repeats, at least one."""
+    if not isinstance(raw, list) or not raw or not all(isinstance(t, str) and t.strip() for t in raw):
+        raise ConfigError(source, "organisation.languages",
+                          'must be a non-empty list of language tags like ["en-GB", "cy"]')
+    tags = tuple(t.strip() for t in raw)
+    for tag in tags:
+        try:
+            locale_of(tag)
+        except ValueError as exc:
+            raise ConfigError(source, "organisation.languages", str(exc)) from None
+    if len(set(tags)) != len(tags):
+        raise ConfigError(source, "organisation.languages", f"lists a language twice: {', '.join(tags)}")
+    return tags
+
+
 def _bool(data: dict, source: str, key: str, default: bool) -> bool:
     value = data.get("digest", {}).get(key, default)
     if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
@@ -401,8 +514,8 @@ def _bounces(data: dict, source: str) -> BounceSettings:
     if imap_url and not re.match(r"^imaps?://[^/\s]+", imap_url):
         raise ConfigError(source, "bounces.imap_url", "must be imap://user:pass@host/FOLDER or imaps://...")
     permanent = b.get("permanent", list(BounceSettings.permanent))
-    if not isinstance(permanent, list) or not all(isinstance(x, str) and re.fullmatch(r"5\.\d{1,3}\.\d{1,3}", x)
-                                                  for x in permanent):
+    if not isinstance(permanent, list) or not all(isinstance(x, str) and (m := ENHANCED_STATUS.fullmatch(x))
+                                                  and m.group(1) == "5" for x in permanent):
         raise ConfigError(source, "bounces.permanent", "must be a list of 5.x.y status codes")
     out = {}
     for key, low, high in (("threshold", 1, 100), ("window_days", 1, 3650)):
@@ -433,6 +546,60 @@ def _retention(data: dict, source: str) -> RetentionSettings:
         raise ConfigError(source, "retention.reports_months",
                           f"must keep reports at least as long as [bounces] window_days ({window} days)")
     return RetentionSettings(**out)
+
+
+_PROVIDER_KEYS = {
+    "ses": {"topic_arn": None, "configuration_set": ""},
+    "postmark": {"username": "", "password": "", "secret_path": "", "message_stream": ""},
+    "mailgun": {"signing_key": None, "tag": "digest"},
+    "sendgrid": {"public_key": None},
+}
+_PROVIDER_CLASSES = {"ses": SesSettings, "postmark": PostmarkSettings, "mailgun": MailgunSettings,
+                     "sendgrid": SendgridSettings}
+# What may go into a header or a URL path as it is.
+_PROVIDER_FORMATS = {
+    "topic_arn": (r"arn:aws:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}", "an SNS topic ARN like "
+                  "arn:aws:sns:eu-west-2:123456789012:digest-feedback"),
+    "configuration_set": (r"[A-Za-z0-9_-]{1,64}", "letters, digits, '_' and '-'"),
+    "message_stream": (r"[a-z0-9-]{1,30}", "a Postmark stream id (lower-case letters, digits, '-')"),
+    "tag": (r"[A-Za-z0-9_.-]{1,64}", "letters, digits, '_', '.' and '-'"),
+    "secret_path": (r"[A-Za-z0-9_-]{24,128}", "at least 24 letters, digits, '_' or '-'"),
+    "username": (r"[^:\s]{1,100}", "a user name without ':' or spaces (HTTP basic authentication)"),
+    "public_key": (r"(-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----|[A-Za-z0-9+/=\s]{40,})\s*",
+                   "the base64 verification key SendGrid shows (or its PEM form)"),
+}
+
+
+def _providers(raw: Any, source: str) -> ProviderSettings:
+    if raw is None:
+        return ProviderSettings()
+    if not isinstance(raw, dict):
+        raise ConfigError(source, "providers", "must be a table of [providers.NAME] tables")
+    out = {}
+    for name, section in raw.items():
+        if name not in _PROVIDER_KEYS:
+            raise ConfigError(source, f"providers.{name}", f"unknown provider (known: {', '.join(PROVIDERS)})")
+        if not isinstance(section, dict):
+            raise ConfigError(source, f"providers.{name}", "must be a table")
+        values = {}
+        for key, default in _PROVIDER_KEYS[name].items():
+            value = section.get(key, default)
+            if value is None:
+                raise ConfigError(source, f"providers.{name}.{key}", "is required")
+            if not isinstance(value, str) or "\n" in value.strip() and key != "public_key":
+                raise ConfigError(source, f"providers.{name}.{key}", f"must be one line of text, not {value!r}")
+            value = value.strip()
+            pattern, what = _PROVIDER_FORMATS.get(key, (r".+", "not empty"))
+            if (value or default is None) and not re.fullmatch(pattern, value):
+                raise ConfigError(source, f"providers.{name}.{key}", f"must be {what}")
+            values[key] = value
+        unknown = set(section) - set(_PROVIDER_KEYS[name])
+        if unknown:
+            raise ConfigError(source, f"providers.{name}.{sorted(unknown)[0]}", "unknown key")
+        if name == "postmark" and not (values["secret_path"] or values["username"] and values["password"]):
+            raise ConfigError(source, "providers.postmark", "needs username and password, or secret_path, or both")
+        out[name] = _PROVIDER_CLASSES[name](**values)
+    return ProviderSettings(**out)
 
 
 def _tracking_clicks(data: dict, source: str) -> str:
@@ -471,11 +638,24 @@ def _topics(raw: Any, source: str) -> tuple[Topic, ...]:
             if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
                 raise ConfigError(source, f"{where}.{key}", "must be a list of non-empty strings")
             lists[key] = tuple(x.strip() for x in v)
-        unknown = set(t) - {"slug", "label", "aliases", "keywords"}
+        unknown = set(t) - {"slug", "label", "aliases", "keywords", "labels"}
         if unknown:
             raise ConfigError(source, f"{where}.{sorted(unknown)[0]}", "unknown key")
-        out.append(Topic(slug, label.strip(), lists["aliases"], lists["keywords"]))
+        out.append(Topic(slug, label.strip(), lists["aliases"], lists["keywords"],
+                         _topic_labels(t.get("labels", {}), source, f"{where}.labels")))
     return tuple(out)
+
+
+def _topic_labels(raw: Any, source: str, where: str) -> tuple[tuple[str, str], ...]:
+    """labels = { cy = "Diogelu data" }: the topic's label per language tag."""
+    if not isinstance(raw, dict) or not all(isinstance(v, str) and v.strip() for v in raw.values()):
+        raise ConfigError(source, where, 'must be a table of non-empty labels by language, like { cy = "Iechyd" }')
+    for tag in raw:
+        try:
+            locale_of(tag)
+        except ValueError as exc:
+            raise ConfigError(source, f"{where}.{tag}", str(exc)) from None
+    return tuple((tag, v.strip()) for tag, v in raw.items())
 
 
 def templates_dir() -> Path:
@@ -530,6 +710,7 @@ def _editors(raw: Any, source: str) -> tuple[str, ...]:
 _SOURCE_KEYS = {"name", "url", "path", "kind", "topics", "link_template", "website", "max_age_days",
                 "resolve_links"}
 SOURCE_KINDS = ("feed", "jsonfeed", "wordpress", "listing")
+
 
 
 def _sources(raw: Any, source: str, slugs: tuple[str, ...]) -> tuple[SourceSettings, ...]:

@@ -16,6 +16,7 @@ one-line message and exit status 1 (or its
     ├── CheckError(target, failures)          a message fails the deliverability checks
     ├── EditorError(email, reason)            no such editor, a weak password, a used link
     ├── MailboxError(where, reason)           the bounce mailbox (IMAP, Maildir, files) cannot be read
+    ├── WebhookError(provider, reason, status) a provider's webhook failed verification or cannot be read
     └── DatabaseError(reason)                 the database cannot be opened or used
         └── DatabaseBusyError(reason)         another process holds the write lock (exit 75: try again)
 """
@@ -89,6 +90,14 @@ class MailboxError(DigestError):
     def __init__(self, where: str, reason: str):
         self.where, self.reason = where, reason
         super().__init__(f"{where}: {reason}")
+
+
+class WebhookError(DigestError):
+    """A mail provider's webhook request refused: 401/403 (not verified) or 400 (not its documented shape)."""
+
+    def __init__(self, provider: str, reason: str, status: int = 403):
+        self.provider, self.reason, self.status = provider, reason, status
+        super().__init__(f"{provider} webhook: {reason}")
 
 
 class DatabaseError(DigestError):

@@ -1,6 +1,6 @@
 """Members' details, checked and normalised; CSV member lists; import planning.
 
-Pure: no SQL, no clock. digest/db/subscribers.py stores what this module has
+Pure: no SQL, no clock. digest/db/members.py stores what this module has
 checked, and asks plan_import() what an import should change.
 """
 
@@ -18,7 +18,7 @@ from .models import FORMATS, FREQUENCIES, STATUSES, Subscriber, TopicSet
 
 NAME_MAX = 200
 EMAIL_MAX = 320
-CSV_COLUMNS = ("email", "name", "topics", "frequency", "format")
+CSV_COLUMNS = ("email", "name", "topics", "frequency", "format", "language")
 # Statuses an import or `add` never changes: the member left, or mail to them failed.
 LEFT = ("unsubscribed", "bounced", "complained")
 
@@ -64,10 +64,13 @@ def clean_name(raw: str | None, *, email: str = "", line: int | None = None) -> 
 
 def parse_topics(raw: str | Iterable[str] | None, taxonomy: Sequence[str], *, email: str = "",
                  line: int | None = None, sep: str = ",") -> TopicSet:
-    """Topic slugs in taxonomy order; empty (or "all") means every topic.
+    """A member's choice of topics, the same from every door (CLI, CSV import, the web's forms, the API).
 
-    Accepts "a,b" (or sep-separated) text or a list of slugs; case and spaces
-    around slugs do not matter. Raises SubscriberError naming an unknown slug.
+    Slugs come back in taxonomy order. Nothing, "all", or every topic of the
+    taxonomy means all topics (the empty TopicSet): topics added later
+    included, since a member who ticks every box wants everything. Accepts
+    "a,b" (or sep-separated) text or a list of slugs; case and spaces around
+    slugs do not matter. Raises SubscriberError naming an unknown slug.
     """
     if raw is None:
         return TopicSet()
@@ -78,6 +81,8 @@ def parse_topics(raw: str | Iterable[str] | None, taxonomy: Sequence[str], *, em
     unknown = sorted(chosen - set(taxonomy))
     if unknown:
         raise SubscriberError(email, f"unknown topic {unknown[0]!r} (known: {', '.join(taxonomy)})", line)
+    if chosen >= set(taxonomy):
+        return TopicSet()
     return TopicSet(slug for slug in taxonomy if slug in chosen)
 
 
@@ -94,6 +99,17 @@ def check_frequency(value: str, *, email: str = "", line: int | None = None) -> 
 
 def check_format(value: str, *, email: str = "", line: int | None = None) -> str:
     return _choice(value, FORMATS, "format", email, line)
+
+
+def check_language(value: str, languages: Sequence[str], *, email: str = "", line: int | None = None) -> str:
+    """A configured language tag, as configured ('en-gb' gives 'en-GB'); "" (or "default") clears the choice."""
+    v = (value or "").strip()
+    if v.lower() in ("", "default"):
+        return ""
+    for tag in languages:
+        if tag.lower() == v.lower().replace("_", "-"):
+            return tag
+    raise SubscriberError(email, f"unknown language {value!r} (one of: {', '.join(languages)})", line)
 
 
 def check_status(value: str, *, email: str = "") -> str:
@@ -116,6 +132,7 @@ def as_json(sub: Subscriber) -> dict:
         "created_at": iso(sub.created_at),
         "confirmed_at": iso(sub.confirmed_at),
         "left_at": iso(sub.left_at),
+        "language": sub.language,  # "": not chosen (the organisation's first language)
     }
 
 
@@ -146,6 +163,7 @@ class MemberRow:
     topics: tuple[str, ...] | None = None
     frequency: str | None = None
     format: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,12 +176,12 @@ class RowProblem:
         return f"{self.email}: {self.reason}" if self.email else self.reason
 
 
-def parse_members_csv(text: str, taxonomy: Sequence[str], *, source: str = "members.csv"
-                      ) -> tuple[list[MemberRow], list[RowProblem]]:
+def parse_members_csv(text: str, taxonomy: Sequence[str], *, source: str = "members.csv",
+                      languages: Sequence[str] = ("en-GB",)) -> tuple[list[MemberRow], list[RowProblem]]:
     """Check every row of a member list; return the good rows and one problem per bad row.
 
     The header row names the columns (email required; name, topics, frequency,
-    format optional; any order, any case). Line numbers are those of the file,
+    format, language optional; any order, any case). Line numbers are those of the file,
     so a quoted field spanning lines does not shift later rows. Raises
     SubscriberError(source, ...) when the file has no usable header.
     """
@@ -205,7 +223,7 @@ def parse_members_csv(text: str, taxonomy: Sequence[str], *, source: str = "memb
         try:
             if len(record) > len(columns):
                 raise SubscriberError(raw_email, f"{len(record)} fields but the header names {len(columns)}", start)
-            row = _row(cells, start, taxonomy)
+            row = _row(cells, start, taxonomy, languages)
         except SubscriberError as exc:
             problems.append(RowProblem(start, exc.email, exc.reason))
             continue
@@ -218,7 +236,7 @@ def parse_members_csv(text: str, taxonomy: Sequence[str], *, source: str = "memb
     return rows, problems
 
 
-def _row(cells: Mapping[str, str], line: int, taxonomy: Sequence[str]) -> MemberRow:
+def _row(cells: Mapping[str, str], line: int, taxonomy: Sequence[str], languages: Sequence[str]) -> MemberRow:
     email = normalise_email(cells.get("email", ""), line=line)
 
     def given(column: str) -> str | None:
@@ -228,6 +246,7 @@ def _row(cells: Mapping[str, str], line: int, taxonomy: Sequence[str]) -> Member
     topics = given("topics")
     frequency = given("frequency")
     fmt = given("format")
+    lang = given("language")
     return MemberRow(
         line=line,
         email=email,
@@ -235,6 +254,7 @@ def _row(cells: Mapping[str, str], line: int, taxonomy: Sequence[str]) -> Member
         topics=None if topics is None else parse_topics(topics, taxonomy, email=email, line=line, sep=";"),
         frequency=None if frequency is None else check_frequency(frequency, email=email, line=line),
         format=None if fmt is None else check_format(fmt, email=email, line=line),
+        language=None if lang is None else check_language(lang, languages, email=email, line=line),
     )
 
 
@@ -248,7 +268,7 @@ def changes_for(sub: Subscriber, row: MemberRow) -> dict[str, list]:
         out["name"] = [sub.name, row.name]
     if row.topics is not None and tuple(row.topics) != tuple(sub.topics):
         out["topics"] = [list(sub.topics), list(row.topics)]
-    for fld in ("frequency", "format"):
+    for fld in ("frequency", "format", "language"):
         new = getattr(row, fld)
         if new is not None and new != getattr(sub, fld):
             out[fld] = [getattr(sub, fld), new]

@@ -6,6 +6,8 @@ timezone-aware and in UTC unless a field says otherwise.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
@@ -13,6 +15,9 @@ from typing import Iterable
 FREQUENCIES = ("daily", "weekly", "monthly")
 FORMATS = ("html", "text")
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+# An enhanced mail system status code (RFC 3463: class.subject.detail, as 5.1.1), wherever it is
+# written: a relay's reply, a returned report, the config's `[bounces] permanent`. The one pattern for it.
+ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,11 @@ class Topic:
     label: str
     aliases: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()  # (language tag, label) for languages other than the first
+
+    def label_in(self, tag: str) -> str:
+        """The topic's label in a language: its own for that tag, else the label."""
+        return dict(self.labels).get(tag, self.label)
 
 
 @dataclass(frozen=True)
@@ -59,16 +69,12 @@ class ArticleImage:
         return next((s for s in sized if s.width >= shown_width * density), sized[-1])
 
     def to_json(self) -> str:
-        import json
-
         return json.dumps({"alt": self.alt, "problem": self.problem,
                            "sources": [[s.url, s.width, s.height, s.bytes, s.measured] for s in self.sources]},
                           ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | None) -> "ArticleImage | None":
-        import json
-
         if not raw:
             return None
         d = json.loads(raw)
@@ -215,6 +221,7 @@ class Subscriber:
     paused: bool = False
     token_version: int = 1
     id: int | None = None
+    language: str = ""  # a BCP 47 tag of [organisation] languages; "": not chosen (the organisation's first)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ def main(argv: list[str]) -> None:
     now = datetime.now(timezone.utc)
     step = argv[0]
     if step == "queue":
-        from digest.sending.queue import queue_edition
+        from digest.editorial.build import queue_edition
 
         t0 = time.perf_counter()
         report = queue_edition(db, settings, argv[1], now=now)

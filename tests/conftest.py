@@ -20,6 +20,31 @@ SEED = Path(__file__).parent.parent / "samples" / "news-export.txt"  # the share
 PG_URL = os.environ.get("DIGEST_TEST_DATABASE_URL", "")
 
 
+def ok(result, code: int = 0):
+    """A CliRunner result that exited with `code` (0: success), or the test fails showing its output."""
+    assert result.exit_code == code, result.output
+    return result
+
+
+def listing_blocks(path: Path) -> list[tuple[str, list[str]]]:
+    """(title, its lines) for each article of a listing export: the lines between a title and its repeat.
+
+    The tests' own reading of the seed, independent of digest/ingest/listing.py, to say what it should find.
+    """
+    lines = path.read_text(encoding="utf-8").splitlines()
+    out, i = [], 0
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        title, j = lines[i].strip(), i + 1
+        while lines[j].strip() != title:
+            j += 1
+        out.append((" ".join(title.split()), lines[i + 1 : j]))
+        i = j + 1
+    return out
+
+
 @pytest.fixture
 def seed_path() -> Path:
     """The real listing export from a membership body's news page."""

@@ -35,6 +35,7 @@ SMALL = Rendered(
 # JANE's links (subscriber 42, token version 3) under the test secret.
 JANE_PREFS = "https://news.example.org/preferences/42.3.7_L6hi2CKpIE1CkIJH8tP1qLZHPVuN4IaiaIoLNdIuw"
 JANE_UNSUB = "https://news.example.org/unsubscribe/42.3.pWXxGOTEi6zGKy-NEUGT0INjn0gMuA9pDAQLtX3hOIo"
+JANE_TOKEN = JANE_UNSUB.rpartition("/")[2]
 # The same links as quoted-printable pieces: 75 characters and a soft break, the rest and a soft break.
 QP_PREFS = JANE_PREFS[:75] + "=\r\n" + JANE_PREFS[75:] + "=\r\n"
 QP_UNSUB = JANE_UNSUB[:75] + "=\r\n" + JANE_UNSUB[75:] + "=\r\n"
@@ -68,7 +69,7 @@ def test_an_html_message_byte_for_byte():
         "Reply-To: Membership team <members@example.org>\r\n"
         "List-Id: Public Digital Leaders Network digest <digest.example.org>\r\n"
         f"List-Unsubscribe: <{JANE_UNSUB}>,\r\n"
-        " <mailto:leave@example.org?subject=unsubscribe>\r\n"
+        f" <mailto:leave@example.org?subject=unsubscribe%20{JANE_TOKEN}>\r\n"
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
         "MIME-Version: 1.0\r\n"
         "Content-Type: multipart/alternative;\r\n"
@@ -248,17 +249,24 @@ def test_list_unsubscribe_per_rfc_8058():
                           b"List-Unsubscribe-Post: List-Unsubscribe=One-Click"]
 
 
+# The member's signed unsubscribe token ends the subject: a request by mail is attributed by it, not by From.
 @pytest.mark.parametrize("mailto, shown", [
-    ("leave@example.org", "<mailto:leave@example.org?subject=unsubscribe>"),
-    ("mailto:leave@example.org", "<mailto:leave@example.org?subject=unsubscribe>"),
-    ("  mailto:leave@example.org ", "<mailto:leave@example.org?subject=unsubscribe>"),
-    ("leave@example.org?subject=Leave%20the%20digest", "<mailto:leave@example.org?subject=Leave%20the%20digest>"),
-    ("leave@example.org?subject=why?&body=x", "<mailto:leave@example.org?subject=why?&body=x>"),
+    ("leave@example.org", "<mailto:leave@example.org?subject=unsubscribe%20TOKEN>"),
+    ("mailto:leave@example.org", "<mailto:leave@example.org?subject=unsubscribe%20TOKEN>"),
+    ("  mailto:leave@example.org ", "<mailto:leave@example.org?subject=unsubscribe%20TOKEN>"),
+    ("leave@example.org?subject=Leave%20the%20digest", "<mailto:leave@example.org?subject=Leave%20the%20digest%20TOKEN>"),
+    ("leave@example.org?subject=why?&body=x", "<mailto:leave@example.org?subject=why?%20TOKEN&body=x>"),
+    ("leave@example.org?body=x&Subject=bye", "<mailto:leave@example.org?body=x&Subject=bye%20TOKEN>"),
+    ("leave@example.org?body=x", "<mailto:leave@example.org?subject=unsubscribe%20TOKEN&body=x>"),
 ])
 def test_a_mailto_goes_on_its_own_line(mailto, shown):
     raw = compile_(SMALL, settings=replace(SETTINGS, unsubscribe_mailto=mailto)).assemble(JANE, date=DATE)
+    shown = shown.replace("TOKEN", JANE_TOKEN)
     assert header_block(raw)[6:9] == [b"List-Unsubscribe: <" + JANE_UNSUB.encode() + b">,", b" " + shown.encode(),
                                       b"List-Unsubscribe-Post: List-Unsubscribe=One-Click"]
+    slow = build_reference(SMALL, settings=replace(SETTINGS, unsubscribe_mailto=mailto), edition_key=KEY,
+                           fmt="html", links=LINKS, recipient=JANE, date=DATE)
+    assert parse(slow)["List-Unsubscribe"] == f"<{JANE_UNSUB}>, {shown}"
 
 
 def test_list_id_forms():

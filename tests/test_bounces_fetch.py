@@ -9,7 +9,10 @@ appended to a real IMAP INBOX.
 from __future__ import annotations
 
 import json
+import os
 import mailbox
+import re
+from urllib.parse import unquote
 from pathlib import Path
 
 import pytest
@@ -23,15 +26,12 @@ from digest.config import BounceSettings
 from digest.db import members as subscriber_db
 from digest.db.schema import deliveries, editions, inbound_reports, subscribers
 from digest.message.verp import ReturnPath
+from conftest import ok
 
 BOUNCE = "bounces@news.example.org"
 MAILTO = "leave@news.example.org"
 MEMBERS = ["ada", "bob", "cy", "dee", "eve", "fay", "gil"]
 
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture
@@ -76,13 +76,19 @@ def reports_for(sent) -> dict[str, bytes]:
         "dee": s.arf_complaint(recipient=None, original=m["dee"]["original"], envelope_from=m["dee"]["verp"]),
         "eve": s.out_of_office(to=m["eve"]["verp"], sender="eve@example.net",
                                original_message_id=f"<edition.2017-W25.{m['eve']['delivery']}@example.org>"),
-        "fay": s.unsubscribe_request(sender="Fay@Example.net", to=MAILTO),
+        "fay": s.unsubscribe_request(sender="Fay@Example.net", to=MAILTO, subject=mailto_subject(m["fay"]["original"])),
         "garbled": s.garbled(),
         # A bounce anyone could write: a made-up VERP token, naming gil's address, quoting nothing of ours.
         "gil-forged": s.postfix_dsn(to=forged, recipient="gil@example.net",
                                     original=b"From: news@example.org\r\nTo: gil@example.net\r\nSubject: x\r\n\r\n",
                                     message_id="<forged.1@relay.example.com>"),
     }
+
+
+def mailto_subject(original: bytes) -> str:
+    """The subject a mail client writes from the List-Unsubscribe mailto of a message we sent."""
+    header = s.parse(original)["List-Unsubscribe"]
+    return unquote(re.search(r"<mailto:[^?>]+\?(?:[^>]*&)?subject=([^&>]*)", header, re.I).group(1))
 
 
 def statuses(db) -> dict[str, str]:
@@ -365,3 +371,164 @@ def test_weekly_sends_even_when_the_bounce_mailbox_is_down(run_cli, seed_path, m
     r = ok(run_cli("weekly", "--week", "2017-W25", "--transport", "file"))
     assert "warning: bounces not read, sending anyway" in r.output and "cannot connect" in r.output
     assert "sent 1" in r.output
+
+
+# --- issue 25: attribution only by what we signed ------------------------------------------------------------
+
+
+def test_an_unsubscribe_by_mail_with_a_forged_from_changes_nothing_and_is_filed_with_the_reason(
+        sent, run_cli, db, tmp_path):
+    """Bug: mail to the List-Unsubscribe mailto was attributed by its From, which anyone can write."""
+    forged = tmp_path / "forged.eml"
+    forged.write_bytes(s.unsubscribe_request(sender="fay@example.net", to=MAILTO, message_id="<forged.2@x.example>"))
+    out = ok(run_cli("bounces", "fetch", forged)).output
+    assert "unsubscribe -> quarantined [quarantine]" in out and "without a valid signed token" in out
+    assert statuses(db)["fay"] == "active"
+    listed = json.loads(ok(run_cli("bounces", "quarantine", "--json")).output)
+    assert [r["report"] for r in listed] == ["<forged.2@x.example>"] and "From address" in listed[0]["reason"]
+    # The token of another member's mailto, or a damaged one, does not work either: only fay's own.
+    subject = mailto_subject(sent["fay"]["original"])
+    for i, wrong in enumerate((mailto_subject(sent["gil"]["original"])[:-2] + "xx", subject[:-1])):
+        raw = s.unsubscribe_request(sender="fay@example.net", to=MAILTO, subject=wrong, message_id=f"<w.{i}@x>")
+        forged.write_bytes(raw)
+        assert "quarantined" in ok(run_cli("bounces", "fetch", forged)).output
+    assert statuses(db)["fay"] == "active" and statuses(db)["gil"] == "active"
+
+
+def test_an_unsubscribe_by_mail_with_a_revoked_token_changes_nothing(sent, run_cli, db, tmp_path):
+    with db.begin() as conn:
+        sub = subscriber_db.get_by_email(conn, "fay@example.net")
+        subscriber_db.revoke_links(conn, sub.id, source="cli", now=sub.created_at)
+    eml = tmp_path / "old.eml"
+    eml.write_bytes(s.unsubscribe_request(sender="fay@example.net", to=MAILTO,
+                                          subject=mailto_subject(sent["fay"]["original"])))
+    assert "quarantined" in ok(run_cli("bounces", "fetch", eml)).output
+    assert statuses(db)["fay"] == "active"
+
+
+def test_the_mailto_token_unsubscribes_whoever_sends_it_with_the_mailto_subject(sent, run_cli, db, tmp_path):
+    """The subject the mailto gives is the proof: a client that writes From an alias still works."""
+    eml = tmp_path / "alias.eml"
+    eml.write_bytes(s.unsubscribe_request(sender="f.alias@other.example", to=MAILTO,
+                                          subject=mailto_subject(sent["fay"]["original"])))
+    assert "unsubscribe -> unsubscribed fay@example.net" in ok(run_cli("bounces", "fetch", eml)).output
+
+
+def test_a_complaint_quoting_one_members_link_and_anothers_message_id_is_about_no_delivery(sent, run_cli, db,
+                                                                                        tmp_path):
+    """Member A's signed link attributes it to A; B's Message-ID must not make it B's delivery (nor A's)."""
+    a, b = sent["ada"], sent["bob"]
+    a_id = f"<edition.2017-W25.{a['delivery']}@example.org>".encode()
+    b_id = f"<edition.2017-W25.{b['delivery']}@example.org>".encode()
+    assert a_id in a["original"]
+    original = a["original"].replace(a_id, b_id)
+    eml = tmp_path / "mixed.eml"
+    eml.write_bytes(s.arf_complaint(recipient=None, original=original, envelope_from="news@example.org"))
+    out = ok(run_cli("bounces", "fetch", eml)).output
+    assert "complaint -> complained ada@example.net" in out
+    with db.connect() as conn:
+        row = conn.execute(select(inbound_reports.c.delivery_id, inbound_reports.c.subscriber_id,
+                                  inbound_reports.c.edition_id)).one()
+        ada = subscriber_db.get_by_email(conn, "ada@example.net")
+    assert row == (None, ada.id, None)
+    assert statuses(db)["bob"] == "active"
+
+
+def test_reading_processed_reports_again_says_nothing_was_done(sent, run_cli, db, tmp_path):
+    """Bug: the second read printed 'bounced 1' in its totals as if it had acted again."""
+    eml = tmp_path / "ada.eml"
+    eml.write_bytes(reports_for(sent)["ada"])
+    assert ok(run_cli("bounces", "fetch", eml)).output.endswith("bounces: 1 message(s): bounced 1\n")
+    out = ok(run_cli("bounces", "fetch", eml)).output
+    assert out.endswith("bounces: 1 message(s): seen before 1\n"), out
+    assert "bounced ada@example.net" not in out and "nothing now" in out
+
+
+# --- issue 25: what a bounce source may be -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make, why", [
+    (lambda d: Path("/dev/zero"), "/dev/zero: is a device, not a regular file"),
+    (lambda d: (os.mkfifo(d / "fifo"), d / "fifo")[1], "fifo: is a pipe, not a regular file"),
+])
+def test_a_device_or_a_pipe_is_refused_in_one_line_before_anything_is_read(sent, run_cli, db, tmp_path, make, why):
+    eml = tmp_path / "ada.eml"
+    eml.write_bytes(reports_for(sent)["ada"])
+    r = run_cli("bounces", "fetch", eml, make(tmp_path))
+    assert r.exit_code == 1 and why in r.output and r.output.count("\n") == 1, r.output
+    assert statuses(db)["ada"] == "active"  # nothing half-done: the good file before it was not acted on
+
+
+def test_a_file_over_the_cap_is_refused(sent, run_cli, tmp_path, monkeypatch):
+    from digest.bounces import sources
+
+    monkeypatch.setattr(sources, "MAX_FILE_BYTES", 2**20)
+    big = tmp_path / "big.mbox"
+    big.write_bytes(b"From x\n" + b"a" * 2**20)
+    r = run_cli("bounces", "fetch", big)
+    assert r.exit_code == 1 and "big.mbox: is larger than 1 MB: not returned mail" in r.output
+
+
+def test_a_maildir_entry_that_is_not_a_regular_file_is_filed_unread(sent, run_cli, db, tmp_path):
+    reports = reports_for(sent)
+    md = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    md.add(reports["ada"])
+    (tmp_path / "Maildir" / "new" / "1.zero.host").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "Maildir" / "new" / "2.fifo.host")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("From: x\nSubject: y\n\nnot for the quarantine\n")
+    (tmp_path / "Maildir" / "new" / "3.link.host").symlink_to(outside)
+    out = ok(run_cli("bounces", "fetch", "--maildir", tmp_path / "Maildir")).output
+    assert "bounces: 4 message(s): bounced 1, refused 3" in out, out
+    assert "is a symbolic link, not a regular file" in out and "is a pipe, not a regular file" in out
+    assert statuses(db)["ada"] == "bounced"
+    quarantine = tmp_path / "Maildir" / ".quarantine" / "cur"
+    assert sorted(p.name for p in quarantine.iterdir()) == ["1.zero.host", "2.fifo.host", "3.link.host"]
+    assert (quarantine / "1.zero.host").is_symlink() and outside.exists()  # moved as it is, nothing deleted
+    assert list((tmp_path / "Maildir" / "new").iterdir()) == []
+
+
+def test_a_bounce_to_the_verp_address_in_upper_case_is_attributed(sent, run_cli, db, tmp_path):
+    """Some relays upper-case the local part: BOUNCES+7-ABC...@NEWS.EXAMPLE.ORG is still the delivery."""
+    ada = sent["ada"]
+    upper = ada["verp"].upper()
+    raw = s.postfix_dsn(to=upper, recipient="ada@example.net", original=b"From: x\r\nSubject: y\r\n\r\nbody\r\n")
+    assert ada["verp"].encode() not in raw and upper.encode() in raw
+    eml = tmp_path / "upper.eml"
+    eml.write_bytes(raw)
+    assert "bounce -> bounced ada@example.net" in ok(run_cli("bounces", "fetch", eml)).output
+    with db.connect() as conn:
+        assert conn.execute(select(inbound_reports.c.delivery_id)).scalar() == ada["delivery"]
+
+
+def test_a_maildir_message_stays_in_the_inbox_until_its_copy_is_filed(sent, run_cli, db, tmp_path):
+    """Fault injection: the processed folder cannot take the copy; the message must not be discarded."""
+    md = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    key = md.add(reports_for(sent)["ada"])
+    md.add_folder("processed")
+    new = tmp_path / "Maildir" / ".processed" / "new"
+    new.rmdir()
+    new.write_text("not a directory")  # every delivery into the folder fails
+    r = run_cli("bounces", "fetch", "--maildir", tmp_path / "Maildir")
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "cannot file" in r.output, r.output
+    assert list(mailbox.Maildir(str(tmp_path / "Maildir"), create=False).keys()) == [key]  # still there
+    assert statuses(db)["ada"] == "bounced"  # processed and recorded before the move
+    new.unlink()
+    new.mkdir()
+    out = ok(run_cli("bounces", "fetch", "--maildir", tmp_path / "Maildir")).output
+    assert "(seen before)" in out
+    box = mailbox.Maildir(str(tmp_path / "Maildir"), create=False)
+    assert len(box) == 0 and len(box.get_folder("processed")) == 1
+
+
+def test_an_imap_message_over_a_reports_size_is_filed_unread(sent, run_cli, db, dovecot, monkeypatch):
+    from digest.bounces import sources
+
+    reports = reports_for(sent)
+    monkeypatch.setattr(sources, "MAX_BYTES", len(reports["ada"]) + 1)
+    dovecot.append(reports["ada"])
+    dovecot.append(reports["bob"] + b"x" * (len(reports["ada"]) + 10))
+    out = ok(run_cli("bounces", "fetch", "--imap", dovecot.url)).output
+    assert "bounces: 2 message(s): bounced 1, refused 1" in out, out
+    assert statuses(db)["ada"] == "bounced" and statuses(db)["bob"] == "active"
+    assert len(dovecot.messages("quarantine")) == 1 and dovecot.messages("INBOX") == []

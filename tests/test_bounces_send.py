@@ -5,11 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from digest.db.schema import subscribers
+from conftest import ok
 
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def test_refused_during_the_send_with_a_permanent_code_is_bounced_at_once(run_cli, seed_path, smtp_sink,

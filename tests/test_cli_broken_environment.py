@@ -62,6 +62,8 @@ COMMANDS = [
     ["editors", "audit"],
     ["editors", "remove", "eda@example.org"],
     ["prune", "--dry-run"],
+    ["providers", "check"],
+    ["editors", "notify", "eda@example.org", "none"],
     ["serve", "--port", "0"],
 ]
 # dkim-record reads neither the database nor (without [dkim]) anything else: with no DKIM
@@ -83,7 +85,7 @@ def _leaf_commands(group, path=()):
 def test_the_list_holds_every_command_there_is():
     from digest.cli import cli
 
-    groups = {"article", "subscribers", "edition", "sources", "bounces", "editors"}
+    groups = {"article", "subscribers", "edition", "sources", "bounces", "editors", "providers"}
     listed = {tuple(c[:2]) if c[0] in groups else (c[0],) for c in COMMANDS}
     assert set(_leaf_commands(cli)) == listed
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from digest.db.schema import article_topics, articles
+from conftest import ok
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 SEED_TITLES = [
@@ -18,10 +19,6 @@ SEED_TITLES = [
     "Blockchain technology: could it transform digitally-enabled councils?",
 ]
 
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def count(db, table) -> int:
@@ -155,7 +152,7 @@ def test_preview_for_one_subscriber_shows_their_variant(run_cli, seed_path):
     ok(run_cli("ingest", seed_path, "--published", "2017-06-21"))
     ok(run_cli("subscribers", "add", "dana@example.org", "--name", "Dana", "--topics", "member-news",
                "--format", "text"))
-    result = ok(run_cli("preview", "2017-W25", "--subscriber", "dana@example.org"))
+    result = ok(run_cli("preview", "2017-W25", "--member", "dana@example.org"))
     # A text-format member sees the text part, printed: the email on stdout, the rest on stderr.
     body = result.stdout
     assert body.startswith("PUBLIC DIGITAL LEADERS NETWORK") and "wrote standard output" in result.stderr
@@ -163,7 +160,9 @@ def test_preview_for_one_subscriber_shows_their_variant(run_cli, seed_path):
     assert "Hello Dana," in body
     assert SEED_TITLES[1] in body and SEED_TITLES[0] not in body
     unknown = run_cli("preview", "2017-W25", "--subscriber", "nobody@example.org")
-    assert unknown.exit_code == 1 and "nobody@example.org: no such subscriber" in unknown.output
+    assert unknown.exit_code == 1 and "nobody@example.org: no such member" in unknown.output
+    helped = run_cli("preview", "--help").output  # --subscriber: the old name, kept working but not shown
+    assert "--member" in helped and "--subscriber" not in helped
 
 
 def test_bad_config_is_one_line_naming_the_key(run_cli, tmp_path, monkeypatch):

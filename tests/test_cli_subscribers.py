@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from digest.db import schema
+from conftest import ok
 
 NOW = datetime(2017, 6, 21, 9, 30, tzinfo=timezone.utc)
 
@@ -30,10 +31,6 @@ def actions(db):
         return [tuple(r) for r in conn.execute(q)]
 
 
-def ok(result, code=0):
-    assert result.exit_code == code, result.output
-    return result
-
 
 def test_add_then_list_and_show_as_json(run_cli, db):
     ok(run_cli("subscribers", "add", "Sian.Jones@Example.ORG", "--name", "Siân Jones",
@@ -47,10 +44,10 @@ def test_add_then_list_and_show_as_json(run_cli, db):
         {"email": "Sian.Jones@example.org", "name": "Siân Jones", "status": "active",
          "topics": ["data-protection", "cyber-security"], "frequency": "monthly", "format": "html", "paused": False,
          "consent_source": "cli", "consent_at": t1.isoformat(), "created_at": t1.isoformat(),
-         "confirmed_at": None, "left_at": None},
+         "confirmed_at": None, "left_at": None, "language": ""},
         {"email": "gareth@example.net", "name": None, "status": "pending", "topics": [], "frequency": "weekly",
          "format": "text", "paused": False, "consent_source": "cli", "consent_at": None,
-         "created_at": t2.isoformat(), "confirmed_at": None, "left_at": None},
+         "created_at": t2.isoformat(), "confirmed_at": None, "left_at": None, "language": ""},
     ]
     out = ok(run_cli("subscribers", "list", "--json")).stdout_bytes
     assert out == (json.dumps(expected, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

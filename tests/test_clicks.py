@@ -16,13 +16,10 @@ from digest.db.schema import clicks
 from digest.edition.clicks import ClickLinks
 from digest.errors import TokenError
 from digest.web.clicks import BurstDetector
+from conftest import ok
 
 R_LINK = re.compile(r'href="(https://news\.example\.org/r/[^"]+)"')
 
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture

@@ -98,10 +98,10 @@ def test_the_week_page_shows_why_and_the_summary_warnings(desk, db, week25):
 
 
 def test_send_me_a_test_build_and_queue_from_the_desk(desk, db, settings, outbox, week25):
-    from digest.db import members as subscriber_db
+    from digest.db import members as member_db
 
     with db.begin() as conn:
-        subscriber_db.add(conn, "m@example.org", "M", ("data-protection",), "weekly", "html", now=NOW)
+        member_db.add(conn, "m@example.org", "M", ("data-protection",), "weekly", "html", now=NOW)
     client, csrf = desk
     page = client.get("/desk/preview?period=2017-W25&topics=data-protection&format=html").text
     assert "Members who get this variant:</strong> 1" in page
@@ -188,7 +188,7 @@ def test_the_editions_words_are_saved_shown_and_frozen_once_queued(desk, db, set
 
 
 def test_a_members_preview_is_what_they_are_sent(run_cli, tmp_path, db):
-    """The preview of a member (desk or `digest preview --subscriber`) is their variant as queued:
+    """The preview of a member (desk or `digest preview --member`) is their variant as queued:
     a pinned article goes only to members of its topics, and the text part is the sent one, byte for byte."""
     from email import message_from_bytes
     from email import policy as email_policy
@@ -222,7 +222,7 @@ def test_previewing_a_members_copy_and_an_unknown_address(desk, db, week25):
     assert "<iframe" not in page and "Plain-text members get the text part only." in page
     assert "Cyber essentials for schools" in page and "Preparing for GDPR" not in page
     resp = client.get("/desk/preview?period=2017-W25&member=nobody@example.org")
-    assert resp.status_code == 400 and "nobody@example.org: no such subscriber" in resp.text
+    assert resp.status_code == 400 and "nobody@example.org: no such member" in resp.text
     resp = client.get("/desk/preview?period=2017-W99")
     assert resp.status_code == 400 and "2017-W99" in resp.text
 

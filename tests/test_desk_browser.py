@@ -126,7 +126,7 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
     url, settings, db = desk_site
     ok(run_cli("ingest", ROOT / "samples" / "news.xml"))
     ok(run_cli("subscribers", "import", ROOT / "samples" / "members.csv"))
-    assert "emailed a set-password link" in ok(run_cli("editors", "add", "eda@example.org", "--name", "Eda Editor"))
+    assert "emailed a set-password link" in ok(run_cli("editors", "add", "eda@example.org", "--name", "Eda Editor")).output
     [invite] = smtp_sink.wait_for(1)
     link = re.search(r"https?://\S+/desk/link/\S+", invite.message.get_content()).group(0)
     smtp_sink.clear()
@@ -254,7 +254,7 @@ def test_the_editors_week(browser, desk_site, run_cli, smtp_sink, tmp_path, shot
     queued = page.locator("table.progress").inner_text()
     assert re.search(r"Queued\s+7", queued), queued
     look(page, shots, "week-queued")
-    assert "sent 7," in ok(run_cli("send", "--transport", "file"))
+    assert "sent 7," in ok(run_cli("send", "--transport", "file")).output
     with page.expect_navigation():
         page.get_by_role("button", name="Refresh the counts").click()
     assert re.search(r"Sent\s+7", page.locator("table.progress").first.inner_text())

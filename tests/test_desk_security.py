@@ -90,11 +90,11 @@ def test_posts_without_the_sessions_csrf_token_are_refused_and_change_nothing(de
 
 
 def test_a_members_preference_link_gives_no_access_to_the_desk(app, db, editor, settings):
-    from digest.db import members as subscriber_db
+    from digest.db import members as member_db
     from digest.message.links import Links
 
     with db.begin() as conn:
-        sub = subscriber_db.add(conn, "member@example.org", "M", (), "weekly", "html", now=NOW)
+        sub = member_db.add(conn, "member@example.org", "M", (), "weekly", "html", now=NOW)
     links = Links(settings.secret_key, settings.base_url)
     token = links.token("preferences", sub.id, sub.token_version)
     client = app.test_client()

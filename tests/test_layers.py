@@ -16,14 +16,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "digest"
 # Bottom to top: a module may import its own layer's package and the layers
 # below it. Packages sharing a layer are independent of each other.
 LAYERS: list[tuple[str, ...]] = [
-    ("digest.errors", "digest.models", "digest.config", "digest.members"),  # the base every layer uses
+    ("digest.errors", "digest.models", "digest.config", "digest.members", "digest.signing", "digest.i18n"),  # the base every layer uses
     ("digest.outbound",),  # the one outbound HTTP client: everything digest fetches
     ("digest.db",),  # the one database boundary
     ("digest.edition",),  # the edition's pure stages
     ("digest.ingest", "digest.message"),  # sources in; the message maker
     ("digest.checks",),
+    ("digest.bounces",),  # what a failure does to a member (the send records refusals through it), what comes back
     ("digest.sending",),
-    ("digest.bounces",),  # what comes back after the send
     ("digest.editorial",),  # the editor's operations, composed from the layers below
     ("digest.web",),
     ("digest.cli",),

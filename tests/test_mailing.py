@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from digest.db.schema import deliveries, edition_items, subscribers, variants
+from conftest import ok
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 SEED_TITLES = {
@@ -21,10 +22,6 @@ SEED_TITLES = {
     "blockchain": "Blockchain technology: could it transform digitally-enabled councils?",
 }
 
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture
@@ -194,7 +191,7 @@ def test_4xx_is_retried_later_and_5xx_fails_then_bounces(seeded, db, settings, s
 
     from digest.sending.transports import SmtpTransport
     from digest.editorial.build import build_edition
-    from digest.sending.queue import queue_edition
+    from digest.editorial.build import queue_edition
     from digest.edition.periods import parse_period
     from digest.sending.worker import SendOptions, send_queue
 
@@ -209,7 +206,8 @@ def test_4xx_is_retried_later_and_5xx_fails_then_bounces(seeded, db, settings, s
 
     build_edition(db, s, parse_period("2017-W25", s.timezone), now=t0)
     queue_edition(db, s, "2017-W25", now=t0)
-    stats = send_queue(db, s, transport, SendOptions(hard_bounce_limit=1), clock=lambda: clock[0])
+    stats = send_queue(db, replace(s, bounces=replace(s.bounces, threshold=1)), transport, SendOptions(),
+                       clock=lambda: clock[0])
     assert (stats.sent, stats.retried, stats.failed) == (1, 1, 1)
     rows = delivery_rows(db)
     assert rows["tech@example.org"].status == 0 and rows["tech@example.org"].attempts == 1
@@ -372,3 +370,36 @@ def test_digest_send_refuses_an_edition_that_fails_its_checks(seeded, db, tmp_pa
     assert "edition 2017-W25" in result.output and "postal-address" in result.output
     assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").glob("*.eml"))
     assert _statuses(db) == before
+
+
+def test_the_mailing_is_one_library_call_the_desk_and_cron_share(seeded, db, settings, tmp_path):
+    """run_mailing reports each step as it goes; queue-only (the desk) and with a send (cron) are the same call."""
+    from datetime import datetime, timezone
+
+    from digest.edition.periods import parse_period
+    from digest.editorial.mailing import Mailing, Steps, run_mailing
+    from digest.sending.worker import SendOptions
+
+    class Recorded(Steps):
+        def __init__(self):
+            self.seen = []
+
+        def edition(self, report):
+            self.seen.append(("edition", report.key, report.queued.queued if report.queued else None))
+
+        def sending(self, kind, limit):
+            self.seen.append(("sending", kind, limit))
+            return super().sending(kind, limit)
+
+    clock = lambda: datetime(2017, 6, 26, 7, 0, tzinfo=timezone.utc)  # noqa: E731
+    week = parse_period("2017-W25", settings.timezone)
+    steps = Recorded()
+    desk = run_mailing(db, settings, Mailing([week], fetch=False, tell=False), steps, clock=clock)
+    assert desk.sent is None and desk.held == [] and steps.seen == [("edition", "2017-W25", 3)]
+    assert desk.editions[0].built is not None and len(desk.editions[0].built.items) == 5
+
+    steps = Recorded()
+    cron = run_mailing(db, settings, Mailing([week], send=SendOptions(limit=2), transport="file"), steps, clock=clock)
+    assert cron.editions[0].already_queued and (cron.sent.sent, cron.sent.failed) == (2, 0)
+    assert steps.seen == [("edition", "2017-W25", None), ("sending", "file", 2)]
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2

@@ -199,8 +199,9 @@ def test_optional_headers_reply_to_and_mailto():
     msg = parse(compile_(realistic_rendered(), settings=s).assemble(JANE, date=DATE))
     assert list(msg.keys()) == FIXED_HEADERS[:5] + ["Reply-To"] + FIXED_HEADERS[5:]
     assert msg["Reply-To"] == "Membership team <members@example.org>"
-    assert msg["List-Unsubscribe"] == (f"<{LINKS.unsubscribe_url(42, 3)}>, "
-                                       "<mailto:leave@example.org?subject=unsubscribe>")
+    unsub = LINKS.unsubscribe_url(42, 3)
+    assert msg["List-Unsubscribe"] == (f"<{unsub}>, "
+                                       f"<mailto:leave@example.org?subject=unsubscribe%20{unsub.rpartition('/')[2]}>")
 
 
 def test_non_ascii_settings_are_encoded():

@@ -94,7 +94,7 @@ def test_a_member_who_moved_to_monthly_after_queueing_gets_no_weekly(seeded, db,
 def _send_until_settled(db, settings, smtp_sink, options, rounds=6):
     from digest.edition.periods import parse_period
     from digest.editorial.build import build_edition
-    from digest.sending.queue import queue_edition
+    from digest.editorial.build import queue_edition
     from digest.sending.transports import SmtpTransport
     from digest.sending.worker import send_queue
 
@@ -124,8 +124,8 @@ def test_giving_up_on_temporary_failures_is_not_a_hard_bounce(seeded, db, settin
 
     smtp_sink.fail_first("tech@example.org", 100)
     smtp_sink.reply_for["dp@example.org"] = "550 5.1.1 No such user"  # a real hard bounce, for contrast
-    _send_until_settled(db, replace(settings, smtp_url=smtp_sink.url), smtp_sink,
-                        SendOptions(max_attempts=2, hard_bounce_limit=1))
+    _send_until_settled(db, replace(settings, smtp_url=smtp_sink.url, bounces=replace(settings.bounces, threshold=1)),
+                        smtp_sink, SendOptions(max_attempts=2))
     with db.connect() as conn:
         rows = {r.email: (r.status, r.hard_bounces) for r in conn.execute(
             select(subscribers.c.email, subscribers.c.status, subscribers.c.hard_bounces))}

@@ -18,7 +18,9 @@ def test_backoff_doubles_up_to_a_cap():
 
 
 def test_what_an_answer_means_for_a_delivery():
-    from digest.sending.policy import is_hard_bounce, verdict
+    from digest.bounces.policy import GAVE_UP, TRANSIENT, refusal_kind
+    from digest.config import BounceSettings
+    from digest.sending.policy import verdict
 
     assert verdict(True, False, 250, "OK", 0, 3) == ("sent", None, None)
     assert verdict(False, True, 550, "5.1.1 No such user", 0, 3) == ("failed", "550 5.1.1 No such user", None)
@@ -32,5 +34,7 @@ def test_what_an_answer_means_for_a_delivery():
     # No code (the connection dropped): the message alone, no stray space.
     assert verdict(False, False, None, "connection lost", 0, 3) == ("retry", "connection lost", 300)
     assert verdict(False, True, None, "refused", 0, 3) == ("failed", "refused", None)
-    assert is_hard_bounce("550 5.1.1 No such user") and is_hard_bounce(None) and is_hard_bounce("")
-    assert not is_hard_bounce("gave up after 3 attempts: 451 4.3.0 Try again")
+    # What the bounce table makes of them: a give-up is not a bounce, any other failure is.
+    policy = BounceSettings(permanent=())
+    assert {refusal_kind(e, policy) for e in ("550 5.1.1 No such user", None, "")} == {TRANSIENT}
+    assert refusal_kind(verdict(False, False, 451, "4.3.0 Try again", 2, 3)[1], policy) == GAVE_UP

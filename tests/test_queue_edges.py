@@ -19,7 +19,8 @@ from digest.edition.variants import plan_variant
 from digest.editorial.build import build_edition
 from digest.errors import EditionError
 from digest.models import TopicSet
-from digest.sending.queue import queue_edition, variant_for
+from digest.editorial.build import queue_edition
+from digest.sending.prepare import variant_for
 
 T0 = datetime(2017, 6, 26, 7, 0, tzinfo=timezone.utc)
 
@@ -81,7 +82,7 @@ def test_a_member_who_joins_after_the_build_gets_a_variant_rendered_then(db, wee
     assert count(db, variants) == before + 1
     with db.connect() as conn:
         ids = edition_db.variant_ids(conn, edition_db.load_edition(conn, "2017-W25").id)
-    assert (TopicSet(["data-protection"]), "text") in ids
+    assert (TopicSet(["data-protection"]), "text", "") in ids
     # Again: nothing new.
     again = queue_edition(db, settings, "2017-W25", now=T0)
     assert (again.queued, again.variants) == (0, 0)
@@ -93,7 +94,7 @@ def test_variant_for_reuses_a_rendered_variant_and_renders_a_missing_one(db, wee
         edition = edition_db.load_edition(conn, "2017-W25")
         known = edition_db.variant_ids(conn, edition.id)
     plan = plan_variant(TopicSet(), "html", edition.items, settings.topic_slugs)
-    assert variant_for(db, settings, edition, plan, now=T0) == known[(plan.key, "html")]
+    assert variant_for(db, settings, edition, plan, now=T0) == known[(plan.key, "html", "")]
     before = count(db, variants)
     new_plan = plan_variant(TopicSet(["data-protection"]), "text", edition.items, settings.topic_slugs)
     new_id = variant_for(db, settings, edition, new_plan, now=T0)

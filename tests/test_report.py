@@ -14,15 +14,12 @@ import bounce_samples as s
 from digest.db.schema import deliveries, subscribers
 from digest.editorial.screenshot import CHROMIUM
 from digest.message.verp import ReturnPath
+from conftest import ok
 
 BOUNCE = "bounces@news.example.org"
 R_LINK = re.compile(r'href="https://news\.example\.org(/r/[^"]+)"')
 UNSUB = re.compile(r"List-Unsubscribe: <https://news\.example\.org(/unsubscribe/[^>]+)>")
 
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture

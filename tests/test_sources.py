@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from digest.db.schema import articles, deliveries, editions
 from feed_server import feed_server, rss  # noqa: F401  (the fixture)
+from conftest import ok
 
 # Week 2017-W25 runs Monday 19 June to Monday 26 June 2017 (Europe/London).
 FRESH = rss(
@@ -24,10 +25,6 @@ FRESH = rss(
 OLD = rss(("Cyber security week", "https://events.example.org/2017/05/cyber/", "Mon, 15 May 2017 09:00:00 +0100"),
           title="Events")
 
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def write_config(tmp_path, monkeypatch, sources: str, extra: str = "") -> None:
@@ -280,6 +277,31 @@ def test_fewer_than_min_articles_holds_the_edition(members, feed_server, tmp_pat
     assert result.exit_code == 2
     assert "held 2017-W25: edition 2017-W25 would have 2 article(s), fewer than min_articles = 3" in result.output
     assert count(db, editions) == 0
+
+
+def test_the_held_notice_goes_to_the_desks_editors_the_config_only_seeds_them(members, feed_server, tmp_path,
+                                                                             monkeypatch, db, smtp_sink):
+    """One list of editors, the desk's: the config's addresses seed it, `digest editors notify` says who is told."""
+    web = feed_server
+    web.serve("/feed.xml", FRESH)
+    write_config(tmp_path, monkeypatch, source("news", web.url("/feed.xml")), extra="min_articles = 3")
+    monkeypatch.setenv("DIGEST_SMTP_URL", smtp_sink.url)
+    ok(members("editors", "add", "desk@example.org", "--print-link"))  # on the desk only
+    ok(members("editors", "add", "quiet@example.org", "--print-link", "--notify", "none"))
+    listed = {e["email"]: e["notify"] for e in json.loads(ok(members("editors", "list", "--json")).output)}
+    assert listed == {"chief@example.org": ["held"], "desk@example.org": ["held"], "editor@example.org": ["held"],
+                      "quiet@example.org": []}
+    assert ok(members("editors", "notify", "chief@example.org", "none")).output.strip() == \
+        "chief@example.org is told of: nothing"
+    assert members("editors", "notify", "chief@example.org", "everything").exit_code == 1
+    smtp_sink.messages.clear()
+    result = members("weekly", "--week", "2017-W25")
+    assert result.exit_code == 2
+    [notice] = smtp_sink.messages
+    assert notice.rcpt_tos == ("desk@example.org", "editor@example.org")  # longest-standing first
+    assert "told the editors (desk@example.org, editor@example.org) that 2017-W25 is held" in result.output
+    removed = ok(members("editors", "remove", "editor@example.org"))
+    assert "still in [organisation] editors" in removed.output
 
 
 def test_a_json_feed_source_goes_out_in_the_weekly_mailing(members, feed_server, tmp_path, monkeypatch, smtp_sink):

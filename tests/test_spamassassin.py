@@ -79,8 +79,10 @@ def _parse_status(status: str) -> tuple[float, list[str], str]:
     return score, [r for r in rules.split(",") if r and r != "none"], text
 
 
-@pytest.mark.parametrize("images", ["lead", "all"])  # the text-to-image ratio rules see a picture or several
-def test_every_variant_scores_low(db, env, tmp_path, images):
+# The text-to-image ratio rules see a picture or several; Welsh text must not trip language rules.
+@pytest.mark.parametrize("images,languages,mode", [("lead", ("en-GB",), "per_member"), ("all", ("en-GB",), "per_member"),
+                                                   ("lead", ("en-GB", "cy"), "bilingual")])
+def test_every_variant_scores_low(db, env, tmp_path, images, languages, mode):
     from digest.db import members as member_db
     from digest.editorial.build import build_edition
     from digest.edition.periods import parse_period
@@ -90,7 +92,8 @@ def test_every_variant_scores_low(db, env, tmp_path, images):
     key = write_key(tmp_path / "dkim.pem")
     settings = load_settings(None, environ={**env, "DIGEST_DKIM_DOMAIN": "example.org",
                                             "DIGEST_DKIM_SELECTOR": "digest1", "DIGEST_DKIM_KEY_FILE": str(key)})
-    settings = replace(settings, images=images)
+    settings = replace(settings, images=images, languages=languages, language_mode=mode,
+                       bilingual_order=tuple(reversed(languages)))
     ingest_sources(db, settings, [str(ROOT / "samples" / "news.xml")], now=NOW)
     rows, problems = parse_members_csv((ROOT / "samples" / "members.csv").read_text(), settings.topic_slugs)
     assert not problems
@@ -101,7 +104,10 @@ def test_every_variant_scores_low(db, env, tmp_path, images):
     build_edition(db, settings, parse_period("2017-W25", settings.timezone), now=NOW)
 
     samples = samples_for_key(db, settings, "2017-W25", now=NOW)
-    assert {"*:html", "*:text", "cyber-security:text"} <= set(samples) and len(samples) >= 8
+    members_variant = "cyber-security:text" + (":cy+en-GB" if mode == "bilingual" else "")  # nobody chose
+    assert {"*:html", "*:text", members_variant} <= set(samples) and len(samples) >= 8
+    if "cy" in languages:  # checks/edition samples every language's all-topics variants, and the bilingual one
+        assert {"*:html:cy", "*:text:cy", "*:html:cy+en-GB", "*:text:cy+en-GB"} <= set(samples)
     pictures = sum(quopri.decodestring(s.message).count(b"<img ") for s in samples.values())
     print(f"{images}: {pictures} pictures in {len(samples)} variants")
     assert pictures >= (3 if images == "lead" else 12), pictures  # the pictures are really in the messages

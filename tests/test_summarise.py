@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import listing_blocks
 from digest.models import Article
 from digest.edition.summarise import clean, summarise, trim_words
 
@@ -16,18 +17,7 @@ ELLIPSIS = "\u2026"
 
 def seed_teasers(path: Path) -> dict[str, str]:
     """Title -> everything the listing shows between the title and its repeat."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    out, i = {}, 0
-    while i < len(lines):
-        if not lines[i].strip():
-            i += 1
-            continue
-        title, j = lines[i].strip(), i + 1
-        while lines[j].strip() != title:
-            j += 1
-        out[" ".join(title.split())] = "\n".join(lines[i + 1 : j]).strip()
-        i = j + 1
-    return out
+    return {title: "\n".join(lines).strip() for title, lines in listing_blocks(path)}
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import listing_blocks
 from digest.models import Article, Topic, TopicReason
 from digest.edition.topics import THRESHOLD, classify, normalise, scores
 
@@ -22,18 +23,7 @@ SEED_TOPICS = {
 
 def seed_blocks(path: Path) -> list[tuple[str, list[str]]]:
     """(title, paragraphs) for each article of the listing: the text between a title and its repeat."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    out, i = [], 0
-    while i < len(lines):
-        if not lines[i].strip():
-            i += 1
-            continue
-        title, j = lines[i].strip(), i + 1
-        while lines[j].strip() != title:
-            j += 1
-        out.append((" ".join(title.split()), [p.strip() for p in lines[i + 1 : j] if p.strip()]))
-        i = j + 1
-    return out
+    return [(title, [p.strip() for p in lines if p.strip()]) for title, lines in listing_blocks(path)]
 
 
 def as_teaser(title: str, paragraphs: list[str]) -> Article:

@@ -16,11 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from digest.db.schema import deliveries, subscribers
+from conftest import ok
 
-
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture

@@ -155,6 +155,28 @@ def test_every_topic_ticked_means_all_topics_and_none_ticked_is_refused(client, 
     assert prefs_form(client, token, topics=["no-such-topic"]).status_code == 400
 
 
+def test_every_topic_means_all_topics_from_every_door(client, db, links, settings, run_cli, tmp_path):
+    """One rule (members.parse_topics): the web form, `subscribers add/set` and a CSV import store the same."""
+    every = list(settings.topic_slugs)
+    web = add_member(db, "web@example.org")
+    assert prefs_form(client, links.token("preferences", web.id, 1), topics=every).status_code == 200
+    assert run_cli("subscribers", "add", "add@example.org", "--topics", ",".join(every)).exit_code == 0
+    add_member(db, "set@example.org")
+    assert run_cli("subscribers", "set", "set@example.org", "--topics", ",".join(reversed(every))).exit_code == 0
+    (tmp_path / "m.csv").write_text("email,topics\nimport@example.org," + ";".join(every) + "\n")
+    assert run_cli("subscribers", "import", str(tmp_path / "m.csv")).exit_code == 0
+    with db.connect() as conn:
+        stored = {a: member_db.get_by_email(conn, a).topics
+                  for a in ("web@example.org", "add@example.org", "set@example.org", "import@example.org")}
+    assert stored == dict.fromkeys(stored, ())  # all topics, so a topic added later reaches them too
+    # Fewer than all is the explicit list, in taxonomy order, from the web as from the command line.
+    assert run_cli("subscribers", "set", "set@example.org", "--topics", ",".join(reversed(every[:2]))).exit_code == 0
+    assert prefs_form(client, links.token("preferences", web.id, 1), topics=every[1::-1]).status_code == 200
+    with db.connect() as conn:
+        assert member_db.get_by_email(conn, "set@example.org").topics == tuple(every[:2])
+        assert member_db.get_by_email(conn, "web@example.org").topics == tuple(every[:2])
+
+
 def test_pause_and_resume(client, db, links):
     sub = add_member(db)
     token = links.token("preferences", sub.id, 1)
@@ -388,7 +410,7 @@ def test_unknown_pages_and_methods_get_friendly_pages(client):
 @pytest.fixture
 def week25(settings, db):
     from digest.editorial.build import build_edition
-    from digest.sending.queue import queue_edition
+    from digest.editorial.build import queue_edition
     from digest.edition.periods import parse_period
     from digest.ingest.store import ingest_sources
 

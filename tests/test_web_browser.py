@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from digest.db import schema
 from digest.db import members as member_db
 from digest.editorial.screenshot import CHROMIUM, LAUNCH_ARGS
+from conftest import ok
 
 pytestmark = [
     pytest.mark.browser,
@@ -92,11 +93,6 @@ def shots(tmp_path):
     return folder
 
 
-def ok(result):
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
 def read_eml(path: Path):
     return message_from_bytes(path.read_bytes(), policy=email_policy.default)
 
@@ -107,8 +103,8 @@ def mail_week25(run_cli, tmp_path):
     ok(run_cli("subscribers", "add", "sian@example.org", "--name", "Siân Jones", "--topics", "data-protection"))
     ok(run_cli("subscribers", "add", "ben@example.org", "--topics", "data-protection,cyber-security"))
     ok(run_cli("edition", "build", "--week", "2017-W25"))
-    assert "queued 2 " in ok(run_cli("queue", "2017-W25"))
-    assert "sent 2," in ok(run_cli("send", "--transport", "file"))
+    assert "queued 2 " in ok(run_cli("queue", "2017-W25")).output
+    assert "sent 2," in ok(run_cli("send", "--transport", "file")).output
     messages = [read_eml(p) for p in sorted((tmp_path / "outbox").glob("*.eml"))]
     return {m["To"].addresses[0].addr_spec: m for m in messages}
 
@@ -318,3 +314,43 @@ def test_subscribe_confirm_and_the_other_pages(browser, site, tmp_path, shots):
     resp = page.goto(url + "/nowhere")
     assert resp.status == 404
     look(page, shots, "not-found")
+
+
+@pytest.fixture
+def welsh(env, tmp_path):
+    """[organisation] languages = ["en-GB", "cy"] for the site and the CLI (request it before `site`)."""
+    config = tmp_path / "digest.toml"
+    config.write_text('[organisation]\nlanguages = ["en-GB", "cy"]\n', encoding="utf-8")
+    env["DIGEST_CONFIG"] = str(config)
+    return config
+
+
+def test_a_welsh_members_email_and_pages(browser, welsh, site, run_cli, tmp_path, shots):
+    """The Welsh email (its own lang), the preferences and unsubscribe pages in Welsh: looked at, axe-clean."""
+    url, settings, db = site
+    assert settings.languages == ("en-GB", "cy")
+    ok(run_cli("ingest", SAMPLES))
+    ok(run_cli("subscribers", "add", "sian@example.org", "--name", "Siân Jones", "--topics", "data-protection"))
+    ok(run_cli("subscribers", "set", "sian@example.org", "--language", "cy"))
+    ok(run_cli("edition", "build", "--week", "2017-W25"))
+    assert "queued 1 " in ok(run_cli("queue", "2017-W25")).output
+    assert "sent 1," in ok(run_cli("send", "--transport", "file")).output
+    [msg] = [read_eml(p) for p in (tmp_path / "outbox").glob("*.eml")]
+    assert "wythnos yn dechrau 19 Mehefin 2017" in str(msg["Subject"])
+    links = links_in(msg)
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    page.set_content(msg.get_body(("html",)).get_content())
+    assert page.evaluate("document.documentElement.lang") == "cy"
+    look(page, shots, "email-cy", axe=False)  # the email's own markup, checked by the render tests
+    page.goto(links["preferences"])
+    assert page.evaluate("document.documentElement.lang") == "cy"
+    assert page.get_by_role("heading", level=1).inner_text() == "Eich dewisiadau e-bost"
+    assert page.get_by_role("radio", name="Cymraeg").is_checked()
+    look(page, shots, "preferences-cy")
+    page.goto(links["unsubscribe"])
+    look(page, shots, "unsubscribe-cy")
+    page.get_by_role("button", name="Ie, dad-danysgrifio").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", level=1).inner_text() == "Rydych wedi dad-danysgrifio"
+    look(page, shots, "unsubscribed-cy")

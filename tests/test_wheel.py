@@ -54,6 +54,10 @@ def test_the_wheel_carries_every_template_and_migration(wheel):
     assert templates and templates <= names, sorted(templates - names)
     assert migrations <= names, sorted(migrations - names)
     assert "digest/defaults.toml" in names
+    # the message catalogue: the template, each language's .po and its compiled .mo
+    catalogue = {f"digest/{p.relative_to(REPO / 'digest')}" for p in (REPO / "digest" / "locale").rglob("*")
+                 if p.is_file()}
+    assert "digest/locale/messages.pot" in catalogue and catalogue <= names, sorted(catalogue - names)
     # every package of the source tree is in the wheel
     packages = {f"digest/{p.relative_to(REPO / 'digest')}" for p in (REPO / "digest").rglob("*.py")
                 if "__pycache__" not in p.parts}

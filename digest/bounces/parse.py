@@ -29,13 +29,14 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 
+from ..models import ENHANCED_STATUS
+
 KINDS = ("bounce", "delay", "delivered", "complaint", "unsubscribe", "auto-reply", "unknown")
 
-_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _SMTP_CODE = re.compile(r"(?<!\d)([45]\d\d)(?:[ -]|$)")
 _ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\.[A-Za-z]{2,}")
 _MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s]+>")
-_MAX_BYTES = 10 * 1024 * 1024  # a report is small; anything bigger is not one
+MAX_BYTES = 10 * 1024 * 1024  # a report is small; anything bigger is not one
 
 # Who sends non-standard bounces, and what they call them.
 _DAEMON = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|bounce[s]?|nobody)\b", re.I)
@@ -57,6 +58,8 @@ _TEMPORARY = re.compile(
 _AUTO_SUBJECT = re.compile(r"^\s*(automatic reply|auto(matic)?[- ]?(reply|response)|out of (the )?office"
                            r"|abwesenheitsnotiz|r[ée]ponse automatique|absence|on vacation|away from)", re.I)
 _UNSUBSCRIBE_SUBJECT = re.compile(r"^\s*(unsubscribe|remove me|stop)\b", re.I)
+# The signed unsubscribe token the List-Unsubscribe mailto puts at the end of its subject (id.version.signature).
+_SUBJECT_TOKEN = re.compile(r"(?<![\w.-])([0-9]{1,18}\.[0-9]{1,9}\.[A-Za-z0-9_-]{43})(?![\w-])")
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class Report:
     feedback_type: str | None = None  # ARF: abuse, fraud, ...
     reason: str = ""  # why it is unknown, or what was ignored
     verp_tokens: tuple[str, ...] = ()  # the TOKEN of bounces+TOKEN@domain, wherever it occurs
-    unsubscribe_tokens: tuple[str, ...] = ()  # signed /unsubscribe/TOKEN links quoted in the report
+    unsubscribe_tokens: tuple[str, ...] = ()  # signed tokens: the mailto's subject, /unsubscribe/TOKEN links quoted
     original_message_ids: tuple[str, ...] = ()  # Message-IDs of the message it is about
     sender: str | None = None  # From: address of the report (for unsubscribe by mail)
     subject: str = ""
@@ -115,7 +118,7 @@ def parse_report(raw: bytes, addresses: Addresses) -> Report:
     """Classify one message that came back. Never raises for bad input."""
     if not isinstance(raw, (bytes, bytearray)) or not raw.strip():
         return Report("unknown", "garbled", reason="empty message")
-    if len(raw) > _MAX_BYTES:
+    if len(raw) > MAX_BYTES:
         return Report("unknown", "garbled", reason=f"{len(raw)} bytes: too large to be a report")
     head = raw[:4096]
     if not re.search(rb"^[A-Za-z0-9-]{1,76}:", head, re.M) or b"\x00" in head:
@@ -127,13 +130,14 @@ def parse_report(raw: bytes, addresses: Addresses) -> Report:
     if not any(msg.get(h) for h in ("From", "Subject", "Date", "Message-ID", "Content-Type")):
         return Report("unknown", "garbled", reason="no From, Subject, Date or Message-ID header")
 
+    subject = _header_text(msg.get("Subject"))
     common = dict(
         message_id=_message_id(msg.get("Message-ID")),
         sender=_address(msg.get("From")),
-        subject=_header_text(msg.get("Subject")),
+        subject=subject,
         date=_one_line(msg.get("Date") or "") or None,
         verp_tokens=_verp_tokens(raw, addresses),
-        unsubscribe_tokens=_unsubscribe_tokens(raw, addresses),
+        unsubscribe_tokens=_unsubscribe_tokens(raw, addresses, subject),
     )
     try:
         return (_arf(msg, common) or _dsn(msg, common) or _nonstandard(msg, common)
@@ -183,8 +187,11 @@ def _verp_tokens(raw: bytes, addresses: Addresses) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _unsubscribe_tokens(raw: bytes, addresses: Addresses) -> tuple[str, ...]:
-    found = dict.fromkeys(m.group(1).rstrip("=") for m in addresses.unsubscribe_pattern.finditer(_unfold_qp(raw)))
+def _unsubscribe_tokens(raw: bytes, addresses: Addresses, subject: str) -> tuple[str, ...]:
+    """Signed unsubscribe tokens: the one the mailto puts in the subject, then links quoted anywhere."""
+    found = dict.fromkeys(_SUBJECT_TOKEN.findall(subject))
+    found.update(dict.fromkeys(m.group(1).rstrip("=")
+                               for m in addresses.unsubscribe_pattern.finditer(_unfold_qp(raw))))
     return tuple(found)
 
 
@@ -251,8 +258,9 @@ def _original_ids(msg: Message) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids))
 
 
-def _status_from(text: str) -> str | None:
-    m = _STATUS.search(text or "")
+def status_code(text: str | None) -> str | None:
+    """The first enhanced status code (5.1.1) in a reply or a report's text, or None."""
+    m = ENHANCED_STATUS.search(text or "")
     return ".".join(m.groups()) if m else None
 
 
@@ -351,7 +359,7 @@ def _dsn(msg: Message, common: dict) -> Report | None:
         return None  # a delivery-status part with nothing in it: let the wording decide
     worst = max(blocks, key=lambda b: _SEVERITY.get(b.get("action", "").lower().split()[0] if b.get("action") else "", 0))
     action = (worst.get("action") or "").lower().split()[0] if worst.get("action") else ""
-    status = _status_from(worst.get("status", "")) or _status_from(worst.get("diagnostic-code", ""))
+    status = status_code(worst.get("status", "")) or status_code(worst.get("diagnostic-code", ""))
     diagnostic = worst.get("diagnostic-code") or None
     if diagnostic:
         diagnostic = re.sub(r"^smtp;\s*", "", diagnostic, flags=re.I)[:300]
@@ -411,7 +419,7 @@ def _nonstandard(msg: Message, common: dict) -> Report | None:
     shape = _shape(msg, common)
     recipient = _failed_address(text, common)
     diagnostic = _diagnostic_line(text)
-    status = _status_from(diagnostic or "") or _status_from(text)
+    status = status_code(diagnostic or "") or status_code(text)
     code = None
     if diagnostic:
         m = _SMTP_CODE.search(diagnostic)
@@ -464,7 +472,7 @@ _DIAGNOSTIC_CUES = (
     re.compile(r"(?m)^\s*(?:Diagnostic-Code|Remote server returned):?\s*(.+)$", re.I),
     re.compile(r"(?:said|replied|responded|returned):\s*([45]\d\d[ -].+)", re.I),  # Postfix text, qmail
     re.compile(r"(?m)^\s*The error that the other server returned was:\s*\n?\s*(.+)$", re.I),  # Gmail
-    re.compile(r"(?m)^.*?\b([45]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b.*)$"),  # any SMTP reply with an enhanced code
+    re.compile(r"(?m)^.*?\b([45]\d\d[ -]" + ENHANCED_STATUS.pattern + r".*)$"),  # any reply with an enhanced code
     re.compile(r"(?m)^.*?\b([45]\d\d (?:#|\w).*)$"),  # any SMTP reply
 )
 
@@ -520,6 +528,7 @@ def _unsubscribe(msg: Message, common: dict, addresses: Addresses) -> Report | N
                                                       ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")])]
     to_mailto = bool(target) and target in recipients
     asks = _UNSUBSCRIBE_SUBJECT.search(common["subject"]) is not None
+    asks = asks or (to_mailto and _SUBJECT_TOKEN.search(common["subject"]) is not None)  # the mailto's own subject
     if not asks and to_mailto:
         body = _body_text(msg).strip().lower()
         asks = body.startswith("unsubscribe") or not body

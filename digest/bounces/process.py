@@ -1,11 +1,14 @@
 """One returned message in: parsed, attributed to a delivery, the policy applied, recorded once.
 
 Attribution trusts only what we signed: the VERP token of the envelope
-sender the report came back to (digest/verp.py), else a signed unsubscribe
-link quoted from the original (ARF reports usually carry the whole original).
-An unsubscribe request by mail is attributed by its From address, which is
-what the List-Unsubscribe mailto means. A bounce that names only an address
-is not attributed (anyone can write one): it goes to quarantine.
+sender the report came back to (digest/message/verp.py), else a signed unsubscribe
+token: quoted from the original in a link (ARF reports usually carry the
+whole original), or at the end of the subject the List-Unsubscribe mailto
+gives a request by mail (digest/message/assemble.py). A request by mail is never
+attributed by its From address (anyone can write one), nor by a token the
+member has since revoked. A report that names only an address goes to
+quarantine with the reason; what it does to the member is the bounce table's
+(bounces.policy, recorded by bounces.apply).
 
 Idempotent: the report's Message-ID (else a hash of its bytes) is recorded
 with what was done in the same transaction as the change, so a report seen
@@ -17,20 +20,18 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Callable
 
 from ..config import Settings
 from ..db import Database
 from ..db import reports as reports_db
-from ..db import members as subscriber_db
 from ..errors import TokenError
 from ..message.links import Links
 from ..message.verp import ReturnPath
+from .apply import PROCESSED, QUARANTINE, apply
 from .parse import Addresses, Report, parse_report
-from .policy import decide
-
-PROCESSED, QUARANTINE = "processed", "quarantine"
+from .policy import REPORT, report_kind, report_note
 _OUR_MESSAGE_ID = re.compile(r"<edition\.[A-Za-z0-9-]+\.(\d{1,18})@[^>]+>")
 
 
@@ -103,24 +104,22 @@ class Processor:
                 reports_db.record(conn, outcome="ignored", folder=PROCESSED, detail={"reason": why}, **record)
                 return Processed(key, report.kind, PROCESSED, "ignored", why=why)
             if member is None:
-                why = "not attributable to a delivery: no VERP token or signed link of ours in it"
+                why = ("an unsubscribe by mail without a valid signed token of ours (its From address proves "
+                       "nothing): not acted on" if report.kind == "unsubscribe" else
+                       "not attributable to a delivery: no VERP token or signed link of ours in it")
                 detail["reason"] = why
                 reports_db.record(conn, outcome="quarantined", folder=QUARANTINE, detail=detail, **record)
                 return Processed(key, report.kind, QUARANTINE, "quarantined", why=why)
             email, status, _ = member
-            policy = self.settings.bounces
-            failures = reports_db.failures_since(conn, sub_id, now - timedelta(days=policy.window_days),
-                                                 other_than=ref.delivery_id if ref else None)
-            decision = decide(report, member_status=status, failures_before=failures, policy=policy)
-            why = {"report": key, "reason": decision.why}
+            kind = report_kind(report, self.settings.bounces)
+            trail = {"report": key}
             if ref is not None:
-                why["edition"] = ref.edition_key
+                trail["edition"] = ref.edition_key
             if report.status:
-                why["code"] = report.status
-            if decision.new_status:
-                subscriber_db.set_status(conn, sub_id, decision.new_status, source="report", now=now, why=why)
-            elif decision.outcome == "counted":
-                subscriber_db.add_event(conn, sub_id, "report", "bounce", why, now)
+                trail["code"] = report.status
+            decision = apply(conn, kind, sub_id, when=now, via=REPORT, policy=self.settings.bounces, detail=trail,
+                             delivery_id=ref.delivery_id if ref else None, code=report.status,
+                             note=report_note(report, kind))
             detail["decision"] = decision.why
             reports_db.record(conn, outcome=decision.outcome, folder=PROCESSED, detail=detail, **record)
             return Processed(key, report.kind, PROCESSED, decision.outcome, email=email, why=decision.why)
@@ -145,9 +144,14 @@ class Processor:
         members = set()
         for token in report.unsubscribe_tokens:
             try:
-                members.add(self.links.read("unsubscribe", token)[0])
+                sub_id, version = self.links.read("unsubscribe", token)
             except TokenError:
                 continue
+            if report.kind == "unsubscribe":  # acting on it: only a link the member still holds, as on the web
+                row = reports_db.member(conn, sub_id)
+                if row is None or row[2] != version:
+                    continue
+            members.add(sub_id)
         if len(members) == 1:
             sub_id = members.pop()
             for mid in report.original_message_ids:  # which delivery: our Message-ID, checked against the member
@@ -156,8 +160,4 @@ class Processor:
                 if ref is not None and ref.subscriber_id == sub_id:
                     return ref, sub_id, "signed unsubscribe link"
             return None, sub_id, "signed unsubscribe link"
-        if report.kind == "unsubscribe" and report.sender:
-            sub = subscriber_db.get_by_email(conn, report.sender)
-            if sub is not None:
-                return None, sub.id, "From address"
         return None, None, ""

@@ -16,7 +16,7 @@ from ..db import deliveries as delivery_db
 from ..db import editions as edition_db
 from ..edition.clicks import article_urls
 from ..edition.render import render_plan
-from ..edition.variants import plan_variant
+from ..edition.variants import plan_variant, variant_language
 from ..errors import RenderError
 from ..message.assemble import Recipient
 from ..message.outgoing import Outgoing
@@ -52,25 +52,30 @@ def sample_messages(db: Database, settings: Settings, edition: Edition, *, now: 
     """
     if not edition.items:
         return {}
-    wanted: list[tuple[TopicSet, str]] = [(TopicSet(), "html"), (TopicSet(), "text")]
+    # Every language's all-topics variants, and every variant a due member needs or that is stored.
+    every = [*settings.languages, ""]  # and the bilingual variant of members who have not chosen, if any
+    wanted: list[tuple[TopicSet, str, str]] = [
+        (TopicSet(), fmt, variant_language(tag, settings.languages, settings.unchosen_language))
+        for tag in every for fmt in ("html", "text")]
     stored = {}
     with db.connect() as conn:
-        wanted += [(topics, fmt) for topics, fmt, _ in delivery_db.due_combinations(conn, edition.frequency)]
+        wanted += [(topics, fmt, variant_language(lang, settings.languages, settings.unchosen_language))
+                   for topics, fmt, lang, _ in delivery_db.due_combinations(conn, edition.frequency, by_language=True)]
         if edition.id is not None:
             for v in edition_db.list_variants(conn, edition.id):
-                stored[(v.topics, v.format)] = v.rendered
-                wanted.append((v.topics, v.format))
+                stored[(v.topics, v.format, v.language)] = v.rendered
+                wanted.append((v.topics, v.format, v.language))
     out_maker = Outgoing(settings)
     sample = sample_recipient()
     out: dict[str, SampleMessage] = {}
-    for topics, fmt in wanted:
-        plan = plan_variant(topics, fmt, edition.items, settings.topic_slugs)
+    for topics, fmt, lang in wanted:
+        plan = plan_variant(topics, fmt, edition.items, settings.topic_slugs, lang)
         if plan is None or plan.label in out:
             continue
         titles = tuple(i.title for i in plan.items)
         urls = tuple(article_urls(settings, edition, plan.items, plan.member_topics, fmt))
         try:
-            rendered = stored.get((plan.key, fmt)) or render_plan(edition, settings, plan)
+            rendered = stored.get((plan.key, fmt, plan.lang)) or render_plan(edition, settings, plan)
             template = out_maker.template(rendered, edition_key=edition.key, fmt=fmt)
         except RenderError as exc:
             out[plan.label] = SampleMessage(b"", titles, urls, str(exc))

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date as Date
+from datetime import datetime, time, timezone
+from zoneinfo import ZoneInfo
+
 import click
 
+from ..db import articles as article_db
+from ..edition.summarise import summarise
 from ..errors import DigestError
 from . import fail, pass_app
 from .options import console, echo_json, now_utc, parse_when
@@ -71,9 +77,6 @@ def articles(app, since, until, topic, as_json, explain) -> None:
     Example:
       digest articles --since 2017-06-19 --until 2017-06-26 --explain
     """
-    from ..db import articles as article_db
-    from ..edition.summarise import summarise
-
     s = app.settings
     if topic and topic not in s.topic_slugs:
         raise click.BadParameter(f"unknown topic {topic!r}; known: {', '.join(s.topic_slugs)}",
@@ -86,7 +89,17 @@ def articles(app, since, until, topic, as_json, explain) -> None:
             reasons = article_db.topic_reasons(conn, [a.id for a in found]) if explain else {}
     except DigestError as exc:
         raise fail(exc) from None
-    rows = [{
+    rows = [_article_row(a, s, reasons if explain else None) for a in found]
+    if as_json:
+        echo_json(rows)
+        return
+    tz = ZoneInfo(s.timezone)
+    (_print_explained if explain else _print_table)(console(), found, rows, tz)
+
+
+def _article_row(a, settings, reasons) -> dict:
+    """What `digest articles` shows of one article (as JSON, and behind the table); reasons: with --explain."""
+    return {
         "id": a.id,
         "title": a.title,
         "url": a.url,
@@ -94,39 +107,38 @@ def articles(app, since, until, topic, as_json, explain) -> None:
         "author_role": a.author_role,
         "published_at": a.published_at.isoformat() if a.published_at else None,
         "topics": a.topics,
-        "summary": summarise(a, s.summary_words),
+        "summary": summarise(a, settings.summary_words),
         "link_origin": a.link_origin,  # "website": a stand-in, the source gave no link
         "pinned": a.pinned,
         "excluded": a.excluded,
-        "image": _image_row(a.image, s),
-        **({"topic_reasons": {r.slug: r.reason for r in reasons.get(a.id, [])}} if explain else {}),
-    } for a in found]
-    if as_json:
-        echo_json(rows)
-        return
-    from zoneinfo import ZoneInfo
+        "image": _image_row(a.image, settings),
+        **({"topic_reasons": {r.slug: r.reason for r in reasons.get(a.id, [])}} if reasons is not None else {}),
+    }
 
-    from rich.markup import escape
 
-    tz = ZoneInfo(s.timezone)
-    out = console()
-    if explain:  # one block per article: the reasons are too long for a table cell
-        for a, row in zip(found, rows):
-            flags = (" [pinned]" if row["pinned"] else "") + (" [excluded]" if row["excluded"] else "")
-            flags += _link_flag(a)
-            when = f"{a.published_at.astimezone(tz):%d %b %Y}" if a.published_at else "no date"
-            out.print(f"[bold]{a.id}. {escape(a.title)}[/bold]{escape(flags)}  ({when})")
-            for slug, reason in row["topic_reasons"].items():
-                out.print(f"   {slug}: {escape(reason)}")
-            if not row["topic_reasons"]:
-                out.print("   no topic: no category alias or keyword matched")
-            if row["image"]:
-                out.print(f"   picture: {escape(_image_words(row['image']))}")
-        return
+def _print_explained(out, found, rows, tz) -> None:
+    """One block per article: the reasons are too long for a table cell."""
+    from rich.markup import escape  # rich only for a terminal's output, not for --json
+
+    for a, row in zip(found, rows):
+        flags = (" [pinned]" if row["pinned"] else "") + (" [excluded]" if row["excluded"] else "")
+        flags += _link_flag(a)
+        when = f"{a.published_at.astimezone(tz):%d %b %Y}" if a.published_at else "no date"
+        out.print(f"[bold]{a.id}. {escape(a.title)}[/bold]{escape(flags)}  ({when})")
+        for slug, reason in row["topic_reasons"].items():
+            out.print(f"   {slug}: {escape(reason)}")
+        if not row["topic_reasons"]:
+            out.print("   no topic: no category alias or keyword matched")
+        if row["image"]:
+            out.print(f"   picture: {escape(_image_words(row['image']))}")
+
+
+def _print_table(out, found, rows, tz) -> None:
+    """Each article: its title (bold), what is special about it, then the summary members will read;
+    topics wrap whole, never cut."""
+    from rich.markup import escape  # rich only for a terminal's output, not for --json
     from rich.table import Table
 
-    # Each article: its title (bold), what is special about it, then the summary members will read;
-    # topics wrap whole, never cut.
     table = Table(title=f"{len(rows)} article(s)", show_lines=True)
     table.add_column("id", justify="right", no_wrap=True)
     table.add_column("published", no_wrap=True)
@@ -198,8 +210,6 @@ def article() -> None:
 
 
 def _editorial(app, article_id: int, **changes) -> None:
-    from ..db import articles as article_db
-
     with app.db.begin() as conn:
         if not article_db.set_editorial(conn, article_id, now=now_utc(), **changes):
             raise click.ClickException(f"article {article_id}: no such article")
@@ -266,12 +276,6 @@ def date_(app, article_id: int, day: str) -> None:
     Example:
       digest article date 12 2017-06-21
     """
-    from datetime import date as Date
-    from datetime import datetime, time, timezone
-    from zoneinfo import ZoneInfo
-
-    from ..db import articles as article_db
-
     try:
         when = Date.fromisoformat(day)
     except ValueError:

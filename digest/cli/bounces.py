@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import click
 
+from ..bounces.process import Processor
+from ..bounces.sources import FetchResult, fetch_files, fetch_imap, fetch_maildir, mask
+from ..db import reports as reports_db
+from ..errors import DigestError
 from . import fail, pass_app
 from .options import echo_json, now_utc
-from ..errors import DigestError
+from .printing import print_bounces
 
 
 @click.group()
@@ -17,44 +21,6 @@ def bounces() -> None:
     Example (crontab, every 10 minutes):
       */10 * * * *  cd /srv/digest && .venv/bin/digest bounces fetch >> digest.log 2>&1
     """
-
-
-def fetch_and_report(app, *, imap_url=None, maildir=None, files=(), limit=None, as_json=False) -> None:
-    """Read every source given (the configured IMAP folder when none is), print what happened."""
-    from ..bounces.process import Processor
-    from ..bounces.sources import FetchResult, fetch_files, fetch_imap, fetch_maildir, mask
-
-    settings = app.settings
-    imap_url = imap_url or (settings.bounces.imap_url if not (maildir or files) else None)
-    if not (imap_url or maildir or files):
-        raise click.UsageError("nothing to read: give --imap URL, --maildir DIR or FILES, "
-                               "or set DIGEST_BOUNCE_IMAP_URL / [bounces] imap_url")
-    processor = Processor(app.db, settings, clock=now_utc)
-    results: list[tuple[str, FetchResult]] = []
-    try:
-        if files:
-            results.append(("files", fetch_files(files, processor)))
-        if maildir:
-            results.append((f"maildir {maildir}", fetch_maildir(maildir, processor, limit=limit)))
-        if imap_url:
-            results.append((mask(imap_url), fetch_imap(imap_url, processor, limit=limit)))
-    except DigestError as exc:
-        raise fail(exc) from None
-    items = [(source, where, p) for source, r in results for where, p in r.items]
-    if as_json:
-        echo_json([{"source": s, "message": w, "report": p.key, "kind": p.kind, "outcome": p.outcome,
-                    "folder": p.folder, "member": p.email, "why": p.why, "seen_before": p.duplicate}
-                   for s, w, p in items])
-        return
-    for source, where, p in items:
-        member = f" {p.email}" if p.email else ""
-        again = " (seen before)" if p.duplicate else ""
-        click.echo(f"{where}: {p.kind} -> {p.outcome}{member} [{p.folder}]{again}: {p.why}")
-    counts: dict[str, int] = {}
-    for _, _, p in items:
-        counts[p.outcome] = counts.get(p.outcome, 0) + 1
-    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to read"
-    click.echo(f"bounces: {len(items)} message(s): {summary}")
 
 
 @bounces.command("fetch")
@@ -77,7 +43,28 @@ def fetch(app, files, imap_url, maildir, limit, as_json) -> None:
       DIGEST_BOUNCE_IMAP_URL=imaps://bounces:secret@mail.example.org/INBOX digest bounces fetch
       digest bounces fetch returned/*.eml
     """
-    fetch_and_report(app, imap_url=imap_url, maildir=maildir, files=files, limit=limit, as_json=as_json)
+    settings = app.settings
+    imap_url = imap_url or (settings.bounces.imap_url if not (maildir or files) else None)
+    if not (imap_url or maildir or files):
+        raise click.UsageError("nothing to read: give --imap URL, --maildir DIR or FILES, "
+                               "or set DIGEST_BOUNCE_IMAP_URL / [bounces] imap_url")
+    processor = Processor(app.db, settings, clock=now_utc)
+    results: list[tuple[str, FetchResult]] = []
+    try:
+        if files:
+            results.append(("files", fetch_files(files, processor)))
+        if maildir:
+            results.append((f"maildir {maildir}", fetch_maildir(maildir, processor, limit=limit)))
+        if imap_url:
+            results.append((mask(imap_url), fetch_imap(imap_url, processor, limit=limit)))
+    except DigestError as exc:
+        raise fail(exc) from None
+    if as_json:
+        echo_json([{"source": s, "message": w, "report": p.key, "kind": p.kind, "outcome": p.outcome,
+                    "folder": p.folder, "member": p.email, "why": p.why, "seen_before": p.duplicate}
+                   for s, r in results for w, p in r.items])
+        return
+    print_bounces(results)
 
 
 @bounces.command("quarantine")
@@ -90,8 +77,6 @@ def quarantine(app, as_json) -> None:
     Example:
       digest bounces quarantine --json
     """
-    from ..db import reports as reports_db
-
     with app.db.connect() as conn:
         rows = reports_db.quarantined(conn)
     if as_json:

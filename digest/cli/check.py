@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
+from ..checks.edition import check_edition
+from ..checks.links import links_not_from_sources
+from ..checks.message import check_message
+from ..editorial.preview import edition_for_key
 from ..errors import DigestError
+from ..message.dkim import dkim_record as record
+from ..message.feedback import missing_headers, settings_warnings
 from . import fail, pass_app
 from .options import echo_json, now_utc
 
@@ -31,19 +37,16 @@ def check(app, targets, as_json) -> None:
       digest check 2017-W25
       digest check outbox/*.eml --json
     """
-    from ..checks.edition import check_edition
-    from ..checks.links import links_not_from_sources
-    from ..checks.message import check_message
-    from ..editorial.preview import edition_for_key
-
     s = app.settings
     results: dict[str, list] = {}
-    warnings: list[str] = []
+    warnings: list[str] = settings_warnings(s)
     try:
         for target in targets:
             path = Path(target)
             if path.is_file():
-                results[target] = check_message(path.read_bytes(), s)
+                raw = path.read_bytes()
+                results[target] = check_message(raw, s)
+                warnings += [f"{target}: {w}" for w in missing_headers(raw, s)]
             elif path.suffix.lower() == ".eml" or "/" in target:
                 raise click.ClickException(f"{target}: no such file")
             else:
@@ -82,8 +85,6 @@ def dkim_record(app) -> None:
       DIGEST_DKIM_DOMAIN=example.org DIGEST_DKIM_SELECTOR=digest2024 \\
       DIGEST_DKIM_KEY_FILE=dkim.pem digest dkim-record
     """
-    from ..message.dkim import dkim_record as record
-
     try:
         click.echo(record(app.settings))
     except DigestError as exc:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-import logging
-import sys
-import time
+import functools
+import getpass
+import os
+import socket
 
 import click
 
+from ..db import deliveries as delivery_db
+from ..db import editions as edition_db
+from ..editorial.build import build_edition, queue_edition
+from ..editorial.mailing import Mailing, due_windows, run_mailing, send_due
+from ..editorial.preview import PreviewRequest, resolve_window
+from ..editorial.sendtest import send_test as do_send_test
+from ..editorial.text import edition_text, set_edition_text
 from ..errors import CheckError, DigestError
+from ..sending.transports import make_transport
+from ..sending.worker import SendOptions
 from . import fail, pass_app
 from .options import console, echo_json, now_utc
+from .printing import PrintedSteps, print_queue, print_sent
 from .prune import weekly_prune
-
-log = logging.getLogger("digest.send")
 
 EXIT_STATUSES = """\b
 Exit status:
@@ -35,6 +44,15 @@ def _period_options(f):
 
 
 def _send_options(f):
+    """The sending options of `send`, `weekly` and `run`, given to the command as transport= and options=."""
+    @functools.wraps(f)
+    def command(*args, transport, connections, processes, max_per_connection, rate, limit, reclaim, lease_seconds,
+                batch, **kwargs):
+        options = SendOptions(connections=connections, rate=rate, limit=limit, reclaim=reclaim,
+                              lease_seconds=lease_seconds, batch=batch, processes=processes or os.cpu_count() or 1,
+                              max_per_connection=max_per_connection)
+        return f(*args, transport=transport or None, options=options, **kwargs)
+
     for opt in reversed([
         click.option("--transport", type=click.Choice(["smtp", "file"]), default=None,
                      help="smtp (DIGEST_SMTP_URL) or file (.eml files in DIGEST_OUTBOX). Default: config."),
@@ -57,13 +75,11 @@ def _send_options(f):
         click.option("--batch", type=click.IntRange(1, 10_000), default=200, show_default=True,
                      help="Deliveries claimed at a time."),
     ]):
-        f = opt(f)
-    return f
+        command = opt(command)
+    return command
 
 
 def _window(app, key, week, day, month, default="weekly"):
-    from ..editorial.preview import PreviewRequest, resolve_window
-
     return resolve_window(app.settings, PreviewRequest(key=key, week=week, day=day, month=month),
                           now=now_utc(), default=default)
 
@@ -92,8 +108,6 @@ def edition_build(app, key, week, day, month) -> None:
     Example:
       digest edition build --week 2017-W25
     """
-    from ..editorial.build import build_edition
-
     try:
         built = build_edition(app.db, app.settings, _window(app, key, week, day, month), now=now_utc())
     except DigestError as exc:
@@ -121,8 +135,6 @@ def edition_set(app, key, subject, preheader, note, note_file) -> None:
     Example:
       digest edition set 2017-W25 --subject "GDPR in a year, and smart places" --note-file note.md
     """
-    from ..editorial.text import set_edition_text
-
     if note is not None and note_file is not None:
         raise click.UsageError("give --note or --note-file, not both")
     if note_file is not None:
@@ -136,8 +148,6 @@ def edition_set(app, key, subject, preheader, note, note_file) -> None:
         raise fail(exc) from None
     _print_text(text)
     with app.db.connect() as conn:
-        from ..db import editions as edition_db
-
         built = edition_db.load_edition(conn, key)
     if built is not None:
         click.echo(f"{key} is built already: run `digest edition build {key}` again to use these words")
@@ -165,8 +175,6 @@ def edition_show(app, key) -> None:
     Example:
       digest edition show 2017-W25
     """
-    from ..editorial.text import edition_text
-
     _print_text(edition_text(app.db, key))
 
 
@@ -175,9 +183,6 @@ def edition_show(app, key) -> None:
 @pass_app
 def edition_list(app, as_json) -> None:
     """List editions with their state and deliveries."""
-    from ..db import deliveries as delivery_db
-    from ..db import editions as edition_db
-
     with app.db.connect() as conn:
         rows = [{
             "key": e.key, "frequency": e.frequency, "articles": len(e.items), "subject": e.subject,
@@ -189,7 +194,7 @@ def edition_list(app, as_json) -> None:
     if as_json:
         echo_json(rows)
         return
-    from rich.table import Table
+    from rich.table import Table  # only for the table: --json needs none of rich
 
     table = Table(title=f"{len(rows)} edition(s)")
     for col in ("key", "frequency", "articles", "queued", "deliveries"):
@@ -214,103 +219,11 @@ def queue(app, key) -> None:
     Example:
       digest queue 2017-W25
     """
-    from ..sending.queue import queue_edition
-
     try:
         report = queue_edition(app.db, app.settings, key, now=now_utc())
     except DigestError as exc:
         raise fail(exc) from None
-    _print_queue(report)
-
-
-def _print_queue(report) -> None:
-    for w in report.warnings:
-        click.secho(f"warning: {w}", fg="yellow", err=True)
-    extra = f" ({report.variants} new variant(s) rendered for members who joined since the build)" \
-        if report.variants else ""
-    click.echo(f"queued {report.queued} delivery(ies) of {report.key}{extra}")
-
-
-def _transport_factory(app, kind):
-    from ..sending.transports import make_transport
-
-    kind = kind or app.settings.transport
-    return kind, (lambda: make_transport(kind, app.settings))
-
-
-def _check_transport(app, kind) -> None:
-    """A transport that cannot work at all is a configuration error (exit 2), found before anything is claimed."""
-    import os
-
-    from ..errors import ConfigError, DeliveryError
-    from ..sending.transports import make_transport
-
-    try:
-        transport = make_transport(kind, app.settings)
-    except DeliveryError as exc:
-        variable, key = {"file": ("DIGEST_OUTBOX", "digest.outbox")}.get(kind, ("DIGEST_SMTP_URL", "digest.smtp_url"))
-        if os.environ.get(variable):
-            raise ConfigError("", variable, str(exc)) from None
-        raise ConfigError(app.settings.source, key, str(exc)) from None
-    transport.close()
-
-
-def _send_options_of(connections, rate, limit, reclaim, lease_seconds, batch=200, processes=None,
-                     max_per_connection=100):
-    import os
-
-    from ..sending.worker import SendOptions
-
-    return SendOptions(connections=connections, rate=rate, limit=limit, reclaim=reclaim,
-                       lease_seconds=lease_seconds, batch=batch, processes=processes or os.cpu_count() or 1,
-                       max_per_connection=max_per_connection)
-
-
-def _how(s) -> str:
-    """The progress line's reasons: current rate, connections in use (and the relay's limit), retries."""
-    return (f"{s.rate:,.0f}/s, {s.connections} connection(s)"
-            + (f" (relay allows {s.concurrency})" if s.busy else "") + f", {s.retried + s.requeued} retries")
-
-
-def _progress(app, kind, limit):
-    """A progress bar on a terminal, else one log line per batch: (context manager, callback)."""
-    import contextlib
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    if sys.stderr.isatty():
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        from ..db import deliveries as delivery_db
-
-        with app.db.connect() as conn:
-            total = delivery_db.pending_count(conn)
-        total = min(total, limit) if limit else total
-        bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                       TimeRemainingColumn(), "{task.fields[how]}", console=console(stderr=True))
-        task = bar.add_task(f"sending ({kind})", total=total, how="")
-        return bar, (lambda s, n: bar.update(task, completed=s.done, how=_how(s)))
-
-    last = [0.0]
-
-    def line(s, n):
-        if time.monotonic() - last[0] >= 5:  # called a few times a second
-            last[0] = time.monotonic()
-            log.info("%d sent, %d retry later, %d failed, %d skipped; %s", s.sent, s.retried, s.failed,
-                     s.skipped, _how(s))
-
-    return contextlib.nullcontext(), line
-
-
-def _print_sent(app, kind, stats) -> None:
-    click.echo(f"sent {stats.sent}, retry later {stats.retried}, failed {stats.failed}, skipped {stats.skipped}"
-               + f" (via {kind}" + (f": {app.settings.outbox}" if kind == "file" else "")
-               + (f", {stats.processes} processes)" if stats.processes > 1 else ")"))
-    if stats.busy:
-        click.echo(f"  the relay said it had too many connections {stats.busy} time(s): went down to "
-                   f"{stats.lowest_concurrency}; {stats.requeued} message(s) sent again on another connection, "
-                   f"no attempt spent", err=True)
-    for err, n in sorted(stats.errors.items(), key=lambda kv: -kv[1])[:5]:
-        click.echo(f"  {n} x {err}", err=True)
+    print_queue(report)
 
 
 def _fail_check(exc: DigestError) -> click.ClickException:
@@ -320,24 +233,10 @@ def _fail_check(exc: DigestError) -> click.ClickException:
     return fail(exc)
 
 
-def _do_send(app, transport, *send_args):
-    from ..sending.processes import send_all, transports_for
-
-    kind = transport or app.settings.transport
-    _check_transport(app, kind)
-    opts = _send_options_of(*send_args)
-    shown, on_progress = _progress(app, kind, opts.limit)
-    with shown:  # smtp: the pipelined relay client, one event loop a process
-        stats = send_all(app.db, app.settings, transports_for(kind, app.settings), opts, on_progress=on_progress)
-    _print_sent(app, kind, stats)
-    return stats
-
-
 @click.command(epilog=EXIT_STATUSES)
 @_send_options
 @pass_app
-def send(app, transport, connections, processes, max_per_connection, rate, limit, reclaim, lease_seconds,
-         batch) -> None:
+def send(app, transport, options) -> None:
     """Send every queued delivery that is due, over SMTP or into the outbox folder.
 
     Several `digest send` processes may run at once: deliveries are claimed in
@@ -350,13 +249,14 @@ def send(app, transport, connections, processes, max_per_connection, rate, limit
     Example:
       DIGEST_SMTP_URL=smtp+starttls://user:pass@smtp.example.org digest send --connections 4
     """
+    kind = transport or app.settings.transport
     try:
-        stats = _do_send(app, transport, connections, rate, limit, reclaim, lease_seconds, batch, processes,
-                         max_per_connection)
+        stats = send_due(app.db, app.settings, kind, options, PrintedSteps(app))
     except CheckError as exc:
         raise _fail_check(exc) from None
     except DigestError as exc:
         raise fail(exc) from None
+    print_sent(app, kind, stats)
     if stats.failed or stats.retried:
         raise SystemExit(1)
 
@@ -375,11 +275,10 @@ def send_test(app, key, to, variant, transport) -> None:
     Example:
       digest send-test 2017-W25 --to editor@example.org --variant cyber-security:html
     """
-    from ..editorial.sendtest import send_test as do_send_test
-
-    kind, factory = _transport_factory(app, transport)
+    kind = transport or app.settings.transport
     try:
-        to, result = do_send_test(app.db, app.settings, key, to, variant, factory(), now=now_utc())
+        to, result = do_send_test(app.db, app.settings, key, to, variant, make_transport(kind, app.settings),
+                                  now=now_utc())
     except DigestError as exc:
         raise fail(exc) from None
     if not result.ok:
@@ -399,10 +298,6 @@ def _force_options(f):
 
 def _forced_by() -> str:
     """user@host of whoever runs --force (SUDO_USER when run through sudo)."""
-    import getpass
-    import os
-    import socket
-
     try:
         user = os.environ.get("SUDO_USER") or getpass.getuser()
     except Exception:  # no login name (a container without a passwd entry)
@@ -410,60 +305,22 @@ def _forced_by() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def _mailing(app, windows, force, reason, send_args, command) -> None:
-    """Fetch the sources, gate / build / queue each window's edition, send; exit 0, 1 or 2."""
-    from ..editorial.mailing import fetch_sources, prepare_edition, tell_editors
-    from .sources import print_run
-
+def _mailing(app, windows, force, reason, transport, options, command) -> None:
+    """The mailing run (editorial.mailing.run_mailing), printed as it goes; exit 0, 1 or 2."""
     if force and not (reason or "").strip():
         raise click.UsageError('--force needs --reason "why it may go" (it is recorded on the edition)')
-    transport, *rest = send_args
-    kind, factory = _transport_factory(app, transport)
-    held = []
+    mailing = Mailing(windows, force_reason=(reason or "").strip() if force else None, forced_by=_forced_by(),
+                      command=command, send=options, transport=transport)
     try:
-        _check_transport(app, kind)
-        if app.settings.bounces.imap_url:  # read what came back first: bounced members are not queued
-            from .bounces import fetch_and_report
-
-            try:
-                fetch_and_report(app)
-            except click.ClickException as exc:  # a mailbox outage must not stop the mailing
-                click.echo(f"warning: bounces not read, sending anyway: {exc.message}", err=True)
-        failed = fetch_sources(app.db, app.settings, now=now_utc(), windows=windows, on_run=print_run)
-        for window in windows:
-            report = prepare_edition(app.db, app.settings, window, failed, now=now_utc(),
-                                     force_reason=(reason or "").strip() if force else None, forced_by=_forced_by())
-            if report.held:
-                held.append(window.key)
-                for problem in report.held:
-                    click.echo(f"held {window.key}: {problem}", err=True)
-                told = tell_editors(app.settings, window.key, report.held, factory, now=now_utc(),
-                                    force_command=f'{command} {window.key} --force --reason "why it may go as it is"')
-                if told is None:
-                    click.echo("warning: no [organisation] editors configured: nobody was emailed", err=True)
-                elif told.ok:
-                    click.echo(f"told the editors ({', '.join(app.settings.editors)}) that {window.key} is held")
-                else:
-                    click.echo(f"Error: the editors could not be told: {told.message}", err=True)
-                continue
-            for problem in report.forced:
-                click.echo(f"warning: sent anyway (--force): {problem}", err=True)
-            if report.already_queued:
-                click.echo(f"{window.key} already built and queued; sending what is left")
-                continue
-            if report.built is not None:
-                click.echo(f"built {report.key}: {len(report.built.items)} article(s)")
-            else:
-                click.echo(f"{report.key} already built; using it as it is")
-            _print_queue(report.queued)
-        stats = _do_send(app, transport, *rest)
+        result = run_mailing(app.db, app.settings, mailing, PrintedSteps(app), clock=now_utc)
     except CheckError as exc:
         raise _fail_check(exc) from None
     except DigestError as exc:
         raise fail(exc) from None
-    if held:
+    print_sent(app, transport or app.settings.transport, result.sent)
+    if result.held:
         raise SystemExit(2)
-    if stats.failed or stats.retried:
+    if result.sent.failed or result.sent.retried:
         raise SystemExit(1)
 
 
@@ -473,8 +330,7 @@ def _mailing(app, windows, force, reason, send_args, command) -> None:
 @_force_options
 @_send_options
 @pass_app
-def weekly(app, key, week, day, month, force, reason, transport, connections, processes, max_per_connection, rate,
-           limit, reclaim, lease_seconds, batch) -> None:
+def weekly(app, key, week, day, month, force, reason, transport, options) -> None:
     """Cron job: fetch the sources, then build, queue and send the edition of the week that just ended.
 
     Every [[sources]] entry is fetched first (one transaction each). The
@@ -496,9 +352,7 @@ def weekly(app, key, week, day, month, force, reason, transport, connections, pr
         raise fail(exc) from None
     if window.frequency != "weekly":  # a usage error (exit status 2), found before anything runs
         raise click.BadParameter(f"{window.key} is a {window.frequency} period, not weekly")
-    _mailing(app, [window], force, reason, (transport, connections, rate, limit, reclaim, lease_seconds, batch,
-                                            processes, max_per_connection),
-             "digest weekly")
+    _mailing(app, [window], force, reason, transport, options, "digest weekly")
 
 
 @click.command(epilog=EXIT_STATUSES)
@@ -509,8 +363,7 @@ def weekly(app, key, week, day, month, force, reason, transport, connections, pr
 @_force_options
 @_send_options
 @pass_app
-def run(app, frequency, key, week, day, month, force, reason, transport, connections, processes, max_per_connection,
-        rate, limit, reclaim, lease_seconds, batch) -> None:
+def run(app, frequency, key, week, day, month, force, reason, transport, options) -> None:
     """Cron job for any frequency: fetch the sources, build, queue and send what is due.
 
     Without --frequency (and without a period): every frequency that is due
@@ -525,8 +378,6 @@ def run(app, frequency, key, week, day, month, force, reason, transport, connect
     Example (crontab, every morning):
       30 6 * * *  cd /srv/digest && .venv/bin/digest run >> digest.log 2>&1
     """
-    from ..editorial.mailing import due_windows
-
     try:
         if frequency is None and not any((key, week, day, month)):
             windows = due_windows(app.db, app.settings, now=now_utc())
@@ -541,9 +392,7 @@ def run(app, frequency, key, week, day, month, force, reason, transport, connect
         raise fail(exc) from None
     command = "digest run" + (f" --frequency {frequency}" if frequency else "")
     try:
-        _mailing(app, windows, force, reason, (transport, connections, rate, limit, reclaim, lease_seconds, batch,
-                                              processes, max_per_connection),
-                 command)
+        _mailing(app, windows, force, reason, transport, options, command)
     except SystemExit:  # held, or some deliveries failed: the mailing ran, so the weekly prune does too
         weekly_prune(app)
         raise
@@ -561,9 +410,6 @@ def status(app, key, as_json) -> None:
     Example:
       digest status 2017-W25 --json
     """
-    from ..db import deliveries as delivery_db
-    from ..db import editions as edition_db
-
     with app.db.connect() as conn:
         edition_id = None
         if key:

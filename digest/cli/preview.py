@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..editorial.preview import PreviewRequest, make_preview
+from ..editorial.screenshot import screenshot_views
 from ..errors import DigestError
 from . import fail, pass_app
 from .options import console, now_utc, parse_topics
@@ -21,7 +23,10 @@ HTML_WARN_BYTES = 80_000
 @click.option("--since", metavar="DATE", help="Start of a custom window (with --until).")
 @click.option("--until", metavar="DATE", help="Last day of a custom window (inclusive).")
 @click.option("--topics", metavar="a,b", help="Only these topics (slugs, comma-separated).")
-@click.option("--subscriber", metavar="EMAIL", help="Show exactly the variant this member will get.")
+@click.option("--member", metavar="EMAIL", help="Show exactly the variant this member will get.")
+@click.option("--subscriber", "subscriber", metavar="EMAIL", hidden=True)  # the old name of --member
+@click.option("--language", metavar="TAG", help="In this language of [organisation] languages (e.g. cy); "
+                                                  "default: the member's, else the first.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True),
               help="Write the email here (default: preview.html; with --text, standard output; - for standard output).")
 @click.option("--text", "as_text", is_flag=True, help="The plain-text part instead of the HTML (printed unless --out).")
@@ -33,8 +38,8 @@ HTML_WARN_BYTES = 80_000
               help="For --screenshot: answer picture requests from files of the same name in DIR "
                    "(Chromium fetches nothing from other hosts).")
 @pass_app
-def preview(app, key, week, day, month, since, until, topics, subscriber, out, as_text, open_it, screenshot,
-            images_from) -> None:
+def preview(app, key, week, day, month, since, until, topics, member, subscriber, language, out, as_text, open_it,
+            screenshot, images_from) -> None:
     """Write the email of an edition exactly as it will be sent, and list its articles.
 
     The edition is a KEY (2017-W25, 2017-06-21, 2017-06) or one of --week,
@@ -45,15 +50,14 @@ def preview(app, key, week, day, month, since, until, topics, subscriber, out, a
     \b
     Example:
       digest preview --week 2017-W25 --out preview.html
-      digest preview 2017-W25 --subscriber sian.jones@example.org --text
+      digest preview 2017-W25 --member sian.jones@example.org --text
+      digest preview --week 2017-W25 --language cy --out preview-cy.html
     """
-    from ..editorial.preview import PreviewRequest, make_preview
-
     s = app.settings
     request = PreviewRequest(
         key=key, week=week, day=day, month=month, since=since, until=until,
-        topics=parse_topics(topics, s.topic_slugs), subscriber=subscriber,
-        fmt="text" if as_text else "html",
+        topics=parse_topics(topics, s.topic_slugs), member=member or subscriber,
+        fmt="text" if as_text else "html", language=language,
     )
     try:
         result = make_preview(app.db, s, request, now=now_utc())
@@ -78,23 +82,25 @@ def preview(app, key, week, day, month, since, until, topics, subscriber, out, a
     click.echo(f"wrote {path or 'standard output'} ({len(result.body.encode('utf-8')):,} bytes; "
                f"subject: {result.rendered.subject})", err=to_stdout)
     if screenshot:
-        from ..editorial.screenshot import screenshot_views
-
-        html = result.body if not as_text else result.html_filled
-        try:
-            shots = screenshot_views(html, Path(screenshot), name=result.edition.key,
-                                     image_dir=Path(images_from) if images_from else None)
-        except DigestError as exc:
-            raise fail(exc) from None
-        for suffix, shot in shots:
-            click.echo(f"wrote {shot.path}", err=to_stdout)
-            if shot.scrolls_sideways:
-                how = " without its <style> (as Gmail's apps show it to non-Google accounts)" \
-                    if suffix == "-nostyle" else ""
-                click.secho(f"warning: at {shot.width} px the email{how} is {shot.scroll_width} px wide: "
-                            "readers would scroll sideways", fg="yellow", err=True)
+        _screenshots(result, Path(screenshot), Path(images_from) if images_from else None, to_stdout=to_stdout)
     if open_it and path is not None:
         click.launch(str(path.resolve()))
+
+
+def _screenshots(result, folder: Path, image_dir: Path | None, *, to_stdout: bool) -> None:
+    """--screenshot: the PNGs written, and a warning for each width at which the email scrolls sideways."""
+    html = result.body if result.fmt != "text" else result.html_filled
+    try:
+        shots = screenshot_views(html, folder, name=result.edition.key, image_dir=image_dir)
+    except DigestError as exc:
+        raise fail(exc) from None
+    for suffix, shot in shots:
+        click.echo(f"wrote {shot.path}", err=to_stdout)
+        if shot.scrolls_sideways:
+            how = " without its <style> (as Gmail's apps show it to non-Google accounts)" \
+                if suffix == "-nostyle" else ""
+            click.secho(f"warning: at {shot.width} px the email{how} is {shot.scroll_width} px wide: "
+                        "readers would scroll sideways", fg="yellow", err=True)
 
 
 def _print_table(result, settings, *, stderr: bool = False) -> None:
@@ -104,7 +110,7 @@ def _print_table(result, settings, *, stderr: bool = False) -> None:
     labels = {t.slug: t.label for t in settings.topics}
     e = result.edition
     table = Table(title=f"{e.key}: {len(result.items)} article(s)"
-                        + (f" for {result.subscriber}" if result.subscriber else ""))
+                        + (f" for {result.member}" if result.member else ""))
     for col in ("#", "date", "title", "topics", "words"):
         table.add_column(col, justify="right" if col in ("#", "words") else "left")
     for n, item in enumerate(result.items, 1):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
+from ..editorial.report import edition_report, report_png
+from ..errors import DigestError
 from . import fail, pass_app
 from .options import echo_json
-from ..errors import DigestError
 
 
 @click.command()
@@ -26,8 +27,6 @@ def report(app, key, as_json, png) -> None:
     Example:
       digest report 2017-W25 --png w25.png
     """
-    from ..editorial.report import edition_report, report_png
-
     try:
         r = edition_report(app.db, app.settings, key)
         if png:

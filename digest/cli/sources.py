@@ -6,6 +6,7 @@ import click
 
 from . import fail, pass_app
 from .options import console, echo_json, now_utc
+from .printing import moved_line, print_run
 from ..errors import DigestError
 from ..outbound import redact
 
@@ -84,11 +85,6 @@ def list_sources(app, as_json) -> None:
             click.echo(moved_line(r["name"], r["location"], r["moved_to"]))
 
 
-def moved_line(name: str, location: str, moved_to: str) -> str:
-    """What to change in digest.toml for a source that moved permanently (it is fetched there already)."""
-    return (f"source {name} moved permanently to {moved_to} (fetched there since): in digest.toml change "
-            f'url = "{location}" to url = "{moved_to}"')
-
 
 @sources.command("fetch")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
@@ -123,18 +119,6 @@ def fetch(app, names) -> None:
         raise fail(exc) from None
     if report_runs(runs):
         raise SystemExit(1)
-
-
-def print_run(r) -> None:
-    """What one source did (its problems and error on stderr)."""
-    for problem in r.problems:
-        click.echo(f"warning: {problem}", err=True)
-    if r.error:
-        click.echo(f"Error: {r.line()}", err=True)
-    else:
-        click.echo(r.line())
-    if r.moved_to:
-        click.echo(f"warning: {moved_line(r.name, redact(r.location), redact(r.moved_to))}", err=True)
 
 
 def report_runs(runs) -> int:

@@ -9,8 +9,12 @@ from pathlib import Path
 
 import click
 
+from .. import members
+from ..db import members as member_db
 from ..errors import DigestError, SubscriberError
 from ..models import FORMATS, FREQUENCIES, STATUSES
+from ..sending.transports import make_transport
+from ..sending.transports.file import remove_addressed_to
 from . import fail, pass_app
 
 
@@ -73,9 +77,6 @@ def add(app, email, name, topics, frequency, fmt, pending) -> None:
     Example:
       digest subscribers add sian.jones@example.org --name "Siân Jones" --topics data-protection,cyber-security
     """
-    from .. import members
-    from ..db import members as member_db
-
     try:
         taxonomy = app.settings.topic_slugs
         addr = members.normalise_email(email)
@@ -113,12 +114,10 @@ def import_(app, file, pending) -> None:
       digest subscribers import samples/members.csv
       # added 12, updated 0, unchanged 0, skipped 0
     """
-    from .. import members
-    from ..db import members as member_db
-
     try:
         text = _read_text(file)
-        rows, problems = members.parse_members_csv(text, app.settings.topic_slugs, source=file)
+        rows, problems = members.parse_members_csv(text, app.settings.topic_slugs, source=file,
+                                                   languages=app.settings.languages)
         with app.db.begin() as conn:
             plan = member_db.import_members(conn, rows, problems, pending=pending, source="import", now=_now())
     except DigestError as exc:
@@ -150,9 +149,6 @@ def list_(app, status, as_json) -> None:
     Example:
       digest subscribers list --status active --json
     """
-    from .. import members
-    from ..db import members as member_db
-
     try:
         with app.db.connect() as conn:
             subs = member_db.list_subscribers(conn, status)
@@ -188,9 +184,6 @@ def show(app, email, as_json) -> None:
     Example:
       digest subscribers show sian.jones@example.org
     """
-    from .. import members
-    from ..db import members as member_db
-
     try:
         with app.db.connect() as conn:
             sub = member_db.require(conn, email)
@@ -226,20 +219,19 @@ def show(app, email, as_json) -> None:
 @click.option("--status", type=click.Choice(STATUSES),
               help="active re-subscribes someone who left (only when they asked to come back).")
 @click.option("--pause/--resume", "paused", default=None, help="Stop or restart sending without leaving.")
+@click.option("--language", help='A language of [organisation] languages (e.g. cy), or "default".')
 @click.option("--revoke-links", is_flag=True, help="Invalidate every preference and unsubscribe link sent so far.")
 @pass_app
-def set_(app, email, name, topics, frequency, fmt, status, paused, revoke_links) -> None:
+def set_(app, email, name, topics, frequency, fmt, status, paused, language, revoke_links) -> None:
     """Change one member's details; every change is recorded in their history.
 
     \b
     Example:
       digest subscribers set sian.jones@example.org --frequency monthly --format text
       digest subscribers set ana@example.org --status active   # she asked to come back
+      digest subscribers set sian.jones@example.org --language cy
     """
-    from .. import members
-    from ..db import members as member_db
-
-    if all(v is None for v in (name, topics, frequency, fmt, status, paused)) and not revoke_links:
+    if all(v is None for v in (name, topics, frequency, fmt, status, paused, language)) and not revoke_links:
         raise click.UsageError("nothing to change: give at least one option (see --help)")
     try:
         with app.db.begin() as conn:
@@ -247,11 +239,12 @@ def set_(app, email, name, topics, frequency, fmt, status, paused, revoke_links)
             sub = member_db.require(conn, email)
             clean = members.clean_name(name, email=sub.email) if name is not None else None
             chosen = members.parse_topics(topics, app.settings.topic_slugs, email=sub.email) if topics is not None else None
+            tag = None if language is None else members.check_language(language, app.settings.languages, email=sub.email)
             changes = {}
             if status is not None:
                 changes.update(member_db.set_status(conn, sub.id, status, source="cli", now=now))
             changes.update(member_db.update_preferences(
-                conn, sub.id, topics=chosen, frequency=frequency, format=fmt, paused=paused,
+                conn, sub.id, topics=chosen, frequency=frequency, format=fmt, paused=paused, language=tag,
                 **({"name": clean} if name is not None else {}), source="cli", now=now))
             if revoke_links:
                 changes["token_version"] = [sub.token_version, member_db.revoke_links(conn, sub.id, source="cli", now=now)]
@@ -270,9 +263,6 @@ def unsubscribe(app, email) -> None:
     Example:
       digest subscribers unsubscribe ana@example.org
     """
-    from ..db import members as member_db
-    from ..sending.transports.file import remove_addressed_to
-
     try:
         with app.db.begin() as conn:
             sub = member_db.require(conn, email)
@@ -292,8 +282,6 @@ def export(app, email) -> None:
     Example, for a subject access request:
       digest subscribers export ana@example.org > ana.json
     """
-    from ..db import members as member_db
-
     try:
         with app.db.connect() as conn:
             data = member_db.export(conn, member_db.require(conn, email).id)
@@ -319,9 +307,6 @@ def forget(app, email) -> None:
     Example:
       digest subscribers forget ana@example.org --yes
     """
-    from ..db import members as member_db
-    from ..sending.transports.file import remove_addressed_to
-
     try:
         with app.db.begin() as conn:
             sub = member_db.require(conn, email)
@@ -348,8 +333,7 @@ def ask_confirm(app, transport) -> None:
       digest subscribers import members.csv --pending
       digest subscribers ask-confirm
     """
-    from ..sending.transports import make_transport
-    from ..web import create_app
+    from ..web import create_app  # Flask: only this command needs the web app
     from ..web.subscribe import ask_confirmations
 
     kind = transport or app.settings.transport

@@ -1,10 +1,13 @@
-"""`digest serve`: the subscriber-facing pages under waitress."""
+"""`digest serve`: the members' pages (and the edition desk) under waitress."""
 
 from __future__ import annotations
 
 import click
 
 from ..errors import DigestError
+from ..web import create_app
+from ..web.hooks import server_options
+from ..web.serving import make_server
 from . import fail, pass_app
 
 MIN_SECRET = 16  # characters; shorter keys are guessable enough to forge links offline
@@ -28,8 +31,8 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
     Needs DIGEST_SECRET_KEY (a long random value: it signs every link in every
     email) and DIGEST_BASE_URL (the address members reach these pages at).
     Put a TLS-terminating proxy in front of it for the public internet
-    (README, "Security": bodies over 64 KiB are refused, silent connections
-    closed after 20 s).
+    (README, "Security": bodies over 64 KiB are refused, 2 MiB on a mail
+    provider's /hooks/*; silent connections closed after 20 s).
 
     \b
     Example:
@@ -44,12 +47,13 @@ def serve(app, host, port, threads, trusted_proxy, insecure_demo) -> None:
             raise click.ClickException(
                 f"DIGEST_SECRET_KEY is missing, the demo key, or shorter than {MIN_SECRET} characters: set a long "
                 "random one (or pass --demo for a local try-out of the demo's emails)")
-        from ..web import create_app
-        from ..web.serving import make_server
-
         wsgi = create_app(settings, app.db)
-        server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy)
+        # A provider's batch is larger than any form; the app still refuses more than 64 KiB elsewhere.
+        server = make_server(wsgi, host=host, port=port, threads=threads, trusted_proxy=trusted_proxy,
+                             **server_options(settings))
         wsgi.extensions["digest"].mailer.notify(urgent=True)  # requests a stopped server left behind
+        if settings.providers.configured:
+            wsgi.extensions["digest-hooks"].worker.notify(urgent=True)  # providers' events it left untaken
     except DigestError as exc:
         raise fail(exc) from None
     if weak:

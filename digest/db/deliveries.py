@@ -39,15 +39,12 @@ from .schema import (
 )
 
 
-def due_combinations(conn: Connection, frequency: str) -> list[tuple[TopicSet, str, int]]:
-    """(topics, format, members) of the active, unpaused members of a frequency."""
-    q = (
-        select(subscribers.c.topics, subscribers.c.format, func.count())
-        .where(_due(frequency))
-        .group_by(subscribers.c.topics, subscribers.c.format)
-        .order_by(subscribers.c.topics, subscribers.c.format)
-    )
-    return [(decode_topics(t), f, n) for t, f, n in conn.execute(q)]
+def due_combinations(conn: Connection, frequency: str, *, by_language: bool = False) -> list[tuple]:
+    """(topics, format, members) of the active, unpaused members of a frequency;
+    by_language: (topics, format, language as stored, members)."""
+    columns = [subscribers.c.topics, subscribers.c.format] + ([subscribers.c.language] if by_language else [])
+    q = select(*columns, func.count()).where(_due(frequency)).group_by(*columns).order_by(*columns)
+    return [(decode_topics(row[0]), *row[1:]) for row in conn.execute(q)]
 
 
 def _due(frequency: str):
@@ -56,10 +53,10 @@ def _due(frequency: str):
 
 
 def queue_members(conn: Connection, edition_id: int, frequency: str,
-                  variant_of: dict[tuple[TopicSet, str], int]) -> int:
+                  variant_of: dict[tuple[TopicSet, str, str], int]) -> int:
     """Queue every due member in one INSERT ... SELECT; return how many were added.
 
-    `variant_of` maps a member's stored (topics, format) to the variant they
+    `variant_of` maps a member's stored (topics, format, language) to the variant they
     get; members whose combination is missing (nothing for them in this
     edition) are not queued. The mapping goes into a temporary table so the
     database does one pass over the members with a join, whatever the number
@@ -70,21 +67,22 @@ def queue_members(conn: Connection, edition_id: int, frequency: str,
     if not variant_of:
         return 0
     mapping = Table("digest_variant_map", MetaData(), Column("topics", String(1000), primary_key=True),
-                    Column("format", String(10), primary_key=True), Column("variant_id", Integer, nullable=False),
-                    prefixes=["TEMPORARY"])
+                    Column("format", String(10), primary_key=True), Column("language", String(35), primary_key=True),
+                    Column("variant_id", Integer, nullable=False), prefixes=["TEMPORARY"])
     mapping.drop(conn, checkfirst=True)
     mapping.create(conn)
     # No try/finally around the drop: after a failed statement PostgreSQL refuses
     # every command until the rollback (which undoes the CREATE anyway), and a
     # drop there would hide the real error (a lock timeout: "database is busy").
-    conn.execute(insert(mapping), [{"topics": encode_topics(t), "format": f, "variant_id": v}
-                                  for (t, f), v in variant_of.items()])
+    conn.execute(insert(mapping), [{"topics": encode_topics(t), "format": f, "language": lang, "variant_id": v}
+                                  for (t, f, lang), v in variant_of.items()])
     already = exists().where(deliveries.c.edition_id == edition_id,
                              deliveries.c.subscriber_id == subscribers.c.id)
     source = (
         select(literal(edition_id), subscribers.c.id, mapping.c.variant_id, literal(QUEUED), literal(0))
         .select_from(subscribers.join(mapping, and_(mapping.c.topics == subscribers.c.topics,
-                                                    mapping.c.format == subscribers.c.format)))
+                                                    mapping.c.format == subscribers.c.format,
+                                                    mapping.c.language == subscribers.c.language)))
         .where(_due(frequency), ~already)
         .order_by(subscribers.c.id)  # rows arrive in key order: cheap appends to the unique index
     )
@@ -113,6 +111,7 @@ class Claimed:
     topics: TopicSet
     format: str | None
     token_version: int
+    language: str = ""  # the member's, as stored ("": not chosen)
 
 
 def claim(conn: Connection, *, now: datetime, lease_seconds: float, limit: int,
@@ -147,14 +146,14 @@ def claim(conn: Connection, *, now: datetime, lease_seconds: float, limit: int,
         select(deliveries.c.id, deliveries.c.edition_id, editions.c.key, editions.c.frequency.label("efreq"),
                deliveries.c.variant_id, deliveries.c.attempts, deliveries.c.subscriber_id, subscribers.c.email,
                subscribers.c.name, subscribers.c.status, subscribers.c.paused, subscribers.c.frequency,
-               subscribers.c.topics, subscribers.c.format, subscribers.c.token_version)
+               subscribers.c.topics, subscribers.c.format, subscribers.c.token_version, subscribers.c.language)
         .join(editions, editions.c.id == deliveries.c.edition_id)
         .outerjoin(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
         .where(deliveries.c.id.in_(ids)).order_by(deliveries.c.id)
     )
     return [Claimed(r.id, r.edition_id, r.key, r.efreq, r.variant_id, r.attempts, r.subscriber_id, r.email,
                     r.name, r.status, bool(r.paused), r.frequency, decode_topics(r.topics), r.format,
-                    r.token_version or 1) for r in rows]
+                    r.token_version or 1, r.language or "") for r in rows]
 
 
 @dataclass(frozen=True)

@@ -91,27 +91,29 @@ class StoredVariant:
     format: str
     rendered: Rendered
     item_count: int
+    language: str = ""  # "": the organisation's first language
 
 
-def variant_ids(conn: Connection, edition_id: int) -> dict[tuple[str, str], int]:
-    """(topics, format) -> variant id, for the variants already rendered."""
-    q = select(variants.c.id, variants.c.topics, variants.c.format).where(variants.c.edition_id == edition_id)
-    return {(decode_topics(r.topics), r.format): r.id for r in conn.execute(q)}
+def variant_ids(conn: Connection, edition_id: int) -> dict[tuple[TopicSet, str, str], int]:
+    """(topics, format, language) -> variant id, for the variants already rendered."""
+    q = (select(variants.c.id, variants.c.topics, variants.c.format, variants.c.language)
+         .where(variants.c.edition_id == edition_id))
+    return {(decode_topics(r.topics), r.format, r.language): r.id for r in conn.execute(q)}
 
 
 def add_variant(conn: Connection, edition_id: int, topics: TopicSet, fmt: str, rendered: Rendered,
-                item_count: int, *, now: datetime) -> int:
+                item_count: int, *, now: datetime, language: str = "") -> int:
     return conn.execute(insert(variants).values(
         edition_id=edition_id, topics=encode_topics(topics), format=fmt, subject=rendered.subject,
         preheader=rendered.preheader, html=rendered.html if fmt == "html" else None, text=rendered.text,
-        item_count=item_count, rendered_at=now)).inserted_primary_key[0]
+        item_count=item_count, rendered_at=now, language=language)).inserted_primary_key[0]
 
 
 def _variant(r) -> StoredVariant:
     return StoredVariant(
         id=r.id, edition_id=r.edition_id, topics=decode_topics(r.topics),
         format=r.format, rendered=Rendered(subject=r.subject, preheader=r.preheader, html=r.html or "", text=r.text),
-        item_count=r.item_count)
+        item_count=r.item_count, language=r.language or "")
 
 
 def load_variant(conn: Connection, variant_id: int) -> StoredVariant | None:

@@ -1,6 +1,6 @@
 """Editors of the desk and their audit trail (editor_events): the SQL.
 
-Values come checked by digest.editors; functions take a Connection (the caller
+Values come checked by digest.editorial.editors; functions take a Connection (the caller
 owns the transaction) and `now`.
 """
 
@@ -26,6 +26,7 @@ class Editor:
     session_version: int
     created_at: datetime
     last_sign_in_at: datetime | None
+    notify: tuple[str, ...] = ("held",)  # the notices they get (editorial.editors.NOTICES)
 
     @property
     def display(self) -> str:
@@ -34,7 +35,8 @@ class Editor:
 
 def _editor(r) -> Editor:
     return Editor(id=r.id, email=r.email, name=r.name, has_password=bool(r.password_hash),
-                  session_version=r.session_version, created_at=r.created_at, last_sign_in_at=r.last_sign_in_at)
+                  session_version=r.session_version, created_at=r.created_at, last_sign_in_at=r.last_sign_in_at,
+                  notify=tuple(k for k in (r.notify or "").split(",") if k))
 
 
 def get(conn: Connection, editor_id: int) -> Editor | None:
@@ -55,12 +57,24 @@ def list_editors(conn: Connection) -> list[Editor]:
     return [_editor(r) for r in conn.execute(select(editors).order_by(editors.c.email_key))]
 
 
-def add(conn: Connection, email: str, name: str | None, *, now: datetime) -> Editor:
+def add(conn: Connection, email: str, name: str | None, *, now: datetime, notify: tuple[str, ...] = ("held",)
+        ) -> Editor:
     if get_by_email(conn, email) is not None:
         raise EditorError(email, "is already an editor")
     new_id = conn.execute(insert(editors).values(
-        email=email, email_key=email.lower(), name=name, session_version=1, created_at=now)).inserted_primary_key[0]
+        email=email, email_key=email.lower(), name=name, session_version=1, created_at=now,
+        notify=",".join(notify))).inserted_primary_key[0]
     return get(conn, new_id)
+
+
+def set_notify(conn: Connection, editor_id: int, notify: tuple[str, ...]) -> None:
+    conn.execute(update(editors).where(editors.c.id == editor_id).values(notify=",".join(notify)))
+
+
+def to_notify(conn: Connection, kind: str) -> list[Editor]:
+    """The editors who get notices of this kind, longest-standing first (the config's order, when it seeded them)."""
+    rows = conn.execute(select(editors).where(editors.c.notify != "").order_by(editors.c.id))
+    return [e for e in map(_editor, rows) if kind in e.notify]
 
 
 def remove(conn: Connection, editor_id: int) -> None:

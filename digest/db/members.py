@@ -1,7 +1,7 @@
 """Members, suppressions and the events that record every change to a member.
 
 Functions take a Connection (the caller owns the transaction) and `now`.
-Values come already checked by digest.subscribers (normalise_email,
+Values come already checked by digest.members (normalise_email,
 parse_topics, check_frequency, ...); business rules (never re-subscribe,
 forgotten means gone) live here and there, SQL only here.
 """
@@ -58,6 +58,7 @@ def _model(row) -> Subscriber:
         confirmed_at=row.confirmed_at,
         left_at=row.left_at,
         token_version=row.token_version,
+        language=row.language or "",
     )
 
 
@@ -132,23 +133,23 @@ def last_event_at(conn: Connection, sub_id: int, actions: Sequence[str]) -> date
 
 
 def create(conn: Connection, email: str, name: str | None, topics: Sequence[str], frequency: str,
-           fmt: str, *, status: str, source: str, now: datetime) -> Subscriber:
+           fmt: str, *, status: str, source: str, now: datetime, language: str = "") -> Subscriber:
     """Insert a member (no checks beyond the unique address) and record "subscribe"."""
     active = status == "active"
     sub_id = conn.execute(insert(subscribers).values(
         email=email, email_key=email_key(email), name=name, status=status,
         topics=encode_topics(TopicSet(topics)), frequency=frequency, format=fmt, paused=False,
         consent_source=source, consent_at=now if active else None,
-        created_at=now, updated_at=now, token_version=1, hard_bounces=0,
+        created_at=now, updated_at=now, token_version=1, hard_bounces=0, language=language,
     )).inserted_primary_key[0]
-    add_event(conn, sub_id, source, "subscribe",
-              {"status": status, "topics": list(topics), "frequency": frequency, "format": fmt}, now)
+    detail = {"status": status, "topics": list(topics), "frequency": frequency, "format": fmt}
+    add_event(conn, sub_id, source, "subscribe", {**detail, "language": language} if language else detail, now)
     return get_by_id(conn, sub_id)
 
 
 def add(conn: Connection, email: str, name: str | None = None, topics: Sequence[str] = (),
         frequency: str = "weekly", fmt: str = "html", *, pending: bool = False, source: str = "cli",
-        now: datetime) -> Subscriber:
+        now: datetime, language: str = "") -> Subscriber:
     """Add a new member, active (an administrator vouches for consent) or pending.
 
     Raises SubscriberError if the address is already a member, left, or was forgotten.
@@ -163,13 +164,13 @@ def add(conn: Connection, email: str, name: str | None = None, topics: Sequence[
         hint = "" if existing.status == "pending" else "; change details with `digest subscribers set`"
         raise SubscriberError(email, f"is already a member ({existing.status}){hint}")
     return create(conn, email, name, topics, frequency, fmt,
-                  status="pending" if pending else "active", source=source, now=now)
+                  status="pending" if pending else "active", source=source, now=now, language=language)
 
 
 def create_pending(conn: Connection, email: str, name: str | None, topics: Sequence[str], frequency: str,
-                   fmt: str, source: str, now: datetime) -> Subscriber:
+                   fmt: str, source: str, now: datetime, language: str = "") -> Subscriber:
     """A member waiting to confirm (double opt-in). Same refusals as add()."""
-    return add(conn, email, name, topics, frequency, fmt, pending=True, source=source, now=now)
+    return add(conn, email, name, topics, frequency, fmt, pending=True, source=source, now=now, language=language)
 
 
 def confirm(conn: Connection, sub_id: int, *, source: str, now: datetime) -> Subscriber:
@@ -189,7 +190,7 @@ def confirm(conn: Connection, sub_id: int, *, source: str, now: datetime) -> Sub
 def update_preferences(conn: Connection, sub_id: int, *, topics: Sequence[str] | None = None,
                        frequency: str | None = None, format: str | None = None,  # noqa: A002
                        paused: bool | None = None, name: str | None = _UNSET, source: str,
-                       now: datetime) -> dict[str, list]:
+                       now: datetime, language: str | None = None) -> dict[str, list]:
     """Change what a member gets; None leaves a field as it is (name: pass None to clear).
 
     Returns {"field": [old, new]} for what changed, also recorded as a
@@ -202,7 +203,7 @@ def update_preferences(conn: Connection, sub_id: int, *, topics: Sequence[str] |
         changes["name"], values["name"] = [sub.name, name], name
     if topics is not None and tuple(topics) != sub.topics:
         changes["topics"], values["topics"] = [list(sub.topics), list(topics)], encode_topics(TopicSet(topics))
-    for fld, new in (("frequency", frequency), ("format", format), ("paused", paused)):
+    for fld, new in (("frequency", frequency), ("format", format), ("paused", paused), ("language", language)):
         if new is not None and new != getattr(sub, fld):
             changes[fld], values[fld] = [getattr(sub, fld), new], new
     if changes:
@@ -262,18 +263,25 @@ def revoke_links(conn: Connection, sub_id: int, *, source: str, now: datetime) -
     return new
 
 
-def record_hard_bounce(conn: Connection, sub_id: int, *, now: datetime, limit: int = 3) -> Subscriber:
-    """Count a permanent delivery failure; the `limit`-th makes an active or pending member bounced."""
-    row = conn.execute(select(subscribers.c.hard_bounces, subscribers.c.status)
+def refusals(conn: Connection, sub_id: int) -> tuple[str, int]:
+    """(status, refusals so far) of a member: what the bounce table needs to decide on a refusal."""
+    row = conn.execute(select(subscribers.c.status, subscribers.c.hard_bounces)
                        .where(subscribers.c.id == sub_id)).first()
     if row is None:
         raise SubscriberError(f"subscriber #{sub_id}", "no such subscriber")
-    count = row.hard_bounces + 1
-    values: dict[str, Any] = {"hard_bounces": count, "updated_at": now}
-    detail: dict[str, list] = {"hard_bounces": [row.hard_bounces, count]}
-    if count >= limit and row.status in ("active", "pending"):
-        values.update(status="bounced", left_at=now)
-        detail["status"] = [row.status, "bounced"]
+    return row.status, row.hard_bounces
+
+
+def record_refusal(conn: Connection, sub_id: int, *, new_status: str | None, now: datetime) -> Subscriber:
+    """Count one refusal during the send, and set the status digest.bounces.apply decided (None: leave it)."""
+    status, before = refusals(conn, sub_id)
+    values: dict[str, Any] = {"hard_bounces": before + 1, "updated_at": now}
+    detail: dict[str, list] = {"hard_bounces": [before, before + 1]}
+    if new_status is not None and new_status != status:
+        values["status"] = new_status
+        if new_status in ("unsubscribed", "bounced", "complained"):
+            values["left_at"] = now
+        detail["status"] = [status, new_status]
     conn.execute(update(subscribers).where(subscribers.c.id == sub_id).values(**values))
     add_event(conn, sub_id, "system", "bounce", detail, now)
     return get_by_id(conn, sub_id)
@@ -310,11 +318,12 @@ def import_members(conn: Connection, rows: Iterable[MemberRow], problems: Iterab
                        _suppressed(conn, [email_hash(r.email) for r in rows]), problems)
     for row in plan.add:
         create(conn, row.email, row.name, row.topics or (), row.frequency or "weekly", row.format or "html",
-               status="pending" if pending else "active", source=source, now=now)
+               status="pending" if pending else "active", source=source, now=now, language=row.language or "")
     for sub, changes in plan.update:
         new = {fld: pair[1] for fld, pair in changes.items()}
         update_preferences(conn, sub.id, topics=new.get("topics"), frequency=new.get("frequency"),
-                           format=new.get("format"), name=new.get("name", _UNSET), source=source, now=now)
+                           format=new.get("format"), name=new.get("name", _UNSET), source=source, now=now,
+                           language=new.get("language"))
     return plan
 
 

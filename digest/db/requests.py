@@ -22,12 +22,14 @@ class SubscribeRequest:
     frequency: str
     format: str
     requested_at: datetime
+    language: str = ""  # chosen on the form; "": the organisation's first
 
 
 def add(conn: Connection, email: str, name: str | None, topics: Sequence[str], frequency: str, fmt: str,
-        now: datetime) -> int:
+        now: datetime, language: str = "") -> int:
     result = conn.execute(insert(subscribe_requests).values(
-        email=email, name=name, topics=encode_topics(TopicSet(topics)), frequency=frequency, format=fmt, requested_at=now))
+        email=email, name=name, topics=encode_topics(TopicSet(topics)), frequency=frequency, format=fmt, requested_at=now,
+        language=language))
     return result.inserted_primary_key[0]
 
 
@@ -44,7 +46,7 @@ def take_oldest(conn: Connection) -> SubscribeRequest | None:
         gone = conn.execute(delete(subscribe_requests).where(subscribe_requests.c.id == row.id)).rowcount
         if gone == 1:
             return SubscribeRequest(row.id, row.email, row.name, decode_topics(row.topics), row.frequency,
-                                    row.format, row.requested_at)
+                                    row.format, row.requested_at, row.language or "")
 
 
 def waiting(conn: Connection) -> int:

@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0012"
+SCHEMA_REVISION = "0012_retention"
 
 metadata = MetaData(
     naming_convention={
@@ -169,7 +169,8 @@ variants = Table(
     Column("text", Text, nullable=False),
     Column("item_count", Integer, nullable=False),
     Column("rendered_at", UTCDateTime, nullable=False),
-    UniqueConstraint("edition_id", "topics", "format"),
+    Column("language", String(35), nullable=False, default="", server_default=""),  # "": the default language
+    UniqueConstraint("edition_id", "topics", "format", "language"),
 )
 
 subscribers = Table(
@@ -192,6 +193,7 @@ subscribers = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("token_version", Integer, nullable=False, default=1),
     Column("hard_bounces", Integer, nullable=False, default=0),
+    Column("language", String(35), nullable=False, default="", server_default=""),  # "": not chosen
     # Covers "who is due for an edition" (and their variant) without touching the table.
     Index("ix_subscribers_due", "frequency", "status", "paused", "topics", "format"),
 )
@@ -283,6 +285,36 @@ inbound_reports = Table(
     Index("ix_inbound_reports_edition_id", "edition_id"),
 )
 
+# A mail provider's event, recorded as its verified webhook is answered and acted
+# on afterwards by the app's worker (taken_at set in the same transaction as what
+# it did); one row per provider event id: the provider's retries change nothing.
+# Migration 0012_providers.
+provider_events = Table(
+    "provider_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("provider", String(20), nullable=False),  # ses, postmark, mailgun, sendgrid
+    Column("event_id", String(200), nullable=False),  # the provider's own id for the event
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("event", Text, nullable=False),  # JSON: what the verified webhook said (bounces.providers.ProviderEvent)
+    Column("taken_at", UTCDateTime),  # NULL until the worker has acted on it
+    UniqueConstraint("provider", "event_id"),
+    Index("ix_provider_events_taken_at_id", "taken_at", "id"),
+)
+
+# A Mailgun webhook token already accepted (each signed request is taken once);
+# kept for a day, far longer than a signature's timestamp window. Migration 0012_providers.
+provider_tokens = Table(
+    "provider_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("provider", String(20), nullable=False),
+    Column("token", String(200), nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    UniqueConstraint("provider", "token"),
+    Index("ix_provider_tokens_seen_at", "seen_at"),
+)
+
 # One followed article link ([tracking] clicks = "aggregate"): which edition,
 # article and variant, never which member. kind "read" or "scanner".
 clicks = Table(
@@ -324,6 +356,7 @@ editors = Table(
     Column("link_hash", String(64)),  # sha256 of the nonce of their one live one-time link
     Column("link_purpose", String(20)),  # set-password or sign-in
     Column("session_version", Integer, nullable=False, default=1),  # bumped: every session ends
+    Column("notify", String(100), nullable=False, server_default="held"),  # notices they get, "a,b"; "": none
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_sign_in_at", UTCDateTime),
 )
@@ -355,6 +388,7 @@ subscribe_requests = Table(
     Column("frequency", String(20), nullable=False),
     Column("format", String(10), nullable=False),
     Column("requested_at", UTCDateTime, nullable=False),
+    Column("language", String(35), nullable=False, default="", server_default=""),  # the page's, as the member chose
 )
 
 

@@ -1,7 +1,7 @@
 """Signed article links for aggregate click counting ([tracking] clicks = "aggregate").
 
 An article link in a message becomes BASE/r/TOKEN, where the token is signed
-(itsdangerous, a salt of its own) and holds the edition id, the article's
+(digest.signing, purpose "click") and holds the edition id, the article's
 place in the edition, the variant ("topics:format") and the article URL.
 It never names the member: every member of a variant gets the same link, so
 a click says "someone who got this variant read this article", nothing more.
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature
 
 from ..errors import TokenError
+from ..signing import Signing
 
-SALT = "digest.click"
 _MAX_TOKEN = 3000
 
 
@@ -38,7 +38,7 @@ class ClickLinks:
         if not secret_key:
             raise ValueError("ClickLinks needs a secret key")
         self.base_url = base_url.rstrip("/")
-        self._s = URLSafeSerializer(secret_key, salt=SALT)
+        self._s = Signing(secret_key).serializer("click")
 
     def url(self, edition_id: int, position: int, variant: str, target: str) -> str:
         return f"{self.base_url}/r/{self._s.dumps([edition_id, position, variant, target])}"

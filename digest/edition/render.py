@@ -18,9 +18,11 @@ from functools import lru_cache
 from typing import Mapping, Sequence
 
 import jinja2
+from markupsafe import Markup
 
 from ..config import Settings, templates_dir
 from ..errors import RenderError
+from ..i18n import DEFAULT_LANGUAGE as DEFAULT_TAG, N_, Bilingual, Language, PerLanguage, language
 from ..models import FORMATS, SLOT_MARKERS, Edition, EditionItem, Rendered
 from . import textformat as fmt_
 from .inline import inline_css
@@ -75,6 +77,7 @@ def render_variant(
     fmt: str = "html",
     web: Mapping | None = None,
     track_clicks: bool = False,
+    lang: str = "",
 ) -> Rendered:
     """Render one variant of an edition; per-member parts stay as SLOT_MARKERS.
 
@@ -83,25 +86,27 @@ def render_variant(
     fmt "text": no HTML at all (Rendered.html == "", no MJML compile).
     web: render the public web version instead (no greeting, no member links):
     {"subscribe_url", "previous_url", "next_url", "archive_url"} (each may be "").
+    lang: the language tag (default: the organisation's first language).
     """
     if fmt not in FORMATS:
         raise RenderError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     chosen = list(edition.items if items is None else items)
     chosen.sort(key=lambda it: it.position)
-    context = _context(edition, settings, chosen, member_topics, web)
+    words = language(lang or settings.language)
+    context = _context(edition, settings, chosen, member_topics, web, words)
     if track_clicks and web is None:  # article links through /r/ when counting is on; the web version stays direct
         for article, url in zip(context["articles"], article_urls(settings, edition, chosen, member_topics, fmt)):
             article["url"] = url
-    text = _render_template(TEXT_TEMPLATE, context, settings.templates_dir)
+    text = _render_template(TEXT_TEMPLATE, context, settings.templates_dir, words.tag)
     RENDER_STATS.count(text_renders=1)
-    html = "" if fmt == "text" else _render_html(context, settings)
+    html = "" if fmt == "text" else _render_html(context, settings, words.tag)
     return Rendered(subject=context["subject"], preheader=context["preheader"], html=html, text=text)
 
 
 def render_plan(edition: Edition, settings: Settings, plan: VariantPlan) -> Rendered:
     """Render one planned variant of an edition (see variants.plan_variant)."""
     return render_variant(edition, settings, items=list(plan.items), member_topics=plan.member_topics,
-                          fmt=plan.fmt, track_clicks=True)
+                          fmt=plan.fmt, track_clicks=True, lang=plan.lang)
 
 
 def fill_slots(s: str, values: Mapping[str, str], *, html: bool) -> str:
@@ -116,41 +121,61 @@ def fill_slots(s: str, values: Mapping[str, str], *, html: bool) -> str:
     return s
 
 
-def preheader_for(edition: Edition, items: Sequence[EditionItem]) -> str:
+def preheader_for(edition: Edition, items: Sequence[EditionItem], lang: Language | None = None) -> str:
     """Inbox preview text (40 to 130 characters): the editor's, else what this edition carries."""
     if edition.preheader.strip():
         return _truncate(_oneline(edition.preheader), PREHEADER_MAX)
+    lang = lang or language()
+    _ = lang.parts[0].gettext  # the titles are said once: a bilingual preheader's own words are the first's
+    ngettext = lang.parts[0].ngettext
     titles = [_oneline(it.title) for it in sorted(items, key=lambda it: it.position)]
-    lead = {"daily": "Today", "weekly": "This week", "monthly": "This month"}.get(edition.frequency, "In this edition")
+    leads = {"daily": N_("Today"), "weekly": N_("This week"), "monthly": N_("This month"), "": N_("In this edition")}
+    lead = lang.gettext(leads.get(edition.frequency, leads[""]))  # bilingual: "Yr wythnos hon / This week"
     if not titles:
-        text = f"{lead}: no new articles on your topics. Your preferences and past editions are online."
+        text = _("%(lead)s: no new articles on your topics. Your preferences and past editions are online.") % {
+            "lead": lead}
     else:
-        text = f"{lead}: " + "; ".join(titles[:3])
+        text = _("%(lead)s: %(titles)s") % {"lead": lead, "titles": "; ".join(titles[:3])}
         if len(titles) > 3:
-            text += f"; and {len(titles) - 3} more"
+            text += ngettext("; and %(num)d more", "; and %(num)d more", len(titles) - 3) % {"num": len(titles) - 3}
         if len(text) < PREHEADER_MIN:
-            text += f" ({fmt_.plural(len(titles), 'article')} in this digest)"
+            text += ngettext(" (%(num)d article in this digest)", " (%(num)d articles in this digest)",
+                             len(titles)) % {"num": len(titles)}
         if len(text) < PREHEADER_MIN:
-            text += ". Read the summaries and follow the links to the full stories."
+            text += _(". Read the summaries and follow the links to the full stories.")
     return _truncate(text, PREHEADER_MAX)
 
 
-def subject_for(edition: Edition, settings: Settings) -> str:
-    """edition.subject if set, else settings.subject filled with organisation and period."""
+def subject_for(edition: Edition, settings: Settings, lang: Language | None = None) -> str:
+    """edition.subject if set, else the subject pattern (settings.subject, else the catalogue's)
+    filled with organisation and period, in the language.
+
+    A build freezes the subject in the first language; another language gets its
+    own made subject unless the editor wrote one (it has no translation yet).
+    """
+    lang = lang or language(settings.language)
     if edition.subject.strip():
-        return _oneline(edition.subject)
+        other = lang.tag != settings.language
+        if not (other and edition.subject == _made_subject(edition, settings, language(settings.language))):
+            return _oneline(edition.subject)
+    return _made_subject(edition, settings, lang)
+
+
+def _made_subject(edition: Edition, settings: Settings, lang: Language) -> str:
+    # TRANSLATORS: the default subject line; {organisation} and {period} are filled in, keep them.
+    pattern = settings.subject or lang.parts[0].gettext("{organisation}: {period}")
     values = {
         "organisation": settings.organisation,
-        "period": fmt_.period(edition.window, edition.frequency, settings.timezone),
+        "period": lang.join([fmt_.period(edition.window, edition.frequency, settings.timezone, p) for p in lang.parts]),
         "key": edition.key,
         "frequency": edition.frequency,
         "count": len(edition.items),
     }
     try:
-        return _oneline(settings.subject.format_map(values))
+        return _oneline(pattern.format_map(values))
     except (KeyError, IndexError, ValueError, AttributeError) as exc:
         names = ", ".join("{" + k + "}" for k in values)
-        raise RenderError(f"digest.subject {settings.subject!r}: cannot fill it ({exc!r}); it may use {names}") from None
+        raise RenderError(f"digest.subject {pattern!r}: cannot fill it ({exc!r}); it may use {names}") from None
 
 
 def browser_url(edition: Edition, settings: Settings) -> str:
@@ -161,21 +186,25 @@ def browser_url(edition: Edition, settings: Settings) -> str:
 # ---- context -----------------------------------------------------------------
 
 
-def _label(settings: Settings, slug: str) -> str:
+def _label(settings: Settings, slug: str, lang: Language) -> str:
     # A topic dropped from the taxonomy after the edition was built must not
     # stop a send: show its slug in words instead.
     try:
-        return settings.topic(slug).label
+        topic = settings.topic(slug)
+        return lang.join([topic.label_in(p.tag) for p in lang.parts])
     except KeyError:
         return slug.replace("-", " ").capitalize()
 
 
-def _byline(item: EditionItem) -> str:
+def _byline(item: EditionItem, lang: Language) -> str:
     author = _oneline(item.author or "")
     role = _oneline(item.author_role or "")
     if not author:
         return ""
-    return f"By {author}, {role}" if role else f"By {author}"
+    first = lang.parts[0]  # the name is said once, so "By" in the first language
+    if role:
+        return first.gettext("By %(author)s, %(role)s") % {"author": author, "role": role}
+    return first.gettext("By %(author)s") % {"author": author}
 
 
 COLUMN_WIDTH = 536  # 600 px email less two 32 px gutters: the lead picture's shown width
@@ -197,7 +226,7 @@ def _image(image, shown_width: int, settings: Settings) -> dict | None:
 
 
 def _groups(articles: list[dict], items: list[EditionItem], settings: Settings,
-            member_topics: tuple[str, ...]) -> list[dict]:
+            member_topics: tuple[str, ...], lang: Language) -> list[dict]:
     """The articles as the layout orders them: one untitled group (newest), or the
     lead story then one group per topic in taxonomy order (by-topic)."""
     if settings.layout != "by-topic" or len(articles) < 2:
@@ -211,7 +240,7 @@ def _groups(articles: list[dict], items: list[EditionItem], settings: Settings,
         groups.setdefault(slug, []).append(a)
     out = [{"heading": "", "articles": articles[:1]}]
     for slug in sorted(groups, key=lambda t: (t == "", order.index(t) if t in order else len(order))):
-        heading = _label(settings, slug) if slug else "Other news"
+        heading = _label(settings, slug, lang) if slug else lang.gettext("Other news")
         # Under its topic's heading an article's label names only its other topics.
         out.append({"heading": heading,
                     "articles": [dict(a, topics=[t for t in a["topics"] if t != heading]) for a in groups[slug]]})
@@ -222,47 +251,33 @@ def _groups(articles: list[dict], items: list[EditionItem], settings: Settings,
 
 
 def _context(edition: Edition, settings: Settings, items: list[EditionItem], member_topics: tuple[str, ...],
-             web: Mapping | None = None) -> dict:
+             web: Mapping | None, lang: Language) -> dict:
     tz = settings.timezone
     frequency = edition.frequency or edition.window.frequency
-    articles = []
-    for n, it in enumerate(items):
-        lead = n == 0 and settings.images != "none"
-        thumb = n > 0 and settings.images == "all"
-        articles.append({
-            "title": _oneline(it.title),
-            "url": it.url.strip(),
-            "byline": _byline(it),
-            "date": fmt_.long_date(fmt_.local_date(it.published_at, tz)),
-            "topics": [_label(settings, s) for s in it.topics],
-            "paragraphs": [_oneline(p) for p in re.split(r"\n\s*\n", it.summary or "") if p.strip()],
-            "lead_image": _image(it.image, COLUMN_WIDTH, settings) if lead else None,
-            "thumb": _image(it.image, THUMB_WIDTH, settings) if thumb else None,
-            "first_in_list": n == 0,
-        })
-    chosen = [_label(settings, s) for s in member_topics]
-    dates = fmt_.window_dates(edition.window, frequency, tz)
-    count = fmt_.plural(len(articles), "article")
-    if web is not None:
-        intro = f"{count[0].upper()}{count[1:]} from {dates}."
-    else:
-        intro = (f"Here {'is' if len(articles) == 1 else 'are'} {count} from {dates}"
-                 f"{' on the topics you chose' if member_topics else ''}.")
+    articles = [_article(n, it, settings, lang, tz) for n, it in enumerate(items)]
+    chosen = [_label(settings, s, lang) for s in member_topics]
+    each_dates = [fmt_.window_dates(edition.window, frequency, tz, p) for p in lang.parts]
+    dates = PerLanguage(each_dates) if len(lang.parts) > 1 else each_dates[0]
+    intro = lang.join([_intro(len(articles), d, web is not None, bool(member_topics), p)
+                       for d, p in zip(each_dates, lang.parts)])
     logo = None
     if settings.logo_url:
         logo = {"src": settings.logo_url, "width": settings.logo_width, "height": settings.logo_height,
                 "alt": settings.logo_alt or settings.organisation}
     web = dict(web or {})
-    groups = _groups(articles, items, settings, member_topics)
+    groups = _groups(articles, items, settings, member_topics, lang)
     return {
+        "lang": lang.html_tag,
+        # Articles are in the organisation's first language (sources do not declare theirs yet):
+        # in an email of another language they carry their own lang, so screen readers switch voice.
+        "content_lang": "" if lang.html_tag == settings.language else settings.language,
         "organisation": settings.organisation,
         "address": _oneline(settings.address),
         "website": settings.website,
-        "subject": subject_for(edition, settings),
-        "preheader": preheader_for(edition, items),
-        "frequency_label": {"daily": "Daily digest", "weekly": "Weekly digest",
-                            "monthly": "Monthly digest"}.get(frequency, "Digest"),
-        "period_noun": {"daily": "day", "weekly": "week", "monthly": "month"}.get(frequency, "week"),
+        "subject": subject_for(edition, settings, lang),
+        "preheader": preheader_for(edition, items, lang),
+        "frequency": frequency,
+        "frequency_label": frequency_label(frequency, lang),
         "dates": dates,
         "articles": articles,
         "note": parse_note(edition.note),
@@ -271,9 +286,9 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         # "In this issue" in the order the articles follow (by-topic moves them)
         "toc": [a for g in groups for a in g["articles"]] if len(articles) > TOC_AFTER else [],
         "intro": intro,
-        "count": count,
+        "count": len(articles),
         "member_topics": chosen,
-        "chose": ", ".join(chosen) if chosen else "all topics",
+        "chose": _chose(settings, member_topics, lang),
         "browser_url": browser_url(edition, settings),
         "preferences_url": SLOT_MARKERS["preferences_url"],
         "unsubscribe_url": SLOT_MARKERS["unsubscribe_url"],
@@ -287,6 +302,49 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         "next_url": web.get("next_url", ""),
         "archive_url": web.get("archive_url", ""),
     }
+
+
+def _article(n: int, it: EditionItem, settings: Settings, lang: Language, tz) -> dict:
+    """One article as the templates show it; the first has the lead picture, the others thumbnails (images = all)."""
+    lead = n == 0 and settings.images != "none"
+    thumb = n > 0 and settings.images == "all"
+    return {
+        "title": _oneline(it.title),
+        "url": it.url.strip(),
+        "byline": _byline(it, lang),
+        "date": lang.long_date(fmt_.local_date(it.published_at, tz)),
+        "topics": [_label(settings, s, lang) for s in it.topics],
+        "paragraphs": [_oneline(p) for p in re.split(r"\n\s*\n", it.summary or "") if p.strip()],
+        "lead_image": _image(it.image, COLUMN_WIDTH, settings) if lead else None,
+        "thumb": _image(it.image, THUMB_WIDTH, settings) if thumb else None,
+        "first_in_list": n == 0,
+    }
+
+
+def _chose(settings: Settings, member_topics: tuple[str, ...], lang: Language) -> str:
+    """The member's topics as the footer names them ("all topics"), per language in a bilingual email."""
+    each = [", ".join(_label(settings, s, p) for s in member_topics) if member_topics else p.gettext("all topics")
+            for p in lang.parts]
+    return PerLanguage(each) if len(each) > 1 else each[0]
+
+
+def _intro(n: int, dates: str, web: bool, chose_topics: bool, lang: Language) -> str:
+    """The sentence above the articles: how many, from when (and, for a member, on their topics)."""
+    values = {"num": n, "dates": dates}
+    if web:
+        return lang.ngettext("%(num)d article from %(dates)s.", "%(num)d articles from %(dates)s.", n) % values
+    if chose_topics:
+        return lang.ngettext("Here is %(num)d article from %(dates)s on the topics you chose.",
+                             "Here are %(num)d articles from %(dates)s on the topics you chose.", n) % values
+    return lang.ngettext("Here is %(num)d article from %(dates)s.", "Here are %(num)d articles from %(dates)s.",
+                         n) % values
+
+
+def frequency_label(frequency: str, lang: Language) -> str:
+    """'Weekly digest' in the language."""
+    labels = {"daily": lang.gettext("Daily digest"), "weekly": lang.gettext("Weekly digest"),
+              "monthly": lang.gettext("Monthly digest")}
+    return labels.get(frequency) or lang.gettext("Digest")
 
 
 def _oneline(s: str) -> str:
@@ -303,12 +361,13 @@ def _truncate(s: str, limit: int) -> str:
 # ---- templates, MJML, premailer ----------------------------------------------
 
 
-@lru_cache(maxsize=4)
-def _environment(own_dir: str = "") -> jinja2.Environment:
-    """Templates from the organisation's folder ([digest] templates_dir) first, the shipped ones second."""
+@lru_cache(maxsize=16)
+def _environment(own_dir: str = "", tag: str = "") -> jinja2.Environment:
+    """Templates from the organisation's folder ([digest] templates_dir) first, the shipped ones second;
+    one environment per language, its catalogue installed for {% trans %} and _()."""
     loaders = [jinja2.FileSystemLoader(own_dir)] if own_dir else []
     loaders.append(jinja2.FileSystemLoader(str(TEMPLATES_DIR)))
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         # HTML and MJML are escaped; the plain-text part must not be.
         autoescape=lambda name: not (name or "").endswith(".txt.j2"),
@@ -316,12 +375,31 @@ def _environment(own_dir: str = "") -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    words = language(tag or DEFAULT_TAG)
+    env.install_gettext_translations(words.translations, newstyle=True)
+    if isinstance(words, Bilingual):  # each language's sentence with its own dates and words, joined
+        env.globals.update(gettext=_bilingual_gettext, _=_bilingual_gettext, ngettext=_bilingual_ngettext)
+        env.globals["bilingual"] = words
+    return env
 
 
-def _render_template(name: str, context: Mapping, own_dir: str = "") -> str:
+@jinja2.pass_context
+def _bilingual_gettext(context, message: str, **values) -> str:
+    wrap = Markup if context.eval_ctx.autoescape else str
+    return context["bilingual"].each(lambda p: p.gettext(message), values, wrap)
+
+
+@jinja2.pass_context
+def _bilingual_ngettext(context, singular: str, plural: str, num: int, **values) -> str:
+    wrap = Markup if context.eval_ctx.autoescape else str
+    return context["bilingual"].each(lambda p: p.ngettext(singular, plural, num), {"num": num, **values}, wrap)
+
+
+def _render_template(name: str, context: Mapping, own_dir: str = "", tag: str = "") -> str:
     try:
-        return _environment(own_dir).get_template(name).render(**context)
+        return _environment(own_dir, tag).get_template(name).render(**context)
     except jinja2.TemplateNotFound as exc:
         raise RenderError(f"template {exc.name} not found in {TEMPLATES_DIR}") from None
     except jinja2.TemplateError as exc:
@@ -332,10 +410,10 @@ def _render_template(name: str, context: Mapping, own_dir: str = "") -> str:
 _PREVIEW_WHITE = "display:none;font-size:1px;color:#ffffff;"  # mj-preview's div, as mjml-python writes it
 
 
-def _render_html(context: Mapping, settings: Settings) -> str:
+def _render_html(context: Mapping, settings: Settings, tag: str) -> str:
     from mjml import mjml2html  # the compiled extension: load it only when HTML is wanted
 
-    source = _render_template(HTML_TEMPLATE, context, settings.templates_dir)
+    source = _render_template(HTML_TEMPLATE, context, settings.templates_dir, tag)
     try:
         compiled = mjml2html(source, disable_comments=True, fonts={})
     except ValueError as exc:
@@ -344,5 +422,5 @@ def _render_html(context: Mapping, settings: Settings) -> str:
     # MJML paints the hidden preheader white; on a tinted page spam filters read
     # that as text hidden by colour (SpamAssassin's HTML_FONT_LOW_CONTRAST).
     compiled = compiled.replace(_PREVIEW_WHITE, _PREVIEW_WHITE.replace("#ffffff", context["colours"].light.footer_text), 1)
-    css = _render_template(CSS_TEMPLATE, context, settings.templates_dir)
+    css = _render_template(CSS_TEMPLATE, context, settings.templates_dir, tag)
     return inline_css(compiled, css, settings.base_url)

@@ -1,9 +1,10 @@
-"""Words, dates and colours for the rendered email (pure helpers for render.py).
+"""Dates and colours for the rendered email (pure helpers for render.py).
 
-Dates are shown in the organisation's time zone; month names are spelled out
-here rather than taken from the C library so the locale cannot change them.
-Colours: every text colour is checked (and if need be darkened or lightened)
-against the background it sits on, so any brand colour gives readable text.
+Dates are shown in the organisation's time zone and spelled by Babel from
+CLDR in the member's language (digest/i18n.py), never by the C library's
+locale. Colours: every text colour is checked (and if need be darkened or
+lightened) against the background it sits on, so any brand colour gives
+readable text.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from ..i18n import Language
 from ..models import Window
 
-MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
 MIN_CONTRAST = 4.5  # WCAG 2 AA for normal-size text
 WHITE = "#ffffff"
 
@@ -30,16 +28,6 @@ def local_date(moment: datetime, timezone: str) -> date:
     return moment.astimezone(ZoneInfo(timezone)).date()
 
 
-def long_date(day: date) -> str:
-    """'21 June 2017'."""
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
-
-
-def month_year(day: date) -> str:
-    """'June 2017'."""
-    return f"{MONTHS[day.month - 1]} {day.year}"
-
-
 def window_days(window: Window, timezone: str) -> tuple[date, date]:
     """First and last local day of a window (its end is exclusive)."""
     first = local_date(window.start, timezone)
@@ -47,40 +35,24 @@ def window_days(window: Window, timezone: str) -> tuple[date, date]:
     return first, max(first, last)
 
 
-def date_range(first: date, last: date) -> str:
-    """'19–25 June 2017', '29 May – 4 June 2017', '29 December 2017 – 4 January 2018'."""
-    if first == last:
-        return long_date(first)
-    if first.year != last.year:
-        return f"{long_date(first)} – {long_date(last)}"
-    if first.month != last.month:
-        return f"{first.day} {MONTHS[first.month - 1]} – {long_date(last)}"
-    return f"{first.day}–{long_date(last)}"
-
-
-def window_dates(window: Window, frequency: str, timezone: str) -> str:
-    """The edition's dates as the header shows them."""
+def window_dates(window: Window, frequency: str, timezone: str, lang: Language) -> str:
+    """The edition's dates as the header shows them: '19–25 June 2017', 'June 2017'."""
     first, last = window_days(window, timezone)
     if frequency == "monthly" and first.day == 1 and (last + timedelta(days=1)).day == 1:
-        return month_year(first)
-    return date_range(first, last)
+        return lang.month_year(first)
+    return lang.date_range(first, last)
 
 
-def period(window: Window, frequency: str, timezone: str) -> str:
+def period(window: Window, frequency: str, timezone: str, lang: Language) -> str:
     """The subject's {period}: 'week of 19 June 2017', '21 June 2017', 'June 2017'."""
     first, last = window_days(window, timezone)
     if frequency == "weekly":
-        return f"week of {long_date(first)}"
+        return lang.gettext("week of %(date)s") % {"date": lang.long_date(first)}
     if frequency == "daily":
-        return long_date(first)
+        return lang.long_date(first)
     if frequency == "monthly":
-        return month_year(first)
-    return date_range(first, last)
-
-
-def plural(n: int, one: str, many: str | None = None) -> str:
-    """'1 article', '5 articles'."""
-    return f"{n} {one if n == 1 else (many or one + 's')}"
+        return lang.month_year(first)
+    return lang.date_range(first, last)
 
 
 # ---- colours -----------------------------------------------------------------

@@ -16,23 +16,25 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..config import Settings, web_option
 from ..db import Database
 from ..db import editors as editor_db
 from ..errors import EditorError, SubscriberError, TokenError
+from ..i18n import N_, language
 from ..members import clean_name, normalise_email
 from ..message.outgoing import Outgoing
 from ..sending.transports import Envelope, SendResult, Transport
+from ..signing import Signing
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 200
 LINK_PURPOSES = ("set-password", "sign-in")
-_LINK_SALT = "digest.desk.link"
+NOTICES = ("held",)  # what an editor can be told of by email: an edition the gate held
 # Compared against when an address is unknown, so a wrong address takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not a password of anyone", method="scrypt")
 
@@ -84,8 +86,7 @@ class EditorLinks:
     def __init__(self, secret_key: str, base_url: str, *, clock: Callable[[], float] = time.time):
         """clock: seconds since the epoch, for the link's timestamp and its age."""
         self.base_url = base_url.rstrip("/")
-        signer = type("_ClockSigner", (TimestampSigner,), {"get_timestamp": lambda _self: int(clock())})
-        self._serializer = URLSafeTimedSerializer(secret_key, salt=_LINK_SALT, signer=signer)
+        self._serializer = Signing(secret_key, clock=clock).serializer("desk-link")
 
     def make(self, purpose: str, editor_id: int) -> tuple[str, str]:
         """(url, hash to store): the URL goes to the editor, only the hash into the database."""
@@ -127,22 +128,37 @@ def desk_option(settings: Settings, key: str) -> int:
 
 # ---------------------------------------------------------------- the link email
 
+# (subject, intro) of each link's email; in the organisation's first language.
 LINK_WORDS = {
-    "set-password": ("Set your password for the edition desk",
-                     "You have been made an editor of {org}'s email digest. Open this link to choose "
-                     "your password for the edition desk:"),
-    "sign-in": ("Your sign-in link for the edition desk",
-                "Someone (we hope you) asked to sign in to {org}'s edition desk. Open this link to sign in:"),
+    "set-password": (N_("Set your password for the edition desk"),
+                     N_("You have been made an editor of %(organisation)s's email digest. Open this link to choose "
+                        "your password for the edition desk:")),
+    "sign-in": (N_("Your sign-in link for the edition desk"),
+                N_("Someone (we hope you) asked to sign in to %(organisation)s's edition desk. "
+                   "Open this link to sign in:")),
 }
+
+
+def link_subject(settings: Settings, purpose: str) -> str:
+    _ = language(settings.language).gettext
+    return _("%(subject)s (%(organisation)s)") % {"subject": _(LINK_WORDS[purpose][0]),
+                                                 "organisation": settings.organisation}
 
 
 def link_text(settings: Settings, to: str, name: str | None, purpose: str, url: str, *, minutes: int) -> str:
     """The words of the email that carries a one-time link."""
-    _, intro = LINK_WORDS[purpose]
-    hours = f"{minutes // 60} hour(s)" if minutes % 60 == 0 else f"{minutes} minutes"
-    return (f"Hello {name or to},\n\n{intro.format(org=settings.organisation)}\n\n{url}\n\n"
-            f"The link works once, for {hours}. If you did not expect this email, ignore it: "
-            f"nothing changes until the link is used.\n\n{settings.organisation}\n")
+    words = language(settings.language)
+    _ = words.gettext
+    intro = _(LINK_WORDS[purpose][1]) % {"organisation": settings.organisation}
+    if minutes % 60 == 0:
+        works = words.ngettext("The link works once, for %(num)d hour(s).",
+                               "The link works once, for %(num)d hour(s).", minutes // 60) % {"num": minutes // 60}
+    else:
+        works = words.ngettext("The link works once, for %(num)d minutes.",
+                               "The link works once, for %(num)d minutes.", minutes) % {"num": minutes}
+    return (_("Hello %(name)s,") % {"name": name or to} + f"\n\n{intro}\n\n{url}\n\n{works} "
+            + _("If you did not expect this email, ignore it: nothing changes until the link is used.")
+            + f"\n\n{settings.organisation}\n")
 
 
 def issue_link(db: Database, settings: Settings, editor_id: int, purpose: str, transport: Transport | None, *,
@@ -161,7 +177,7 @@ def issue_link(db: Database, settings: Settings, editor_id: int, purpose: str, t
         editor_db.set_link(conn, editor_id, purpose, hashed)
     if transport is None:
         return url, None
-    subject = f"{LINK_WORDS[purpose][0]} ({settings.organisation})"
+    subject = link_subject(settings, purpose)
     text = link_text(settings, editor.email, editor.name, purpose, url,
                      minutes=desk_option(settings, "desk_link_minutes"))
     message = Outgoing(settings).notice(editor.email, subject, text, kind="desk", date=now)
@@ -169,5 +185,69 @@ def issue_link(db: Database, settings: Settings, editor_id: int, purpose: str, t
         return url, transport.send(Envelope(settings.sender_address, (editor.email,)), message)
     except Exception as exc:  # a transport that cannot even connect
         return url, exc
+    finally:
+        transport.close()
+
+
+# ---------------------------------------------------------------- the held notice
+
+
+def held_notice(settings: Settings, key: str, problems: list[str], to: Sequence[str], *, force_command: str,
+                now) -> tuple[Envelope, bytes]:
+    """The one short email that tells the editors an edition is held, and why (DKIM-signed like every message)."""
+    text = "\n".join([
+        f"The {key} edition of {settings.organisation} is held: nothing was built, queued or sent.",
+        "",
+        *[f"- {p}" for p in problems],
+        "",
+        "Fix the sources and run it again, or send it as it is:",
+        f"  {force_command}",
+    ]) + "\n"
+    message = Outgoing(settings).notice(", ".join(to), f"Held: {settings.organisation} edition {key} was not sent",
+                                        text, kind="held", date=now)
+    return Envelope(settings.sender_address, tuple(to)), message
+
+
+def seed_editors(db: Database, settings: Settings, *, now) -> list[str]:
+    """Add each address of [organisation] editors that is not on the desk's list (told of held editions).
+
+    The desk's list is the one list of editors; the config only seeds it. An
+    editor removed while still in the config comes back here: remove the
+    address from the config too. Returns the addresses added.
+    """
+    added = []
+    with db.begin() as conn:
+        for address in settings.editors:
+            if editor_db.get_by_email(conn, address) is None:
+                editor_db.add(conn, address, None, now=now, notify=("held",))
+                editor_db.audit(conn, "config", "editor-add", address, {"notify": ["held"]}, now=now)
+                added.append(address)
+    return added
+
+
+def parse_notify(raw: str) -> tuple[str, ...]:
+    """"held" (or "a,b"; "none" for none) -> the notices an editor gets; EditorError naming an unknown one."""
+    kinds = tuple(k.strip().lower() for k in raw.split(",") if k.strip())
+    if kinds == ("none",):
+        return ()
+    unknown = [k for k in kinds if k not in NOTICES]
+    if unknown:
+        raise EditorError(unknown[0], f"is not a notice (one of: {', '.join(NOTICES)}, or none)")
+    return tuple(k for k in NOTICES if k in kinds)
+
+
+def tell_editors(db: Database, settings: Settings, key: str, problems: list[str],
+                 make_transport: Callable[[], Transport], *, force_command: str,
+                 now) -> tuple[tuple[str, ...], SendResult | None]:
+    """Send held_notice to the editors told of held editions; (who, the outcome), or ((), None) when nobody is."""
+    seed_editors(db, settings, now=now)
+    with db.connect() as conn:
+        to = tuple(e.email for e in editor_db.to_notify(conn, "held"))
+    if not to:
+        return (), None
+    envelope, message = held_notice(settings, key, problems, to, force_command=force_command, now=now)
+    transport = make_transport()
+    try:
+        return to, transport.send(envelope, message)
     finally:
         transport.close()

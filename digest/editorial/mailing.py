@@ -1,36 +1,65 @@
-"""The mailing run (`digest weekly`, `digest run`): fetch the sources, gate, build or reuse, queue, send.
+"""The mailing run (`digest weekly`, `digest run`, the desk's Queue): one library call for the whole Monday.
 
-    failed = fetch_sources(db, settings, now=now, on_run=print_line)     # {name: error}
-    report = prepare_edition(db, settings, window, failed, now=now)      # gate, build once, queue
-    report.held                                                           # why the gate held it ([]: it went)
-    stats = send_queue(db, settings, make_transport, options)
+    steps = Steps()                                   # what the run says as it goes (a command prints it)
+    result = run_mailing(db, settings, Mailing([window], send=SendOptions()), steps, clock=now_utc)
+    result.held                                       # keys the gate held ([]: every edition went)
+    result.sent                                       # SendStats, or None when the run only queued
+
+In order: read what came back (bounced members are not queued), fetch the
+sources, then for each window the gate, build (once), queue, and - when the
+gate holds it - one short notice to the editors; last, send what is due.
+The desk's Queue is the same call without fetching, notices or sending
+(`Mailing(..., fetch=False, tell=False)`): it gates on the last fetch.
 
 The gate (digest/editorial/gate.py) holds an edition that would go out wrong:
-nothing is built, queued or sent, and the editors get one short notice
-(`held_notice`). `force_reason` sends it anyway and records who and why on
-the edition. Safe to run twice: an edition is built once (a built one is used
-as it is), each member is queued once, and nothing is sent twice.
+nothing is built, queued or sent. `force_reason` sends it anyway and records
+who and why on the edition. Safe to run twice: an edition is built once (a
+built one is used as it is), each member is queued once, and nothing is sent
+twice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import contextlib
+import os
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Callable, Mapping, Sequence
+from typing import Callable, ContextManager, Mapping, Sequence
 
+from ..bounces.process import Processor
+from ..bounces.sources import FetchResult, fetch_imap, mask
 from ..config import Settings
 from ..db import Database
 from ..db import deliveries as delivery_db
 from ..db import editions as edition_db
 from ..edition.periods import previous_period
+from ..errors import ConfigError, DeliveryError, DigestError
 from ..ingest.store import SourceReport, refresh_sources
-from ..message.outgoing import Outgoing
 from ..models import FREQUENCIES, Edition, Window
-from ..sending.queue import QueueReport, queue_edition
-from ..sending.transports import Envelope, SendResult, Transport
-from .build import build_edition
+from ..sending.processes import send_all, transports_for
+from ..sending.transports import SendResult, make_transport
+from ..sending.worker import SendOptions, SendStats
+from .build import QueueReport, build_edition, queue_edition
 from .candidates import plan_edition
+from .editors import tell_editors
 from .gate import gate_problems
+from .week import failed_sources
+
+Progress = Callable[[SendStats, int], None]
+
+
+@dataclass
+class Mailing:
+    """What one run is asked to do."""
+
+    windows: Sequence[Window]
+    force_reason: str | None = None  # send an edition the gate holds, for this reason (recorded)
+    forced_by: str = ""  # who forced it: user@host, or the editor's address
+    command: str = "digest weekly"  # what the held notice tells the editors to run with --force
+    fetch: bool = True  # read bounces and fetch the sources first (the desk gates on the last fetch)
+    tell: bool = True  # email the editors when an edition is held
+    send: SendOptions | None = None  # None: queue only
+    transport: str | None = None  # default: settings.transport
 
 
 @dataclass
@@ -41,6 +70,101 @@ class MailingReport:
     held: list[str] = field(default_factory=list)  # why the gate held it, one line each; []: not held
     forced: list[str] = field(default_factory=list)  # what --force sent it past
     already_queued: bool = False
+    told: SendResult | None = None  # the held notice's outcome; None: not held, or nobody to tell
+    editors: tuple[str, ...] = ()  # who the held notice went to
+
+
+@dataclass
+class MailingResult:
+    editions: list[MailingReport] = field(default_factory=list)
+    sent: SendStats | None = None
+
+    @property
+    def held(self) -> list[str]:
+        return [r.key for r in self.editions if r.held]
+
+
+class Steps:
+    """What a run says as it goes. Every method does nothing here; a command prints, the desk reads the result."""
+
+    def bounces(self, results: list[tuple[str, FetchResult]]) -> None:
+        """What the configured bounce mailbox held: (where, FetchResult) per source read."""
+
+    def bounces_failed(self, error: DigestError) -> None:
+        """The bounce mailbox could not be read; the mailing goes on."""
+
+    def source(self, run: SourceReport) -> None:
+        """One configured source fetched (or failed)."""
+
+    def edition(self, report: MailingReport) -> None:
+        """One window gated, built, queued (or held and the editors told)."""
+
+    def sending(self, kind: str, limit: int | None) -> tuple[ContextManager, Progress | None]:
+        """Before the send: (a context the send runs in, a progress callback)."""
+        return contextlib.nullcontext(), None
+
+
+def run_mailing(db: Database, settings: Settings, mailing: Mailing, steps: Steps | None = None, *,
+                clock: Callable[[], datetime]) -> MailingResult:
+    """Bounces, sources, the gate, build, queue, the editors' notice, send: the whole run, one window after another."""
+    steps = steps or Steps()
+    kind = mailing.transport or settings.transport
+    if mailing.send is not None or mailing.tell:
+        check_transport(kind, settings)  # a transport that cannot work at all fails before anything is done
+    if mailing.fetch:
+        read_bounces(db, settings, steps, clock=clock)
+        failed = fetch_sources(db, settings, now=clock(), windows=mailing.windows, on_run=steps.source)
+    else:
+        failed = failed_sources(db, settings)
+    result = MailingResult()
+    for window in mailing.windows:
+        report = prepare_edition(db, settings, window, failed, now=clock(), force_reason=mailing.force_reason,
+                                 forced_by=mailing.forced_by)
+        if report.held and mailing.tell:
+            report.editors, report.told = tell_editors(
+                db, settings, window.key, report.held, lambda: make_transport(kind, settings), now=clock(),
+                force_command=f'{mailing.command} {window.key} --force --reason "why it may go as it is"')
+        result.editions.append(report)
+        steps.edition(report)
+    if mailing.send is not None:
+        result.sent = send_due(db, settings, kind, mailing.send, steps)
+    return result
+
+
+def read_bounces(db: Database, settings: Settings, steps: Steps, *, clock: Callable[[], datetime]) -> None:
+    """Read the configured bounce mailbox first, so members who bounced are not queued; an outage is a warning."""
+    url = settings.bounces.imap_url
+    if not url:
+        return
+    try:
+        results = [(mask(url), fetch_imap(url, Processor(db, settings, clock=clock)))]
+    except DigestError as exc:  # a mailbox outage must not stop the mailing
+        steps.bounces_failed(exc)
+        return
+    steps.bounces(results)
+
+
+def send_due(db: Database, settings: Settings, kind: str, options: SendOptions, steps: Steps | None = None
+             ) -> SendStats:
+    """Send every queued delivery that is due (`digest send`), in options.processes processes."""
+    check_transport(kind, settings)
+    if options.processes < 1:
+        options = replace(options, processes=os.cpu_count() or 1)
+    shown, on_progress = (steps or Steps()).sending(kind, options.limit)
+    with shown:  # smtp: the pipelined relay client, one event loop a process
+        return send_all(db, settings, transports_for(kind, settings), options, on_progress=on_progress)
+
+
+def check_transport(kind: str, settings: Settings) -> None:
+    """A transport that cannot work at all is a configuration error (exit 2), found before anything is claimed."""
+    try:
+        transport = make_transport(kind, settings)
+    except DeliveryError as exc:
+        variable, key = {"file": ("DIGEST_OUTBOX", "digest.outbox")}.get(kind, ("DIGEST_SMTP_URL", "digest.smtp_url"))
+        if os.environ.get(variable):
+            raise ConfigError("", variable, str(exc)) from None
+        raise ConfigError(settings.source, key, str(exc)) from None
+    transport.close()
 
 
 def fetch_sources(db: Database, settings: Settings, *, now: datetime, windows: Sequence[Window] = (),
@@ -80,7 +204,8 @@ def prepare_edition(db: Database, settings: Settings, window: Window, failed: Ma
     An edition already queued is left as it is (its sending goes on). Before
     that, the gate: failed or stale sources, too few articles -> held
     (report.held), unless force_reason is given: then it is built and queued
-    and who / why are recorded on it.
+    and who / why are recorded on it. The candidates are read and chosen
+    once: the plan the gate counted is the one built.
     """
     report = MailingReport(window.key)
     with db.connect() as conn:
@@ -88,7 +213,8 @@ def prepare_edition(db: Database, settings: Settings, window: Window, failed: Ma
     if existing is not None and existing.queued_at is not None:
         report.already_queued = True
         return report
-    count = len(existing.items) if existing is not None else len(plan_edition(db, settings, window).items)
+    planned = plan_edition(db, settings, window) if existing is None else None
+    count = len((existing or planned).items)
     problems = gate_problems(db, settings, window, failed, count)
     if problems and not force_reason:
         report.held = problems
@@ -96,43 +222,13 @@ def prepare_edition(db: Database, settings: Settings, window: Window, failed: Ma
     report.forced = problems
     edition = existing
     if existing is None:
-        edition = report.built = build_edition(db, settings, window, now=now)
+        edition = report.built = build_edition(db, settings, window, now=now, planned=planned)
     if problems:
         assert edition is not None and edition.id is not None
         with db.begin() as conn:
             edition_db.mark_forced(conn, edition.id, by=forced_by or "unknown", reason=force_reason or "", now=now)
     report.queued = queue_edition(db, settings, window.key, now=now)
     return report
-
-
-def held_notice(settings: Settings, key: str, problems: list[str], *, force_command: str,
-                now: datetime) -> tuple[Envelope, bytes]:
-    """The one short email that tells the editors an edition is held, and why (DKIM-signed like every message)."""
-    text = "\n".join([
-        f"The {key} edition of {settings.organisation} is held: nothing was built, queued or sent.",
-        "",
-        *[f"- {p}" for p in problems],
-        "",
-        "Fix the sources and run it again, or send it as it is:",
-        f"  {force_command}",
-    ]) + "\n"
-    message = Outgoing(settings).notice(", ".join(settings.editors),
-                                        f"Held: {settings.organisation} edition {key} was not sent", text,
-                                        kind="held", date=now)
-    return Envelope(settings.sender_address, tuple(settings.editors)), message
-
-
-def tell_editors(settings: Settings, key: str, problems: list[str], make_transport: Callable[[], Transport], *,
-                 force_command: str, now: datetime) -> SendResult | None:
-    """Send held_notice to [organisation] editors; None when none are configured."""
-    if not settings.editors:
-        return None
-    envelope, message = held_notice(settings, key, problems, force_command=force_command, now=now)
-    transport = make_transport()
-    try:
-        return transport.send(envelope, message)
-    finally:
-        transport.close()
 
 
 def due_windows(db: Database, settings: Settings, *, now: datetime) -> list[Window]:

@@ -15,8 +15,9 @@ from ..db import members as member_db
 from ..db.editions import load_edition
 from ..edition.periods import parse_period, previous_period, window_between
 from ..edition.render import fill_slots, render_variant
-from ..edition.variants import plan_variant
+from ..edition.variants import plan_variant, variant_language
 from ..errors import SelectionError, SubscriberError
+from ..members import check_language
 from ..message.assemble import Recipient, name_slot
 from ..message.links import Links
 from ..message.outgoing import Outgoing
@@ -33,8 +34,9 @@ class PreviewRequest:
     since: str | None = None
     until: str | None = None
     topics: tuple[str, ...] | None = None
-    subscriber: str | None = None
+    member: str | None = None  # an address: exactly the variant this member gets
     fmt: str = "html"
+    language: str | None = None  # a tag of [organisation] languages; None: the member's, else the first
 
 
 @dataclass
@@ -46,7 +48,7 @@ class PreviewResult:
     html_filled: str
     tz: ZoneInfo
     fmt: str = "html"  # what body holds: the member's format may be text
-    subscriber: str | None = None
+    member: str | None = None  # an address: exactly the variant this member gets
     warnings: list[str] = field(default_factory=list)
     text_filled: str = ""  # the text part, slots filled (what --text writes), whatever the format
 
@@ -109,25 +111,27 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
     slots = generic_slots(settings)
     member = None
     chosen = req.topics
-    if req.subscriber:
+    lang = check_language(req.language, settings.languages, email="--language") if req.language else ""
+    if req.member:
         with db.connect() as conn:
-            sub = member_db.get_by_email(conn, req.subscriber)
+            sub = member_db.get_by_email(conn, req.member)
         if sub is None:
-            raise SubscriberError(req.subscriber, "no such subscriber")
+            raise SubscriberError(req.member, "no such member")
         chosen = sub.topics
         if sub.format == "text":
             fmt = "text"
         slots = member_slots(settings, sub.id, sub.token_version, sub.name)
         member = sub
+        lang = lang or variant_language(sub.language, settings.languages, settings.unchosen_language)
     items, member_topics = list(edition.items), TopicSet()
     if chosen is not None:
-        plan = plan_variant(TopicSet(chosen), fmt, edition.items, settings.topic_slugs)
+        plan = plan_variant(TopicSet(chosen), fmt, edition.items, settings.topic_slugs, lang)
         items, member_topics = (list(plan.items), plan.member_topics) if plan else ([], TopicSet(chosen))
     rendered = render_variant(edition, settings, items=items, member_topics=member_topics,
-                              fmt="html")
+                              fmt="html", lang=lang)
     warnings = list(edition.warnings)
-    if req.subscriber and not items:
-        warnings.append(f"{req.subscriber} would get nothing from {edition.key}: no article in their topics")
+    if req.member and not items:
+        warnings.append(f"{req.member} would get nothing from {edition.key}: no article in their topics")
     elif chosen is not None and not items and edition.items:
         warnings.append(f"no article of {edition.key} is in those topics: members who chose only them get nothing")
     if items:
@@ -137,7 +141,7 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
     return PreviewResult(
         edition=edition, items=items, rendered=rendered,
         body=text_filled if fmt == "text" else html_filled, html_filled=html_filled,
-        tz=ZoneInfo(settings.timezone), fmt=fmt, subscriber=req.subscriber, warnings=warnings,
+        tz=ZoneInfo(settings.timezone), fmt=fmt, member=req.member, warnings=warnings,
         text_filled=text_filled,
     )
 

@@ -8,9 +8,10 @@
 Definitions (see README "After the send"):
   sent                 the relay accepted the message
   failed during send   refused in the SMTP conversation (or given up after retries)
-  bounced afterwards   a bounce report came back for the delivery (VERP) after it was sent
+  bounced afterwards   a bounce report came back for the delivery (VERP) after it was sent, or a
+                       provider's webhook said it bounced or was suppressed
   delivered            sent and no bounce came back
-  complaints           ARF reports about a delivery of this edition
+  complaints           ARF reports (or a provider's complaint events) about a delivery of this edition
   unsubscribes         members who left by this edition's links (page or one-click) before their
                        next message: links name the member, not the edition
   reads                followed article links, when [tracking] clicks = "aggregate"; link scanners apart
@@ -86,7 +87,8 @@ def edition_report(db: Database, settings: Settings, key: str) -> EditionReport:
         click_counts = reports_db.click_counts(conn, edition.id)
     states = {name: outcomes["states"].get(n, 0) for n, name in DELIVERY_STATES.items()}
     kinds, after = outcomes["kinds"], outcomes["outcomes"]
-    bounced_after = kinds.get("bounce", 0)
+    # Returned reports are filed by what they say (bounce, delay); provider events by the bounce table's kind.
+    bounced_after = sum(kinds.get(k, 0) for k in ("bounce", "permanent", "transient", "suppressed"))
     articles = []
     topics: dict[str, int] = {}
     variants: dict[str, int] = {}
@@ -103,7 +105,7 @@ def edition_report(db: Database, settings: Settings, key: str) -> EditionReport:
     return EditionReport(
         key=edition.key, subject=edition.subject, deliveries=states, sent=outcomes["sent"],
         failed_during_send=outcomes["failed"], bounced_afterwards=bounced_after,
-        soft_bounces_afterwards=kinds.get("delay", 0),
+        soft_bounces_afterwards=kinds.get("delay", 0) + kinds.get("delayed", 0),
         delivered=max(0, outcomes["sent"] - bounced_after), complaints=kinds.get("complaint", 0),
         unsubscribes=unsubscribes, unsubscribes_by_mail=after.get("unsubscribed", 0),
         auto_replies=kinds.get("auto-reply", 0), counting=settings.tracking_clicks == "aggregate",

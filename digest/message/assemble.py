@@ -127,15 +127,26 @@ def _list_id_header(settings: Settings) -> bytes:
     return fold_header("List-Id", phrase_tokens(clean_text(m.group(1))) + [f"<{m.group(2)}>"])
 
 
-def _mailto(settings: Settings) -> str:
+def _mailto(settings: Settings) -> tuple[str, str] | None:
+    """The List-Unsubscribe mailto either side of the member's signed unsubscribe token, or None.
+
+    The token goes at the end of the subject ("unsubscribe 42.3.SIG"): a request
+    by mail is attributed by it alone (bounces.process), never by its From.
+    """
     target = settings.unsubscribe_mailto.strip()
     if not target:
-        return ""
+        return None
     target = target.removeprefix("mailto:")
     address, _, query = target.partition("?")
     if not _ADDRESS.fullmatch(address) or not _MAILTO_QUERY.fullmatch(query):
         raise ConfigError(settings.source, "digest.unsubscribe_mailto", f"{target!r} is not an address")
-    return f"<mailto:{target}>" if "?" in target else f"<mailto:{target}?subject=unsubscribe>"
+    fields = query.split("&") if query else []
+    at = next((i for i, f in enumerate(fields) if f.lower().startswith("subject=")), None)
+    if at is None:
+        fields.insert(0, "subject=unsubscribe")
+        at = 0
+    before, after = "&".join(fields[:at + 1]), "&".join(fields[at + 1:])
+    return f"<mailto:{address}?{before}%20", ("&" + after if after else "") + ">"
 
 
 def _date_header(date: datetime) -> bytes:
@@ -144,11 +155,54 @@ def _date_header(date: datetime) -> bytes:
     return b"Date: %s\r\n" % format_datetime(date).encode()
 
 
+def _bodies(rendered: Rendered, settings: Settings, edition_key: str, fmt: str, links: Links) -> tuple[str, str]:
+    """The variant's text and HTML, normalised; an error for what could never make a message."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    if not links.base_url.isascii() or re.search(r'[\s<>"]', links.base_url):
+        raise ConfigError(settings.source, "organisation.base_url",
+                          f"{links.base_url!r} cannot go into a header (use the ASCII/punycode form)")
+    text = _normalise(rendered.text)
+    body_html = _normalise(rendered.html)
+    if fmt == "html" and not body_html.strip():
+        raise RenderError(f"edition {edition_key}: the html variant has no HTML body")
+    if not text.strip():
+        raise RenderError(f"edition {edition_key}: the {fmt} variant has no text body")
+    return text, body_html
+
+
+class _Layout:
+    """A message laid down once per variant: fixed bytes, and the slots each recipient fills, in order."""
+
+    def __init__(self, boundary: bytes, edition_key: str):
+        self.boundary, self.edition_key = boundary, edition_key
+        self.segments: list[bytes] = [b""]
+        self.order: list[int] = []
+
+    def fixed(self, b: bytes) -> None:
+        self.segments[-1] += b  # one segment between two slots, not many
+
+    def slot(self, n: int) -> None:
+        self.order.append(n)
+        self.segments.append(b"")
+
+    def body(self, part: str, content: str) -> None:
+        for i, piece in enumerate(_MARKERS.split(content)):
+            if i % 2:
+                self.slot(_BODY_SLOTS[(part, _SLOT_OF_MARKER[piece])])
+            elif piece:
+                encoded = qp_piece(piece)
+                if self.boundary in encoded:
+                    raise RenderError(f"edition {self.edition_key}: MIME boundary occurs in the {part} body")
+                self.fixed(encoded)
+
+
 class MessageTemplate:
     """A rendered variant compiled into encoded segments and per-recipient slots."""
 
     def __init__(self, segments: list[bytes], order: list[int], *, links: Links, html_part: bool,
-                 escape_urls: bool, msgid_prefix: bytes, msgid_suffix: bytes, unsub_tail: bytes):
+                 escape_urls: bool, msgid_prefix: bytes, msgid_suffix: bytes,
+                 mailto: tuple[bytes, bytes] | None):
         # segments[i] comes before the value of slot order[i], the last after them all.
         self._parts: list[bytes | None] = [None] * (2 * len(order) + 1)
         self._parts[::2] = segments
@@ -157,7 +211,7 @@ class MessageTemplate:
         self._html = html_part
         self._escape_urls = escape_urls
         self._msgid = (msgid_prefix, msgid_suffix)
-        self._unsub_tail = unsub_tail
+        self._mailto = mailto  # what goes either side of the token in the List-Unsubscribe mailto
         self._now: tuple[int | None, bytes] = _UNSET  # (second, Date header) cache for date=None
         self._given: tuple[datetime | None, bytes] = _UNSET  # (date, Date header) of the last call
         self.size = sum(map(len, segments))  # bytes without the slot values, for logs
@@ -171,17 +225,7 @@ class MessageTemplate:
         "text" a single text/plain part; both UTF-8, quoted-printable. The
         subject is put on one line; the preheader is expected inside the HTML.
         """
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown format {fmt!r}")
-        if not links.base_url.isascii() or re.search(r'[\s<>"]', links.base_url):
-            raise ConfigError(settings.source, "organisation.base_url",
-                              f"{links.base_url!r} cannot go into a header (use the ASCII/punycode form)")
-        text = _normalise(rendered.text)
-        body_html = _normalise(rendered.html)
-        if fmt == "html" and not body_html.strip():
-            raise RenderError(f"edition {edition_key}: the html variant has no HTML body")
-        if not text.strip():
-            raise RenderError(f"edition {edition_key}: the {fmt} variant has no text body")
+        text, body_html = _bodies(rendered, settings, edition_key, fmt, links)
 
         digest = hashlib.sha256("\0".join((edition_key, text, body_html)).encode(errors="replace"))
         # "=_" cannot occur in quoted-printable output ('=' is always followed
@@ -189,61 +233,42 @@ class MessageTemplate:
         # body() makes sure of it (in a text-only variant too: one rule).
         boundary = b"=_digest_" + digest.hexdigest()[:24].encode()
 
-        segments: list[bytes] = [b""]
-        order: list[int] = []
-
-        def fixed(b: bytes) -> None:
-            segments[-1] += b  # one segment between two slots, not many
-
-        def slot(n: int) -> None:
-            order.append(n)
-            segments.append(b"")
-
-        def body(part: str, content: str) -> None:
-            for i, piece in enumerate(_MARKERS.split(content)):
-                if i % 2:
-                    slot(_BODY_SLOTS[(part, _SLOT_OF_MARKER[piece])])
-                elif piece:
-                    encoded = qp_piece(piece)
-                    if boundary in encoded:
-                        raise RenderError(f"edition {edition_key}: MIME boundary occurs in the {part} body")
-                    fixed(encoded)
-
-        fixed(_mailbox_header("From", settings.sender, settings, "organisation.sender"))
-        slot(_TO)
-        fixed(fold_header("Subject", text_tokens(clean_text(rendered.subject))))
-        slot(_DATE)
-        slot(_MSGID)
+        out = _Layout(boundary, edition_key)
+        out.fixed(_mailbox_header("From", settings.sender, settings, "organisation.sender"))
+        out.slot(_TO)
+        out.fixed(fold_header("Subject", text_tokens(clean_text(rendered.subject))))
+        out.slot(_DATE)
+        out.slot(_MSGID)
         if settings.reply_to.strip():
-            fixed(_mailbox_header("Reply-To", settings.reply_to, settings, "organisation.reply_to"))
-        fixed(_list_id_header(settings))
-        slot(_UNSUB_HEADER)
-        fixed(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nMIME-Version: 1.0\r\n")
+            out.fixed(_mailbox_header("Reply-To", settings.reply_to, settings, "organisation.reply_to"))
+        out.fixed(_list_id_header(settings))
+        out.slot(_UNSUB_HEADER)
+        out.fixed(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nMIME-Version: 1.0\r\n")
         if fmt == "text":
-            fixed(_QP_HEADERS % b"plain")
-            body("text", text)
+            out.fixed(_QP_HEADERS % b"plain")
+            out.body("text", text)
         else:
-            fixed(b'Content-Type: multipart/alternative;\r\n boundary="%s"\r\n\r\n--%s\r\n' % (boundary, boundary))
-            fixed(_QP_HEADERS % b"plain")
-            body("text", text)
-            fixed(b"\r\n--%s\r\n" % boundary)
-            fixed(_QP_HEADERS % b"html")
-            body("html", body_html)
-            fixed(b"\r\n--%s--\r\n" % boundary)
+            out.fixed(b'Content-Type: multipart/alternative;\r\n boundary="%s"\r\n\r\n--%s\r\n' % (boundary, boundary))
+            out.fixed(_QP_HEADERS % b"plain")
+            out.body("text", text)
+            out.fixed(b"\r\n--%s\r\n" % boundary)
+            out.fixed(_QP_HEADERS % b"html")
+            out.body("html", body_html)
+            out.fixed(b"\r\n--%s--\r\n" % boundary)
 
         prefix, suffix = _message_id_parts(edition_key, settings.sender_domain)
         # A List-Unsubscribe URL alone is longer than 78 characters (its token
         # has a 43-character signature), so a mailto always goes on a line of its own.
         mailto = _mailto(settings)
         return cls(
-            segments,
-            order,
+            out.segments,
+            out.order,
             links=links,
             html_part=fmt == "html",
             escape_urls=html.escape(links.base_url) != links.base_url,
             msgid_prefix=b"Message-ID: " + prefix.encode(),
             msgid_suffix=(suffix + "\r\n").encode(),
-            unsub_tail=(b">,\r\n " + mailto.encode() if mailto else b">") + b"\r\n",
+            mailto=(b">,\r\n " + mailto[0].encode(), mailto[1].encode() + b"\r\n") if mailto else None,
         )
 
     def _date(self, date: datetime | None) -> bytes:
@@ -263,6 +288,13 @@ class MessageTemplate:
         header = _date_header(date)
         self._given = (date, header)
         return header
+
+    def _unsubscribe_header(self, unsub: str) -> bytes:
+        # ASCII: compile checked base_url, and a token is base64url.
+        if self._mailto is None:
+            return b"List-Unsubscribe: <" + unsub.encode() + b">\r\n"
+        head, tail = self._mailto
+        return b"List-Unsubscribe: <" + unsub.encode() + head + unsub.rpartition("/")[2].encode() + tail
 
     def assemble(self, r: Recipient, *, date: datetime | None = None) -> bytes:
         """The complete message for one recipient: RFC 5322, CRLF line ends."""
@@ -285,7 +317,7 @@ class MessageTemplate:
             to,
             self._date(date),
             prefix + b"%d" % r.delivery_id + suffix,
-            b"List-Unsubscribe: <" + unsub.encode() + self._unsub_tail,  # ASCII: compile checked base_url
+            self._unsubscribe_header(unsub),
             text_name,
             text_name,
             text_prefs,
@@ -328,7 +360,8 @@ def build_reference(rendered: Rendered, *, settings: Settings, edition_key: str,
         msg["Reply-To"] = settings.reply_to
     msg["List-Id"] = settings.list_id
     mailto = _mailto(settings)
-    msg["List-Unsubscribe"] = f"<{unsub}>" + (f", {mailto}" if mailto else "")
+    token = unsub.rpartition("/")[2]
+    msg["List-Unsubscribe"] = f"<{unsub}>" + (f", {mailto[0]}{token}{mailto[1]}" if mailto else "")
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(fill(rendered.text, str), cte="quoted-printable")  # text/plain, UTF-8
     if fmt == "html":

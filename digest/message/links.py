@@ -7,8 +7,8 @@ made for one purpose is rejected for another; bumping a subscriber's
 token_version revokes every link they hold (the reader compares the version
 it gets back with the one stored).
 
-Signing uses itsdangerous (HMAC-SHA256, key derived from settings.secret_key
-and the purpose). token() runs twice per message on the send path, so the
+The signers come from digest.signing (the one signer; HMAC-SHA256, key
+derived from settings.secret_key and the purpose). token() runs twice per message on the send path, so the
 signers keep the HMAC's inner and outer hash states precomputed and a token
 costs two hash copies instead of a key derivation and an HMAC setup.
 """
@@ -24,10 +24,11 @@ from typing import Callable
 from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
 
 from ..errors import TokenError
+from ..signing import PURPOSES as SIGNING_PURPOSES
+from ..signing import Signing
 
 PURPOSES = ("preferences", "unsubscribe", "confirm")
-TIMESTAMPED = frozenset({"confirm"})  # the reader passes max_age for these
-SALT_PREFIX = "digest."
+TIMESTAMPED = frozenset(p for p in PURPOSES if SIGNING_PURPOSES[p].timed)  # the reader passes max_age for these
 
 _PAYLOAD = re.compile(rb"(0|[1-9][0-9]{0,17})\.(0|[1-9][0-9]{0,8})")
 _MAX_TOKEN = 120  # longer than any real token; refuse to look at more
@@ -63,10 +64,7 @@ class _FastSigner(_PrecomputedHmac, Signer):
 
 
 class _FastTimestampSigner(_PrecomputedHmac, TimestampSigner):
-    clock: Callable[[], float] = time.time
-
-    def get_timestamp(self) -> int:
-        return int(self.clock())
+    pass  # its clock is Signing's
 
 
 class Links:
@@ -77,17 +75,10 @@ class Links:
         if not secret_key:
             raise ValueError("Links needs a secret key")
         self.base_url = base_url.rstrip("/")
+        signing = Signing(secret_key, clock=clock)
         self._signers: dict[str, Signer] = {}
         for purpose in PURPOSES:
-            cls = _FastTimestampSigner if purpose in TIMESTAMPED else _FastSigner
-            signer = cls(
-                secret_key,
-                salt=SALT_PREFIX + purpose,
-                key_derivation="hmac",
-                digest_method=hashlib.sha256,
-            )
-            if purpose in TIMESTAMPED:
-                signer.clock = clock
+            signer = signing.signer(purpose, cls=_FastTimestampSigner if purpose in TIMESTAMPED else _FastSigner)
             signer._prepare()
             self._signers[purpose] = signer
         self._sign = {p: s.get_signature for p, s in self._signers.items() if p not in TIMESTAMPED}

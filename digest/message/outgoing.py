@@ -25,6 +25,7 @@ from ..config import Settings
 from ..models import Rendered
 from .assemble import MessageTemplate, Recipient
 from .dkim import DkimSigner
+from .feedback import FeedbackHeaders
 from .links import Links
 
 
@@ -35,6 +36,7 @@ class Outgoing:
         self.settings = settings
         self.links = Links(settings.secret_key, settings.base_url)
         self.signer = DkimSigner.from_settings(settings)  # None unless DKIM is configured
+        self.feedback = FeedbackHeaders.from_settings(settings)  # None unless a [providers.*] is configured
 
     def template(self, rendered: Rendered, *, edition_key: str, fmt: str) -> MessageTemplate:
         """A rendered variant compiled once into fixed pieces and per-member slots."""
@@ -43,7 +45,14 @@ class Outgoing:
 
     def digest(self, template: MessageTemplate, recipient: Recipient, *, date: datetime | None = None) -> bytes:
         """One member's copy of a variant: assembled by a join, then signed."""
-        return self.sign(template.assemble(recipient, date=date))
+        return self.sign(self._assemble(template, recipient, date))
+
+    def _assemble(self, template: MessageTemplate, recipient: Recipient, date: datetime | None) -> bytes:
+        message = template.assemble(recipient, date=date)
+        if self.feedback is None:
+            return message
+        # Header lines for the provider go first: it strips them before sending on.
+        return self.feedback.lines(recipient.delivery_id) + message
 
     async def digest_beside(self, executor, template: MessageTemplate, recipient: Recipient, *,
                             date: datetime | None = None) -> bytes:
@@ -52,7 +61,7 @@ class Outgoing:
         For the sender's event loop: the other connections' replies are read
         while OpenSSL works, instead of waiting for each signature in turn.
         """
-        message = template.assemble(recipient, date=date)
+        message = self._assemble(template, recipient, date)
         if self.signer is None:
             return message
         pending = self.signer.prepare(message)

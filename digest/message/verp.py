@@ -4,7 +4,7 @@
                                           ^id  ^signature (80 bits)
 
 The token is the delivery id in base 36 and a truncated HMAC-SHA256 of it
-(itsdangerous' key derivation with a salt of its own, so no other link's
+(the "verp" purpose of digest.signing: a key of its own, so no other link's
 signature can be replayed here), both lower-case base 36/32: relays and
 mailbox providers may lower-case the local part, and the token must survive
 that. It carries no address and nothing about the member; without the secret
@@ -19,11 +19,9 @@ import hashlib
 import hmac
 import re
 
-from itsdangerous import Signer
-
 from ..errors import TokenError
+from ..signing import Signing
 
-SALT = "digest.verp"
 _TOKEN = re.compile(r"([0-9a-z]{1,13})-([a-z2-7]{16})")
 
 
@@ -45,8 +43,7 @@ class ReturnPath:
         if not secret_key or not at or not local or not domain or "+" in local:
             raise ValueError(f"{bounce_address!r} cannot be a VERP bounce address (want name@domain, no '+')")
         self.local, self.domain = local, domain
-        key = Signer(secret_key, salt=SALT, key_derivation="hmac", digest_method=hashlib.sha256).derive_key()
-        self._key = key
+        self._key = Signing(secret_key).key("verp")
 
     def _signature(self, payload: str) -> str:
         mac = hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest()[:10]

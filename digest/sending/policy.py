@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..bounces.policy import GAVE_UP_PREFIX
+
 
 def is_due(status: str, paused: bool, frequency: str, edition_frequency: str) -> str | None:
     """None if a member should get the edition now, else the reason they should not."""
@@ -26,9 +28,9 @@ def verdict(ok: bool, permanent: bool, code: int | None, message: str, attempts_
             max_attempts: int) -> tuple[str, str | None, int | None]:
     """What one SMTP answer means for a delivery: (verdict, error to record, seconds until the retry).
 
-    A 5xx fails the delivery (a hard bounce, counted against the member); a 4xx
-    is retried with backoff until the max_attempts-th attempt, which gives up
-    (a failure, but no bounce: the address may be fine).
+    A 5xx fails the delivery; a 4xx is retried with backoff until the
+    max_attempts-th attempt, which gives up. What either does to the member is
+    the bounce table's (bounces.policy: a give-up is recognised by its words).
     """
     if ok:
         return SENT_OK, None, None
@@ -37,10 +39,5 @@ def verdict(ok: bool, permanent: bool, code: int | None, message: str, attempts_
         return FAILED_HARD, error, None
     attempts = attempts_before + 1
     if attempts >= max_attempts:
-        return GAVE_UP, f"gave up after {attempts} attempts: {error}", None
+        return GAVE_UP, f"{GAVE_UP_PREFIX} {attempts} attempts: {error}", None
     return RETRY, error, backoff_seconds(attempts)
-
-
-def is_hard_bounce(error: str | None) -> bool:
-    """Whether a failed delivery's recorded error is a hard bounce (not a give-up after 4xx replies)."""
-    return not (error or "").startswith("gave up")

@@ -15,13 +15,13 @@ from ..db import Database
 from ..db import deliveries as delivery_db
 from ..db import editions as edition_db
 from ..db.schema import SKIPPED
-from ..edition.variants import plan_variant
+from ..edition.render import render_plan
+from ..edition.variants import VariantPlan, plan_variant, variant_language
 from ..errors import CheckError
 from ..message.assemble import MessageTemplate, Recipient
 from ..message.outgoing import Outgoing
 from ..models import Edition, TopicSet
 from .policy import is_due
-from .queue import variant_for
 
 
 class Context:
@@ -32,8 +32,8 @@ class Context:
         self.editions: dict[int, Edition] = {}
         self.templates: dict[int, MessageTemplate] = {}
         self.stored: dict[int, object] = {}  # variants loaded but not yet compiled
-        self.variant_keys: dict[int, tuple[TopicSet, str]] = {}
-        self.plans: dict[tuple[int, str, str], object] = {}
+        self.variant_keys: dict[int, tuple[TopicSet, str, str]] = {}
+        self.plans: dict[tuple[int, str, str, str], object] = {}
 
     def edition(self, edition_id: int, key: str) -> Edition:
         if edition_id not in self.editions:
@@ -52,14 +52,15 @@ class Context:
             if v is None:  # rendered by another sender after we looked
                 with self.db.connect() as conn:
                     v = edition_db.load_variant(conn, variant_id)
-            self.variant_keys[variant_id] = (v.topics, v.format)
+            self.variant_keys[variant_id] = (v.topics, v.format, v.language)
             self.templates[variant_id] = self.out.template(v.rendered, edition_key=edition_key, fmt=v.format)
         return self.templates[variant_id]
 
-    def plan(self, edition: Edition, topics: TopicSet, fmt: str):
-        k = (edition.id, topics, fmt)
+    def plan(self, edition: Edition, topics: TopicSet, fmt: str, language: str = ""):
+        k = (edition.id, topics, fmt, language)
         if k not in self.plans:
-            self.plans[k] = plan_variant(topics, fmt, edition.items, self.settings.topic_slugs)
+            lang = variant_language(language, self.settings.languages, self.settings.unchosen_language)
+            self.plans[k] = plan_variant(topics, fmt, edition.items, self.settings.topic_slugs, lang)
         return self.plans[k]
 
 
@@ -71,12 +72,12 @@ def prepare(ctx: Context, c: delivery_db.Claimed, now: datetime):
     if reason:
         return delivery_db.Outcome(c.id, SKIPPED, reason)
     edition = ctx.edition(c.edition_id, c.edition_key)
-    plan = ctx.plan(edition, c.topics, c.format)
+    plan = ctx.plan(edition, c.topics, c.format, c.language)
     if plan is None:
         return delivery_db.Outcome(c.id, SKIPPED, "no article of the edition in the member's topics any more")
     variant_id = c.variant_id
     template = ctx.template(variant_id, c.edition_key, c.edition_id)
-    if ctx.variant_keys[variant_id] != (plan.key, plan.fmt):
+    if ctx.variant_keys[variant_id] != (plan.key, plan.fmt, plan.lang):
         variant_id = variant_for(ctx.db, ctx.settings, edition, plan, now=now)
         template = ctx.template(variant_id, c.edition_key, c.edition_id)
     return variant_id, template, Recipient(c.id, c.subscriber_id, c.email, c.name, c.token_version)
@@ -99,3 +100,18 @@ def preflight(db: Database, settings: Settings, *, now: datetime) -> None:
             error = CheckError(f"edition {key}", lines[:3] + ([f"... {len(lines) - 3} more"] if len(lines) > 3 else []))
             error.lines = lines  # every failure, for a command to list
             raise error
+
+
+def variant_for(db: Database, settings: Settings, edition: Edition, plan: VariantPlan, *, now: datetime) -> int:
+    """The id of a plan's variant, rendering it if no member needed it before (a re-plan at send time)."""
+    with db.connect() as conn:
+        found = edition_db.variant_ids(conn, edition.id).get((plan.key, plan.fmt, plan.lang))
+    if found is not None:
+        return found
+    rendered = render_plan(edition, settings, plan)
+    with db.begin() as conn:
+        found = edition_db.variant_ids(conn, edition.id).get((plan.key, plan.fmt, plan.lang))
+        if found is not None:  # another sender rendered it meanwhile
+            return found
+        return edition_db.add_variant(conn, edition.id, plan.key, plan.fmt, rendered, len(plan.items), now=now,
+                                      language=plan.lang)

@@ -19,24 +19,24 @@ over. Nobody is lost: what was claimed and not recorded is sent again.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from ..config import Settings
+from ..bounces.apply import record_refusals
+from ..bounces.policy import refusal_kind
+from ..config import BounceSettings, Settings
 from ..db import Database
 from ..db import deliveries as delivery_db
-from ..db import members as member_db
 from ..db.schema import FAILED, QUEUED, SENT
 from ..errors import DeliveryError, DigestError
 from ..message.assemble import MessageTemplate, Recipient
 from ..message.outgoing import Outgoing
 from ..message.verp import ReturnPath
 from .flow import Concurrency, GroupCommitter, RateLimiter
-from .policy import RETRY, SENT_OK, is_hard_bounce, verdict
+from .policy import RETRY, SENT_OK, verdict
 from .prepare import Context, prepare, preflight
 from .transports import Envelope, SendResult, Transport
 from .transports.pipelined import Dropped, RelayUnusable, SmtpRelay, ThreadedConnection
@@ -51,7 +51,6 @@ class SendOptions:
     lease_seconds: float = 300.0
     batch: int = 200
     max_attempts: int = 8
-    hard_bounce_limit: int = 3
     check: bool = True  # refuse an edition whose messages fail the deliverability checks
     max_per_connection: int = 100  # then QUIT and reconnect (many relays drop a connection after ~100)
     processes: int = 1  # sending.processes.send_all runs this many; send_queue is always one
@@ -193,7 +192,7 @@ class _SendRun:
         # In the loop's own thread: a commit is short, and in a thread of its own it
         # would wait for the GIL behind the busy loop (milliseconds a hand-off), which
         # every held "." would then wait for too.
-        _record(self.db, list(outcomes), self.clock(), self.opts, self.stats, self.settings.bounces.permanent)
+        _record(self.db, list(outcomes), self.clock(), self.opts, self.stats, self.settings.bounces)
 
     def _resolved(self, outcome: delivery_db.Outcome, task: _Task | None = None) -> asyncio.Future:
         if task is not None:
@@ -427,20 +426,14 @@ def _outcome(c, result: SendResult, moved: int | None, now: datetime, opts: Send
     return delivery_db.Outcome(c.id, FAILED, error, variant_id=moved)
 
 
-_STATUS = re.compile(r"(?<![\d.])5\.\d{1,3}\.\d{1,3}(?![\d.])")
-
-
 def _record(db: Database, outcomes, now: datetime, opts: SendOptions, stats: SendStats,
-            permanent: tuple[str, ...] = ()) -> None:
-    """permanent: status codes ([bounces] permanent) that make a member bounced at the first refusal."""
-    hard = [o for o in outcomes if o.state == FAILED and is_hard_bounce(o.error)]
-    at_once = [o.delivery_id for o in hard if (m := _STATUS.search(o.error or "")) and m.group(0) in permanent]
-    counted = [o.delivery_id for o in hard if o.delivery_id not in set(at_once)]
+            policy: BounceSettings = BounceSettings()) -> None:
+    """Commit a group of outcomes; what each refusal does to its member is the bounce table's (bounces.apply)."""
+    refused = {o.delivery_id: refusal_kind(o.error, policy) for o in outcomes if o.state == FAILED}
     with db.begin() as conn:
         delivery_db.finish(conn, outcomes, now=now)
-        for ids, limit in ((at_once, 1), (counted, opts.hard_bounce_limit)):
-            for sub_id in delivery_db.subscribers_of(conn, ids) if ids else ():
-                member_db.record_hard_bounce(conn, sub_id, now=now, limit=limit)
+        if refused:
+            record_refusals(conn, refused, now=now, policy=policy)
     for o in outcomes:
         if o.state == SENT:
             stats.sent += 1

@@ -21,17 +21,16 @@ from datetime import datetime, timezone
 from flask import Blueprint, abort, make_response, render_template, request
 
 from ..db import editions as edition_db
-from ..edition.render import render_variant, subject_for
+from ..edition.render import frequency_label, render_variant, subject_for
 from ..edition.textformat import window_dates
 from ..models import Edition
-from .common import EDITION_CSP, page, state
+from .common import EDITION_CSP, page, state, topic_choices, words
 
 bp = Blueprint("editions", __name__)
 
 _KEY = re.compile(r"[0-9A-Za-z][0-9A-Za-z.-]{0,39}")
 _CACHE_SIZE = 16
 FEED_SIZE = 20
-FREQUENCY_LABEL = {"daily": "Daily digest", "weekly": "Weekly digest", "monthly": "Monthly digest"}
 
 
 def _sent() -> list[Edition]:
@@ -40,7 +39,7 @@ def _sent() -> list[Edition]:
 
 
 def _dates(edition: Edition) -> str:
-    return window_dates(edition.window, edition.frequency, state().settings.timezone)
+    return window_dates(edition.window, edition.frequency, state().settings.timezone, words())
 
 
 def _neighbours(key: str, frequency: str, sent: list[tuple[str, str]]) -> tuple[str | None, str | None]:
@@ -64,7 +63,7 @@ def show(key: str):
     if edition is None or edition.queued_at is None:
         abort(404)
     previous, following = _neighbours(edition.key, edition.frequency, sent)
-    cache_key = (edition.key, edition.built_at, previous, following)
+    cache_key = (edition.key, edition.built_at, previous, following, words().tag)
     with st.cache_lock:
         html = st.edition_cache.get(cache_key)
     if html is None:
@@ -74,7 +73,7 @@ def show(key: str):
             "previous_url": f"{base}/editions/{previous}" if previous else "",
             "next_url": f"{base}/editions/{following}" if following else "",
         }
-        html = render_variant(edition, st.settings, fmt="html", web=web).html
+        html = render_variant(edition, st.settings, fmt="html", web=web, lang=words().tag).html
         with st.cache_lock:
             st.edition_cache[cache_key] = html
             while len(st.edition_cache) > _CACHE_SIZE:
@@ -90,7 +89,7 @@ def archive():
     st = state()
     settings = st.settings
     sent = _sent()
-    topics = [(t.slug, t.label) for t in settings.topics]
+    topics = topic_choices()
     slug = request.args.get("topic")
     if slug is not None:
         label = dict(topics).get(slug)
@@ -100,7 +99,7 @@ def archive():
                  for e in sent for it in e.items if slug in it.topics]
         resp = page("archive_topic.html", topic=label, slug=slug, found=found, topics=topics)
     else:
-        rows = [{"edition": e, "dates": _dates(e), "label": FREQUENCY_LABEL.get(e.frequency, "Digest"),
+        rows = [{"edition": e, "dates": _dates(e), "label": frequency_label(e.frequency, words()),
                  "titles": [it.title for it in e.items]} for e in sent]
         resp = page("archive.html", rows=rows, topics=topics)
     resp.headers["Cache-Control"] = "public, max-age=300"
@@ -114,7 +113,7 @@ def feed():
     sent = _sent()[:FEED_SIZE]
     entries = [{
         "key": e.key,
-        "title": subject_for(e, settings),
+        "title": subject_for(e, settings, words()),
         "url": f"{settings.base_url}/editions/{e.key}",
         "updated": _iso(e.queued_at or e.built_at),
         # HTML (escaped once here; the template escapes it again as XML text)

@@ -36,6 +36,7 @@ class Mailer:
     """The app's subscribe-mail worker: one thread, started by the first request it is told of."""
 
     running: "weakref.WeakSet[Mailer]" = weakref.WeakSet()  # every started worker, for stop_all()
+    what = "subscribe requests"  # for the log (web.hooks' worker takes providers' events the same way)
 
     def __init__(self, app, handle: Callable, *, poll: float | None = POLL_SECONDS,
                  settle: float = SETTLE_SECONDS):
@@ -51,7 +52,7 @@ class Mailer:
     def start(self) -> None:
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="digest-mailer", daemon=True)
+                self._thread = threading.Thread(target=self._run, name=f"digest-{self.what}", daemon=True)
                 self._thread.start()
                 Mailer.running.add(self)
 
@@ -102,11 +103,11 @@ class Mailer:
                 try:
                     self.run_once()
                 except DigestError as exc:  # database busy or gone: try again shortly
-                    log.warning("subscribe requests not handled yet: %s", exc)
+                    log.warning("%s not handled yet: %s", self.what, exc)
                     self._wake.wait(RETRY_SECONDS)
                     continue
                 except Exception:  # a bug must not stop the worker for good (that row is rolled back)
-                    log.exception("subscribe request failed")
+                    log.exception("%s: one failed", self.what)
                     self._wake.wait(RETRY_SECONDS)
                     continue
                 with self._lock:

@@ -11,20 +11,26 @@ from flask import Blueprint, request
 
 from ..db import members as member_db
 from ..errors import SubscriberError
-from ..members import check_format, check_frequency, clean_name
+from ..members import check_format, check_frequency, check_language, clean_name, parse_topics
 from ..models import FORMATS, FREQUENCIES, Subscriber
 from .common import (
     FORMAT_WORDS,
     FREQUENCY_WORDS,
+    choices,
     csrf_ok,
+    language_choices,
     csrf_value,
     describe_changes,
     error_page,
     load_member,
     masked,
+    name_error,
     page,
     state,
     tokens_for,
+    topic_choices,
+    use_language,
+    words,
 )
 
 bp = Blueprint("preferences", __name__)
@@ -39,6 +45,7 @@ def _form_state(sub: Subscriber) -> dict:
         "frequency": sub.frequency,
         "format": sub.format,
         "paused": sub.paused,
+        "language": sub.language or state().settings.language,
     }
 
 
@@ -53,9 +60,10 @@ def _render_form(token: str, sub: Subscriber, form: dict, errors: dict[str, str]
         address=masked(sub.email),
         form=form,
         errors=errors or {},
-        topics=[(t.slug, t.label) for t in s.topics],
-        frequencies=[(f, *FREQUENCY_WORDS[f]) for f in FREQUENCIES],
-        formats=[(f, *FORMAT_WORDS[f]) for f in FORMATS],
+        topics=topic_choices(),
+        frequencies=choices(FREQUENCY_WORDS, FREQUENCIES),
+        formats=choices(FORMAT_WORDS, FORMATS),
+        languages=language_choices(),
         links=tokens_for(sub),
     )
 
@@ -72,20 +80,22 @@ def _read_form(sub: Subscriber) -> tuple[dict, dict, dict[str, str]]:
     s = state().settings
     f = request.form
     errors: dict[str, str] = {}
+    _ = words().gettext
     chosen = [t for t in f.getlist("topics") if t]
-    unknown = [t for t in chosen if t not in s.topic_slugs]
     shown = _form_state(sub)
     shown["topics"] = {t for t in chosen if t in s.topic_slugs}
     values: dict = {}
-    if unknown:
-        errors["topics"] = "Choose from the topics listed."
-    elif not chosen:
-        errors["topics"] = "Choose at least one topic. To stop all emails, pause them or unsubscribe below."
+    if not chosen:
+        errors["topics"] = _("Choose at least one topic. To stop all emails, pause them or unsubscribe below.")
     else:
-        wanted = set(chosen)
-        current = set(sub.topics) if sub.topics else set(s.topic_slugs)
-        if wanted != current:  # every box ticked is stored as "all topics", new ones included
-            values["topics"] = () if wanted == set(s.topic_slugs) else tuple(t for t in s.topic_slugs if t in wanted)
+        try:
+            wanted = parse_topics(chosen, s.topic_slugs, email=sub.email)
+        except SubscriberError:
+            errors["topics"] = _("Choose from the topics listed.")
+        else:
+            every = set(s.topic_slugs)
+            if (set(wanted) or every) != (set(sub.topics) or every):  # a change of what they get
+                values["topics"] = wanted
     for key, check in (("frequency", check_frequency), ("format", check_format)):
         raw = f.get(key)
         if raw is None:
@@ -93,7 +103,13 @@ def _read_form(sub: Subscriber) -> tuple[dict, dict, dict[str, str]]:
         try:
             values[key] = shown[key] = check(raw)
         except SubscriberError:
-            errors[key] = f"Choose one of the {key} options."
+            errors[key] = (_("Choose one of the frequency options.") if key == "frequency"
+                           else _("Choose one of the format options."))
+    if "language" in f:
+        try:
+            values["language"] = shown["language"] = check_language(f.get("language", ""), s.languages)
+        except SubscriberError:
+            errors["language"] = _("Choose one of the languages listed.")
     if "paused" in f:  # a hidden "0" comes before the checkbox, so an unticked box still says so
         values["paused"] = shown["paused"] = "1" in f.getlist("paused")
     if "name" in f:
@@ -101,7 +117,7 @@ def _read_form(sub: Subscriber) -> tuple[dict, dict, dict[str, str]]:
         try:
             values["name"] = clean_name(f.get("name", ""))
         except SubscriberError as exc:
-            errors["name"] = f"Check the name: it {exc.reason.removeprefix('name ')}."
+            errors["name"] = name_error(exc.reason)
     return values, shown, errors
 
 
@@ -122,6 +138,7 @@ def save(token: str):
         sub = load_member(conn, "preferences", token)  # again, inside the write transaction
         changes = member_db.update_preferences(conn, sub.id, source="web", now=st.now(), **values)
         sub = member_db.get_by_id(conn, sub.id)
+    use_language(sub.language)  # a member who chose another language reads the answer in it
     return page("saved.html", token=token, member=sub, address=masked(sub.email),
                 changes=describe_changes(changes), links=tokens_for(sub))
 

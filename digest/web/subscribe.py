@@ -26,11 +26,12 @@ from werkzeug.exceptions import TooManyRequests
 from ..db import members as member_db
 from ..db import requests as request_db
 from ..errors import SubscriberError, TokenError
-from ..members import check_format, check_frequency, clean_name, normalise_email
+from ..members import check_format, check_frequency, check_language, clean_name, normalise_email, parse_topics
 from ..message.outgoing import Outgoing
 from ..models import FORMATS, FREQUENCIES
 from ..sending.transports import Envelope
-from .common import FORMAT_WORDS, FREQUENCY_WORDS, load_member, masked, page, state, tokens_for
+from .common import (FORMAT_WORDS, FREQUENCY_WORDS, choices, language_choices, load_member, masked, name_error,
+                     page, state, tokens_for, topic_choices, use_language, words)
 
 log = logging.getLogger("digest.web")
 bp = Blueprint("subscribe", __name__)
@@ -45,15 +46,16 @@ def _render_form(form: dict, errors: dict[str, str] | None = None, status: int =
         status,
         form=form,
         errors=errors or {},
-        topics=[(t.slug, t.label) for t in s.topics],
-        frequencies=[(f, *FREQUENCY_WORDS[f]) for f in FREQUENCIES],
-        formats=[(f, *FORMAT_WORDS[f]) for f in FORMATS],
+        topics=topic_choices(),
+        frequencies=choices(FREQUENCY_WORDS, FREQUENCIES),
+        formats=choices(FORMAT_WORDS, FORMATS),
+        languages=language_choices(),
     )
 
 
 def _blank_form() -> dict:
     return {"email": "", "name": "", "topics": set(state().settings.topic_slugs), "frequency": "weekly",
-            "format": "html"}
+            "format": "html", "language": words().tag}
 
 
 @bp.get("/")
@@ -76,33 +78,41 @@ def subscribe():
         "topics": {t for t in f.getlist("topics") if t in slugs},
         "frequency": f.get("frequency", "weekly"),
         "format": f.get("format", "html"),
+        "language": f.get("language", ""),
     }
     errors: dict[str, str] = {}
+    _ = words().gettext
     email = name = None
     try:
         email = normalise_email(shown["email"])
     except SubscriberError:
-        errors["email"] = "Enter an email address like name@example.org."
+        errors["email"] = _("Enter an email address like name@example.org.")
     try:
         name = clean_name(shown["name"])
     except SubscriberError as exc:
-        errors["name"] = f"Check the name: it {exc.reason.removeprefix('name ')}."
+        errors["name"] = name_error(exc.reason)
+    topics = ()
     if not shown["topics"]:
-        errors["topics"] = "Choose at least one topic."
+        errors["topics"] = _("Choose at least one topic.")
+    else:
+        topics = parse_topics(shown["topics"], slugs)  # known slugs only (shown): every one ticked is all topics
     try:
         frequency = check_frequency(shown["frequency"])
     except SubscriberError:
-        errors["frequency"] = "Choose how often."
+        errors["frequency"] = _("Choose how often.")
     try:
         fmt = check_format(shown["format"])
     except SubscriberError:
-        errors["format"] = "Choose a format."
+        errors["format"] = _("Choose a format.")
+    try:  # absent when only one language is configured: "" (the first)
+        lang = check_language(shown["language"], st.settings.languages)
+    except SubscriberError:
+        errors["language"] = _("Choose one of the languages listed.")
     if errors:
         return _render_form(shown, errors, 400)
-    topics = () if shown["topics"] == set(slugs) else tuple(t for t in slugs if t in shown["topics"])
     # The same work whoever the address belongs to: record, wake the worker, answer.
     with st.db.begin() as conn:
-        request_db.add(conn, email, name, topics, frequency, fmt, st.now())
+        request_db.add(conn, email, name, topics, frequency, fmt, st.now(), lang)
     resp = page("check_inbox.html", email=email)
     # Wake the worker once the answer has gone out, so its work cannot slow this answer down.
     resp.call_on_close(st.mailer.notify)
@@ -111,21 +121,22 @@ def subscribe():
 
 def handle_request(conn, req: request_db.SubscribeRequest):
     """The mail worker's decision for one recorded request (in its transaction): a sender, or None."""
-    outgoing = _decide(conn, req.email, req.name, req.topics, req.frequency, req.format, req.requested_at)
+    outgoing = _decide(conn, req.email, req.name, req.topics, req.frequency, req.format, req.requested_at,
+                       req.language)
     if outgoing is None:
         return None
     return lambda: _send(req.email, *outgoing)
 
 
-def _decide(conn, email: str, name, topics, frequency: str, fmt: str, now):
-    """Update the member for a request; returns (kind, name, url) of the email to send, or None to send nothing."""
+def _decide(conn, email: str, name, topics, frequency: str, fmt: str, now, language: str = ""):
+    """Update the member for a request; returns (kind, name, url, language) of the email to send, or None."""
     st = state()
     existing = member_db.get_by_email(conn, email)
     if existing is None:
         if member_db.is_suppressed(conn, email):
             return None  # forgotten at their request: only an administrator may add them back
-        sub = member_db.create_pending(conn, email, name, topics, frequency, fmt, "web", now)
-        return "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version)
+        sub = member_db.create_pending(conn, email, name, topics, frequency, fmt, "web", now, language)
+        return "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version), sub.language
     if existing.status not in ("pending", "unsubscribed"):
         return None
     last = member_db.last_event_at(conn, existing.id, REQUEST_ACTIONS)
@@ -137,16 +148,18 @@ def _decide(conn, email: str, name, topics, frequency: str, fmt: str, now):
         kind, url = "return", st.links.preferences_url(existing.id, existing.token_version)
     member_db.add_event(conn, existing.id, "web", "subscribe-request",
                        {"status": existing.status, "email": kind}, now)
-    return kind, existing.name, url
+    return kind, existing.name, url, existing.language
 
 
-def _send(email: str, kind: str, name: str | None, url: str) -> None:
-    """Send the confirmation (or come-back) email; a failure is logged, never shown (same page for all)."""
+def _send(email: str, kind: str, name: str | None, url: str, lang: str = "") -> None:
+    """Send the confirmation (or come-back) email, in the member's language; a failure is logged, never shown."""
     st = state()
+    use_language(lang)
     s = st.settings
     context = {"kind": kind, "name": name, "url": url, "days": st.confirm_days, "org": st.org, "c": st.palette}
-    subject = (f"Confirm your subscription to {s.organisation}" if kind == "confirm"
-               else f"Subscribe again to {s.organisation}")
+    _ = words().gettext
+    subject = (_("Confirm your subscription to %(organisation)s") if kind == "confirm"
+               else _("Subscribe again to %(organisation)s")) % {"organisation": s.organisation}
     message = Outgoing(s).notice(email, subject, render_template("confirm_email.txt", **context),
                                  render_template("confirm_email.html", **context), kind="subscribe",
                                  date=st.now())
@@ -212,6 +225,6 @@ def ask_confirmations(app, *, source: str = "cli") -> tuple[int, int]:
                     continue
                 member_db.add_event(conn, sub.id, source, "subscribe-request",
                                    {"status": "pending", "email": "confirm"}, now)
-            _send(sub.email, "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version))
+            _send(sub.email, "confirm", sub.name, st.links.confirm_url(sub.id, sub.token_version), sub.language)
             asked += 1
     return asked, skipped

@@ -1,7 +1,7 @@
 """retention: folded edition totals and the prune log
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0012_retention
+Revises: 0012_i18n
 Create Date: 2026-12-07
 
 `digest prune` folds the delivery rows (and old clicks) of editions older than
@@ -14,8 +14,8 @@ from typing import Sequence, Union
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: Union[str, Sequence[str], None] = "0011"
+revision: str = "0012_retention"
+down_revision: Union[str, Sequence[str], None] = "0012_i18n"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

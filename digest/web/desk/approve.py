@@ -7,9 +7,9 @@ from flask import g, request
 from ...db import editions as edition_db
 from ...db import editors as editor_db
 from ...editorial.build import build_edition
-from ...editorial.mailing import prepare_edition
+from ...editorial.mailing import Mailing, run_mailing
 from ...editorial.text import set_edition_text
-from ...editorial.week import failed_sources, window_for
+from ...editorial.week import window_for
 from ...errors import DigestError
 from ...ingest.store import refresh_sources
 from ..common import state
@@ -73,8 +73,9 @@ def queue():
         return back_to(period, "approve")
     try:
         window = window_for(st.settings, period, now=st.now())
-        report = prepare_edition(st.db, st.settings, window, failed_sources(st.db, st.settings), now=st.now(),
-                                 force_reason=reason, forced_by=g.editor.email)
+        # The run of `digest weekly`, without fetching (it gates on the last fetch), notices or sending.
+        mailing = Mailing([window], force_reason=reason, forced_by=g.editor.email, fetch=False, tell=False)
+        [report] = run_mailing(st.db, st.settings, mailing, clock=st.now).editions
     except DigestError as exc:
         note(f"Not queued: {exc}", "problem")
         return back_to(period, "approve")

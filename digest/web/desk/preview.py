@@ -1,6 +1,6 @@
 """GET /desk/preview: a variant of the edition as members will get it; POST /desk/preview/test.
 
-Every byte comes from digest.preview.make_preview, the function behind
+Every byte comes from digest.editorial.preview.make_preview, the function behind
 `digest preview`: the desk adds no way of its own to make an email. The email
 is shown in sandboxed iframes (no scripts, no forms, a unique origin) served
 by /desk/preview/frame with a CSP that sandboxes it even when opened alone.
@@ -38,7 +38,7 @@ def preview_request():
     chosen = [t for t in s.topic_slugs if t in request.values.getlist("topics")]
     member = (request.values.get("member") or "").strip()[:320]
     key = window_for(s, period, now=state().now()).key
-    req = PreviewRequest(key=key, topics=tuple(chosen) or None, fmt=fmt, subscriber=member or None)
+    req = PreviewRequest(key=key, topics=tuple(chosen) or None, fmt=fmt, member=member or None)
     return req, {"period": key, "topics": chosen, "format": fmt, "member": member}
 
 

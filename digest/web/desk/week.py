@@ -51,6 +51,19 @@ def back_to(period: str | None, anchor: str = ""):
     return redirect(url_for("desk.week", period=period) + (f"#{anchor}" if anchor else ""), 303)
 
 
+def _set_topics(conn, article, title: str, now) -> tuple[str, dict]:
+    """The topics form: the editor's choice (recorded as by hand), or back to what the rules give."""
+    chosen = None if request.form.get("automatic") else request.form.getlist("topics")
+    reasons = topic_reasons(state().settings, article, chosen, by=g.editor.email)
+    article_db.set_topics(conn, article.id, reasons, by_hand=chosen is not None, now=now)
+    after = [r.slug for r in reasons]
+    detail = {"before": list(article.topics), "after": after, "by_hand": chosen is not None}
+    if chosen is None:
+        return f"{title} has the topics the rules give it again.", detail
+    return f"Set the topics of {title}." + ("" if after else " With no topic, only members who "
+                                                             "chose all topics get it."), detail
+
+
 @bp.post("/articles/<int:article_id>/<action>")
 def article_action(article_id: int, action: str):
     if action not in ACTIONS:
@@ -100,17 +113,8 @@ def article_action(article_id: int, action: str):
                 message = f"Saved the summary of {title}."
             article_db.set_editorial(conn, article_id, now=now, summary_override=text)
             detail = {"before": article.summary_override, "after": text}
-        else:  # topics
-            chosen = None if request.form.get("automatic") else request.form.getlist("topics")
-            reasons = topic_reasons(st.settings, article, chosen, by=g.editor.email)
-            article_db.set_topics(conn, article_id, reasons, by_hand=chosen is not None, now=now)
-            after = [r.slug for r in reasons]
-            detail = {"before": list(article.topics), "after": after, "by_hand": chosen is not None}
-            if chosen is None:
-                message = f"{title} has the topics the rules give it again."
-            else:
-                message = f"Set the topics of {title}." + ("" if after else " With no topic, only members who "
-                                                                            "chose all topics get it.")
+        else:
+            message, detail = _set_topics(conn, article, title, now)
         editor_db.audit(conn, g.editor, action, article_id, {"period": period, **detail}, now=now)
     note(message)
     return back_to(period, f"a-{article_id}")

@@ -1,0 +1,155 @@
+"""How commands print what the library reports: a source's fetch, bounces read, a queue, a send, a mailing run.
+
+Shared by the commands that show the same report (`digest sources fetch`
+and `digest weekly` print a source's run alike), so no command module
+imports another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+
+import click
+
+from ..editorial.mailing import MailingReport, Steps
+from ..errors import DigestError
+from ..outbound import redact
+from .options import console
+
+log = logging.getLogger("digest.send")
+
+
+def print_run(r) -> None:
+    """What one source did (its problems and error on stderr)."""
+    for problem in r.problems:
+        click.echo(f"warning: {problem}", err=True)
+    if r.error:
+        click.echo(f"Error: {r.line()}", err=True)
+    else:
+        click.echo(r.line())
+    if r.moved_to:
+        click.echo(f"warning: {moved_line(r.name, redact(r.location), redact(r.moved_to))}", err=True)
+
+def moved_line(name: str, location: str, moved_to: str) -> str:
+    """What to change in digest.toml for a source that moved permanently (it is fetched there already)."""
+    return (f"source {name} moved permanently to {moved_to} (fetched there since): in digest.toml change "
+            f'url = "{location}" to url = "{moved_to}"')
+
+
+def print_bounces(results) -> None:
+    """One line per message read ((where, FetchResult) per source), then the counts."""
+    items = [(where, p) for _, r in results for where, p in r.items]
+    for where, p in items:
+        member = f" {p.email}" if p.email else ""
+        if p.duplicate:  # acted on (or not) the first time: nothing is done now
+            click.echo(f"{where}: {p.kind} -> nothing now, {p.outcome} when first read [{p.folder}] (seen before)")
+        else:
+            click.echo(f"{where}: {p.kind} -> {p.outcome}{member} [{p.folder}]: {p.why}")
+    counts: dict[str, int] = {}
+    for _, p in items:
+        what = "seen before" if p.duplicate else p.outcome
+        counts[what] = counts.get(what, 0) + 1
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to read"
+    click.echo(f"bounces: {len(items)} message(s): {summary}")
+
+
+def print_queue(report) -> None:
+    for w in report.warnings:
+        click.secho(f"warning: {w}", fg="yellow", err=True)
+    extra = f" ({report.variants} new variant(s) rendered for members who joined since the build)" \
+        if report.variants else ""
+    click.echo(f"queued {report.queued} delivery(ies) of {report.key}{extra}")
+
+
+def print_edition(report: MailingReport) -> None:
+    """One window of a mailing run: held (and who was told), or built / reused and queued."""
+    if report.held:
+        for problem in report.held:
+            click.echo(f"held {report.key}: {problem}", err=True)
+        if report.told is None:
+            click.echo("warning: no editor is told of held editions (digest editors): nobody was emailed", err=True)
+        elif report.told.ok:
+            click.echo(f"told the editors ({', '.join(report.editors)}) that {report.key} is held")
+        else:
+            click.echo(f"Error: the editors could not be told: {report.told.message}", err=True)
+        return
+    for problem in report.forced:
+        click.echo(f"warning: sent anyway (--force): {problem}", err=True)
+    if report.already_queued:
+        click.echo(f"{report.key} already built and queued; sending what is left")
+        return
+    if report.built is not None:
+        click.echo(f"built {report.key}: {len(report.built.items)} article(s)")
+    else:
+        click.echo(f"{report.key} already built; using it as it is")
+    print_queue(report.queued)
+
+
+def print_sent(app, kind, stats) -> None:
+    click.echo(f"sent {stats.sent}, retry later {stats.retried}, failed {stats.failed}, skipped {stats.skipped}"
+               + f" (via {kind}" + (f": {app.settings.outbox}" if kind == "file" else "")
+               + (f", {stats.processes} processes)" if stats.processes > 1 else ")"))
+    if stats.busy:
+        click.echo(f"  the relay said it had too many connections {stats.busy} time(s): went down to "
+                   f"{stats.lowest_concurrency}; {stats.requeued} message(s) sent again on another connection, "
+                   f"no attempt spent", err=True)
+    for err, n in sorted(stats.errors.items(), key=lambda kv: -kv[1])[:5]:
+        click.echo(f"  {n} x {err}", err=True)
+
+
+def _how(s) -> str:
+    """The progress line's reasons: current rate, connections in use (and the relay's limit), retries."""
+    return (f"{s.rate:,.0f}/s, {s.connections} connection(s)"
+            + (f" (relay allows {s.concurrency})" if s.busy else "") + f", {s.retried + s.requeued} retries")
+
+
+def progress(app, kind, limit):
+    """A progress bar on a terminal, else one log line per batch: (context manager, callback)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        from ..db import deliveries as delivery_db
+
+        with app.db.connect() as conn:
+            total = delivery_db.pending_count(conn)
+        total = min(total, limit) if limit else total
+        bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                       TimeRemainingColumn(), "{task.fields[how]}", console=console(stderr=True))
+        task = bar.add_task(f"sending ({kind})", total=total, how="")
+        return bar, (lambda s, n: bar.update(task, completed=s.done, how=_how(s)))
+
+    last = [0.0]
+
+    def line(s, n):
+        if time.monotonic() - last[0] >= 5:  # called a few times a second
+            last[0] = time.monotonic()
+            log.info("%d sent, %d retry later, %d failed, %d skipped; %s", s.sent, s.retried, s.failed,
+                     s.skipped, _how(s))
+
+    return contextlib.nullcontext(), line
+
+
+class PrintedSteps(Steps):
+    """A mailing run as a command shows it: each step printed as it happens."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def bounces(self, results) -> None:
+        print_bounces(results)
+
+    def bounces_failed(self, error: DigestError) -> None:
+        click.echo(f"warning: bounces not read, sending anyway: {error}", err=True)
+
+    def source(self, run) -> None:
+        print_run(run)
+
+    def edition(self, report: MailingReport) -> None:
+        print_edition(report)
+
+    def sending(self, kind, limit):
+        return progress(self.app, kind, limit)
