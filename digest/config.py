@@ -105,6 +105,19 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """[retention]: how long each kind of record is kept, in months (see README "Retention")."""
+
+    deliveries_months: int = 13  # delivery rows of older editions fold into totals, then go
+    reports_months: int = 13  # processed bounce, complaint and unsubscribe messages
+    quarantine_months: int = 6  # reports not understood or not attributed
+    clicks_months: int = 13  # followed links: folded into the edition's totals, then deleted
+    members_months: int = 24  # members who left: after this, only a hash of the address stays
+    audit_months: int = 72  # members' consent events and the editors' trail
+    batch: int = 2000  # rows per transaction: short, so sending and the pages go on
+
+
+@dataclass(frozen=True)
 class SesSettings:
     """[providers.ses]: Amazon SES events through an SNS topic."""
 
@@ -206,6 +219,7 @@ class Settings:
     member_sync: MemberSyncSettings = field(default_factory=MemberSyncSettings)
     member_welcome: bool = False  # [members] welcome: email members who confirm (or the API adds) a welcome
     allow_private: tuple[str, ...] = ()  # [fetch]: internal networks digest may fetch from (CIDRs)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     languages: tuple[str, ...] = ("en-GB",)  # BCP 47 tags; the first is the default (digest/i18n.py)
     language_mode: str = "per_member"  # or "bilingual": members who have not chosen get every language in one email
     bilingual_order: tuple[str, ...] = ()  # the languages of a bilingual email, in order
@@ -397,6 +411,7 @@ def _validate(data: dict, source: str) -> Settings:
         fetch_timeout=fetch["fetch_timeout"],
         fetch_deadline=fetch["fetch_deadline"],
         allow_private=_allow_private(data, source),
+        retention=_retention(data, source),
         **_language_settings(data.get("organisation", {}), source),
         **_look(data, source, s, i),
         busy_timeout=busy_timeout,
@@ -564,6 +579,24 @@ def _smtp(data: dict, source: str) -> SmtpSettings:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
         raise ConfigError(source, "smtp.timeouts_in_a_row", f"must be a whole number from 1 to 1000, not {limit!r}")
     return SmtpSettings(**out, timeouts_in_a_row=limit)
+
+
+def _retention(data: dict, source: str) -> RetentionSettings:
+    out = {}
+    for key, low, high in (("deliveries_months", 1, 1200), ("reports_months", 1, 1200),
+                           ("quarantine_months", 1, 1200), ("clicks_months", 1, 1200),
+                           ("members_months", 1, 1200), ("audit_months", 12, 1200), ("batch", 100, 100_000)):
+        value = _get(data, source, "retention", key, int, getattr(RetentionSettings, key))
+        if not low <= value <= high:
+            raise ConfigError(source, f"retention.{key}", f"must be between {low} and {high}")
+        out[key] = value
+    window = _get(data, source, "bounces", "window_days", int, BounceSettings.window_days)
+    if out["reports_months"] * 28 < window:  # the bounce count reads the reports of its window
+        raise ConfigError(source, "retention.reports_months",
+                          f"must keep reports at least as long as [bounces] window_days ({window} days)")
+    return RetentionSettings(**out)
+
+
 _PROVIDER_KEYS = {
     "ses": {"topic_arn": None, "configuration_set": ""},
     "postmark": {"username": "", "password": "", "secret_path": "", "message_stream": ""},

@@ -70,6 +70,7 @@ COMMANDS = [
     ["editors", "link", "eda@example.org"],
     ["editors", "audit"],
     ["editors", "remove", "eda@example.org"],
+    ["prune", "--dry-run"],
     ["providers", "check"],
     ["editors", "notify", "eda@example.org", "none"],
     ["serve", "--port", "0"],

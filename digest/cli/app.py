@@ -36,6 +36,7 @@ COMMANDS = {
     "providers": "providers:providers",
     "tokens": "tokens:tokens",
     "webhooks": "webhooks:webhooks",
+    "prune": "prune:prune",
 }
 # Old names kept working for cron lines written before, left out of `digest --help`.
 HIDDEN = {"subscribers"}
@@ -56,6 +57,7 @@ SHORT_HELP = {
     "ingest": "Read articles from feeds, WordPress or listing exports into the database.",
     "preview": "Write the email of an edition exactly as it will be sent, and list its articles.",
     "providers": "Mail providers that report bounces and complaints by webhook ([providers.NAME] in digest.toml).",
+    "prune": "Fold old delivery rows into edition totals and delete what is past its period.",
     "queue": "Queue one delivery per due member of a built edition.",
     "report": "Delivered, failed, bounced, complaints, unsubscribes and reads of a sent edition.",
     "run": "Cron job for any frequency: fetch the sources, build, queue and send what is due.",

@@ -22,6 +22,7 @@ from ..sending.worker import SendOptions
 from . import fail, pass_app
 from .options import TransportChoice, console, echo_json, now_utc
 from .printing import PrintedSteps, print_queue, print_sent
+from .prune import weekly_prune
 
 EXIT_STATUSES = """\b
 Exit status:
@@ -377,7 +378,8 @@ def run(app, frequency, key, week, day, month, force, reason, transport, options
     some active member has that frequency and its edition is not queued
     yet. So one cron line or systemd timer (scripts/systemd/) covers
     everyone. A KEY or --week/--day/--month runs that period. Sources and
-    the gate work as for `digest weekly`.
+    the gate work as for `digest weekly`. Once a week it then runs
+    `digest prune` ([retention] in digest.toml).
 
     \b
     Example (crontab, every morning):
@@ -396,7 +398,12 @@ def run(app, frequency, key, week, day, month, force, reason, transport, options
     except DigestError as exc:
         raise fail(exc) from None
     command = "digest run" + (f" --frequency {frequency}" if frequency else "")
-    _mailing(app, windows, force, reason, transport, options, command)
+    try:
+        _mailing(app, windows, force, reason, transport, options, command)
+    except SystemExit:  # held, or some deliveries failed: the mailing ran, so the weekly prune does too
+        weekly_prune(app)
+        raise
+    weekly_prune(app)
 
 
 @click.command()

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from ..models import TopicSet
+from .retention import folded_states
 from .schema import (
     DELIVERY_STATES,
     FAILED,
@@ -215,11 +216,16 @@ def finish(conn: Connection, outcomes: Sequence[Outcome], *, now: datetime) -> l
 
 
 def counts(conn: Connection, edition_id: int | None = None) -> dict[str, int]:
-    """Deliveries by state name (every state present, zero or not)."""
+    """Deliveries by state name (every state present, zero or not).
+
+    They include the rows `digest prune` folded into edition totals.
+    """
     q = select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
     if edition_id is not None:
         q = q.where(deliveries.c.edition_id == edition_id)
-    found = {DELIVERY_STATES[s]: n for s, n in conn.execute(q)}
+    found = folded_states(conn, edition_id)
+    for s, n in conn.execute(q):
+        found[DELIVERY_STATES[s]] += n
     return {name: found.get(name, 0) for name in DELIVERY_STATES.values()}
 
 

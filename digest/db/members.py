@@ -460,17 +460,26 @@ def forget(conn: Connection, sub_id: int, *, now: datetime) -> None:
     Delivery rows stay for the edition's counts, without the member and
     without error text (a bounce message may quote the address).
     """
-    sub = _require_id(conn, sub_id)
-    conn.execute(update(deliveries).where(deliveries.c.subscriber_id == sub_id)
+    forget_many(conn, [_require_id(conn, sub_id)], now=now, reason="forgotten")
+
+
+def forget_many(conn: Connection, subs: Sequence[Subscriber], *, now: datetime, reason: str | None) -> None:
+    """Forget several members as `forget` does, in one pass over the deliveries (which have no index
+    by member). reason: the suppression's; None: each member's status (`digest prune`: who left how)."""
+    ids = [sub.id for sub in subs]
+    if not ids:
+        return
+    conn.execute(update(deliveries).where(deliveries.c.subscriber_id.in_(ids))
                  .values(subscriber_id=None, last_error=None))
-    conn.execute(delete(events).where(events.c.subscriber_id == sub_id))  # also without ON DELETE CASCADE
-    conn.execute(update(inbound_reports).where(inbound_reports.c.subscriber_id == sub_id)
+    conn.execute(delete(events).where(events.c.subscriber_id.in_(ids)))  # also without ON DELETE CASCADE
+    conn.execute(update(inbound_reports).where(inbound_reports.c.subscriber_id.in_(ids))
                  .values(subscriber_id=None, detail="{}"))  # a report quotes the address
-    conn.execute(delete(subscribers).where(subscribers.c.id == sub_id))
-    webhook_db.scrub(conn, f"member:{sub_id}")
-    if not is_suppressed(conn, sub.email):
-        conn.execute(insert(suppressions).values(email_hash=email_hash(sub.email), reason="forgotten",
-                                                 created_at=now))
+    conn.execute(delete(subscribers).where(subscribers.c.id.in_(ids)))
+    for sub in subs:
+        webhook_db.scrub(conn, f"member:{sub.id}")
+        if not is_suppressed(conn, sub.email):
+            conn.execute(insert(suppressions).values(email_hash=email_hash(sub.email),
+                                                     reason=(reason or sub.status)[:20], created_at=now))
 
 
 def count_by_status(conn: Connection) -> dict[str, int]:

@@ -13,6 +13,7 @@ from sqlalchemy import and_, distinct, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from .retention import folded
 from .schema import FAILED, SENT, clicks, deliveries, editions, events, inbound_reports, subscribers
 
 
@@ -111,16 +112,30 @@ def click_counts(conn: Connection, edition_id: int) -> dict[tuple[int, str, str]
     q = (select(clicks.c.position, clicks.c.variant, clicks.c.kind, func.count())
          .where(clicks.c.edition_id == edition_id)
          .group_by(clicks.c.position, clicks.c.variant, clicks.c.kind))
-    return {(p, v, k): n for p, v, k, n in conn.execute(q)}
+    counts = folded(conn, edition_id).clicks  # clicks older than [retention] clicks_months, as totals
+    for p, v, k, n in conn.execute(q):
+        counts[(p, v, k)] += n
+    return dict(counts)
 
 
 # ---------------------------------------------------------------- the edition report
 
 
 def edition_outcomes(conn: Connection, edition_id: int) -> dict:
-    """Counts for `digest report`: deliveries by state, and what came back afterwards."""
-    by_state = dict(conn.execute(select(deliveries.c.status, func.count())
-                                 .where(deliveries.c.edition_id == edition_id).group_by(deliveries.c.status)).all())
+    """Counts for `digest report`: deliveries by state, and what came back afterwards.
+
+    For an edition `digest prune` folded, the rows left plus the totals of
+    those that went, and what came back as it stood when it was folded.
+    """
+    done = folded(conn, edition_id)
+    by_state = done.states.copy()
+    for status, n in conn.execute(select(deliveries.c.status, func.count())
+                                  .where(deliveries.c.edition_id == edition_id).group_by(deliveries.c.status)):
+        by_state[status] += n
+    by_state = dict(by_state)
+    if done.folded:
+        return {"states": by_state, "outcomes": done.outcomes, "kinds": done.kinds,
+                "sent": by_state.get(SENT, 0), "failed": by_state.get(FAILED, 0)}
     # A failed delivery refused during the send has no report; one bounced afterwards was first sent.
     after = dict(conn.execute(
         select(inbound_reports.c.outcome, func.count(distinct(inbound_reports.c.delivery_id)))
@@ -139,7 +154,11 @@ def unsubscribes_after(conn: Connection, edition_id: int) -> int:
 
     Links carry the member, not the edition, so "from this edition's links" is
     read as: the member's newest sent edition when they left was this one.
+    Once `digest prune` folded the edition, the figure stored then.
     """
+    done = folded(conn, edition_id)
+    if done.folded:
+        return done.unsubscribes
     mine = deliveries.alias("mine")
     later = deliveries.alias("later")
     next_sent = (select(func.min(later.c.sent_at))

@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0012_desk"
+SCHEMA_REVISION = "0012_retention"
 
 metadata = MetaData(
     naming_convention={
@@ -455,4 +455,30 @@ webhook_outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("done_at", UTCDateTime),  # delivered or given up
     Index("ix_webhook_outbox_status_id", "status", "id"),
+)
+
+
+# What `digest prune` keeps of an edition once its delivery rows go (migration
+# 0012): counts per edition and variant ("topics:format", "" for the edition as
+# a whole). measure is a delivery state name ("sent", "failed", ...) added to as
+# each batch of rows is folded; "click:POSITION:KIND" added to as old clicks
+# go; and, written once before the first row goes, the report's figures that
+# need the rows ("outcome:...", "kind:...", "unsubscribes") and "folded" itself.
+edition_totals = Table(
+    "edition_totals",
+    metadata,
+    Column("edition_id", Integer, primary_key=True),
+    Column("variant", String(1020), primary_key=True),
+    Column("measure", String(60), primary_key=True),
+    Column("value", Integer, nullable=False, default=0),
+)
+
+# Each `digest prune` that changed something: when, and what it removed (JSON).
+# `digest run` prunes when the newest is a week old.
+prune_runs = Table(
+    "prune_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("removed", Text, nullable=False, default="{}"),
 )
