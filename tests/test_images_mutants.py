@@ -256,3 +256,28 @@ def test_a_missing_picture_does_not_stop_the_next_being_measured_and_one_thread_
 
     measure([sized((f"https://e.org/{n}",)) for n in range(6)], fetch=fetch, threads=1)
     assert len(names) == 1
+
+
+def test_a_picture_is_asked_for_as_a_picture_each_read_within_the_timeout_and_a_300_is_no_picture():
+    import socket
+
+    from test_images import picture
+    from test_outbound_mutants import Raw, answer
+
+    png = picture(4, 3)
+    web = Raw(answer(body=png, Content_Type="image/png"), answer("300 Multiple Choices", png, Content_Type="image/png"))
+    try:
+        assert fetch_size(web.url("/p.png"), **LOCAL) == (4, 3, len(png))
+        with pytest.raises(FetchFailed, match="^HTTP 300$"):
+            fetch_size(web.url("/p.png"), **LOCAL)
+    finally:
+        web.close()
+    assert web.request(0)[1]["accept"] == "image/*"
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    try:
+        with pytest.raises(FetchFailed, match=r"^timed out after 1 s$"):  # not the 2 s deadline of the whole
+            fetch_size(f"http://127.0.0.1:{listener.getsockname()[1]}/p.png", timeout=1, **LOCAL)
+    finally:
+        listener.close()

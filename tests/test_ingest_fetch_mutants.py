@@ -103,7 +103,7 @@ def test_what_a_source_asks_for(feed_server):
     assert headers["User-Agent"] == "ua/1" and "If-Modified-Since" not in headers
     assert got == Fetched(feed_server.url("/feed.xml"), 200, FEED, "application/rss+xml; charset=utf-8", '"v2"',
                           "Thu, 22 Jun 2017 10:00:00 GMT", None, got.headers)
-    assert not got.not_modified
+    assert not got.not_modified and got.headers["ETag"] == '"v2"'
 
 
 def test_a_304_keeps_the_stored_last_modified_when_it_sends_none(feed_server):
@@ -200,3 +200,21 @@ def test_each_read_waits_at_most_the_sources_read_timeout():
     finally:
         listener.close()
     assert str(caught.value) == f"{url}: timed out after 0.3 s"
+
+
+def test_a_304_with_a_new_date_replaces_ours():
+    from test_outbound_mutants import Raw
+
+    web = Raw(b"HTTP/1.1 304 Not Modified\r\nLast-Modified: Fri, 23 Jun 2017 10:00:00 GMT\r\n\r\n")
+    try:
+        got = fetch_url(web.url("/feed"), last_modified="Wed, 21 Jun 2017 10:00:00 GMT", client=LOCAL)
+    finally:
+        web.close()
+    assert (got.status, got.last_modified, got.etag) == (304, "Fri, 23 Jun 2017 10:00:00 GMT", None)
+
+
+def test_a_300_is_no_body_to_read(feed_server):
+    feed_server.serve("/choices.xml", FEED, status=300)
+    with pytest.raises(IngestError) as caught:
+        fetch_url(feed_server.url("/choices.xml"), client=LOCAL)
+    assert str(caught.value) == f"{feed_server.url('/choices.xml')}: HTTP 300 Multiple Choices"

@@ -481,8 +481,9 @@ def test_a_body_read_in_many_pieces_is_whole(raw):
 
 def test_a_zlib_body_labelled_gzip_is_refused(raw):
     web = raw(answer(body=zlib.compress(b"<rss/>"), Content_Encoding="gzip"))
-    assert str(failure(web.url())) == (f"{web.url()}: cannot decompress gzip body: Error -3 while decompressing data: "
-                                       "incorrect header check")
+    error = failure(web.url())
+    assert str(error) == (f"{web.url()}: cannot decompress gzip body: Error -3 while decompressing data: "
+                          "incorrect header check") and error.kind == "http"
 
 
 def test_a_connection_reset_in_the_middle_of_the_body_is_one_line():
@@ -492,3 +493,9 @@ def test_a_connection_reset_in_the_middle_of_the_body_is_one_line():
     finally:
         web.close()
     assert str(error) == f"{web.url()}: download failed: [Errno 104] Connection reset by peer" and error.kind == "http"
+
+
+def test_a_resolver_that_never_answers_is_a_timeout(monkeypatch):
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: time.sleep(2) or [])
+    error = failure("http://slow.example/", client=Outbound(), deadline=0.3)
+    assert error.kind == "timeout" and str(error).endswith("cannot resolve slow.example: no answer within the deadline")
