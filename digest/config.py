@@ -217,7 +217,7 @@ class Settings:
     fetch_timeout: float = 20.0
     fetch_deadline: float = 60.0
     member_sync: MemberSyncSettings = field(default_factory=MemberSyncSettings)
-    member_welcome: bool = False  # [members] welcome: email members who confirm (or the API adds) a welcome
+    member_welcome: bool = False  # [members] welcome: email members who confirm (or the API or CLI adds) a welcome
     allow_private: tuple[str, ...] = ()  # [fetch]: internal networks digest may fetch from (CIDRs)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     languages: tuple[str, ...] = ("en-GB",)  # BCP 47 tags; the first is the default (digest/i18n.py)

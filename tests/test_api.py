@@ -3,6 +3,7 @@ the audit trail naming the token, the rate limit, and schemathesis against the O
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -101,6 +102,67 @@ def test_members_upsert_change_pause_unsubscribe_forget_audited_by_token(api, db
     problem(api.get("/api/v1/members/ana@example.org", headers=h), 404, "not-found")
     assert "forgotten" in problem(api.put("/api/v1/members/ana@example.org", headers=h, json={}), 409,
                                   "consent")["detail"]
+
+
+def test_two_upserts_racing_on_one_new_address_make_one_member_and_no_500(api, db, monkeypatch):
+    """Both read "no such member", both insert: the loser's unique-address error is retried as an update.
+
+    On PostgreSQL the threads meet at a barrier after their reads, so both really insert; on SQLite a write
+    transaction takes the lock up front (BEGIN IMMEDIATE), so the second waits and simply updates.
+    """
+    from digest.web.api import members as api_members
+
+    h = api.token("crm")
+    meet, first = threading.Barrier(2, timeout=10), threading.local()
+    real = member_db.get_by_email
+
+    def read_then_meet(conn, email):
+        found = real(conn, email)
+        if db.dialect == "postgresql" and not getattr(first, "read", False):  # each thread's first read only
+            first.read = True
+            meet.wait()
+        return found
+
+    monkeypatch.setattr(api_members.member_db, "get_by_email", read_then_meet)
+    answers: list = []
+
+    def put(frequency: str) -> None:
+        resp = api.put("/api/v1/members/race@example.org", headers=h, json={"frequency": frequency})
+        answers.append((resp.status_code, resp.get_data(as_text=True)))
+
+    threads = [threading.Thread(target=put, args=(f,)) for f in ("daily", "weekly")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(code for code, _ in answers) == [200, 201], answers
+    with db.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM subscribers").scalar() == 1
+
+
+def test_an_upsert_that_loses_the_race_twice_is_a_409_problem(api, db, monkeypatch):
+    """Forced deterministically on every database: the member exists, but each read says it does not."""
+    from digest.web.api import members as api_members
+
+    h = api.token("crm")
+    assert api.put("/api/v1/members/race@example.org", headers=h, json={}).status_code == 201
+    monkeypatch.setattr(api_members.member_db, "get_by_email", lambda conn, email: None)
+    body = problem(api.put("/api/v1/members/race@example.org", headers=h, json={"frequency": "daily"}), 409,
+                   "conflict")
+    assert "race@example.org" in body["detail"] and "try again" in body["detail"]
+
+
+def test_an_upsert_that_loses_the_race_once_becomes_an_update(api, db, monkeypatch):
+    from digest.web.api import members as api_members
+
+    h = api.token("crm")
+    assert api.put("/api/v1/members/race@example.org", headers=h, json={}).status_code == 201
+    misses = [None]  # the first read misses the member (another request's insert not yet seen)
+    real = member_db.get_by_email
+    monkeypatch.setattr(api_members.member_db, "get_by_email",
+                        lambda conn, email: misses.pop() if misses else real(conn, email))
+    resp = api.put("/api/v1/members/race@example.org", headers=h, json={"frequency": "daily"})
+    assert resp.status_code == 200 and resp.get_json()["frequency"] == "daily"
 
 
 def test_validation_errors_are_422_problems_naming_the_field(api):

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import mailbox
 import os
+import pickle
+import pwd
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -82,14 +85,49 @@ def test_files_eml_and_mbox_are_read_in_order(tmp_path):
     assert b"first" in got[1][1] and b"second" in got[2][1] and b"first" not in got[2][1]
 
 
+def _read_as_nobody(path: Path) -> tuple[str, str, str]:
+    """read_files in a forked child that has given up root (which reads anything): (error type, where, reason)."""
+    nobody = pwd.getpwnam("nobody")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        got = ("none", "", "")
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            list(read_files([path]))
+        except MailboxError as exc:
+            got = ("MailboxError", exc.where, exc.reason)
+        except BaseException as exc:  # noqa: BLE001  (reported to the parent, which fails the test)
+            got = (type(exc).__name__, "", str(exc))
+        finally:
+            os.write(w, pickle.dumps(got))
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as fh:
+        got = pickle.loads(fh.read())
+    os.waitpid(pid, 0)
+    return got
+
+
 @pytest.mark.parametrize("name", ["missing.eml", "unreadable.eml"])
 def test_a_file_that_cannot_be_read_is_one_mailbox_error(tmp_path, name):
+    if name == "unreadable.eml" and os.geteuid() == 0:
+        # root reads a mode-0 file; a child that has become nobody does not. tmp_path is root's own (0700),
+        # so the file sits in a directory nobody may enter but not list: stat works, open does not.
+        with tempfile.TemporaryDirectory() as d:
+            os.chmod(d, 0o711)
+            path = Path(d) / name
+            path.write_bytes(b"x")
+            path.chmod(0)
+            assert _read_as_nobody(path) == ("MailboxError", str(path), "Permission denied")
+        return
     path = tmp_path / name
     if name == "unreadable.eml":
         path.write_bytes(b"x")
         path.chmod(0)
-        if os.access(path, os.R_OK):
-            pytest.skip("running as a user who can read anything")
     with pytest.raises(MailboxError) as e:
         list(read_files([path]))
     assert e.value.where == str(path) and e.value.reason in ("No such file or directory", "Permission denied")

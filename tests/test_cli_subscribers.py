@@ -356,3 +356,33 @@ def test_forget_deletes_the_members_messages_from_the_outbox_and_only_theirs(run
     ok(run_cli("subscribers", "add", "late@example.org"))
     assert ok(run_cli("subscribers", "forget", "late@example.org", "--yes")).output == "forgot late@example.org\n"
     assert len(list(outbox.glob("*.eml"))) == 3
+
+
+def test_members_add_sends_the_welcome_when_configured_and_import_and_sync_never_do(run_cli, tmp_path, monkeypatch,
+                                                                                    settings):
+    import email.policy
+
+    outbox = tmp_path / "outbox"
+
+    def sent() -> list:
+        return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+                for p in sorted(outbox.glob("*.eml"))]
+
+    ok(run_cli("members", "add", "quiet@example.org", "--transport", "file"))  # off by default
+    assert sent() == []
+    cfg = tmp_path / "digest.toml"
+    cfg.write_text("[members]\nwelcome = true\n", encoding="utf-8")
+    monkeypatch.setenv("DIGEST_CONFIG", str(cfg))
+    ok(run_cli("members", "add", "Ana@Example.org", "--name", "Ana", "--transport", "file"))
+    [welcome] = sent()
+    assert welcome["To"] == "Ana@example.org"
+    assert welcome["Subject"] == f"Welcome to the {settings.organisation} digest"
+    assert "https://news.example.org/" in welcome.get_body(("plain",)).get_content()
+    ok(run_cli("members", "add", "later@example.org", "--pending", "--transport", "file"))  # welcomed on confirming
+    csv = tmp_path / "members.csv"
+    csv.write_text("email\nimported@example.org\n", encoding="utf-8")
+    ok(run_cli("members", "import", csv))
+    crm = tmp_path / "crm.csv"
+    crm.write_text("email\nsynced@example.org\n", encoding="utf-8")
+    ok(run_cli("members", "sync", crm))
+    assert len(sent()) == 1

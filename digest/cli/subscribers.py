@@ -75,12 +75,15 @@ def members() -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True)
 @click.option("--pending", is_flag=True,
               help="Add as pending instead of active; `digest subscribers ask-confirm` emails them a link.")
+@click.option("--transport", type=TransportChoice(), default=None,
+              help="For the welcome email ([members] welcome = true): smtp or file. Default: config.")
 @pass_app
-def add(app, email, name, topics, frequency, fmt, pending) -> None:
+def add(app, email, name, topics, frequency, fmt, pending, transport) -> None:
     """Add one member (active, with consent recorded as given via the CLI).
 
     Never re-subscribes someone who unsubscribed, bounced, complained or was
-    forgotten: that fails with an error.
+    forgotten: that fails with an error. With [members] welcome = true an
+    active member gets the welcome email (a pending one on confirming).
 
     \b
     Example:
@@ -96,6 +99,22 @@ def add(app, email, name, topics, frequency, fmt, pending) -> None:
     except DigestError as exc:
         raise fail(exc) from None
     click.echo(f"added {sub.email} ({sub.status}; {sub.frequency}, {sub.format}; topics: {_topics_label(sub.topics)})")
+    if sub.status == "active" and app.settings.member_welcome:  # after the commit, as the API and the form do
+        _welcome(app, sub, transport)
+
+
+def _web(app, transport: str | None):
+    """The web app, for the emails it makes (confirm, welcome) sent from the command line."""
+    from ..web import create_app  # Flask: only the commands that send those emails need it
+
+    kind = transport or app.settings.transport
+    return create_app(app.settings, app.db, transport_factory=lambda: make_transport(kind, app.settings))
+
+
+def _welcome(app, sub, transport: str | None) -> None:
+    from ..web.subscribe import welcome_outside_a_request
+
+    welcome_outside_a_request(_web(app, transport), sub)
 
 
 @members.command("import")
@@ -343,12 +362,9 @@ def ask_confirm(app, transport) -> None:
       digest subscribers import members.csv --pending
       digest subscribers ask-confirm
     """
-    from ..web import create_app  # Flask: only this command needs the web app
     from ..web.subscribe import ask_confirmations
 
-    kind = transport or app.settings.transport
-    web = create_app(app.settings, app.db, transport_factory=lambda: make_transport(kind, app.settings))
-    asked, skipped = ask_confirmations(web, source="cli")
+    asked, skipped = ask_confirmations(_web(app, transport), source="cli")
     click.echo(f"asked {asked} pending member(s) to confirm" + (f"; {skipped} asked recently, not again" if skipped else ""))
 
 

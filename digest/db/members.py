@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import SubscriberError
 from ..members import (
@@ -189,18 +190,28 @@ def last_event_at(conn: Connection, sub_id: int, actions: Sequence[str]) -> date
 # ---------------------------------------------------------------- joining
 
 
+class AddressTaken(SubscriberError):
+    """create() lost a race: the address was inserted between the caller's read and its insert."""
+
+
 def create(conn: Connection, email: str, name: str | None, topics: Sequence[str], frequency: str,
            fmt: str, *, status: str, source: str, now: datetime, language: str = "",
            attributes: dict[str, str] | None = None) -> Subscriber:
-    """Insert a member (no checks beyond the unique address) and record "subscribe"."""
+    """Insert a member (no checks beyond the unique address) and record "subscribe".
+
+    Raises AddressTaken if the address is already there (on PostgreSQL the transaction is then aborted).
+    """
     active = status == "active"
-    sub_id = conn.execute(insert(subscribers).values(
-        email=email, email_key=email_key(email), name=name, status=status,
-        topics=encode_topics(TopicSet(topics)), frequency=frequency, format=fmt, paused=False,
-        consent_source=source, consent_at=now if active else None,
-        created_at=now, updated_at=now, token_version=1, hard_bounces=0, language=language,
-        attributes=_attributes_json(attributes or {}),
-    )).inserted_primary_key[0]
+    try:
+        sub_id = conn.execute(insert(subscribers).values(
+            email=email, email_key=email_key(email), name=name, status=status,
+            topics=encode_topics(TopicSet(topics)), frequency=frequency, format=fmt, paused=False,
+            consent_source=source, consent_at=now if active else None,
+            created_at=now, updated_at=now, token_version=1, hard_bounces=0, language=language,
+            attributes=_attributes_json(attributes or {}),
+        )).inserted_primary_key[0]
+    except IntegrityError:  # the unique address: another writer added it after the caller looked
+        raise AddressTaken(email, "was added by another request at the same time; try again") from None
     detail = {"status": status, "topics": list(topics), "frequency": frequency, "format": fmt,
               **({"language": language} if language else {}), **({"attributes": attributes} if attributes else {})}
     add_event(conn, sub_id, source, "subscribe", detail, now)

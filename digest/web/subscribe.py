@@ -275,6 +275,12 @@ def welcome(sub) -> None:
         _send(sub.email, "welcome", sub.name, st.links.preferences_url(sub.id, sub.token_version), sub.language)
 
 
+def welcome_outside_a_request(app, sub) -> None:
+    """The same welcome for `digest members add`, which has no request: the app lends its templates and links."""
+    with app.app_context():
+        welcome(sub)
+
+
 def ask_confirmations(app, *, source: str = "cli") -> tuple[int, int]:
     """Email every pending member who has not been asked in the last resend_minutes.
 

@@ -84,30 +84,47 @@ def get_member(call: Call):
         return 200, member(_find(conn, call.path["email"]))
 
 
+UPSERT_ATTEMPTS = 2  # a second try sees the member a racing request has just added, and updates them
+
+
 @route("PUT", "/members/{email}", scope="members:write", ok=(200, Member), body=MemberUpsert, also=(201,))
 def upsert_member(call: Call):
     """Create the member (active) or update their details; never brings back one who left (409)."""
     b: MemberUpsert = call.body
     email = _address(call.path["email"])
-    st = state()
     topics, name = _topics(b.topics), _name(b.name, email)
+    for _ in range(UPSERT_ATTEMPTS):
+        try:
+            created, sub = _upsert(call, email, topics, name)
+            break
+        except member_db.AddressTaken:  # another request added this address between our read and our insert
+            continue
+    else:
+        raise ApiProblem(409, "conflict", f"{email} was being added by another request at the same time; "
+                                          "try again")
+    if not created:
+        return 200, member(sub)
+    welcome(sub)  # after the commit: the member exists before their welcome goes out
+    return 201, member(sub)
+
+
+def _upsert(call: Call, email: str, topics, name) -> tuple[bool, Subscriber]:
+    """One transaction: (created, the member); AddressTaken when a racing request inserted the address first."""
+    b: MemberUpsert = call.body
+    st = state()
     with st.db.begin() as conn:
         existing = member_db.get_by_email(conn, email)
         why = rules.refusal(existing, member_db.is_suppressed(conn, email))
         if why:
             raise ApiProblem(409, "consent", f"{email} {why}")
         if existing is None:
-            sub = member_db.create(conn, email, name, topics or (), b.frequency or "weekly", b.format or "html",
-                                   status="active", source=call.source, now=st.now(), attributes=b.attributes)
-        else:
-            member_db.update_preferences(conn, existing.id, topics=topics, frequency=b.frequency, format=b.format,
-                                         attributes=b.attributes, source=call.source, now=st.now(),
-                                         **({"name": name} if b.name is not None else {}))
-            sub = member_db.get_by_id(conn, existing.id)
-    if existing is not None:
-        return 200, member(sub)
-    welcome(sub)  # after the commit: the member exists before their welcome goes out
-    return 201, member(sub)
+            return True, member_db.create(conn, email, name, topics or (), b.frequency or "weekly",
+                                          b.format or "html", status="active", source=call.source, now=st.now(),
+                                          attributes=b.attributes)
+        member_db.update_preferences(conn, existing.id, topics=topics, frequency=b.frequency, format=b.format,
+                                     attributes=b.attributes, source=call.source, now=st.now(),
+                                     **({"name": name} if b.name is not None else {}))
+        return False, member_db.get_by_id(conn, existing.id)
 
 
 @route("PATCH", "/members/{email}", scope="members:write", ok=(200, Change), body=PreferencesChange)
