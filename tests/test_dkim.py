@@ -130,7 +130,7 @@ def test_tampering_breaks_the_signature(how, messages, signer, settings_dkim):
 def test_relays_may_refold_and_pad_whitespace(messages, signer, settings_dkim):
     """relaxed/relaxed: what relays commonly do to whitespace does not break it."""
     signed = signer.sign(messages["html"])
-    refolded = signed.replace(b"Subject: Public Digital", b"Subject:  Public\r\n\tDigital", 1)
+    refolded = re.sub(rb"\r\nSubject: (\S+) ", rb"\r\nSubject:  \1\r\n\t", signed, count=1)
     padded = refolded.replace(b"=\r\n", b"=  \r\n", 3)
     assert refolded != signed and padded != refolded
     assert verify(padded, dkim_record(settings_dkim))

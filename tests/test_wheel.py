@@ -10,6 +10,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -31,7 +32,12 @@ def run(cmd, **kw) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(REPO)])
+    # Built from a copy without setuptools' build/ folder: a checkout's build/lib keeps files
+    # since renamed or deleted (a migration renumbered), which would land in the wheel too.
+    source = tmp_path_factory.mktemp("source") / "digest"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "node_modules", ".mutants", "outbox", "__pycache__"))
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(source)])
     [built] = out.glob("digest-*.whl")
     return built
 
