@@ -84,6 +84,10 @@ class ArticleImage:
                    sources=tuple(ImageSource(u, int(w), int(h), int(b), bool(m)) for u, w, h, b, m in d.get("sources", [])))
 
 
+# Link origins that are not the story's own page (see docs/glossary.md, "Stand-in link").
+STAND_IN_ORIGINS = ("website", "template")
+
+
 @dataclass
 class Article:
     """One news item as ingested from a source (before topic tagging)."""
@@ -188,6 +192,12 @@ class EditionItem:
     summary: str
     pinned: bool = False
     image: ArticleImage | None = None
+    link_origin: str = "source"  # as Article.link_origin: "website"/"template" link to the site, not the story
+
+    @property
+    def stand_in_link(self) -> bool:
+        """The link goes to the source's website (or a guess by its link_template), not to the story itself."""
+        return self.link_origin in STAND_IN_ORIGINS
 
 
 @dataclass

@@ -134,6 +134,55 @@ def test_preview_writes_the_email_and_lists_the_articles(run_cli, seed_path):
     assert "wrote p.txt" in text.output
 
 
+def test_the_seeds_stand_in_links_are_named_for_what_they_are(run_cli, seed_path):
+    """Issue 26: the listing export carries no links, so each story links to the homepage; the email says so
+    (no headline link, one "Find it on our website" each) while a feed's stories keep their linked headlines."""
+    ok(run_cli("ingest", seed_path, "--published", "2017-06-21"))
+    homepage = "https://www.example.org/"  # the listing's stand-in: the organisation's website
+    html, text = preview_week(run_cli)
+    assert headlines(html) == {t: "" for t in SEED_TITLES}  # no headline pretends to be the story
+    assert re.findall(r'<a href="([^"]*)"[^>]*>Find it on our website</a>', html) == [homepage] * len(SEED_TITLES)
+    assert text.count(f"Find it on our website: {homepage}") == len(SEED_TITLES)
+    assert f"Read more: {homepage}" not in text and "Read more" not in text
+
+    ok(run_cli("ingest", SAMPLES / "news.xml"))  # the same stories with their links, and more: kept, linked
+    feed = {r["title"]: r["url"] for r in json.loads(ok(run_cli("articles", "--json")).output)
+            if r["link_origin"] == "source"}
+    html, text = preview_week(run_cli)
+    assert headlines(html) and all(link == feed[t] for t, link in headlines(html).items())
+    assert "Find it on our website" not in html + text
+    assert all(f"Read more: {feed[t]}" in text for t in headlines(html))
+
+
+def test_a_built_edition_keeps_where_each_link_came_from(run_cli, seed_path, db):
+    """The link's origin is frozen with the link: a sent edition still says which links are stand-ins."""
+    from digest.db import editions as edition_db
+
+    ok(run_cli("ingest", seed_path, "--published", "2017-06-21"))
+    ok(run_cli("edition", "build", "--week", "2017-W25"))
+    with db.connect() as conn:
+        items = edition_db.load_edition(conn, "2017-W25").items
+    assert len(items) == 5 and all(i.link_origin == "website" and i.stand_in_link for i in items)
+
+
+def preview_week(run_cli) -> tuple[str, str]:
+    """The 2017-W25 email's HTML and text parts, as `digest preview` writes them."""
+    ok(run_cli("preview", "--week", "2017-W25", "--out", "p.html"))
+    ok(run_cli("preview", "--week", "2017-W25", "--text", "--out", "p.txt"))
+    return Path("p.html").read_text(encoding="utf-8"), Path("p.txt").read_text(encoding="utf-8")
+
+
+def headlines(html: str) -> dict[str, str]:
+    """Each headline of an email: its title and the link it carries ("" when none)."""
+    from html import unescape
+
+    found = {}
+    for inner in re.findall(r'<h[23] class="headline[^"]*"[^>]*>(.*?)</h[23]>', html, re.S):
+        link = re.search(r'<a [^>]*href="([^"]*)"', inner)
+        found[unescape(re.sub(r"<[^>]+>", "", inner)).strip()] = unescape(link.group(1)) if link else ""
+    return found
+
+
 def test_preview_of_an_empty_week_warns(run_cli, seed_path):
     ok(run_cli("ingest", seed_path, "--published", "2017-06-21"))
     result = ok(run_cli("preview", "--week", "2017-W30", "--out", "p.html"))

@@ -97,6 +97,27 @@ def test_the_week_page_shows_why_and_the_summary_warnings(desk, db, week25):
     assert "72 of 50 words" in card
 
 
+def test_the_week_page_says_where_a_link_comes_from_when_not_the_source(desk, db, week25):
+    """Issue 26: as `digest articles` says "[link: resolved]", a card says when its link is not the source's."""
+    from sqlalchemy import update
+
+    from digest.db.schema import articles
+
+    with db.begin() as conn:
+        conn.execute(update(articles).where(articles.c.id == 6).values(link_origin="resolved"))
+        conn.execute(update(articles).where(articles.c.id == 7).values(link_origin="website"))
+    client, _ = desk
+    page = client.get("/desk/?period=2017-W25").text
+
+    def card(n: int) -> str:
+        text = page[page.index(f'id="a-{n}"'):]
+        return text[:text.find('<li class="article', 1)]
+
+    assert '<li class="badge">link: resolved</li>' in card(6)
+    assert '<li class="badge">link: our website (no link in the source)</li>' in card(7)
+    assert page.count("link: ") == 2  # a source's own link says nothing
+
+
 def test_send_me_a_test_build_and_queue_from_the_desk(desk, db, settings, outbox, week25):
     from digest.db import members as member_db
 

@@ -8,10 +8,12 @@ candidate page is read before it is taken.
 from __future__ import annotations
 
 import json
+import re
 
 from feed_server import feed_server  # noqa: F401  (the fixture)
 
 from digest.ingest.resolve import page_title_says
+from test_cli_pipeline import headlines
 
 SEED_PAGES = {  # the seed's stories, one missing from the sitemap (Socitm's)
     "/2017/06/21/queens-speech-what-to-watch-for-and-whats-missing/":
@@ -130,3 +132,31 @@ def test_resolve_links_wordpress_asks_the_sites_search(run_cli, feed_server, tmp
     [article] = json.loads(run_cli("articles", "--json").output)
     assert (article["url"], article["link_origin"]) == (web.url(real), "resolved")
     assert web.requests_for("/other/") == []
+
+
+def test_the_email_says_honestly_which_links_go_to_the_website(run_cli, feed_server, seed_path, tmp_path, monkeypatch):
+    """Issue 26: a stand-in link is not a headline link; one "Find it on our website" says where it goes."""
+    web = feed_server
+    serve_site(web)
+    (tmp_path / "news.txt").write_bytes(seed_path.read_bytes())
+    homepage = "https://www.example.org/news/"
+    config = tmp_path / "digest.toml"
+    config.write_text(f'[[sources]]\nname = "seed"\npath = "news.txt"\nkind = "listing"\n'
+                      f'website = "{homepage}"\nresolve_links = "{web.url("/wp-sitemap.xml")}"\n', encoding="utf-8")
+    monkeypatch.setenv("DIGEST_CONFIG", str(config))
+    assert run_cli("sources", "fetch").exit_code == 0
+    day = json.loads(run_cli("articles", "--json").output)[0]["published_at"][:10]  # undated: the day fetched
+    period = ("--since", day, "--until", day)
+    assert run_cli("preview", *period, "--out", "p.html").exit_code == 0
+    assert run_cli("preview", *period, "--text", "--out", "p.txt").exit_code == 0
+    html, text = (tmp_path / "p.html").read_text(encoding="utf-8"), (tmp_path / "p.txt").read_text(encoding="utf-8")
+
+    missing = "Socitm’s David Hopkins becomes Milton Keynes mayor"
+    expected = {title: web.url(path) for path, title in SEED_PAGES.items()}  # resolved: linked headlines
+    expected[missing] = ""  # the stand-in: no headline link
+    assert headlines(html) == expected
+    assert html.count(f'href="{homepage}"') == 1
+    assert re.findall(r'<a href="([^"]*)"[^>]*>Find it on our website</a>', html) == [homepage]
+    assert f"Find it on our website: {homepage}" in text and f"Read more: {homepage}" not in text
+    for path in SEED_PAGES:
+        assert f"Read more: {web.url(path)}" in text

@@ -30,6 +30,7 @@ def load_edition(conn: Connection, key: str) -> Edition | None:
             summary=r.summary,
             pinned=bool(r.pinned),
             image=ArticleImage.from_json(r.image),
+            link_origin=r.link_origin or "source",
         )
         for r in conn.execute(
             select(edition_items).where(edition_items.c.edition_id == row.id).order_by(edition_items.c.position))
@@ -65,7 +66,7 @@ def save_edition(conn: Connection, edition: Edition, *, now: datetime) -> Editio
             dict(edition_id=edition_id, position=i.position, article_id=i.article_id, title=i.title, url=i.url,
                  author=i.author, author_role=i.author_role, published_at=i.published_at,
                  topics=",".join(i.topics), summary=i.summary, pinned=i.pinned,
-                 image=i.image.to_json() if i.image is not None else None)
+                 image=i.image.to_json() if i.image is not None else None, link_origin=i.link_origin)
             for i in edition.items
         ])
     edition.id, edition.built_at, edition.queued_at = edition_id, now, None

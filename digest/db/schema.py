@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0012_retention"
+SCHEMA_REVISION = "0012_fallback"
 
 metadata = MetaData(
     naming_convention={
@@ -154,6 +154,8 @@ edition_items = Table(
     Column("summary", Text, nullable=False),
     Column("pinned", Boolean, nullable=False, default=False),
     Column("image", Text),  # the article's picture as frozen with the edition (JSON)
+    # where url came from, frozen with it (articles.link_origin): "website"/"template" are stand-ins
+    Column("link_origin", String(10), nullable=False, default="source", server_default="source"),
 )
 
 variants = Table(

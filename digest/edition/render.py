@@ -334,6 +334,8 @@ def _article(n: int, it: EditionItem, settings: Settings, lang: Language, tz, co
     return {
         "title": _oneline(it.title),
         "url": it.url.strip(),
+        # A stand-in link goes to the website, not the story: the headline is no link, one "on our website" link is.
+        "stand_in": it.stand_in_link,
         "byline": _byline(it, lang),
         "date": lang.long_date(fmt_.local_date(it.published_at, tz)),
         "topics": [_label(settings, s, lang) for s in it.topics],

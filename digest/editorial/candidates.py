@@ -51,6 +51,7 @@ def edition_item(article: Article, position: int, summary: str) -> EditionItem:
         summary=summary,
         pinned=article.pinned,
         image=article.image,
+        link_origin=article.link_origin,
     )
 
 
