@@ -111,3 +111,15 @@ def test_preview_screenshot_writes_every_view_and_warns_on_sideways_scroll(run_c
     warnings = [line for line in result.output.splitlines() if "scroll sideways" in line]
     assert any("at 375 px the email without its <style>" in w for w in warnings), result.output
     assert any(w.startswith("warning: at 375 px the email is") for w in warnings)
+
+
+def test_screenshots_without_playwright_are_one_line(tmp_path, monkeypatch):
+    """Playwright is optional (the test extra): without it, --screenshot says so in one line, no traceback."""
+    import sys
+
+    from digest.errors import RenderError
+
+    monkeypatch.setitem(sys.modules, "playwright", None)
+    monkeypatch.setitem(sys.modules, "playwright.sync_api", None)
+    with pytest.raises(RenderError, match="^cannot take screenshots: Playwright is not installed"):
+        screenshot_html("<p>hi</p>", tmp_path)

@@ -83,8 +83,12 @@ def screenshot_html(
 
 @contextmanager
 def _browser(executable: str):
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
+    try:  # optional (the [test] extra installs it): imported here so digest runs without it
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise RenderError("cannot take screenshots: Playwright is not installed "
+                          "(pip install playwright; it drives Debian's chromium, no browser download)") from None
 
     if not Path(executable).exists():
         raise RenderError(f"cannot take screenshots: {executable} does not exist")
