@@ -240,7 +240,7 @@ def test_weekly_twice_sends_nothing_twice(seeded, db, tmp_path):
         msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
         # The lead story of the member's own variant, and how many more it carries.
         text = msg.get_body(preferencelist=("plain",)).get_content()
-        stories = text.count("Read more: ")
+        stories = text.count("Read more: ") + text.count("Find it on our website: ")
         lead = msg["Subject"].removesuffix(f", and {stories - 1} more")
         assert lead != msg["Subject"] or stories == 1
         assert " ".join(lead.split()) in " ".join(text.split())
