@@ -7,6 +7,9 @@ import click
 from ..errors import DigestError
 from . import fail, pass_app
 from .options import echo_json
+from ..bounces.providers.sendgrid import load_public_key
+from ..bounces.providers.setup import setup_steps
+from ..db import providers as providers_db
 
 
 @click.group()
@@ -27,10 +30,6 @@ def check(app, as_json) -> None:
     Example:
       digest providers check
     """
-    from ..bounces.providers.sendgrid import load_public_key
-    from ..bounces.providers.setup import setup_steps
-    from ..db import providers as providers_db
-
     try:
         steps = setup_steps(app.settings)
         if app.settings.providers.sendgrid is not None:  # as `digest serve` will read it

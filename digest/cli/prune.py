@@ -7,6 +7,8 @@ import click
 from . import fail, pass_app
 from .options import console, echo_json, now_utc
 from ..errors import DigestError
+from ..editorial.retention import KINDS, prune_due
+from ..editorial.retention import prune as run_prune
 
 
 @click.command()
@@ -30,8 +32,6 @@ def prune(app, dry_run, as_json) -> None:
     Example:
       digest prune --dry-run
     """
-    from ..editorial.retention import prune as run_prune
-
     try:
         report = run_prune(app.db, app.settings, now=now_utc(), dry_run=dry_run)
     except DigestError as exc:
@@ -46,8 +46,6 @@ def prune(app, dry_run, as_json) -> None:
 
 def print_prune(report, dialect: str) -> None:
     from rich.table import Table
-
-    from ..editorial.retention import KINDS
 
     verb = "would remove" if report.dry_run else "removed"
     table = Table(title=f"digest prune{' --dry-run' if report.dry_run else ''}: {verb} {report.total:,} row(s)")
@@ -76,9 +74,6 @@ def _mb(n: int) -> str:
 
 def weekly_prune(app) -> None:
     """For `digest run`: prune when the last prune is a week old. A failure is a warning: the mailing went."""
-    from ..editorial.retention import prune as run_prune
-    from ..editorial.retention import prune_due
-
     try:
         if not prune_due(app.db, now=now_utc()):
             return

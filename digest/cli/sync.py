@@ -8,6 +8,7 @@ import click
 
 from ..errors import DigestError
 from . import fail, pass_app
+from ..membership.sync import run_sync
 
 
 def _change_line(email: str, changes: dict) -> str:
@@ -52,8 +53,6 @@ def sync(app, source, complete, dry_run, force, quiet) -> None:
       digest members sync crm-export.csv --complete --dry-run
       DIGEST_SYNC_TOKEN="Bearer abc123" digest members sync https://crm.example.org/export.json --complete
     """
-    from ..membership.sync import run_sync
-
     location = source or app.settings.member_sync.source
     if not location:
         raise click.UsageError("give the export to read (a file or an https URL), or set [members.sync] source")

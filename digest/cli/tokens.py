@@ -7,6 +7,8 @@ import click
 from ..errors import DigestError
 from . import fail, pass_app
 from .options import echo_json, now_utc
+from ..db import tokens as token_db
+from ..membership.tokens import issue, parse_scopes
 
 
 @click.group()
@@ -37,8 +39,6 @@ def add(app, name, scope) -> None:
     Example:
       digest tokens add website --scope subscribe
     """
-    from ..membership.tokens import issue, parse_scopes
-
     try:
         scopes = parse_scopes(scope)
     except ValueError as exc:
@@ -56,8 +56,6 @@ def add(app, name, scope) -> None:
 @pass_app
 def list_(app, as_json) -> None:
     """The tokens: name, scopes, when made and last used (never the token)."""
-    from ..db import tokens as token_db
-
     try:
         with app.db.connect() as conn:
             found = token_db.list_all(conn)
@@ -80,8 +78,6 @@ def list_(app, as_json) -> None:
 @pass_app
 def revoke(app, name) -> None:
     """Revoke the token NAME: requests with it get 401 from now on."""
-    from ..db import tokens as token_db
-
     try:
         with app.db.begin() as conn:
             gone = token_db.revoke(conn, name)

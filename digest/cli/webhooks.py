@@ -7,6 +7,8 @@ import click
 from ..errors import DigestError
 from . import fail, pass_app
 from .options import echo_json, now_utc
+from ..db import webhooks as webhook_db
+from ..membership.webhooks import add_endpoint, check_events, deliver_due, send_test
 
 
 @click.group()
@@ -39,8 +41,6 @@ def add(app, url, events) -> None:
     Example:
       digest webhooks add https://crm.example.org/hooks/digest --events member.subscribed,member.unsubscribed
     """
-    from ..membership.webhooks import add_endpoint, check_events
-
     try:
         endpoint, secret = add_endpoint(app.db, url, check_events(events), now=now_utc())
     except DigestError as exc:
@@ -55,8 +55,6 @@ def add(app, url, events) -> None:
 @pass_app
 def list_(app, as_json) -> None:
     """Receivers with their events delivered, waiting and failed, and the last error."""
-    from ..db import webhooks as webhook_db
-
     try:
         with app.db.connect() as conn:
             found = webhook_db.endpoints(conn)
@@ -86,8 +84,6 @@ def list_(app, as_json) -> None:
 @pass_app
 def remove(app, webhook_id) -> None:
     """Remove a receiver (its undelivered events go with it)."""
-    from ..db import webhooks as webhook_db
-
     try:
         with app.db.begin() as conn:
             gone = webhook_db.remove_endpoint(conn, webhook_id)
@@ -103,8 +99,6 @@ def remove(app, webhook_id) -> None:
 @pass_app
 def test(app, webhook_id) -> None:
     """Send a signed webhook.test event to one receiver now, and say how it answered."""
-    from ..membership.webhooks import deliver_due, send_test
-
     try:
         if not send_test(app.db, webhook_id, now=now_utc()):
             raise click.ClickException(f"webhook {webhook_id}: no such webhook")
@@ -129,8 +123,6 @@ def deliver(app, lease_seconds) -> None:
     Example (crontab, every minute):
       * * * * *  cd /srv/digest && .venv/bin/digest webhooks deliver >> webhooks.log 2>&1
     """
-    from ..membership.webhooks import deliver_due
-
     try:
         stats = deliver_due(app.db, app.settings, now=now_utc(), lease_seconds=lease_seconds)
     except DigestError as exc:
