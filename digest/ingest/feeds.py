@@ -261,9 +261,12 @@ def parse_feed(data: bytes, source: str, *, base_url: str | None = None) -> tupl
     feed_base = urljoin(base_url or "", feed_link) if feed_link else base_url
     articles: list[Article] = []
     positions: list[int] = []
+    feed_language = str(parsed.feed.get("language") or "").strip()  # RSS <language>, Atom xml:lang
     for index, entry in enumerate(parsed.entries, 1):
         article = _article(entry, index, source, feed_base, problems, base64_used)
         if article is not None:
+            # An entry's own xml:lang (as its title carries it) before the feed's.
+            article.language = str((entry.get("title_detail") or {}).get("language") or feed_language)[:35]
             articles.append(article)
             positions.append(index)
     return kind, dedupe(articles, source, problems, positions), problems
