@@ -329,3 +329,27 @@ def test_digest_preview_language_cy_and_bilingual_refused_per_member(run_cli, co
     assert '<html lang="cy"' in out.read_text(encoding="utf-8")
     refused = run_cli("preview", "--week", W25, "--language", "bilingual")
     assert refused.exit_code == 1 and 'language_mode is not "bilingual"' in refused.output
+
+
+# ---- the API: a member's language -------------------------------------------------------------------------
+
+
+def test_the_api_sets_shows_and_refuses_a_members_language(cy_settings, db):
+    from digest.membership.tokens import SCOPES, issue
+    from digest.web import create_app
+
+    outbox = MemoryTransport()
+    app = create_app(cy_settings, db, transport_factory=lambda: outbox)
+    client = app.test_client()
+    h = {"Authorization": "Bearer " + issue(db, "crm", SCOPES, now=T0)}
+    made = client.put("/api/v1/members/sian@example.org", headers=h, json={"language": "cy"})
+    assert made.status_code == 201 and made.get_json()["language"] == "cy"
+    changed = client.patch("/api/v1/members/sian@example.org", headers=h, json={"language": "default"})
+    assert changed.status_code == 200 and changed.get_json()["changed"] == {"language": ["cy", ""]}
+    bad = client.patch("/api/v1/members/sian@example.org", headers=h, json={"language": "fr"})
+    assert bad.status_code == 422 and "body.language: unknown language 'fr' (one of: en-GB, cy)" in bad.get_json()["detail"]
+    asked = client.post("/api/v1/subscribe", headers=h, json={"email": "ifan@example.org", "language": "cy"})
+    assert asked.status_code == 202
+    app.extensions["digest"].mailer.wait_idle()
+    [(envelope, message)] = outbox.sent  # the confirmation, in the language asked for
+    assert envelope.recipients == ("ifan@example.org",) and b"Subject: Cadarnhewch eich tanysgrifiad" in message
