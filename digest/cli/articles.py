@@ -109,6 +109,8 @@ def _article_row(a, settings, reasons) -> dict:
         "topics": a.topics,
         "summary": summarise(a, settings.summary_words),
         "link_origin": a.link_origin,  # "website": a stand-in, the source gave no link
+        "language": a.language or settings.language,  # as its source or feed says
+        "translation": a.translation_id,  # the article's translation (digest article translation), if any
         "pinned": a.pinned,
         "excluded": a.excluded,
         "image": _image_row(a.image, settings),
@@ -193,8 +195,11 @@ def _image_words(row: dict) -> str:
 
 
 def _link_flag(a) -> str:
-    """Marks a link the source did not give: a stand-in (its website) or made by its link_template."""
-    return f" [link: {a.link_origin}]" if a.link_origin != "source" else ""
+    """Marks a link the source did not give (a stand-in, or made by its link_template), an article in another
+    language than the first, and one with a translation."""
+    flags = f" [link: {a.link_origin}]" if a.link_origin != "source" else ""
+    flags += f" [{a.language}]" if a.language else ""
+    return flags + (f" [translation: {a.translation_id}]" if a.translation_id is not None else "")
 
 
 @click.group()
