@@ -7,6 +7,7 @@ DIGEST_SHOTS=DIR keeps the screenshots there (to look at them); else they go to 
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,9 @@ from digest.edition.render import fill_slots, render_variant
 from digest.editorial.preview import generic_slots
 from digest.editorial.screenshot import CHROMIUM, LAUNCH_ARGS
 from test_accessibility import AXE, serious
+from test_desk_browser import desk_site, look  # noqa: F401  (the fixture)
 from test_translations import config, cy_settings, welsh_week  # noqa: F401  (the fixtures)
+from test_web_browser import browser, shots  # noqa: F401  (the fixtures)
 
 pytestmark = [
     pytest.mark.browser,
@@ -51,3 +54,33 @@ def test_the_welsh_email_with_english_only_articles_at_375(cy_settings, tmp_path
             browser.close()
     found = [(v["id"], v["help"], v["nodes"][0]["html"][:200]) for v in result["violations"]]
     assert serious(found) == []
+
+
+def test_the_desk_shows_each_languages_words_side_by_side(config, browser, desk_site, run_cli, shots):  # noqa: F811
+    from desk_fixtures import PASSWORD, SAMPLES
+    from digest.db import editors as editor_db
+    from digest.editorial.editors import hash_password
+
+    url, settings, db = desk_site
+    assert settings.languages == ("en-GB", "cy")
+    run_cli("ingest", SAMPLES)
+    with db.begin() as conn:
+        e = editor_db.add(conn, "eda@example.org", "Eda Editor", now=datetime(2026, 11, 30, tzinfo=timezone.utc))
+        editor_db.set_password(conn, e.id, hash_password(PASSWORD))
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(url + "/desk/sign-in")
+    page.locator("#email").fill("eda@example.org")
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(url + "/desk/?period=2017-W25")
+    page.get_by_label("Subject", exact=True).fill("GDPR in a year")
+    page.get_by_label("Subject in Welsh").fill("GDPR mewn blwyddyn")
+    page.get_by_role("button", name="Save the edition's words").click()
+    page.wait_for_load_state()
+    english, welsh = page.locator("#subject").bounding_box(), page.locator("#subject-cy").bounding_box()
+    assert welsh["x"] > english["x"] + english["width"] and abs(welsh["y"] - english["y"]) < 80  # side by side
+    assert page.locator("#subject-cy").input_value() == "GDPR mewn blwyddyn"
+    look(page, shots, "words-cy")  # 375 and 1280 px, no sideways scrolling, axe clean
+    page.set_viewport_size({"width": 375, "height": 900})
+    english, welsh = page.locator("#subject").bounding_box(), page.locator("#subject-cy").bounding_box()
+    assert welsh["y"] > english["y"]  # stacked on a phone
