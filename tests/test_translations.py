@@ -245,6 +245,12 @@ def test_translations_matched_by_the_cy_path_and_a_welsh_member_gets_the_welsh_o
     r = render_variant(edition, settings, lang="cy")
     assert "Cynghorau yn rhannu tîm digidol" in r.text and "Councils share" not in r.text
     assert "https://www.example.org/cy/news/share/" in r.text and r.text.count("[Saesneg yn unig]") == 1
+    from digest.editorial.week import load_week
+    week = load_week(db, settings, parse_period(W25, settings.timezone))
+    [welsh] = [row for row in week.rows if row.article.id == cy[2]]
+    assert welsh.state == "left-out" and welsh.warnings[-1:] == [
+        f"The translation of article {en[2]} (number {[r.article.id for r in week.rows].index(en[2]) + 1} in the "
+        "edition): members who read cy get it in that one's place."]
 
 
 def test_digest_article_translation_links_and_refuses(run_cli, config, tmp_path, db):

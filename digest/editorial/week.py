@@ -137,6 +137,14 @@ def summary_warnings(article: Article, summary: str, budget: int, website: str) 
     return out
 
 
+def translation_note(article: Article, position: dict[int, int]) -> list[str]:
+    """An article left out because its translation is in the edition: it goes in that one's place."""
+    if article.id in position or article.translation_id not in position:
+        return []
+    return [f"The translation of article {article.translation_id} (number {position[article.translation_id]} "
+            f"in the edition): members who read {article.language or 'its language'} get it in that one's place."]
+
+
 def source_of(article: Article) -> str:
     host = urlsplit(article.url or "").hostname
     if host:
@@ -165,7 +173,8 @@ def load_week(db: Database, settings: Settings, window: Window) -> Week:
             position=position.get(a.id),
             summary=summary,
             words=len(summary.split()),
-            warnings=summary_warnings(a, summary, settings.summary_words, settings.website),
+            warnings=summary_warnings(a, summary, settings.summary_words, settings.website)
+            + translation_note(a, position),
             reasons=reasons.get(a.id, []),
             source=source_of(a),
         ))
