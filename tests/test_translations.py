@@ -359,3 +359,17 @@ def test_the_api_sets_shows_and_refuses_a_members_language(cy_settings, db):
     app.extensions["digest"].mailer.wait_idle()
     [(envelope, message)] = outbox.sent  # the confirmation, in the language asked for
     assert envelope.recipients == ("ifan@example.org",) and b"Subject: Cadarnhewch eich tanysgrifiad" in message
+
+
+def test_digest_preview_of_the_bilingual_email(run_cli, config, seed_path, tmp_path):
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'languages = ["en-GB", "cy"]', 'languages = ["en-GB", "cy"]\nlanguage_mode = "bilingual"'), encoding="utf-8")
+    ok(run_cli("ingest", seed_path, "--published", "2017-06-21"))
+    ok(run_cli("edition", "set", W25, "--note", "Welcome."))
+    ok(run_cli("edition", "set", W25, "--language", "cy", "--note", "Croeso."))
+    out = tmp_path / "both.html"
+    ok(run_cli("preview", "--week", W25, "--language", "bilingual", "--out", str(out)))
+    doc = lxml_html.document_fromstring(out.read_text(encoding="utf-8"))
+    assert doc.get("lang") == "cy"
+    notes = doc.xpath("//td[contains(@class, 'note-cell')]")
+    assert [(n.get("lang"), n.text_content().strip()) for n in notes] == [(None, "Croeso."), ("en", "Welcome.")]
