@@ -310,6 +310,8 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
     groups = _groups(articles, items, settings, member_topics, lang)
     return {
         "lang": lang.html_tag,
+        # Each article says its own language (a.lang); this is kept for branding templates made before that.
+        "content_lang": "" if lang.html_tag == settings.language else settings.language,
         "organisation": settings.organisation,
         "address": _oneline(settings.address),
         "website": settings.website,
