@@ -210,6 +210,7 @@ def test_an_articles_language_as_stored():
     assert article_language("en", ("en-GB", "cy")) == ""  # the first language: ""
     assert article_language("cy_GB", ("en-GB", "cy")) == "cy"  # a configured language, as configured
     assert article_language("fr", ("en-GB", "cy")) == "fr" and article_language("", ("en-GB", "cy")) == ""
+    assert article_language("x-pig-latin", ("en-GB", "cy")) == ""  # a tag CLDR does not know: the first
 
 
 def _ingest(run_cli, tmp_path, config, name: str, lang: str, items: str, declared: str = "") -> None:
@@ -373,3 +374,11 @@ def test_digest_preview_of_the_bilingual_email(run_cli, config, seed_path, tmp_p
     assert doc.get("lang") == "cy"
     notes = doc.xpath("//td[contains(@class, 'note-cell')]")
     assert [(n.get("lang"), n.text_content().strip()) for n in notes] == [(None, "Croeso."), ("en", "Welcome.")]
+
+
+def test_an_article_language_cldr_does_not_know_is_shown_as_it_is(cy_settings):
+    items = week25().items
+    items[0] = replace(items[0], language="zz")  # stored before tags were checked
+    r = render_variant(week25(items), cy_settings, lang="cy")
+    head = lxml_html.document_fromstring(r.html).xpath("//*[contains(concat(' ', @class, ' '), ' headline ')]")[0]
+    assert head.get("lang") is None and head.text_content().startswith("Queen’s speech")

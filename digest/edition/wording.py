@@ -70,7 +70,10 @@ def shown(item: EditionItem, lang: Language, first: str) -> Shown:
     translation = item.in_language(page) if len(lang.parts) == 1 else None
     if translation is not None:
         return Shown(translation.title, translation.url, translation.summary)
-    locale = locale_of(written)
+    try:
+        locale = locale_of(written)
+    except ValueError:  # a tag stored before it was checked: shown as it is, unmarked
+        return Shown(item.title, item.url, item.summary)
     if len(lang.parts) > 1:
         return Shown(item.title, item.url, item.summary, locale.language)
     name = lang.locale.languages.get(locale.language) or written

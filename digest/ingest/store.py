@@ -29,6 +29,7 @@ from ..db import articles as article_db
 from ..db import sources as source_db
 from ..edition.topics import classify
 from ..errors import DatabaseError, IngestError
+from ..i18n import locale_of
 from ..models import Article, TopicReason, same_language
 from ..outbound import Deadline, Outbound, for_settings, redact
 from .detect import ParsedSource, parse_source
@@ -300,11 +301,15 @@ def _link_translation(conn, settings: Settings, article: Article, article_id: in
 
 def article_language(tag: str, languages: Sequence[str]) -> str:
     """An article's language as stored: "" for the organisation's first, a configured tag for one of the
-    others ("cy-GB" is "cy" when "cy" is configured), else the tag as the source gave it."""
+    others ("cy-GB" is "cy" when "cy" is configured), else the tag as the source gave it, if CLDR knows it."""
     tag = tag.strip().replace("_", "-")
     for n, known in enumerate(languages):
         if tag and same_language(tag, known):
             return "" if n == 0 else known
+    try:
+        locale_of(tag[:35])
+    except ValueError:  # a feed's <language> CLDR does not know ("x-pig-latin"): taken as the first language
+        return ""
     return tag[:35]
 
 
