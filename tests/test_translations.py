@@ -382,3 +382,13 @@ def test_an_article_language_cldr_does_not_know_is_shown_as_it_is(cy_settings):
     r = render_variant(week25(items), cy_settings, lang="cy")
     head = lxml_html.document_fromstring(r.html).xpath("//*[contains(concat(' ', @class, ' '), ' headline ')]")[0]
     assert head.get("lang") is None and head.text_content().startswith("Queen’s speech")
+
+
+def test_send_test_of_the_welsh_variant(run_cli, config, seed_path, tmp_path):
+    ok(run_cli("ingest", seed_path, "--published", "2017-06-21"))
+    ok(run_cli("edition", "set", W25, "--language", "cy", "--subject", "Rhifyn prawf"))
+    ok(run_cli("send-test", W25, "--to", "eda@example.org", "--variant", "*:html:cy", "--transport", "file"))
+    [sent] = (tmp_path / "outbox").glob("*.eml")
+    assert "Subject: Rhifyn prawf" in sent.read_text(encoding="utf-8")
+    refused = run_cli("send-test", W25, "--to", "eda@example.org", "--variant", "*:html:fr", "--transport", "file")
+    assert refused.exit_code == 1 and "unknown language 'fr'" in refused.output

@@ -287,8 +287,9 @@ def send(app, transport, options) -> None:
 @click.command("send-test")
 @click.argument("key")
 @click.option("--to", "to", required=True, metavar="ADDRESS", help="Where to send the test.")
-@click.option("--variant", metavar="TOPICS[:FORMAT]", default="*",
-              help="Topics (comma-separated; * for all) and format (html/text), e.g. data-protection:text.")
+@click.option("--variant", metavar="TOPICS[:FORMAT[:LANGUAGE]]", default="*",
+              help="Topics (comma-separated; * for all), format (html/text) and language (a tag of [organisation] "
+                   "languages, or bilingual), e.g. data-protection:text or *:html:cy.")
 @click.option("--transport", type=TransportChoice(), default=None)
 @pass_app
 def send_test(app, key, to, variant, transport) -> None:
@@ -297,6 +298,7 @@ def send_test(app, key, to, variant, transport) -> None:
     \b
     Example:
       digest send-test 2017-W25 --to editor@example.org --variant cyber-security:html
+      digest send-test 2017-W25 --to editor@example.org --variant "*:html:cy"
     """
     kind = transport or app.settings.transport
     try:
