@@ -114,7 +114,10 @@ def edition_build(app, key, week, day, month) -> None:
         raise fail(exc) from None
     for w in built.warnings:
         click.secho(f"warning: {w}", fg="yellow", err=True)
-    click.echo(f"built {built.key} ({built.frequency}): {len(built.items)} article(s); subject: {built.subject}")
+    n = len(built.items)
+    click.echo(app.words.ngettext("built %(edition)s (%(frequency)s): %(num)d article(s); subject: %(subject)s",
+                                  "built %(edition)s (%(frequency)s): %(num)d article(s); subject: %(subject)s", n)
+               % {"edition": built.key, "frequency": built.frequency, "num": n, "subject": built.subject})
 
 
 @edition.command("set")
@@ -146,23 +149,26 @@ def edition_set(app, key, subject, preheader, note, note_file) -> None:
         text = set_edition_text(app.db, key, subject=subject, preheader=preheader, note=note, now=now_utc())
     except DigestError as exc:
         raise fail(exc) from None
-    _print_text(text)
+    _print_text(text, app.words)
     with app.db.connect() as conn:
         built = edition_db.load_edition(conn, key)
     if built is not None:
-        click.echo(f"{key} is built already: run `digest edition build {key}` again to use these words")
+        click.echo(app.words.gettext("%(edition)s is built already: run `digest edition build %(edition)s` again "
+                                     "to use these words") % {"edition": key})
 
 
-def _print_text(text) -> None:
+def _print_text(text, words) -> None:
+    """The edition's words, each line's label in the editors' language (a translation keeps the columns)."""
+    _ = words.gettext
     click.echo(f"{text.key}:")
-    click.echo(f"  subject:   {text.subject or '(made from digest.subject)'}")
-    click.echo(f"  preheader: {text.preheader or '(made from the headlines)'}")
+    click.echo(_("  subject:   %(subject)s") % {"subject": text.subject or _("(made from digest.subject)")})
+    click.echo(_("  preheader: %(preheader)s") % {"preheader": text.preheader or _("(made from the headlines)")})
     if text.note:
-        click.echo("  note:")
+        click.echo(_("  note:"))
         for line in text.note.splitlines():
             click.echo(f"    {line}")
     else:
-        click.echo("  note:      (none)")
+        click.echo(_("  note:      (none)"))
 
 
 @edition.command("show")
@@ -175,7 +181,7 @@ def edition_show(app, key) -> None:
     Example:
       digest edition show 2017-W25
     """
-    _print_text(edition_text(app.db, key))
+    _print_text(edition_text(app.db, key), app.words)
 
 
 @edition.command("list")
@@ -223,7 +229,7 @@ def queue(app, key) -> None:
         report = queue_edition(app.db, app.settings, key, now=now_utc())
     except DigestError as exc:
         raise fail(exc) from None
-    print_queue(report)
+    print_queue(report, app.words)
 
 
 def _fail_check(exc: DigestError) -> click.ClickException:
@@ -283,7 +289,8 @@ def send_test(app, key, to, variant, transport) -> None:
         raise fail(exc) from None
     if not result.ok:
         raise click.ClickException(" ".join(str(x) for x in (f"{to}: refused:", result.code, result.message) if x))
-    click.echo(f"sent a test of {key} ({variant}) to {to} via {kind}")
+    click.echo(app.words.gettext("sent a test of %(edition)s (%(variant)s) to %(to)s via %(transport)s")
+               % {"edition": key, "variant": variant, "to": to, "transport": kind})
 
 
 def _force_options(f):
@@ -389,7 +396,7 @@ def run(app, frequency, key, week, day, month, force, reason, transport, options
         if frequency is None and not any((key, week, day, month)):
             windows = due_windows(app.db, app.settings, now=now_utc())
             if not windows:
-                click.echo("no edition is due now")
+                click.echo(app.words.gettext("no edition is due now"))
         else:
             window = _window(app, key, week, day, month, default=frequency or "weekly")
             if frequency is not None and window.frequency != frequency:  # a usage error (exit status 2)

@@ -27,6 +27,7 @@ from ..edition.selection import candidates
 from ..edition.summarise import summarise
 from ..edition.topics import classify
 from ..ingest.listing import slugify
+from ..i18n import Language, language
 from ..models import Article, Edition, TopicReason, Window
 from .candidates import plan_edition
 from .gate import gate_problems
@@ -88,26 +89,30 @@ def neighbours(window: Window, tz: str) -> tuple[str | None, str | None]:
     return before.key, after.key
 
 
-def summary_warnings(article: Article, summary: str, budget: int, website: str) -> list[str]:
-    """What an editor should look at in a summary, in words."""
+def summary_warnings(article: Article, summary: str, budget: int, website: str,
+                     lang: Language | None = None) -> list[str]:
+    """What an editor should look at in a summary, in words (the editors' language: lang, else English)."""
+    _, n_ = (lang or language()).gettext, (lang or language()).ngettext
     out = []
     words = len(summary.split())
     if not summary.strip():
-        out.append("No summary: the article has no teaser or body text to make one from.")
+        out.append(_("No summary: the article has no teaser or body text to make one from."))
     elif words > budget:
-        out.append(f"Over the budget: {words} words, the budget is {budget}.")
+        out.append(n_("Over the budget: %(num)d words, the budget is %(budget)d.",
+                      "Over the budget: %(num)d words, the budget is %(budget)d.", words)
+                   % {"num": words, "budget": budget})
     elif words < TOO_SHORT:
-        out.append(f"Too short: {words} word(s).")
+        out.append(n_("Too short: %(num)d word(s).", "Too short: %(num)d word(s).", words) % {"num": words})
     if summary.rstrip().endswith((ELLIPSIS, "...")):
-        out.append("Cut off mid-thought: it ends with “…”. Edit it to end on a full sentence.")
+        out.append(_("Cut off mid-thought: it ends with “…”. Edit it to end on a full sentence."))
     fold = lambda s: re.sub(r"\W+", " ", s).strip().casefold()  # noqa: E731
     if summary.strip() and fold(article.title) and fold(summary).startswith(fold(article.title)):
-        out.append("Repeats the title.")
+        out.append(_("Repeats the title."))
     if not article.url:
-        out.append("No link: members cannot read the whole article.")
+        out.append(_("No link: members cannot read the whole article."))
     elif website and article.url == urljoin(website if website.endswith("/") else website + "/",
                                             slugify(article.title) + "/"):
-        out.append("Guessed link: the listing export had none, so it was made from the title. Check that it works.")
+        out.append(_("Guessed link: the listing export had none, so it was made from the title. Check that it works."))
     return out
 
 
@@ -130,7 +135,7 @@ def load_week(db: Database, settings: Settings, window: Window) -> Week:
     position = {item.article_id: n for n, item in enumerate(edition.items, 1)}
     rest = [a for a in candidates(found, window) if a.id not in position]
     ordered = [by_id[i.article_id] for i in edition.items] + rest + [a for a in found if a.excluded]
-    rows = []
+    rows, editors = [], language(settings.editor_language)
     for a in ordered:
         summary = summarise(a, settings.summary_words)
         rows.append(Row(
@@ -139,7 +144,7 @@ def load_week(db: Database, settings: Settings, window: Window) -> Week:
             position=position.get(a.id),
             summary=summary,
             words=len(summary.split()),
-            warnings=summary_warnings(a, summary, settings.summary_words, settings.website),
+            warnings=summary_warnings(a, summary, settings.summary_words, settings.website, editors),
             reasons=reasons.get(a.id, []),
             source=source_of(a),
         ))

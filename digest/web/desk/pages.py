@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from flask import g, make_response, render_template, session
 
-from ..common import state
+from ...i18n import N_
+from ..common import state, words
 from .core import csrf_token
 
 ERRORS = {
-    "session": ("Sign in to use the desk", "Your session has ended or you are not signed in. Nothing was changed."),
-    "form": ("This form has expired", "Nothing was changed. Open the page again and repeat what you did."),
-    "link": ("This link does not work",
-             "It has been used already, has expired, or a newer link replaced it. Ask for a new one below."),
-    "too-many": ("Too many attempts", "Wait a few minutes before trying again."),
-    "not-found": ("Not found", "There is nothing here. It may have been removed."),
-    "forbidden": ("Not for your role", "Membership staff use the members pages only. Nothing was changed."),
+    "session": (N_("Sign in to use the desk"),
+                N_("Your session has ended or you are not signed in. Nothing was changed.")),
+    "form": (N_("This form has expired"), N_("Nothing was changed. Open the page again and repeat what you did.")),
+    "link": (N_("This link does not work"),
+             N_("It has been used already, has expired, or a newer link replaced it. Ask for a new one below.")),
+    "too-many": (N_("Too many attempts"), N_("Wait a few minutes before trying again.")),
+    "not-found": (N_("Not found"), N_("There is nothing here. It may have been removed.")),
+    "forbidden": (N_("Not for your role"), N_("Membership staff use the members pages only. Nothing was changed.")),
 }
+# strftime's fields as CLDR pattern fields: month names come from the desk's language.
+_CLDR = {"%-d": "d", "%d": "dd", "%b": "MMM", "%B": "MMMM", "%Y": "y", "%m": "MM", "%H": "HH", "%M": "mm",
+         "%S": "ss"}
 
 
 def local(moment, fmt: str = "%-d %b %Y %H:%M") -> str:
-    """A stored (UTC) time in the editions' time zone, for people."""
-    return moment.astimezone(ZoneInfo(state().settings.timezone)).strftime(fmt) if moment else ""
+    """A stored (UTC) time in the editions' time zone, for people, with month names in the desk's language
+    (English as strftime writes it: CLDR's "en", whose September is "Sep" as strftime's)."""
+    if not moment:
+        return ""
+    when = moment.astimezone(ZoneInfo(state().settings.timezone))
+    lang = words()
+    if lang.locale.language == "en":
+        return when.strftime(fmt)
+    pattern = re.sub(r"%-?\w", lambda m: _CLDR.get(m.group(0), m.group(0)), fmt.replace("'", "''"))
+    return format_datetime(when, pattern, tzinfo=when.tzinfo, locale=lang.locale)
 
 
 def desk_page(template: str, status: int = 200, **context):
@@ -32,7 +47,7 @@ def desk_page(template: str, status: int = 200, **context):
 
 
 def desk_error(kind: str, status: int, **context):
-    title, message = ERRORS[kind]
+    title, message = (words().gettext(m) for m in ERRORS[kind])
     return desk_page("desk/error.html", status, title=title, message=message, kind=kind, **context)
 
 

@@ -21,7 +21,7 @@ from ...editorial.sendtest import send_test as mail_test
 from ...editorial.week import window_for
 from ...errors import DigestError
 from ...models import TopicSet
-from ..common import state
+from ..common import state, words
 from .core import FRAME_CSP, bp
 from .pages import desk_page, note
 from .week import period_from_request
@@ -145,17 +145,21 @@ def send_test():
         finally:
             transport.close()
     except DigestError as exc:
-        note(f"No test sent: {exc}", "problem")
+        note(words().gettext("No test sent: %(problem)s") % {"problem": exc}, "problem")
         return redirect(url_for("desk.preview", **_query(locals().get("form") or {
             "period": period_from_request() or "", "format": "html", "member": "", "topics": []})), 303)
     except Exception as exc:  # the mail server could not be reached: say so on the page
-        note(f"No test sent: the mail server could not be reached ({type(exc).__name__}).", "problem")
+        note(words().gettext("No test sent: the mail server could not be reached (%(error)s).")
+             % {"error": type(exc).__name__}, "problem")
         return redirect(url_for("desk.preview", **_query(form)), 303)
     with st.db.begin() as conn:
         editor_db.audit(conn, g.editor, "send-test", req.key, {"variant": variant, "to": to, "ok": result.ok},
                         now=st.now())
+    _ = words().gettext
     if result.ok:
-        note(f"Sent a test of {req.key} ({variant}) to {to}.")
+        note(_("Sent a test of %(edition)s (%(variant)s) to %(to)s.") % {"edition": req.key, "variant": variant,
+                                                                          "to": to})
     else:
-        note(f"The mail server refused the test to {to}: {result.code or ''} {result.message}".strip(), "problem")
+        note((_("The mail server refused the test to %(to)s: %(reply)s")
+              % {"to": to, "reply": f"{result.code or ''} {result.message}"}).strip(), "problem")
     return redirect(url_for("desk.preview", **_query(form)), 303)
