@@ -288,7 +288,8 @@ def send_test(app, key, to, variant, transport) -> None:
     except DigestError as exc:
         raise fail(exc) from None
     if not result.ok:
-        raise click.ClickException(" ".join(str(x) for x in (f"{to}: refused:", result.code, result.message) if x))
+        refused = app.words.gettext("%(to)s: refused:") % {"to": to}
+        raise click.ClickException(" ".join(str(x) for x in (refused, result.code, result.message) if x))
     click.echo(app.words.gettext("sent a test of %(edition)s (%(variant)s) to %(to)s via %(transport)s")
                % {"edition": key, "variant": variant, "to": to, "transport": kind})
 

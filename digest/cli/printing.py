@@ -83,7 +83,8 @@ def print_edition(report: MailingReport, words: Language | None = None) -> None:
             click.echo(_("told the editors (%(editors)s) that %(edition)s is held")
                        % {**names, "editors": ", ".join(report.editors)})
         else:
-            click.echo(f"Error: the editors could not be told: {report.told.message}", err=True)
+            click.echo("Error: " + _("the editors could not be told: %(error)s") % {"error": report.told.message},
+                       err=True)
         return
     for problem in report.forced:
         click.echo("warning: " + _("sent anyway (--force): %(problem)s") % {"problem": problem}, err=True)

@@ -140,16 +140,17 @@ def report_html(report: EditionReport, settings: Settings) -> str:
         (_("Unsubscribed by its links"), report.unsubscribes, "#6b7280"),
         (_("Unsubscribed by mail"), report.unsubscribes_by_mail, "#6b7280"),
     ]
-    scale = max([v for _, v, _ in delivery] + [report.sent, 1])
+    scale = max([v for _l, v, _c in delivery] + [report.sent, 1])
+    heading, delivery_heading = _("Reads per article"), _("Delivery")
     if report.counting:
         top = max([a.reads for a in report.articles] + [1])
         reads = _bars([(f"{i}. {a.title}", a.reads, brand) for i, a in enumerate(report.articles, 1)], top)
         counted = _("%(reads)s reads; %(scanner)s link-scanner requests not counted") % {
             "reads": f"{report.reads:,}", "scanner": f"{report.scanner:,}"}
-        reads_part = f"<h2>{_('Reads per article')} <small>{counted}</small></h2>\n{reads}"
+        reads_part = f"<h2>{heading} <small>{counted}</small></h2>\n{reads}"
     else:
-        reads_part = (f"<h2>{_('Reads per article')}</h2><p class=\"note\">"
-                      f"{_('Click counting is off ([tracking] clicks).')}</p>")
+        off = _("Click counting is off ([tracking] clicks).")
+        reads_part = f'<h2>{heading}</h2><p class="note">{off}</p>'
     sub = _("%(sent)s sent; %(queued)s still queued;\n%(delayed)s delayed after the send; "
             "%(replies)s auto-replies ignored") % {
         "sent": f"{report.sent:,}", "queued": f'{report.deliveries.get("queued", 0):,}',
@@ -171,7 +172,7 @@ h2 {{ font-size: 17px; margin: 22px 0 8px; }} h2 small {{ font-weight: normal; c
 </style></head><body>
 <h1>{html_lib.escape(report.key)}: {html_lib.escape(report.subject)}</h1>
 <p class="sub">{sub}</p>
-<h2>{_("Delivery")}</h2>
+<h2>{delivery_heading}</h2>
 {_bars(delivery, scale)}
 {reads_part}
 </body></html>

@@ -92,17 +92,19 @@ def neighbours(window: Window, tz: str) -> tuple[str | None, str | None]:
 def summary_warnings(article: Article, summary: str, budget: int, website: str,
                      lang: Language | None = None) -> list[str]:
     """What an editor should look at in a summary, in words (the editors' language: lang, else English)."""
-    _, n_ = (lang or language()).gettext, (lang or language()).ngettext
+    words_of = lang or language()
+    _ = words_of.gettext
     out = []
     words = len(summary.split())
     if not summary.strip():
         out.append(_("No summary: the article has no teaser or body text to make one from."))
     elif words > budget:
-        out.append(n_("Over the budget: %(num)d words, the budget is %(budget)d.",
-                      "Over the budget: %(num)d words, the budget is %(budget)d.", words)
+        out.append(words_of.ngettext("Over the budget: %(num)d words, the budget is %(budget)d.",
+                                     "Over the budget: %(num)d words, the budget is %(budget)d.", words)
                    % {"num": words, "budget": budget})
     elif words < TOO_SHORT:
-        out.append(n_("Too short: %(num)d word(s).", "Too short: %(num)d word(s).", words) % {"num": words})
+        out.append(words_of.ngettext("Too short: %(num)d word(s).", "Too short: %(num)d word(s).", words)
+                   % {"num": words})
     if summary.rstrip().endswith((ELLIPSIS, "...")):
         out.append(_("Cut off mid-thought: it ends with “…”. Edit it to end on a full sentence."))
     fold = lambda s: re.sub(r"\W+", " ", s).strip().casefold()  # noqa: E731
