@@ -46,6 +46,7 @@ def test_the_desk_speaks_welsh_its_pages_messages_and_dates(welsh_desk, db, wels
     page = welsh_desk.get("/desk/?period=2017-W25").text
     assert '<html lang="cy">' in page and "Desg y rhifynnau" in page and "Cymeradwyo" in page
     assert "Approve" not in page and "Edition desk" not in page and "Why these topics" not in page
+    assert "<h1>Wythnos 2017-W25: 19–25 Mehefin 2017</h1>" in page and "Diogelu data" in page  # CLDR, the taxonomy
     article = int(page.split('id="a-', 1)[1].split('"', 1)[0])
     resp = welsh_desk.post(f"/desk/articles/{article}/pin", data={"csrf": csrf_of(page), "period": "2017-W25"})
     after = welsh_desk.get(resp.headers["Location"]).text

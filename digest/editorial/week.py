@@ -25,6 +25,7 @@ from ..edition.periods import parse_period, period_label, previous_period
 from ..edition.render import preheader_for, subject_for
 from ..edition.selection import candidates
 from ..edition.summarise import summarise
+from ..edition.textformat import window_dates
 from ..edition.topics import classify
 from ..ingest.listing import slugify
 from ..i18n import Language, language
@@ -166,7 +167,9 @@ def load_week(db: Database, settings: Settings, window: Window) -> Week:
     queued = built is not None and built.queued_at is not None
     held = [] if queued else gate_problems(db, settings, window, last_failures(settings, health),
                                            len(built.items if built is not None else edition.items))
-    return Week(window=window, label=period_label(window, settings.timezone), rows=rows, edition=edition,
+    label = period_label(window, settings.timezone) if editors.locale.language == "en" else \
+        window_dates(window, window.frequency, settings.timezone, editors)  # CLDR's dates for another language
+    return Week(window=window, label=label, rows=rows, edition=edition,
                 built=built, changed_since_build=changed, text=text, default_subject=default_subject,
                 default_preheader=default_preheader, warnings=list(edition.warnings),
                 prev_key=prev_key, next_key=next_key, held=held,

@@ -69,7 +69,7 @@ def members():
         failing = [(ep.url, counts[ep.id]["failed"], counts[ep.id]["last_error"])
                    for ep in webhook_db.endpoints(conn) if counts.get(ep.id, {}).get("failed")]
     return desk_page("desk/members.html", members=found[:LIST_LIMIT], more=len(found) > LIST_LIMIT, f=f,
-                     statuses=STATUSES, topics=[(t.slug, t.label) for t in st.settings.topics], failing=failing)
+                     statuses=STATUSES, topics=[(t.slug, t.label_in(words().tag)) for t in st.settings.topics], failing=failing)
 
 
 @bp.get("/members.csv")
@@ -102,7 +102,7 @@ def member(member_id: int):
         reports = member_db.recent_reports(conn, sub.id)
     return desk_page("desk/member.html", member=sub, history=history, sent=sent, reports=reports,
                      statuses=STATUSES, frequencies=FREQUENCIES, formats=FORMATS,
-                     topics=[(t.slug, t.label) for t in st.settings.topics])
+                     topics=[(t.slug, t.label_in(words().tag)) for t in st.settings.topics])
 
 
 def _reason() -> str | None:

@@ -80,7 +80,7 @@ def preview():
         return desk_page("desk/preview.html", 400, problem=str(exc), result=None, period=None,
                          form=locals().get("form") or {"period": period_from_request() or "", "topics": [],
                                                       "format": "html", "member": ""},
-                         topics=[(t.slug, t.label) for t in s.topics])
+                         topics=[(t.slug, t.label_in(words().tag)) for t in s.topics])
     checks = [w.removeprefix("check: ") for w in result.warnings if w.startswith("check: ")]
     warnings = [w for w in result.warnings if not w.startswith("check: ")]
     if form["member"]:
@@ -91,8 +91,8 @@ def preview():
     return desk_page("desk/preview.html", result=result, form=form, query=urlencode(_query(form), doseq=True),
                      text=text, period=form["period"],
                      checks=checks, warnings=warnings, members=members, widths=WIDTHS,
-                     topics=[(t.slug, t.label) for t in s.topics], problem=None,
-                     labels={t.slug: t.label for t in s.topics})
+                     topics=[(t.slug, t.label_in(words().tag)) for t in s.topics], problem=None,
+                     labels={t.slug: t.label_in(words().tag) for t in s.topics})
 
 
 @bp.get("/preview/frame")

@@ -50,8 +50,8 @@ def week():
         report = edition_report(st.db, st.settings, data.built.key)
     return desk_page("desk/week.html", week=data, counts=counts, report=report, counted_at=st.now(),
                      period=window.key,
-                     topics=[(t.slug, t.label) for t in st.settings.topics],
-                     labels={t.slug: t.label for t in st.settings.topics},
+                     topics=[(t.slug, t.label_in(words().tag)) for t in st.settings.topics],
+                     labels={t.slug: t.label_in(words().tag) for t in st.settings.topics},
                      budget=st.settings.summary_words, tz=st.settings.timezone,
                      open_id=request.args.get("open", type=int))
 
