@@ -10,7 +10,7 @@ from flask import g, make_response, render_template, session
 
 from ...i18n import N_
 from ..common import state, words
-from .core import csrf_token
+from .core import bp, csrf_token
 
 ERRORS = {
     "session": (N_("Sign in to use the desk"),
@@ -22,6 +22,9 @@ ERRORS = {
     "not-found": (N_("Not found"), N_("There is nothing here. It may have been removed.")),
     "forbidden": (N_("Not for your role"), N_("Membership staff use the members pages only. Nothing was changed.")),
 }
+# A delivery's state as the progress table names it (the state itself is the database's word).
+DELIVERY_WORDS = {"queued": N_("Queued"), "sending": N_("Sending"), "sent": N_("Sent"), "failed": N_("Failed"),
+                  "skipped": N_("Skipped")}
 # strftime's fields as CLDR pattern fields: month names come from the desk's language.
 _CLDR = {"%-d": "d", "%d": "dd", "%b": "MMM", "%B": "MMMM", "%Y": "y", "%m": "MM", "%H": "HH", "%M": "mm",
          "%S": "ss"}
@@ -38,6 +41,11 @@ def local(moment, fmt: str = "%-d %b %Y %H:%M") -> str:
         return when.strftime(fmt)
     pattern = re.sub(r"%-?\w", lambda m: _CLDR.get(m.group(0), m.group(0)), fmt.replace("'", "''"))
     return format_datetime(when, pattern, tzinfo=when.tzinfo, locale=lang.locale)
+
+
+@bp.context_processor
+def _desk_words() -> dict:
+    return {"delivery_words": DELIVERY_WORDS}
 
 
 def desk_page(template: str, status: int = 200, **context):
