@@ -25,6 +25,11 @@ ERRORS = {
 # A delivery's state as the progress table names it (the state itself is the database's word).
 DELIVERY_WORDS = {"queued": N_("Queued"), "sending": N_("Sending"), "sent": N_("Sent"), "failed": N_("Failed"),
                   "skipped": N_("Skipped")}
+# The values members' records and deliveries store, as the desk shows them: English keeps the value itself (the
+# CLI's --status, --frequency and --format take it), other languages a word. TRANSLATORS: lower case, one word.
+CODE_WORDS = (N_("pending"), N_("active"), N_("unsubscribed"), N_("bounced"), N_("complained"), N_("lapsed"),
+              N_("daily"), N_("weekly"), N_("monthly"), N_("html"), N_("text"),
+              N_("queued"), N_("sending"), N_("sent"), N_("failed"), N_("skipped"))
 # strftime's fields as CLDR pattern fields: month names come from the desk's language.
 _CLDR = {"%-d": "d", "%d": "dd", "%b": "MMM", "%B": "MMMM", "%Y": "y", "%m": "MM", "%H": "HH", "%M": "mm",
          "%S": "ss"}
