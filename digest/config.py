@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from .errors import ConfigError
-from .i18n import locale_of
+from .i18n import language, locale_of
 from .models import ENHANCED_STATUS, Topic
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
@@ -225,11 +225,18 @@ class Settings:
     language_mode: str = "per_member"  # or "bilingual": members who have not chosen get every language in one email
     bilingual_order: tuple[str, ...] = ()  # the languages of a bilingual email, in order
     require_every_language: bool = False  # the gate holds an edition whose editor's words lack a language
+    editors_language: str = ""  # what the desk, the held notice and the CLI say to editors in; "" is the first
 
     @property
     def language(self) -> str:
         """The default language: the first configured."""
         return self.languages[0]
+
+    @property
+    def editor_language(self) -> str:
+        """The language editors read (the desk, the held notice, the CLI's messages): [organisation]
+        editors_language, else the default language."""
+        return self.editors_language or self.languages[0]
 
     @property
     def unchosen_language(self) -> str:
@@ -375,7 +382,8 @@ def _validate(data: dict, source: str) -> Settings:
     busy_timeout = i("digest", "busy_timeout")
     if not 1 <= busy_timeout <= 3600:
         raise ConfigError(source, "digest.busy_timeout", "must be between 1 and 3600 (seconds)")
-    list_id = s("digest", "list_id") or f"{name} digest <digest.{_domain_of(sender)}>"
+    languages = _language_settings(data.get("organisation", {}), source)
+    list_id = s("digest", "list_id") or _default_list_id(name, sender, languages["languages"][0])
     min_articles = i("digest", "min_articles")
     if not 0 <= min_articles <= 100:
         raise ConfigError(source, "digest.min_articles", "must be between 0 and 100")
@@ -414,7 +422,7 @@ def _validate(data: dict, source: str) -> Settings:
         fetch_deadline=fetch["fetch_deadline"],
         allow_private=_allow_private(data, source),
         retention=_retention(data, source),
-        **_language_settings(data.get("organisation", {}), source),
+        **languages,
         **_look(data, source, s, i),
         busy_timeout=busy_timeout,
         providers=_providers(data.get("providers"), source),
@@ -500,6 +508,12 @@ def _look(data: dict, source: str, s, i) -> dict:
                 http_images=http_images, image_weight_kb=weight, fetch_images=fetch_images)
 
 
+def _default_list_id(name: str, sender: str, first_language: str) -> str:
+    """One List-Id for every variant: its words in the first language ("Crynhoad X" in Welsh)."""
+    words = language(first_language).gettext("%(organisation)s digest") % {"organisation": name}
+    return f"{words} <digest.{_domain_of(sender)}>"
+
+
 def _language_settings(org: dict, source: str) -> dict:
     """languages, language_mode and bilingual_order of [organisation]."""
     languages = _languages(org.get("languages", ["en-GB"]), source)
@@ -516,8 +530,14 @@ def _language_settings(org: dict, source: str) -> dict:
     every = org.get("require_every_language", False)
     if not isinstance(every, bool):
         raise ConfigError(source, "organisation.require_every_language", f"must be true or false, not {every!r}")
+    editors = str(org.get("editors_language") or "").strip()
+    if editors:  # any language with a catalogue (or English), even one members are not sent
+        try:
+            locale_of(editors)
+        except ValueError as exc:
+            raise ConfigError(source, "organisation.editors_language", str(exc)) from None
     return {"languages": languages, "language_mode": mode, "bilingual_order": tuple(order),
-            "require_every_language": every}
+            "require_every_language": every, "editors_language": editors}
 
 
 def _languages(raw: Any, source: str) -> tuple[str, ...]:

@@ -12,6 +12,16 @@ no catalogue. Another language is `digest/locale/TAG/LC_MESSAGES/messages.po`
     pybabel update -i digest/locale/messages.pot -d digest/locale -D messages --no-fuzzy-matching
     pybabel compile -d digest/locale -D messages
 
+Editors read one language of their own, `Settings.editor_language` ([organisation] editors_language, else
+the first of languages): the desk, the held notice, desk links' emails, the report's chart, the warnings
+about an edition, the gate's reasons, and the CLI's lines to an editor (preview, send-test, edition
+build/set/show, the weekly/run/queue summary). Operators' diagnostics stay English, by design: config and
+usage errors, DigestError reasons, a source's or relay's own error text, send/connection statistics,
+bounce processing, logs, and the "warning:"/"Error:" tags that start a line. English output does not
+change: an English "article(s)" is kept as both ngettext forms, and the catalogue gives other languages
+their plural forms. tests/test_catalogue.py checks the desk's templates and the Python that talks to
+editors (EDITOR_PY) for English left outside the catalogue.
+
 Dates come from CLDR (month names, the order of day, month and year, the
 shape of a range) for the language's locale: `en-GB` gives "19–25 June
 2017", `cy` "19–25 Mehefin 2017", bare `en` the American "June 19–25, 2017".

@@ -7,6 +7,7 @@ template fails here until the .pot is extracted again and each .po updated, see 
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 from pathlib import Path
@@ -57,9 +58,12 @@ def test_the_committed_template_holds_exactly_what_extraction_finds():
 # text is one no catalogue can translate. What is not prose: tags, entities, CSS, the text part's rules.
 CHECKED = ["digest.mjml.j2", "digest.txt.j2", "partials/masthead.mjml.j2", "partials/footer.mjml.j2",
            "partials/blocks.mjml.j2"] + [f"web/{p.name}" for p in (TEMPLATES / "web").glob("*.html")] + [
-           "web/confirm_email.txt", "web/feed.xml"]
+           "web/confirm_email.txt", "web/feed.xml"] + [
+           f"web/desk/{p.name}" for p in sorted((TEMPLATES / "web" / "desk").glob("*.html"))]  # the editors' pages
 _NOT_PROSE = [re.compile(p, re.S) for p in (r"<(mj-style|style|mj-attributes|mj-raw)\b.*?</\1>", r"<!--.*?-->",
-                                             r"<[^>]*>", r"&#?\w+;", r"/[\w./-]+", r"\x00")]
+                                             r"<[^>]*>", r"&#?\w+;", r"/[\w./-]+",
+                                             r'\s[\w-]+="[^"<>]*"',  # an attribute a block adds to a tag
+                                             r"\x00")]
 
 
 def _plain_text(source: str) -> str:
@@ -92,6 +96,91 @@ def test_no_words_outside_the_catalogue_in_a_template(name):
 def test_the_plain_text_check_sees_words_left_outside():
     source = "<p>Read more</p>{{ _('Fine') }}{% trans %}Also fine{% endtrans %}<style>p { color: red }</style>"
     assert _WORDS.findall(_plain_text(source)) == ["Read more"]
+
+
+# Python that speaks to editors: what these functions pass to note() (the desk's messages), click.echo/secho
+# (the CLI's lines to editors), a warnings list's append, a joined email text or a table's title must come from
+# the catalogue (gettext, ngettext), not an English literal. None: every function of the module. What stays
+# English is drawn in digest/i18n.py's docstring: operators' diagnostics (errors, the relay's counts, sources).
+EDITOR_PY = {
+    "digest/web/desk/*.py": None,
+    "digest/editorial/week.py": {"summary_warnings"},
+    "digest/editorial/gate.py": {"hold_reasons"},
+    "digest/editorial/candidates.py": {"edition_warnings"},
+    "digest/editorial/editors.py": {"held_notice", "link_text", "link_subject"},
+    "digest/editorial/report.py": {"report_html"},
+    "digest/cli/printing.py": {"print_queue", "print_edition"},
+    "digest/cli/mailing.py": {"edition_build", "edition_set", "_print_text", "send_test", "run"},
+    "digest/cli/preview.py": {"preview", "_screenshots", "_print_table"},
+}
+_SINKS = {"note", "echo", "secho", "append", "join", "Table"}
+_GETTEXT = {"gettext", "ngettext", "pgettext", "npgettext", "_", "N_"}
+_TAGS = ("warning: ", "Error: ")  # a line's tag for logs and greps: the same in every language
+
+
+def _name(node: ast.AST) -> str:
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+
+
+def _literals(node: ast.AST):
+    """The literal text in an expression, leaving out calls (a gettext call translates; another's arguments are
+    names, encodings, form fields), comparisons and a dict's keys."""
+    if isinstance(node, (ast.Call, ast.Compare)):
+        return
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        yield node.value
+        return
+    for field, value in ast.iter_fields(node):
+        if isinstance(node, ast.Dict) and field == "keys":
+            continue
+        for child in value if isinstance(value, list) else [value]:
+            if isinstance(child, ast.AST):
+                yield from _literals(child)
+
+
+def untranslated(source: str, functions: set[str] | None) -> list[str]:
+    """English literals that the functions (None: all) show an editor without the catalogue."""
+    found = []
+    for fn in ast.walk(ast.parse(source)):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or (functions and fn.name not in functions):
+            continue
+        for call in ast.walk(fn):
+            if not isinstance(call, ast.Call):
+                continue
+            shown = call.args[:1] if _name(call.func) in _SINKS else []
+            shown += [k.value for k in call.keywords if k.arg in ("title", "errors")]
+            shown = [a for arg in shown for a in (arg.args if isinstance(arg, ast.Call) and
+                                                  _name(arg.func) not in _GETTEXT else [arg])]
+            for text in (t for arg in shown for t in _literals(arg)):
+                for tag in _TAGS:
+                    text = text.replace(tag, " ")
+                if _WORDS.search(text):
+                    found.append(f"{fn.name}: {text!r}")
+    return found
+
+
+def _editor_modules() -> list[tuple[str, set[str] | None]]:
+    return [(str(path.relative_to(REPO)), functions) for pattern, functions in EDITOR_PY.items()
+            for path in sorted(REPO.glob(pattern))]
+
+
+@pytest.mark.parametrize("path,functions", _editor_modules(), ids=lambda v: v if isinstance(v, str) else "")
+def test_no_english_literal_shown_to_an_editor(path, functions):
+    words = untranslated((REPO / path).read_text(encoding="utf-8"), functions)
+    assert words == [], f"{path}: {words[:5]} reach an editor untranslated; wrap them in gettext (digest/i18n.py)"
+
+
+def test_the_python_check_sees_english_left_outside():
+    source = """
+def f(words, n):
+    note(f"Saved {n}.")
+    note(words.gettext("Saved %(n)s.") % {"n": n}, "ok")
+    click.echo("warning: " + words.ngettext("%(n)d left", "%(n)d left", n) % {"n": n})
+    click.secho(f"warning: {n}")
+    out.append("Too short.")
+    click.echo(str("Built"), err=request.get("email") == "x")
+"""
+    assert untranslated(source, None) == ["f: 'Saved '", "f: 'Too short.'", "f: 'Built'"]
 
 
 # ---- each language's translation -------------------------------------------------------------

@@ -251,7 +251,7 @@ def test_translations_matched_by_the_cy_path_and_a_welsh_member_gets_the_welsh_o
     [welsh] = [row for row in week.rows if row.article.id == cy[2]]
     assert welsh.state == "left-out" and welsh.warnings[-1:] == [
         f"The translation of article {en[2]} (number {[r.article.id for r in week.rows].index(en[2]) + 1} in the "
-        "edition): members who read cy get it in that one's place."]
+        "edition): members who read Welsh get it in that one's place."]
 
 
 def test_digest_article_translation_links_and_refuses(run_cli, config, tmp_path, db):

@@ -77,6 +77,8 @@ def test_the_desk_shows_each_languages_words_side_by_side(config, browser, desk_
     page.get_by_label("Subject in Welsh").fill("GDPR mewn blwyddyn")
     page.get_by_role("button", name="Save the edition's words").click()
     page.wait_for_load_state()
+    # The form saves in place (data-quick): wait for the saved page, not just the click, before measuring.
+    page.get_by_text("Saved the words of 2017-W25.").wait_for()
     english, welsh = page.locator("#subject").bounding_box(), page.locator("#subject-cy").bounding_box()
     assert welsh["x"] > english["x"] + english["width"] and abs(welsh["y"] - english["y"]) < 80  # side by side
     assert page.locator("#subject-cy").input_value() == "GDPR mewn blwyddyn"

@@ -86,6 +86,13 @@ class App:
         return load_settings(self.config_path)
 
     @cached_property
+    def words(self):
+        """The editors' language (Settings.editor_language): what a command says to an editor is in it."""
+        from ..i18n import language
+
+        return language(self.settings.editor_language)
+
+    @cached_property
     def db(self):
         from ..db import Database
 

@@ -15,7 +15,7 @@ from ..editorial.build import build_edition, queue_edition
 from ..editorial.mailing import Mailing, due_windows, run_mailing, send_due
 from ..editorial.preview import PreviewRequest, resolve_window
 from ..editorial.sendtest import send_test as do_send_test
-from ..editorial.text import edition_text, english_name, missing_lines, missing_words, set_edition_text
+from ..editorial.text import edition_text, language_name, missing_lines, missing_words, set_edition_text
 from ..errors import CheckError, DigestError
 from ..members import check_language
 from ..sending.transports import make_transport
@@ -115,7 +115,10 @@ def edition_build(app, key, week, day, month) -> None:
         raise fail(exc) from None
     for w in built.warnings:
         click.secho(f"warning: {w}", fg="yellow", err=True)
-    click.echo(f"built {built.key} ({built.frequency}): {len(built.items)} article(s); subject: {built.subject}")
+    n = len(built.items)
+    click.echo(app.words.ngettext("built %(edition)s (%(frequency)s): %(num)d article(s); subject: %(subject)s",
+                                  "built %(edition)s (%(frequency)s): %(num)d article(s); subject: %(subject)s", n)
+               % {"edition": built.key, "frequency": built.frequency, "num": n, "subject": built.subject})
 
 
 @edition.command("set")
@@ -154,37 +157,42 @@ def edition_set(app, key, language, subject, preheader, note, note_file) -> None
                                 language="" if tag == app.settings.language else tag)
     except DigestError as exc:
         raise fail(exc) from None
-    _print_text(text, app.settings)
+    _print_text(text, app.settings, app.words)
     with app.db.connect() as conn:
         built = edition_db.load_edition(conn, key)
     if built is not None:
-        click.echo(f"{key} is built already: run `digest edition build {key}` again to use these words")
+        click.echo(app.words.gettext("%(edition)s is built already: run `digest edition build %(edition)s` again "
+                                     "to use these words") % {"edition": key})
 
 
-def _print_text(text, settings) -> None:
-    """The words of each configured language (one language: as before, without a heading per language)."""
+def _print_text(text, settings, lang) -> None:
+    """The words of each configured language (one language: as before, without a heading per language),
+    each line's label in the editors' language (a translation keeps the columns)."""
+    _ = lang.gettext
     click.echo(f"{text.key}:")
     first = text.in_language(settings.language, settings.language)
     many = len(settings.languages) > 1
     pad = "  " if many else ""
+    instead = _("(not written: the %(language)s one is used)") % {
+        "language": language_name(settings.language, lang)}
     for tag in settings.languages:
         words = text.in_language(tag, settings.language)
         if many:
-            click.echo(f"  {tag} ({english_name(tag)}):")
-        instead = f"(not written: the {english_name(settings.language)} one is used)"
+            click.echo(f"  {tag} ({language_name(tag, lang)}):")
 
         def said(field: str, made: str) -> str:
             return getattr(words, field) or (instead if getattr(first, field) else made)
 
-        click.echo(f"{pad}  subject:   {said('subject', '(made from digest.subject)')}")
-        click.echo(f"{pad}  preheader: {said('preheader', '(made from the headlines)')}")
+        click.echo(pad + _("  subject:   %(subject)s") % {"subject": said("subject", _("(made from digest.subject)"))})
+        click.echo(pad + _("  preheader: %(preheader)s") % {
+            "preheader": said("preheader", _("(made from the headlines)"))})
         if words.note:
-            click.echo(f"{pad}  note:")
+            click.echo(pad + _("  note:"))
             for line in words.note.splitlines():
                 click.echo(f"{pad}    {line}")
         else:
-            click.echo(f"{pad}  note:      {said('note', '(none)')}")
-    for line in missing_lines(text.key, missing_words(first, text.words, settings.languages)):
+            click.echo(pad + _("  note:      %(note)s") % {"note": said("note", _("(none)"))})
+    for line in missing_lines(text.key, missing_words(first, text.words, settings.languages), lang):
         click.secho(f"warning: {line}", fg="yellow", err=True)
 
 
@@ -198,7 +206,7 @@ def edition_show(app, key) -> None:
     Example:
       digest edition show 2017-W25
     """
-    _print_text(edition_text(app.db, key), app.settings)
+    _print_text(edition_text(app.db, key), app.settings, app.words)
 
 
 @edition.command("list")
@@ -246,7 +254,7 @@ def queue(app, key) -> None:
         report = queue_edition(app.db, app.settings, key, now=now_utc())
     except DigestError as exc:
         raise fail(exc) from None
-    print_queue(report)
+    print_queue(report, app.words)
 
 
 def _fail_check(exc: DigestError) -> click.ClickException:
@@ -307,8 +315,10 @@ def send_test(app, key, to, variant, transport) -> None:
     except DigestError as exc:
         raise fail(exc) from None
     if not result.ok:
-        raise click.ClickException(" ".join(str(x) for x in (f"{to}: refused:", result.code, result.message) if x))
-    click.echo(f"sent a test of {key} ({variant}) to {to} via {kind}")
+        refused = app.words.gettext("%(to)s: refused:") % {"to": to}
+        raise click.ClickException(" ".join(str(x) for x in (refused, result.code, result.message) if x))
+    click.echo(app.words.gettext("sent a test of %(edition)s (%(variant)s) to %(to)s via %(transport)s")
+               % {"edition": key, "variant": variant, "to": to, "transport": kind})
 
 
 def _force_options(f):
@@ -414,7 +424,7 @@ def run(app, frequency, key, week, day, month, force, reason, transport, options
         if frequency is None and not any((key, week, day, month)):
             windows = due_windows(app.db, app.settings, now=now_utc())
             if not windows:
-                click.echo("no edition is due now")
+                click.echo(app.words.gettext("no edition is due now"))
         else:
             window = _window(app, key, week, day, month, default=frequency or "weekly")
             if frequency is not None and window.frequency != frequency:  # a usage error (exit status 2)

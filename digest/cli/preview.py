@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from babel.dates import format_date
 
 from ..editorial.preview import PreviewRequest, make_preview
 from ..editorial.screenshot import screenshot_views
@@ -72,23 +73,27 @@ def preview(app, key, week, day, month, since, until, topics, member, subscriber
     path = None if to_stdout else Path(out or "preview.html")
     if path is not None:
         path.write_text(result.body, encoding="utf-8")
-    _print_table(result, s, stderr=to_stdout)
+    _print_table(result, s, app.words, stderr=to_stdout)
     warnings = list(result.warnings)
     size = len(result.rendered.html.encode("utf-8"))
     if not as_text and size > HTML_WARN_BYTES:
-        warnings.append(f"the HTML is {size / 1000:.0f} KB: over {HTML_WARN_BYTES // 1000} KB, "
-                        "close to Gmail's 102 KB clipping limit")
+        warnings.append(app.words.gettext("the HTML is %(size)s KB: over %(most)d KB, close to Gmail's 102 KB "
+                                          "clipping limit") % {"size": f"{size / 1000:.0f}",
+                                                               "most": HTML_WARN_BYTES // 1000})
     for w in warnings:
         click.secho(f"warning: {w}", fg="yellow", err=True)
-    click.echo(f"wrote {path or 'standard output'} ({len(result.body.encode('utf-8')):,} bytes; "
-               f"subject: {result.rendered.subject})", err=to_stdout)
+    _ = app.words.gettext
+    click.echo(_("wrote %(path)s (%(bytes)s bytes; subject: %(subject)s)")
+               % {"path": path or _("standard output"), "bytes": f"{len(result.body.encode('utf-8')):,}",
+                  "subject": result.rendered.subject}, err=to_stdout)
     if screenshot:
-        _screenshots(result, Path(screenshot), Path(images_from) if images_from else None, to_stdout=to_stdout)
+        _screenshots(result, Path(screenshot), Path(images_from) if images_from else None, to_stdout=to_stdout,
+                     words=app.words)
     if open_it and path is not None:
         click.launch(str(path.resolve()))
 
 
-def _screenshots(result, folder: Path, image_dir: Path | None, *, to_stdout: bool) -> None:
+def _screenshots(result, folder: Path, image_dir: Path | None, *, to_stdout: bool, words) -> None:
     """--screenshot: the PNGs written, and a warning for each width at which the email scrolls sideways."""
     html = result.body if result.fmt != "text" else result.html_filled
     try:
@@ -96,26 +101,38 @@ def _screenshots(result, folder: Path, image_dir: Path | None, *, to_stdout: boo
     except DigestError as exc:
         raise fail(exc) from None
     for suffix, shot in shots:
-        click.echo(f"wrote {shot.path}", err=to_stdout)
+        click.echo(words.gettext("wrote %(path)s") % {"path": shot.path}, err=to_stdout)
         if shot.scrolls_sideways:
-            how = " without its <style> (as Gmail's apps show it to non-Google accounts)" \
+            how = words.gettext(" without its <style> (as Gmail's apps show it to non-Google accounts)") \
                 if suffix == "-nostyle" else ""
-            click.secho(f"warning: at {shot.width} px the email{how} is {shot.scroll_width} px wide: "
-                        "readers would scroll sideways", fg="yellow", err=True)
+            click.secho("warning: " + words.gettext("at %(width)d px the email%(how)s is %(scroll)d px wide: readers "
+                                                    "would scroll sideways")
+                        % {"width": shot.width, "how": how, "scroll": shot.scroll_width}, fg="yellow", err=True)
 
 
-def _print_table(result, settings, *, stderr: bool = False) -> None:
+def _print_table(result, settings, words, *, stderr: bool = False) -> None:
+    """The edition's articles as a table, in the editors' language (dates too: CLDR's months beyond English)."""
     from rich.markup import escape
     from rich.table import Table
 
+    _ = words.gettext
     labels = {t.slug: t.label for t in settings.topics}
     e = result.edition
-    table = Table(title=f"{e.key}: {len(result.items)} article(s)"
-                        + (f" for {result.member}" if result.member else ""))
-    for col in ("#", "date", "title", "topics", "words"):
-        table.add_column(col, justify="right" if col in ("#", "words") else "left")
+    count = words.ngettext("%(edition)s: %(num)d article(s)", "%(edition)s: %(num)d article(s)", len(result.items))
+    table = Table(title=count % {"edition": e.key, "num": len(result.items)}
+                        + (_(" for %(member)s") % {"member": result.member} if result.member else ""))
+    for col, name in (("#", "#"), ("date", _("date")), ("title", _("title")), ("topics", _("topics")),
+                      ("words", _("words"))):
+        table.add_column(name, justify="right" if col in ("#", "words") else "left")
     for n, item in enumerate(result.items, 1):
-        title = item.title + (" [pinned]" if item.pinned else "")
-        table.add_row(str(n), item.published_at.astimezone(result.tz).strftime("%d %b"), escape(title),
+        title = item.title + (_(" [pinned]") if item.pinned else "")
+        table.add_row(str(n), _day_month(item.published_at.astimezone(result.tz), words), escape(title),
                       ", ".join(labels.get(t, t) for t in item.topics) or "-", str(len(item.summary.split())))
     console(stderr=stderr).print(table)
+
+
+def _day_month(day, words) -> str:
+    """'19 Jun' as strftime writes it in English; another language's month from CLDR ('19 Meh')."""
+    if words.locale.language == "en":
+        return day.strftime("%d %b")
+    return format_date(day, "dd MMM", locale=words.locale)

@@ -16,6 +16,7 @@ import click
 
 from ..editorial.mailing import MailingReport, Steps
 from ..errors import DigestError
+from ..i18n import Language, language
 from ..outbound import redact
 from .options import console
 
@@ -56,40 +57,53 @@ def print_bounces(results) -> None:
     click.echo(f"bounces: {len(items)} message(s): {summary}")
 
 
-def print_queue(report) -> None:
-    for w in report.warnings:
-        click.secho(f"warning: {w}", fg="yellow", err=True)
-    extra = f" ({report.variants} new variant(s) rendered for members who joined since the build)" \
-        if report.variants else ""
-    click.echo(f"queued {report.queued} delivery(ies) of {report.key}{extra}")
+def print_queue(report, words: Language | None = None) -> None:
+    """A queued edition, in the editors' language (words; "warning:" stays, for logs' readers and greps)."""
+    w = words or language()
+    for warning in report.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    extra = w.ngettext(" (%(num)d new variant(s) rendered for members who joined since the build)",
+                       " (%(num)d new variant(s) rendered for members who joined since the build)",
+                       report.variants) % {"num": report.variants} if report.variants else ""
+    click.echo(w.ngettext("queued %(num)d delivery(ies) of %(edition)s", "queued %(num)d delivery(ies) of %(edition)s",
+                          report.queued) % {"num": report.queued, "edition": report.key} + extra)
 
 
-def print_edition(report: MailingReport) -> None:
+def print_edition(report: MailingReport, words: Language | None = None) -> None:
     """One window of a mailing run: held (and who was told), or built / reused and queued."""
+    w = words or language()
+    _, names = w.gettext, {"edition": report.key}
     if report.held:
         for problem in report.held:
-            click.echo(f"held {report.key}: {problem}", err=True)
+            click.echo(_("held %(edition)s: %(problem)s") % {**names, "problem": problem}, err=True)
         if report.told is None:
-            click.echo("warning: no editor is told of held editions (digest editors): nobody was emailed", err=True)
+            click.echo("warning: " + _("no editor is told of held editions (digest editors): nobody was emailed"),
+                       err=True)
         elif report.told.ok:
-            click.echo(f"told the editors ({', '.join(report.editors)}) that {report.key} is held")
+            click.echo(_("told the editors (%(editors)s) that %(edition)s is held")
+                       % {**names, "editors": ", ".join(report.editors)})
         else:
-            click.echo(f"Error: the editors could not be told: {report.told.message}", err=True)
+            click.echo("Error: " + _("the editors could not be told: %(error)s") % {"error": report.told.message},
+                       err=True)
         return
     for problem in report.forced:
-        click.echo(f"warning: sent anyway (--force): {problem}", err=True)
+        click.echo("warning: " + _("sent anyway (--force): %(problem)s") % {"problem": problem}, err=True)
     if report.already_queued:
-        click.echo(f"{report.key} already built and queued; sending what is left")
+        click.echo(_("%(edition)s already built and queued; sending what is left") % names)
         return
     if report.built is not None:
-        click.echo(f"built {report.key}: {len(report.built.items)} article(s)")
+        n = len(report.built.items)
+        click.echo(w.ngettext("built %(edition)s: %(num)d article(s)", "built %(edition)s: %(num)d article(s)", n)
+                   % {**names, "num": n})
     else:
-        click.echo(f"{report.key} already built; using it as it is")
-    print_queue(report.queued)
+        click.echo(_("%(edition)s already built; using it as it is") % names)
+    print_queue(report.queued, w)
 
 
 def print_sent(app, kind, stats) -> None:
-    click.echo(f"sent {stats.sent}, retry later {stats.retried}, failed {stats.failed}, skipped {stats.skipped}"
+    """The send's one-line summary in the editors' language; what the relay did below it, for the operator."""
+    click.echo(app.words.gettext("sent %(sent)d, retry later %(retried)d, failed %(failed)d, skipped %(skipped)d")
+               % {"sent": stats.sent, "retried": stats.retried, "failed": stats.failed, "skipped": stats.skipped}
                + f" (via {kind}" + (f": {app.settings.outbox}" if kind == "file" else "")
                + (f", {stats.processes} processes)" if stats.processes > 1 else ")"))
     if stats.busy:
@@ -159,7 +173,7 @@ class PrintedSteps(Steps):
         print_run(run)
 
     def edition(self, report: MailingReport) -> None:
-        print_edition(report)
+        print_edition(report, self.app.words)
 
     def sending(self, kind, limit):
         return progress(self.app, kind, limit)

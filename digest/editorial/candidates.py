@@ -14,6 +14,7 @@ from ..db import articles as article_db
 from ..db import editions as edition_db
 from ..edition.selection import select
 from ..edition.summarise import summarise
+from ..i18n import Language, language
 from ..models import Article, Edition, EditionItem, Translation, Window
 
 
@@ -35,7 +36,7 @@ def plan_edition(
              for pos, a in enumerate(chosen)]
     edition = Edition(key=window.key, frequency=window.frequency, window=window, items=items,
                       subject=words.subject, preheader=words.preheader, note=words.note, words=dict(words.words))
-    edition.warnings = edition_warnings(chosen, candidates, window)
+    edition.warnings = edition_warnings(chosen, candidates, window, language(settings.editor_language))
     return edition
 
 
@@ -85,21 +86,29 @@ def edition_item(article: Article, position: int, summary: str, translation: Art
     )
 
 
-def edition_warnings(chosen: Sequence[Article], candidates: Sequence[Article], window: Window) -> list[str]:
+def edition_warnings(chosen: Sequence[Article], candidates: Sequence[Article], window: Window,
+                     lang: Language | None = None) -> list[str]:
+    """What an editor should know of the chosen articles, in the editors' language (lang, else English)."""
+    _ = (lang or language()).gettext
     warnings = []
     if not chosen:
-        warnings.append(f"no articles in {window.key}: nothing would be sent")
+        warnings.append(_("no articles in %(edition)s: nothing would be sent") % {"edition": window.key})
     for a in chosen:
+        it = {"id": a.id, "title": a.title, "url": a.url}
         if not (a.teaser or "").strip() and not a.summary_override:
-            warnings.append(f"article {a.id} “{a.title}” has no teaser: its summary comes from the body")
+            warnings.append(_("article %(id)s “%(title)s” has no teaser: its summary comes from the body") % it)
         if not a.url:
-            warnings.append(f"article {a.id} “{a.title}” has no link")
+            warnings.append(_("article %(id)s “%(title)s” has no link") % it)
         elif a.link_origin == "website":
-            warnings.append(f"article {a.id} “{a.title}” links to its source's website ({a.url}): "
-                            "the source gave no link of its own")
+            warnings.append(_("article %(id)s “%(title)s” links to its source's website (%(url)s): "
+                              "the source gave no link of its own") % it)
         if not a.topics:
-            warnings.append(f"article {a.id} “{a.title}” has no topic: only members who chose all topics get it")
+            warnings.append(_("article %(id)s “%(title)s” has no topic: only members who chose all topics get it")
+                            % it)
     left_out = len([a for a in candidates if not a.excluded]) - len(chosen)
     if left_out > 0 and chosen:
-        warnings.append(f"{left_out} more article(s) in {window.key} did not fit the edition size")
+        warnings.append((lang or language()).ngettext(
+            "%(num)d more article(s) in %(edition)s did not fit the edition size",
+            "%(num)d more article(s) in %(edition)s did not fit the edition size", left_out)
+            % {"num": left_out, "edition": window.key})
     return warnings

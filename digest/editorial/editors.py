@@ -128,7 +128,7 @@ def desk_option(settings: Settings, key: str) -> int:
 
 # ---------------------------------------------------------------- the link email
 
-# (subject, intro) of each link's email; in the organisation's first language.
+# (subject, intro) of each link's email; in the editors' language (Settings.editor_language).
 LINK_WORDS = {
     "set-password": (N_("Set your password for the edition desk"),
                      N_("You have been made an editor of %(organisation)s's email digest. Open this link to choose "
@@ -140,14 +140,14 @@ LINK_WORDS = {
 
 
 def link_subject(settings: Settings, purpose: str) -> str:
-    _ = language(settings.language).gettext
+    _ = language(settings.editor_language).gettext
     return _("%(subject)s (%(organisation)s)") % {"subject": _(LINK_WORDS[purpose][0]),
                                                  "organisation": settings.organisation}
 
 
 def link_text(settings: Settings, to: str, name: str | None, purpose: str, url: str, *, minutes: int) -> str:
     """The words of the email that carries a one-time link."""
-    words = language(settings.language)
+    words = language(settings.editor_language)
     _ = words.gettext
     intro = _(LINK_WORDS[purpose][1]) % {"organisation": settings.organisation}
     if minutes % 60 == 0:
@@ -194,17 +194,20 @@ def issue_link(db: Database, settings: Settings, editor_id: int, purpose: str, t
 
 def held_notice(settings: Settings, key: str, problems: list[str], to: Sequence[str], *, force_command: str,
                 now) -> tuple[Envelope, bytes]:
-    """The one short email that tells the editors an edition is held, and why (DKIM-signed like every message)."""
+    """The one short email that tells the editors an edition is held, and why (DKIM-signed like every message),
+    in the editors' language (the problems are the gate's, in English: operators' diagnostics)."""
+    _ = language(settings.editor_language).gettext
+    names = {"edition": key, "organisation": settings.organisation}
     text = "\n".join([
-        f"The {key} edition of {settings.organisation} is held: nothing was built, queued or sent.",
+        _("The %(edition)s edition of %(organisation)s is held: nothing was built, queued or sent.") % names,
         "",
         *[f"- {p}" for p in problems],
         "",
-        "Fix the sources and run it again, or send it as it is:",
+        _("Fix the sources and run it again, or send it as it is:"),
         f"  {force_command}",
     ]) + "\n"
-    message = Outgoing(settings).notice(", ".join(to), f"Held: {settings.organisation} edition {key} was not sent",
-                                        text, kind="held", date=now)
+    subject = _("Held: %(organisation)s edition %(edition)s was not sent") % names
+    message = Outgoing(settings).notice(", ".join(to), subject, text, kind="held", date=now)
     return Envelope(settings.sender_address, tuple(to)), message
 
 

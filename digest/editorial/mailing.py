@@ -37,6 +37,7 @@ from ..db import deliveries as delivery_db
 from ..db import editions as edition_db
 from ..edition.periods import previous_period
 from ..errors import ConfigError, DeliveryError, DigestError
+from ..i18n import language
 from ..ingest.store import SourceReport, refresh_sources
 from ..membership.sync import sync_before_run
 from ..membership.webhooks import DeliveryStats, deliver_due
@@ -132,9 +133,10 @@ def run_mailing(db: Database, settings: Settings, mailing: Mailing, steps: Steps
         report = prepare_edition(db, settings, window, failed, now=clock(), force_reason=mailing.force_reason,
                                  forced_by=mailing.forced_by, held_by=held_by)
         if report.held and mailing.tell:
+            why = language(settings.editor_language).gettext("why it may go as it is")
             report.editors, report.told = tell_editors(
                 db, settings, window.key, report.held, lambda: make_transport(kind, settings), now=clock(),
-                force_command=f'{mailing.command} {window.key} --force --reason "why it may go as it is"')
+                force_command=f'{mailing.command} {window.key} --force --reason "{why}"')
         result.editions.append(report)
         steps.edition(report)
     if mailing.send is not None:

@@ -30,6 +30,7 @@ from ..db import editions as edition_db
 from ..db import reports as reports_db
 from ..db.schema import DELIVERY_STATES
 from ..errors import EditionError
+from ..i18n import language
 
 
 @dataclass(frozen=True)
@@ -128,25 +129,34 @@ def _bars(rows: list[tuple[str, int, str]], scale: int) -> str:
 
 
 def report_html(report: EditionReport, settings: Settings) -> str:
-    brand = settings.brand_colour
+    """The report as one HTML page (the PNG's source), in the editors' language."""
+    brand, lang = settings.brand_colour, language(settings.editor_language)
+    _ = lang.gettext
     delivery = [
-        ("Delivered", report.delivered, brand),
-        ("Bounced afterwards", report.bounced_afterwards, "#b45309"),
-        ("Failed during the send", report.failed_during_send, "#b91c1c"),
-        ("Complaints", report.complaints, "#7f1d1d"),
-        ("Unsubscribed by its links", report.unsubscribes, "#6b7280"),
-        ("Unsubscribed by mail", report.unsubscribes_by_mail, "#6b7280"),
+        (_("Delivered"), report.delivered, brand),
+        (_("Bounced afterwards"), report.bounced_afterwards, "#b45309"),
+        (_("Failed during the send"), report.failed_during_send, "#b91c1c"),
+        (_("Complaints"), report.complaints, "#7f1d1d"),
+        (_("Unsubscribed by its links"), report.unsubscribes, "#6b7280"),
+        (_("Unsubscribed by mail"), report.unsubscribes_by_mail, "#6b7280"),
     ]
-    scale = max([v for _, v, _ in delivery] + [report.sent, 1])
+    scale = max([v for _l, v, _c in delivery] + [report.sent, 1])
+    heading, delivery_heading = _("Reads per article"), _("Delivery")
     if report.counting:
         top = max([a.reads for a in report.articles] + [1])
         reads = _bars([(f"{i}. {a.title}", a.reads, brand) for i, a in enumerate(report.articles, 1)], top)
-        reads_part = (f"<h2>Reads per article <small>{report.reads:,} reads; {report.scanner:,} link-scanner "
-                      f"requests not counted</small></h2>\n{reads}")
+        counted = _("%(reads)s reads; %(scanner)s link-scanner requests not counted") % {
+            "reads": f"{report.reads:,}", "scanner": f"{report.scanner:,}"}
+        reads_part = f"<h2>{heading} <small>{counted}</small></h2>\n{reads}"
     else:
-        reads_part = '<h2>Reads per article</h2><p class="note">Click counting is off ([tracking] clicks).</p>'
+        off = _("Click counting is off ([tracking] clicks).")
+        reads_part = f'<h2>{heading}</h2><p class="note">{off}</p>'
+    sub = _("%(sent)s sent; %(queued)s still queued;\n%(delayed)s delayed after the send; "
+            "%(replies)s auto-replies ignored") % {
+        "sent": f"{report.sent:,}", "queued": f'{report.deliveries.get("queued", 0):,}',
+        "delayed": f"{report.soft_bounces_afterwards:,}", "replies": f"{report.auto_replies:,}"}
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html_lib.escape(report.key)}</title>
+<html lang="{lang.locale.language}"><head><meta charset="utf-8"><title>{html_lib.escape(report.key)}</title>
 <style>
 body {{ font: 15px/1.4 -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; color: #111827;
        margin: 0; padding: 24px 28px; width: 744px; background: #fff; }}
@@ -161,9 +171,8 @@ h2 {{ font-size: 17px; margin: 22px 0 8px; }} h2 small {{ font-weight: normal; c
 .note {{ color: #4b5563; }}
 </style></head><body>
 <h1>{html_lib.escape(report.key)}: {html_lib.escape(report.subject)}</h1>
-<p class="sub">{report.sent:,} sent; {report.deliveries.get("queued", 0):,} still queued;
-{report.soft_bounces_afterwards:,} delayed after the send; {report.auto_replies:,} auto-replies ignored</p>
-<h2>Delivery</h2>
+<p class="sub">{sub}</p>
+<h2>{delivery_heading}</h2>
 {_bars(delivery, scale)}
 {reads_part}
 </body></html>

@@ -24,6 +24,7 @@ from ..db import editions as edition_db
 from ..db.editions import EditionText
 from ..edition.note import clean_note, note_problem
 from ..errors import EditionError
+from ..i18n import Language, language
 from ..models import EditionWords
 
 SUBJECT_MAX = 150  # mailbox lists show 40-80 characters; longer is almost surely a mistake
@@ -101,12 +102,16 @@ def missing_words(first: EditionWords, others: Mapping[str, EditionWords],
     return out
 
 
-def missing_lines(key: str, missing: list[tuple[str, list[str]]]) -> list[str]:
-    """One line per language that lacks the editor's words (the gate's and the desk's)."""
-    return [f"edition {key} has no {english_name(tag)} {', '.join(fields)} (digest edition set {key} "
-            f"--language {tag})" for tag, fields in missing]
+def missing_lines(key: str, missing: list[tuple[str, list[str]]], lang: Language | None = None) -> list[str]:
+    """One line per language that lacks the editor's words (the gate's and the desk's), in the editors'
+    language (English when none is given); the field names stay as `digest edition set` spells them."""
+    lang = lang or language()
+    return [lang.gettext("edition %(key)s has no %(language)s %(fields)s (digest edition set %(key)s "
+                         "--language %(tag)s)") % {"key": key, "language": language_name(tag, lang),
+                                                    "fields": ", ".join(fields), "tag": tag}
+            for tag, fields in missing]
 
 
-def english_name(tag: str) -> str:
-    """A language tag's name in English ("cy": "Welsh"), for lines written in English."""
-    return Locale.parse(tag.replace("-", "_")).get_language_name("en") or tag
+def language_name(tag: str, lang: Language) -> str:
+    """A language tag's name in the reader's language ("cy" in English: "Welsh"; in Welsh: "Cymraeg")."""
+    return Locale.parse(tag.replace("-", "_")).get_language_name(lang.locale) or tag

@@ -25,13 +25,14 @@ from ..edition.periods import parse_period, period_label, previous_period
 from ..edition.render import preheader_for, subject_for
 from ..edition.selection import candidates
 from ..edition.summarise import summarise
+from ..edition.textformat import window_dates
 from ..edition.topics import classify
-from ..i18n import language, locale_of
+from ..i18n import Language, language, locale_of
 from ..ingest.listing import slugify
 from ..models import Article, Edition, EditionWords, TopicReason, Window
 from .candidates import plan_edition
 from .gate import gate_problems
-from .text import missing_lines, missing_words
+from .text import language_name, missing_lines, missing_words
 
 TOO_SHORT = 8  # words: fewer reads as a fragment, not a summary
 ELLIPSIS = "\u2026"
@@ -61,14 +62,9 @@ class LanguageWords:
     words: EditionWords
 
 
-def language_name(tag: str, desk: str) -> str:
-    """A language's name in the desk's language (the organisation's first): "Welsh", "Cymraeg"."""
-    return language(desk).locale.languages.get(locale_of(tag).language) or tag
-
-
 def other_words(text: EditionText, settings: Settings) -> list[LanguageWords]:
     """The languages after the first, each with the words the editor wrote in it."""
-    return [LanguageWords(tag, language_name(tag, settings.language), locale_of(tag).language,
+    return [LanguageWords(tag, language_name(tag, language(settings.editor_language)), locale_of(tag).language,
                           text.in_language(tag, settings.language)) for tag in settings.languages[1:]]
 
 
@@ -114,35 +110,43 @@ def neighbours(window: Window, tz: str) -> tuple[str | None, str | None]:
     return before.key, after.key
 
 
-def summary_warnings(article: Article, summary: str, budget: int, website: str) -> list[str]:
-    """What an editor should look at in a summary, in words."""
+def summary_warnings(article: Article, summary: str, budget: int, website: str,
+                     lang: Language | None = None) -> list[str]:
+    """What an editor should look at in a summary, in words (the editors' language: lang, else English)."""
+    words_of = lang or language()
+    _ = words_of.gettext
     out = []
     words = len(summary.split())
     if not summary.strip():
-        out.append("No summary: the article has no teaser or body text to make one from.")
+        out.append(_("No summary: the article has no teaser or body text to make one from."))
     elif words > budget:
-        out.append(f"Over the budget: {words} words, the budget is {budget}.")
+        out.append(words_of.ngettext("Over the budget: %(num)d words, the budget is %(budget)d.",
+                                     "Over the budget: %(num)d words, the budget is %(budget)d.", words)
+                   % {"num": words, "budget": budget})
     elif words < TOO_SHORT:
-        out.append(f"Too short: {words} word(s).")
+        out.append(words_of.ngettext("Too short: %(num)d word(s).", "Too short: %(num)d word(s).", words)
+                   % {"num": words})
     if summary.rstrip().endswith((ELLIPSIS, "...")):
-        out.append("Cut off mid-thought: it ends with “…”. Edit it to end on a full sentence.")
+        out.append(_("Cut off mid-thought: it ends with “…”. Edit it to end on a full sentence."))
     fold = lambda s: re.sub(r"\W+", " ", s).strip().casefold()  # noqa: E731
     if summary.strip() and fold(article.title) and fold(summary).startswith(fold(article.title)):
-        out.append("Repeats the title.")
+        out.append(_("Repeats the title."))
     if not article.url:
-        out.append("No link: members cannot read the whole article.")
+        out.append(_("No link: members cannot read the whole article."))
     elif website and article.url == urljoin(website if website.endswith("/") else website + "/",
                                             slugify(article.title) + "/"):
-        out.append("Guessed link: the listing export had none, so it was made from the title. Check that it works.")
+        out.append(_("Guessed link: the listing export had none, so it was made from the title. Check that it works."))
     return out
 
 
-def translation_note(article: Article, position: dict[int, int]) -> list[str]:
+def translation_note(article: Article, position: dict[int, int], lang: Language) -> list[str]:
     """An article left out because its translation is in the edition: it goes in that one's place."""
     if article.id in position or article.translation_id not in position:
         return []
-    return [f"The translation of article {article.translation_id} (number {position[article.translation_id]} "
-            f"in the edition): members who read {article.language or 'its language'} get it in that one's place."]
+    return [lang.gettext("The translation of article %(id)s (number %(number)s in the edition): members who read "
+                         "%(language)s get it in that one's place.")
+            % {"id": article.translation_id, "number": position[article.translation_id],
+               "language": language_name(article.language, lang) if article.language else lang.gettext("its language")}]
 
 
 def source_of(article: Article) -> str:
@@ -164,7 +168,7 @@ def load_week(db: Database, settings: Settings, window: Window) -> Week:
     position = {item.article_id: n for n, item in enumerate(edition.items, 1)}
     rest = [a for a in candidates(found, window) if a.id not in position]
     ordered = [by_id[i.article_id] for i in edition.items] + rest + [a for a in found if a.excluded]
-    rows = []
+    rows, editors = [], language(settings.editor_language)
     for a in ordered:
         summary = summarise(a, settings.summary_words)
         rows.append(Row(
@@ -173,8 +177,8 @@ def load_week(db: Database, settings: Settings, window: Window) -> Week:
             position=position.get(a.id),
             summary=summary,
             words=len(summary.split()),
-            warnings=summary_warnings(a, summary, settings.summary_words, settings.website)
-            + translation_note(a, position),
+            warnings=summary_warnings(a, summary, settings.summary_words, settings.website, editors)
+            + translation_note(a, position, editors),
             reasons=reasons.get(a.id, []),
             source=source_of(a),
         ))
@@ -194,12 +198,14 @@ def load_week(db: Database, settings: Settings, window: Window) -> Week:
     queued = built is not None and built.queued_at is not None
     held = [] if queued else gate_problems(db, settings, window, last_failures(settings, health),
                                            len(built.items if built is not None else edition.items))
-    return Week(window=window, label=period_label(window, settings.timezone), rows=rows, edition=edition,
+    label = period_label(window, settings.timezone) if editors.locale.language == "en" else \
+        window_dates(window, window.frequency, settings.timezone, editors)  # CLDR's dates for another language
+    return Week(window=window, label=label, rows=rows, edition=edition,
                 built=built, changed_since_build=changed, text=text, default_subject=default_subject,
                 default_preheader=default_preheader, warnings=list(edition.warnings),
                 prev_key=prev_key, next_key=next_key, held=held, other_words=other_words(text, settings),
                 missing=missing_lines(window.key, missing_words(text.in_language(settings.language, settings.language),
-                                                                text.words, settings.languages)),
+                                                                text.words, settings.languages), editors),
                 sources=[(s.name, s.location, health.get(s.name)) for s in settings.sources])
 
 

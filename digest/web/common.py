@@ -151,10 +151,10 @@ def install_languages(app) -> None:
 
 def negotiate_language() -> None:
     """Before each request: ?lang=TAG (the language switch) wins, else the browser's Accept-Language.
-    The desk is written in the organisation's first language only."""
+    The desk speaks the editors' language ([organisation] editors_language, else the first)."""
     languages = state().settings.languages
     if request.path.startswith("/desk"):
-        use_language(languages[0])
+        g.digest_language = language(state().settings.editor_language)
         return
     explicit = request.args.get("lang")
     g.digest_explicit_language = explicit in languages

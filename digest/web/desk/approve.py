@@ -14,7 +14,7 @@ from ...editorial.text import check_words, set_edition_text
 from ...editorial.week import window_for
 from ...errors import DigestError
 from ...ingest.store import refresh_sources
-from ..common import state
+from ..common import state, words
 from .core import bp
 from .pages import desk_error, desk_page, local, note
 from .week import back_to, period_from_request
@@ -38,13 +38,15 @@ def text():
                                      preheader=f.get(f"preheader-{tag}", ""), note=f.get(f"note-{tag}", ""),
                                      by=g.editor.email, now=st.now())
     except DigestError as exc:
-        note(f"Not saved: {exc}", "problem")
+        note(words().gettext("Not saved: %(problem)s") % {"problem": exc}, "problem")
         return back_to(period, "edition-title")
     with st.db.begin() as conn:
         editor_db.audit(conn, g.editor, "edition-text", key, {
             "subject": saved.subject, "preheader": saved.preheader, "note": saved.note,
             **({"words": {t: vars(w) for t, w in saved.words.items()}} if saved.words else {})}, now=st.now())
-    note(f"Saved the words of {key}." + (" Build it again to send them." if _built(key) else ""))
+    _ = words().gettext
+    note(_("Saved the words of %(edition)s.") % {"edition": key} + (_(" Build it again to send them.")
+                                                                    if _built(key) else ""))
     return back_to(key, "edition-title")
 
 
@@ -62,12 +64,15 @@ def build():
         window = window_for(st.settings, period, now=st.now())
         built = build_edition(st.db, st.settings, window, now=st.now())
     except DigestError as exc:
-        note(f"Not built: {exc}", "problem")
+        note(words().gettext("Not built: %(problem)s") % {"problem": exc}, "problem")
         return back_to(period, "approve")
     with st.db.begin() as conn:
         editor_db.audit(conn, g.editor, "build", built.key, {"articles": [i.article_id for i in built.items],
                                                               "subject": built.subject}, now=st.now())
-    note(f"Built {built.key}: {len(built.items)} article(s). What is queued now is what you previewed.")
+    # English keeps "(s)" as the command line says it; the catalogue gives each language its plural forms.
+    note(words().ngettext("Built %(edition)s: %(num)d article(s). What is queued now is what you previewed.",
+                          "Built %(edition)s: %(num)d article(s). What is queued now is what you previewed.",
+                          len(built.items)) % {"edition": built.key, "num": len(built.items)})
     return back_to(built.key, "approve")
 
 
@@ -79,7 +84,8 @@ def queue():
     period = period_from_request()
     reason = " ".join(request.form.get("reason", "").split())[:500] if request.form.get("force") else None
     if request.form.get("force") and not reason:
-        note("To send an edition the gate holds, say why (it is recorded with the edition).", "problem")
+        note(words().gettext("To send an edition the gate holds, say why (it is recorded with the edition)."),
+             "problem")
         return back_to(period, "approve")
     try:
         window = window_for(st.settings, period, now=st.now())
@@ -87,11 +93,11 @@ def queue():
         mailing = Mailing([window], force_reason=reason, forced_by=g.editor.email, fetch=False, tell=False)
         [report] = run_mailing(st.db, st.settings, mailing, clock=st.now).editions
     except DigestError as exc:
-        note(f"Not queued: {exc}", "problem")
+        note(words().gettext("Not queued: %(problem)s") % {"problem": exc}, "problem")
         return back_to(period, "approve")
     if report.held:
         for line in report.held:
-            note(f"Held: {line}", "problem")
+            note(words().gettext("Held: %(reason)s") % {"reason": line}, "problem")
         return back_to(window.key, "approve")
     queued = report.queued.queued if report.queued else 0
     with st.db.begin() as conn:
@@ -100,8 +106,10 @@ def queue():
                         now=st.now())
     for w in (report.queued.warnings if report.queued else []):
         note(w, "problem")
-    note(f"Queued {queued} delivery(ies) of {window.key}." + (" Sent past the gate: recorded with your reason."
-                                                              if report.forced else ""))
+    _ = words().gettext
+    note(words().ngettext("Queued %(num)d delivery(ies) of %(edition)s.", "Queued %(num)d delivery(ies) of %(edition)s.",
+                          queued) % {"num": queued, "edition": window.key}
+         + (_(" Sent past the gate: recorded with your reason.") if report.forced else ""))
     return back_to(window.key, "approve")
 
 
@@ -132,7 +140,7 @@ def fetch():
     for run in runs:
         note(run.line(), "problem" if run.error else "ok")
     if not runs:
-        note("No sources are configured ([[sources]] in digest.toml).", "problem")
+        note(words().gettext("No sources are configured ([[sources]] in digest.toml)."), "problem")
     with st.db.begin() as conn:
         editor_db.audit(conn, g.editor, "fetch-sources", period or "", {r.name: r.error or "ok" for r in runs},
                         now=st.now())

@@ -10,9 +10,10 @@ from flask import current_app, g, redirect, request, session, url_for
 from werkzeug.exceptions import TooManyRequests
 
 from ...db import editors as editor_db
-from ...editorial.editors import check_new_password, hash_password, issue_link, password_ok
+from ...editorial.editors import (PASSWORD_MAX, PASSWORD_MIN, check_new_password, hash_password, issue_link,
+                                  password_ok)
 from ...errors import EditorError, TokenError
-from ..common import state
+from ..common import state, words
 from .core import bp, desk, session_hash
 from .pages import desk_error, desk_page, note
 
@@ -94,7 +95,7 @@ def sign_in_post():
         with st.db.begin() as conn:
             editor_db.audit(conn, editor or "unknown", "sign-in-failed", email[:100], {}, now=st.now())
         return desk_page("desk/sign_in.html", 400, next=nxt, form={"email": email},
-                         errors={"email": "The email address or the password is not right."})
+                         errors={"email": words().gettext("The email address or the password is not right.")})
     start_session(editor, "password")
     return redirect(safe_next(nxt), 303)
 
@@ -157,7 +158,7 @@ def use_link(token: str):
                 raise EditorError(editor.email, "the two passwords are not the same")
         except EditorError as exc:
             return desk_page("desk/link.html", 400, token=token, who=editor, purpose=purpose,
-                             errors={"password": exc.reason[0].upper() + exc.reason[1:] + "."})
+                             errors={"password": password_problem(exc.reason)})
         hashed_password = hash_password(password)
     with st.db.begin() as conn:
         used = editor_db.use_link(conn, editor.id, purpose, hashed)  # once: the hash is cleared
@@ -169,8 +170,22 @@ def use_link(token: str):
         editor = editor_db.get(conn, editor.id)
     start_session(editor, "link")
     if hashed_password is not None:
-        note("Your password is set. You are signed in.")
+        note(words().gettext("Your password is set. You are signed in."))
     return redirect(url_for("desk.week"), 303)
+
+
+def password_problem(reason: str) -> str:
+    """The form's words for a password check_new_password (or the repeat) refused: its reason is for the CLI."""
+    _ = words().gettext
+    if reason.startswith("a password needs at least"):
+        return _("A password needs at least %(num)d characters.") % {"num": PASSWORD_MIN}
+    if reason.startswith("a password can have at most"):
+        return _("A password can have at most %(num)d characters.") % {"num": PASSWORD_MAX}
+    if "email address" in reason:
+        return _("The password cannot be the email address.")
+    if "not the same" in reason:
+        return _("The two passwords are not the same.")
+    return reason[0].upper() + reason[1:] + "."
 
 
 @bp.post("/sign-out")

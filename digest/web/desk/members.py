@@ -23,7 +23,7 @@ from ...db import members as member_db
 from ...db import webhooks as webhook_db
 from ...models import FORMATS, FREQUENCIES, STATUSES
 from ...sending.transports.file import remove_addressed_to
-from ..common import state
+from ..common import state, words
 from .core import bp
 from .pages import desk_error, desk_page, note
 
@@ -69,7 +69,7 @@ def members():
         failing = [(ep.url, counts[ep.id]["failed"], counts[ep.id]["last_error"])
                    for ep in webhook_db.endpoints(conn) if counts.get(ep.id, {}).get("failed")]
     return desk_page("desk/members.html", members=found[:LIST_LIMIT], more=len(found) > LIST_LIMIT, f=f,
-                     statuses=STATUSES, topics=[(t.slug, t.label) for t in st.settings.topics], failing=failing)
+                     statuses=STATUSES, topics=[(t.slug, t.label_in(words().tag)) for t in st.settings.topics], failing=failing)
 
 
 @bp.get("/members.csv")
@@ -102,7 +102,7 @@ def member(member_id: int):
         reports = member_db.recent_reports(conn, sub.id)
     return desk_page("desk/member.html", member=sub, history=history, sent=sent, reports=reports,
                      statuses=STATUSES, frequencies=FREQUENCIES, formats=FORMATS,
-                     topics=[(t.slug, t.label) for t in st.settings.topics])
+                     topics=[(t.slug, t.label_in(words().tag)) for t in st.settings.topics])
 
 
 def _reason() -> str | None:
@@ -117,7 +117,8 @@ def change_member(member_id: int):
     reason = _reason()
     back = redirect(url_for("desk.member", member_id=member_id), 303)
     if reason is None:
-        note("Nothing was changed: say why in the reason field (it goes into the member's history).", "problem")
+        note(words().gettext("Nothing was changed: say why in the reason field (it goes into the member's "
+                             "history)."), "problem")
         return back
     slugs = st.settings.topic_slugs
     chosen = [t for t in form.getlist("topics") if t in slugs]
@@ -126,7 +127,7 @@ def change_member(member_id: int):
     frequency = form.get("frequency") if form.get("frequency") in FREQUENCIES else None
     fmt = form.get("format") if form.get("format") in FORMATS else None
     if not chosen:
-        note("Nothing was changed: choose at least one topic.", "problem")
+        note(words().gettext("Nothing was changed: choose at least one topic."), "problem")
         return back
     why = {"reason": reason, "editor": g.editor.email}
     with st.db.begin() as conn:
@@ -139,7 +140,8 @@ def change_member(member_id: int):
         changes.update(member_db.update_preferences(
             conn, sub.id, topics=topics, frequency=frequency, format=fmt, paused=form.get("paused") == "yes",
             source="desk", now=st.now(), why=why))
-    note(f"Saved: {', '.join(changes)}." if changes else "Nothing to change: the member already had these settings.")
+    note(words().gettext("Saved: %(changes)s.") % {"changes": ", ".join(changes)} if changes else
+         words().gettext("Nothing to change: the member already had these settings."))
     return back
 
 
@@ -148,7 +150,8 @@ def forget_member(member_id: int):
     st = state()
     reason = _reason()
     if reason is None or request.form.get("confirm") != "yes":
-        note("Nothing was erased: tick the box and give the reason (the request, its date).", "problem")
+        note(words().gettext("Nothing was erased: tick the box and give the reason (the request, its date)."),
+             "problem")
         return redirect(url_for("desk.member", member_id=member_id), 303)
     with st.db.begin() as conn:
         sub = member_db.get_by_id(conn, member_id)
@@ -160,7 +163,8 @@ def forget_member(member_id: int):
     outbox = Path(st.settings.outbox)
     if outbox.is_dir():  # as `digest members forget`: the file transport's copies of mail to them go too
         remove_addressed_to(outbox, sub.email)
-    note(f"Member {member_id} was forgotten: only a hash of the address is kept, so no import can add them again.")
+    note(words().gettext("Member %(id)d was forgotten: only a hash of the address is kept, so no import can add "
+                         "them again.") % {"id": member_id})
     return redirect(url_for("desk.members"), 303)
 
 

@@ -18,13 +18,16 @@ from ...db import members as member_db
 from ...edition.variants import plan_variant
 from ...editorial.preview import PreviewRequest, find_edition, make_preview, resolve_window
 from ...editorial.sendtest import send_test as mail_test
-from ...editorial.week import language_name, window_for
+from ...editorial.text import language_name
+from ...editorial.week import window_for
 from ...errors import DigestError
 from ...models import TopicSet
-from ..common import state
+from ..common import state, words
 from .core import FRAME_CSP, bp
 from .pages import desk_page, note
 from .week import period_from_request
+
+BILINGUAL = "bilingual"  # the language value editorial/preview.py reads as the bilingual email
 
 WIDTHS = (375, 600)
 
@@ -50,9 +53,10 @@ def language_options() -> list[tuple[str, str]]:
     s = state().settings
     if len(s.languages) < 2:
         return []
-    out = [(tag, language_name(tag, s.language)) for tag in s.languages]
-    if s.language_mode == "bilingual":
-        out.append(("bilingual", " + ".join(language_name(t, s.language) for t in s.bilingual_order)))
+    desk = words()
+    out = [(tag, language_name(tag, desk)) for tag in s.languages]
+    if s.language_mode == BILINGUAL:
+        out.append((BILINGUAL, " + ".join(language_name(t, desk) for t in s.bilingual_order)))
     return out
 
 
@@ -96,7 +100,7 @@ def preview():
         return desk_page("desk/preview.html", 400, problem=str(exc), result=None, period=None,
                          form=locals().get("form") or {"period": period_from_request() or "", "topics": [],
                                                       "format": "html", "member": "", "language": ""},
-                         topics=[(t.slug, t.label) for t in s.topics], languages=language_options())
+                         topics=[(t.slug, t.label_in(words().tag)) for t in s.topics], languages=language_options())
     checks = [w.removeprefix("check: ") for w in result.warnings if w.startswith("check: ")]
     warnings = [w for w in result.warnings if not w.startswith("check: ")]
     if form["member"]:
@@ -107,8 +111,8 @@ def preview():
     return desk_page("desk/preview.html", result=result, form=form, query=urlencode(_query(form), doseq=True),
                      text=text, period=form["period"],
                      checks=checks, warnings=warnings, members=members, widths=WIDTHS,
-                     topics=[(t.slug, t.label) for t in s.topics], problem=None, languages=language_options(),
-                     labels={t.slug: t.label for t in s.topics})
+                     topics=[(t.slug, t.label_in(words().tag)) for t in s.topics], problem=None,
+                     languages=language_options(), labels={t.slug: t.label_in(words().tag) for t in s.topics})
 
 
 @bp.get("/preview/frame")
@@ -161,17 +165,21 @@ def send_test():
         finally:
             transport.close()
     except DigestError as exc:
-        note(f"No test sent: {exc}", "problem")
+        note(words().gettext("No test sent: %(problem)s") % {"problem": exc}, "problem")
         return redirect(url_for("desk.preview", **_query(locals().get("form") or {
             "period": period_from_request() or "", "format": "html", "member": "", "topics": []})), 303)
     except Exception as exc:  # the mail server could not be reached: say so on the page
-        note(f"No test sent: the mail server could not be reached ({type(exc).__name__}).", "problem")
+        note(words().gettext("No test sent: the mail server could not be reached (%(error)s).")
+             % {"error": type(exc).__name__}, "problem")
         return redirect(url_for("desk.preview", **_query(form)), 303)
     with st.db.begin() as conn:
         editor_db.audit(conn, g.editor, "send-test", req.key, {"variant": variant, "to": to, "ok": result.ok},
                         now=st.now())
+    _ = words().gettext
     if result.ok:
-        note(f"Sent a test of {req.key} ({variant}) to {to}.")
+        note(_("Sent a test of %(edition)s (%(variant)s) to %(to)s.") % {"edition": req.key, "variant": variant,
+                                                                          "to": to})
     else:
-        note(f"The mail server refused the test to {to}: {result.code or ''} {result.message}".strip(), "problem")
+        note((_("The mail server refused the test to %(to)s: %(reply)s")
+              % {"to": to, "reply": f"{result.code or ''} {result.message}"}).strip(), "problem")
     return redirect(url_for("desk.preview", **_query(form)), 303)

@@ -8,9 +8,11 @@ from ...db import articles as article_db
 from ...db import deliveries as delivery_db
 from ...db import editors as editor_db
 from ...editorial.report import edition_report
-from ...editorial.week import language_name, load_week, move_ranks, topic_reasons, window_for
+from ...editorial.text import language_name
+from ...editorial.week import load_week, move_ranks, topic_reasons, window_for
 from ...errors import DigestError
-from ..common import state
+from ...i18n import N_
+from ..common import state, words
 from .core import bp
 from .pages import desk_page, note
 
@@ -19,6 +21,10 @@ SUMMARY_MAX = 2000  # characters: a summary is a paragraph, not an article
 # databases): a larger one is a 404, not an overflow inside the driver (SQLite) or a DataError (PostgreSQL).
 MAX_ID = 2**31 - 1
 ACTIONS = ("pin", "unpin", "exclude", "include", "up", "down", "summary", "topics")
+ACTION_WORDS = {"pin": N_("Pinned %(title)s: it comes first."), "unpin": N_("Unpinned %(title)s."),
+                "exclude": N_("Excluded %(title)s: it is in no edition."),
+                "include": N_("%(title)s can be chosen again."),
+                "up": N_("Moved %(title)s up."), "down": N_("Moved %(title)s down.")}
 
 
 def period_from_request() -> str | None:
@@ -45,11 +51,11 @@ def week():
         report = edition_report(st.db, st.settings, data.built.key)
     return desk_page("desk/week.html", week=data, counts=counts, report=report, counted_at=st.now(),
                      period=window.key,
-                     topics=[(t.slug, t.label) for t in st.settings.topics],
-                     labels={t.slug: t.label for t in st.settings.topics},
+                     topics=[(t.slug, t.label_in(words().tag)) for t in st.settings.topics],
+                     labels={t.slug: t.label_in(words().tag) for t in st.settings.topics},
                      budget=st.settings.summary_words, tz=st.settings.timezone,
                      open_id=request.args.get("open", type=int),
-                     first_language=language_name(st.settings.language, st.settings.language))
+                     first_language=language_name(st.settings.language, words()))
 
 
 def back_to(period: str | None, anchor: str = "", open_id: int | None = None):
@@ -64,10 +70,11 @@ def _set_topics(conn, article, title: str, now) -> tuple[str, dict]:
     article_db.set_topics(conn, article.id, reasons, by_hand=chosen is not None, now=now)
     after = [r.slug for r in reasons]
     detail = {"before": list(article.topics), "after": after, "by_hand": chosen is not None}
+    _ = words().gettext
     if chosen is None:
-        return f"{title} has the topics the rules give it again.", detail
-    return f"Set the topics of {title}." + ("" if after else " With no topic, only members who "
-                                                             "chose all topics get it."), detail
+        return _("%(title)s has the topics the rules give it again.") % {"title": title}, detail
+    return _("Set the topics of %(title)s.") % {"title": title} + (
+        "" if after else _(" With no topic, only members who chose all topics get it.")), detail
 
 
 @bp.post(f"/articles/<int(max={MAX_ID}):article_id>/<action>")
@@ -81,7 +88,8 @@ def article_action(article_id: int, action: str):
         [article] = article_db.list_articles(conn, ids=[article_id]) or [None]
     if article is None:
         abort(404)
-    title = f"“{article.title}”"
+    _ = words().gettext
+    title = _("“%(title)s”") % {"title": article.title}
     detail: dict = {}
     if action in ("up", "down"):  # worked out before the write transaction: it reads the whole week
         try:
@@ -89,34 +97,34 @@ def article_action(article_id: int, action: str):
         except DigestError:
             abort(400)
         if move is None:
-            note(f"{title} cannot move {action} any further.", "problem")
+            note((_("%(title)s cannot move up any further.") if action == "up" else
+                  _("%(title)s cannot move down any further.")) % {"title": title}, "problem")
             return back_to(period, f"a-{article_id}", article_id)
     with st.db.begin() as conn:
         if action in ("pin", "unpin", "exclude", "include"):
             field, value = {"pin": ("pinned", True), "unpin": ("pinned", False),
                             "exclude": ("excluded", True), "include": ("excluded", False)}[action]
             article_db.set_editorial(conn, article_id, now=now, **{field: value})
-            message = {"pin": f"Pinned {title}: it comes first.", "unpin": f"Unpinned {title}.",
-                       "exclude": f"Excluded {title}: it is in no edition.",
-                       "include": f"{title} can be chosen again."}[action]
+            message = _(ACTION_WORDS[action]) % {"title": title}
         elif action in ("up", "down"):
             ranks, before = move
             article_db.set_ranks(conn, ranks, now=now)
             detail = {"order": before}
-            message = f"Moved {title} {action}."
+            message = _(ACTION_WORDS[action]) % {"title": title}
         elif action == "summary":
             if request.form.get("clear"):
                 text = None
-                message = f"{title} uses the summary made from its teaser again."
+                message = _("%(title)s uses the summary made from its teaser again.") % {"title": title}
             else:
                 text = " ".join(request.form.get("summary", "").split())
                 if not text:
-                    note("Write a summary, or choose “Use the teaser again”.", "problem")
+                    note(_("Write a summary, or choose “Use the teaser again”."), "problem")
                     return back_to(period, f"a-{article_id}", article_id)
                 if len(text) > SUMMARY_MAX:
-                    note(f"That summary is {len(text)} characters; the most is {SUMMARY_MAX}.", "problem")
+                    note(_("That summary is %(length)d characters; the most is %(most)d.")
+                         % {"length": len(text), "most": SUMMARY_MAX}, "problem")
                     return back_to(period, f"a-{article_id}", article_id)
-                message = f"Saved the summary of {title}."
+                message = _("Saved the summary of %(title)s.") % {"title": title}
             article_db.set_editorial(conn, article_id, now=now, summary_override=text)
             detail = {"before": article.summary_override, "after": text}
         else:
