@@ -19,7 +19,8 @@ cannot show that, nor answer out of step:
 A "." that arrives on its own (two round trips) is always answered properly.
 `on_dot(connection, recipient)`, run in the relay's thread before a final
 "." is answered, lets a test look at the database at that moment; a reply
-it returns (e.g. "550 5.7.1 No") is the answer to that ".".
+it returns (e.g. "550 5.7.1 No") is the answer to that "."; "-" hangs up
+without an answer. `say(data)` writes to every open connection unasked.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class _Session(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self.relay.sessions.append(self)
         transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport.write(b"220 relay.test ESMTP\r\n")
 
@@ -114,6 +116,9 @@ class _Session(asyncio.Protocol):
     def _dot(self, body: bytes) -> bytes:
         self.rcpt_ok = False
         reply = self.relay.on_dot(self.number, self.rcpt) if self.relay.on_dot else None
+        if reply == "-":
+            self.transport.close()
+            return b""
         if reply:
             return reply.encode() + b"\r\n"
         with self.relay._lock:
@@ -130,6 +135,7 @@ class ScriptedRelay:
         self.rounds: dict[int, list[bytearray]] = {}  # connection -> what arrived before each batch of replies
         self.messages: list[tuple[int, str, bytes]] = []
         self.connections = 0
+        self.sessions: list[_Session] = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -162,6 +168,15 @@ class ScriptedRelay:
     def __exit__(self, *exc_info) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
+
+    def say(self, data: bytes) -> None:
+        """Write DATA to every open connection, unasked (an idle timeout's 421, a stray reply)."""
+        def write() -> None:
+            for session in self.sessions:
+                if not session.transport.is_closing():
+                    session.transport.write(data)
+
+        self.loop.call_soon_threadsafe(write)
 
     def received(self) -> list[str]:
         with self._lock:

@@ -26,7 +26,7 @@ from digest.db.schema import FAILED, QUEUED, SENT, deliveries
 from digest.errors import ConfigError
 from digest.config import load_settings
 from digest.sending.transports import Dropped, Envelope
-from digest.sending.transports.pipelined import SmtpRelay
+from digest.sending.transports.pipelined import SmtpRelay, _answers
 from digest.sending.worker import SendOptions, send_queue
 from scripted_relay import ScriptedRelay
 from test_relay import states
@@ -221,6 +221,98 @@ def test_a_relay_out_of_step_drops_the_connection_with_out_of_step(mode, previou
     else:  # a reply nobody asked for, seen before the held "." went: 2 did not go
         assert exc.previous is None
         assert relay.received() == ["r1@example.org"]
+
+
+@pytest.mark.parametrize("command, code, fits", [
+    (b"DATA", 354, True), (b"DATA", 250, False), (b"DATA", 451, True), (b"DATA", 554, True), (b"DATA", 399, False),
+    (b".", 250, True), (b".", 354, False), (b".", 200, True), (b".", 199, False), (b".", 599, True),
+    (b".", 600, False), (b"MAIL FROM:<a@b>", 300, False), (b"RCPT TO:<a@b>", 399, False),
+    (b"RCPT TO:<a@b>", 400, True), (b"RCPT TO:<a@b>", 299, True), (b"RSET", -1, False),
+])
+def test_which_reply_fits_which_command(command, code, fits):
+    assert _answers(command, code) is fits
+
+
+def test_a_message_that_cannot_go_leaves_the_held_one_held():
+    with ScriptedRelay() as relay:
+        async def go():
+            conn = await SmtpRelay.from_url(relay.url).connect()
+            await conn.send_next(envelope(1), message(1))
+            none = await conn.send_next(Envelope(FROM, ()), message(2))
+            utf8 = await conn.send_next(Envelope(FROM, ("dörte@example.org",)), message(3))
+            assert conn.holding and conn.messages == 1  # nothing went on the wire for those two
+            return none, utf8, await conn.finish()
+
+        (b1, none), (b2, utf8), last = run(go())
+        got = rounds(relay)
+    assert b1 is None and b2 is None
+    assert (none.ok, none.permanent, none.message) == (False, True, "no recipients")
+    assert utf8.permanent and "does not support SMTPUTF8, needed for dörte@example.org" in utf8.message
+    assert last.ok and got[2] == body(1) + b".\r\n"
+
+
+def test_a_421_waiting_before_the_dot_means_the_held_message_did_not_go():
+    with ScriptedRelay() as relay:
+        async def go():
+            conn = await SmtpRelay.from_url(relay.url).connect()
+            await conn.send_next(envelope(1), message(1))
+            relay.say(b"421 4.4.2 Idle timeout\r\n")
+            await asyncio.sleep(0.3)
+            with pytest.raises(Dropped) as caught:
+                await conn.send_next(envelope(2), message(2))
+            return caught.value
+
+        exc = run(go())
+        got = rounds(relay)
+    assert exc.busy and exc.previous is None and not exc.out_of_step and "421 4.4.2 Idle timeout" in exc.reason
+    assert relay.received() == [] and got[-1] == body(1)  # the "." never went
+
+
+def test_a_hang_up_after_the_dot_makes_the_held_message_a_temporary_failure():
+    with ScriptedRelay(on_dot=lambda conn, rcpt: "-") as relay:
+        async def go():
+            conn = await SmtpRelay.from_url(relay.url).connect()
+            await conn.send_next(envelope(1), message(1))
+            with pytest.raises(Dropped) as caught:
+                await conn.send_next(envelope(2), message(2))
+            return caught.value
+
+        exc = run(go())
+    assert not exc.busy and not exc.out_of_step
+    assert (exc.previous.ok, exc.previous.permanent) == (False, False)  # it may have gone: retried later
+    assert "after the message: connection closed by the server" in exc.previous.message
+
+
+def test_a_354_to_the_last_dot_is_out_of_step():
+    with ScriptedRelay(on_dot=lambda conn, rcpt: "354 eh?") as relay:
+        async def go():
+            conn = await SmtpRelay.from_url(relay.url).connect()
+            await conn.send_next(envelope(1), message(1))
+            with pytest.raises(Dropped) as caught:
+                await conn.finish(quit=True)
+            assert conn.closed
+            return caught.value
+
+        exc = run(go())
+    assert exc.out_of_step and 'the final "." answered 354 eh?' in exc.reason and not exc.previous.ok
+
+
+def test_each_session_ends_with_its_last_dot_and_quit_in_one_write(queue_members, db, settings):
+    queue_members(10)
+    with ScriptedRelay() as relay:
+        stats = send_queue(db, settings, SmtpRelay.from_url(relay.url),
+                           SendOptions(connections=1, max_per_connection=4))
+        sessions = [rounds(relay, c) for c in sorted(relay.rounds)]
+    assert stats.sent == 10 and stats.sessions == 3
+    first, full, last = sessions
+    # The first claim is small (no rate known yet): when the queue ran dry a "." went alone.
+    assert first[-1].endswith(b"\r\n.\r\nQUIT\r\n")
+    # EHLO, the first group, three "."+group, the last "." with QUIT: one round trip a message.
+    assert len(full) == 6 and full[1].startswith(b"MAIL FROM:") and full[-1].endswith(b"\r\n.\r\nQUIT\r\n")
+    assert all(r.count(b"\r\n.\r\nMAIL FROM:") == 1 for r in full[2:5])
+    assert all(r.count(b"\r\n.\r\n") <= 1 for r in first + full + last)
+    last = sessions[2]  # two messages; then nothing waits: the "." alone, then QUIT
+    assert len(last) == 5 and last[-2].endswith(b"\r\n.\r\n") and last[-1] == b"QUIT\r\n"
 
 
 # -- the worker -------------------------------------------------------------------------

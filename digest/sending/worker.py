@@ -13,6 +13,13 @@ it can send within its lease, and an outcome is recorded only under the
 claim that still holds the delivery, so a slow relay never makes a live
 run's deliveries look abandoned.
 
+One round trip a message: on a relay with PIPELINING a connection's held
+"." goes out with the next message's MAIL FROM, RCPT TO and DATA
+(sending/transports/pipelined.py, send_next); the slot keeps that held task, and
+sends its "." alone when nothing waits in the queue, or with QUIT when the
+connection ends. A relay that answers out of step makes that slot's next
+connections take two round trips (send()).
+
 Crash safety: a claimed delivery is `sending` until its lease ends. Each
 connection holds the final "." of a message until the outcome of its
 previous message is committed, so after a kill -9 at most one message per
@@ -487,8 +494,7 @@ class _SendRun:
         else:  # its "." never reached the relay
             self.stats.requeued += 1
             held.requeues += 1
-            held.held = False
-            self.tasks.put_nowait(held)
+            self._again(held, exc.reason)
 
     async def _finish(self, slot: _Slot, *, quit: bool = False) -> None:
         """The held message's "." alone (with QUIT when the connection ends): its outcome."""
@@ -566,14 +572,18 @@ class _SendRun:
             self.fatal = self.fatal or f"the relay keeps refusing connections: {exc.reason}"
             self._give_back(task)
             return
-        if task.requeues > 5:  # the relay keeps dropping this one: count it as a temporary failure
-            self._resolved(_outcome(task.claimed, SendResult(False, False, None, exc.reason), task.moved,
+        self._again(task, exc.reason)
+        if exc.busy:  # give the relay a moment before this worker tries again
+            await asyncio.sleep(min(5.0, 0.05 * 2 ** min(self.busy_streak, 7)))
+
+    def _again(self, task: _Task, reason: str) -> None:
+        """Back in the queue for another connection; after 5 times, a temporary failure (the relay keeps dropping it)."""
+        if task.requeues > 5:
+            self._resolved(_outcome(task.claimed, SendResult(False, False, None, reason), task.moved,
                                     self.clock(), self.opts), task)
             return
         task.held = False
         self.tasks.put_nowait(task)
-        if exc.busy:  # give the relay a moment before this worker tries again
-            await asyncio.sleep(min(5.0, 0.05 * 2 ** min(self.busy_streak, 7)))
 
     # -- progress --------------------------------------------------------------------------
 
