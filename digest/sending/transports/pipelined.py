@@ -91,7 +91,7 @@ class SmtpRelay(AsyncTransport):
         self.url = url or f"{host}:{port}"
         self.opened = 0  # connections opened so far (sessions, for logs and tests)
         # [smtp] round_trips = 2 keeps every connection to two round trips a message.
-        self.one_trip = getattr(self.timeouts, "round_trips", 1) == 1
+        self.one_trip = self.timeouts.round_trips == 1
 
     @classmethod
     def from_url(cls, url: str, *, timeouts: SmtpSettings | None = None,
