@@ -728,7 +728,7 @@ def years_report(r: dict) -> None:
         table.add_row(label, f"{fresh[key]:,}", f"{old[key]:,}", f"{ratio:.2f}",
                       "met" if ratio >= YEARS_RATIO else missed)
     for label, key, src in (("digest report (this week), s", "report_seconds", old),
-                            ("digest report (3 years ago), s", "old_report_seconds", old),
+                            ("digest report (the oldest edition), s", "old_report_seconds", old),
                             ("  after prune (folded), s", "old_report_seconds", after),
                             ("digest status (all editions), s", "status_seconds", old),
                             ("  after prune, s", "status_seconds", after),
