@@ -2,6 +2,8 @@
 
     python scripts/bench_child.py queue KEY
     python scripts/bench_child.py send LIMIT CONNECTIONS [PROCESSES]
+    python scripts/bench_child.py claim LIMIT
+    python scripts/bench_child.py pages KEY [KEY ...]
 
 Prints one JSON line: what was done, the seconds the step itself took (not
 the interpreter's start-up), the process's peak resident memory (VmHWM) and,
@@ -38,6 +40,65 @@ def cpu_seconds() -> float:
                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
+def claim_all(db, limit: int, *, now, batch: int = 500) -> int:
+    """Claim up to `limit` queued deliveries in batches as a sender does (scripts/bench --years)."""
+    from digest.db import deliveries as delivery_db
+
+    claimed = 0
+    while claimed < limit:
+        with db.begin() as conn:
+            got = delivery_db.claim(conn, now=now, lease_seconds=300, limit=min(batch, limit - claimed),
+                                    claimant="bench")
+        if not got:
+            break
+        claimed += len(got)
+    return claimed
+
+
+def pages(db, settings, keys: list[str]) -> dict:
+    """Seconds for `digest report KEY` (each key), `digest status` (all editions) and the desk's week page.
+
+    In this process, after the imports: what the database costs, not the start-up.
+    The desk page is a GET of /desk/?period=KEY (the first key) by a signed-in
+    editor through the Flask app, after one GET to warm it as a running server is.
+    """
+    import re
+
+    from digest.db import deliveries as delivery_db
+    from digest.db import editors as editor_db
+    from digest.editorial.editors import hash_password
+    from digest.editorial.report import edition_report
+    from digest.web import create_app
+
+    out = {}
+    for i, key in enumerate(keys):
+        t0 = time.perf_counter()
+        edition_report(db, settings, key)
+        out[f"report_{i}_seconds"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with db.connect() as conn:  # what `digest status` reads
+        delivery_db.counts(conn, None)
+        delivery_db.retry_summary(conn)
+    out["status_seconds"] = time.perf_counter() - t0
+    now = datetime.now(timezone.utc)
+    with db.begin() as conn:
+        if editor_db.get_by_email(conn, "bench@example.org") is None:
+            e = editor_db.add(conn, "bench@example.org", "Bench Editor", now=now)
+            editor_db.set_password(conn, e.id, hash_password("a long enough passphrase"))
+    client = create_app(settings, db).test_client()
+    page = client.get("/desk/sign-in")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    client.post("/desk/sign-in", data={"csrf": csrf, "email": "bench@example.org",
+                                       "password": "a long enough passphrase"})
+    client.get(f"/desk/?period={keys[0]}")
+    t0 = time.perf_counter()
+    resp = client.get(f"/desk/?period={keys[0]}")
+    out["desk_seconds"] = time.perf_counter() - t0
+    if resp.status_code != 200:
+        raise SystemExit(f"desk week page: HTTP {resp.status_code}")
+    return out
+
+
 def main(argv: list[str]) -> None:
     from digest.config import load_settings
     from digest.db import Database
@@ -67,6 +128,12 @@ def main(argv: list[str]) -> None:
         cpu = cpu_seconds() - cpu0
         out = {"cpu_seconds": cpu, "sent": stats.sent, "failed": stats.failed, "retried": stats.retried, "requeued": stats.requeued,
                "sessions": stats.sessions, "processes": stats.processes}
+    elif step == "claim":
+        t0 = time.perf_counter()
+        out = {"claimed": claim_all(db, int(argv[1]), now=now)}
+        seconds = time.perf_counter() - t0
+    elif step == "pages":
+        out, seconds = pages(db, settings, argv[1:]), 0.0
     else:
         raise SystemExit(f"unknown step {step!r}")
     out.update(seconds=seconds, vmhwm_kb=vmhwm_kb())

@@ -211,3 +211,17 @@ def test_two_prunes_at_once_count_everything_once(seeded, settings, db):
         other.dispose()
     assert done[0].removed["deliveries"] + done[1].removed["deliveries"] == 6
     assert figures(seeded) == before
+
+
+def test_prune_clears_the_rendered_bodies_of_folded_editions_and_keeps_the_report(seeded, settings, db):
+    # The rendered variants are most of an old edition's bytes (scripts/bench --years): once its
+    # deliveries are folded nothing sends them again, so their bodies go; the rows and the figures stay.
+    from digest.db.schema import variants
+
+    before = figures(seeded)
+    n_variants = rows(db, variants)
+    assert rows(db, variants, variants.c.text != "") == n_variants > 0
+    prune(db, settings, now=later(20))
+    assert rows(db, variants) == n_variants
+    assert rows(db, variants, variants.c.text != "") == 0 and rows(db, variants, variants.c.html.is_not(None)) == 0
+    assert figures(seeded) == before

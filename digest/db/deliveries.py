@@ -84,7 +84,12 @@ def queue_members(conn: Connection, edition_id: int, frequency: str,
                                                     mapping.c.format == subscribers.c.format,
                                                     mapping.c.language == subscribers.c.language)))
         .where(_due(frequency), ~already)
-        .order_by(subscribers.c.id)  # rows arrive in key order: cheap appends to the unique index
+        # Variant by variant, members in key order within each: delivery ids run
+        # in variant order, so a sender's claim (in id order) needs one or two
+        # variants compiled, not all of them (sending.prepare.Context.template:
+        # where the sender's memory had gone). The unique (edition, subscriber)
+        # index takes one run of appends per variant.
+        .order_by(mapping.c.variant_id, subscribers.c.id)
     )
     stmt = insert(deliveries).from_select(
         ["edition_id", "subscriber_id", "variant_id", "status", "attempts"], source)

@@ -166,7 +166,10 @@ def unsubscribes_after(conn: Connection, edition_id: int) -> int:
                  .scalar_subquery())
     q = (select(func.count(distinct(events.c.subscriber_id)))
          .select_from(mine.join(events, events.c.subscriber_id == mine.c.subscriber_id))
-         .where(mine.c.edition_id == edition_id, mine.c.status == SENT,
+         # "status + 0": SQLite (no ANALYZE statistics) otherwise reads every sent delivery of every
+         # edition through the (status, id) index: 2.8 s on three years at 100,000 members
+         # (scripts/bench --years 3), where the (edition, member) key finds this edition's alone.
+         .where(mine.c.edition_id == edition_id, (mine.c.status + 0) == SENT,
                 events.c.action == "unsubscribe", events.c.source.in_(("web", "one-click")),
                 events.c.at >= mine.c.sent_at,
                 and_(func.coalesce(next_sent, events.c.at) >= events.c.at)))

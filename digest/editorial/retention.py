@@ -122,6 +122,8 @@ def _remove(db: Database, settings: Settings, before: dict[str, datetime], now: 
         step = (lambda conn, after, edition_id=edition_id:  # after: unused, no id order here (see db)
                 retention_db.fold_deliveries(conn, edition_id, batch))
         removed["deliveries"] += _sweep(db, step, lambda n: on_step("deliveries", removed["deliveries"] + n))
+        with db.begin() as conn:  # at most one row per variant: a short transaction (see drop_variant_bodies)
+            retention_db.drop_variant_bodies(conn, edition_id)
     steps = {
         "clicks": lambda conn, after: retention_db.fold_clicks(conn, before["clicks"], batch, after),
         **{kind: (lambda conn, after, kind=kind: retention_db.delete_batch(conn, kind, before[kind], batch, after))

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..checks.edition import check_edition
 from ..config import Settings
 from ..db import Database
 from ..db import deliveries as delivery_db
 from ..db import editions as edition_db
 from ..db.schema import SKIPPED
-from ..edition.render import render_plan
 from ..edition.variants import VariantPlan, plan_variant, variant_language
 from ..errors import CheckError
 from ..message.assemble import MessageTemplate, Recipient
 from ..message.outgoing import Outgoing
 from ..models import Edition, TopicSet
 from .policy import is_due
+
+
+TEMPLATES_KEPT = 32  # compiled variants a sender keeps (least recently used out): about 0.5 MB
 
 
 class Context:
@@ -31,7 +32,7 @@ class Context:
         self.db, self.settings, self.out = db, settings, out
         self.editions: dict[int, Edition] = {}
         self.templates: dict[int, MessageTemplate] = {}
-        self.stored: dict[int, object] = {}  # variants loaded but not yet compiled
+        self.compiled_editions: set[int] = set()
         self.variant_keys: dict[int, tuple[TopicSet, str, str]] = {}
         self.plans: dict[tuple[int, str, str, str], object] = {}
 
@@ -42,19 +43,28 @@ class Context:
         return self.editions[edition_id]
 
     def template(self, variant_id: int, edition_key: str, edition_id: int) -> MessageTemplate:
-        if variant_id not in self.templates:
-            if variant_id not in self.stored:
-                # One query for all of the edition's variants, not one per variant:
-                # each query costs this thread a GIL hand-off while senders run.
-                with self.db.connect() as conn:
-                    self.stored.update((v.id, v) for v in edition_db.list_variants(conn, edition_id))
-            v = self.stored.pop(variant_id, None)
-            if v is None:  # rendered by another sender after we looked
-                with self.db.connect() as conn:
-                    v = edition_db.load_variant(conn, variant_id)
+        """The variant's compiled template, from the cache or compiled now (one query, one compile).
+
+        Where the sender's memory had gone (issue 24): every variant of the
+        edition was loaded at once (7.5 MB of rendered bodies for 512 variants)
+        and every compiled template kept (16 KB each, 8 MB), because deliveries
+        were queued in member order, so a claimed batch needed nearly every
+        variant. Deliveries are now queued variant by variant (db.deliveries.
+        queue_members), so a batch needs one or two and the cache holds the
+        last few: memory no longer grows with the number of variants (topics x
+        formats x languages). A member who changed topics since queueing can
+        need an evicted one: it is compiled again (about 1 ms).
+        """
+        template = self.templates.pop(variant_id, None)
+        if template is None:
+            with self.db.connect() as conn:
+                v = edition_db.load_variant(conn, variant_id)
             self.variant_keys[variant_id] = (v.topics, v.format, v.language)
-            self.templates[variant_id] = self.out.template(v.rendered, edition_key=edition_key, fmt=v.format)
-        return self.templates[variant_id]
+            template = self.out.template(v.rendered, edition_key=edition_key, fmt=v.format)
+            while len(self.templates) >= TEMPLATES_KEPT:
+                self.templates.pop(next(iter(self.templates)))  # the least recently used
+        self.templates[variant_id] = template  # last in order: the most recently used
+        return template
 
     def plan(self, edition: Edition, topics: TopicSet, fmt: str, language: str = ""):
         k = (edition.id, topics, fmt, language)
@@ -90,6 +100,11 @@ def preflight(db: Database, settings: Settings, *, now: datetime) -> None:
     Every variant of each such edition is assembled for a sample member and
     checked (checks.edition) before anything is claimed.
     """
+    # Imported here, not at the top: the checks bring lxml and the HTML checker
+    # (about 8 MB resident) into every process that imports the sender, and the
+    # sender processes of `--processes N` never check (the parent did, once).
+    from ..checks.edition import check_edition
+
     with db.connect() as conn:
         keys = delivery_db.editions_with_pending(conn)
     for key in keys:
@@ -109,6 +124,11 @@ def variant_for(db: Database, settings: Settings, edition: Edition, plan: Varian
         found = edition_db.variant_ids(conn, edition.id).get((plan.key, plan.fmt, plan.lang))
     if found is not None:
         return found
+    # Imported here: rendering (Jinja2, the MJML compiler, Babel's dates) is
+    # needed only when a member's changed topics call for a variant nobody had,
+    # and it is 2 MB more in every sender process (issue 24).
+    from ..edition.render import render_plan
+
     rendered = render_plan(edition, settings, plan)
     with db.begin() as conn:
         found = edition_db.variant_ids(conn, edition.id).get((plan.key, plan.fmt, plan.lang))
