@@ -238,6 +238,7 @@ class Subscriber:
     # What the membership system says beyond the fields above (region, grade...), from a sync.
     attributes: dict[str, str] = field(default_factory=dict)
     updated_at: datetime | None = field(default=None, compare=False)  # bookkeeping, not who they are
+    news_announcements: bool = True  # False: no news announcements (statutory notices still come)
 
 
 @dataclass(frozen=True)

@@ -301,3 +301,24 @@ def test_library_refuses_bad_fields(db, settings):
 
 def make_body(db, settings, body):
     return lib.create_announcement(db, settings, Announcement(subject="S", body=body, audience="all"), by="e", now=NOW)
+
+
+def test_the_preference_page_turns_news_announcements_off_and_says_which_kinds(db, settings):
+    from test_web import csrf_from
+    from digest.message.links import Links
+    from digest.sending.transports.memory import MemoryTransport
+    from digest.web.app import create_app
+
+    sub_id = add_member(db, "gwen@example.org")
+    client = create_app(settings, db, transport_factory=MemoryTransport, clock=lambda: NOW).test_client()
+    token = Links(settings.secret_key, settings.base_url).token("preferences", sub_id, 1)
+    page = client.get(f"/preferences/{token}").get_data(as_text=True)
+    assert 'id="news_announcements" name="news_announcements" value="1"' in page and "checked" in page
+    assert "You get news announcements and statutory notices." in page
+    form = {"csrf": csrf_from(page), "action": "save", "frequency": "weekly", "format": "html", "name": "Gwen",
+            "paused": ["0"], "news_announcements": ["0"], "topics": list(settings.topic_slugs)}
+    saved = client.post(f"/preferences/{token}", data=form).get_data(as_text=True)
+    assert "Statutory notices only" in saved
+    assert "You get statutory notices only." in client.get(f"/preferences/{token}").get_data(as_text=True)
+    assert lib.audience_count(db, settings, "all", "news") == 0
+    assert lib.audience_count(db, settings, "all", "statutory") == 1
