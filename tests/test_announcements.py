@@ -322,3 +322,25 @@ def test_the_preference_page_turns_news_announcements_off_and_says_which_kinds(d
     assert "You get statutory notices only." in client.get(f"/preferences/{token}").get_data(as_text=True)
     assert lib.audience_count(db, settings, "all", "news") == 0
     assert lib.audience_count(db, settings, "all", "statutory") == 1
+
+
+def test_each_member_gets_the_announcement_in_their_language(db, env, tmp_path, run_cli, monkeypatch, smtp_sink):
+    path = tmp_path / "digest.toml"
+    path.write_text('[organisation]\nlanguages = ["en-GB", "cy"]\n', encoding="utf-8")
+    env["DIGEST_CONFIG"] = str(path)
+    monkeypatch.setenv("DIGEST_CONFIG", str(path))
+    settings = load_settings(None, environ=env)
+    add_member(db, "english@example.org", language="en-GB")
+    add_member(db, "cymraeg@example.org", language="cy")
+    a = make(db, settings, "all", kind="statutory")
+    lib.approve_announcement(db, a.id, by="e", now=NOW)
+    assert lib.queue_announcement(db, settings, a.id, by="e", now=NOW).variants == 2
+    send(run_cli, monkeypatch, smtp_sink)
+    by_address = {m.rcpt_tos[0]: m.message for m in smtp_sink.messages}
+    welsh = by_address["cymraeg@example.org"].get_body(("plain",)).get_content()
+    english = by_address["english@example.org"].get_body(("plain",)).get_content()
+    assert "HYSBYSIAD STATUDOL" in welsh and "Rheoli eich dewisiadau" in welsh
+    assert "STATUTORY NOTICE" in english and "Manage your preferences" in english
+    assert 'lang="cy"' in by_address["cymraeg@example.org"].get_body(("html",)).get_content()
+    previews = lib.variant_previews(db, settings, a.id, now=NOW)
+    assert set(previews) == {"html", "text", "html:cy", "text:cy"}
