@@ -344,3 +344,25 @@ def test_each_member_gets_the_announcement_in_their_language(db, env, tmp_path, 
     assert 'lang="cy"' in by_address["cymraeg@example.org"].get_body(("html",)).get_content()
     previews = lib.variant_previews(db, settings, a.id, now=NOW)
     assert set(previews) == {"html", "text", "html:cy", "text:cy"}
+
+
+def test_a_public_announcement_is_in_the_archive_and_a_private_one_is_not(db, settings, run_cli):
+    from digest.sending.transports.memory import MemoryTransport
+    from digest.web.app import create_app
+
+    add_member(db, "gwen@example.org")
+    public = make(db, settings, "all", public=True)
+    private = make(db, settings, "all")
+    for a in (public, private):
+        lib.approve_announcement(db, a.id, by="e", now=NOW)
+        lib.queue_announcement(db, settings, a.id, by="e", now=NOW)
+    client = create_app(settings, db, transport_factory=MemoryTransport, clock=lambda: NOW).test_client()
+    archive = client.get("/editions/").get_data(as_text=True)
+    assert f'href="/editions/{public.key}"' in archive and private.key not in archive
+    page = client.get(f"/editions/{public.key}")
+    assert page.status_code == 200 and "Annual general meeting" in page.get_data(as_text=True)
+    assert "/unsubscribe/" not in page.get_data(as_text=True)  # nobody's links on the web version
+    assert client.get(f"/editions/{private.key}").status_code == 404
+    # `digest queue KEY` refuses an announcement's row: it would send the digest's template to every due member.
+    result = run_cli("queue", public.key)
+    assert result.exit_code == 1 and "is an announcement" in result.output

@@ -75,3 +75,17 @@ def test_announcement_has_no_violations_and_fits(browser, settings, tmp_path, ki
         context.close()
     violations = [(v["id"], v["help"], v["nodes"][0]["html"][:200]) for v in result["violations"]]
     assert serious(violations) == []
+
+
+@pytest.mark.parametrize("width", [375, 1024])
+def test_the_public_web_version_has_no_violations(browser, settings, width):
+    html = render_announcement(announcement("news"), settings, now=NOW, web=True).html
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    try:
+        page = context.new_page()
+        page.set_content(html, wait_until="load")
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("o => axe.run(document, o)", {"resultTypes": ["violations"]})
+    finally:
+        context.close()
+    assert [(v["id"], v["nodes"][0]["html"][:200]) for v in result["violations"]] == []

@@ -59,6 +59,12 @@ def load_for_update(conn: Connection, announcement_id: int) -> Announcement | No
     return None if r is None else _from_row(r)
 
 
+def load_by_edition(conn: Connection, edition_id: int) -> Announcement | None:
+    """The announcement sent as this edition row, if any."""
+    r = conn.execute(select(announcements).where(announcements.c.edition_id == edition_id)).first()
+    return None if r is None else _from_row(r)
+
+
 def list_all(conn: Connection) -> list[Announcement]:
     """Every announcement, newest first."""
     return [_from_row(r) for r in conn.execute(select(announcements).order_by(announcements.c.id.desc()))]

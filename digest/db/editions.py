@@ -43,7 +43,10 @@ def load_edition(conn: Connection, key: str) -> Edition | None:
 
 
 def list_editions(conn: Connection) -> list[Edition]:
-    keys = conn.execute(select(editions.c.key).order_by(editions.c.window_start.desc())).scalars().all()
+    """The period's editions, newest window first (announcements, edition rows of another kind, are listed by
+    db/announcements.py)."""
+    keys = conn.execute(select(editions.c.key).where(editions.c.kind == "edition")
+                        .order_by(editions.c.window_start.desc())).scalars().all()
     return [e for k in keys if (e := load_edition(conn, k)) is not None]
 
 

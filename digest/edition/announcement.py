@@ -126,4 +126,5 @@ def announcement_context(announcement: Announcement, settings: Settings, items: 
         "subscribe_url": f"{settings.base_url}/subscribe" if web else "",
         "previous_url": "", "next_url": "", "archive_url": f"{settings.base_url}/editions" if web else "",
         "share_image": None,
+        "browser_url": f"{settings.base_url}/editions/{announcement.key}",  # the web version, when public
     }
