@@ -366,3 +366,29 @@ def test_a_public_announcement_is_in_the_archive_and_a_private_one_is_not(db, se
     # `digest queue KEY` refuses an announcement's row: it would send the digest's template to every due member.
     result = run_cli("queue", public.key)
     assert result.exit_code == 1 and "is an announcement" in result.output
+
+
+def test_the_body_parser_reads_headings_lists_links_and_escapes_nothing_into_markup():
+    from digest.edition.body import body_as_text, body_problem, parse_body
+
+    blocks = parse_body("# Title\n\nA line\nwrapped, see https://example.org/x.\n\n- one\n* two\n\n1. first\n2) second"
+                        "\n\n<script>alert(1)</script> [ok](https://example.org/ok)")
+    assert [b.kind for b in blocks] == ["heading", "paragraph", "bullets", "numbers", "paragraph"]
+    assert blocks[1].lines[0] == [("A line wrapped, see ", None), ("https://example.org/x", "https://example.org/x"),
+                                  (".", None)]
+    assert blocks[4].lines[0][0] == ("<script>alert(1)</script> ", None)  # text, escaped where it is shown
+    assert body_as_text("- a\n- [b](https://example.org/b)\n\n## Next") == ["- a\n- b (https://example.org/b)", "NEXT"]
+    assert body_problem("x" * 20001).startswith("is 20001 characters")
+    assert body_problem("[x](mailto:a@example.org)").startswith("link ")
+    assert body_problem("fine") is None
+
+
+def test_audience_specs_have_one_spelling(settings):
+    assert lib.parse_audience(" all ", settings).spec == "all"
+    assert lib.parse_audience("topics: cyber-security , data-protection,cyber-security", settings).spec == \
+        "topics:cyber-security,data-protection"
+    assert lib.parse_audience("attr:region = Wales,grade=fellow", settings).spec == "attr:region=Wales,grade=fellow"
+    assert lib.parse_audience("saved:fellows-wales", settings).spec == "saved:fellows-wales"
+    for bad in ("", "everyone", "topics:", "attr:region", "attr:re\"gion=x", "saved:Bad Name"):
+        with pytest.raises(AnnouncementError, match="^audience: "):
+            lib.parse_audience(bad, settings)

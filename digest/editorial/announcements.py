@@ -48,6 +48,7 @@ from ..db import Database
 from ..db import announcements as ann_db
 from ..db import articles as article_db
 from ..db import editions as edition_db
+from ..db import editors as editor_db
 from ..edition.announcement import render_announcement
 from ..edition.body import body_problem
 from ..edition.render import PREHEADER_MAX, PREHEADER_MIN, fill_slots
@@ -179,10 +180,15 @@ def _check_articles(conn, ids: tuple[int, ...]) -> None:
         raise AnnouncementError("article", f"{missing[0]}: no such stored article (`digest articles list`)")
 
 
-def create_announcement(db: Database, settings: Settings, draft: Announcement, *, by: str,
+def _who(by) -> str:
+    """An Editor's address, or the string given ("cli")."""
+    return (getattr(by, "email", None) or str(by))[:320]
+
+
+def create_announcement(db: Database, settings: Settings, draft: Announcement, *, by,
                         now: datetime) -> Announcement:
     """Store a new draft announcement (fields checked; a saved audience must exist)."""
-    a = dataclasses.replace(check_fields(draft, settings), id=None, state="draft", created_by=by, created_at=now,
+    a = dataclasses.replace(check_fields(draft, settings), id=None, state="draft", created_by=_who(by), created_at=now,
                             updated_at=now, approved_by=None, approved_at=None, queued_at=None, edition_id=None)
     resolve_audience(db, settings, a.audience)
     with db.begin() as conn:
@@ -227,15 +233,17 @@ def edit_announcement(db: Database, settings: Settings, announcement_id: int, ch
         return ann_db.save(conn, changed)
 
 
-def approve_announcement(db: Database, announcement_id: int, *, by: str, now: datetime) -> Announcement:
-    """Mark a draft approved by `by`: it may be queued (now, or at a time the scheduler keeps)."""
+def approve_announcement(db: Database, announcement_id: int, *, by, now: datetime) -> Announcement:
+    """Mark a draft approved by `by` (an Editor or a string such as "cli"; recorded in the editors' trail):
+    it may be queued (now, or at a time the scheduler keeps)."""
     with db.begin() as conn:
         a = ann_db.load_for_update(conn, announcement_id)
         if a is None:
             raise AnnouncementError(f"announcement {announcement_id}", "no such announcement")
         if a.state == "queued":
             raise AnnouncementError(f"announcement {announcement_id}", "is already queued")
-        return ann_db.save(conn, dataclasses.replace(a, state="approved", approved_by=by, approved_at=now,
+        editor_db.audit(conn, by, "announcement-approve", a.key, {"subject": a.subject}, now=now)
+        return ann_db.save(conn, dataclasses.replace(a, state="approved", approved_by=_who(by), approved_at=now,
                                                      updated_at=now))
 
 
@@ -305,7 +313,7 @@ class QueueReport:
     variants: int
 
 
-def queue_announcement(db: Database, settings: Settings, announcement_id: int, *, by: str,
+def queue_announcement(db: Database, settings: Settings, announcement_id: int, *, by,
                        now: datetime) -> QueueReport:
     """Queue an approved announcement to its audience: `digest send` (or `digest run`) then sends it.
 
@@ -338,6 +346,8 @@ def queue_announcement(db: Database, settings: Settings, announcement_id: int, *
             variant_of[(fmt, stored_lang)] = made[(fmt, lang)]
         queued = ann_db.queue(conn, edition.id, audience, a.kind, variant_of)
         edition_db.mark_queued(conn, edition.id, now=now)
+        editor_db.audit(conn, by, "announcement-queue", a.key, {"audience": audience.spec, "kind": a.kind,
+                                                                "counted": counted, "queued": queued}, now=now)
         ann_db.save(conn, dataclasses.replace(a, state="queued", queued_at=now, edition_id=edition.id,
                                               updated_at=now))
     return QueueReport(a.key, counted, queued, len(made))
