@@ -73,7 +73,11 @@ def _picture(announcement: Announcement, settings: Settings) -> dict | None:
     url = announcement.picture_url.strip()
     if not (url.startswith("https://") or (settings.http_images and url.startswith("http://"))):
         return None
-    return {"src": url, "width": COLUMN_WIDTH, "alt": _oneline(announcement.picture_alt)}
+    picture = {"src": url, "width": COLUMN_WIDTH, "height": None, "alt": _oneline(announcement.picture_alt)}
+    if announcement.picture_width and announcement.picture_height:  # measured: Outlook needs both
+        picture["width"] = min(COLUMN_WIDTH, announcement.picture_width)
+        picture["height"] = max(1, round(picture["width"] * announcement.picture_height / announcement.picture_width))
+    return picture
 
 
 def _why(announcement: Announcement, settings: Settings, words) -> str:

@@ -55,9 +55,11 @@ from ..edition.render import PREHEADER_MAX, PREHEADER_MIN, fill_slots
 from ..edition.summarise import summarise
 from ..edition.variants import variant_language
 from ..errors import AnnouncementError
+from ..ingest.images import FetchFailed, fetch_size
 from ..members import normalise_email
 from ..message.assemble import Recipient
 from ..message.outgoing import Outgoing
+from ..outbound import for_settings
 from ..models import ANNOUNCEMENT_KINDS, Announcement, Audience, Edition, EditionItem, Rendered, TopicSet, Window
 from ..sending.transports import Envelope, SendResult, Transport
 from .candidates import edition_item
@@ -163,7 +165,8 @@ def check_fields(a: Announcement, settings: Settings) -> Announcement:
     if len(a.cta_label) > 60:
         raise AnnouncementError("call to action label", f"is {len(a.cta_label)} characters; a button has at most 60")
     if a.picture_url.strip():
-        if not re.match(r"^https://[^\s<>\"]+$", a.picture_url.strip()):
+        scheme = "https?" if settings.http_images else "https"
+        if not re.match(rf"^{scheme}://[^\s<>\"]+$", a.picture_url.strip()):
             raise AnnouncementError("picture", f"{a.picture_url!r}: use an https:// address")
         if not a.picture_alt.strip():
             raise AnnouncementError("picture", "say what it shows (its alt text) for members who cannot see it")
@@ -171,6 +174,27 @@ def check_fields(a: Announcement, settings: Settings) -> Announcement:
     return dataclasses.replace(a, subject=subject, preheader=preheader, audience=audience.spec,
                                cta_label=" ".join(a.cta_label.split()), cta_url=a.cta_url.strip(),
                                picture_url=a.picture_url.strip(), picture_alt=" ".join(a.picture_alt.split()))
+
+
+def measured_picture(a: Announcement, settings: Settings, before: Announcement | None = None) -> Announcement:
+    """The announcement with its picture's size, fetched once when the picture is new or changed.
+
+    Through the one outbound client (no internal address). With [digest]
+    fetch_images = false nothing is fetched and the picture has no height (the
+    send's pre-flight then names it). A picture that cannot be read is refused.
+    """
+    url = a.picture_url
+    if not url:
+        return dataclasses.replace(a, picture_width=0, picture_height=0)
+    if before is not None and before.picture_url == url and before.picture_width:
+        return dataclasses.replace(a, picture_width=before.picture_width, picture_height=before.picture_height)
+    if not settings.fetch_images:
+        return dataclasses.replace(a, picture_width=0, picture_height=0)
+    try:
+        width, height, _ = fetch_size(url, client=for_settings(settings), https_only=not settings.http_images)
+    except FetchFailed as exc:
+        raise AnnouncementError("picture", f"{url}: cannot be read ({exc})") from None
+    return dataclasses.replace(a, picture_width=width, picture_height=height)
 
 
 def _check_articles(conn, ids: tuple[int, ...]) -> None:
@@ -188,7 +212,7 @@ def _who(by) -> str:
 def create_announcement(db: Database, settings: Settings, draft: Announcement, *, by,
                         now: datetime) -> Announcement:
     """Store a new draft announcement (fields checked; a saved audience must exist)."""
-    a = dataclasses.replace(check_fields(draft, settings), id=None, state="draft", created_by=_who(by), created_at=now,
+    a = dataclasses.replace(measured_picture(check_fields(draft, settings), settings), id=None, state="draft", created_by=_who(by), created_at=now,
                             updated_at=now, approved_by=None, approved_at=None, queued_at=None, edition_id=None)
     resolve_audience(db, settings, a.audience)
     with db.begin() as conn:
@@ -220,14 +244,15 @@ def edit_announcement(db: Database, settings: Settings, announcement_id: int, ch
     unknown = [k for k in changes if k not in EDITABLE]
     if unknown:
         raise AnnouncementError(unknown[0], f"cannot be edited; editable: {', '.join(EDITABLE)}")
+    # The picture is fetched (if new) before the write transaction: no network wait under the database's lock.
+    current = get_announcement(db, announcement_id)
+    measured = measured_picture(check_fields(dataclasses.replace(current, **changes), settings), settings, current)
     with db.begin() as conn:
         a = ann_db.load_for_update(conn, announcement_id)
-        if a is None:
-            raise AnnouncementError(f"announcement {announcement_id}", "no such announcement")
         if a.state == "queued":
             raise AnnouncementError(f"announcement {announcement_id}", f"was queued at {a.queued_at:%Y-%m-%d %H:%M} "
                                     "UTC and cannot change any more")
-        changed = check_fields(dataclasses.replace(a, **changes), settings)
+        changed = measured_picture(check_fields(dataclasses.replace(a, **changes), settings), settings, measured)
         _check_articles(conn, changed.articles)
         changed = dataclasses.replace(changed, state="draft", approved_by=None, approved_at=None, updated_at=now)
         return ann_db.save(conn, changed)
