@@ -298,6 +298,10 @@ def test_library_refuses_bad_fields(db, settings):
     assert approved.state == "approved"
     edited = lib.edit_announcement(db, settings, a.id, {"subject": "New"}, by="e", now=NOW)
     assert (edited.state, edited.subject, edited.approved_by) == ("draft", "New", None)
+    lib.approve_announcement(db, a.id, by="e", now=NOW)
+    assert lib.withdraw_announcement(db, a.id, by="e", now=NOW).state == "draft"
+    with pytest.raises(AnnouncementError, match="is a draft: approve it first"):
+        lib.queue_announcement(db, settings, a.id, by="e", now=NOW)
 
 
 def make_body(db, settings, body):
@@ -432,3 +436,18 @@ def test_an_announcement_with_articles_and_a_picture_passes_the_send_preflight(d
     sent = next((tmp_path / "outbox").glob("*.eml")).read_bytes()
     html = email.message_from_bytes(sent, policy=email.policy.default).get_body(("html",)).get_content()
     assert 'width="536" height="268" alt="The hall set out for the meeting"' in html
+
+
+def test_prune_keeps_a_statutory_notices_deliveries_as_evidence(db, settings, run_cli, monkeypatch, smtp_sink):
+    long_ago = datetime(2020, 1, 6, 9, 0, tzinfo=timezone.utc)
+    add_member(db, "gwen@example.org")
+    kept, folded = make(db, settings, "all", kind="statutory"), make(db, settings, "all")
+    for a in (kept, folded):
+        lib.approve_announcement(db, a.id, by="e", now=long_ago)
+        lib.queue_announcement(db, settings, a.id, by="e", now=long_ago)
+    send(run_cli, monkeypatch, smtp_sink)
+    ok(run_cli("prune"))
+    with db.connect() as conn:
+        left = Counter(conn.execute(select(deliveries.c.edition_id)).scalars())
+    assert left == {lib.get_announcement(db, kept.id).edition_id: 1}
+    assert len(lib.evidence(db, kept.id)) == 1

@@ -17,7 +17,7 @@ The library the CLI and the desk call (names kept stable):
     rendered = render_preview(db, settings, a.id, fmt="html", lang="", now=now)   # slots filled, generic
     variant_previews(db, settings, a.id, now=now)       # {"html": Rendered, "text:cy": ...}: every variant
     send_test_announcement(db, settings, a.id, "me@example.org", transport, fmt="html", now=now)
-    approve_announcement(db, a.id, by=..., now=now)
+    approve_announcement(db, a.id, by=..., now=now)      # withdraw_announcement(...) takes it back to draft
     report = queue_announcement(db, settings, a.id, by=..., now=now)   # then `digest send` sends it
     write_evidence_csv(db, a.id, path)                  # statutory notices: who, when, the relay's answer
     save_audience(db, "fellows-wales", "attr:region=Wales,grade=fellow", by=..., now=now)
@@ -269,6 +269,19 @@ def approve_announcement(db: Database, announcement_id: int, *, by, now: datetim
             raise AnnouncementError(f"announcement {announcement_id}", "is already queued")
         editor_db.audit(conn, by, "announcement-approve", a.key, {"subject": a.subject}, now=now)
         return ann_db.save(conn, dataclasses.replace(a, state="approved", approved_by=_who(by), approved_at=now,
+                                                     updated_at=now))
+
+
+def withdraw_announcement(db: Database, announcement_id: int, *, by, now: datetime) -> Announcement:
+    """Take back an approval (approved -> draft) before it is queued; a draft stays a draft."""
+    with db.begin() as conn:
+        a = ann_db.load_for_update(conn, announcement_id)
+        if a is None:
+            raise AnnouncementError(f"announcement {announcement_id}", "no such announcement")
+        if a.state == "queued":
+            raise AnnouncementError(f"announcement {announcement_id}", "is already queued: it cannot be withdrawn")
+        editor_db.audit(conn, by, "announcement-withdraw", a.key, {}, now=now)
+        return ann_db.save(conn, dataclasses.replace(a, state="draft", approved_by=None, approved_at=None,
                                                      updated_at=now))
 
 
