@@ -103,6 +103,11 @@ def test_topics_audience_includes_members_of_all_topics(db, settings):
     add_member(db, "other@example.org", topics=("smart-places",))
     a = make(db, settings, "topics:data-protection,cyber-security")
     assert lib.audience_count(db, settings, a.audience) == 2
+    text = lib.render_preview(db, settings, a.id, fmt="text", now=NOW).text
+    assert "your topics include one of Data protection, Cyber security" in " ".join(text.split())
+    one = make(db, settings, "topics:smart-places")
+    assert "your topics include Smart places." in " ".join(
+        lib.render_preview(db, settings, one.id, fmt="text", now=NOW).text.split())
 
 
 def test_statutory_reaches_a_member_who_turned_news_off_but_never_one_who_left(crowd, settings, run_cli,

@@ -304,7 +304,7 @@ def render_preview(db: Database, settings: Settings, announcement_id: int, *, fm
     a = get_announcement(db, announcement_id)
     _check_language(settings, lang)
     r = render_announcement(a, settings, items=announcement_items(db, settings, a), fmt=fmt, lang=lang,
-                            now=a.queued_at or now)
+                            now=a.queued_at or now, topics=resolve_audience(db, settings, a.audience).topics)
     slots = generic_slots(settings)
     return Rendered(r.subject, r.preheader, fill_slots(r.html, slots, html=True) if r.html else "",
                     fill_slots(r.text, slots, html=False))
@@ -333,7 +333,7 @@ def send_test_announcement(db: Database, settings: Settings, announcement_id: in
     a = get_announcement(db, announcement_id)
     _check_language(settings, lang)
     rendered = render_announcement(a, settings, items=announcement_items(db, settings, a), fmt=fmt, lang=lang,
-                                   now=now)
+                                   now=now, topics=resolve_audience(db, settings, a.audience).topics)
     out = Outgoing(settings)
     template = out.template(rendered, edition_key=f"{a.key}-test", fmt=fmt)
     message = out.digest(template, Recipient(0, 0, address, None, 0), date=now)
@@ -378,7 +378,8 @@ def queue_announcement(db: Database, settings: Settings, announcement_id: int, *
         for fmt, stored_lang, _members in ann_db.combinations(conn, audience, a.kind):
             lang = variant_language(stored_lang, settings.languages, settings.unchosen_language)
             if (fmt, lang) not in made:
-                rendered = render_announcement(a, settings, items=items, fmt=fmt, lang=lang, now=now)
+                rendered = render_announcement(a, settings, items=items, fmt=fmt, lang=lang, now=now,
+                                               topics=audience.topics)
                 made[(fmt, lang)] = edition_db.add_variant(conn, edition.id, TopicSet(), fmt, rendered, len(items),
                                                            now=now, language=lang)
             variant_of[(fmt, stored_lang)] = made[(fmt, lang)]
