@@ -436,6 +436,7 @@ def test_an_announcement_with_articles_and_a_picture_passes_the_send_preflight(d
     with db.connect() as conn:
         failures = check_edition(db, settings, edition_db.load_edition(conn, a.key), now=NOW)
     assert set(failures) == {"*:html"} and failures["*:html"] == []
+    assert "OK: 1 message(s) pass every check" in ok(run_cli("check", a.key)).output  # `digest check KEY` names an announcement's row too
     out = ok(run_cli("send", "--transport", "file")).output
     assert "sent 1," in out
     sent = next((tmp_path / "outbox").glob("*.eml")).read_bytes()
