@@ -70,6 +70,7 @@ class SourceSettings:
     website: str | None = None  # where its articles link when they have no link of their own
     max_age_days: int = 14  # nothing newer than this before an edition's end holds the edition
     resolve_links: str | None = None  # listing exports: a sitemap URL, or "wordpress" (its REST search)
+    language: str = ""  # the language its articles are written in; "": the feed's own, else the first
 
     @property
     def is_url(self) -> bool:
@@ -223,6 +224,7 @@ class Settings:
     languages: tuple[str, ...] = ("en-GB",)  # BCP 47 tags; the first is the default (digest/i18n.py)
     language_mode: str = "per_member"  # or "bilingual": members who have not chosen get every language in one email
     bilingual_order: tuple[str, ...] = ()  # the languages of a bilingual email, in order
+    require_every_language: bool = False  # the gate holds an edition whose editor's words lack a language
 
     @property
     def language(self) -> str:
@@ -511,7 +513,11 @@ def _language_settings(org: dict, source: str) -> dict:
     if not isinstance(order, list) or sorted(order) != sorted(languages):
         raise ConfigError(source, "organisation.bilingual_order",
                           f"must list each of the languages once ({', '.join(languages)}), not {order!r}")
-    return {"languages": languages, "language_mode": mode, "bilingual_order": tuple(order)}
+    every = org.get("require_every_language", False)
+    if not isinstance(every, bool):
+        raise ConfigError(source, "organisation.require_every_language", f"must be true or false, not {every!r}")
+    return {"languages": languages, "language_mode": mode, "bilingual_order": tuple(order),
+            "require_every_language": every}
 
 
 def _languages(raw: Any, source: str) -> tuple[str, ...]:
@@ -757,7 +763,7 @@ def _editors(raw: Any, source: str) -> tuple[str, ...]:
 
 
 _SOURCE_KEYS = {"name", "url", "path", "kind", "topics", "link_template", "website", "max_age_days",
-                "resolve_links"}
+                "resolve_links", "language"}
 SOURCE_KINDS = ("feed", "jsonfeed", "wordpress", "listing")
 
 
@@ -835,7 +841,19 @@ def _source(entry: dict, name: str, location: str, source: str, where: str, slug
         raise ConfigError(source, f"{where}.resolve_links",
                           f'must be a sitemap\'s http(s) URL or "wordpress", not {resolve!r}')
     return SourceSettings(name, location, kind, tuple(t for t in slugs if t in topics), template, website, age,
-                          resolve)
+                          resolve, _source_language(entry.get("language", ""), source, where))
+
+
+def _source_language(tag: Any, source: str, where: str) -> str:
+    """A source's declared language: a tag CLDR knows, or "" (its feed says, else the first language)."""
+    if not isinstance(tag, str):
+        raise ConfigError(source, f"{where}.language", f'must be a language tag like "cy", not {tag!r}')
+    if tag.strip():
+        try:
+            locale_of(tag.strip())
+        except ValueError as exc:
+            raise ConfigError(source, f"{where}.language", str(exc)) from None
+    return tag.strip()
 
 
 def _has_controls(text: str) -> bool:

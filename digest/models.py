@@ -117,6 +117,10 @@ class Article:
     image: ArticleImage | None = None  # the article's picture, if the source has one
     rank: int | None = None  # the editor's order (the desk's move up/down); None: by date
     topics_by_hand: bool = False  # an editor chose the topics; re-ingest keeps them
+    language: str = ""  # the language it is written in (the source's, else its feed's); "": the organisation's first
+    translation_id: int | None = None  # the same article in another language
+    # Where the source says its translations are (WPML/Polylang): their guids or links, linked when both are in.
+    translation_refs: tuple[str, ...] = ()
 
     @property
     def dedupe_key(self) -> str:
@@ -177,6 +181,33 @@ class TopicSet(tuple):
         return f"TopicSet({self.label})"
 
 
+def same_language(a: str, b: str) -> bool:
+    """Two BCP 47 tags of one language ("en-GB" and "en"; "cy" and "CY")."""
+    return a.split("-")[0].lower() == b.split("-")[0].lower()
+
+
+@dataclass(frozen=True)
+class Translation:
+    """An edition item's article in another language, frozen with the edition."""
+
+    language: str
+    title: str
+    url: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class EditionWords:
+    """What the editor wrote for one language: "" means not written (made from the articles)."""
+
+    subject: str = ""
+    preheader: str = ""
+    note: str = ""
+
+    def any(self) -> bool:
+        return bool(self.subject or self.preheader or self.note)
+
+
 @dataclass(frozen=True)
 class EditionItem:
     """An article frozen into an edition: what members will read."""
@@ -193,6 +224,12 @@ class EditionItem:
     pinned: bool = False
     image: ArticleImage | None = None
     link_origin: str = "source"  # as Article.link_origin: "website"/"template" link to the site, not the story
+    language: str = ""  # the article's language; "": the organisation's first
+    translations: tuple[Translation, ...] = ()  # the article in other languages
+
+    def in_language(self, tag: str) -> Translation | None:
+        """Its translation into `tag`, if there is one."""
+        return next((t for t in self.translations if same_language(t.language, tag)), None)
 
     @property
     def stand_in_link(self) -> bool:
@@ -216,6 +253,8 @@ class Edition:
     forced_by: str | None = None  # sent although the gate held it: who...
     forced_reason: str | None = None  # ...and why
     kind: str = "edition"  # or an announcement's kind ("news", "statutory"): see models.Announcement
+    # The editor's words in the languages after the first, by tag (the first's are subject, preheader, note).
+    words: dict[str, EditionWords] = field(default_factory=dict)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """digest's benchmark: every figure and its ceiling measured in one run, on this machine.
 
     scripts/bench [--subscribers N ...] [--json FILE] [--database-url URL] [--relay-latency-ms MS ...]
-                  [--connections N] [--processes N] [--saturate N]
+                  [--connections N] [--processes N] [--saturate N] [--languages en-GB,cy]
 
 For each N (default 100,000) it makes a scratch database of N members with
 random topics (any subset of the 8), frequencies and formats, 12 articles over
@@ -69,8 +69,9 @@ def free_port() -> int:
 class Scratch:
     """A scratch database (SQLite file, or a PostgreSQL schema of its own) and settings."""
 
-    def __init__(self, n: int, base_url: str | None, keep: bool):
+    def __init__(self, n: int, base_url: str | None, keep: bool, languages: tuple[str, ...] = ()):
         self.dir = Path(tempfile.mkdtemp(prefix=f"digest-bench-{n}-"))
+        self.languages = languages  # --languages: members split evenly between them
         self.keep, self.schema = keep, None
         if base_url:
             import sqlalchemy as sa
@@ -86,6 +87,10 @@ class Scratch:
         self.env = {**os.environ, "DIGEST_DATABASE_URL": self.url, "DIGEST_CONFIG": "",
                     "DIGEST_SECRET_KEY": "bench-secret-key-0123456789", "DIGEST_BASE_URL": "https://news.example.org",
                     "DIGEST_OUTBOX": str(self.dir / "outbox"), "PYTHONPATH": str(ROOT)}
+        if languages:  # every process of the run (queue, send) reads the same [organisation] languages
+            config = self.dir / "digest.toml"
+            config.write_text(f"[organisation]\nlanguages = {json.dumps(list(languages))}\n", encoding="utf-8")
+            self.env["DIGEST_CONFIG"] = str(config)
         from digest.config import load_settings
         from digest.db import Database
 
@@ -144,6 +149,7 @@ def make_subscribers(sc: Scratch, n: int, seed: int = 25) -> None:
                 "format": "text" if rng.random() < 0.2 else "html", "paused": False,
                 "consent_source": "import", "consent_at": now, "created_at": now, "updated_at": now,
                 "token_version": 1, "hard_bounces": 0,
+                "language": sc.languages[i % len(sc.languages)] if sc.languages else "",
             })
         with sc.db.begin() as conn:
             conn.execute(subscribers.insert(), rows)
@@ -446,7 +452,7 @@ def run(n: int, args) -> dict:
     from digest.edition.render import RENDER_STATS
 
     say = lambda msg: print(f"[{n:,}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
-    sc = Scratch(n, args.database_url, args.keep)
+    sc = Scratch(n, args.database_url, args.keep, tuple(args.languages.split(",")) if args.languages else ())
     try:
         say(f"making {n:,} members and 12 articles in {sc.db.dialect}")
         make_articles(sc)
@@ -481,6 +487,7 @@ def run(n: int, args) -> dict:
         sends = send_measurements(sc, limit, args)
         result = {
             "subscribers": n, "database": sc.db.dialect, "variants": n_variants, "renders": renders,
+            "languages": list(sc.languages) or [sc.settings.language],
             "mjml_compiles": compiles, "html_variants": html_variants,
             "build_seconds": round(build_seconds, 3),
             "queued": queued, "queue_seconds": round(q["seconds"], 3), "queue_rate": round(queued / q["seconds"]),
@@ -571,6 +578,8 @@ def main() -> None:
                         "too few messages per variant would measure compiling rather than sending)")
     p.add_argument("--preview-articles", type=int, default=10_000, help="articles for the preview timing (0: skip)")
     p.add_argument("--keep", action="store_true", help="keep the scratch database")
+    p.add_argument("--languages", metavar="TAGS", help="[organisation] languages, comma-separated (en-GB,cy): "
+                                                        "members split evenly between them")
     p.add_argument("--relay-latency-ms", type=float, action="append",
                    help="the sink answers every command this late (repeat for several; 0 is always measured; "
                         "default: 0 and 20)")

@@ -142,7 +142,8 @@ def test_the_welsh_email_has_no_english_chrome_and_marks_the_english_articles(cy
     assert doc.get("lang") == "cy"
     # What the sources wrote is read in an English voice; the topics, bylines and dates are Welsh.
     written = doc.xpath("//*[contains(concat(' ', @class, ' '), ' headline ') or contains(@class, 'summary')]")
-    assert len(written) >= 12 and all(e.get("lang") == "en-GB" for e in written)
+    assert len(written) >= 12 and all(e.get("lang") == "en" for e in written)
+    assert seen.count("Saesneg yn unig") == 6  # each article says it is in English only
     assert "Diogelu data" in seen and "Gan Martin Ferguson" in seen and "21 Mehefin 2017" in seen
     assert "ac wedi gofyn am newyddion am y pwnc hwn: Diogelu data." in seen
 

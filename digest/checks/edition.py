@@ -15,9 +15,11 @@ from ..db import Database
 from ..db import deliveries as delivery_db
 from ..db import editions as edition_db
 from ..edition.clicks import article_urls
+from ..edition.wording import shown_items
 from ..edition.render import render_plan
 from ..edition.variants import plan_variant, variant_language
 from ..errors import RenderError
+from ..i18n import language
 from ..message.assemble import Recipient
 from ..message.outgoing import Outgoing
 from ..models import Edition, TopicSet
@@ -74,8 +76,9 @@ def sample_messages(db: Database, settings: Settings, edition: Edition, *, now: 
         plan = plan_variant(topics, fmt, edition.items, settings.topic_slugs, lang)
         if plan is None or plan.label in out:
             continue
-        titles = tuple(i.title for i in plan.items)
-        urls = tuple(article_urls(settings, edition, plan.items, plan.member_topics, fmt))
+        own = shown_items(plan.items, language(plan.lang or settings.language), settings.language)
+        titles = tuple(i.title for i in own)
+        urls = tuple(article_urls(settings, edition, own, plan.member_topics, fmt))
         try:
             rendered = stored.get((plan.key, fmt, plan.lang)) or render_plan(edition, settings, plan)
             template = out_maker.template(rendered, edition_key=edition.key, fmt=fmt)

@@ -109,6 +109,8 @@ def _article_row(a, settings, reasons) -> dict:
         "topics": a.topics,
         "summary": summarise(a, settings.summary_words),
         "link_origin": a.link_origin,  # "website": a stand-in, the source gave no link
+        "language": a.language or settings.language,  # as its source or feed says
+        "translation": a.translation_id,  # the article's translation (digest article translation), if any
         "pinned": a.pinned,
         "excluded": a.excluded,
         "image": _image_row(a.image, settings),
@@ -193,8 +195,11 @@ def _image_words(row: dict) -> str:
 
 
 def _link_flag(a) -> str:
-    """Marks a link the source did not give: a stand-in (its website) or made by its link_template."""
-    return f" [link: {a.link_origin}]" if a.link_origin != "source" else ""
+    """Marks a link the source did not give (a stand-in, or made by its link_template), an article in another
+    language than the first, and one with a translation."""
+    flags = f" [link: {a.link_origin}]" if a.link_origin != "source" else ""
+    flags += f" [{a.language}]" if a.language else ""
+    return flags + (f" [translation: {a.translation_id}]" if a.translation_id is not None else "")
 
 
 @click.group()
@@ -289,3 +294,42 @@ def date_(app, article_id: int, day: str) -> None:
     except DigestError as exc:
         raise fail(exc) from None
     click.echo(f"article {article_id}: dated {when.isoformat()}")
+
+
+@article.command("translation")
+@click.argument("article_id", type=int)
+@click.argument("other_id", type=int, required=False)
+@click.option("--clear", is_flag=True, help="Undo the article's translation link.")
+@pass_app
+def translation(app, article_id: int, other_id: int | None, clear: bool) -> None:
+    """Link an article to its translation (the same story in another language).
+
+    A member whose language is the other's gets the translation in its place;
+    where there is none, the article as written, labelled with its language.
+    Feeds that say where a translation is (WPML, Polylang) and links that differ
+    by a language's path segment (/cy/) are linked when both are read.
+
+    \b
+    Example:
+      digest article translation 12 31
+      digest article translation 12 --clear
+    """
+    if clear == (other_id is not None):
+        raise click.UsageError("give either OTHER_ID or --clear")
+    with app.db.begin() as conn:
+        if clear:
+            if not article_db.unlink_translation(conn, article_id):
+                raise click.ClickException(f"article {article_id}: has no translation linked")
+            click.echo(f"article {article_id}: no translation")
+            return
+        found = article_db.languages_of(conn, [article_id, other_id])
+        for wanted in (article_id, other_id):
+            if wanted not in found:
+                raise click.ClickException(f"article {wanted}: no such article")
+        if article_id == other_id or found[article_id] == found[other_id]:
+            tag = found[article_id] or app.settings.language
+            raise click.ClickException(f"articles {article_id} and {other_id} are both in {tag}: a translation "
+                                       "is in another language (set a source's language in [[sources]])")
+        article_db.link_translations(conn, article_id, other_id)
+    click.echo(f"article {article_id} ({found[article_id] or app.settings.language}) and article {other_id} "
+               f"({found[other_id] or app.settings.language}) are each other's translation")

@@ -15,8 +15,9 @@ from ..editorial.build import build_edition, queue_edition
 from ..editorial.mailing import Mailing, due_windows, run_mailing, send_due
 from ..editorial.preview import PreviewRequest, resolve_window
 from ..editorial.sendtest import send_test as do_send_test
-from ..editorial.text import edition_text, set_edition_text
+from ..editorial.text import edition_text, english_name, missing_lines, missing_words, set_edition_text
 from ..errors import CheckError, DigestError
+from ..members import check_language
 from ..sending.transports import make_transport
 from ..sending.worker import SendOptions
 from . import fail, pass_app
@@ -119,21 +120,26 @@ def edition_build(app, key, week, day, month) -> None:
 
 @edition.command("set")
 @click.argument("key")
+@click.option("--language", metavar="TAG", help="Whose words these are: a tag of [organisation] languages "
+              "(e.g. cy); default: the first.")
 @click.option("--subject", help='The subject line ("" for the one made from the config\'s digest.subject).')
 @click.option("--preheader", help='The inbox preview text ("" for the one made from the headlines).')
 @click.option("--note", help="The editor's note above the articles (Markdown-lite: paragraphs, [text](https://...)).")
 @click.option("--note-file", type=click.File("r", encoding="utf-8"), help="Read the note from a file (- for stdin).")
 @pass_app
-def edition_set(app, key, subject, preheader, note, note_file) -> None:
+def edition_set(app, key, language, subject, preheader, note, note_file) -> None:
     """Set an edition's subject, preheader and editor's note, before it is built.
 
     The words are kept by KEY and frozen into the edition when it is built
     (build again to change a built edition; once queued it is refused). An
-    empty value ("") goes back to the one made from the articles.
+    empty value ("") goes back to the one made from the articles. Each
+    configured language has its own words (--language cy); a member reads
+    those of their language, and where one is not written, the first's.
 
     \b
     Example:
       digest edition set 2017-W25 --subject "GDPR in a year, and smart places" --note-file note.md
+      digest edition set 2017-W25 --language cy --subject "GDPR mewn blwyddyn" --note-file nodyn.md
     """
     if note is not None and note_file is not None:
         raise click.UsageError("give --note or --note-file, not both")
@@ -142,40 +148,57 @@ def edition_set(app, key, subject, preheader, note, note_file) -> None:
     if subject is None and preheader is None and note is None:
         raise click.UsageError("nothing to set: give --subject, --preheader, --note or --note-file")
     try:
+        tag = check_language(language, app.settings.languages, email="--language") if language else ""
         _window(app, key, None, None, None)  # a key that names a period, or a one-line error
-        text = set_edition_text(app.db, key, subject=subject, preheader=preheader, note=note, now=now_utc())
+        text = set_edition_text(app.db, key, subject=subject, preheader=preheader, note=note, now=now_utc(),
+                                language="" if tag == app.settings.language else tag)
     except DigestError as exc:
         raise fail(exc) from None
-    _print_text(text)
+    _print_text(text, app.settings)
     with app.db.connect() as conn:
         built = edition_db.load_edition(conn, key)
     if built is not None:
         click.echo(f"{key} is built already: run `digest edition build {key}` again to use these words")
 
 
-def _print_text(text) -> None:
+def _print_text(text, settings) -> None:
+    """The words of each configured language (one language: as before, without a heading per language)."""
     click.echo(f"{text.key}:")
-    click.echo(f"  subject:   {text.subject or '(made from digest.subject)'}")
-    click.echo(f"  preheader: {text.preheader or '(made from the headlines)'}")
-    if text.note:
-        click.echo("  note:")
-        for line in text.note.splitlines():
-            click.echo(f"    {line}")
-    else:
-        click.echo("  note:      (none)")
+    first = text.in_language(settings.language, settings.language)
+    many = len(settings.languages) > 1
+    pad = "  " if many else ""
+    for tag in settings.languages:
+        words = text.in_language(tag, settings.language)
+        if many:
+            click.echo(f"  {tag} ({english_name(tag)}):")
+        instead = f"(not written: the {english_name(settings.language)} one is used)"
+
+        def said(field: str, made: str) -> str:
+            return getattr(words, field) or (instead if getattr(first, field) else made)
+
+        click.echo(f"{pad}  subject:   {said('subject', '(made from digest.subject)')}")
+        click.echo(f"{pad}  preheader: {said('preheader', '(made from the headlines)')}")
+        if words.note:
+            click.echo(f"{pad}  note:")
+            for line in words.note.splitlines():
+                click.echo(f"{pad}    {line}")
+        else:
+            click.echo(f"{pad}  note:      {said('note', '(none)')}")
+    for line in missing_lines(text.key, missing_words(first, text.words, settings.languages)):
+        click.secho(f"warning: {line}", fg="yellow", err=True)
 
 
 @edition.command("show")
 @click.argument("key")
 @pass_app
 def edition_show(app, key) -> None:
-    """Show the subject, preheader and note set for an edition (`digest edition set`).
+    """Show the subject, preheader and note set for an edition (`digest edition set`), in each language.
 
     \b
     Example:
       digest edition show 2017-W25
     """
-    _print_text(edition_text(app.db, key))
+    _print_text(edition_text(app.db, key), app.settings)
 
 
 @edition.command("list")
@@ -264,8 +287,9 @@ def send(app, transport, options) -> None:
 @click.command("send-test")
 @click.argument("key")
 @click.option("--to", "to", required=True, metavar="ADDRESS", help="Where to send the test.")
-@click.option("--variant", metavar="TOPICS[:FORMAT]", default="*",
-              help="Topics (comma-separated; * for all) and format (html/text), e.g. data-protection:text.")
+@click.option("--variant", metavar="TOPICS[:FORMAT[:LANGUAGE]]", default="*",
+              help="Topics (comma-separated; * for all), format (html/text) and language (a tag of [organisation] "
+                   "languages, or bilingual), e.g. data-protection:text or *:html:cy.")
 @click.option("--transport", type=TransportChoice(), default=None)
 @pass_app
 def send_test(app, key, to, variant, transport) -> None:
@@ -274,6 +298,7 @@ def send_test(app, key, to, variant, transport) -> None:
     \b
     Example:
       digest send-test 2017-W25 --to editor@example.org --variant cyber-security:html
+      digest send-test 2017-W25 --to editor@example.org --variant "*:html:cy"
     """
     kind = transport or app.settings.transport
     try:

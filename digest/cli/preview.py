@@ -25,8 +25,9 @@ HTML_WARN_BYTES = 80_000
 @click.option("--topics", metavar="a,b", help="Only these topics (slugs, comma-separated).")
 @click.option("--member", metavar="EMAIL", help="Show exactly the variant this member will get.")
 @click.option("--subscriber", "subscriber", metavar="EMAIL", hidden=True)  # the old name of --member
-@click.option("--language", metavar="TAG", help="In this language of [organisation] languages (e.g. cy); "
-                                                  "default: the member's, else the first.")
+@click.option("--language", metavar="TAG", help="In this language of [organisation] languages (e.g. cy), or "
+                                                  "bilingual (language_mode = \"bilingual\"); default: the "
+                                                  "member's, else the first.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True),
               help="Write the email here (default: preview.html; with --text, standard output; - for standard output).")
 @click.option("--text", "as_text", is_flag=True, help="The plain-text part instead of the HTML (printed unless --out).")

@@ -66,7 +66,7 @@ def sync_topics(conn: Connection, taxonomy: Sequence[Topic]) -> None:
         conn.execute(delete(topics).where(topics.c.slug.in_(list(existing))))
 
 
-_CONTENT = ("guid", "url", "title", "author", "author_role", "teaser", "body", "source", "link_origin")
+_CONTENT = ("guid", "url", "title", "author", "author_role", "teaser", "body", "source", "link_origin", "language")
 
 
 def upsert_article(
@@ -239,6 +239,8 @@ def _article(r, topic_slugs: list[str]) -> Article:
         image=ArticleImage.from_json(r.image),
         rank=r.rank,
         topics_by_hand=bool(r.topics_by_hand),
+        language=r.language or "",
+        translation_id=r.translation_id,
     )
 
 
@@ -306,4 +308,68 @@ def set_topics(conn: Connection, article_id: int, reasons: Sequence[TopicReason]
     if result.rowcount != 1:
         return False
     _set_topics(conn, article_id, reasons)
+    return True
+
+
+# ---- translations: the same article in another language ---------------------------------------------------
+
+
+def link_translations(conn: Connection, one: int, other: int) -> None:
+    """Articles `one` and `other` are each other's translation (any earlier link of either is undone)."""
+    conn.execute(update(articles).where(articles.c.translation_id.in_([one, other])).values(translation_id=None))
+    conn.execute(update(articles).where(articles.c.id == one).values(translation_id=other))
+    conn.execute(update(articles).where(articles.c.id == other).values(translation_id=one))
+
+
+def link_by_refs(conn: Connection, article_id: int, refs: Sequence[str]) -> int | None:
+    """Link an article to the one its source names as its translation (a guid or link), if it is in
+    and not linked already; the other's id, or None."""
+    if not refs:
+        return None
+    q = (select(articles.c.id).where((articles.c.guid.in_(list(refs))) | (articles.c.url.in_(list(refs))),
+                                     articles.c.id != article_id, articles.c.translation_id.is_(None))
+         .order_by(articles.c.id))
+    other = conn.execute(q).scalar()
+    if other is not None:
+        link_translations(conn, article_id, other)
+    return other
+
+
+def link_by_path(conn: Connection, article_id: int, url: str | None, segments: Sequence[str]) -> int | None:
+    """Link an article to the one at the same link with (or without) a language's path segment
+    ("https://example.org/cy/news/x" and "https://example.org/news/x"), when both are unlinked."""
+    if not url or not segments:
+        return None
+    candidates = []
+    for seg in segments:
+        marker = f"/{seg}/"
+        scheme, sep, rest = url.partition("://")
+        host, slash, path = rest.partition("/")
+        if ("/" + path).startswith(marker):  # this one is the translation: find the page without it
+            candidates.append(f"{scheme}{sep}{host}/{path[len(marker) - 1:]}")
+        else:
+            candidates.append(f"{scheme}{sep}{host}{marker[:-1]}/{path}")
+    q = (select(articles.c.id).where(articles.c.url.in_(candidates), articles.c.id != article_id,
+                                     articles.c.translation_id.is_(None), articles.c.duplicate_of.is_(None))
+         .order_by(articles.c.id))
+    other = conn.execute(q).scalar()
+    if other is not None and conn.execute(select(articles.c.translation_id).where(
+            articles.c.id == article_id)).scalar() is None:
+        link_translations(conn, article_id, other)
+        return other
+    return None
+
+
+def languages_of(conn: Connection, article_ids: Sequence[int]) -> dict[int, str]:
+    """Each existing article's language ("": the organisation's first), by id."""
+    q = select(articles.c.id, articles.c.language).where(articles.c.id.in_(list(article_ids)))
+    return {r.id: r.language or "" for r in conn.execute(q)}
+
+
+def unlink_translation(conn: Connection, article_id: int) -> bool:
+    """Undo an article's translation link (both ends); False when it had none."""
+    other = conn.execute(select(articles.c.translation_id).where(articles.c.id == article_id)).scalar()
+    if other is None:
+        return False
+    conn.execute(update(articles).where(articles.c.id.in_([article_id, other])).values(translation_id=None))
     return True

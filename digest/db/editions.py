@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import EditionError
-from ..models import ArticleImage, Edition, EditionItem, Rendered, TopicSet, Window
+from ..models import ArticleImage, Edition, EditionItem, EditionWords, Rendered, TopicSet, Translation, Window
 from .schema import decode_topics, edition_items, edition_texts, editions, encode_topics, variants
+
+
+def words_to_json(words: dict[str, EditionWords]) -> str | None:
+    """The editor's words by language as stored (edition_texts.words, editions.words); None: none."""
+    kept = {tag: {"subject": w.subject, "preheader": w.preheader, "note": w.note}
+            for tag, w in sorted(words.items()) if w.any()}
+    return json.dumps(kept, ensure_ascii=False, sort_keys=True) if kept else None
+
+
+def words_from_json(raw: str | None) -> dict[str, EditionWords]:
+    return {tag: EditionWords(**w) for tag, w in json.loads(raw).items()} if raw else {}
+
+
+def translations_to_json(translations) -> str | None:
+    if not translations:
+        return None
+    return json.dumps({t.language: {"title": t.title, "url": t.url, "summary": t.summary} for t in translations},
+                      ensure_ascii=False, sort_keys=True)
+
+
+def translations_from_json(raw: str | None) -> tuple[Translation, ...]:
+    return tuple(Translation(tag, **t) for tag, t in json.loads(raw).items()) if raw else ()
 
 
 def load_edition(conn: Connection, key: str) -> Edition | None:
@@ -31,6 +54,8 @@ def load_edition(conn: Connection, key: str) -> Edition | None:
             pinned=bool(r.pinned),
             image=ArticleImage.from_json(r.image),
             link_origin=r.link_origin or "source",
+            language=r.language or "",
+            translations=translations_from_json(r.translations),
         )
         for r in conn.execute(
             select(edition_items).where(edition_items.c.edition_id == row.id).order_by(edition_items.c.position))
@@ -39,7 +64,8 @@ def load_edition(conn: Connection, key: str) -> Edition | None:
     return Edition(key=row.key, frequency=row.frequency, window=window, items=items, subject=row.subject,
                    id=row.id, built_at=row.built_at, queued_at=row.queued_at, preheader=row.preheader or "",
                    note=row.note or "", forced_by=row.forced_by, forced_reason=row.forced_reason,
-                   kind=row.kind or "edition")
+                   kind=row.kind or "edition",
+                   words=words_from_json(row.words))
 
 
 def list_editions(conn: Connection) -> list[Edition]:
@@ -55,7 +81,8 @@ def save_edition(conn: Connection, edition: Edition, *, now: datetime) -> Editio
     row = conn.execute(select(editions.c.id, editions.c.queued_at).where(editions.c.key == edition.key)).first()
     values = dict(frequency=edition.frequency, window_start=edition.window.start, window_end=edition.window.end,
                   subject=edition.subject, built_at=now, preheader=edition.preheader, note=edition.note,
-                  kind=edition.kind)
+                  kind=edition.kind,
+                  words=words_to_json(edition.words))
     if row is not None:
         if row.queued_at is not None:
             raise EditionError(edition.key, f"was queued at {row.queued_at:%Y-%m-%d %H:%M} UTC; "
@@ -71,7 +98,8 @@ def save_edition(conn: Connection, edition: Edition, *, now: datetime) -> Editio
             dict(edition_id=edition_id, position=i.position, article_id=i.article_id, title=i.title, url=i.url,
                  author=i.author, author_role=i.author_role, published_at=i.published_at,
                  topics=",".join(i.topics), summary=i.summary, pinned=i.pinned,
-                 image=i.image.to_json() if i.image is not None else None, link_origin=i.link_origin)
+                 image=i.image.to_json() if i.image is not None else None, link_origin=i.link_origin,
+                 language=i.language, translations=translations_to_json(i.translations))
             for i in edition.items
         ])
     edition.id, edition.built_at, edition.queued_at = edition_id, now, None
@@ -151,18 +179,26 @@ class EditionText:
     note: str = ""
     updated_at: datetime | None = None
     updated_by: str = ""
+    words: dict[str, EditionWords] = field(default_factory=dict)  # the other languages', by tag
+
+    def in_language(self, tag: str, first: str) -> EditionWords:
+        """The words written for one language (the first's are subject, preheader, note)."""
+        if tag == first:
+            return EditionWords(self.subject, self.preheader, self.note)
+        return self.words.get(tag, EditionWords())
 
 
 def load_text(conn: Connection, key: str) -> EditionText:
     row = conn.execute(select(edition_texts).where(edition_texts.c.key == key)).first()
     if row is None:
         return EditionText(key)
-    return EditionText(key, row.subject, row.preheader, row.note, row.updated_at, row.updated_by)
+    return EditionText(key, row.subject, row.preheader, row.note, row.updated_at, row.updated_by,
+                       words_from_json(row.words))
 
 
 def save_text(conn: Connection, text: EditionText) -> None:
     values = dict(subject=text.subject, preheader=text.preheader, note=text.note, updated_at=text.updated_at,
-                  updated_by=text.updated_by)
+                  updated_by=text.updated_by, words=words_to_json(text.words))
     if conn.execute(update(edition_texts).where(edition_texts.c.key == text.key).values(**values)).rowcount == 0:
         conn.execute(insert(edition_texts).values(key=text.key, **values))
 

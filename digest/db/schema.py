@@ -90,6 +90,10 @@ articles = Table(
     # The same story from another source (migration 0011): this copy is kept for its
     # source's health, members get the other one. NULL: an article in its own right.
     Column("duplicate_of", Integer),
+    # Migration 0020: the language the source wrote it in ("": the organisation's first), and the
+    # same article in another language (set on both; `digest article translation`, /cy/ links, WPML/Polylang).
+    Column("language", String(35), nullable=False, default="", server_default=""),
+    Column("translation_id", Integer),
 )
 
 topics = Table(
@@ -129,6 +133,7 @@ editions = Table(
     # "edition" (the period's digest) or an announcement's kind, "news" or "statutory" (0020_announce):
     # an announcement is sent as an edition row so variants, deliveries and the sender serve it unchanged.
     Column("kind", String(12), nullable=False, default="edition", server_default="edition"),
+    Column("words", Text),  # the editor's words in the other languages, frozen with the build (edition_texts.words)
 )
 
 # What the editor wrote for an edition before (or between) builds, by key; a
@@ -142,6 +147,8 @@ edition_texts = Table(
     Column("note", Text, nullable=False, default=""),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("updated_by", String(320), nullable=False, default=""),
+    # The subject, preheader and note in each language but the first: JSON {"cy": {"subject": ...}}; NULL: none.
+    Column("words", Text),
 )
 
 edition_items = Table(
@@ -161,6 +168,9 @@ edition_items = Table(
     Column("image", Text),  # the article's picture as frozen with the edition (JSON)
     # where url came from, frozen with it (articles.link_origin): "website"/"template" are stand-ins
     Column("link_origin", String(10), nullable=False, default="source", server_default="source"),
+    # the article's language ("": the first) and its translations, frozen: JSON {"cy": {"title", "url", "summary"}}
+    Column("language", String(35), nullable=False, default="", server_default=""),
+    Column("translations", Text),
 )
 
 variants = Table(

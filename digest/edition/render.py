@@ -29,8 +29,8 @@ from ..models import FORMATS, SLOT_MARKERS, Edition, EditionItem, Rendered
 from . import textformat as fmt_
 from .inline import inline_css
 from .clicks import article_urls
-from .note import note_as_text, parse_note
 from .variants import VariantPlan
+from .wording import in_language, notes, shown, shown_items
 
 TEMPLATES_DIR = templates_dir()
 HTML_TEMPLATE = "digest.mjml.j2"
@@ -97,7 +97,8 @@ def render_variant(
     words = language(lang or settings.language)
     context = _context(edition, settings, chosen, member_topics, web, words)
     if track_clicks and web is None:  # article links through /r/ when counting is on; the web version stays direct
-        for article, url in zip(context["articles"], article_urls(settings, edition, chosen, member_topics, fmt)):
+        own = shown_items(chosen, words, settings.language)  # a translation's own link, where it is shown
+        for article, url in zip(context["articles"], article_urls(settings, edition, own, member_topics, fmt)):
             article["url"] = url
     text = _render_template(TEXT_TEMPLATE, context, settings.templates_dir, words.tag)
     RENDER_STATS.count(text_renders=1)
@@ -163,10 +164,30 @@ def subject_for(edition: Edition, settings: Settings, lang: Language | None = No
     """
     lang = lang or language(settings.language)
     chosen = edition.items if items is None else items
-    if edition.subject.strip() and _oneline(edition.subject) != _made_subject(
-            edition, settings, language(settings.language), edition.items):
+    if written_subject(edition, settings):
         return _oneline(edition.subject)
     return _made_subject(edition, settings, lang, chosen)
+
+
+def written_subject(edition: Edition, settings: Settings) -> bool:
+    """The edition's subject is the editor's (not the one a build made from the articles)."""
+    return bool(edition.subject.strip()) and _oneline(edition.subject) != _made_subject(
+        edition, settings, language(settings.language), edition.items)
+
+
+def _own_words(edition: Edition, settings: Settings, lang: Language, items: Sequence[EditionItem]) -> tuple[str, str]:
+    """(subject, preheader) of an email in `lang`: each language's own words (the editor's for it, else
+    made in it); a bilingual email says each language's, in order, when the editor wrote any."""
+    first = settings.language
+    if len(lang.parts) == 1:
+        own = in_language(edition, lang.tag, first)
+        return subject_for(own, settings, lang, items), preheader_for(own, items, lang)
+    each = [in_language(edition, p.tag, first) for p in lang.parts]
+    subject = (lang.join([subject_for(e, settings, p, items) for e, p in zip(each, lang.parts)])
+               if any(written_subject(e, settings) for e in each) else subject_for(edition, settings, lang, items))
+    preheader = (_truncate(lang.join([preheader_for(e, items, p) for e, p in zip(each, lang.parts)]), PREHEADER_MAX)
+                 if any(e.preheader.strip() for e in each) else preheader_for(edition, items, lang))
+    return subject, preheader
 
 
 def _made_subject(edition: Edition, settings: Settings, lang: Language, items: Sequence[EditionItem]) -> str:
@@ -274,6 +295,8 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
     tz = settings.timezone
     frequency = edition.frequency or edition.window.frequency
     articles = [_article(n, it, settings, lang, tz, len(items)) for n, it in enumerate(items)]
+    subject, preheader = _own_words(edition, settings, lang, items)
+    edition_notes = notes(edition, lang, settings.language)
     chosen = [_label(settings, s, lang) for s in member_topics]
     each_dates = [fmt_.window_dates(edition.window, frequency, tz, p) for p in lang.parts]
     dates = PerLanguage(each_dates) if len(lang.parts) > 1 else each_dates[0]
@@ -284,20 +307,21 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
     groups = _groups(articles, items, settings, member_topics, lang)
     return {
         "lang": lang.html_tag,
-        # Articles are in the organisation's first language (sources do not declare theirs yet):
-        # in an email of another language they carry their own lang, so screen readers switch voice.
+        # Each article says its own language (a.lang); this is kept for branding templates made before that.
         "content_lang": "" if lang.html_tag == settings.language else settings.language,
         "organisation": settings.organisation,
         "address": _oneline(settings.address),
         "website": settings.website,
-        "subject": subject_for(edition, settings, lang, items),
-        "preheader": preheader_for(edition, items, lang),
+        "subject": subject,
+        "preheader": preheader,
         "frequency": frequency,
         "frequency_label": frequency_label(frequency, lang),
         "dates": dates,
         "articles": articles,
-        "note": parse_note(edition.note),
-        "note_text": note_as_text(edition.note),
+        # Each language's note ({"lang", "paras", "text"}); note/note_text: the first's, for branding templates.
+        "notes": edition_notes,
+        "note": edition_notes[0]["paras"] if edition_notes else [],
+        "note_text": edition_notes[0]["text"] if edition_notes else [],
         "groups": groups,
         # "In this issue" in the order the articles follow (by-topic moves them)
         "toc": [a for g in groups for a in g["articles"]] if len(articles) > TOC_AFTER else [],
@@ -336,15 +360,18 @@ def _article(n: int, it: EditionItem, settings: Settings, lang: Language, tz, co
     """One article as the templates show it; the first has the lead picture, the others thumbnails (images = all)."""
     lead = n == 0 and settings.images != "none"
     thumb = n > 0 and settings.images == "all"
+    own = shown(it, lang, settings.language)  # in the member's language where there is a version in it
     return {
-        "title": _oneline(it.title),
-        "url": it.url.strip(),
+        "title": _oneline(own.title),
+        "url": own.url.strip(),
+        "lang": own.lang,  # its words' lang attribute when they are not in the email's language
+        "only_in": own.only_in,  # "Saesneg yn unig"
         # A stand-in link goes to the website, not the story: the headline is no link, one "on our website" link is.
         "stand_in": it.stand_in_link,
         "byline": _byline(it, lang),
         "date": lang.long_date(fmt_.local_date(it.published_at, tz)),
         "topics": [_label(settings, s, lang) for s in it.topics],
-        "paragraphs": [_oneline(p) for p in re.split(r"\n\s*\n", it.summary or "") if p.strip()],
+        "paragraphs": [_oneline(p) for p in re.split(r"\n\s*\n", own.summary or "") if p.strip()],
         "lead_image": _image(it.image, COLUMN_WIDTH, settings) if lead else None,
         "thumb": _image(it.image, THUMB_WIDTH, settings) if thumb else None,
         "first_in_list": n == 0,

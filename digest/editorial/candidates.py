@@ -14,7 +14,7 @@ from ..db import articles as article_db
 from ..db import editions as edition_db
 from ..edition.selection import select
 from ..edition.summarise import summarise
-from ..models import Article, Edition, EditionItem, Window
+from ..models import Article, Edition, EditionItem, Translation, Window
 
 
 def plan_edition(
@@ -29,16 +29,44 @@ def plan_edition(
     with db.connect() as conn:
         candidates = article_db.list_articles(conn, since=window.start, until=window.end)
         words = edition_db.load_text(conn, window.key)  # `digest edition set`: subject, preheader, note
+        candidates, translations = _translations(conn, candidates)
     chosen = select(candidates, window, topics=topics, size=settings.edition_size)
-    items = [edition_item(a, pos, summarise(a, settings.summary_words)) for pos, a in enumerate(chosen)]
+    items = [edition_item(a, pos, summarise(a, settings.summary_words), translations.get(a.id), settings)
+             for pos, a in enumerate(chosen)]
     edition = Edition(key=window.key, frequency=window.frequency, window=window, items=items,
-                      subject=words.subject, preheader=words.preheader, note=words.note)
+                      subject=words.subject, preheader=words.preheader, note=words.note, words=dict(words.words))
     edition.warnings = edition_warnings(chosen, candidates, window)
     return edition
 
 
-def edition_item(article: Article, position: int, summary: str) -> EditionItem:
+def _translations(conn, candidates: list[Article]) -> tuple[list[Article], dict[int, Article]]:
+    """The candidates with one article of each translated pair (the one in the organisation's first
+    language, else the older), and each kept article's translation (read when it is outside the window)."""
+    by_id = {a.id: a for a in candidates}
+    linked = [a for a in candidates if a.translation_id is not None]
+    missing = [a.translation_id for a in linked if a.translation_id not in by_id]
+    others = {a.id: a for a in article_db.list_articles(conn, ids=missing)} if missing else {}
+    dropped, translations = set(), {}
+    for a in linked:
+        if a.id in dropped:
+            continue
+        other = by_id.get(a.translation_id) or others.get(a.translation_id)
+        if other is None or other.excluded:
+            continue
+        if other.id in by_id and (a.language, a.id) > (other.language, other.id):  # "" (the first) sorts first
+            continue  # the other one is kept, with this one as its translation
+        dropped.add(other.id)
+        translations[a.id] = other
+    return [a for a in candidates if a.id not in dropped], translations
+
+
+def edition_item(article: Article, position: int, summary: str, translation: Article | None = None,
+                 settings: Settings | None = None) -> EditionItem:
     assert article.id is not None and article.published_at is not None
+    translated = ()
+    if translation is not None and settings is not None:
+        translated = (Translation(translation.language or settings.language, translation.title,
+                                  translation.url or "", summarise(translation, settings.summary_words)),)
     return EditionItem(
         article_id=article.id,
         position=position,
@@ -52,6 +80,8 @@ def edition_item(article: Article, position: int, summary: str) -> EditionItem:
         pinned=article.pinned,
         image=article.image,
         link_origin=article.link_origin,
+        language=article.language,
+        translations=translated,
     )
 
 

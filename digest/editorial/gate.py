@@ -3,7 +3,9 @@
 An edition is held (nothing built, queued or sent) when any configured
 source failed in this run, when a source has nothing newer than its
 max_age_days before the edition's END (so re-running an old week judges it
-as it stood then), or when the edition would have fewer than min_articles.
+as it stood then), when the edition would have fewer than min_articles, or
+([organisation] require_every_language) when the editor's words are missing
+in a configured language.
 `hold_reasons` is pure; `gate_problems` reads what it needs from the database.
 """
 
@@ -16,7 +18,9 @@ from zoneinfo import ZoneInfo
 from ..config import Settings, SourceSettings
 from ..db import Database
 from ..db import articles as article_db
+from ..db import editions as edition_db
 from ..models import Window
+from .text import missing_lines, missing_words
 
 
 def hold_reasons(
@@ -59,5 +63,10 @@ def gate_problems(db: Database, settings: Settings, window: Window, failed: Mapp
     with db.connect() as conn:
         newest = {src.name: article_db.newest_published(conn, src.name, before=window.end)
                   for src in settings.sources}
-    return hold_reasons(window, settings.sources, failed, newest, articles, settings.min_articles,
+        text = edition_db.load_text(conn, window.key) if settings.require_every_language else None
+    held = hold_reasons(window, settings.sources, failed, newest, articles, settings.min_articles,
                         tz=settings.timezone)
+    if text is not None:  # the organisation sends every language at once: one missing holds the edition
+        first = text.in_language(settings.language, settings.language)
+        held += missing_lines(window.key, missing_words(first, text.words, settings.languages))
+    return held

@@ -16,7 +16,9 @@ from ..db.editions import load_edition
 from ..edition.periods import parse_period, previous_period, window_between
 from ..edition.render import fill_slots, render_variant
 from ..edition.variants import plan_variant, variant_language
+from ..edition.wording import shown_items
 from ..errors import SelectionError, SubscriberError
+from ..i18n import language
 from ..members import check_language
 from ..message.assemble import Recipient, name_slot
 from ..message.links import Links
@@ -36,7 +38,7 @@ class PreviewRequest:
     topics: tuple[str, ...] | None = None
     member: str | None = None  # an address: exactly the variant this member gets
     fmt: str = "html"
-    language: str | None = None  # a tag of [organisation] languages; None: the member's, else the first
+    language: str | None = None  # a tag of [organisation] languages or "bilingual"; None: the member's, else the first
 
 
 @dataclass
@@ -98,6 +100,19 @@ def find_edition(db: Database, settings: Settings, window: Window, topics=None) 
     return edition
 
 
+def preview_language(settings: Settings, wanted: str | None) -> str:
+    """The variant language a preview asks for: a configured tag ("" for the first), "bilingual" (the email
+    of members who have not chosen, in bilingual mode), or None/"" (the member's, else the first)."""
+    if not wanted:
+        return ""
+    if wanted == "bilingual":
+        if settings.language_mode != "bilingual":
+            raise SubscriberError("--language", 'bilingual: [organisation] language_mode is not "bilingual"')
+        return settings.unchosen_language
+    tag = check_language(wanted, settings.languages, email="--language")
+    return "" if tag == settings.language else tag
+
+
 def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: datetime) -> PreviewResult:
     """The email of an edition as it will be sent: to a member, to members of some topics, or to all topics.
 
@@ -111,7 +126,7 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
     slots = generic_slots(settings)
     member = None
     chosen = req.topics
-    lang = check_language(req.language, settings.languages, email="--language") if req.language else ""
+    lang = preview_language(settings, req.language)
     if req.member:
         with db.connect() as conn:
             sub = member_db.get_by_email(conn, req.member)
@@ -122,7 +137,8 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
             fmt = "text"
         slots = member_slots(settings, sub.id, sub.token_version, sub.name)
         member = sub
-        lang = lang or variant_language(sub.language, settings.languages, settings.unchosen_language)
+        if not req.language:  # the language asked for wins over the member's
+            lang = variant_language(sub.language, settings.languages, settings.unchosen_language)
     items, member_topics = list(edition.items), TopicSet()
     if chosen is not None:
         plan = plan_variant(TopicSet(chosen), fmt, edition.items, settings.topic_slugs, lang)
@@ -135,7 +151,8 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
     elif chosen is not None and not items and edition.items:
         warnings.append(f"no article of {edition.key} is in those topics: members who chose only them get nothing")
     if items:
-        warnings += [f"check: {f}" for f in preview_checks(settings, edition, items, rendered, fmt, member, now)]
+        own = shown_items(items, language(lang or settings.language), settings.language)  # translations' links
+        warnings += [f"check: {f}" for f in preview_checks(settings, edition, own, rendered, fmt, member, now)]
     html_filled = fill_slots(rendered.html, slots, html=True)
     text_filled = fill_slots(rendered.text, slots, html=False)
     return PreviewResult(

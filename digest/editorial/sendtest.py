@@ -14,18 +14,20 @@ from ..message.assemble import Recipient
 from ..message.outgoing import Outgoing
 from ..models import TopicSet
 from ..sending.transports import Envelope, SendResult, Transport
-from .preview import PreviewRequest, find_edition, resolve_window
+from .preview import PreviewRequest, find_edition, preview_language, resolve_window
 
 
 def send_test(db: Database, settings: Settings, key: str, to: str, variant: str, transport: Transport, *,
               now: datetime) -> tuple[str, SendResult]:
     """Mail one variant of an edition (built, or planned now) to an editor.
 
-    `variant` is TOPICS[:FORMAT] (`*` for all topics). Returns the normalised
-    address and the transport's result.
+    `variant` is TOPICS[:FORMAT[:LANGUAGE]] (`*` for all topics; a language tag, or "bilingual").
+    Returns the normalised address and the transport's result.
     """
     address = normalise_email(to)
     topics, _, fmt = variant.partition(":")
+    fmt, _, wanted_lang = fmt.partition(":")
+    lang = preview_language(settings, wanted_lang)
     fmt = fmt or "html"
     if fmt not in ("html", "text"):
         raise EditionError(key, f"variant {variant!r}: format must be html or text")
@@ -34,7 +36,7 @@ def send_test(db: Database, settings: Settings, key: str, to: str, variant: str,
     if unknown:
         raise EditionError(key, f"variant {variant!r}: unknown topic {unknown[0]!r}")
     edition = find_edition(db, settings, resolve_window(settings, PreviewRequest(key=key), now=now))
-    plan = plan_variant(wanted, fmt, edition.items, settings.topic_slugs)
+    plan = plan_variant(wanted, fmt, edition.items, settings.topic_slugs, lang)
     if plan is None:
         raise EditionError(key, f"variant {variant!r} would be empty: no article in those topics")
     out = Outgoing(settings)

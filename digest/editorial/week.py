@@ -26,10 +26,12 @@ from ..edition.render import preheader_for, subject_for
 from ..edition.selection import candidates
 from ..edition.summarise import summarise
 from ..edition.topics import classify
+from ..i18n import language, locale_of
 from ..ingest.listing import slugify
-from ..models import Article, Edition, TopicReason, Window
+from ..models import Article, Edition, EditionWords, TopicReason, Window
 from .candidates import plan_edition
 from .gate import gate_problems
+from .text import missing_lines, missing_words
 
 TOO_SHORT = 8  # words: fewer reads as a fragment, not a summary
 ELLIPSIS = "\u2026"
@@ -49,6 +51,27 @@ class Row:
     can_down: bool = False
 
 
+@dataclass(frozen=True)
+class LanguageWords:
+    """One language's column of the edition's words on the desk."""
+
+    tag: str
+    name: str  # in the desk's language (the first): "Welsh"
+    lang: str  # its language subtag, for the fields' lang attribute
+    words: EditionWords
+
+
+def language_name(tag: str, desk: str) -> str:
+    """A language's name in the desk's language (the organisation's first): "Welsh", "Cymraeg"."""
+    return language(desk).locale.languages.get(locale_of(tag).language) or tag
+
+
+def other_words(text: EditionText, settings: Settings) -> list[LanguageWords]:
+    """The languages after the first, each with the words the editor wrote in it."""
+    return [LanguageWords(tag, language_name(tag, settings.language), locale_of(tag).language,
+                          text.in_language(tag, settings.language)) for tag in settings.languages[1:]]
+
+
 @dataclass
 class Week:
     window: Window
@@ -65,6 +88,9 @@ class Week:
     next_key: str | None = None
     sources: list[tuple[str, str, SourceHealth | None]] = field(default_factory=list)  # (name, location, health)
     held: list[str] = field(default_factory=list)  # why `digest weekly` would hold it now ([]: it may go)
+    # The configured languages after the first, each with the editor's words in it (the desk's columns).
+    other_words: list[LanguageWords] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # a word written in the first language, not in another
 
     @property
     def order(self) -> list[int]:
@@ -111,6 +137,14 @@ def summary_warnings(article: Article, summary: str, budget: int, website: str) 
     return out
 
 
+def translation_note(article: Article, position: dict[int, int]) -> list[str]:
+    """An article left out because its translation is in the edition: it goes in that one's place."""
+    if article.id in position or article.translation_id not in position:
+        return []
+    return [f"The translation of article {article.translation_id} (number {position[article.translation_id]} "
+            f"in the edition): members who read {article.language or 'its language'} get it in that one's place."]
+
+
 def source_of(article: Article) -> str:
     host = urlsplit(article.url or "").hostname
     if host:
@@ -139,7 +173,8 @@ def load_week(db: Database, settings: Settings, window: Window) -> Week:
             position=position.get(a.id),
             summary=summary,
             words=len(summary.split()),
-            warnings=summary_warnings(a, summary, settings.summary_words, settings.website),
+            warnings=summary_warnings(a, summary, settings.summary_words, settings.website)
+            + translation_note(a, position),
             reasons=reasons.get(a.id, []),
             source=source_of(a),
         ))
@@ -153,8 +188,8 @@ def load_week(db: Database, settings: Settings, window: Window) -> Week:
     changed = built is not None and (
         [(i.article_id, i.summary, tuple(i.topics)) for i in built.items]
         != [(i.article_id, i.summary, tuple(i.topics)) for i in edition.items]
-        or (built.subject, built.preheader, built.note) != (subject_for(edition, settings), edition.preheader,
-                                                             edition.note))
+        or (built.subject, built.preheader, built.note, built.words) != (
+            subject_for(edition, settings), edition.preheader, edition.note, edition.words))
     prev_key, next_key = neighbours(window, settings.timezone)
     queued = built is not None and built.queued_at is not None
     held = [] if queued else gate_problems(db, settings, window, last_failures(settings, health),
@@ -162,7 +197,9 @@ def load_week(db: Database, settings: Settings, window: Window) -> Week:
     return Week(window=window, label=period_label(window, settings.timezone), rows=rows, edition=edition,
                 built=built, changed_since_build=changed, text=text, default_subject=default_subject,
                 default_preheader=default_preheader, warnings=list(edition.warnings),
-                prev_key=prev_key, next_key=next_key, held=held,
+                prev_key=prev_key, next_key=next_key, held=held, other_words=other_words(text, settings),
+                missing=missing_lines(window.key, missing_words(text.in_language(settings.language, settings.language),
+                                                                text.words, settings.languages)),
                 sources=[(s.name, s.location, health.get(s.name)) for s in settings.sources])
 
 

@@ -262,7 +262,7 @@ def parse_feed(data: bytes, source: str, *, base_url: str | None = None) -> tupl
     articles: list[Article] = []
     positions: list[int] = []
     for index, entry in enumerate(parsed.entries, 1):
-        article = _article(entry, index, source, feed_base, problems, base64_used)
+        article = _article(entry, index, source, feed_base, problems, base64_used, parsed.feed.get("language"))
         if article is not None:
             articles.append(article)
             positions.append(index)
@@ -280,7 +280,7 @@ def _is_html(detail, base64_used: bool) -> bool:
 
 
 def _article(entry, index: int, source: str, feed_base: str | None, problems: list[str],
-             base64_used: bool = False) -> Article | None:
+             base64_used: bool = False, feed_language: str | None = None) -> Article | None:
     detail = entry.get("title_detail") or {}
     raw_title = entry.get("title") or ""
     title = html_to_text(raw_title) if _is_html(detail, base64_used) else normalise_text(raw_title)
@@ -334,6 +334,8 @@ def _article(entry, index: int, source: str, feed_base: str | None, problems: li
         source=source,
         image=from_feed_entry(entry, link or feed_base) or from_html(teaser, body, base=link or feed_base),
         date_unreadable=unreadable,
+        # An entry's own xml:lang (its title carries it) before the feed's (RSS <language>, Atom xml:lang).
+        language=str(detail.get("language") or feed_language or "").strip()[:35],
     )
 
 

@@ -41,10 +41,12 @@ def parse_jsonfeed(payload: object, source: str, *, base_url: str | None = None)
     home = payload.get("home_page_url") if isinstance(payload.get("home_page_url"), str) else None
     base = urljoin(base_url or "", home) if home else base_url
     feed_authors = _authors(payload)
+    feed_language = _text(payload, "language")  # JSON Feed 1.1: the feed's, an item's own before it
     articles = []
     for index, item in enumerate(items, 1):
         article = _article(item, index, source, base, feed_authors, problems)
         if article is not None:
+            article.language = (_text(item, "language") or feed_language)[:35]
             articles.append(article)
     return dedupe(articles, source, problems), problems
 

@@ -29,7 +29,8 @@ from ..db import articles as article_db
 from ..db import sources as source_db
 from ..edition.topics import classify
 from ..errors import DatabaseError, IngestError
-from ..models import Article, TopicReason
+from ..i18n import locale_of
+from ..models import Article, TopicReason, same_language
 from ..outbound import Deadline, Outbound, for_settings, redact
 from .detect import ParsedSource, parse_source
 from .fetch import FetchLimits, Fetched, fetch_url, is_url, read_path
@@ -275,6 +276,8 @@ def _store(db: Database, settings: Settings, src: SourceSettings, parsed: Parsed
             reasons = ([TopicReason(t, f"every article of source {src.name}") for t in src.topics]
                        if src.topics else classify(article, settings.topics))
             result = article_db.upsert_article(conn, article, reasons, now=now, undated_at=undated_at)
+            if result.created and len(settings.languages) > 1:
+                _link_translation(conn, settings, article, result.id)
             if article.date_unreadable and article.published_at is None and \
                     article_db.undated_ids(conn, [result.id]):
                 report.problems.append(
@@ -288,10 +291,34 @@ def _store(db: Database, settings: Settings, src: SourceSettings, parsed: Parsed
             source_db.save(conn, health)
 
 
+def _link_translation(conn, settings: Settings, article: Article, article_id: int) -> None:
+    """A new article and its translation, when both are in: as its source names it (WPML, Polylang),
+    else the same link with a language's path segment (/cy/)."""
+    if article_db.link_by_refs(conn, article_id, article.translation_refs) is None:
+        segments = [tag.split("-")[0].lower() for tag in settings.languages[1:]]
+        article_db.link_by_path(conn, article_id, article.url, segments)
+
+
+def article_language(tag: str, languages: Sequence[str]) -> str:
+    """An article's language as stored: "" for the organisation's first, a configured tag for one of the
+    others ("cy-GB" is "cy" when "cy" is configured), else the tag as the source gave it, if CLDR knows it."""
+    tag = tag.strip().replace("_", "-")
+    for n, known in enumerate(languages):
+        if tag and same_language(tag, known):
+            return "" if n == 0 else known
+    try:
+        locale_of(tag[:35])
+    except ValueError:  # a feed's <language> CLDR does not know ("x-pig-latin"): taken as the first language
+        return ""
+    return tag[:35]
+
+
 def _prepare(conn, settings: Settings, src: SourceSettings, kind: str, article: Article, *, now: datetime,
              published: datetime | None) -> None:
-    """Name the source on the article; date it if asked; give a listing article its templated link."""
+    """Name the source on the article and its language; date it if asked; give a listing article its
+    templated link."""
     article.source = src.name
+    article.language = article_language(src.language or article.language, settings.languages)
     if article.published_at is None and published is not None:
         article.published_at = published
     if kind == "listing" and src.link_template and article.link_origin != "resolved":

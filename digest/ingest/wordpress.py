@@ -58,6 +58,9 @@ def parse_wordpress(payload: object, source: str, *, base_url: str | None = None
     return dedupe(articles, source, problems), problems
 
 
+_GUID_POST = re.compile(r"(?<=[?&])p=\d+")
+
+
 def not_an_article(post: object) -> str | None:
     """What a REST object is when it is no post or page: "media attachments", "revisions", ...; else None.
 
@@ -127,7 +130,35 @@ def _article(post: object, index: int, source: str, base_url: str | None, proble
         body=body,
         source=source,
         image=from_wordpress(post, base) or from_html(teaser, body, base=base),
+        language=_language(post),
+        translation_refs=_translation_refs(post, guid),
     )
+
+
+def _language(post: dict) -> str:
+    """The post's language as Polylang ("lang": "cy") or WPML ("wpml_current_locale": "cy_GB") says; else ""."""
+    for key in ("lang", "wpml_current_locale"):
+        value = post.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip().replace("_", "-")[:35]
+    return ""
+
+
+def _translation_refs(post: dict, guid: str | None) -> tuple[str, ...]:
+    """Where the post's translations are: WPML's wpml_translations (each with its href), Polylang's
+    translations ({"cy": 57}: the guid of post 57, as WordPress writes guids: ...?p=57)."""
+    refs: list[str] = []
+    wpml = post.get("wpml_translations")
+    for t in wpml if isinstance(wpml, list) else []:
+        if isinstance(t, dict) and isinstance(t.get("href"), str) and t["href"].strip():
+            refs.append(t["href"].strip())
+    polylang = post.get("translations")
+    if isinstance(polylang, dict) and guid and _GUID_POST.search(guid):
+        own = post.get("id")
+        for other in polylang.values():
+            if isinstance(other, int) and not isinstance(other, bool) and other != own:
+                refs.append(_GUID_POST.sub(f"p={other}", guid))
+    return tuple(refs)
 
 
 def _published(post: dict, source: str, label: str, problems: list[str]) -> datetime | None:

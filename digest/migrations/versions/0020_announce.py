@@ -1,7 +1,7 @@
 """announcements: one-off messages to an audience, saved audiences, news opt-out, relay replies kept
 
 Revision ID: 0020_announce
-Revises: 0012_fallback
+Revises: 0020_welsh
 Create Date: 2026-12-07
 
 An announcement is sent as an edition row of its own kind (editions.kind
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020_announce"
-down_revision: Union[str, Sequence[str], None] = "0012_fallback"
+down_revision: Union[str, Sequence[str], None] = "0020_welsh"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

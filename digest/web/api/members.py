@@ -53,6 +53,16 @@ def _topics(raw: list[str] | None):
         raise ApiProblem(422, "invalid", f"body.topics: {exc.reason}") from None
 
 
+def _language(raw: str | None):
+    """A configured language tag, "" for "not chosen", None to leave it as it is; 422 otherwise."""
+    if raw is None:
+        return None
+    try:
+        return rules.check_language(raw, state().settings.languages)
+    except SubscriberError as exc:
+        raise ApiProblem(422, "invalid", f"body.language: {exc.reason}") from None
+
+
 def _name(raw: str | None, email: str):
     try:
         return rules.clean_name(raw, email=email)
@@ -112,6 +122,7 @@ def _upsert(call: Call, email: str, topics, name) -> tuple[bool, Subscriber]:
     """One transaction: (created, the member); AddressTaken when a racing request inserted the address first."""
     b: MemberUpsert = call.body
     st = state()
+    lang = _language(b.language)
     with st.db.begin() as conn:
         existing = member_db.get_by_email(conn, email)
         why = rules.refusal(existing, member_db.is_suppressed(conn, email))
@@ -120,22 +131,24 @@ def _upsert(call: Call, email: str, topics, name) -> tuple[bool, Subscriber]:
         if existing is None:
             return True, member_db.create(conn, email, name, topics or (), b.frequency or "weekly",
                                           b.format or "html", status="active", source=call.source, now=st.now(),
-                                          attributes=b.attributes)
+                                          attributes=b.attributes, language=lang or "")
         member_db.update_preferences(conn, existing.id, topics=topics, frequency=b.frequency, format=b.format,
-                                     attributes=b.attributes, source=call.source, now=st.now(),
+                                     attributes=b.attributes, source=call.source, now=st.now(), language=lang,
                                      **({"name": name} if b.name is not None else {}))
         return False, member_db.get_by_id(conn, existing.id)
 
 
 @route("PATCH", "/members/{email}", scope="members:write", ok=(200, Change), body=PreferencesChange)
 def change_preferences(call: Call):
-    """Change what a member gets (name, topics, frequency, format)."""
+    """Change what a member gets (name, topics, frequency, format, language)."""
     b: PreferencesChange = call.body
     st = state()
+    lang = _language(b.language)
     with st.db.begin() as conn:
         sub = _find(conn, call.path["email"])
         changes = member_db.update_preferences(
             conn, sub.id, topics=_topics(b.topics), frequency=b.frequency, format=b.format, source=call.source,
+            language=lang,
             now=st.now(), **({"name": _name(b.name, sub.email)} if b.name is not None else {}))
     return 200, Change(email=sub.email, changed=changes)
 
@@ -189,9 +202,9 @@ def subscribe(call: Call):
     b: SubscribeRequest = call.body
     st = state()
     email = _address(b.email)
-    topics, name = _topics(b.topics) or (), _name(b.name, email)
+    topics, name, lang = _topics(b.topics) or (), _name(b.name, email), _language(b.language)
     with st.db.begin() as conn:
-        request_db.add(conn, email, name, topics, b.frequency, b.format, st.now())
+        request_db.add(conn, email, name, topics, b.frequency, b.format, st.now(), lang or "")
     st.mailer.notify()  # the app's mail worker decides what to send, outside this request
     return 202, Accepted(status="accepted", detail="if the address can be subscribed, a confirmation email is on "
                                                    "its way")

@@ -55,6 +55,7 @@ class Member(BaseModel):
     frequency: Frequency
     format: Format
     paused: bool
+    language: str = Field(default="", description='a tag of [organisation] languages; "": not chosen (the first)')
     attributes: dict[str, str] = Field(description="what the membership system keeps about them (region, grade...)")
     consent_source: Optional[str]
     consent_at: Optional[datetime]
@@ -86,6 +87,8 @@ class MemberUpsert(Strict):
     topics: Optional[list[str]] = Field(default=None, max_length=100, description='slugs; [] or ["all"]: every topic')
     frequency: Optional[Frequency] = None
     format: Optional[Format] = None
+    language: Optional[str] = Field(default=None, max_length=35, description='a tag of [organisation] languages '
+                                    '(e.g. "cy"); "" or "default": not chosen (the first)')
     attributes: Optional[dict[str, str]] = Field(default=None, max_length=50)
 
 
@@ -94,6 +97,8 @@ class PreferencesChange(Strict):
     topics: Optional[list[str]] = Field(default=None, max_length=100)
     frequency: Optional[Frequency] = None
     format: Optional[Format] = None
+    language: Optional[str] = Field(default=None, max_length=35, description='a tag of [organisation] languages '
+                                    '(e.g. "cy"); "" or "default": not chosen (the first)')
 
 
 class SubscribeRequest(Strict):
@@ -104,6 +109,8 @@ class SubscribeRequest(Strict):
     topics: list[str] = Field(default_factory=list, max_length=100, description="slugs; empty: every topic")
     frequency: Frequency = "weekly"
     format: Format = "html"
+    language: Optional[str] = Field(default=None, max_length=35, description='a tag of [organisation] languages '
+                                    '(e.g. "cy"); "" or "default": not chosen (the first)')
 
 
 class LinkRequest(Strict):

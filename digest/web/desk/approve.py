@@ -10,7 +10,7 @@ from ...db import editions as edition_db
 from ...db import editors as editor_db
 from ...editorial.build import build_edition
 from ...editorial.mailing import Mailing, run_mailing
-from ...editorial.text import set_edition_text
+from ...editorial.text import check_words, set_edition_text
 from ...editorial.week import window_for
 from ...errors import DigestError
 from ...ingest.store import refresh_sources
@@ -28,14 +28,22 @@ def text():
     f = request.form
     try:
         key = window_for(st.settings, period, now=st.now()).key
+        others = [t for t in st.settings.languages[1:] if f"subject-{t}" in f]
+        for tag in others:  # every column checked before any is saved: all or nothing
+            check_words(key, f.get(f"subject-{tag}", ""), f.get(f"preheader-{tag}", ""), f.get(f"note-{tag}", ""))
         saved = set_edition_text(st.db, key, subject=f.get("subject", ""), preheader=f.get("preheader", ""),
                                  note=f.get("note", ""), by=g.editor.email, now=st.now())
+        for tag in others:  # each other language's column, side by side on the form
+            saved = set_edition_text(st.db, key, subject=f.get(f"subject-{tag}", ""), language=tag,
+                                     preheader=f.get(f"preheader-{tag}", ""), note=f.get(f"note-{tag}", ""),
+                                     by=g.editor.email, now=st.now())
     except DigestError as exc:
         note(f"Not saved: {exc}", "problem")
         return back_to(period, "edition-title")
     with st.db.begin() as conn:
-        editor_db.audit(conn, g.editor, "edition-text", key, {"subject": saved.subject, "preheader": saved.preheader,
-                                                               "note": saved.note}, now=st.now())
+        editor_db.audit(conn, g.editor, "edition-text", key, {
+            "subject": saved.subject, "preheader": saved.preheader, "note": saved.note,
+            **({"words": {t: vars(w) for t, w in saved.words.items()}} if saved.words else {})}, now=st.now())
     note(f"Saved the words of {key}." + (" Build it again to send them." if _built(key) else ""))
     return back_to(key, "edition-title")
 

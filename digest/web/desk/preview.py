@@ -18,7 +18,7 @@ from ...db import members as member_db
 from ...edition.variants import plan_variant
 from ...editorial.preview import PreviewRequest, find_edition, make_preview, resolve_window
 from ...editorial.sendtest import send_test as mail_test
-from ...editorial.week import window_for
+from ...editorial.week import language_name, window_for
 from ...errors import DigestError
 from ...models import TopicSet
 from ..common import state
@@ -37,9 +37,23 @@ def preview_request():
     fmt = fmt if fmt in ("html", "text") else "html"
     chosen = [t for t in s.topic_slugs if t in request.values.getlist("topics")]
     member = (request.values.get("member") or "").strip()[:320]
+    lang = request.values.get("language", "")
+    lang = lang if lang in [tag for tag, _ in language_options()] else ""
     key = window_for(s, period, now=state().now()).key
-    req = PreviewRequest(key=key, topics=tuple(chosen) or None, fmt=fmt, member=member or None)
-    return req, {"period": key, "topics": chosen, "format": fmt, "member": member}
+    req = PreviewRequest(key=key, topics=tuple(chosen) or None, fmt=fmt, member=member or None, language=lang or None)
+    return req, {"period": key, "topics": chosen, "format": fmt, "member": member, "language": lang}
+
+
+def language_options() -> list[tuple[str, str]]:
+    """(value, label) of each language a preview can be in: every configured one, and the bilingual email
+    of members who have not chosen; [] when only one language is configured."""
+    s = state().settings
+    if len(s.languages) < 2:
+        return []
+    out = [(tag, language_name(tag, s.language)) for tag in s.languages]
+    if s.language_mode == "bilingual":
+        out.append(("bilingual", " + ".join(language_name(t, s.language) for t in s.bilingual_order)))
+    return out
 
 
 def members_of_variant(edition, topics: tuple[str, ...], fmt: str) -> int:
@@ -61,6 +75,8 @@ def members_of_variant(edition, topics: tuple[str, ...], fmt: str) -> int:
 
 def _query(form: dict) -> dict:
     q = {"period": form["period"], "format": form["format"]}
+    if form.get("language"):
+        q["language"] = form["language"]
     if form["member"]:
         q["member"] = form["member"]
     else:
@@ -79,8 +95,8 @@ def preview():
     except DigestError as exc:
         return desk_page("desk/preview.html", 400, problem=str(exc), result=None, period=None,
                          form=locals().get("form") or {"period": period_from_request() or "", "topics": [],
-                                                      "format": "html", "member": ""},
-                         topics=[(t.slug, t.label) for t in s.topics])
+                                                      "format": "html", "member": "", "language": ""},
+                         topics=[(t.slug, t.label) for t in s.topics], languages=language_options())
     checks = [w.removeprefix("check: ") for w in result.warnings if w.startswith("check: ")]
     warnings = [w for w in result.warnings if not w.startswith("check: ")]
     if form["member"]:
@@ -91,7 +107,7 @@ def preview():
     return desk_page("desk/preview.html", result=result, form=form, query=urlencode(_query(form), doseq=True),
                      text=text, period=form["period"],
                      checks=checks, warnings=warnings, members=members, widths=WIDTHS,
-                     topics=[(t.slug, t.label) for t in s.topics], problem=None,
+                     topics=[(t.slug, t.label) for t in s.topics], problem=None, languages=language_options(),
                      labels={t.slug: t.label for t in s.topics})
 
 
@@ -138,7 +154,7 @@ def send_test():
             if sub is None:
                 raise DigestError(f"{form['member']}: no such member")
             topics, fmt = TopicSet(sub.topics).label, sub.format
-        variant = f"{topics}:{fmt}"
+        variant = f"{topics}:{fmt}" + (f":{form['language']}" if form["language"] else "")
         transport = st.transport_factory()
         try:
             to, result = mail_test(st.db, st.settings, req.key, g.editor.email, variant, transport, now=st.now())

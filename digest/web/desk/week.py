@@ -8,7 +8,7 @@ from ...db import articles as article_db
 from ...db import deliveries as delivery_db
 from ...db import editors as editor_db
 from ...editorial.report import edition_report
-from ...editorial.week import load_week, move_ranks, topic_reasons, window_for
+from ...editorial.week import language_name, load_week, move_ranks, topic_reasons, window_for
 from ...errors import DigestError
 from ..common import state
 from .core import bp
@@ -48,7 +48,8 @@ def week():
                      topics=[(t.slug, t.label) for t in st.settings.topics],
                      labels={t.slug: t.label for t in st.settings.topics},
                      budget=st.settings.summary_words, tz=st.settings.timezone,
-                     open_id=request.args.get("open", type=int))
+                     open_id=request.args.get("open", type=int),
+                     first_language=language_name(st.settings.language, st.settings.language))
 
 
 def back_to(period: str | None, anchor: str = "", open_id: int | None = None):
