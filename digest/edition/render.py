@@ -302,10 +302,7 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
     dates = PerLanguage(each_dates) if len(lang.parts) > 1 else each_dates[0]
     intro = lang.join([_intro(len(articles), d, web is not None, bool(member_topics), p)
                        for d, p in zip(each_dates, lang.parts)])
-    logo = None
-    if settings.logo_url:
-        logo = {"src": settings.logo_url, "width": settings.logo_width, "height": settings.logo_height,
-                "alt": settings.logo_alt or settings.organisation}
+    logo = logo_of(settings)
     web = dict(web or {})
     groups = _groups(articles, items, settings, member_topics, lang)
     return {
@@ -349,6 +346,14 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         "share_image": next((a["lead_image"] or a["thumb"] for a in articles[:1] if a["lead_image"] or a["thumb"]),
                             logo if logo and logo["width"] else None),
     }
+
+
+def logo_of(settings: Settings) -> dict | None:
+    """The masthead's logo (src, width, height, alt), or None without [branding] logo_url."""
+    if not settings.logo_url:
+        return None
+    return {"src": settings.logo_url, "width": settings.logo_width, "height": settings.logo_height,
+            "alt": settings.logo_alt or settings.organisation}
 
 
 def _article(n: int, it: EditionItem, settings: Settings, lang: Language, tz, count: int) -> dict:
@@ -495,14 +500,16 @@ def _template_line(tb, name: str) -> str:
 _PREVIEW_WHITE = "display:none;font-size:1px;color:#ffffff;"  # mj-preview's div, as mjml-python writes it
 
 
-def _render_html(context: Mapping, settings: Settings, tag: str) -> str:
+def _render_html(context: Mapping, settings: Settings, tag: str, *, template: str = HTML_TEMPLATE,
+                 css_template: str = CSS_TEMPLATE) -> str:
+    """Jinja2 -> MJML -> premailer; an announcement passes its own templates (edition/announcement.py)."""
     from mjml import mjml2html  # the compiled extension: load it only when HTML is wanted
 
-    source = _render_template(HTML_TEMPLATE, context, settings.templates_dir, tag)
+    source = _render_template(template, context, settings.templates_dir, tag)
     try:
         compiled = mjml2html(source, disable_comments=True, fonts={})
     except ValueError as exc:
-        raise RenderError(f"MJML ({HTML_TEMPLATE}): {exc}") from None
+        raise RenderError(f"MJML ({template}): {exc}") from None
     RENDER_STATS.count(compiles=1)
     # MJML paints the hidden preheader white; on a tinted page spam filters read
     # that as text hidden by colour (SpamAssassin's HTML_FONT_LOW_CONTRAST).
@@ -511,7 +518,7 @@ def _render_html(context: Mapping, settings: Settings, tag: str) -> str:
         # A web page, not an email: MJML's "email" article named by the subject would sit outside every
         # landmark (axe: region); the page's own header, main and footer say what it is.
         compiled = _EMAIL_WRAPPER.sub(r"\1\2", compiled, count=1)
-    css = _render_template(CSS_TEMPLATE, context, settings.templates_dir, tag)
+    css = _render_template(css_template, context, settings.templates_dir, tag)
     return inline_css(compiled, css, settings.base_url)
 
 
