@@ -11,6 +11,7 @@ one-line message and exit status 1 (or its
     ├── RenderError(reason)                   a template or MJML failed
     ├── SubscriberError(email, reason, line)  a bad address, topic, frequency, name
     ├── EditionError(key, reason)             unknown edition, or changed after queueing
+    ├── AnnouncementError(what, reason)       a bad announcement field or audience, or a wrong state
     ├── DeliveryError(reason)                 a transport could not be set up
     ├── TokenError(reason)                    a forged, expired or revoked link
     ├── CheckError(target, failures)          a message fails the deliverability checks
@@ -65,6 +66,14 @@ class EditionError(DigestError):
     def __init__(self, key: str, reason: str):
         self.key, self.reason = key, reason
         super().__init__(f"edition {key}: {reason}")
+
+
+class AnnouncementError(DigestError):
+    """`what` names the input: "announcement 4", "--audience", "--cta-url"..."""
+
+    def __init__(self, what: str, reason: str):
+        self.what, self.reason = what, reason
+        super().__init__(f"{what}: {reason}")
 
 
 class DeliveryError(DigestError):

@@ -215,6 +215,7 @@ class Edition:
     warnings: list[str] = field(default_factory=list)
     forced_by: str | None = None  # sent although the gate held it: who...
     forced_reason: str | None = None  # ...and why
+    kind: str = "edition"  # or an announcement's kind ("news", "statutory"): see models.Announcement
 
 
 @dataclass
@@ -237,6 +238,7 @@ class Subscriber:
     # What the membership system says beyond the fields above (region, grade...), from a sync.
     attributes: dict[str, str] = field(default_factory=dict)
     updated_at: datetime | None = field(default=None, compare=False)  # bookkeeping, not who they are
+    news_announcements: bool = True  # False: no news announcements (statutory notices still come)
 
 
 @dataclass(frozen=True)
@@ -258,3 +260,64 @@ SLOT_MARKERS = {
     "unsubscribe_url": "https://digest.invalid/slot/unsubscribe",
     "name": "[[digest:name]]",
 }
+
+
+ANNOUNCEMENT_KINDS = ("news", "statutory")
+ANNOUNCEMENT_STATES = ("draft", "approved", "queued")
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who an announcement is for, as an editor wrote it (see editorial/announcements.py for the syntax).
+
+    kind "all": every active member; "topics": members with any of `topics`
+    (members who chose all topics included); "attr": members whose attributes
+    match every (key, value) of `attributes`; "saved": the saved audience `name`.
+    """
+
+    kind: str
+    topics: tuple[str, ...] = ()
+    attributes: tuple[tuple[str, str], ...] = ()
+    name: str = ""
+
+    @property
+    def spec(self) -> str:
+        """The one spelling of this audience, as stored and as typed: "all", "topics:a,b", "attr:k=v,k2=v2"."""
+        if self.kind == "topics":
+            return "topics:" + ",".join(self.topics)
+        if self.kind == "attr":
+            return "attr:" + ",".join(f"{k}={v}" for k, v in self.attributes)
+        if self.kind == "saved":
+            return "saved:" + self.name
+        return "all"
+
+
+@dataclass
+class Announcement:
+    """A one-off message an editor composes; once queued it is sent as the edition row `edition_id`."""
+
+    subject: str
+    body: str  # Markdown-lite: paragraphs, links, "## " headings, "- " and "1. " lists (edition.body)
+    audience: str  # an Audience spec
+    preheader: str = ""
+    kind: str = "news"  # news or statutory
+    cta_label: str = ""
+    cta_url: str = ""
+    picture_url: str = ""
+    picture_alt: str = ""
+    articles: tuple[int, ...] = ()  # stored articles shown after the body, in this order
+    public: bool = False  # shown in the public archive once queued
+    state: str = "draft"  # draft, approved, queued
+    id: int | None = None
+    created_by: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    queued_at: datetime | None = None
+    edition_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        """The key of the edition row it is sent as (what `digest report` and `digest status` show)."""
+        return f"announcement-{self.id}"

@@ -55,7 +55,7 @@ def test_the_committed_template_holds_exactly_what_extraction_finds():
 
 # Template text a reader sees must be inside {% trans %} or _(): a word left in a template's plain
 # text is one no catalogue can translate. What is not prose: tags, entities, CSS, the text part's rules.
-CHECKED = ["digest.mjml.j2", "digest.txt.j2", "partials/masthead.mjml.j2", "partials/footer.mjml.j2",
+CHECKED = ["digest.mjml.j2", "digest.txt.j2", "announcement.mjml.j2", "announcement.txt.j2", "partials/masthead.mjml.j2", "partials/footer.mjml.j2",
            "partials/blocks.mjml.j2"] + [f"web/{p.name}" for p in (TEMPLATES / "web").glob("*.html")] + [
            "web/confirm_email.txt", "web/feed.xml"]
 _NOT_PROSE = [re.compile(p, re.S) for p in (r"<(mj-style|style|mj-attributes|mj-raw)\b.*?</\1>", r"<!--.*?-->",

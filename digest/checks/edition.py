@@ -50,6 +50,8 @@ def sample_messages(db: Database, settings: Settings, edition: Edition, *, now: 
     all-topics html and text variants. Keys are "topics:format" ("*:html",
     "cyber-security:text"). An edition without articles has no variants ({}).
     """
+    if edition.kind != "edition":
+        return _announcement_samples(db, settings, edition, now=now)
     if not edition.items:
         return {}
     # Every language's all-topics variants, and every variant a due member needs or that is stored.
@@ -83,6 +85,19 @@ def sample_messages(db: Database, settings: Settings, edition: Edition, *, now: 
         out[plan.label] = SampleMessage(out_maker.digest(template, sample, date=now), titles, urls,
                                         image_bytes=image_weights(plan.items))
     return out
+
+
+def _announcement_samples(db: Database, settings: Settings, edition: Edition, *,
+                          now: datetime) -> dict[str, SampleMessage]:
+    """An announcement's variants are all rendered when it is queued (one per format and language): those."""
+    with db.connect() as conn:
+        stored = edition_db.list_variants(conn, edition.id) if edition.id is not None else []
+    out_maker, sample = Outgoing(settings), sample_recipient()
+    titles = tuple(i.title for i in edition.items)
+    urls = tuple(i.url for i in edition.items)
+    return {f"*:{v.format}" + (f":{v.language}" if v.language else ""): SampleMessage(
+        out_maker.digest(out_maker.template(v.rendered, edition_key=edition.key, fmt=v.format), sample, date=now),
+        titles, urls, image_bytes=image_weights(edition.items)) for v in stored}
 
 
 def check_edition(db: Database, settings: Settings, edition: Edition, *, now: datetime) -> dict[str, list[Failure]]:

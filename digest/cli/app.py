@@ -37,6 +37,7 @@ COMMANDS = {
     "tokens": "tokens:tokens",
     "webhooks": "webhooks:webhooks",
     "prune": "prune:prune",
+    "announcement": "announcements:announcement",
 }
 # Old names kept working for cron lines written before, left out of `digest --help`.
 HIDDEN = {"subscribers"}
@@ -46,6 +47,7 @@ HIDDEN = {"subscribers"}
 # SQLAlchemy to Flask). tests/test_cli_help.py checks each line against the
 # command's docstring; a command missing here is loaded to ask it.
 SHORT_HELP = {
+    "announcement": "One-off announcements to an audience: compose, preview, test, approve, queue.",
     "article": "Editorial controls on one article: pin, exclude, override its summary, date it.",
     "articles": "List stored articles, newest first, with their topics and summaries.",
     "bounces": "Bounces, complaints and unsubscribes by mail that came back to digest.",

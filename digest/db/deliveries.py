@@ -113,6 +113,8 @@ class Claimed:
     token_version: int
     language: str = ""  # the member's, as stored ("": not chosen)
     claim: str = ""  # the claimant's token: an outcome is recorded only while it still holds the delivery
+    edition_kind: str = "edition"  # or an announcement's kind: "news", "statutory"
+    news_announcements: bool = True  # the member's choice (a news announcement skips those who said no)
 
 
 def claim(conn: Connection, *, now: datetime, lease_seconds: float, limit: int, claimant: str,
@@ -149,14 +151,16 @@ def claim(conn: Connection, *, now: datetime, lease_seconds: float, limit: int, 
         select(deliveries.c.id, deliveries.c.edition_id, editions.c.key, editions.c.frequency.label("efreq"),
                deliveries.c.variant_id, deliveries.c.attempts, deliveries.c.subscriber_id, subscribers.c.email,
                subscribers.c.name, subscribers.c.status, subscribers.c.paused, subscribers.c.frequency,
-               subscribers.c.topics, subscribers.c.format, subscribers.c.token_version, subscribers.c.language)
+               subscribers.c.topics, subscribers.c.format, subscribers.c.token_version, subscribers.c.language,
+               editions.c.kind, subscribers.c.news_announcements)
         .join(editions, editions.c.id == deliveries.c.edition_id)
         .outerjoin(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
         .where(deliveries.c.id.in_(ids)).order_by(deliveries.c.id)
     )
     return [Claimed(r.id, r.edition_id, r.key, r.efreq, r.variant_id, r.attempts, r.subscriber_id, r.email,
                     r.name, r.status, bool(r.paused), r.frequency, decode_topics(r.topics), r.format,
-                    r.token_version or 1, r.language or "", claimant) for r in rows]
+                    r.token_version or 1, r.language or "", claimant, edition_kind=r.kind or "edition",
+                    news_announcements=r.news_announcements is not False) for r in rows]
 
 
 def renew(conn: Connection, *, claimant: str, now: datetime, lease_seconds: float) -> set[int]:
@@ -178,6 +182,7 @@ class Outcome:
     retry_at: datetime | None = None
     variant_id: int | None = None  # re-planned to another variant
     claim: str = ""  # Claimed.claim: recorded only if the delivery is still held under it
+    reply: str | None = None  # the relay's answer to a sent message, kept (statutory notices: evidence)
 
 
 def _held(claim_: str):
@@ -209,6 +214,9 @@ def finish(conn: Connection, outcomes: Sequence[Outcome], *, now: datetime) -> l
             values["not_before"] = o.retry_at
         if conn.execute(update(deliveries).where(deliveries.c.id == o.delivery_id, _held(o.claim)).values(**values)).rowcount:
             recorded.add(o.delivery_id)
+    for o in sent:  # only statutory notices carry a reply: a few rows, one update each
+        if o.reply and o.delivery_id in recorded:
+            conn.execute(update(deliveries).where(deliveries.c.id == o.delivery_id).values(relay_reply=o.reply[:500]))
     for o in outcomes:
         if o.variant_id is not None and o.delivery_id in recorded:
             conn.execute(update(deliveries).where(deliveries.c.id == o.delivery_id).values(variant_id=o.variant_id))

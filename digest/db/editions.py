@@ -38,11 +38,15 @@ def load_edition(conn: Connection, key: str) -> Edition | None:
     window = Window(row.window_start, row.window_end, row.key, row.frequency)
     return Edition(key=row.key, frequency=row.frequency, window=window, items=items, subject=row.subject,
                    id=row.id, built_at=row.built_at, queued_at=row.queued_at, preheader=row.preheader or "",
-                   note=row.note or "", forced_by=row.forced_by, forced_reason=row.forced_reason)
+                   note=row.note or "", forced_by=row.forced_by, forced_reason=row.forced_reason,
+                   kind=row.kind or "edition")
 
 
 def list_editions(conn: Connection) -> list[Edition]:
-    keys = conn.execute(select(editions.c.key).order_by(editions.c.window_start.desc())).scalars().all()
+    """The period's editions, newest window first (announcements, edition rows of another kind, are listed by
+    db/announcements.py)."""
+    keys = conn.execute(select(editions.c.key).where(editions.c.kind == "edition")
+                        .order_by(editions.c.window_start.desc())).scalars().all()
     return [e for k in keys if (e := load_edition(conn, k)) is not None]
 
 
@@ -50,7 +54,8 @@ def save_edition(conn: Connection, edition: Edition, *, now: datetime) -> Editio
     """Freeze an edition's selection and summaries; rebuilding is refused once queued."""
     row = conn.execute(select(editions.c.id, editions.c.queued_at).where(editions.c.key == edition.key)).first()
     values = dict(frequency=edition.frequency, window_start=edition.window.start, window_end=edition.window.end,
-                  subject=edition.subject, built_at=now, preheader=edition.preheader, note=edition.note)
+                  subject=edition.subject, built_at=now, preheader=edition.preheader, note=edition.note,
+                  kind=edition.kind)
     if row is not None:
         if row.queued_at is not None:
             raise EditionError(edition.key, f"was queued at {row.queued_at:%Y-%m-%d %H:%M} UTC; "
@@ -163,8 +168,12 @@ def save_text(conn: Connection, text: EditionText) -> None:
 
 
 def sent_editions(conn: Connection, *, frequency: str | None = None) -> list[Edition]:
-    """Editions that were queued (the public ones), newest period first, with their items."""
-    q = select(editions.c.key).where(editions.c.queued_at.is_not(None)).order_by(editions.c.window_start.desc())
+    """Editions that were queued (the public ones), newest period first, with their items.
+
+    Announcements (another kind of edition row) are not editions of a period: the archive shows
+    the public ones from db/announcements.py."""
+    q = select(editions.c.key).where(editions.c.queued_at.is_not(None), editions.c.kind == "edition") \
+        .order_by(editions.c.window_start.desc())
     if frequency is not None:
         q = q.where(editions.c.frequency == frequency)
     return [e for k in conn.execute(q).scalars().all() if (e := load_edition(conn, k)) is not None]
@@ -172,6 +181,7 @@ def sent_editions(conn: Connection, *, frequency: str | None = None) -> list[Edi
 
 def sent_keys(conn: Connection) -> list[tuple[str, str]]:
     """(key, frequency) of the queued editions, newest period first: the archive's order, without items."""
-    q = select(editions.c.key, editions.c.frequency).where(editions.c.queued_at.is_not(None)) \
+    q = select(editions.c.key, editions.c.frequency).where(editions.c.queued_at.is_not(None),
+                                                           editions.c.kind == "edition") \
         .order_by(editions.c.window_start.desc())
     return [(r.key, r.frequency) for r in conn.execute(q)]

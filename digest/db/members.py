@@ -65,6 +65,7 @@ def _model(row) -> Subscriber:
         language=row.language or "",
         attributes=json.loads(row.attributes or "{}"),
         updated_at=row.updated_at,
+        news_announcements=getattr(row, "news_announcements", True) is not False,
     )
 
 
@@ -262,7 +263,8 @@ def update_preferences(conn: Connection, sub_id: int, *, topics: Sequence[str] |
                        frequency: str | None = None, format: str | None = None,  # noqa: A002
                        paused: bool | None = None, name: str | None = _UNSET,
                        attributes: dict[str, str] | None = None, source: str, now: datetime,
-                       language: str | None = None, why: dict | None = None) -> dict[str, list]:
+                       language: str | None = None, why: dict | None = None,
+                       news_announcements: bool | None = None) -> dict[str, list]:
     """Change what a member gets; None leaves a field as it is (name: pass None to clear).
 
     Returns {"field": [old, new]} for what changed, also recorded as a
@@ -275,7 +277,8 @@ def update_preferences(conn: Connection, sub_id: int, *, topics: Sequence[str] |
         changes["name"], values["name"] = [sub.name, name], name
     if topics is not None and tuple(topics) != sub.topics:
         changes["topics"], values["topics"] = [list(sub.topics), list(topics)], encode_topics(TopicSet(topics))
-    for fld, new in (("frequency", frequency), ("format", format), ("paused", paused), ("language", language)):
+    for fld, new in (("frequency", frequency), ("format", format), ("paused", paused), ("language", language),
+                     ("news_announcements", news_announcements)):
         if new is not None and new != getattr(sub, fld):
             changes[fld], values[fld] = [getattr(sub, fld), new], new
     if attributes is not None and attributes != sub.attributes:

@@ -21,13 +21,15 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.types import TypeDecorator
 
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0012_fallback"
+SCHEMA_REVISION = "0020_announce"
 
 metadata = MetaData(
     naming_convention={
@@ -124,6 +126,9 @@ editions = Table(
     Column("forced_by", String(200)),
     Column("forced_reason", String(500)),
     Column("forced_at", UTCDateTime),
+    # "edition" (the period's digest) or an announcement's kind, "news" or "statutory" (0020_announce):
+    # an announcement is sent as an edition row so variants, deliveries and the sender serve it unchanged.
+    Column("kind", String(12), nullable=False, default="edition", server_default="edition"),
 )
 
 # What the editor wrote for an edition before (or between) builds, by key; a
@@ -198,6 +203,8 @@ subscribers = Table(
     Column("language", String(35), nullable=False, default="", server_default=""),  # "": not chosen
     # What the membership system says beyond our fields (region, grade...): a JSON object (0012).
     Column("attributes", Text, nullable=False, default="{}", server_default="{}"),
+    # False: the member turned off news announcements (statutory notices still reach them) (0020_announce).
+    Column("news_announcements", Boolean, nullable=False, default=True, server_default=true()),
     Index("ix_subscribers_updated_at", "updated_at"),  # the API's updated_since
     # Covers "who is due for an edition" (and their variant) without touching the table.
     Index("ix_subscribers_due", "frequency", "status", "paused", "topics", "format"),
@@ -262,6 +269,8 @@ deliveries = Table(
     Column("claimed_by", String(32)),  # the claiming run's token: only it records an outcome (0012)
     Column("sent_at", UTCDateTime),
     Column("last_error", String(500)),
+    # The relay's final answer to a sent message, kept for statutory notices only (evidence) (0020_announce).
+    Column("relay_reply", String(500)),
     UniqueConstraint("edition_id", "subscriber_id"),
     # Claims read one status in id order: queued ones (the many) and sending
     # ones (the few in flight, whose leases may have run out).
@@ -483,4 +492,42 @@ prune_runs = Table(
     Column("id", Integer, primary_key=True),
     Column("at", UTCDateTime, nullable=False),
     Column("removed", Text, nullable=False, default="{}"),
+)
+
+
+# An announcement (0020_announce): a message an editor composes for an audience.
+# Once queued it is sent as the edition row `edition_id` (editions.kind = its kind).
+announcements = Table(
+    "announcements",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subject", String(500), nullable=False),
+    Column("preheader", String(500), nullable=False, default="", server_default=""),
+    Column("body", Text, nullable=False),  # Markdown-lite (edition.body)
+    Column("cta_label", String(200), nullable=False, default="", server_default=""),
+    Column("cta_url", String(2000), nullable=False, default="", server_default=""),
+    Column("picture_url", String(2000), nullable=False, default="", server_default=""),
+    Column("picture_alt", String(500), nullable=False, default="", server_default=""),
+    Column("articles", String(1000), nullable=False, default="", server_default=""),  # article ids, "3,7"
+    Column("audience", String(1000), nullable=False),  # an audience spec: all, topics:a,b, attr:k=v, saved:NAME
+    Column("kind", String(12), nullable=False, default="news", server_default="news"),  # news or statutory
+    Column("public", Boolean, nullable=False, default=False, server_default=false()),  # shown in the archive
+    Column("state", String(12), nullable=False, default="draft", server_default="draft"),  # draft, approved, queued
+    Column("created_by", String(320), nullable=False, default="", server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("approved_by", String(320)),
+    Column("approved_at", UTCDateTime),
+    Column("queued_at", UTCDateTime),
+    Column("edition_id", Integer),  # the edition row it is sent as, once queued
+)
+
+# An audience an editor named to use again (0020_announce).
+saved_audiences = Table(
+    "saved_audiences",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("spec", String(1000), nullable=False),
+    Column("created_by", String(320), nullable=False, default="", server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
 )

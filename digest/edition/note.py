@@ -38,27 +38,31 @@ def note_problem(note: str) -> str | None:
 
 def parse_note(note: str | None) -> list[list[Segment]]:
     """Paragraphs of (text, link) segments."""
-    out = []
-    for para in clean_note(note).split("\n\n"):
-        if not para:
-            continue
-        segments: list[Segment] = []
-        at = 0
-        for m in _LINK.finditer(para):
-            if m.start() > at:
-                segments.append((para[at:m.start()], None))
-            if m.group(1):
-                segments.append((m.group(1), m.group(2)))
-            else:
-                segments.append((m.group(3), m.group(3)))
-            at = m.end()
-        if at < len(para):
-            segments.append((para[at:], None))
-        out.append(segments)
-    return out
+    return [link_segments(para) for para in clean_note(note).split("\n\n") if para]
+
+
+def link_segments(para: str) -> list[Segment]:
+    """One line of Markdown-lite as (text, link) segments (an announcement's body uses it too)."""
+    segments: list[Segment] = []
+    at = 0
+    for m in _LINK.finditer(para):
+        if m.start() > at:
+            segments.append((para[at:m.start()], None))
+        if m.group(1):
+            segments.append((m.group(1), m.group(2)))
+        else:
+            segments.append((m.group(3), m.group(3)))
+        at = m.end()
+    if at < len(para):
+        segments.append((para[at:], None))
+    return segments
+
+
+def segments_as_text(segments: list[Segment]) -> str:
+    """Segments for a plain-text part: a link is `text (address)` unless the text is the address."""
+    return "".join(text if not link or link == text else f"{text} ({link})" for text, link in segments)
 
 
 def note_as_text(note: str | None) -> list[str]:
     """Paragraphs for the plain-text part: a link is `text (address)` unless the text is the address."""
-    return ["".join(text if not link or link == text else f"{text} ({link})" for text, link in para)
-            for para in parse_note(note)]
+    return [segments_as_text(para) for para in parse_note(note)]

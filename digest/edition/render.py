@@ -468,14 +468,16 @@ def _template_line(tb, name: str) -> str:
 _PREVIEW_WHITE = "display:none;font-size:1px;color:#ffffff;"  # mj-preview's div, as mjml-python writes it
 
 
-def _render_html(context: Mapping, settings: Settings, tag: str) -> str:
+def _render_html(context: Mapping, settings: Settings, tag: str, *, template: str = HTML_TEMPLATE,
+                 css_template: str = CSS_TEMPLATE) -> str:
+    """Jinja2 -> MJML -> premailer; an announcement passes its own templates (edition/announcement.py)."""
     from mjml import mjml2html  # the compiled extension: load it only when HTML is wanted
 
-    source = _render_template(HTML_TEMPLATE, context, settings.templates_dir, tag)
+    source = _render_template(template, context, settings.templates_dir, tag)
     try:
         compiled = mjml2html(source, disable_comments=True, fonts={})
     except ValueError as exc:
-        raise RenderError(f"MJML ({HTML_TEMPLATE}): {exc}") from None
+        raise RenderError(f"MJML ({template}): {exc}") from None
     RENDER_STATS.count(compiles=1)
     # MJML paints the hidden preheader white; on a tinted page spam filters read
     # that as text hidden by colour (SpamAssassin's HTML_FONT_LOW_CONTRAST).
@@ -484,7 +486,7 @@ def _render_html(context: Mapping, settings: Settings, tag: str) -> str:
         # A web page, not an email: MJML's "email" article named by the subject would sit outside every
         # landmark (axe: region); the page's own header, main and footer say what it is.
         compiled = _EMAIL_WRAPPER.sub(r"\1\2", compiled, count=1)
-    css = _render_template(CSS_TEMPLATE, context, settings.templates_dir, tag)
+    css = _render_template(css_template, context, settings.templates_dir, tag)
     return inline_css(compiled, css, settings.base_url)
 
 

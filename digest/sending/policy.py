@@ -16,6 +16,21 @@ def is_due(status: str, paused: bool, frequency: str, edition_frequency: str) ->
     return None
 
 
+def is_due_announcement(status: str, paused: bool, kind: str, news_announcements: bool) -> str | None:
+    """None if a member should get an announcement of `kind` now, else why not.
+
+    Any frequency gets it; a news announcement not a member who turned news
+    announcements off since it was queued; a statutory notice still does.
+    """
+    if status != "active":
+        return f"member is {status}"
+    if paused:
+        return "member has paused their emails"
+    if kind != "statutory" and not news_announcements:
+        return "member turned news announcements off"
+    return None
+
+
 def backoff_seconds(attempts: int, *, base: int = 300, cap: int = 6 * 3600) -> int:
     """Delay before retrying a temporary (4xx) failure: 5 min, 10, 20, ... up to 6 h."""
     return min(cap, base * 2 ** max(0, attempts - 1))

@@ -21,7 +21,7 @@ from ..errors import CheckError
 from ..message.assemble import MessageTemplate, Recipient
 from ..message.outgoing import Outgoing
 from ..models import Edition, TopicSet
-from .policy import is_due
+from .policy import is_due, is_due_announcement
 
 
 class Context:
@@ -68,6 +68,12 @@ def prepare(ctx: Context, c: delivery_db.Claimed, now: datetime):
     """-> an Outcome (skip), or (variant id to use, its MessageTemplate, the Recipient)."""
     if c.subscriber_id is None:
         return delivery_db.Outcome(c.id, SKIPPED, "member was forgotten", claim=c.claim)
+    if c.edition_kind != "edition":  # an announcement: its variant was chosen at queueing, nothing to re-plan
+        reason = is_due_announcement(c.status, c.paused, c.edition_kind, c.news_announcements)
+        if reason:
+            return delivery_db.Outcome(c.id, SKIPPED, reason, claim=c.claim)
+        return (c.variant_id, ctx.template(c.variant_id, c.edition_key, c.edition_id),
+                Recipient(c.id, c.subscriber_id, c.email, c.name, c.token_version))
     reason = is_due(c.status, c.paused, c.frequency, c.edition_frequency)
     if reason:
         return delivery_db.Outcome(c.id, SKIPPED, reason, claim=c.claim)

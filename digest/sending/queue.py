@@ -21,6 +21,8 @@ def load_built(db: Database, key: str) -> Edition:
         edition = edition_db.load_edition(conn, key)
     if edition is None:
         raise EditionError(key, "is not built; run `digest edition build` first")
+    if edition.kind != "edition":  # queueing it as a digest would send the digest's template to every due member
+        raise EditionError(key, "is an announcement: it is queued by `digest announcement queue`")
     return edition
 
 

@@ -517,8 +517,9 @@ def _release_all(db: Database) -> None:
 def _outcome(c, result: SendResult, moved: int | None, now: datetime, opts: SendOptions):
     kind, error, retry_in = verdict(result.ok, result.permanent, result.code, result.message, c.attempts,
                                     opts.max_attempts)
-    if kind == SENT_OK:
-        return delivery_db.Outcome(c.id, SENT, variant_id=moved, claim=c.claim)
+    if kind == SENT_OK:  # a statutory notice keeps the relay's answer as evidence (announcements.evidence)
+        reply = result.message if c.edition_kind == "statutory" else None
+        return delivery_db.Outcome(c.id, SENT, variant_id=moved, claim=c.claim, reply=reply)
     if kind == RETRY:
         return delivery_db.Outcome(c.id, QUEUED, error, retry_at=now + timedelta(seconds=retry_in),
                                    variant_id=moved, claim=c.claim)

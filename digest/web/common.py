@@ -302,11 +302,17 @@ STATUS_WORDS = {"pending": N_("Pending"), "active": N_("Active"), "unsubscribed"
                 "bounced": N_("Bounced"), "complained": N_("Complained")}
 
 
+def _kinds(news: bool) -> str:
+    """Which kinds of announcement a member gets, in words."""
+    _ = words().gettext
+    return _("News announcements and statutory notices") if news else _("Statutory notices only")
+
+
 def describe_changes(changes: dict[str, list]) -> list[dict]:
     """[{"what", "before", "after"}] in words, for the saved page."""
     _ = words().gettext
     out = []
-    order = ("topics", "frequency", "format", "language", "paused", "name", "status")
+    order = ("topics", "frequency", "format", "language", "paused", "news_announcements", "name", "status")
     for key in sorted(changes, key=lambda k: order.index(k) if k in order else len(order)):
         old, new = changes[key]
         if key == "topics":
@@ -320,6 +326,8 @@ def describe_changes(changes: dict[str, list]) -> list[dict]:
         elif key == "paused":
             row = {"what": _("Emails"), "before": _("Paused") if old else _("Being sent"),
                    "after": _("Paused") if new else _("Being sent")}
+        elif key == "news_announcements":
+            row = {"what": _("Announcements"), "before": _kinds(old), "after": _kinds(new)}
         elif key == "name":
             row = {"what": _("Name"), "before": old or _("(none)"), "after": new or _("(none)")}
         elif key == "status":

@@ -21,7 +21,9 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, abort, make_response, render_template, request
 
+from ..db import announcements as announcement_db
 from ..db import editions as edition_db
+from ..edition.announcement import render_announcement
 from ..edition.render import frequency_label, render_variant, subject_for
 from ..edition.textformat import local_date, window_dates
 from ..models import Edition
@@ -63,6 +65,8 @@ def show(key: str):
         sent = edition_db.sent_keys(conn) if edition is not None and edition.queued_at is not None else []
     if edition is None or edition.queued_at is None:
         abort(404)
+    if edition.kind != "edition":
+        return _announcement(edition)
     previous, following = _neighbours(edition.key, edition.frequency, sent)
     cache_key = (edition.key, edition.built_at, previous, following, words().tag)
     with st.cache_lock:
@@ -83,6 +87,28 @@ def show(key: str):
     resp.headers["Content-Security-Policy"] = EDITION_CSP
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
+
+
+def _announcement(edition: Edition):
+    """The web version of a queued announcement marked public (any other is a 404, as a draft edition is)."""
+    st = state()
+    with st.db.connect() as conn:
+        found = announcement_db.load_by_edition(conn, edition.id)
+    if found is None or not found.public:
+        abort(404)
+    html = render_announcement(found, st.settings, items=edition.items, fmt="html", lang=words().tag,
+                               now=found.queued_at or edition.built_at, web=True).html
+    resp = make_response(html)
+    resp.headers["Content-Security-Policy"] = EDITION_CSP
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp
+
+
+def _public_announcements() -> list[dict]:
+    with state().db.connect() as conn:
+        found = announcement_db.public_queued(conn)
+    return [{"key": a.key, "subject": a.subject,
+             "date": words().long_date(local_date(a.queued_at, state().settings.timezone))} for a in found]
 
 
 @bp.get("/editions/")
@@ -114,7 +140,7 @@ def archive():
                  "url": f"{settings.base_url}/editions/",
                  "description": _("Every digest %(organisation)s has sent, newest first.") % {
                      "organisation": settings.organisation}}
-        resp = page("archive.html", rows=rows, topics=topics, share=share)
+        resp = page("archive.html", rows=rows, topics=topics, share=share, announcements=_public_announcements())
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
 

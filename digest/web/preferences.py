@@ -45,6 +45,7 @@ def _form_state(sub: Subscriber) -> dict:
         "frequency": sub.frequency,
         "format": sub.format,
         "paused": sub.paused,
+        "news_announcements": sub.news_announcements,
         "language": sub.language or state().settings.language,
     }
 
@@ -110,8 +111,9 @@ def _read_form(sub: Subscriber) -> tuple[dict, dict, dict[str, str]]:
             values["language"] = shown["language"] = check_language(f.get("language", ""), s.languages)
         except SubscriberError:
             errors["language"] = _("Choose one of the languages listed.")
-    if "paused" in f:  # a hidden "0" comes before the checkbox, so an unticked box still says so
-        values["paused"] = shown["paused"] = "1" in f.getlist("paused")
+    for box in ("paused", "news_announcements"):  # a hidden "0" comes before each checkbox: unticked still says so
+        if box in f:
+            values[box] = shown[box] = "1" in f.getlist(box)
     if "name" in f:
         shown["name"] = f.get("name", "")
         try:

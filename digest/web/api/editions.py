@@ -39,7 +39,7 @@ def get_edition(call: Call):
     st = state()
     with st.db.connect() as conn:
         e = edition_db.load_edition(conn, call.path["key"][:40])
-    if e is None:
+    if e is None or e.kind != "edition":  # an announcement's edition row is not an edition of a period
         raise ApiProblem(404, "not-found", "no edition with this key")
     report = None
     if e.queued_at is not None:
