@@ -421,8 +421,10 @@ def run(app, frequency, key, week, day, month, force, reason, transport, options
     Without --frequency (and without a period): every frequency that is due
     now - for daily, weekly and monthly, the period that just ended, when
     some active member has that frequency and its edition is not queued
-    yet. So one cron line or systemd timer (scripts/systemd/) covers
-    everyone. A KEY or --week/--day/--month runs that period. Sources and
+    yet - and every edition whose send time (`digest edition schedule`)
+    has come; one with a later send time waits. So one cron line or
+    systemd timer (scripts/systemd/) covers everyone (every few minutes
+    when editors set send times). A KEY or --week/--day/--month runs that period. Sources and
     the gate work as for `digest weekly`. Once a week it then runs
     `digest prune` ([retention] in digest.toml).
 
