@@ -15,6 +15,7 @@ import time
 import click
 
 from ..editorial.mailing import MailingReport, Steps
+from ..editorial.schedule import shown
 from ..errors import DigestError
 from ..outbound import redact
 from .options import console
@@ -75,6 +76,9 @@ def print_edition(report: MailingReport) -> None:
             click.echo(f"told the editors ({', '.join(report.editors)}) that {report.key} is held")
         else:
             click.echo(f"Error: the editors could not be told: {report.told.message}", err=True)
+        return
+    if report.waiting is not None:
+        click.echo(f"{report.key} is scheduled for {shown(report.waiting)}: not queued before then")
         return
     for problem in report.forced:
         click.echo(f"warning: sent anyway (--force): {problem}", err=True)

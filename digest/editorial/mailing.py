@@ -19,6 +19,10 @@ nothing is built, queued or sent. `force_reason` sends it anyway and records
 who and why on the edition. Safe to run twice: an edition is built once (a
 built one is used as it is), each member is queued once, and nothing is sent
 twice.
+
+An edition with a send time (editorial/schedule.py) is not gated, queued or
+sent before that time (report.waiting); the first run after it queues it,
+through the gate as ever, and due_windows finds it whatever its period.
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ from ..errors import ConfigError, DeliveryError, DigestError
 from ..ingest.store import SourceReport, refresh_sources
 from ..membership.sync import sync_before_run
 from ..membership.webhooks import DeliveryStats, deliver_due
-from ..models import FREQUENCIES, Edition, Window
+from ..edition.periods import parse_period
+from ..models import FREQUENCIES, Edition, SendTime, Window
 from ..sending.processes import send_all, transports_for
 from ..sending.transports import SendResult, kind_of, make_transport
 from ..sending.worker import SendOptions, SendStats
@@ -48,6 +53,7 @@ from .build import QueueReport, build_edition, queue_edition
 from .candidates import plan_edition
 from .editors import tell_editors
 from .gate import gate_problems
+from .schedule import due, due_sends
 from .week import failed_sources
 
 Progress = Callable[[SendStats, int], None]
@@ -76,6 +82,7 @@ class MailingReport:
     forced: list[str] = field(default_factory=list)  # what --force sent it past
     already_queued: bool = False
     told: SendResult | None = None  # the held notice's outcome; None: not held, or nobody to tell
+    waiting: SendTime | None = None  # scheduled for later: not gated, queued or sent before then
     editors: tuple[str, ...] = ()  # who the held notice went to
 
 
@@ -228,6 +235,9 @@ def prepare_edition(db: Database, settings: Settings, window: Window, failed: Ma
     if existing is not None and existing.queued_at is not None:
         report.already_queued = True
         return report
+    if existing is not None and not due(existing.send_time, now):  # approved for a later time
+        report.waiting = existing.send_time
+        return report
     planned = plan_edition(db, settings, window) if existing is None else None
     count = len((existing or planned).items)
     problems = [*held_by, *gate_problems(db, settings, window, failed, count)]  # held_by: the members sync
@@ -248,7 +258,10 @@ def prepare_edition(db: Database, settings: Settings, window: Window, failed: Ma
 
 def due_windows(db: Database, settings: Settings, *, now: datetime) -> list[Window]:
     """`digest run` without --frequency: for each frequency some active member has, the period
-    that just ended, when its edition is not queued yet."""
+    that just ended, when its edition is not queued yet; then every edition whose send time has come.
+
+    A period's edition with a later send time is among them too: the run says it waits (report.waiting).
+    """
     out = []
     with db.connect() as conn:
         for frequency in FREQUENCIES:
@@ -258,4 +271,9 @@ def due_windows(db: Database, settings: Settings, *, now: datetime) -> list[Wind
             existing = edition_db.load_edition(conn, window.key)
             if existing is None or existing.queued_at is None:
                 out.append(window)
+    keys = {w.key for w in out}
+    for send in due_sends(db, now=now):
+        if send.frequency in FREQUENCIES and send.key not in keys:  # other kinds of edition row queue elsewhere
+            out.append(parse_period(send.key, settings.timezone))
+            keys.add(send.key)
     return out

@@ -31,6 +31,7 @@ def queue_deliveries(db: Database, edition: Edition, variant_of: Mapping[tuple[T
     """Queue one delivery per due member not yet queued, with the variant of their (topics, format); mark the
     edition queued. Returns how many were queued."""
     with db.begin() as conn:
+        edition_db.lock_edition(conn, edition.id)  # two overlapping runs (cron every few minutes) take turns
         queued = delivery_db.queue_members(conn, edition.id, edition.frequency, variant_of)
         edition_db.mark_queued(conn, edition.id, now=now)
     return queued

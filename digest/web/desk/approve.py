@@ -14,7 +14,7 @@ from ...editorial.text import set_edition_text
 from ...editorial.week import window_for
 from ...errors import DigestError
 from ...ingest.store import refresh_sources
-from ..common import state
+from ..common import state, words
 from .core import bp
 from .pages import desk_error, desk_page, local, note
 from .week import back_to, period_from_request
@@ -81,6 +81,10 @@ def queue():
     except DigestError as exc:
         note(f"Not queued: {exc}", "problem")
         return back_to(period, "approve")
+    if report.waiting is not None:  # given a send time meanwhile: `digest run` queues it then
+        note(words().gettext("%(key)s has a send time: withdraw it to queue the edition now.") % {"key": window.key},
+             "problem")
+        return back_to(window.key, "schedule")
     if report.held:
         for line in report.held:
             note(f"Held: {line}", "problem")
