@@ -128,6 +128,8 @@ def test_a_queued_announcement_cannot_be_changed(desk, db):
     client.post(f"/desk/announcements/{key}/queue", data={"csrf": token})
     page = client.get(f"/desk/announcements/{key}").text
     assert "Nothing on this page can change what was sent." in page and "Save the draft" not in page
+    assert "Its deliveries, by state" in page and "It would go to" not in page
+    assert re.search(r"<td>Queued</td><td>1</td>", page)
     client.post(f"/desk/announcements/{key}", data={"csrf": token, "subject": "Changed", "body": "x",
                                                     "kind": "news", "audience": "all"})
     assert "Changed" not in client.get(f"/desk/announcements/{key}").text

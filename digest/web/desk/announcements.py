@@ -19,6 +19,7 @@ from datetime import timedelta
 from flask import g, redirect, request, url_for
 
 from ...db import articles as article_db
+from ...db import deliveries as delivery_db
 from ...db import editors as editor_db
 from ...editorial import announcements as lib
 from ...editorial import schedule as schedule_lib
@@ -134,10 +135,15 @@ def compose_page(form: dict, errors: dict, *, announcement: Announcement | None 
         chosen = [a for a in article_db.list_articles(conn, ids=form["articles"]) if a.id not in
                   {o.id for o in offered}] if form["articles"] else []
     saved = lib.saved_audiences(st.db)
-    if count is None and not errors and form["audience"]:
+    queued = announcement is not None and announcement.state == "queued"
+    deliveries = None
+    if queued and announcement.edition_id is not None:  # what was queued, as it goes: not who it would reach now
+        with st.db.connect() as conn:
+            deliveries = delivery_db.counts(conn, announcement.edition_id)
+    elif count is None and not errors and form["audience"]:
         count = count_of(audience_spec(form), form["kind"] or "news")
     return desk_page("desk/announcement.html", status, form=form, errors=errors, announcement=announcement,
-                     count=count, articles=chosen + offered, saved=saved, kinds=ANNOUNCEMENT_KINDS,
+                     count=count, deliveries=deliveries, articles=chosen + offered, saved=saved, kinds=ANNOUNCEMENT_KINDS,
                      topics=[(t.slug, t.label) for t in st.settings.topics],
                      editable=announcement is None or announcement.state != "queued", zone=st.settings.timezone,
                      schedule=schedule_of(announcement))
