@@ -330,6 +330,8 @@ class Announcement:
     cta_url: str = ""
     picture_url: str = ""
     picture_alt: str = ""
+    picture_width: int = 0  # as measured when the picture was set (0: not measured)
+    picture_height: int = 0
     articles: tuple[int, ...] = ()  # stored articles shown after the body, in this order
     public: bool = False  # shown in the public archive once queued
     state: str = "draft"  # draft, approved, queued

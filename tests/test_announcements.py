@@ -28,6 +28,7 @@ from digest.errors import AnnouncementError
 from digest.models import Announcement
 
 from conftest import ok
+from feed_server import feed_server  # noqa: F401  (the fixture)
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
 BODY = ("## Annual general meeting\n\nThe AGM is on 3 March at our office. Read the papers before you come: "
@@ -366,3 +367,68 @@ def test_a_public_announcement_is_in_the_archive_and_a_private_one_is_not(db, se
     # `digest queue KEY` refuses an announcement's row: it would send the digest's template to every due member.
     result = run_cli("queue", public.key)
     assert result.exit_code == 1 and "is an announcement" in result.output
+
+
+def test_the_body_parser_reads_headings_lists_links_and_escapes_nothing_into_markup():
+    from digest.edition.body import body_as_text, body_problem, parse_body
+
+    blocks = parse_body("# Title\n\nA line\nwrapped, see https://example.org/x.\n\n- one\n* two\n\n1. first\n2) second"
+                        "\n\n<script>alert(1)</script> [ok](https://example.org/ok)")
+    assert [b.kind for b in blocks] == ["heading", "paragraph", "bullets", "numbers", "paragraph"]
+    assert blocks[1].lines[0] == [("A line wrapped, see ", None), ("https://example.org/x", "https://example.org/x"),
+                                  (".", None)]
+    assert blocks[4].lines[0][0] == ("<script>alert(1)</script> ", None)  # text, escaped where it is shown
+    assert body_as_text("- a\n- [b](https://example.org/b)\n\n## Next") == ["- a\n- b (https://example.org/b)", "NEXT"]
+    assert body_problem("x" * 20001).startswith("is 20001 characters")
+    assert body_problem("[x](mailto:a@example.org)").startswith("link ")
+    assert body_problem("fine") is None
+
+
+def test_audience_specs_have_one_spelling(settings):
+    assert lib.parse_audience(" all ", settings).spec == "all"
+    assert lib.parse_audience("topics: cyber-security , data-protection,cyber-security", settings).spec == \
+        "topics:cyber-security,data-protection"
+    assert lib.parse_audience("attr:region = Wales,grade=fellow", settings).spec == "attr:region=Wales,grade=fellow"
+    assert lib.parse_audience("saved:fellows-wales", settings).spec == "saved:fellows-wales"
+    for bad in ("", "everyone", "topics:", "attr:region", "attr:re\"gion=x", "saved:Bad Name"):
+        with pytest.raises(AnnouncementError, match="^audience: "):
+            lib.parse_audience(bad, settings)
+
+
+def test_an_announcement_with_articles_and_a_picture_passes_the_send_preflight(db, env, run_cli, seed_path, tmp_path,
+                                                                               feed_server, monkeypatch):
+    """The picture is fetched once from a real local server and measured, so Outlook gets its width and height."""
+    import io
+
+    from PIL import Image
+
+    from digest.checks.edition import check_edition
+    from digest.db import editions as edition_db
+
+    png = io.BytesIO()
+    Image.new("RGB", (1200, 600), (30, 80, 140)).save(png, format="PNG")
+    feed_server.serve("/hall.png", png.getvalue(), content_type="image/png")
+    config = tmp_path / "digest.toml"
+    config.write_text("[digest]\nhttp_images = true\nfetch_images = true\n", encoding="utf-8")
+    for key, value in {"DIGEST_CONFIG": str(config), "DIGEST_FETCH_IMAGES": "true"}.items():
+        env[key] = value
+        monkeypatch.setenv(key, value)
+    settings = load_settings(None, environ=env)
+    ok(run_cli("ingest", seed_path, "--published", "2017-06-21"))
+    ids = [a["id"] for a in __import__("json").loads(ok(run_cli("articles", "--json")).output)[:2]]
+    add_member(db, "gwen@example.org")
+    a = make(db, settings, "all", articles=tuple(ids), picture_url=feed_server.url("/hall.png"),
+             picture_alt="The hall set out for the meeting")
+    assert (a.picture_width, a.picture_height) == (1200, 600)
+    with pytest.raises(AnnouncementError, match="^picture: .*/missing.png: cannot be read"):
+        lib.edit_announcement(db, settings, a.id, {"picture_url": feed_server.url("/missing.png")}, by="e", now=NOW)
+    lib.approve_announcement(db, a.id, by="e", now=NOW)
+    lib.queue_announcement(db, settings, a.id, by="e", now=NOW)
+    with db.connect() as conn:
+        failures = check_edition(db, settings, edition_db.load_edition(conn, a.key), now=NOW)
+    assert set(failures) == {"*:html"} and failures["*:html"] == []
+    out = ok(run_cli("send", "--transport", "file")).output
+    assert "sent 1," in out
+    sent = next((tmp_path / "outbox").glob("*.eml")).read_bytes()
+    html = email.message_from_bytes(sent, policy=email.policy.default).get_body(("html",)).get_content()
+    assert 'width="536" height="268" alt="The hall set out for the meeting"' in html

@@ -141,6 +141,15 @@ def list_(app, as_json) -> None:
         click.echo("no announcements yet (`digest announcement create`)")
 
 
+def _counted(app, announcement_id: int) -> tuple[Announcement, int]:
+    """The announcement and how many members its audience is now."""
+    try:
+        a = lib.get_announcement(app.db, announcement_id)
+        return a, lib.audience_count(app.db, app.settings, a.audience, a.kind)
+    except DigestError as exc:
+        raise fail(exc) from None
+
+
 @announcement.command("show")
 @click.argument("announcement_id", type=int)
 @pass_app
@@ -151,11 +160,7 @@ def show(app, announcement_id) -> None:
     Example:
       digest announcement show 1
     """
-    try:
-        a = lib.get_announcement(app.db, announcement_id)
-        count = lib.audience_count(app.db, app.settings, a.audience, a.kind)
-    except DigestError as exc:
-        raise fail(exc) from None
+    a, count = _counted(app, announcement_id)
     for label, value in (("subject", a.subject), ("preheader", a.preheader), ("kind", a.kind),
                          ("audience", f"{a.audience} ({count} member(s) now)"), ("state", a.state),
                          ("public", "yes" if a.public else "no"),
@@ -180,11 +185,7 @@ def count(app, announcement_id) -> None:
     Example:
       digest announcement count 1
     """
-    try:
-        a = lib.get_announcement(app.db, announcement_id)
-        n = lib.audience_count(app.db, app.settings, a.audience, a.kind)
-    except DigestError as exc:
-        raise fail(exc) from None
+    a, n = _counted(app, announcement_id)
     click.echo(f"{n} member(s): {a.audience} ({a.kind})")
 
 

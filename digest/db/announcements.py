@@ -31,6 +31,7 @@ def _from_row(r) -> Announcement:
     return Announcement(
         subject=r.subject, body=r.body, audience=r.audience, preheader=r.preheader, kind=r.kind,
         cta_label=r.cta_label, cta_url=r.cta_url, picture_url=r.picture_url, picture_alt=r.picture_alt,
+        picture_width=r.picture_width or 0, picture_height=r.picture_height or 0,
         articles=tuple(int(a) for a in r.articles.split(",") if a), public=bool(r.public), state=r.state,
         id=r.id, created_by=r.created_by, created_at=r.created_at, updated_at=r.updated_at,
         approved_by=r.approved_by, approved_at=r.approved_at, queued_at=r.queued_at, edition_id=r.edition_id)
@@ -39,6 +40,7 @@ def _from_row(r) -> Announcement:
 def _values(a: Announcement) -> dict:
     return dict(subject=a.subject, body=a.body, audience=a.audience, preheader=a.preheader, kind=a.kind,
                 cta_label=a.cta_label, cta_url=a.cta_url, picture_url=a.picture_url, picture_alt=a.picture_alt,
+                picture_width=a.picture_width, picture_height=a.picture_height,
                 articles=",".join(str(i) for i in a.articles), public=a.public, state=a.state,
                 created_by=a.created_by, created_at=a.created_at, updated_at=a.updated_at,
                 approved_by=a.approved_by, approved_at=a.approved_at, queued_at=a.queued_at,

@@ -515,6 +515,9 @@ announcements = Table(
     Column("cta_url", String(2000), nullable=False, default="", server_default=""),
     Column("picture_url", String(2000), nullable=False, default="", server_default=""),
     Column("picture_alt", String(500), nullable=False, default="", server_default=""),
+    # the picture's size as measured when it was set (0: not measured): Outlook needs width and height
+    Column("picture_width", Integer, nullable=False, default=0, server_default="0"),
+    Column("picture_height", Integer, nullable=False, default=0, server_default="0"),
     Column("articles", String(1000), nullable=False, default="", server_default=""),  # article ids, "3,7"
     Column("audience", String(1000), nullable=False),  # an audience spec: all, topics:a,b, attr:k=v, saved:NAME
     Column("kind", String(12), nullable=False, default="news", server_default="news"),  # news or statutory

@@ -31,6 +31,7 @@ from .render import (
     _render_html,
     _render_template,
     _truncate,
+    logo_of,
 )
 
 HTML_TEMPLATE = "announcement.mjml.j2"
@@ -72,7 +73,11 @@ def _picture(announcement: Announcement, settings: Settings) -> dict | None:
     url = announcement.picture_url.strip()
     if not (url.startswith("https://") or (settings.http_images and url.startswith("http://"))):
         return None
-    return {"src": url, "width": COLUMN_WIDTH, "alt": _oneline(announcement.picture_alt)}
+    picture = {"src": url, "width": COLUMN_WIDTH, "height": None, "alt": _oneline(announcement.picture_alt)}
+    if announcement.picture_width and announcement.picture_height:  # measured: Outlook needs both
+        picture["width"] = min(COLUMN_WIDTH, announcement.picture_width)
+        picture["height"] = max(1, round(picture["width"] * announcement.picture_height / announcement.picture_width))
+    return picture
 
 
 def _why(announcement: Announcement, settings: Settings, words) -> str:
@@ -90,10 +95,6 @@ def announcement_context(announcement: Announcement, settings: Settings, items: 
     """What the announcement templates are given (a branding folder's own templates may use any of it)."""
     tz = settings.timezone
     statutory = announcement.kind == "statutory"
-    logo = None
-    if settings.logo_url:
-        logo = {"src": settings.logo_url, "width": settings.logo_width, "height": settings.logo_height,
-                "alt": settings.logo_alt or settings.organisation}
     ordered = list(items)
     articles = [dict(_article(n, it, settings, words, tz, len(ordered)), lead=False, lead_image=None,
                      first_in_list=n == 0) for n, it in enumerate(ordered)]
@@ -121,7 +122,7 @@ def announcement_context(announcement: Announcement, settings: Settings, items: 
         "name_slot": SLOT_MARKERS["name"],
         "colours": fmt_.palettes(settings.brand_colour, settings.accent_colour),
         "font_stack": FONT_STACK,
-        "logo": logo,
+        "logo": logo_of(settings),
         "web": web,
         "subscribe_url": f"{settings.base_url}/subscribe" if web else "",
         "previous_url": "", "next_url": "", "archive_url": f"{settings.base_url}/editions" if web else "",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .note import Segment, link_segments, segments_as_text
+from .note import Segment, link_problem, link_segments, segments_as_text
 
 BODY_MAX = 20000  # characters: a notice, not a report
 _HEADING = re.compile(r"^#{1,3}\s+")
@@ -57,10 +57,7 @@ def body_problem(body: str) -> str | None:
         return "is empty; write what the announcement says"
     if len(body) > BODY_MAX:
         return f"is {len(body)} characters; an announcement's body may have at most {BODY_MAX}"
-    for m in re.finditer(r"\[([^\[\]\n]+)\]\(([^)\s]*)\)", body):
-        if not re.match(r"https?://", m.group(2)):
-            return f"link {m.group(0)!r}: only http(s) addresses can be linked"
-    return None
+    return link_problem(body)
 
 
 def body_as_text(body: str | None) -> list[str]:

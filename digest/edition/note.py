@@ -30,7 +30,12 @@ def note_problem(note: str) -> str | None:
     """Why a note cannot be used, or None."""
     if len(note) > NOTE_MAX:
         return f"is {len(note)} characters; an editor's note may have at most {NOTE_MAX}"
-    for m in re.finditer(r"\[([^\[\]\n]+)\]\(([^)\s]*)\)", note):
+    return link_problem(note)
+
+
+def link_problem(text: str) -> str | None:
+    """The first `[text](address)` whose address is not http(s), said as a problem; None if all are."""
+    for m in re.finditer(r"\[([^\[\]\n]+)\]\(([^)\s]*)\)", text):
         if not re.match(r"https?://", m.group(2)):
             return f"link {m.group(0)!r}: only http(s) addresses can be linked"
     return None

@@ -279,10 +279,7 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
     dates = PerLanguage(each_dates) if len(lang.parts) > 1 else each_dates[0]
     intro = lang.join([_intro(len(articles), d, web is not None, bool(member_topics), p)
                        for d, p in zip(each_dates, lang.parts)])
-    logo = None
-    if settings.logo_url:
-        logo = {"src": settings.logo_url, "width": settings.logo_width, "height": settings.logo_height,
-                "alt": settings.logo_alt or settings.organisation}
+    logo = logo_of(settings)
     web = dict(web or {})
     groups = _groups(articles, items, settings, member_topics, lang)
     return {
@@ -325,6 +322,14 @@ def _context(edition: Edition, settings: Settings, items: list[EditionItem], mem
         "share_image": next((a["lead_image"] or a["thumb"] for a in articles[:1] if a["lead_image"] or a["thumb"]),
                             logo if logo and logo["width"] else None),
     }
+
+
+def logo_of(settings: Settings) -> dict | None:
+    """The masthead's logo (src, width, height, alt), or None without [branding] logo_url."""
+    if not settings.logo_url:
+        return None
+    return {"src": settings.logo_url, "width": settings.logo_width, "height": settings.logo_height,
+            "alt": settings.logo_alt or settings.organisation}
 
 
 def _article(n: int, it: EditionItem, settings: Settings, lang: Language, tz, count: int) -> dict:

@@ -48,15 +48,18 @@ from ..db import Database
 from ..db import announcements as ann_db
 from ..db import articles as article_db
 from ..db import editions as edition_db
+from ..db import editors as editor_db
 from ..edition.announcement import render_announcement
 from ..edition.body import body_problem
 from ..edition.render import PREHEADER_MAX, PREHEADER_MIN, fill_slots
 from ..edition.summarise import summarise
 from ..edition.variants import variant_language
 from ..errors import AnnouncementError
+from ..ingest.images import FetchFailed, fetch_size
 from ..members import normalise_email
 from ..message.assemble import Recipient
 from ..message.outgoing import Outgoing
+from ..outbound import for_settings
 from ..models import ANNOUNCEMENT_KINDS, Announcement, Audience, Edition, EditionItem, Rendered, TopicSet, Window
 from ..sending.transports import Envelope, SendResult, Transport
 from .candidates import edition_item
@@ -162,7 +165,8 @@ def check_fields(a: Announcement, settings: Settings) -> Announcement:
     if len(a.cta_label) > 60:
         raise AnnouncementError("call to action label", f"is {len(a.cta_label)} characters; a button has at most 60")
     if a.picture_url.strip():
-        if not re.match(r"^https://[^\s<>\"]+$", a.picture_url.strip()):
+        scheme = "https?" if settings.http_images else "https"
+        if not re.match(rf"^{scheme}://[^\s<>\"]+$", a.picture_url.strip()):
             raise AnnouncementError("picture", f"{a.picture_url!r}: use an https:// address")
         if not a.picture_alt.strip():
             raise AnnouncementError("picture", "say what it shows (its alt text) for members who cannot see it")
@@ -172,6 +176,27 @@ def check_fields(a: Announcement, settings: Settings) -> Announcement:
                                picture_url=a.picture_url.strip(), picture_alt=" ".join(a.picture_alt.split()))
 
 
+def measured_picture(a: Announcement, settings: Settings, before: Announcement | None = None) -> Announcement:
+    """The announcement with its picture's size, fetched once when the picture is new or changed.
+
+    Through the one outbound client (no internal address). With [digest]
+    fetch_images = false nothing is fetched and the picture has no height (the
+    send's pre-flight then names it). A picture that cannot be read is refused.
+    """
+    url = a.picture_url
+    if not url:
+        return dataclasses.replace(a, picture_width=0, picture_height=0)
+    if before is not None and before.picture_url == url and before.picture_width:
+        return dataclasses.replace(a, picture_width=before.picture_width, picture_height=before.picture_height)
+    if not settings.fetch_images:
+        return dataclasses.replace(a, picture_width=0, picture_height=0)
+    try:
+        width, height, _ = fetch_size(url, client=for_settings(settings), https_only=not settings.http_images)
+    except FetchFailed as exc:
+        raise AnnouncementError("picture", f"{url}: cannot be read ({exc})") from None
+    return dataclasses.replace(a, picture_width=width, picture_height=height)
+
+
 def _check_articles(conn, ids: tuple[int, ...]) -> None:
     found = {a.id for a in article_db.list_articles(conn, ids=ids)} if ids else set()
     missing = [i for i in ids if i not in found]
@@ -179,10 +204,15 @@ def _check_articles(conn, ids: tuple[int, ...]) -> None:
         raise AnnouncementError("article", f"{missing[0]}: no such stored article (`digest articles list`)")
 
 
-def create_announcement(db: Database, settings: Settings, draft: Announcement, *, by: str,
+def _who(by) -> str:
+    """An Editor's address, or the string given ("cli")."""
+    return (getattr(by, "email", None) or str(by))[:320]
+
+
+def create_announcement(db: Database, settings: Settings, draft: Announcement, *, by,
                         now: datetime) -> Announcement:
     """Store a new draft announcement (fields checked; a saved audience must exist)."""
-    a = dataclasses.replace(check_fields(draft, settings), id=None, state="draft", created_by=by, created_at=now,
+    a = dataclasses.replace(measured_picture(check_fields(draft, settings), settings), id=None, state="draft", created_by=_who(by), created_at=now,
                             updated_at=now, approved_by=None, approved_at=None, queued_at=None, edition_id=None)
     resolve_audience(db, settings, a.audience)
     with db.begin() as conn:
@@ -214,28 +244,31 @@ def edit_announcement(db: Database, settings: Settings, announcement_id: int, ch
     unknown = [k for k in changes if k not in EDITABLE]
     if unknown:
         raise AnnouncementError(unknown[0], f"cannot be edited; editable: {', '.join(EDITABLE)}")
+    # The picture is fetched (if new) before the write transaction: no network wait under the database's lock.
+    current = get_announcement(db, announcement_id)
+    measured = measured_picture(check_fields(dataclasses.replace(current, **changes), settings), settings, current)
     with db.begin() as conn:
         a = ann_db.load_for_update(conn, announcement_id)
-        if a is None:
-            raise AnnouncementError(f"announcement {announcement_id}", "no such announcement")
         if a.state == "queued":
             raise AnnouncementError(f"announcement {announcement_id}", f"was queued at {a.queued_at:%Y-%m-%d %H:%M} "
                                     "UTC and cannot change any more")
-        changed = check_fields(dataclasses.replace(a, **changes), settings)
+        changed = measured_picture(check_fields(dataclasses.replace(a, **changes), settings), settings, measured)
         _check_articles(conn, changed.articles)
         changed = dataclasses.replace(changed, state="draft", approved_by=None, approved_at=None, updated_at=now)
         return ann_db.save(conn, changed)
 
 
-def approve_announcement(db: Database, announcement_id: int, *, by: str, now: datetime) -> Announcement:
-    """Mark a draft approved by `by`: it may be queued (now, or at a time the scheduler keeps)."""
+def approve_announcement(db: Database, announcement_id: int, *, by, now: datetime) -> Announcement:
+    """Mark a draft approved by `by` (an Editor or a string such as "cli"; recorded in the editors' trail):
+    it may be queued (now, or at a time the scheduler keeps)."""
     with db.begin() as conn:
         a = ann_db.load_for_update(conn, announcement_id)
         if a is None:
             raise AnnouncementError(f"announcement {announcement_id}", "no such announcement")
         if a.state == "queued":
             raise AnnouncementError(f"announcement {announcement_id}", "is already queued")
-        return ann_db.save(conn, dataclasses.replace(a, state="approved", approved_by=by, approved_at=now,
+        editor_db.audit(conn, by, "announcement-approve", a.key, {"subject": a.subject}, now=now)
+        return ann_db.save(conn, dataclasses.replace(a, state="approved", approved_by=_who(by), approved_at=now,
                                                      updated_at=now))
 
 
@@ -305,7 +338,7 @@ class QueueReport:
     variants: int
 
 
-def queue_announcement(db: Database, settings: Settings, announcement_id: int, *, by: str,
+def queue_announcement(db: Database, settings: Settings, announcement_id: int, *, by,
                        now: datetime) -> QueueReport:
     """Queue an approved announcement to its audience: `digest send` (or `digest run`) then sends it.
 
@@ -338,6 +371,8 @@ def queue_announcement(db: Database, settings: Settings, announcement_id: int, *
             variant_of[(fmt, stored_lang)] = made[(fmt, lang)]
         queued = ann_db.queue(conn, edition.id, audience, a.kind, variant_of)
         edition_db.mark_queued(conn, edition.id, now=now)
+        editor_db.audit(conn, by, "announcement-queue", a.key, {"audience": audience.spec, "kind": a.kind,
+                                                                "counted": counted, "queued": queued}, now=now)
         ann_db.save(conn, dataclasses.replace(a, state="queued", queued_at=now, edition_id=edition.id,
                                               updated_at=now))
     return QueueReport(a.key, counted, queued, len(made))

@@ -41,6 +41,8 @@ def upgrade() -> None:
         sa.Column("cta_url", sa.String(2000), nullable=False, server_default=""),
         sa.Column("picture_url", sa.String(2000), nullable=False, server_default=""),
         sa.Column("picture_alt", sa.String(500), nullable=False, server_default=""),
+        sa.Column("picture_width", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("picture_height", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("articles", sa.String(1000), nullable=False, server_default=""),
         sa.Column("audience", sa.String(1000), nullable=False),
         sa.Column("kind", sa.String(12), nullable=False, server_default="news"),
