@@ -195,6 +195,22 @@ def test_the_gate_holds_a_scheduled_edition_at_its_time_and_tells_the_editors(we
     assert "digest run 2017-W25 --force" in message.get_body(preferencelist=("plain",)).get_content()
 
 
+def test_a_run_every_few_minutes_tells_the_editors_of_the_same_hold_twice_a_day_at_most(weekly, db, settings,
+                                                                                          tmp_path):
+    schedule_send(db, settings, "2017-W25", "2017-06-26 07:00", by="cli", now=BEFORE_W25_ENDS)
+    strict = dataclasses.replace(settings, min_articles=10, editors=("eda@example.org",))
+    first = cron(db, strict, at("2017-06-26 07:01")).editions[0]
+    assert first.told.ok and len(outbox(tmp_path)) == 1
+    again = cron(db, strict, at("2017-06-26 07:06")).editions[0]  # the next cron line: held as before
+    assert again.held == first.held and again.told is None and again.told_before == at("2017-06-26 07:01")
+    assert len(outbox(tmp_path)) == 1
+    other = dataclasses.replace(strict, min_articles=20)  # other reasons are told at once
+    assert cron(db, other, at("2017-06-26 07:11")).editions[0].told.ok and len(outbox(tmp_path)) == 2
+    assert cron(db, other, at("2017-06-26 19:12")).editions[0].told.ok and len(outbox(tmp_path)) == 3  # 12 h on
+    with db.connect() as conn:
+        assert [r["action"] for r in editor_db.list_audit(conn)].count("held-notice") == 3
+
+
 def test_two_overlapping_runs_queue_and_send_each_member_once(weekly, db, settings, env, tmp_path):
     """Two real `digest run` processes at once on an edition whose time has come: one delivery a member."""
     schedule_send(db, settings, "2017-W25", "2017-06-26 07:00", by="cli", now=BEFORE_W25_ENDS)

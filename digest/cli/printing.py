@@ -70,7 +70,10 @@ def print_edition(report: MailingReport) -> None:
     if report.held:
         for problem in report.held:
             click.echo(f"held {report.key}: {problem}", err=True)
-        if report.told is None:
+        if report.told_before is not None:
+            click.echo(f"the editors were told of this at {report.told_before:%Y-%m-%d %H:%M} UTC: "
+                       "not again for the same reasons within 12 hours")
+        elif report.told is None:
             click.echo("warning: no editor is told of held editions (digest editors): nobody was emailed", err=True)
         elif report.told.ok:
             click.echo(f"told the editors ({', '.join(report.editors)}) that {report.key} is held")

@@ -39,6 +39,7 @@ from ..config import Settings
 from ..db import Database
 from ..db import deliveries as delivery_db
 from ..db import editions as edition_db
+from ..db import editors as editor_db
 from ..edition.periods import previous_period
 from ..errors import ConfigError, DeliveryError, DigestError
 from ..ingest.store import SourceReport, refresh_sources
@@ -47,7 +48,7 @@ from ..membership.webhooks import DeliveryStats, deliver_due
 from ..edition.periods import parse_period
 from ..models import FREQUENCIES, Edition, SendTime, Window
 from ..sending.processes import send_all, transports_for
-from ..sending.transports import SendResult, kind_of, make_transport
+from ..sending.transports import SendResult, Transport, kind_of, make_transport
 from ..sending.worker import SendOptions, SendStats
 from .build import QueueReport, build_edition, queue_edition
 from .candidates import plan_edition
@@ -57,6 +58,7 @@ from .schedule import due, due_sends
 from .week import failed_sources
 
 Progress = Callable[[SendStats, int], None]
+HELD_NOTICE_AGAIN = timedelta(hours=12)  # the same held reasons are told again after this (a daily run: daily)
 
 
 @dataclass
@@ -84,6 +86,7 @@ class MailingReport:
     told: SendResult | None = None  # the held notice's outcome; None: not held, or nobody to tell
     waiting: SendTime | None = None  # scheduled for later: not gated, queued or sent before then
     editors: tuple[str, ...] = ()  # who the held notice went to
+    told_before: datetime | None = None  # held as at this earlier notice, within HELD_NOTICE_AGAIN: not told again
 
 
 @dataclass
@@ -139,9 +142,7 @@ def run_mailing(db: Database, settings: Settings, mailing: Mailing, steps: Steps
         report = prepare_edition(db, settings, window, failed, now=clock(), force_reason=mailing.force_reason,
                                  forced_by=mailing.forced_by, held_by=held_by)
         if report.held and mailing.tell:
-            report.editors, report.told = tell_editors(
-                db, settings, window.key, report.held, lambda: make_transport(kind, settings), now=clock(),
-                force_command=f'{mailing.command} {window.key} --force --reason "why it may go as it is"')
+            tell_held(db, settings, report, mailing.command, lambda: make_transport(kind, settings), now=clock())
         result.editions.append(report)
         steps.edition(report)
     if mailing.send is not None:
@@ -151,6 +152,29 @@ def run_mailing(db: Database, settings: Settings, mailing: Mailing, steps: Steps
         result.webhooks = deliver_due(db, settings, now=clock())
         steps.webhooks(result.webhooks)
     return result
+
+
+def tell_held(db: Database, settings: Settings, report: MailingReport, command: str,
+              transport: Callable[[], Transport], *, now: datetime) -> None:
+    """The held notice to the editors, once for the same reasons within HELD_NOTICE_AGAIN.
+
+    A run every few minutes (for send times) must not mail the editors each
+    time an edition stays held: a notice told is kept in the audit trail
+    ("held-notice"), and the same reasons are told again only after
+    HELD_NOTICE_AGAIN (a daily run tells daily, as before); other reasons at once.
+    """
+    with db.connect() as conn:
+        last = editor_db.last_event(conn, "held-notice", report.key)
+    if last and last["detail"].get("problems") == report.held and now - last["at"] < HELD_NOTICE_AGAIN:
+        report.told_before = last["at"]
+        return
+    report.editors, report.told = tell_editors(
+        db, settings, report.key, report.held, transport, now=now,
+        force_command=f'{command} {report.key} --force --reason "why it may go as it is"')
+    if report.told is not None and report.told.ok:
+        with db.begin() as conn:
+            editor_db.audit(conn, "digest", "held-notice", report.key,
+                            {"problems": report.held, "to": list(report.editors)}, now=now)
 
 
 def read_bounces(db: Database, settings: Settings, steps: Steps, *, clock: Callable[[], datetime]) -> None:
