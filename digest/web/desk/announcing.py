@@ -11,8 +11,8 @@
 
 Every byte of the preview and the test comes from digest.editorial.announcements
 (the functions of `digest announcement preview` and `send-test`); approve,
-queue and schedule are its and digest.editorial.schedule's, and each is a row
-of the desk's audit log.
+queue and schedule are its and digest.editorial.schedule's, which record each
+in the desk's audit log; the test-send is recorded here.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ...editorial import schedule as schedule_lib
 from ...errors import DigestError
 from ...i18n import language
 from ..common import state, words
-from .announcements import MAX_ID, audit, count_of, load
+from .announcements import MAX_ID, audit, load
 from .core import FRAME_CSP, bp
 from .pages import desk_error, desk_page, note
 
@@ -169,13 +169,11 @@ def approve_announcement(announcement_id: int):
     if found is None:
         return desk_error("not-found", 404)
     st, _ = state(), words().gettext
-    count, _why = count_of(found.audience, found.kind)
-    try:
-        approved = lib.approve_announcement(st.db, found.id, by=g.editor.email, now=st.now())
+    try:  # the library records it in the audit log, as it does for `digest announcement approve`
+        lib.approve_announcement(st.db, found.id, by=g.editor, now=st.now())
     except DigestError as exc:
         note(_("Not approved: %(reason)s") % {"reason": exc}, "problem")
         return back(found.id)
-    audit(approved, "announcement-approve", members=count)
     note(_("Approved. Queue it now, or choose a time to send it."))
     return back(found.id)
 
@@ -187,13 +185,12 @@ def queue_announcement(announcement_id: int):
     if found is None:
         return desk_error("not-found", 404)
     st, _ = state(), words().gettext
-    try:
-        report = lib.queue_announcement(st.db, st.settings, found.id, by=g.editor.email, now=st.now())
+    try:  # audited by the library (who, the audience, how many it counted and queued)
+        report = lib.queue_announcement(st.db, st.settings, found.id, by=g.editor, now=st.now())
     except DigestError as exc:
         note(_("Not queued: %(reason)s") % {"reason": exc}, "problem")
         return back(found.id)
     queued = report.queued
-    audit(found, "announcement-queue", queued=queued, counted=report.counted, variants=report.variants)
     note(words().ngettext("Queued for %(count)s member.", "Queued for %(count)s members.", queued)
          % {"count": f"{queued:,}"})
     return back(found.id)
