@@ -8,11 +8,8 @@ the desk adds: one message per field, the count the editor sees before queueing 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 
-import pytest
-
-from desk_fixtures import EMAIL, NOW, app, csrf_of, desk, editor, outbox  # noqa: F401  (fixtures)
+from desk_fixtures import EMAIL, NOW, app, desk, editor, outbox  # noqa: F401  (fixtures)
 from digest.db import editors as editor_db
 from digest.db import members as member_db
 from digest.web.desk.announcing import as_dark
@@ -150,3 +147,13 @@ def test_the_dark_preview_applies_the_emails_dark_rules():
     html = "<style>a{color:red}@media (prefers-color-scheme: dark) { a { color: white } }</style>"
     assert as_dark(html) == "<style>a{color:red}@media screen { a { color: white } }</style>"
     assert as_dark("<p>no dark rules</p>") == "<p>no dark rules</p>"
+
+
+def test_scheduling_an_announcement_says_plainly_that_it_cannot_be_kept_yet(desk):
+    # editorial.schedule keeps send times on edition rows, which an announcement has only once queued.
+    client, token = desk
+    key = created_id(compose(client, token))
+    client.post(f"/desk/announcements/{key}/approve", data={"csrf": token})
+    client.post(f"/desk/announcements/{key}/schedule", data={"csrf": token, "day": "2027-06-28", "time": "07:00"})
+    page = client.get(f"/desk/announcements/{key}").text
+    assert "a send time for an announcement cannot be kept yet" in page and "digest edition build" not in page

@@ -16,7 +16,7 @@ import pytest
 
 from desk_fixtures import PASSWORD
 from digest.editorial.screenshot import CHROMIUM
-from test_desk_browser import FOCUSABLE, desk_site, keyboard_reaches_everything, look  # noqa: F401  (fixtures)
+from test_desk_browser import desk_site, keyboard_reaches_everything, look  # noqa: F401  (fixtures)
 from test_web_browser import AXE, browser, ok, shots  # noqa: F401  (fixtures)
 
 pytestmark = [

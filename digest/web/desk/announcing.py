@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 
 from flask import Response, g, redirect, request, url_for
 
+from ...db import editions as edition_db
 from ...editorial import announcements as lib
 from ...editorial import schedule as schedule_lib
 from ...errors import DigestError
@@ -196,6 +197,11 @@ def queue_announcement(announcement_id: int):
     return back(found.id)
 
 
+def has_edition_row(a) -> bool:
+    with state().db.connect() as conn:
+        return edition_db.load_edition(conn, a.key) is not None
+
+
 @bp.post(f"{ROUTE}/schedule")
 def schedule_announcement(announcement_id: int):
     """Send it at a date and time of the organisation's time zone (`digest run` queues and sends it then);
@@ -210,6 +216,12 @@ def schedule_announcement(announcement_id: int):
         return back(found.id, "schedule")
     if found.state != "approved":
         note(_("Not scheduled: approve it first."), "problem")
+        return back(found.id, "schedule")
+    if not has_edition_row(found):
+        # editorial.schedule keeps a send time on an edition row; an announcement gets one only when it is
+        # queued, and `digest run` queues periods' editions only: say so rather than "build it first".
+        note(_("Not scheduled: a send time for an announcement cannot be kept yet. Queue it when it should go."),
+             "problem")
         return back(found.id, "schedule")
     try:
         send = schedule_lib.schedule_send(st.db, st.settings, found.key, f"{day} {time}", by=g.editor, now=st.now())
