@@ -213,7 +213,8 @@ def compose_and_approve(page, url: str) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="editorial.schedule keeps a send time on an edition row, and an announcement "
-                                       "has one only once queued; `digest run` queues due periods' editions only")
+                                       "has one only once queued; `digest run` queues due periods' editions only "
+                                       "(when they do, drop has_edition_row's refusal in desk/announcing.py)")
 def test_an_approved_announcement_gets_a_send_time_and_loses_it(browser, desk_site, run_cli, shots):  # noqa: F811
     url, settings, db = desk_site
     seed(db, run_cli)
@@ -221,10 +222,8 @@ def test_an_approved_announcement_gets_a_send_time_and_loses_it(browser, desk_si
     page = context.new_page()
     compose_and_approve(page, url)
     day = (datetime.now(timezone.utc) + timedelta(days=2)).strftime("%Y-%m-%d")
-    tab_to(page, "#day")
-    page.keyboard.type(day[8:10] + day[5:7] + day[0:4])  # Chromium's date field, typed as its parts (en-GB order)
-    tab_to(page, "#time")
-    page.keyboard.type("0700")
+    page.locator("#day").fill(day)  # ISO, whatever order the browser's locale shows a date field's parts in
+    page.locator("#time").fill("07:00")
     tab_to(page, "form[action$='/schedule'] button")
     with page.expect_navigation():
         page.keyboard.press("Enter")
