@@ -103,6 +103,11 @@ def test_topics_audience_includes_members_of_all_topics(db, settings):
     add_member(db, "other@example.org", topics=("smart-places",))
     a = make(db, settings, "topics:data-protection,cyber-security")
     assert lib.audience_count(db, settings, a.audience) == 2
+    text = lib.render_preview(db, settings, a.id, fmt="text", now=NOW).text
+    assert "your topics include one of Data protection, Cyber security" in " ".join(text.split())
+    one = make(db, settings, "topics:smart-places")
+    assert "your topics include Smart places." in " ".join(
+        lib.render_preview(db, settings, one.id, fmt="text", now=NOW).text.split())
 
 
 def test_statutory_reaches_a_member_who_turned_news_off_but_never_one_who_left(crowd, settings, run_cli,
@@ -298,6 +303,10 @@ def test_library_refuses_bad_fields(db, settings):
     assert approved.state == "approved"
     edited = lib.edit_announcement(db, settings, a.id, {"subject": "New"}, by="e", now=NOW)
     assert (edited.state, edited.subject, edited.approved_by) == ("draft", "New", None)
+    lib.approve_announcement(db, a.id, by="e", now=NOW)
+    assert lib.withdraw_announcement(db, a.id, by="e", now=NOW).state == "draft"
+    with pytest.raises(AnnouncementError, match="is a draft: approve it first"):
+        lib.queue_announcement(db, settings, a.id, by="e", now=NOW)
 
 
 def make_body(db, settings, body):
@@ -427,8 +436,24 @@ def test_an_announcement_with_articles_and_a_picture_passes_the_send_preflight(d
     with db.connect() as conn:
         failures = check_edition(db, settings, edition_db.load_edition(conn, a.key), now=NOW)
     assert set(failures) == {"*:html"} and failures["*:html"] == []
+    assert "OK: 1 message(s) pass every check" in ok(run_cli("check", a.key)).output  # `digest check KEY` names an announcement's row too
     out = ok(run_cli("send", "--transport", "file")).output
     assert "sent 1," in out
     sent = next((tmp_path / "outbox").glob("*.eml")).read_bytes()
     html = email.message_from_bytes(sent, policy=email.policy.default).get_body(("html",)).get_content()
     assert 'width="536" height="268" alt="The hall set out for the meeting"' in html
+
+
+def test_prune_keeps_a_statutory_notices_deliveries_as_evidence(db, settings, run_cli, monkeypatch, smtp_sink):
+    long_ago = datetime(2020, 1, 6, 9, 0, tzinfo=timezone.utc)
+    add_member(db, "gwen@example.org")
+    kept, folded = make(db, settings, "all", kind="statutory"), make(db, settings, "all")
+    for a in (kept, folded):
+        lib.approve_announcement(db, a.id, by="e", now=long_ago)
+        lib.queue_announcement(db, settings, a.id, by="e", now=long_ago)
+    send(run_cli, monkeypatch, smtp_sink)
+    ok(run_cli("prune"))
+    with db.connect() as conn:
+        left = Counter(conn.execute(select(deliveries.c.edition_id)).scalars())
+    assert left == {lib.get_announcement(db, kept.id).edition_id: 1}
+    assert len(lib.evidence(db, kept.id)) == 1

@@ -35,6 +35,10 @@ def announcement() -> None:
           --audience attr:region=Wales --kind statutory
       digest announcement count 1
       digest announcement approve 1 && digest announcement queue 1 && digest send
+
+    \b
+    Exit status: 0 done; 1 a bad input or a wrong state, said in one line
+    naming it; 2 a bad digest.toml; 75 the database is busy (try again).
     """
 
 

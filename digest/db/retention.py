@@ -108,8 +108,10 @@ def _add(conn: Connection, counts: Counter) -> None:
 def unfolded_editions(conn: Connection, before: datetime) -> list[tuple[int, str]]:
     """(id, key) of editions queued before `before` whose report figures are not stored yet."""
     done = select(edition_totals.c.edition_id).where(edition_totals.c.measure == FOLDED)
+    # A statutory notice's deliveries are the company secretary's evidence that it was sent: never folded away.
     q = (select(editions.c.id, editions.c.key)
-         .where(editions.c.queued_at < before, editions.c.id.not_in(done)).order_by(editions.c.id))
+         .where(editions.c.queued_at < before, editions.c.id.not_in(done), editions.c.kind != "statutory")
+         .order_by(editions.c.id))
     return [tuple(r) for r in conn.execute(q)]
 
 

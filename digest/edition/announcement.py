@@ -27,6 +27,7 @@ from .render import (
     PREHEADER_MIN,
     RENDER_STATS,
     _article,
+    _label,
     _oneline,
     _render_html,
     _render_template,
@@ -40,7 +41,8 @@ CSS_TEMPLATE = "partials/announcement.css.j2"
 
 
 def render_announcement(announcement: Announcement, settings: Settings, *, items: Sequence[EditionItem] = (),
-                        fmt: str = "html", lang: str = "", now: datetime, web: bool = False) -> Rendered:
+                        fmt: str = "html", lang: str = "", now: datetime, web: bool = False,
+                        topics: Sequence[str] = ()) -> Rendered:
     """Render one variant of an announcement (a format and a language); per-member parts stay slot markers.
 
     items: the stored articles it shows after its body. now: the date it
@@ -50,7 +52,7 @@ def render_announcement(announcement: Announcement, settings: Settings, *, items
     if fmt not in FORMATS:
         raise RenderError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     words = language(lang or settings.language)
-    context = announcement_context(announcement, settings, items, words, now=now, web=web)
+    context = announcement_context(announcement, settings, items, words, now=now, web=web, topics=topics)
     text = _render_template(TEXT_TEMPLATE, context, settings.templates_dir, words.tag)
     RENDER_STATS.count(text_renders=1)
     html = "" if fmt == "text" else _render_html(context, settings, words.tag, template=HTML_TEMPLATE,
@@ -80,18 +82,27 @@ def _picture(announcement: Announcement, settings: Settings) -> dict | None:
     return picture
 
 
-def _why(announcement: Announcement, settings: Settings, words) -> str:
-    """The footer's "why you get this": a statutory notice says it reaches every member."""
+def _why(announcement: Announcement, settings: Settings, words, topics: Sequence[str] = ()) -> str:
+    """The footer's "why you get this": a statutory notice says it reaches every member; a news announcement
+    to members of some topics names them (every member it reaches has one of them, or all topics)."""
     values = {"organisation": settings.organisation}
     if announcement.kind == "statutory":
         return words.gettext("%(organisation)s must send this notice to every member, so it reaches you even if "
                              "you turned announcements off.") % values
+    if topics:
+        values["topics"] = ", ".join(_label(settings, t, words) for t in topics)
+        return words.ngettext(
+            "You are receiving this announcement because you are a member of %(organisation)s and your topics "
+            "include %(topics)s. You can turn announcements off on your preferences page.",
+            "You are receiving this announcement because you are a member of %(organisation)s and your topics "
+            "include one of %(topics)s. You can turn announcements off on your preferences page.",
+            len(topics)) % values
     return words.gettext("You are receiving this announcement because you are a member of %(organisation)s. "
                          "You can turn announcements off on your preferences page.") % values
 
 
 def announcement_context(announcement: Announcement, settings: Settings, items: Sequence[EditionItem], words, *,
-                         now: datetime, web: bool = False) -> dict:
+                         now: datetime, web: bool = False, topics: Sequence[str] = ()) -> dict:
     """What the announcement templates are given (a branding folder's own templates may use any of it)."""
     tz = settings.timezone
     statutory = announcement.kind == "statutory"
@@ -116,7 +127,7 @@ def announcement_context(announcement: Announcement, settings: Settings, items: 
                 if announcement.cta_label.strip() and announcement.cta_url.strip() else None),
         "picture": _picture(announcement, settings),
         "articles": articles,
-        "why": _why(announcement, settings, words),
+        "why": _why(announcement, settings, words, topics),
         "preferences_url": SLOT_MARKERS["preferences_url"],
         "unsubscribe_url": SLOT_MARKERS["unsubscribe_url"],
         "name_slot": SLOT_MARKERS["name"],

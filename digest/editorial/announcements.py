@@ -17,7 +17,7 @@ The library the CLI and the desk call (names kept stable):
     rendered = render_preview(db, settings, a.id, fmt="html", lang="", now=now)   # slots filled, generic
     variant_previews(db, settings, a.id, now=now)       # {"html": Rendered, "text:cy": ...}: every variant
     send_test_announcement(db, settings, a.id, "me@example.org", transport, fmt="html", now=now)
-    approve_announcement(db, a.id, by=..., now=now)
+    approve_announcement(db, a.id, by=..., now=now)      # withdraw_announcement(...) takes it back to draft
     report = queue_announcement(db, settings, a.id, by=..., now=now)   # then `digest send` sends it
     write_evidence_csv(db, a.id, path)                  # statutory notices: who, when, the relay's answer
     save_audience(db, "fellows-wales", "attr:region=Wales,grade=fellow", by=..., now=now)
@@ -272,6 +272,19 @@ def approve_announcement(db: Database, announcement_id: int, *, by, now: datetim
                                                      updated_at=now))
 
 
+def withdraw_announcement(db: Database, announcement_id: int, *, by, now: datetime) -> Announcement:
+    """Take back an approval (approved -> draft) before it is queued; a draft stays a draft."""
+    with db.begin() as conn:
+        a = ann_db.load_for_update(conn, announcement_id)
+        if a is None:
+            raise AnnouncementError(f"announcement {announcement_id}", "no such announcement")
+        if a.state == "queued":
+            raise AnnouncementError(f"announcement {announcement_id}", "is already queued: it cannot be withdrawn")
+        editor_db.audit(conn, by, "announcement-withdraw", a.key, {}, now=now)
+        return ann_db.save(conn, dataclasses.replace(a, state="draft", approved_by=None, approved_at=None,
+                                                     updated_at=now))
+
+
 # ---- render ----------------------------------------------------------------------
 
 
@@ -291,7 +304,7 @@ def render_preview(db: Database, settings: Settings, announcement_id: int, *, fm
     a = get_announcement(db, announcement_id)
     _check_language(settings, lang)
     r = render_announcement(a, settings, items=announcement_items(db, settings, a), fmt=fmt, lang=lang,
-                            now=a.queued_at or now)
+                            now=a.queued_at or now, topics=resolve_audience(db, settings, a.audience).topics)
     slots = generic_slots(settings)
     return Rendered(r.subject, r.preheader, fill_slots(r.html, slots, html=True) if r.html else "",
                     fill_slots(r.text, slots, html=False))
@@ -320,7 +333,7 @@ def send_test_announcement(db: Database, settings: Settings, announcement_id: in
     a = get_announcement(db, announcement_id)
     _check_language(settings, lang)
     rendered = render_announcement(a, settings, items=announcement_items(db, settings, a), fmt=fmt, lang=lang,
-                                   now=now)
+                                   now=now, topics=resolve_audience(db, settings, a.audience).topics)
     out = Outgoing(settings)
     template = out.template(rendered, edition_key=f"{a.key}-test", fmt=fmt)
     message = out.digest(template, Recipient(0, 0, address, None, 0), date=now)
@@ -365,7 +378,8 @@ def queue_announcement(db: Database, settings: Settings, announcement_id: int, *
         for fmt, stored_lang, _members in ann_db.combinations(conn, audience, a.kind):
             lang = variant_language(stored_lang, settings.languages, settings.unchosen_language)
             if (fmt, lang) not in made:
-                rendered = render_announcement(a, settings, items=items, fmt=fmt, lang=lang, now=now)
+                rendered = render_announcement(a, settings, items=items, fmt=fmt, lang=lang, now=now,
+                                               topics=audience.topics)
                 made[(fmt, lang)] = edition_db.add_variant(conn, edition.id, TopicSet(), fmt, rendered, len(items),
                                                            now=now, language=lang)
             variant_of[(fmt, stored_lang)] = made[(fmt, lang)]
