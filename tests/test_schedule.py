@@ -268,3 +268,16 @@ def _queue_or_error(queue_edition, db, settings):
         return queue_edition(db, settings, "2017-W25", now=datetime(2017, 6, 26, 7, 0, tzinfo=UTC))
     except Exception as exc:  # shown in the assertion, not lost in the thread
         return exc
+
+
+def test_a_later_time_set_while_a_run_queues_wins_over_the_run(weekly, db, settings):
+    """The run looked (the time had come), then the editor moved it later: under the edition's lock the
+    queueing sees the new time and stops; nothing is queued."""
+    from digest.sending.queue import load_built, queue_deliveries
+
+    schedule_send(db, settings, "2017-W25", "2017-06-26 07:00", by="cli", now=BEFORE_W25_ENDS)
+    seen_by_the_run = load_built(db, "2017-W25")
+    schedule_send(db, settings, "2017-W25", "2017-06-26 09:00", by="cli", now=at("2017-06-26 07:00"))
+    with pytest.raises(EditionError, match="was given a later send time .2017-06-26 08:00 UTC. while this run"):
+        queue_deliveries(db, seen_by_the_run, {}, now=at("2017-06-26 07:01"))
+    assert queued(db) == 0 and load_built(db, "2017-W25").queued_at is None

@@ -72,10 +72,11 @@ def due_send_times(conn: Connection, *, now: datetime) -> list[tuple[str, str, S
     return [(r.key, r.frequency, _send_time(r)) for r in conn.execute(q)]
 
 
-def lock_edition(conn: Connection, edition_id: int) -> None:
+def lock_edition(conn: Connection, edition_id: int) -> datetime | None:
     """Hold the edition's row until this transaction ends (PostgreSQL; SQLite has one writer anyway), so two
-    runs that queue it at once take turns: the second then finds every member queued."""
-    conn.execute(select(editions.c.id).where(editions.c.id == edition_id).with_for_update())
+    runs that queue it at once take turns: the second then finds every member queued. Returns its send_at
+    as it is now, under the lock."""
+    return conn.execute(select(editions.c.send_at).where(editions.c.id == edition_id).with_for_update()).scalar()
 
 
 def list_editions(conn: Connection) -> list[Edition]:

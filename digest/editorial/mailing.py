@@ -40,12 +40,11 @@ from ..db import Database
 from ..db import deliveries as delivery_db
 from ..db import editions as edition_db
 from ..db import editors as editor_db
-from ..edition.periods import previous_period
+from ..edition.periods import parse_period, previous_period
 from ..errors import ConfigError, DeliveryError, DigestError
 from ..ingest.store import SourceReport, refresh_sources
 from ..membership.sync import sync_before_run
 from ..membership.webhooks import DeliveryStats, deliver_due
-from ..edition.periods import parse_period
 from ..models import FREQUENCIES, Edition, SendTime, Window
 from ..sending.processes import send_all, transports_for
 from ..sending.transports import SendResult, Transport, kind_of, make_transport
