@@ -157,3 +157,15 @@ def test_scheduling_an_announcement_says_plainly_that_it_cannot_be_kept_yet(desk
     client.post(f"/desk/announcements/{key}/schedule", data={"csrf": token, "day": "2027-06-28", "time": "07:00"})
     page = client.get(f"/desk/announcements/{key}").text
     assert "a send time for an announcement cannot be kept yet" in page and "digest edition build" not in page
+
+
+def test_an_audience_saved_once_is_offered_and_counted_again(desk, db):
+    client, token = desk
+    members(db, [("a@example.org", "active", {"region": "Wales"}), ("c@example.org", "active", {"region": "Kent"})])
+    bad = compose(client, token, audience="attr", attributes="region=Wales", save_as="Members in Wales")
+    assert bad.status_code == 400 and re.findall(r'id="([\w-]+)-error"', bad.text) == ["save_as"]
+    created_id(compose(client, token, audience="attr", attributes="region=Wales", save_as="wales"))
+    page = client.get("/desk/announcements/new").text
+    assert '<option value="wales">wales (attr:region=Wales)</option>' in page
+    counted = compose(client, token, audience="saved", saved="wales", count="1")
+    assert "It would go to 1 member now." in counted.text

@@ -190,6 +190,10 @@ def test_an_announcement_from_compose_to_the_members(browser, desk_site, run_cli
     assert "Queued for 3 members." in page.get_by_role("status").first.inner_text()
     look_dark(page, shots, "announcement-queued")
 
+    page.goto(url + "/desk/announcements")
+    assert SUBJECT in page.locator("table").inner_text() and "Queued on" in page.locator("table").inner_text()
+    look_dark(page, shots, "announcements")
+
     # The count shown is who gets it.
     smtp_sink.clear()
     ok(run_cli("send", "--transport", "smtp"))
