@@ -255,6 +255,31 @@ class Edition:
     kind: str = "edition"  # or an announcement's kind ("news", "statutory"): see models.Announcement
     # The editor's words in the languages after the first, by tag (the first's are subject, preheader, note).
     words: dict[str, EditionWords] = field(default_factory=dict)
+    send_time: SendTime | None = None  # approved for a time (`digest edition schedule`); None: when its period is due
+
+
+@dataclass(frozen=True)
+class SendTime:
+    """When an edition (any edition row) is to be queued and sent: the wall time the editor chose, in its zone.
+
+    `local` is naive and means wall-clock time in `zone` (an IANA name); `at`
+    is the UTC instant it resolves to (digest/edition/sendtime.py), which is
+    what `digest run` compares with its clock. 07:00 Europe/London stays 07:00
+    London whichever side of a clock change it was chosen on.
+    """
+
+    local: datetime
+    zone: str
+    at: datetime
+    by: str = ""  # who set it: an editor's address, or user@host for the command line
+
+    @property
+    def local_text(self) -> str:
+        """"2027-06-28 07:00": the wall time as stored and as the command line takes it."""
+        return self.local.strftime("%Y-%m-%d %H:%M")
+
+    def __str__(self) -> str:
+        return f"{self.local_text} {self.zone}"
 
 
 @dataclass

@@ -53,6 +53,7 @@ COMMANDS = [
     ["edition", "list"],
     ["edition", "set", "2017-W25", "--subject", "This week"],
     ["edition", "show", "2017-W25"],
+    ["edition", "schedule", "2017-W25", "--at", "2099-06-29 07:00"],
     ["queue", "2017-W25"],
     ["send", "--transport", "file"],
     ["send-test", "2017-W25", "--to", "editor@example.org", "--transport", "file"],

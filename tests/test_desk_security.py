@@ -39,7 +39,9 @@ def test_without_a_session_every_desk_page_sends_you_to_sign_in_and_every_post_g
             assert resp.status_code == 401, url
             assert "Sign in to use the desk" in resp.text
             seen += 1
-    assert seen == 18  # 9 pages (3 of them the members', 1 the send's progress), 9 kinds of post (2 the members')
+    # 15 pages (3 of them the members', 1 the send's progress, 6 the announcements'), 17 kinds of post (2 the
+    # members', 1 the send time, 7 the announcements')
+    assert seen == 32
     # and nothing happened
     with app.extensions["digest"].db.connect() as conn:
         assert not any(a.pinned for a in article_db.list_articles(conn))

@@ -14,6 +14,7 @@ from ..db import editions as edition_db
 from ..editorial.build import build_edition, queue_edition
 from ..editorial.mailing import Mailing, due_windows, run_mailing, send_due
 from ..editorial.preview import PreviewRequest, resolve_window
+from ..editorial.schedule import schedule_send, send_time_of, shown, withdraw_send
 from ..editorial.sendtest import send_test as do_send_test
 from ..editorial.text import edition_text, language_name, missing_lines, missing_words, set_edition_text
 from ..errors import CheckError, DigestError
@@ -200,13 +201,55 @@ def _print_text(text, settings, lang) -> None:
 @click.argument("key")
 @pass_app
 def edition_show(app, key) -> None:
-    """Show the subject, preheader and note set for an edition (`digest edition set`), in each language.
+    """Show the subject, preheader and note set for an edition (`digest edition set`), in each language,
+    and its send time.
 
     \b
     Example:
       digest edition show 2017-W25
     """
     _print_text(edition_text(app.db, key), app.settings, app.words)
+    send = send_time_of(app.db, key)
+    click.echo(f"  send at:   {shown(send) + f' (set by {send.by})' if send else '(when its period is due)'}")
+
+
+@edition.command("schedule", epilog="""\b
+Exit status:
+  0  scheduled, changed or withdrawn
+  1  refused (a time in the past or skipped by the clocks, an unknown zone,
+     an edition not built or already queued): nothing changed""")
+@click.argument("key")
+@click.option("--at", "at", metavar="'YYYY-MM-DD HH:MM'", help="The wall time to send at, in --zone.")
+@click.option("--zone", metavar="AREA/CITY", help="An IANA time zone. Default: [digest] timezone.")
+@click.option("--withdraw", is_flag=True, help="Take the send time back: it goes when its period is due.")
+@pass_app
+def edition_schedule(app, key, at, zone, withdraw) -> None:
+    """Approve a built edition for a time: `digest run` queues and sends it at the first run after it.
+
+    Until then it is not queued or sent; give --at again to change the time,
+    or --withdraw. It still passes the gate at that time (a held one tells
+    the editors). The wall time stays put across a clock change (07:00
+    London is 07:00 London in winter and summer); a time the clocks skip
+    is refused, a time they pass twice is the first of the two.
+
+    \b
+    Example:
+      digest edition schedule 2017-W25 --at "2027-06-28 07:00" --zone Europe/London
+    """
+    if withdraw == bool(at):
+        raise click.UsageError('give --at "YYYY-MM-DD HH:MM" or --withdraw (one of them)')
+    if zone and withdraw:
+        raise click.UsageError("--zone goes with --at, not with --withdraw")
+    try:
+        if withdraw:
+            before = withdraw_send(app.db, key, by=_forced_by(), now=now_utc())
+            click.echo(f"{key}: withdrew the send time {shown(before)}; it goes when its period is due")
+            return
+        send = schedule_send(app.db, app.settings, key, at, zone=zone, by=_forced_by(), now=now_utc())
+    except DigestError as exc:
+        raise fail(exc) from None
+    click.echo(f"{key}: scheduled for {shown(send)}, {send.at:%Y-%m-%d %H:%M} UTC; "
+               "the first `digest run` after it queues and sends it")
 
 
 @edition.command("list")
@@ -221,6 +264,8 @@ def edition_list(app, as_json) -> None:
             "queued_at": e.queued_at.isoformat() if e.queued_at else None,
             "deliveries": delivery_db.counts(conn, e.id),
             "forced_by": e.forced_by, "forced_reason": e.forced_reason,
+            "send_at": e.send_time and {"at": e.send_time.local_text, "zone": e.send_time.zone,
+                                        "utc": e.send_time.at.isoformat(), "by": e.send_time.by},
         } for e in edition_db.list_editions(conn)]
     if as_json:
         echo_json(rows)
@@ -228,11 +273,12 @@ def edition_list(app, as_json) -> None:
     from rich.table import Table  # only for the table: --json needs none of rich
 
     table = Table(title=f"{len(rows)} edition(s)")
-    for col in ("key", "frequency", "articles", "queued", "deliveries"):
+    for col in ("key", "frequency", "articles", "send at", "queued", "deliveries"):
         table.add_column(col)
     for r in rows:
         counts = ", ".join(f"{k} {v}" for k, v in r["deliveries"].items() if v) or "-"
-        table.add_row(r["key"], r["frequency"], str(r["articles"]), (r["queued_at"] or "no")[:16], counts)
+        send = f'{r["send_at"]["at"]} {r["send_at"]["zone"]}' if r["send_at"] else "-"
+        table.add_row(r["key"], r["frequency"], str(r["articles"]), send, (r["queued_at"] or "no")[:16], counts)
     console().print(table)
 
 
@@ -411,8 +457,10 @@ def run(app, frequency, key, week, day, month, force, reason, transport, options
     Without --frequency (and without a period): every frequency that is due
     now - for daily, weekly and monthly, the period that just ended, when
     some active member has that frequency and its edition is not queued
-    yet. So one cron line or systemd timer (scripts/systemd/) covers
-    everyone. A KEY or --week/--day/--month runs that period. Sources and
+    yet - and every edition whose send time (`digest edition schedule`)
+    has come; one with a later send time waits. So one cron line or
+    systemd timer (scripts/systemd/) covers everyone (every few minutes
+    when editors set send times). A KEY or --week/--day/--month runs that period. Sources and
     the gate work as for `digest weekly`. Once a week it then runs
     `digest prune` ([retention] in digest.toml).
 

@@ -15,6 +15,7 @@ import time
 import click
 
 from ..editorial.mailing import MailingReport, Steps
+from ..editorial.schedule import shown
 from ..errors import DigestError
 from ..i18n import Language, language
 from ..outbound import redact
@@ -76,7 +77,10 @@ def print_edition(report: MailingReport, words: Language | None = None) -> None:
     if report.held:
         for problem in report.held:
             click.echo(_("held %(edition)s: %(problem)s") % {**names, "problem": problem}, err=True)
-        if report.told is None:
+        if report.told_before is not None:
+            click.echo(_("the editors were told of this at %(at)s UTC: not again for the same reasons within 12 hours")
+                       % {"at": f"{report.told_before:%Y-%m-%d %H:%M}"})
+        elif report.told is None:
             click.echo("warning: " + _("no editor is told of held editions (digest editors): nobody was emailed"),
                        err=True)
         elif report.told.ok:
@@ -85,6 +89,9 @@ def print_edition(report: MailingReport, words: Language | None = None) -> None:
         else:
             click.echo("Error: " + _("the editors could not be told: %(error)s") % {"error": report.told.message},
                        err=True)
+        return
+    if report.waiting is not None:
+        click.echo(f"{report.key} is scheduled for {shown(report.waiting)}: not queued before then")
         return
     for problem in report.forced:
         click.echo("warning: " + _("sent anyway (--force): %(problem)s") % {"problem": problem}, err=True)

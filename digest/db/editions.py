@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import EditionError
-from ..models import ArticleImage, Edition, EditionItem, EditionWords, Rendered, TopicSet, Translation, Window
+from ..models import ArticleImage, Edition, EditionItem, EditionWords, Rendered, SendTime, TopicSet, Translation, Window
 from .schema import decode_topics, edition_items, edition_texts, editions, encode_topics, variants
 
 
@@ -65,7 +65,43 @@ def load_edition(conn: Connection, key: str) -> Edition | None:
                    id=row.id, built_at=row.built_at, queued_at=row.queued_at, preheader=row.preheader or "",
                    note=row.note or "", forced_by=row.forced_by, forced_reason=row.forced_reason,
                    kind=row.kind or "edition",
-                   words=words_from_json(row.words))
+                   words=words_from_json(row.words), send_time=_send_time(row))
+
+
+def _send_time(row) -> SendTime | None:
+    """The send time stored on an edition row (checked when it was set), or None."""
+    if row.send_at is None:
+        return None
+    return SendTime(local=datetime.strptime(row.send_local, "%Y-%m-%d %H:%M"), zone=row.send_zone, at=row.send_at,
+                    by=row.scheduled_by or "")
+
+
+def set_send_time(conn: Connection, key: str, send: SendTime | None) -> bool:
+    """Store (or with None clear) an edition's send time; False when there is no such edition not yet queued.
+
+    The condition is in the UPDATE itself, so a run that queues the edition
+    meanwhile wins: a queued edition's send time never changes afterwards.
+    """
+    values = (dict(send_at=None, send_local=None, send_zone=None, scheduled_by=None) if send is None else
+              dict(send_at=send.at, send_local=send.local_text, send_zone=send.zone, scheduled_by=send.by[:320]))
+    done = conn.execute(update(editions).where(editions.c.key == key, editions.c.queued_at.is_(None))
+                        .values(**values))
+    return done.rowcount == 1
+
+
+def due_send_times(conn: Connection, *, now: datetime) -> list[tuple[str, str, SendTime]]:
+    """(key, frequency, send time) of every edition row whose send time has come and that is not queued yet,
+    earliest first."""
+    q = (select(editions).where(editions.c.send_at.is_not(None), editions.c.send_at <= now,
+                                editions.c.queued_at.is_(None)).order_by(editions.c.send_at, editions.c.id))
+    return [(r.key, r.frequency, _send_time(r)) for r in conn.execute(q)]
+
+
+def lock_edition(conn: Connection, edition_id: int) -> datetime | None:
+    """Hold the edition's row until this transaction ends (PostgreSQL; SQLite has one writer anyway), so two
+    runs that queue it at once take turns: the second then finds every member queued. Returns its send_at
+    as it is now, under the lock."""
+    return conn.execute(select(editions.c.send_at).where(editions.c.id == edition_id).with_for_update()).scalar()
 
 
 def list_editions(conn: Connection) -> list[Edition]:

@@ -144,6 +144,13 @@ def audit(conn: Connection, editor, action: str, target: str | int = "", detail:
         detail=json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)))
 
 
+def last_event(conn: Connection, action: str, target: str) -> dict | None:
+    """The newest row of the trail with this action and target ({"at", "editor", "detail"}), or None."""
+    r = conn.execute(select(editor_events).where(editor_events.c.action == action, editor_events.c.target == target)
+                     .order_by(editor_events.c.id.desc()).limit(1)).first()
+    return None if r is None else {"at": r.at, "editor": r.editor, "detail": json.loads(r.detail or "{}")}
+
+
 def list_audit(conn: Connection, *, limit: int = 200, target: str | None = None) -> list[dict]:
     q = select(editor_events).order_by(editor_events.c.id.desc()).limit(limit)
     if target is not None:

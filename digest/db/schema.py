@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0020_announce"
+SCHEMA_REVISION = "0020_schedule"
 
 metadata = MetaData(
     naming_convention={
@@ -134,6 +134,13 @@ editions = Table(
     # an announcement is sent as an edition row so variants, deliveries and the sender serve it unchanged.
     Column("kind", String(12), nullable=False, default="edition", server_default="edition"),
     Column("words", Text),  # the editor's words in the other languages, frozen with the build (edition_texts.words)
+    # A send time the editor set (migration 0020_schedule): the wall time and its IANA zone as chosen, and
+    # the UTC instant they resolve to; `digest run` queues the edition from then on. NULL: not scheduled.
+    Column("send_at", UTCDateTime),
+    Column("send_local", String(16)),  # "YYYY-MM-DD HH:MM" in send_zone
+    Column("send_zone", String(64)),
+    Column("scheduled_by", String(320)),
+    Index("ix_editions_send_at", "send_at"),
 )
 
 # What the editor wrote for an edition before (or between) builds, by key; a

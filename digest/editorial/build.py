@@ -14,6 +14,7 @@ from ..db import Database
 from ..db import deliveries as delivery_db
 from ..db import editions as edition_db
 from ..edition.render import render_plan, subject_for
+from ..edition.sendtime import due
 from ..edition.variants import VariantPlan, plan_variant, variant_language
 from ..errors import EditionError, RenderError
 from ..models import Edition, Rendered, TopicSet, Window
@@ -103,6 +104,9 @@ def queue_edition(db: Database, settings: Settings, key: str, *, now: datetime) 
     one INSERT ... SELECT for all members, in one transaction (sending/queue.py).
     """
     edition = load_built(db, key)
+    if not due(edition.send_time, now):  # approved for a later time: `digest run` queues it then
+        raise EditionError(key, f"is scheduled for {edition.send_time}: withdraw the send time "
+                                f"(digest edition schedule {key} --withdraw) to queue it now")
     report = QueueReport(key)
     if not edition.items:
         report.warnings.append(f"edition {key} has no articles: nothing queued (an empty digest is never sent)")

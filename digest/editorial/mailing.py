@@ -19,6 +19,10 @@ nothing is built, queued or sent. `force_reason` sends it anyway and records
 who and why on the edition. Safe to run twice: an edition is built once (a
 built one is used as it is), each member is queued once, and nothing is sent
 twice.
+
+An edition with a send time (editorial/schedule.py) is not gated, queued or
+sent before that time (report.waiting); the first run after it queues it,
+through the gate as ever, and due_windows finds it whatever its period.
 """
 
 from __future__ import annotations
@@ -35,23 +39,26 @@ from ..config import Settings
 from ..db import Database
 from ..db import deliveries as delivery_db
 from ..db import editions as edition_db
-from ..edition.periods import previous_period
+from ..db import editors as editor_db
+from ..edition.periods import parse_period, previous_period
 from ..errors import ConfigError, DeliveryError, DigestError
 from ..i18n import language
 from ..ingest.store import SourceReport, refresh_sources
 from ..membership.sync import sync_before_run
 from ..membership.webhooks import DeliveryStats, deliver_due
-from ..models import FREQUENCIES, Edition, Window
+from ..models import FREQUENCIES, Edition, SendTime, Window
 from ..sending.processes import send_all, transports_for
-from ..sending.transports import SendResult, kind_of, make_transport
+from ..sending.transports import SendResult, Transport, kind_of, make_transport
 from ..sending.worker import SendOptions, SendStats
 from .build import QueueReport, build_edition, queue_edition
 from .candidates import plan_edition
 from .editors import tell_editors
 from .gate import gate_problems
+from .schedule import due, due_sends
 from .week import failed_sources
 
 Progress = Callable[[SendStats, int], None]
+HELD_NOTICE_AGAIN = timedelta(hours=12)  # the same held reasons are told again after this (a daily run: daily)
 
 
 @dataclass
@@ -77,7 +84,9 @@ class MailingReport:
     forced: list[str] = field(default_factory=list)  # what --force sent it past
     already_queued: bool = False
     told: SendResult | None = None  # the held notice's outcome; None: not held, or nobody to tell
+    waiting: SendTime | None = None  # scheduled for later: not gated, queued or sent before then
     editors: tuple[str, ...] = ()  # who the held notice went to
+    told_before: datetime | None = None  # held as at this earlier notice, within HELD_NOTICE_AGAIN: not told again
 
 
 @dataclass
@@ -133,10 +142,7 @@ def run_mailing(db: Database, settings: Settings, mailing: Mailing, steps: Steps
         report = prepare_edition(db, settings, window, failed, now=clock(), force_reason=mailing.force_reason,
                                  forced_by=mailing.forced_by, held_by=held_by)
         if report.held and mailing.tell:
-            why = language(settings.editor_language).gettext("why it may go as it is")
-            report.editors, report.told = tell_editors(
-                db, settings, window.key, report.held, lambda: make_transport(kind, settings), now=clock(),
-                force_command=f'{mailing.command} {window.key} --force --reason "{why}"')
+            tell_held(db, settings, report, mailing.command, lambda: make_transport(kind, settings), now=clock())
         result.editions.append(report)
         steps.edition(report)
     if mailing.send is not None:
@@ -146,6 +152,30 @@ def run_mailing(db: Database, settings: Settings, mailing: Mailing, steps: Steps
         result.webhooks = deliver_due(db, settings, now=clock())
         steps.webhooks(result.webhooks)
     return result
+
+
+def tell_held(db: Database, settings: Settings, report: MailingReport, command: str,
+              transport: Callable[[], Transport], *, now: datetime) -> None:
+    """The held notice to the editors, once for the same reasons within HELD_NOTICE_AGAIN.
+
+    A run every few minutes (for send times) must not mail the editors each
+    time an edition stays held: a notice told is kept in the audit trail
+    ("held-notice"), and the same reasons are told again only after
+    HELD_NOTICE_AGAIN (a daily run tells daily, as before); other reasons at once.
+    """
+    with db.connect() as conn:
+        last = editor_db.last_event(conn, "held-notice", report.key)
+    if last and last["detail"].get("problems") == report.held and now - last["at"] < HELD_NOTICE_AGAIN:
+        report.told_before = last["at"]
+        return
+    why = language(settings.editor_language).gettext("why it may go as it is")
+    report.editors, report.told = tell_editors(
+        db, settings, report.key, report.held, transport, now=now,
+        force_command=f'{command} {report.key} --force --reason "{why}"')
+    if report.told is not None and report.told.ok:
+        with db.begin() as conn:
+            editor_db.audit(conn, "digest", "held-notice", report.key,
+                            {"problems": report.held, "to": list(report.editors)}, now=now)
 
 
 def read_bounces(db: Database, settings: Settings, steps: Steps, *, clock: Callable[[], datetime]) -> None:
@@ -230,6 +260,9 @@ def prepare_edition(db: Database, settings: Settings, window: Window, failed: Ma
     if existing is not None and existing.queued_at is not None:
         report.already_queued = True
         return report
+    if existing is not None and not due(existing.send_time, now):  # approved for a later time
+        report.waiting = existing.send_time
+        return report
     planned = plan_edition(db, settings, window) if existing is None else None
     count = len((existing or planned).items)
     problems = [*held_by, *gate_problems(db, settings, window, failed, count)]  # held_by: the members sync
@@ -250,7 +283,10 @@ def prepare_edition(db: Database, settings: Settings, window: Window, failed: Ma
 
 def due_windows(db: Database, settings: Settings, *, now: datetime) -> list[Window]:
     """`digest run` without --frequency: for each frequency some active member has, the period
-    that just ended, when its edition is not queued yet."""
+    that just ended, when its edition is not queued yet; then every edition whose send time has come.
+
+    A period's edition with a later send time is among them too: the run says it waits (report.waiting).
+    """
     out = []
     with db.connect() as conn:
         for frequency in FREQUENCIES:
@@ -260,4 +296,9 @@ def due_windows(db: Database, settings: Settings, *, now: datetime) -> list[Wind
             existing = edition_db.load_edition(conn, window.key)
             if existing is None or existing.queued_at is None:
                 out.append(window)
+    keys = {w.key for w in out}
+    for send in due_sends(db, now=now):
+        if send.frequency in FREQUENCIES and send.key not in keys:  # other kinds of edition row queue elsewhere
+            out.append(parse_period(send.key, settings.timezone))
+            keys.add(send.key)
     return out

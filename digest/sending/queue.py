@@ -31,6 +31,10 @@ def queue_deliveries(db: Database, edition: Edition, variant_of: Mapping[tuple[T
     """Queue one delivery per due member not yet queued, with the variant of their (topics, format); mark the
     edition queued. Returns how many were queued."""
     with db.begin() as conn:
+        send_at = edition_db.lock_edition(conn, edition.id)  # two overlapping runs take turns
+        if send_at is not None and send_at > now:  # an editor gave it a later time since the run looked
+            raise EditionError(edition.key, f"was given a later send time ({send_at:%Y-%m-%d %H:%M} UTC) while "
+                                            "this run was queueing it: not queued")
         queued = delivery_db.queue_members(conn, edition.id, edition.frequency, variant_of)
         edition_db.mark_queued(conn, edition.id, now=now)
     return queued

@@ -17,6 +17,8 @@ Routes (views in the modules of this package):
     GET  /desk/edition/progress   a queued edition's deliveries by state (the week page refreshes it)
     GET  /desk/audit              what editors did
     GET  /desk/members...         the members: search, a member's page, change, forget, CSV (desk/members.py)
+    GET  /desk/announcements...   compose, count, preview, test, approve, queue, schedule announcements
+                                  (desk/announcements.py, desk/announcing.py)
 
 Nothing here is reachable without a session: a GET goes to the sign-in page,
 a POST gets 401. Every POST carries the session's CSRF token. The session is

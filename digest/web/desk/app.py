@@ -10,7 +10,7 @@ from flask import Flask, Response, g, redirect, render_template, request, sessio
 from ...editorial.editors import EditorLinks, desk_option
 from ...signing import Signing
 from ..common import RateLimiter, WebState, state
-from . import approve, auth, members, preview, week  # noqa: F401  (their routes join the blueprint)
+from . import announcements, announcing, approve, auth, members, preview, schedule, week  # noqa: F401  (their routes join the blueprint)
 from .core import DESK_CSP, PUBLIC, DeskSessionInterface, DeskState, bp, current_editor
 from .pages import desk_error
 

@@ -95,6 +95,10 @@ def queue():
     except DigestError as exc:
         note(words().gettext("Not queued: %(problem)s") % {"problem": exc}, "problem")
         return back_to(period, "approve")
+    if report.waiting is not None:  # given a send time meanwhile: `digest run` queues it then
+        note(words().gettext("%(key)s has a send time: withdraw it to queue the edition now.") % {"key": window.key},
+             "problem")
+        return back_to(window.key, "schedule")
     if report.held:
         for line in report.held:
             note(words().gettext("Held: %(reason)s") % {"reason": line}, "problem")
