@@ -124,8 +124,11 @@ def _name(node: ast.AST) -> str:
 
 def _literals(node: ast.AST):
     """The literal text in an expression, leaving out calls (a gettext call translates; another's arguments are
-    names, encodings, form fields), comparisons and a dict's keys."""
+    names, encodings, form fields), comparisons, a dict's keys and a subscript's key (form["topics"])."""
     if isinstance(node, (ast.Call, ast.Compare)):
+        return
+    if isinstance(node, ast.Subscript):
+        yield from _literals(node.value)
         return
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         yield node.value

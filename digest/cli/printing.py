@@ -91,7 +91,8 @@ def print_edition(report: MailingReport, words: Language | None = None) -> None:
                        err=True)
         return
     if report.waiting is not None:
-        click.echo(f"{report.key} is scheduled for {shown(report.waiting)}: not queued before then")
+        click.echo(_("%(edition)s is scheduled for %(when)s: not queued before then")
+                   % {**names, "when": shown(report.waiting)})
         return
     for problem in report.forced:
         click.echo("warning: " + _("sent anyway (--force): %(problem)s") % {"problem": problem}, err=True)
