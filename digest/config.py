@@ -44,6 +44,7 @@ ENVIRONMENT = {
     "DIGEST_BOUNCE_IMAP_URL": ("bounces", "imap_url"),
     "DIGEST_TRACKING_CLICKS": ("tracking", "clicks"),
     "DIGEST_BUSY_TIMEOUT": ("digest", "busy_timeout"),
+    "DIGEST_SMTP_ROUND_TRIPS": ("smtp", "round_trips"),
     "DIGEST_FETCH_ALLOW_PRIVATE": ("fetch", "allow_private"),  # comma-separated CIDRs
 }
 
@@ -102,6 +103,7 @@ class SmtpSettings:
     command_timeout: float = 30.0  # MAIL FROM, RCPT TO, DATA
     data_timeout: float = 60.0  # the reply to the final "."
     timeouts_in_a_row: int = 3
+    round_trips: int = 1  # a message's round trips to a relay with PIPELINING: 1 ("." with the next MAIL), or 2
 
 
 @dataclass(frozen=True)
@@ -578,7 +580,10 @@ def _smtp(data: dict, source: str) -> SmtpSettings:
     limit = raw.get("timeouts_in_a_row", SmtpSettings.timeouts_in_a_row)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
         raise ConfigError(source, "smtp.timeouts_in_a_row", f"must be a whole number from 1 to 1000, not {limit!r}")
-    return SmtpSettings(**out, timeouts_in_a_row=limit)
+    trips = raw.get("round_trips", SmtpSettings.round_trips)
+    if str(trips) not in ("1", "2") or isinstance(trips, bool):  # the environment gives "1" or "2"
+        raise ConfigError(source, "smtp.round_trips", f"must be 1 or 2, not {trips!r}")
+    return SmtpSettings(**out, timeouts_in_a_row=limit, round_trips=int(trips))
 
 
 def _retention(data: dict, source: str) -> RetentionSettings:

@@ -96,6 +96,9 @@ def print_sent(app, kind, stats) -> None:
         click.echo(f"  the relay said it had too many connections {stats.busy} time(s): went down to "
                    f"{stats.lowest_concurrency}; each time its message waited for another connection, "
                    f"no attempt spent", err=True)
+    if stats.fallbacks:
+        click.echo(f"  {stats.fallbacks} connection(s) fell back to two round trips a message: the relay answered "
+                   f"pipelined commands out of step (see [smtp] round_trips)", err=True)
     if stats.timeouts:
         click.echo(f"  the relay did not answer in time {stats.timeouts} time(s) (see [smtp] in the config)", err=True)
     if stats.given_back:
@@ -113,7 +116,8 @@ def _how(s) -> str:
     return (f"{s.rate:,.0f}/s, {s.connections} connection(s)"
             + (f" (relay allows {s.concurrency})" if s.busy else "") + f", {s.retried} retries"
             + (f", {s.requeued} handed to another connection" if s.requeued else "")
-            + (f", {s.given_back} given back unattempted" if s.given_back else ""))
+            + (f", {s.given_back} given back unattempted" if s.given_back else "")
+            + (f", {s.fallbacks} connection(s) fell back to two round trips" if s.fallbacks else ""))
 
 
 def progress(app, kind, limit):

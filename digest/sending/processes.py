@@ -159,7 +159,7 @@ def total(parts) -> SendStats:
     out = SendStats()
     for s in parts:
         for f in ("sent", "retried", "failed", "skipped", "batches", "requeued", "busy", "connections",
-                  "concurrency", "sessions", "timeouts", "lost", "given_back"):
+                  "concurrency", "sessions", "timeouts", "lost", "given_back", "fallbacks"):
             setattr(out, f, getattr(out, f) + getattr(s, f))
         out.lowest_concurrency += s.lowest_concurrency
         out.rate += s.rate

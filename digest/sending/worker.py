@@ -85,6 +85,7 @@ class SendStats:
     rate: float = 0.0  # deliveries done a second, over the last few seconds
     sessions: int = 0  # connections opened in all
     processes: int = 1  # sender processes whose counts these are
+    fallbacks: int = 0  # connections that fell back to two round trips (the relay answered out of step)
 
     @property
     def done(self) -> int:
@@ -146,6 +147,8 @@ class _Slot:
     placed: bool = False
     prev: asyncio.Future | None = None  # the commit of this connection's previous outcome
     task: _Task | None = None  # the one in hand
+    pending: _Task | None = None  # its body written, its "." held (one round trip a message)
+    two_trips: bool = False  # the relay answered this slot's pipelined commands out of step: two round trips
 
 
 class _SendRun:
@@ -347,6 +350,9 @@ class _SendRun:
                     # worker sits on a task while waiting for a place another worker holds idle.
                     await self.concurrency.acquire()
                     slot.placed = True
+                if slot.pending is not None and self.tasks.empty():
+                    await self._finish(slot)  # nothing to go with it: the held "." goes alone, now
+                    continue
                 task = slot.task = await self.tasks.get()
                 if task is None:
                     break
@@ -355,11 +361,12 @@ class _SendRun:
                     await self._send(slot, task)
         except Exception as exc:  # a bug: stop the run, and give back what this connection held
             self.fatal = self.fatal or f"{type(exc).__name__}: {exc}"
-            if slot.task is not None and slot.task.held:
-                self._give_back(slot.task)
+            for held in (slot.task, slot.pending):
+                if held is not None and held.held:
+                    self._give_back(held)
             raise
         finally:
-            await _close(slot.conn)
+            await _close(slot.conn)  # a message still held is not completed: it did not go
             if slot.placed:
                 self.concurrency.release()
 
@@ -395,8 +402,10 @@ class _SendRun:
         return True
 
     def _unplace(self, slot: _Slot) -> None:
-        slot.conn, slot.placed = None, False
-        self.concurrency.release()
+        slot.conn = None
+        if slot.placed:
+            slot.placed = False
+            self.concurrency.release()
 
     async def _send(self, slot: _Slot, task: _Task) -> None:
         """Assemble and send one message on the slot's connection, then hand its outcome to the committer."""
@@ -405,9 +414,15 @@ class _SendRun:
                 message = self.out.digest(task.template, task.recipient, date=task.now)
             else:
                 message = await self.out.digest_beside(self.sign_pool, task.template, task.recipient, date=task.now)
-            await self.limiter.acquire()
-            sender = self.return_path.address(task.recipient.delivery_id) if self.return_path else self.envelope_from
-            result = await slot.conn.send(Envelope(sender, (task.recipient.email,)), message, hold=slot.prev)
+        except DigestError as exc:
+            return self._settle(slot, task, SendResult(False, True, None, str(exc)))
+        await self.limiter.acquire()
+        sender = self.return_path.address(task.recipient.delivery_id) if self.return_path else self.envelope_from
+        envelope = Envelope(sender, (task.recipient.email,))
+        if slot.conn.one_trip and not slot.two_trips:
+            return await self._send_next(slot, task, envelope, message)
+        try:
+            result = await slot.conn.send(envelope, message, hold=slot.prev)
         except Dropped as exc:
             self._unplace(slot)
             await self._requeue(task, exc)
@@ -415,28 +430,120 @@ class _SendRun:
         except TimedOut as exc:
             self._timed_out(slot, task, exc)
             return
-        except DigestError as exc:
-            result = SendResult(False, True, None, str(exc))
         except Exception as exc:  # noqa: BLE001 - a transport bug must not lose the delivery
             if self.committer.error is not None:  # recording failed: this message did not complete
                 self._give_back(task)
                 slot.conn = await _close(slot.conn)
                 return
             result = SendResult(False, False, None, f"{type(exc).__name__}: {exc}")
+        self._settle(slot, task, result)
+        await self._after_send(slot)
+
+    async def _send_next(self, slot: _Slot, task: _Task, envelope: Envelope, message: bytes) -> None:
+        """One round trip: the held message's "." goes with this one's commands; this one is held after."""
+        held = slot.pending
+        try:
+            before, result = await slot.conn.send_next(envelope, message, hold=slot.prev)
+        except (Dropped, TimedOut) as exc:
+            slot.pending = None
+            self._held_lost(slot, held, exc)
+            if isinstance(exc, TimedOut):
+                return self._timed_out(slot, task, exc)
+            self._unplace(slot)
+            return await self._requeue(task, exc)
+        except Exception as exc:  # noqa: BLE001 - a transport bug (or a failed commit) must not lose them
+            slot.pending = None
+            bug = SendResult(False, False, None, f"{type(exc).__name__}: {exc}")
+            for one in (held, task):
+                if one is None:
+                    continue
+                if self.committer.error is not None:  # recording failed: neither completed
+                    self._give_back(one)
+                else:
+                    self._settle(slot, one, bug)
+            slot.conn = await _close(slot.conn)
+            return
+        if before is not None:
+            slot.pending = None
+            self._settle(slot, held, before)
+        if result is None:
+            slot.pending = task
+        else:
+            self._settle(slot, task, result)
+        await self._after_send(slot)
+
+    def _held_lost(self, slot: _Slot, held: _Task | None, exc: Dropped | TimedOut) -> None:
+        """The connection broke with a message held: its outcome if known, else it goes again, no attempt spent."""
+        if isinstance(exc, Dropped) and exc.out_of_step:
+            slot.two_trips = True  # this connection's successor takes two round trips a message
+            self.stats.fallbacks += 1
+        if held is None:
+            return
+        previous = exc.previous if isinstance(exc, Dropped) else None
+        if previous is not None:
+            self._settle(slot, held, previous)
+        elif isinstance(exc, TimedOut):  # its "." went out unanswered: it may have gone
+            self._give_back(held, f"not sent: {exc.reason}")
+        else:  # its "." never reached the relay
+            self.stats.requeued += 1
+            held.requeues += 1
+            held.held = False
+            self.tasks.put_nowait(held)
+
+    async def _finish(self, slot: _Slot, *, quit: bool = False) -> None:
+        """The held message's "." alone (with QUIT when the connection ends): its outcome."""
+        held, slot.pending = slot.pending, None
+        try:
+            result = await slot.conn.finish(hold=slot.prev, quit=quit)
+        except (Dropped, TimedOut) as exc:
+            self._held_lost(slot, None, exc)
+            if isinstance(exc, TimedOut):
+                return self._timed_out(slot, held, exc)
+            self._unplace(slot)
+            if exc.previous is not None:
+                return self._settle(slot, held, exc.previous)
+            return await self._requeue(held, exc)
+        except Exception as exc:  # noqa: BLE001 - as in _send: a failed commit gives it back
+            if self.committer.error is not None:
+                self._give_back(held)
+                slot.conn = await _close(slot.conn)
+                return
+            result = SendResult(False, False, None, f"{type(exc).__name__}: {exc}")
+        self._settle(slot, held, result)
+        if slot.conn is not None and slot.conn.closed:
+            slot.conn = None
+
+    def _settle(self, slot: _Slot, task: _Task, result: SendResult) -> None:
+        """A message's outcome to the committer; the next "." of this connection waits for its commit."""
         if result.fatal:  # the transport itself is broken (bad password, TLS...): stop, spend no attempt
             self.fatal = self.fatal or result.message
             slot.prev = self._give_back(task, f"not sent: {result.message}")
-            slot.conn = await _close(slot.conn)
             return
         if result.ok:
             self.busy_streak = self.timeout_streak = 0
             self.concurrency.success()
         slot.prev = self._resolved(_outcome(task.claimed, result, task.moved, self.clock(), self.opts), task)
-        if slot.conn.closed or slot.conn.messages >= self.opts.max_per_connection:
-            slot.conn = await _close(slot.conn)
+
+    async def _after_send(self, slot: _Slot) -> None:
+        """Close the connection when it is done for (broken, fatal, enough messages, too many connections)."""
+        conn = slot.conn
+        if conn is None:
+            return
+        if conn.closed or self.fatal or conn.messages >= self.opts.max_per_connection:
+            await self._close_slot(slot)
         if self.concurrency.over():
-            await _close(slot.conn)
+            await self._close_slot(slot)
             self._unplace(slot)
+
+    async def _close_slot(self, slot: _Slot) -> None:
+        """End the slot's session: a held "." goes with QUIT, in one write."""
+        if slot.pending is not None:
+            if slot.conn is not None and not slot.conn.closed:
+                await self._finish(slot, quit=True)
+            else:  # the connection is gone and the "." never went: it goes again, no attempt spent
+                held, slot.pending = slot.pending, None
+                self._held_lost(slot, held, Dropped("connection closed"))
+        slot.conn = await _close(slot.conn)
 
     def _timed_out(self, slot: _Slot, task: _Task, exc: TimedOut) -> None:
         """The relay did not answer in time: the delivery goes back to the queue, no attempt spent."""

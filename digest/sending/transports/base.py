@@ -9,6 +9,24 @@ Two contracts, as httpx has BaseTransport and AsyncBaseTransport:
                    await send(envelope, message, hold=...) -> SendResult and
                    await quit(); many connections on the sender's event loop.
 
+A connection whose `one_trip` is True also offers one round trip a message
+(RFC 2920: the end of one message's data followed by the next message's
+commands in one write):
+
+  await send_next(envelope, message, hold=...) -> (before, result)
+                   the held final "." of the message before (once `hold` is done)
+                   goes out with this message's MAIL FROM, RCPT TO and DATA, then
+                   this message's body without its "." (now held). `before` is the
+                   outcome of the message before (None if there was none held);
+                   `result` is this message's outcome if it is already known
+                   (refused before its body), else None: it is held.
+  await finish(hold=..., quit=False) -> SendResult
+                   the held "." alone (with QUIT when the connection ends there).
+
+A relay that answers such a group out of step (too many or too few replies,
+a 354 where a 250 belongs) makes the connection raise Dropped with
+`out_of_step`: its successor should use send(), two round trips.
+
 A transport takes an Envelope (MAIL FROM and RCPT TO) and the message bytes,
 and answers with a SendResult; it never raises for a delivery problem. The
 send worker (digest/sending/worker.py) decides what a result means for the delivery
@@ -22,6 +40,7 @@ for what concerns the connection rather than the message:
                    relay asked for fewer connections)
   RelayUnusable    the transport cannot be used at all: stop the run
   TimedOut         no answer within a step's timeout: give the delivery back
+                   (and the held one, from send_next(): it may have gone)
 
 Transports are not thread-safe: the worker makes one per thread. Each kind
 is registered once, in digest/sending/transports/__init__.py.
@@ -66,14 +85,24 @@ class AsyncConnection(abc.ABC):
 
     messages: int = 0  # handed over on this connection (the worker reconnects after max_per_connection)
     closed: bool = False  # the connection is gone: the worker opens another
+    one_trip: bool = False  # send_next() and finish() may be used (else send() only)
 
     @abc.abstractmethod
     async def send(self, envelope: Envelope, message: bytes, *, hold: asyncio.Future | None = None) -> SendResult:
         """Send one message. `hold`: the commit to wait for before the message can be accepted (crash safety)."""
 
+    async def send_next(self, envelope: Envelope, message: bytes, *,
+                        hold: asyncio.Future | None = None) -> tuple[SendResult | None, SendResult | None]:
+        """One round trip a message (only when `one_trip`): see the module's docstring."""
+        raise NotImplementedError(f"{type(self).__name__} sends one message at a time (one_trip is False)")
+
+    async def finish(self, *, hold: asyncio.Future | None = None, quit: bool = False) -> SendResult:
+        """The held message's final "." (only when `one_trip`), alone or with QUIT."""
+        raise NotImplementedError(f"{type(self).__name__} holds no message (one_trip is False)")
+
     @abc.abstractmethod
     async def quit(self) -> None:
-        """End the session politely; never raises."""
+        """End the session politely; never raises. A held message is not completed: it did not go."""
 
 
 class AsyncTransport(abc.ABC):
@@ -85,11 +114,19 @@ class AsyncTransport(abc.ABC):
 
 
 class Dropped(Exception):
-    """The connection is unusable and the message was certainly not accepted."""
+    """The connection is unusable and the message was certainly not accepted.
 
-    def __init__(self, reason: str, *, busy: bool = False):
+    From send_next(): `previous` is the outcome of the message that was held
+    (its "." went with this message's commands) when it is known; None when
+    it certainly did not go either (send it again too, no attempt spent).
+    `out_of_step`: the relay answered pipelined commands out of the expected
+    shape; the next connection should take two round trips a message.
+    """
+
+    def __init__(self, reason: str, *, busy: bool = False, previous: "SendResult | None" = None,
+                 out_of_step: bool = False):
         super().__init__(one_line(reason))
-        self.reason, self.busy = one_line(reason), busy
+        self.reason, self.busy, self.previous, self.out_of_step = one_line(reason), busy, previous, out_of_step
 
 
 class TimedOut(Exception):

@@ -2,18 +2,36 @@
 
     relay = SmtpRelay.from_url("smtp+starttls://user:pass@smtp.example.org")
     conn = await relay.connect()            # greeting, EHLO, STARTTLS, AUTH
-    result = await conn.send(envelope, message_bytes, hold=previous_commit)
+    before, result = await conn.send_next(envelope, message_bytes, hold=previous_commit)
+    result = await conn.finish(hold=previous_commit, quit=True)
     await conn.quit()
 
-With ESMTP PIPELINING (RFC 2920) advertised, MAIL FROM, every RCPT TO and
-DATA go out in one write and their replies are read back in order: one round
-trip, then the body and its final "." a second. Without it each command
-waits for its reply (1 + recipients + 2 round trips). Replies stay matched
-to their commands: a 4xx/5xx to one RCPT fails that recipient only, and the
-connection goes on (an RSET goes out in front of the next message's group).
+One round trip a message. With ESMTP PIPELINING (RFC 2920) advertised, a
+message's body goes out as soon as DATA is answered, but its final "." is
+held; it goes out in the next write, followed by the next message's MAIL
+FROM, RCPT TO and DATA (RFC 2920 lets the end of data be followed by the
+next transaction's commands). One read brings back the reply to the "."
+(the outcome of the message before) and the replies to the new commands:
 
-`hold` is what makes a crash cost at most one duplicate per connection: the
-body is written, then the final "." waits until `hold` (the commit of this
+    write  ".\r\nMAIL FROM:<b>\r\nRCPT TO:<m2>\r\nDATA\r\n"   read 250 250 250 354
+    write  <body of m2>                                          (no reply awaited)
+    ...the outcome of m1 is committed...
+    write  ".\r\nMAIL FROM:<b>\r\nRCPT TO:<m3>\r\nDATA\r\n"   read 250 250 250 354
+    ...
+    write  ".\r\nQUIT\r\n" (or "." alone)                      read 250 (221)
+
+`send()` is the two-round-trip way (MAIL, RCPT and DATA together, then
+the body and its "."), for a relay without PIPELINING (each command then
+waits for its reply), and for a connection whose relay answered the
+pipelined group out of step (too many or too few replies, a 354 where a
+250 belongs, replies that stop coming): send_next() raises Dropped with
+`out_of_step`, the connection is closed, and its successor uses send().
+Replies stay matched to their commands: a 4xx/5xx to one RCPT fails that
+recipient only, and the connection goes on (an RSET goes out in front of
+the next message's group).
+
+`hold` is what makes a crash cost at most one duplicate per connection: a
+message's final "." goes out only once `hold` (the commit of this
 connection's previous outcome) is done. Until the "." the relay has not
 accepted the message, so a message the relay accepted and our database
 does not know about is always the last one of a connection.
@@ -23,7 +41,8 @@ What a caller meets:
   Dropped          the connection is gone and the message certainly did not go
                    (421, "too many connections", a drop before the final "."):
                    send it again on another connection without spending an attempt;
-                   `busy` says the relay asked for fewer connections
+                   `busy` says the relay asked for fewer connections; `previous`, the
+                   outcome of the held message when known (else it did not go either)
   RelayUnusable    the relay cannot be used at all (refused connection, TLS,
                    authentication): stop the run, spend nobody's attempts
   TimedOut         the relay did not answer within the step's timeout ([smtp]
@@ -71,6 +90,8 @@ class SmtpRelay(AsyncTransport):
         self._ssl_context = ssl_context
         self.url = url or f"{host}:{port}"
         self.opened = 0  # connections opened so far (sessions, for logs and tests)
+        # [smtp] round_trips = 2 keeps every connection to two round trips a message.
+        self.one_trip = getattr(self.timeouts, "round_trips", 1) == 1
 
     @classmethod
     def from_url(cls, url: str, *, timeouts: SmtpSettings | None = None,
@@ -144,10 +165,21 @@ class RelayConnection(AsyncConnection):
         self.messages = 0  # messages handed over (accepted or not) on this connection
         self._reset_needed = False
         self.closed = False
+        self._held: tuple[bytes, list] | None = None  # a body written, its final "." not: (the ".", refused RCPTs)
 
     @property
     def pipelining(self) -> bool:
         return "pipelining" in self.extensions
+
+    @property
+    def one_trip(self) -> bool:
+        """One round trip a message: the relay pipelines, and nobody asked for two."""
+        return self.pipelining and self.relay.one_trip
+
+    @property
+    def holding(self) -> bool:
+        """A message's body is written and its final "." held."""
+        return self._held is not None
 
     # -- replies -------------------------------------------------------------
 
@@ -256,11 +288,78 @@ class RelayConnection(AsyncConnection):
         return opts
 
     async def send(self, envelope: Envelope, message: bytes, *, hold: asyncio.Future | None = None) -> SendResult:
-        """One mail transaction: a SendResult, or Dropped (send it on another connection, no attempt spent).
+        """One mail transaction, two round trips: a SendResult, or Dropped (send it on another connection).
 
         `hold`, when given, is awaited after the body is written and before its
         final "." goes out; if it fails, the connection is dropped and its error raised.
         """
+        if self._held is not None:
+            raise RuntimeError('send() while a message is held: finish() it first')
+        prepared = self._prepare(envelope, message)
+        if isinstance(prepared, SendResult):
+            return prepared
+        data, options = prepared
+        replies = await self._envelope(self._transaction(envelope, options))
+        verdict = _verdict(envelope, replies)
+        if isinstance(verdict, SendResult):
+            await self._abandon(replies[-1][0])
+            return verdict
+        await self._body(data, hold)
+        reply = await self._final_reply()
+        if isinstance(reply, SendResult):
+            return reply
+        return self._outcome(*reply, verdict, len(envelope.recipients))
+
+    async def send_next(self, envelope: Envelope, message: bytes, *,
+                        hold: asyncio.Future | None = None) -> tuple[SendResult | None, SendResult | None]:
+        """One round trip: the held "." (once `hold` is done) and this message's commands in one write.
+
+        Returns (the held message's outcome, None if none was held; this
+        message's outcome if it was refused before its body, else None: its
+        body is written and its "." is now held, for the next send_next() or finish()).
+        """
+        prepared = self._prepare(envelope, message)
+        if isinstance(prepared, SendResult):
+            return None, prepared
+        data, options = prepared
+        commands = self._transaction(envelope, options)
+        held, self._held = self._held, None
+        before = None
+        if held is None:
+            self._quiet()
+            replies = await self._envelope(commands)
+        else:
+            before, replies = await self._after_dot(held, commands, hold)
+        self._in_step([c for c in commands if c != b"RSET"], replies, before)
+        verdict = _verdict(envelope, replies)
+        if isinstance(verdict, SendResult):
+            await self._abandon(replies[-1][0])
+            return before, verdict
+        data, end = _stuffed(data)
+        self.writer.write(data)  # the body now; its "." with the next message's commands, or alone
+        self._held = (end, verdict, len(envelope.recipients))
+        return before, None
+
+    async def finish(self, *, hold: asyncio.Future | None = None, quit: bool = False) -> SendResult:
+        """The held "." alone (with QUIT in the same write when the connection ends): the held message's outcome."""
+        if self._held is None:
+            raise RuntimeError("finish() with no message held")
+        (end, refused, recipients), self._held = self._held, None
+        await self._wait(hold)
+        self._quiet()
+        self.writer.write((end + b"QUIT\r\n") if quit else end)
+        reply = await self._final_reply()
+        if isinstance(reply, SendResult):
+            return reply
+        code, text = reply
+        if not _answers(b".", code):
+            self._out_of_step(f'the final "." answered {code} {text}', _unsure())
+        if quit:
+            await self._bye()
+        return self._outcome(code, text, refused, recipients)
+
+    def _prepare(self, envelope: Envelope, message: bytes) -> tuple[bytes, bytes] | SendResult:
+        """The message as CRLF bytes and MAIL FROM's options, or why it cannot be sent at all."""
         if not envelope.recipients:
             return SendResult(False, True, None, "no recipients")
         data = crlf(message)
@@ -268,39 +367,30 @@ class RelayConnection(AsyncConnection):
         if isinstance(options, SendResult):
             return options
         self.messages += 1
-        replies = await self._envelope(envelope, options)
-        (mail_code, mail_text), *rest = replies
-        rcpt_replies, (data_code, data_text) = rest[:-1], rest[-1]
-        refused = [(r, c, t) for r, (c, t) in zip(envelope.recipients, rcpt_replies) if c not in (250, 251)]
-        if mail_code != 250 or len(refused) == len(envelope.recipients) or data_code != 354:
-            await self._abandon(data_code)
-            if mail_code != 250:
-                return _refused("MAIL FROM", mail_code, mail_text)
-            if refused:
-                rcpt, code, text = refused[0]
-                return _refused(f"RCPT TO <{rcpt}>", code, text)
-            return _refused("DATA", data_code, data_text)
-        await self._body(data, hold)
-        reply = await self._final_reply()
-        if isinstance(reply, SendResult):
-            return reply
-        code, text = reply
-        if code != 250:
-            self._reset_needed = False  # a refused message ends the transaction
-            return _refused("DATA", code, text)
-        if refused:
-            rcpt, rcode, rtext = refused[0]
-            accepted = len(envelope.recipients) - len(refused)
-            return _refused(f"RCPT TO <{rcpt}> (accepted for {accepted} other(s))", rcode, rtext)
-        return SendResult(True, False, code, _one_line(f"{code} {text}"))
+        return data, options
 
-    async def _envelope(self, envelope: Envelope, options: bytes) -> list[tuple[int, str]]:
-        """MAIL FROM, RCPT TO, DATA (after an RSET if the last transaction failed): their replies, RSET's dropped."""
+    def _transaction(self, envelope: Envelope, options: bytes) -> list[bytes]:
+        """MAIL FROM, RCPT TO, DATA (after an RSET if the last transaction failed)."""
         commands = [b"MAIL FROM:<" + envelope.sender.encode() + b">" + options]
         commands += [b"RCPT TO:<" + r.encode() + b">" for r in envelope.recipients]
         commands.append(b"DATA")
         if self._reset_needed:
             commands.insert(0, b"RSET")
+        return commands
+
+    def _outcome(self, code: int, text: str, refused: list, recipients: int) -> SendResult:
+        """The reply to a message's final "." (and the RCPTs refused before it) as the message's outcome."""
+        if code != 250:
+            self._reset_needed = False  # a refused message ends the transaction
+            return _refused("DATA", code, text)
+        if refused:
+            rcpt, rcode, rtext = refused[0]
+            accepted = recipients - len(refused)
+            return _refused(f"RCPT TO <{rcpt}> (accepted for {accepted} other(s))", rcode, rtext)
+        return SendResult(True, False, code, _one_line(f"{code} {text}"))
+
+    async def _envelope(self, commands: list[bytes]) -> list[tuple[int, str]]:
+        """MAIL FROM, RCPT TO, DATA (and RSET): their replies, RSET's dropped."""
         seconds = self.relay.timeouts.command_timeout
         try:
             async with asyncio.timeout(seconds):
@@ -311,14 +401,88 @@ class RelayConnection(AsyncConnection):
         except (OSError, EOFError, asyncio.IncompleteReadError) as exc:
             self.abort()
             raise Dropped(f"before DATA: {_why(exc)}") from None
+        return self._after_reset(commands, self._no_421(replies))
+
+    async def _after_dot(self, held: tuple, commands: list[bytes],
+                         hold: asyncio.Future | None) -> tuple[SendResult, list[tuple[int, str]]]:
+        """The held "." and the next commands in one write: the held message's outcome, the commands' replies."""
+        end, refused, recipients = held
+        await self._wait(hold)
+        self._quiet()
+        self.writer.write(end + b"\r\n".join(commands) + b"\r\n")
+        reply = await self._final_reply()  # 421: Dropped, and the held message did not go either
+        if isinstance(reply, SendResult):  # the connection broke after the ".": that message may have gone
+            raise Dropped(reply.message, previous=reply)
+        code, text = reply
+        if not _answers(b".", code):
+            self._out_of_step(f'the final "." answered {code} {text}', _unsure())
+        before = self._outcome(code, text, refused, recipients)
+        try:
+            async with asyncio.timeout(self.relay.timeouts.command_timeout):
+                replies = await self._read_replies(len(commands))
+        except TimeoutError:  # the "." was answered and the commands behind it not: not pipelining after all
+            self._out_of_step('no reply to the commands after a final "."', before)
+        except (OSError, EOFError, asyncio.IncompleteReadError) as exc:
+            self.abort()
+            raise Dropped(f"before DATA: {_why(exc)}", previous=before) from None
+        return before, self._after_reset(commands, self._no_421(replies, before))
+
+    def _no_421(self, replies: list[tuple[int, str]], before: SendResult | None = None) -> list[tuple[int, str]]:
         for code, text in replies:
             if code == 421:  # the relay is closing the connection (RSET included): nothing was taken
                 self.abort()
-                raise Dropped(f"{code} {text}", busy=True)
-        if commands[0] == b"RSET":
-            replies = replies[1:]
-            self._reset_needed = False
+                raise Dropped(f"{code} {text}", busy=True, previous=before)
         return replies
+
+    def _after_reset(self, commands: list[bytes], replies: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        if commands[0] == b"RSET":
+            self._reset_needed = False
+            return replies[1:]
+        return replies
+
+    def _in_step(self, commands: list[bytes], replies: list[tuple[int, str]], before: SendResult | None) -> None:
+        """Each reply of a pipelined group fits its command (a 354 to DATA only), else out of step."""
+        for command, (code, text) in zip(commands, replies):
+            if not _answers(command, code):
+                verb = command.split(b":")[0].decode("ascii", "replace")
+                self._out_of_step(f"{verb} answered {code} {text}", None if before is None else _unsure())
+
+    def _quiet(self) -> None:
+        """Before a group goes out the relay owes us nothing: what is waiting is a reply nobody asked for."""
+        waiting = bytes(getattr(self.reader, "_buffer", b""))  # StreamReader has no public peek
+        if waiting.startswith(b"421"):  # closing on its own (an idle timeout): nothing held went
+            self.abort()
+            raise Dropped(_one_line(waiting), busy=True)
+        if waiting:
+            self._out_of_step(f"a reply nobody asked for: {waiting[:80]!r}", None)
+        if self.reader.at_eof():
+            self.abort()
+            raise Dropped("connection closed by the server")
+
+    def _out_of_step(self, what: str, previous: SendResult | None):
+        """The relay's replies do not fit the pipelined commands: close; the next connection takes two trips."""
+        self.abort()
+        raise Dropped(f"{self.relay.url} answered pipelined commands out of step ({what})", previous=previous,
+                      out_of_step=True) from None
+
+    async def _wait(self, hold: asyncio.Future | None) -> None:
+        """The commit of the previous outcome, before a "." goes out (a failed commit stops us here)."""
+        if hold is None:
+            return
+        try:
+            await hold
+        except BaseException:  # the commit failed (or we are cancelled): the held message must not complete
+            self.abort()
+            raise
+
+    async def _bye(self) -> None:
+        """QUIT went out with the last "." : its 221 (or nothing), then close."""
+        try:
+            async with asyncio.timeout(min(self.relay.timeouts.command_timeout, 5)):
+                await self._reply()
+        except Exception:
+            pass
+        self.abort()
 
     async def _abandon(self, data_code: int) -> None:
         """The transaction failed before the body: an RSET goes in front of the next one."""
@@ -332,10 +496,7 @@ class RelayConnection(AsyncConnection):
 
     async def _body(self, data: bytes, hold: asyncio.Future | None) -> None:
         """The message, dot-stuffed; its final "." only once `hold` (the previous commit) is done."""
-        if data.startswith(b"."):
-            data = b"." + data
-        data = data.replace(b"\r\n.", b"\r\n..")
-        end = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
+        data, end = _stuffed(data)
         try:
             if hold is not None and not hold.done():
                 self.writer.write(data)
@@ -372,16 +533,10 @@ class RelayConnection(AsyncConnection):
 
     async def _commands(self, commands: list[bytes]) -> list[tuple[int, str]]:
         """Send commands and read one reply each: all at once when pipelining, else one by one."""
-        replies: list[tuple[int, str]] = []
         if self.pipelining:
             self.writer.write(b"\r\n".join(commands) + b"\r\n")
-            for n in range(len(commands)):
-                code, text = await self._reply()
-                replies.append((code, text))
-                if code == 421:  # the relay is hanging up: no more replies will come
-                    replies += [(421, text)] * (len(commands) - n - 1)
-                    break
-            return replies
+            return await self._read_replies(len(commands))
+        replies: list[tuple[int, str]] = []
         rcpt_ok = False
         for i, line in enumerate(commands):
             code, text = await self._command(line)
@@ -396,9 +551,24 @@ class RelayConnection(AsyncConnection):
                 break
         return replies
 
+    async def _read_replies(self, count: int) -> list[tuple[int, str]]:
+        """The replies to `count` pipelined commands, in order (after a 421 no more will come)."""
+        replies: list[tuple[int, str]] = []
+        for n in range(count):
+            code, text = await self._reply()
+            replies.append((code, text))
+            if code == 421:  # the relay is hanging up: no more replies will come
+                replies += [(421, text)] * (count - n - 1)
+                break
+        return replies
+
     async def quit(self) -> None:
-        """QUIT politely; never raises."""
+        """QUIT politely; never raises. A held message is not completed: QUIT inside DATA would be its text."""
         if self.closed:
+            return
+        if self._held is not None:
+            self._held = None
+            self.abort()
             return
         try:
             async with asyncio.timeout(min(self.relay.timeouts.command_timeout, 5)):
@@ -423,6 +593,44 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, asyncio.IncompleteReadError):
         return "connection closed by the server"
     return str(exc) or type(exc).__name__
+
+
+def _verdict(envelope: Envelope, replies: list[tuple[int, str]]) -> SendResult | list:
+    """The replies to MAIL FROM, RCPT TO, DATA: why the body cannot follow (a SendResult), else the refused RCPTs."""
+    (mail_code, mail_text), *rest = replies
+    rcpt_replies, (data_code, data_text) = rest[:-1], rest[-1]
+    refused = [(r, c, t) for r, (c, t) in zip(envelope.recipients, rcpt_replies) if c not in (250, 251)]
+    if mail_code != 250 or len(refused) == len(envelope.recipients) or data_code != 354:
+        if mail_code != 250:
+            return _refused("MAIL FROM", mail_code, mail_text)
+        if refused:
+            rcpt, code, text = refused[0]
+            return _refused(f"RCPT TO <{rcpt}>", code, text)
+        return _refused("DATA", data_code, data_text)
+    return refused
+
+
+def _answers(command: bytes, code: int) -> bool:
+    """Does this reply code fit this command? DATA: 354 or a refusal; the others (and "."): never a 3xx."""
+    if not 200 <= code <= 599:
+        return False
+    if command == b"DATA":
+        return code == 354 or code >= 400
+    return not 300 <= code < 400
+
+
+def _unsure() -> SendResult:
+    """A held message whose "." went out and whose reply cannot be trusted: it may have gone; try again later."""
+    return SendResult(False, False, None, 'the relay answered out of step after the final ".": it may have '
+                                          "been accepted")
+
+
+def _stuffed(data: bytes) -> tuple[bytes, bytes]:
+    """The body dot-stuffed, and the final "." that ends it."""
+    if data.startswith(b"."):
+        data = b"." + data
+    data = data.replace(b"\r\n.", b"\r\n..")
+    return data, (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n")
 
 
 def _refused(stage: str, code: int, text: str) -> SendResult:
