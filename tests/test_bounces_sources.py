@@ -187,7 +187,7 @@ def test_a_maildir_with_folders_named_in_the_settings(world, tmp_path):  # noqa:
                                                                quarantine_folder="Look"))
     md = mailbox.Maildir(str(tmp_path / "md"), create=True)
     md.add(s.garbled())
-    os.mkfifo(tmp_path / "md" / "new" / "pipe.host")
+    s.fifo(tmp_path / "md" / "new" / "pipe.host")
     result = fetch_maildir(tmp_path / "md", world["proc"])
     assert sorted((p.outcome, p.folder) for _, p in result.items) == [("quarantined", "quarantine"),
                                                                      ("refused", "quarantine")]

@@ -64,6 +64,7 @@ def test_a_run_that_cannot_renew_starts_no_message_once_its_lease_runs_low():
         assert lease.room(None, 4) == 4 - 3  # the minimum (two per connection) before a rate is known
         assert lease.room(10.0, 4) == 150 - 3  # half a lease at 10 a second
         assert lease.room(0.1, 4) == 4 - 3  # never below the minimum
+        assert Lease(30, renew).room(None, 0) == 0  # no rate known and no minimum: nothing more
         now[0] = 19.0  # under two thirds of the lease: no renewal needed yet
         assert await lease.holds(1)
         now[0] = 21.0  # renewed first: 3 was taken over meanwhile
@@ -234,6 +235,11 @@ def test_the_queue_counts_retries_reclaims_and_members_of_deliveries(queue_membe
                                                             "skipped": 0}
         assert delivery_db.pending_count(conn) == 2
         assert delivery_db.retry_summary(conn) == [(two.id, 1, "451 4.7.1 try later", later)]
+    with db.begin() as conn:  # what a run finished is no longer its to renew, whatever it did
+        assert delivery_db.renew(conn, claimant="a" * 32, now=later, lease_seconds=60) == set()
+    with db.connect() as conn:
+        assert conn.execute(select(deliveries.c.lease_until).where(deliveries.c.id.in_(
+            [one.id, two.id, three.id]))).scalars().all() == [None] * 3
     with db.begin() as conn:  # --reclaim after a crash: what was sending is queued again, its lease gone
         held = delivery_db.claim(conn, now=later, lease_seconds=60, limit=5, claimant="b" * 32)
         assert len(held) == 2
