@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, insert, select, update
 
 from digest.db import deliveries as delivery_db
-from digest.db.schema import FAILED, QUEUED, SENDING, SENT, deliveries, edition_totals
+from digest.db.schema import FAILED, QUEUED, SENDING, SENT, deliveries, edition_totals, editions
 from digest.errors import DatabaseBusyError
 from digest.sending.lease import Lease, LeaseExpired
 
@@ -267,3 +267,17 @@ def test_only_fifty_retries_are_listed_in_id_order(queue_members, db):
         listed = delivery_db.retry_summary(conn)
         ids = list(conn.execute(select(deliveries.c.id).order_by(deliveries.c.id)).scalars())
     assert [r[0] for r in listed] == ids[1:51] and {r[1:3] for r in listed} == {(2, "451 later")}
+
+
+def test_the_editions_with_deliveries_still_to_send_are_listed_by_key(db):
+    t0 = datetime(2017, 6, 26, 9, 0, tzinfo=timezone.utc)
+    with db.begin() as conn:  # made out of key order: the answer is in key order all the same
+        for key, states in (("2017-W26", [SENT, QUEUED]), ("2017-W23", [SENT, FAILED]), ("2017-W24", [SENDING]),
+                            ("2017-W25", [])):
+            ed = conn.execute(insert(editions).values(key=key, frequency="weekly", window_start=t0, window_end=t0,
+                                                      subject="s", built_at=t0)).inserted_primary_key[0]
+            for state in states:
+                conn.execute(insert(deliveries).values(edition_id=ed, subscriber_id=None, variant_id=1,
+                                                       status=state, attempts=0))
+    with db.connect() as conn:
+        assert delivery_db.editions_with_pending(conn) == ["2017-W24", "2017-W26"]

@@ -180,3 +180,22 @@ def test_a_relay_that_closes_before_data_drops_the_message_saying_so():
     exc = asyncio.run(go())
     assert isinstance(exc, Dropped) and str(exc) == "before DATA: connection closed by the server"
     assert not exc.busy
+
+
+def test_a_held_message_answered_out_of_step_may_have_gone_and_is_tried_again_later():
+    from scripted_relay import ScriptedRelay
+
+    def message(n: int) -> bytes:
+        return f"From: news@example.org\r\nTo: r{n}@example.org\r\nSubject: {n}\r\n\r\nHello.\r\n".encode()
+
+    with ScriptedRelay(after_dot="reorder") as relay:
+        async def go():
+            conn = await SmtpRelay.from_url(relay.url).connect()
+            await conn.send_next(Envelope("news@example.org", ("r1@example.org",)), message(1))
+            with pytest.raises(Dropped) as caught:
+                await conn.send_next(Envelope("news@example.org", ("r2@example.org",)), message(2))
+            return caught.value
+
+        exc = asyncio.run(go())
+    assert exc.out_of_step and (exc.previous.ok, exc.previous.permanent, exc.previous.code) == (False, False, None)
+    assert exc.previous.message == 'the relay answered out of step after the final ".": it may have been accepted'
