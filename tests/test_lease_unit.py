@@ -136,6 +136,7 @@ def test_a_failed_renewal_answers_false_and_changes_nothing_it_knew():
     async def scenario():
         lease = Lease(30, renew, clock=lambda: 5.0)
         lease.claimed({1})
+        assert lease.error is None  # nothing has failed yet
         assert await lease.renew() is False
         assert (lease.error, lease.renewed_at, lease.renewals, lease.lost) == ("database is busy", 5.0, 0, set())
 
@@ -281,3 +282,11 @@ def test_the_editions_with_deliveries_still_to_send_are_listed_by_key(db):
                                                        status=state, attempts=0))
     with db.connect() as conn:
         assert delivery_db.editions_with_pending(conn) == ["2017-W24", "2017-W26"]
+
+
+def test_each_run_claims_under_a_token_of_its_own():
+    async def renew():
+        return set()
+
+    a, b = Lease(30, renew), Lease(30, renew)
+    assert a.claimant != b.claimant and len(a.claimant) == 32 and int(a.claimant, 16) >= 0  # claimed_by: 32 hex
