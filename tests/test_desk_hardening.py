@@ -183,3 +183,14 @@ def test_link_requests_count_per_client_and_per_address_but_not_against_password
     for i in range(d.per_client.limit - d.links_per_address.limit - 1):
         assert ask(f"someone{i}@example.org").status_code == 200
     assert ask("someone.else@example.org").status_code == 429  # this client has asked enough
+
+
+def test_signing_in_goes_back_to_the_desk_page_asked_for(app, editor):
+    client = app.test_client()
+    target = "/desk/audit?period=2017-W25"
+    page = client.get("/desk/sign-in?next=" + target.replace("?", "%3F").replace("=", "%3D"))
+    resp = client.post("/desk/sign-in", data={"csrf": csrf_of(page.text), "email": EMAIL, "password": PASSWORD,
+                                              "next": target})
+    assert resp.status_code == 303 and resp.headers["Location"] == target
+    again = client.get("/desk/sign-in", query_string={"next": "/desk/members"})  # already signed in: straight there
+    assert again.status_code == 303 and again.headers["Location"] == "/desk/members"

@@ -290,3 +290,19 @@ def test_each_run_claims_under_a_token_of_its_own():
 
     a, b = Lease(30, renew), Lease(30, renew)
     assert a.claimant != b.claimant and len(a.claimant) == 32 and int(a.claimant, 16) >= 0  # claimed_by: 32 hex
+
+
+def test_a_run_never_takes_back_its_own_lapsed_claims_and_nothing_sent_is_claimed_again(queue_members, db):
+    queue_members(3)
+    t0 = datetime(2017, 6, 26, 9, 0, tzinfo=timezone.utc)
+    with db.begin() as conn:
+        first, second = delivery_db.claim(conn, now=t0, lease_seconds=60, limit=2, claimant="a" * 32)
+        # sent, with a lease time left behind (an older version, or a hand edit): never claimed again
+        conn.execute(update(deliveries).where(deliveries.c.id == second.id).values(status=SENT))
+    later = t0 + timedelta(seconds=200)
+    with db.begin() as conn:  # A's own lapsed claim may still be in flight in A: A takes only the queued one
+        again = delivery_db.claim(conn, now=later, lease_seconds=60, limit=3, claimant="a" * 32)
+    assert [c.id for c in again] == [second.id + 1]
+    with db.begin() as conn:  # another sender takes A's lapsed claim over, and nothing sent
+        assert [c.id for c in delivery_db.claim(conn, now=later, lease_seconds=60, limit=3,
+                                                claimant="b" * 32)] == [first.id]
