@@ -194,3 +194,16 @@ def test_signing_in_goes_back_to_the_desk_page_asked_for(app, editor):
     assert resp.status_code == 303 and resp.headers["Location"] == target
     again = client.get("/desk/sign-in", query_string={"next": "/desk/members"})  # already signed in: straight there
     assert again.status_code == 303 and again.headers["Location"] == "/desk/members"
+
+
+def test_only_a_plain_desk_address_of_at_most_2000_characters_is_gone_back_to(app, editor):
+    long_ok = "/desk/audit?x=" + "a" * (2000 - len("/desk/audit?x="))
+    cases = [("/desk/audit", "/desk/audit"), (long_ok, long_ok), (long_ok + "a", "/desk/"),
+             ("/desk/\\evil.example.org", "/desk/"), ("//evil.example.org/desk/", "/desk/"),
+             ("/desk/caf\u00e9", "/desk/")]
+    for i, (target, expected) in enumerate(cases):
+        client = _client_at(app, f"192.0.2.{100 + i}")  # apart: the throttle counts every password try
+        page = client.get("/desk/sign-in")
+        resp = client.post("/desk/sign-in", data={"csrf": csrf_of(page.text), "email": EMAIL, "password": PASSWORD,
+                                                  "next": target})
+        assert (resp.status_code, resp.headers["Location"]) == (303, expected), target
