@@ -306,3 +306,29 @@ def test_a_run_never_takes_back_its_own_lapsed_claims_and_nothing_sent_is_claime
     with db.begin() as conn:  # another sender takes A's lapsed claim over, and nothing sent
         assert [c.id for c in delivery_db.claim(conn, now=later, lease_seconds=60, limit=3,
                                                 claimant="b" * 32)] == [first.id]
+
+
+def test_a_claim_takes_lapsed_then_due_deliveries_up_to_its_limit_of_one_edition(queue_members, db):
+    queue_members(6)
+    t0 = datetime(2017, 6, 26, 9, 0, tzinfo=timezone.utc)
+    later = t0 + timedelta(seconds=200)
+    with db.begin() as conn:
+        ids = list(conn.execute(select(deliveries.c.id).order_by(deliveries.c.id)).scalars())
+        a = delivery_db.claim(conn, now=t0, lease_seconds=60, limit=2, claimant="a" * 32)
+        edition_id = a[0].edition_id
+        assert conn.execute(select(deliveries.c.lease_until).where(deliveries.c.id == a[0].id)).scalar() == \
+            t0 + timedelta(seconds=60)
+        # one claimed before claims were fenced (no claimant), lapsed: anyone may take it over
+        conn.execute(update(deliveries).where(deliveries.c.id == ids[4]).values(
+            status=SENDING, claimed_by=None, lease_until=t0))
+        # one waiting for a retry until `later`, to the second
+        conn.execute(update(deliveries).where(deliveries.c.id == ids[2]).values(not_before=later))
+    with db.begin() as conn:
+        assert delivery_db.claim(conn, now=later, lease_seconds=60, limit=3, claimant="b" * 32,
+                                 edition_id=edition_id + 1) == []
+        b = delivery_db.claim(conn, now=later - timedelta(seconds=1), lease_seconds=60, limit=4,
+                              claimant="b" * 32, edition_id=edition_id)
+    assert sorted(c.id for c in b) == [ids[0], ids[1], ids[3], ids[4]]  # not ids[2]: not due for a second yet
+    with db.begin() as conn:
+        c = delivery_db.claim(conn, now=later, lease_seconds=60, limit=1, claimant="c" * 32)
+    assert [x.id for x in c] == [ids[2]]  # due at its time exactly
