@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
+import threading
 
 DATE = "Tue, 20 Jun 2017 09:14:03 +0100"
 
@@ -331,3 +333,15 @@ def binary_junk() -> bytes:
 
 def parse(raw: bytes) -> email.message.EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def fifo(path) -> str:
+    """A named pipe that a reader opening it by mistake finds empty instead of waiting on forever.
+
+    A thread waits to open it for writing and closes it at once: code that wrongly reads it gets
+    end-of-file and the test fails on what it sees, in a moment (scripts/mutants counts a hang
+    only after minutes). Code that never opens it leaves the thread waiting, harmlessly.
+    """
+    os.mkfifo(path)
+    threading.Thread(target=lambda: os.close(os.open(path, os.O_WRONLY)), daemon=True).start()
+    return str(path)

@@ -449,7 +449,7 @@ def test_reading_processed_reports_again_says_nothing_was_done(sent, run_cli, db
 
 @pytest.mark.parametrize("make, why", [
     (lambda d: Path("/dev/zero"), "/dev/zero: is a device, not a regular file"),
-    (lambda d: (os.mkfifo(d / "fifo"), d / "fifo")[1], "fifo: is a pipe, not a regular file"),
+    (lambda d: Path(s.fifo(d / "fifo")), "fifo: is a pipe, not a regular file"),
 ])
 def test_a_device_or_a_pipe_is_refused_in_one_line_before_anything_is_read(sent, run_cli, db, tmp_path, make, why):
     eml = tmp_path / "ada.eml"
@@ -474,7 +474,7 @@ def test_a_maildir_entry_that_is_not_a_regular_file_is_filed_unread(sent, run_cl
     md = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
     md.add(reports["ada"])
     (tmp_path / "Maildir" / "new" / "1.zero.host").symlink_to("/dev/zero")
-    os.mkfifo(tmp_path / "Maildir" / "new" / "2.fifo.host")
+    s.fifo(tmp_path / "Maildir" / "new" / "2.fifo.host")
     outside = tmp_path / "secret.txt"
     outside.write_text("From: x\nSubject: y\n\nnot for the quarantine\n")
     (tmp_path / "Maildir" / "new" / "3.link.host").symlink_to(outside)

@@ -187,7 +187,7 @@ def test_a_maildir_with_folders_named_in_the_settings(world, tmp_path):  # noqa:
                                                                quarantine_folder="Look"))
     md = mailbox.Maildir(str(tmp_path / "md"), create=True)
     md.add(s.garbled())
-    os.mkfifo(tmp_path / "md" / "new" / "pipe.host")
+    s.fifo(tmp_path / "md" / "new" / "pipe.host")
     result = fetch_maildir(tmp_path / "md", world["proc"])
     assert sorted((p.outcome, p.folder) for _, p in result.items) == [("quarantined", "quarantine"),
                                                                      ("refused", "quarantine")]
@@ -205,3 +205,55 @@ def test_what_is_not_a_maildir_is_one_line(world, tmp_path):  # noqa: F811
             fetch_maildir(path, world["proc"])
         assert (e.value.where, e.value.reason) == (str(path), "is not a Maildir (no cur/ and new/)")
     assert not Path(tmp_path / "nothing").exists()
+
+
+class _Meddling:
+    """The real Processor, with something done to the Maildir before each message is processed."""
+
+    def __init__(self, proc, before):
+        self.settings, self._proc, self._before = proc.settings, proc, before
+
+    def process(self, raw, where):
+        self._before(where)
+        return self._proc.process(raw, where)
+
+
+def test_a_message_taken_by_another_run_meanwhile_is_skipped_and_the_rest_are_read(world, tmp_path):  # noqa: F811
+    ada, bob = world["ada"], world["bob"]
+    md = mailbox.Maildir(str(tmp_path / "md"), create=True)
+    keys = sorted(md.add(m) for m in (s.postfix_dsn(to=ada["verp"], recipient="x@example.net",
+                                                    original=ada["original"]), s.garbled(),
+                                      s.postfix_dsn(to=bob["verp"], recipient="x@example.net",
+                                                    original=bob["original"], message_id="<b@relay>")))
+    taken = tmp_path / "md" / md._lookup(keys[1])
+
+    def another_run_takes_the_second(where):
+        if taken.exists():
+            taken.unlink()
+
+    result = fetch_maildir(tmp_path / "md", _Meddling(world["proc"], another_run_takes_the_second))
+    assert [key for key, _ in result.items] == [keys[0], keys[2]]  # the one taken is skipped, not the rest
+    box = mailbox.Maildir(str(tmp_path / "md"), create=False)
+    assert (len(box), len(box.get_folder("processed")) + len(box.get_folder("quarantine"))) == (0, 2)
+
+
+def test_a_failed_copy_names_the_maildir_the_message_and_the_folder(world, tmp_path):  # noqa: F811
+    md = mailbox.Maildir(str(tmp_path / "md"), create=True)
+    key = md.add(s.garbled())
+    md.add_folder("quarantine")
+    (tmp_path / "md" / ".quarantine" / "new").rmdir()
+    (tmp_path / "md" / ".quarantine" / "new").write_text("not a directory")
+    with pytest.raises(MailboxError) as e:
+        fetch_maildir(tmp_path / "md", world["proc"])
+    assert (e.value.where, e.value.reason) == (
+        str(tmp_path / "md"), f"cannot file message {key} in quarantine: Not a directory (it stays in the inbox)")
+    assert list(mailbox.Maildir(str(tmp_path / "md"), create=False).keys()) == [key]
+
+
+def test_folders_made_by_a_mail_server_are_used_as_they_are(world, tmp_path):  # noqa: F811
+    md = mailbox.Maildir(str(tmp_path / "md"), create=True)
+    md.add_folder("processed").add(b"Subject: filed last week\r\n\r\nx\r\n")
+    md.add(s.garbled())
+    fetch_maildir(tmp_path / "md", world["proc"])
+    box = mailbox.Maildir(str(tmp_path / "md"), create=False)
+    assert (len(box.get_folder("processed")), len(box.get_folder("quarantine"))) == (1, 1)

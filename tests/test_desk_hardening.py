@@ -141,3 +141,69 @@ def test_the_progress_of_a_send_is_only_for_a_queued_edition(desk, week25):
     assert client.get("/desk/edition/progress?period=2017-W25").status_code == 404  # not built, not queued
     assert client.get("/desk/edition/progress?period=0001-W01").status_code == 404
     assert client.get("/desk/edition/progress?period=nonsense").status_code == 404
+
+
+def _clocked(app, now):
+    """The desk's throttle, as configured, counting on a clock the test moves."""
+    from digest.web.common import RateLimiter
+
+    d = app.extensions["digest.desk"]
+    for name in ("per_pair", "per_client", "per_address", "links_per_address"):
+        old = getattr(d, name)
+        setattr(d, name, RateLimiter(old.limit, old.window, clock=lambda: now[0]))
+    return d
+
+
+def test_retry_after_is_the_whole_seconds_until_the_next_try(app, editor):
+    now = [1000.0]
+    d = _clocked(app, now)
+    client = _client_at(app, "203.0.113.9")
+    for _ in range(d.per_pair.limit):
+        assert sign_in(client, password="wrong password, guessed").status_code == 400
+    now[0] += 100.25
+    resp = sign_in(client)
+    assert resp.status_code == 429 and resp.headers["Retry-After"] == str(int(d.per_pair.window) - 100)
+    now[0] += d.per_pair.window - 100.25  # the first try has left the window: one more may come
+    assert sign_in(client).status_code == 303
+
+
+def test_link_requests_count_per_client_and_per_address_but_not_against_passwords(app, editor, outbox):
+    now = [1000.0]
+    d = _clocked(app, now)
+    client = _client_at(app, "203.0.113.10")
+
+    def ask(email):
+        return client.post("/desk/sign-in/link", data={"csrf": csrf_of(client.get("/desk/sign-in").text),
+                                                        "email": email})
+
+    for _ in range(d.links_per_address.limit):
+        assert ask(EMAIL).status_code == 200
+    assert ask(EMAIL).status_code == 429  # this address has asked enough
+    assert sign_in(_client_at(app, "198.51.100.3")).status_code == 303  # its password still works
+    for i in range(d.per_client.limit - d.links_per_address.limit - 1):
+        assert ask(f"someone{i}@example.org").status_code == 200
+    assert ask("someone.else@example.org").status_code == 429  # this client has asked enough
+
+
+def test_signing_in_goes_back_to_the_desk_page_asked_for(app, editor):
+    client = app.test_client()
+    target = "/desk/audit?period=2017-W25"
+    page = client.get("/desk/sign-in?next=" + target.replace("?", "%3F").replace("=", "%3D"))
+    resp = client.post("/desk/sign-in", data={"csrf": csrf_of(page.text), "email": EMAIL, "password": PASSWORD,
+                                              "next": target})
+    assert resp.status_code == 303 and resp.headers["Location"] == target
+    again = client.get("/desk/sign-in", query_string={"next": "/desk/members"})  # already signed in: straight there
+    assert again.status_code == 303 and again.headers["Location"] == "/desk/members"
+
+
+def test_only_a_plain_desk_address_of_at_most_2000_characters_is_gone_back_to(app, editor):
+    long_ok = "/desk/audit?x=" + "a" * (2000 - len("/desk/audit?x="))
+    cases = [("/desk/audit", "/desk/audit"), (long_ok, long_ok), (long_ok + "a", "/desk/"),
+             ("/desk/\\evil.example.org", "/desk/"), ("//evil.example.org/desk/", "/desk/"),
+             ("/desk/caf\u00e9", "/desk/")]
+    for i, (target, expected) in enumerate(cases):
+        client = _client_at(app, f"192.0.2.{100 + i}")  # apart: the throttle counts every password try
+        page = client.get("/desk/sign-in")
+        resp = client.post("/desk/sign-in", data={"csrf": csrf_of(page.text), "email": EMAIL, "password": PASSWORD,
+                                                  "next": target})
+        assert (resp.status_code, resp.headers["Location"]) == (303, expected), target
