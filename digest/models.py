@@ -382,6 +382,7 @@ class Announcement:
     approved_at: datetime | None = None
     queued_at: datetime | None = None
     edition_id: int | None = None
+    send_time: SendTime | None = None  # approved for this time: `digest run` queues and sends it then
 
     @property
     def key(self) -> str:

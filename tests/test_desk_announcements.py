@@ -12,6 +12,7 @@ import re
 from desk_fixtures import EMAIL, NOW, app, desk, editor, outbox  # noqa: F401  (fixtures)
 from digest.db import editors as editor_db
 from digest.db import members as member_db
+from digest.editorial import announcements as lib
 from digest.web.desk.announcing import as_dark
 
 BODY = "## The annual general meeting\n\nIt is on 3 March at the Guildhall.\n\n- Accounts\n- Elections"
@@ -149,14 +150,18 @@ def test_the_dark_preview_applies_the_emails_dark_rules():
     assert as_dark("<p>no dark rules</p>") == "<p>no dark rules</p>"
 
 
-def test_scheduling_an_announcement_says_plainly_that_it_cannot_be_kept_yet(desk):
-    # editorial.schedule keeps send times on edition rows, which an announcement has only once queued.
+def test_an_approved_announcement_is_given_a_send_time_and_it_is_taken_back(desk, db):
     client, token = desk
     key = created_id(compose(client, token))
     client.post(f"/desk/announcements/{key}/approve", data={"csrf": token})
-    client.post(f"/desk/announcements/{key}/schedule", data={"csrf": token, "day": "2027-06-28", "time": "07:00"})
-    page = client.get(f"/desk/announcements/{key}").text
-    assert "a send time for an announcement cannot be kept yet" in page and "digest edition build" not in page
+    client.post(f"/desk/announcements/{key}/schedule", data={"csrf": token, "day": "2000-01-03", "time": "07:00"})
+    assert "is in the past" in client.get(f"/desk/announcements/{key}").text
+    client.post(f"/desk/announcements/{key}/schedule", data={"csrf": token, "day": "2099-06-29", "time": "07:00"})
+    assert "it goes out at 2099-06-29 07:00" in client.get(f"/desk/announcements/{key}").text
+    assert lib.get_announcement(db, int(key)).send_time.local_text == "2099-06-29 07:00"
+    client.post(f"/desk/announcements/{key}/withdraw", data={"csrf": token})
+    assert "withdrawn" in client.get(f"/desk/announcements/{key}").text
+    assert lib.get_announcement(db, int(key)).send_time is None
 
 
 def test_an_audience_saved_once_is_offered_and_counted_again(desk, db):

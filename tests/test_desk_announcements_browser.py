@@ -216,9 +216,6 @@ def compose_and_approve(page, url: str) -> None:
         page.get_by_role("button", name="Approve it").click()
 
 
-@pytest.mark.xfail(strict=True, reason="editorial.schedule keeps a send time on an edition row, and an announcement "
-                                       "has one only once queued; `digest run` queues due periods' editions only "
-                                       "(when they do, drop has_edition_row's refusal in desk/announcing.py)")
 def test_an_approved_announcement_gets_a_send_time_and_loses_it(browser, desk_site, run_cli, shots):  # noqa: F811
     url, settings, db = desk_site
     seed(db, run_cli)

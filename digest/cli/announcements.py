@@ -1,4 +1,5 @@
-"""`digest announcement create | edit | list | show | count | preview | send-test | approve | queue | evidence | audience`.
+"""`digest announcement create | edit | list | show | count | preview | send-test | approve | queue | schedule |
+evidence | audience`.
 
 Each command parses, calls one function of digest/editorial/announcements.py, and prints.
 Exit status: 0 done; 1 a bad input or state (one line naming it: `Error: audience: ...`);
@@ -12,11 +13,15 @@ from pathlib import Path
 import click
 
 from ..editorial import announcements as lib
+from ..editorial.schedule import shown
 from ..errors import AnnouncementError, DigestError
 from ..models import ANNOUNCEMENT_KINDS, Announcement
 from ..sending.transports import make_transport
 from . import fail, pass_app
+from .mailing import _forced_by as who_runs
+from .mailing import check_at_or_withdraw
 from .options import TransportChoice, echo_json, now_utc
+from .printing import announcement_queued
 
 AUDIENCE_HELP = ("Who gets it: all | topics:SLUG,SLUG | attr:KEY=VALUE[,KEY=VALUE] | saved:NAME. "
                  "Only active, unpaused members, whatever it says.")
@@ -35,6 +40,7 @@ def announcement() -> None:
           --audience attr:region=Wales --kind statutory
       digest announcement count 1
       digest announcement approve 1 && digest announcement queue 1 && digest send
+      digest announcement schedule 1 --at "2027-06-28 07:00"   # or: `digest run` sends it then
 
     \b
     Exit status: 0 done; 1 a bad input or a wrong state, said in one line
@@ -172,6 +178,7 @@ def show(app, announcement_id) -> None:
                          ("picture", a.picture_url), ("articles", ", ".join(map(str, a.articles))),
                          ("created", f"{a.created_at:%Y-%m-%d %H:%M} UTC by {a.created_by}"),
                          ("approved", f"{a.approved_at:%Y-%m-%d %H:%M} UTC by {a.approved_by}" if a.approved_at else ""),
+                         ("send time", shown(a.send_time) if a.send_time and not a.queued_at else ""),
                          ("queued", f"{a.queued_at:%Y-%m-%d %H:%M} UTC as {a.key}" if a.queued_at else "")):
         if value:
             click.echo(f"{label + ':':<16}{value}")
@@ -277,8 +284,40 @@ def queue(app, announcement_id) -> None:
         report = lib.queue_announcement(app.db, app.settings, announcement_id, by="cli", now=now_utc())
     except DigestError as exc:
         raise fail(exc) from None
-    click.echo(f"queued {report.queued} delivery(ies) of {report.key} ({report.variants} variant(s)); "
-               f"the audience was {report.counted} member(s)")
+    click.echo(announcement_queued(report))
+
+
+@announcement.command("schedule")
+@click.argument("announcement_id", type=int)
+@click.option("--at", metavar='"YYYY-MM-DD HH:MM"', help="When to send it, a wall time in --zone.")
+@click.option("--zone", metavar="ZONE", help="An IANA time zone such as Europe/London (default [digest] timezone).")
+@click.option("--withdraw", is_flag=True, help="Take back its send time (it stays approved).")
+@pass_app
+def schedule(app, announcement_id, at, zone, withdraw) -> None:
+    """Send an approved announcement at a time: the first `digest run` after it queues and sends it.
+
+    Never before then; give --at again to change the time, or --withdraw.
+    Editing or withdrawing the announcement (back to draft) clears it too.
+    The wall time stays put across a clock change; a time the clocks skip
+    is refused, a time they pass twice is the first of the two.
+
+    \b
+    Example:
+      digest announcement schedule 1 --at "2027-06-28 07:00" --zone Europe/London
+    """
+    check_at_or_withdraw(at, zone, withdraw)
+    try:
+        if withdraw:
+            before = lib.unschedule_announcement(app.db, announcement_id, by=who_runs(), now=now_utc())
+            click.echo(f"announcement {announcement_id}: withdrew the send time {shown(before)}; "
+                       "it stays approved until you queue or schedule it")
+            return
+        send = lib.schedule_announcement(app.db, app.settings, announcement_id, at, zone=zone, by=who_runs(),
+                                         now=now_utc())
+    except DigestError as exc:
+        raise fail(exc) from None
+    click.echo(f"announcement {announcement_id}: scheduled for {shown(send)}, {send.at:%Y-%m-%d %H:%M} UTC; "
+               "the first `digest run` after it queues and sends it")
 
 
 @announcement.command("evidence")

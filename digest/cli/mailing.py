@@ -236,10 +236,7 @@ def edition_schedule(app, key, at, zone, withdraw) -> None:
     Example:
       digest edition schedule 2017-W25 --at "2027-06-28 07:00" --zone Europe/London
     """
-    if withdraw == bool(at):
-        raise click.UsageError('give --at "YYYY-MM-DD HH:MM" or --withdraw (one of them)')
-    if zone and withdraw:
-        raise click.UsageError("--zone goes with --at, not with --withdraw")
+    check_at_or_withdraw(at, zone, withdraw)
     try:
         if withdraw:
             before = withdraw_send(app.db, key, by=_forced_by(), now=now_utc())
@@ -377,6 +374,14 @@ def _force_options(f):
     return f
 
 
+def check_at_or_withdraw(at, zone, withdraw) -> None:
+    """The options of a `schedule` command (an edition's, an announcement's): a usage error (exit 2) if wrong."""
+    if withdraw == bool(at):
+        raise click.UsageError('give --at "YYYY-MM-DD HH:MM" or --withdraw (one of them)')
+    if zone and withdraw:
+        raise click.UsageError("--zone goes with --at, not with --withdraw")
+
+
 def _forced_by() -> str:
     """user@host of whoever runs --force (SUDO_USER when run through sudo)."""
     try:
@@ -393,12 +398,12 @@ def _stopped(app, kind, exc: DigestError) -> click.ClickException:
     return fail(exc)
 
 
-def _mailing(app, windows, force, reason, transport, options, command) -> None:
+def _mailing(app, windows, force, reason, transport, options, command, announcements: bool = False) -> None:
     """The mailing run (editorial.mailing.run_mailing), printed as it goes; exit 0, 1 or 2."""
     if force and not (reason or "").strip():
         raise click.UsageError('--force needs --reason "why it may go" (it is recorded on the edition)')
     mailing = Mailing(windows, force_reason=(reason or "").strip() if force else None, forced_by=_forced_by(),
-                      command=command, send=options, transport=transport)
+                      command=command, send=options, transport=transport, announcements=announcements)
     try:
         result = run_mailing(app.db, app.settings, mailing, PrintedSteps(app), clock=now_utc)
     except CheckError as exc:
@@ -458,7 +463,8 @@ def run(app, frequency, key, week, day, month, force, reason, transport, options
     now - for daily, weekly and monthly, the period that just ended, when
     some active member has that frequency and its edition is not queued
     yet - and every edition whose send time (`digest edition schedule`)
-    has come; one with a later send time waits. So one cron line or
+    has come, and every approved announcement whose send time
+    (`digest announcement schedule`) has come; one with a later send time waits. So one cron line or
     systemd timer (scripts/systemd/) covers everyone (every few minutes
     when editors set send times). A KEY or --week/--day/--month runs that period. Sources and
     the gate work as for `digest weekly`. Once a week it then runs
@@ -482,7 +488,7 @@ def run(app, frequency, key, week, day, month, force, reason, transport, options
         raise fail(exc) from None
     command = "digest run" + (f" --frequency {frequency}" if frequency else "")
     try:
-        _mailing(app, windows, force, reason, transport, options, command)
+        _mailing(app, windows, force, reason, transport, options, command, announcements=True)
     except SystemExit:  # held, or some deliveries failed: the mailing ran, so the weekly prune does too
         weekly_prune(app)
         raise

@@ -169,6 +169,13 @@ def progress(app, kind, limit):
     return contextlib.nullcontext(), line
 
 
+def announcement_queued(report) -> str:
+    """What queueing an announcement did (editorial.announcements.QueueReport), as `digest announcement queue`
+    and `digest run` say it."""
+    return (f"queued {report.queued} delivery(ies) of {report.key} ({report.variants} variant(s)); "
+            f"the audience was {report.counted} member(s)")
+
+
 class PrintedSteps(Steps):
     """A mailing run as a command shows it: each step printed as it happens."""
 
@@ -189,6 +196,9 @@ class PrintedSteps(Steps):
 
     def sending(self, kind, limit):
         return progress(self.app, kind, limit)
+
+    def announcement(self, report) -> None:
+        click.echo(announcement_queued(report))
 
     def webhooks(self, stats) -> None:
         for line in stats.errors:

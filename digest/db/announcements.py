@@ -15,7 +15,7 @@ from sqlalchemy import and_, case, cast, exists, func, insert, literal, or_, sel
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
-from ..models import Announcement, Audience
+from ..models import Announcement, Audience, SendTime
 from .schema import (
     DELIVERY_STATES,
     QUEUED,
@@ -34,7 +34,8 @@ def _from_row(r) -> Announcement:
         picture_width=r.picture_width or 0, picture_height=r.picture_height or 0,
         articles=tuple(int(a) for a in r.articles.split(",") if a), public=bool(r.public), state=r.state,
         id=r.id, created_by=r.created_by, created_at=r.created_at, updated_at=r.updated_at,
-        approved_by=r.approved_by, approved_at=r.approved_at, queued_at=r.queued_at, edition_id=r.edition_id)
+        approved_by=r.approved_by, approved_at=r.approved_at, queued_at=r.queued_at, edition_id=r.edition_id,
+        send_time=_send_time(r))
 
 
 def _values(a: Announcement) -> dict:
@@ -44,7 +45,21 @@ def _values(a: Announcement) -> dict:
                 articles=",".join(str(i) for i in a.articles), public=a.public, state=a.state,
                 created_by=a.created_by, created_at=a.created_at, updated_at=a.updated_at,
                 approved_by=a.approved_by, approved_at=a.approved_at, queued_at=a.queued_at,
-                edition_id=a.edition_id)
+                edition_id=a.edition_id, **_send_values(a.send_time))
+
+
+def _send_time(r) -> SendTime | None:
+    """The send time stored on an announcement (checked when it was set), or None."""
+    if r.send_at is None:
+        return None
+    return SendTime(local=datetime.strptime(r.send_local, "%Y-%m-%d %H:%M"), zone=r.send_zone, at=r.send_at,
+                    by=r.scheduled_by or "")
+
+
+def _send_values(send: SendTime | None) -> dict:
+    if send is None:
+        return dict(send_at=None, send_local=None, send_zone=None, scheduled_by=None)
+    return dict(send_at=send.at, send_local=send.local_text, send_zone=send.zone, scheduled_by=send.by[:320])
 
 
 def load(conn: Connection, announcement_id: int) -> Announcement | None:
@@ -77,6 +92,14 @@ def public_queued(conn: Connection) -> list[Announcement]:
     q = (select(announcements).where(announcements.c.public.is_(True), announcements.c.state == "queued")
          .order_by(announcements.c.queued_at.desc()))
     return [_from_row(r) for r in conn.execute(q)]
+
+
+def due_ids(conn: Connection, *, now: datetime) -> list[int]:
+    """The approved announcements whose send time has come, earliest first (queued ones are not approved)."""
+    q = (select(announcements.c.id).where(announcements.c.state == "approved", announcements.c.send_at.is_not(None),
+                                          announcements.c.send_at <= now)
+         .order_by(announcements.c.send_at, announcements.c.id))
+    return list(conn.execute(q).scalars())
 
 
 def save(conn: Connection, a: Announcement) -> Announcement:

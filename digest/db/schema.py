@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 from ..models import TopicSet
 
 # The newest migration; db.connect() upgrades any database that is not at it.
-SCHEMA_REVISION = "0020_schedule"
+SCHEMA_REVISION = "0023_anntime"
 
 metadata = MetaData(
     naming_convention={
@@ -540,6 +540,13 @@ announcements = Table(
     Column("approved_at", UTCDateTime),
     Column("queued_at", UTCDateTime),
     Column("edition_id", Integer),  # the edition row it is sent as, once queued
+    # An approved announcement's send time (0023_anntime), as editions.send_*: its edition row is made only
+    # when it is queued, so the time is kept here; `digest run` queues and sends it from then on.
+    Column("send_at", UTCDateTime),
+    Column("send_local", String(16)),  # "YYYY-MM-DD HH:MM" in send_zone
+    Column("send_zone", String(64)),
+    Column("scheduled_by", String(320)),
+    Index("ix_announcements_send_at", "send_at"),
 )
 
 # An audience an editor named to use again (0020_announce).

@@ -19,6 +19,9 @@ The library the CLI and the desk call (names kept stable):
     send_test_announcement(db, settings, a.id, "me@example.org", transport, fmt="html", now=now)
     approve_announcement(db, a.id, by=..., now=now)      # withdraw_announcement(...) takes it back to draft
     report = queue_announcement(db, settings, a.id, by=..., now=now)   # then `digest send` sends it
+    schedule_announcement(db, settings, a.id, "2027-06-28 07:00", zone=None, by=..., now=now)  # approved: a time
+    unschedule_announcement(db, a.id, by=..., now=now)  # take the time back (editing or withdrawing does too)
+    queue_due_announcements(db, settings, now=now)      # `digest run`: queue every one whose time has come
     write_evidence_csv(db, a.id, path)                  # statutory notices: who, when, the relay's answer
     save_audience(db, "fellows-wales", "attr:region=Wales,grade=fellow", by=..., now=now)
     saved_audiences(db)
@@ -54,16 +57,19 @@ from ..edition.body import body_problem
 from ..edition.render import PREHEADER_MAX, PREHEADER_MIN, fill_slots
 from ..edition.summarise import summarise
 from ..edition.variants import variant_language
-from ..errors import AnnouncementError
+from ..edition.sendtime import resolve_send_time
+from ..errors import AnnouncementError, EditionError
 from ..ingest.images import FetchFailed, fetch_size
 from ..members import normalise_email
 from ..message.assemble import Recipient
 from ..message.outgoing import Outgoing
 from ..outbound import for_settings
-from ..models import ANNOUNCEMENT_KINDS, Announcement, Audience, Edition, EditionItem, Rendered, TopicSet, Window
+from ..models import (ANNOUNCEMENT_KINDS, Announcement, Audience, Edition, EditionItem, Rendered, SendTime, TopicSet,
+                      Window)
 from ..sending.transports import Envelope, SendResult, Transport
 from .candidates import edition_item
 from .preview import generic_slots
+from .schedule import audit_detail
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")  # a saved audience's name
 _KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # an attribute's key (it goes into a JSON path)
@@ -254,7 +260,8 @@ def edit_announcement(db: Database, settings: Settings, announcement_id: int, ch
                                     "UTC and cannot change any more")
         changed = measured_picture(check_fields(dataclasses.replace(a, **changes), settings), settings, measured)
         _check_articles(conn, changed.articles)
-        changed = dataclasses.replace(changed, state="draft", approved_by=None, approved_at=None, updated_at=now)
+        changed = dataclasses.replace(changed, state="draft", approved_by=None, approved_at=None, updated_at=now,
+                                      send_time=None)  # what was approved for a time has changed
         return ann_db.save(conn, changed)
 
 
@@ -273,7 +280,7 @@ def approve_announcement(db: Database, announcement_id: int, *, by, now: datetim
 
 
 def withdraw_announcement(db: Database, announcement_id: int, *, by, now: datetime) -> Announcement:
-    """Take back an approval (approved -> draft) before it is queued; a draft stays a draft."""
+    """Take back an approval (approved -> draft) before it is queued, and its send time; a draft stays a draft."""
     with db.begin() as conn:
         a = ann_db.load_for_update(conn, announcement_id)
         if a is None:
@@ -282,7 +289,7 @@ def withdraw_announcement(db: Database, announcement_id: int, *, by, now: dateti
             raise AnnouncementError(f"announcement {announcement_id}", "is already queued: it cannot be withdrawn")
         editor_db.audit(conn, by, "announcement-withdraw", a.key, {}, now=now)
         return ann_db.save(conn, dataclasses.replace(a, state="draft", approved_by=None, approved_at=None,
-                                                     updated_at=now))
+                                                     updated_at=now, send_time=None))
 
 
 # ---- render ----------------------------------------------------------------------
@@ -390,6 +397,65 @@ def queue_announcement(db: Database, settings: Settings, announcement_id: int, *
         ann_db.save(conn, dataclasses.replace(a, state="queued", queued_at=now, edition_id=edition.id,
                                               updated_at=now))
     return QueueReport(a.key, counted, queued, len(made))
+
+
+# ---- send time -------------------------------------------------------------------
+
+
+def schedule_announcement(db: Database, settings: Settings, announcement_id: int, at: str, *,
+                          zone: str | None = None, by, now: datetime) -> SendTime:
+    """Approve an approved announcement for a time: `at` "YYYY-MM-DD HH:MM" in `zone` (IANA; default [digest]
+    timezone), resolved and refused as an edition's (edition.sendtime: past, skipped by the clocks, malformed).
+    Setting it again changes it; `digest run` queues and sends it at the first run after it."""
+    what = f"announcement {announcement_id}"
+    try:
+        send = resolve_send_time(what, at, zone or settings.timezone, now=now, by=_who(by))
+    except EditionError as exc:
+        raise AnnouncementError(what, exc.reason) from None
+    with db.begin() as conn:
+        a = _approved_for_update(conn, announcement_id, "given a send time")
+        editor_db.audit(conn, by, "schedule-change" if a.send_time else "schedule", a.key,
+                        {**audit_detail(send), "before": audit_detail(a.send_time)}, now=now)
+        ann_db.save(conn, dataclasses.replace(a, send_time=send, updated_at=now))
+    return send
+
+
+def unschedule_announcement(db: Database, announcement_id: int, *, by, now: datetime) -> SendTime:
+    """Take back an approved announcement's send time before it is queued (it stays approved); the one
+    withdrawn. AnnouncementError when it has none or is not approved."""
+    with db.begin() as conn:
+        a = _approved_for_update(conn, announcement_id, "have its send time withdrawn")
+        if a.send_time is None:
+            raise AnnouncementError(f"announcement {announcement_id}", "has no send time to withdraw")
+        editor_db.audit(conn, by, "schedule-withdraw", a.key, {"before": audit_detail(a.send_time)}, now=now)
+        ann_db.save(conn, dataclasses.replace(a, send_time=None, updated_at=now))
+    return a.send_time
+
+
+def queue_due_announcements(db: Database, settings: Settings, *, now: datetime) -> list[QueueReport]:
+    """Queue every approved announcement whose send time has come (`digest run`), earliest first. Safe to run
+    twice: a queued one is no longer approved, and queue_announcement re-checks that under the row's lock."""
+    with db.connect() as conn:
+        due = ann_db.due_ids(conn, now=now)
+    reports = []
+    for announcement_id in due:
+        try:
+            reports.append(queue_announcement(db, settings, announcement_id, by="digest run", now=now))
+        except AnnouncementError:
+            if get_announcement(db, announcement_id).state == "approved":
+                raise
+            # queued by an overlapping run (or withdrawn) meanwhile: nothing left to do for it
+    return reports
+
+
+def _approved_for_update(conn, announcement_id: int, to: str) -> Announcement:
+    a = ann_db.load_for_update(conn, announcement_id)
+    if a is None:
+        raise AnnouncementError(f"announcement {announcement_id}", "no such announcement")
+    if a.state != "approved":
+        why = "is already queued" if a.state == "queued" else "is a draft: approve it first"
+        raise AnnouncementError(f"announcement {announcement_id}", f"{why}; only an approved one can be {to}")
+    return a
 
 
 # ---- evidence --------------------------------------------------------------------

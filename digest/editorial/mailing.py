@@ -23,6 +23,8 @@ twice.
 An edition with a send time (editorial/schedule.py) is not gated, queued or
 sent before that time (report.waiting); the first run after it queues it,
 through the gate as ever, and due_windows finds it whatever its period.
+`digest run` (Mailing.announcements) also queues, before sending, every
+approved announcement whose send time has come (editorial/announcements.py).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ from ..models import FREQUENCIES, Edition, SendTime, Window
 from ..sending.processes import send_all, transports_for
 from ..sending.transports import SendResult, Transport, kind_of, make_transport
 from ..sending.worker import SendOptions, SendStats
+from .announcements import QueueReport as AnnouncementQueued
+from .announcements import queue_due_announcements
 from .build import QueueReport, build_edition, queue_edition
 from .candidates import plan_edition
 from .editors import tell_editors
@@ -73,6 +77,7 @@ class Mailing:
     tell: bool = True  # email the editors when an edition is held
     send: SendOptions | None = None  # None: queue only
     transport: str | None = None  # default: settings.transport
+    announcements: bool = False  # also queue the approved announcements whose send time has come (`digest run`)
 
 
 @dataclass
@@ -94,6 +99,7 @@ class MailingResult:
     editions: list[MailingReport] = field(default_factory=list)
     sent: SendStats | None = None
     webhooks: DeliveryStats | None = None  # webhooks out delivered after the send; None: the run only queued
+    announcements: list[AnnouncementQueued] = field(default_factory=list)  # queued by this run, their time come
 
     @property
     def held(self) -> list[str]:
@@ -118,6 +124,9 @@ class Steps:
     def sending(self, kind: str, limit: int | None) -> tuple[ContextManager, Progress | None]:
         """Before the send: (a context the send runs in, a progress callback)."""
         return contextlib.nullcontext(), None
+
+    def announcement(self, report: AnnouncementQueued) -> None:
+        """An announcement whose send time had come was queued."""
 
     def webhooks(self, stats: DeliveryStats) -> None:
         """Webhooks out delivered after the send (and those that must wait for a retry)."""
@@ -145,6 +154,10 @@ def run_mailing(db: Database, settings: Settings, mailing: Mailing, steps: Steps
             tell_held(db, settings, report, mailing.command, lambda: make_transport(kind, settings), now=clock())
         result.editions.append(report)
         steps.edition(report)
+    if mailing.announcements:  # never before its time: only those whose send time has come, each once
+        result.announcements = queue_due_announcements(db, settings, now=clock())
+        for queued in result.announcements:
+            steps.announcement(queued)
     if mailing.send is not None:
         result.sent = send_due(db, settings, kind, mailing.send, steps)
         # Webhooks out that are due (edition.sent, member events), for installs without `digest serve`;

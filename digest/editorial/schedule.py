@@ -28,7 +28,7 @@ from ..edition.sendtime import due, offset_text, resolve_send_time
 from ..errors import EditionError
 from ..models import SendTime
 
-__all__ = ["DueSend", "due", "due_sends", "schedule_send", "send_time_of", "shown", "withdraw_send"]
+__all__ = ["DueSend", "audit_detail", "due", "due_sends", "schedule_send", "send_time_of", "shown", "withdraw_send"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,8 @@ def _who(by) -> str:
     return getattr(by, "email", None) or str(by)
 
 
-def _audit_detail(send: SendTime | None) -> dict | None:
+def audit_detail(send: SendTime | None) -> dict | None:
+    """A send time as the audit trail records it (editions and announcements alike)."""
     if send is None:
         return None
     return {"at": send.local_text, "zone": send.zone, "utc": send.at.isoformat()}
@@ -59,7 +60,7 @@ def schedule_send(db: Database, settings: Settings, key: str, at: str, *, zone: 
         if not edition_db.set_send_time(conn, key, send):
             raise EditionError(key, "is queued already: its send time cannot change now")
         editor_db.audit(conn, by, "schedule-change" if before else "schedule", key,
-                        {**_audit_detail(send), "before": _audit_detail(before)}, now=now)
+                        {**audit_detail(send), "before": audit_detail(before)}, now=now)
     return send
 
 
@@ -72,7 +73,7 @@ def withdraw_send(db: Database, key: str, *, by, now: datetime) -> SendTime:
             raise EditionError(key, "has no send time to withdraw")
         if not edition_db.set_send_time(conn, key, None):
             raise EditionError(key, "is queued already: its send time cannot be withdrawn now")
-        editor_db.audit(conn, by, "schedule-withdraw", key, {"before": _audit_detail(before)}, now=now)
+        editor_db.audit(conn, by, "schedule-withdraw", key, {"before": audit_detail(before)}, now=now)
     return before
 
 

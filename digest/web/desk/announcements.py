@@ -22,7 +22,6 @@ from ...db import articles as article_db
 from ...db import deliveries as delivery_db
 from ...db import editors as editor_db
 from ...editorial import announcements as lib
-from ...editorial import schedule as schedule_lib
 from ...errors import AnnouncementError, DigestError
 from ...models import ANNOUNCEMENT_KINDS, Announcement
 from ..common import state, words
@@ -153,7 +152,7 @@ def schedule_of(announcement: Announcement | None):
     """The send time an approved announcement is scheduled for (models.SendTime), or None."""
     if announcement is None or announcement.state != "approved":
         return None
-    return schedule_lib.send_time_of(state().db, announcement.key)
+    return announcement.send_time
 
 
 @bp.get("/announcements")

@@ -11,8 +11,8 @@
 
 Every byte of the preview and the test comes from digest.editorial.announcements
 (the functions of `digest announcement preview` and `send-test`); approve,
-queue and schedule are its and digest.editorial.schedule's, which record each
-in the desk's audit log; the test-send is recorded here.
+queue and schedule are its (the send time kept on the announcement, with
+digest.editorial.schedule's rules), which record each in the desk's audit log; the test-send is recorded here.
 """
 
 from __future__ import annotations
@@ -23,9 +23,7 @@ from urllib.parse import urlencode
 
 from flask import Response, g, redirect, request, url_for
 
-from ...db import editions as edition_db
 from ...editorial import announcements as lib
-from ...editorial import schedule as schedule_lib
 from ...errors import DigestError
 from ...i18n import language
 from ..common import state, words
@@ -197,15 +195,10 @@ def queue_announcement(announcement_id: int):
     return back(found.id)
 
 
-def has_edition_row(a) -> bool:
-    with state().db.connect() as conn:
-        return edition_db.load_edition(conn, a.key) is not None
-
-
 @bp.post(f"{ROUTE}/schedule")
 def schedule_announcement(announcement_id: int):
     """Send it at a date and time of the organisation's time zone (`digest run` queues and sends it then);
-    editorial.schedule records it in the audit log, as `digest edition schedule` does."""
+    the library records it in the audit log, as `digest announcement schedule` does."""
     found = load(announcement_id)
     if found is None:
         return desk_error("not-found", 404)
@@ -217,14 +210,8 @@ def schedule_announcement(announcement_id: int):
     if found.state != "approved":
         note(_("Not scheduled: approve it first."), "problem")
         return back(found.id, "schedule")
-    if not has_edition_row(found):
-        # editorial.schedule keeps a send time on an edition row; an announcement gets one only when it is
-        # queued, and `digest run` queues periods' editions only: say so rather than "build it first".
-        note(_("Not scheduled: a send time for an announcement cannot be kept yet. Queue it when it should go."),
-             "problem")
-        return back(found.id, "schedule")
     try:
-        send = schedule_lib.schedule_send(st.db, st.settings, found.key, f"{day} {time}", by=g.editor, now=st.now())
+        send = lib.schedule_announcement(st.db, st.settings, found.id, f"{day} {time}", by=g.editor, now=st.now())
     except DigestError as exc:
         note(_("Not scheduled: %(reason)s") % {"reason": exc}, "problem")
         return back(found.id, "schedule")
@@ -239,7 +226,7 @@ def withdraw_announcement(announcement_id: int):
         return desk_error("not-found", 404)
     st, _ = state(), words().gettext
     try:
-        schedule_lib.withdraw_send(st.db, found.key, by=g.editor, now=st.now())
+        lib.unschedule_announcement(st.db, found.id, by=g.editor, now=st.now())
     except DigestError as exc:
         note(_("Not withdrawn: %(reason)s") % {"reason": exc}, "problem")
         return back(found.id, "schedule")
