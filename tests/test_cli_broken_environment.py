@@ -30,6 +30,7 @@ COMMANDS = [
     ["article", "include", "1"],
     ["article", "summary", "1", "A summary."],
     ["article", "date", "1", "2017-06-21"],
+    ["article", "translation", "1", "2"],
     ["preview", "--week", "2017-W25", "--out", "preview.html"],
     ["members", "add", "jane@example.org"],
     ["members", "import", "members.csv"],
@@ -75,6 +76,19 @@ COMMANDS = [
     ["providers", "check"],
     ["editors", "notify", "eda@example.org", "none"],
     ["serve", "--port", "0"],
+    ["announcement", "create", "--subject", "AGM", "--body-file", str(SAMPLES / "agm-notice.md"), "--audience", "all"],
+    ["announcement", "edit", "1", "--subject", "AGM"],
+    ["announcement", "list"],
+    ["announcement", "show", "1"],
+    ["announcement", "count", "1"],
+    ["announcement", "preview", "1", "--out", "announcement.html"],
+    ["announcement", "send-test", "1", "--to", "editor@example.org", "--transport", "file"],
+    ["announcement", "approve", "1"],
+    ["announcement", "schedule", "1", "--at", "2099-06-29 07:00"],
+    ["announcement", "queue", "1"],
+    ["announcement", "evidence", "1", "--out", "evidence.csv"],
+    ["announcement", "audience", "save", "wales", "attr:region=Wales"],
+    ["announcement", "audience", "list"],
 ]
 # dkim-record reads neither the database nor (without [dkim]) anything else: with no DKIM
 # configured it says so in one line, which the same assertions cover.
@@ -97,8 +111,11 @@ def _leaf_commands(group, path=()):
 def test_the_list_holds_every_command_there_is():
     from digest.cli import cli
 
-    groups = {"article", "members", "edition", "sources", "bounces", "editors", "providers", "tokens", "webhooks"}
-    listed = {tuple(c[:2]) if c[0] in groups else (c[0],) for c in COMMANDS}
+    groups = {"article", "members", "edition", "sources", "bounces", "editors", "providers", "tokens", "webhooks",
+              "announcement"}
+    nested = {("announcement", "audience")}  # a group inside a group: its leaves are three words
+    listed = {tuple(c[:3]) if tuple(c[:2]) in nested else tuple(c[:2]) if c[0] in groups else (c[0],)
+              for c in COMMANDS}
     assert set(_leaf_commands(cli)) == listed
 
 
@@ -154,7 +171,7 @@ if PG_URL:  # a wrong password needs a real server: these cases exist only where
     BROKEN["postgresql refuses the password"] = (_pg_wrong_password, "password")
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:3] if c[1:2] == ["audience"] else c[:2]))
 @pytest.mark.parametrize("broken", list(BROKEN), ids=lambda b: b.replace(" ", "-"))
 def test_every_command_in_a_broken_environment_says_one_line(env, tmp_path, monkeypatch, command, broken):
     make, word = BROKEN[broken]
