@@ -26,6 +26,8 @@ from ..message.outgoing import Outgoing
 from ..models import Edition, EditionItem, Rendered, TopicSet, Window
 from .candidates import plan_edition
 
+BILINGUAL = "bilingual"  # the language a preview asks for to get the bilingual email (desk and --language)
+
 
 @dataclass
 class PreviewRequest:
@@ -105,7 +107,7 @@ def preview_language(settings: Settings, wanted: str | None) -> str:
     of members who have not chosen, in bilingual mode), or None/"" (the member's, else the first)."""
     if not wanted:
         return ""
-    if wanted == "bilingual":
+    if wanted == BILINGUAL:
         if settings.language_mode != "bilingual":
             raise SubscriberError("--language", 'bilingual: [organisation] language_mode is not "bilingual"')
         return settings.unchosen_language

@@ -16,7 +16,7 @@ from ...db import deliveries as delivery_db
 from ...db import editors as editor_db
 from ...db import members as member_db
 from ...edition.variants import plan_variant
-from ...editorial.preview import PreviewRequest, find_edition, make_preview, resolve_window
+from ...editorial.preview import BILINGUAL, PreviewRequest, find_edition, make_preview, resolve_window
 from ...editorial.sendtest import send_test as mail_test
 from ...editorial.text import language_name
 from ...editorial.week import window_for
@@ -26,8 +26,6 @@ from ..common import state, words
 from .core import FRAME_CSP, bp
 from .pages import desk_page, note
 from .week import period_from_request
-
-BILINGUAL = "bilingual"  # the language value editorial/preview.py reads as the bilingual email
 
 WIDTHS = (375, 600)
 
