@@ -161,6 +161,8 @@ def progress(app, kind, limit):
     last = [0.0]
 
     def line(s, n):
+        if not s.done and not s.retried:  # nothing happened yet: a line of zeros tells the operator nothing
+            return
         if time.monotonic() - last[0] >= 5:  # called a few times a second
             last[0] = time.monotonic()
             log.info("%d sent, %d retry later, %d failed, %d skipped; %s", s.sent, s.retried, s.failed,
