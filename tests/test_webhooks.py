@@ -176,7 +176,25 @@ def test_run_sends_the_edition_then_tells_the_receiver_edition_sent(run_cli, rec
     assert "delivered 1 webhook event(s)" in r.output
     [(_, kind, _, _)] = rx.received
     assert kind == "edition.sent"
+    [event] = rx.events
+    assert event["data"]["edition"]["key"] == "2017-W25" and event["data"]["edition"]["kind"] == "edition"
     assert run_cli("webhooks", "deliver").output == "delivered 0, will retry 0, failed 0\n"  # once only
+
+
+def test_edition_sent_says_an_announcement_is_one_and_of_which_kind(run_cli, receiver, db, tmp_path):
+    rx = receiver("edition.sent")
+    assert run_cli("members", "add", "ana@example.org").exit_code == 0
+    body = tmp_path / "agm.md"
+    body.write_text("The annual general meeting is on 3 March.\n", encoding="utf-8")
+    assert run_cli("announcement", "create", "--subject", "AGM notice", "--body-file", body, "--audience", "all",
+                   "--kind", "statutory").exit_code == 0
+    assert run_cli("announcement", "approve", "1").exit_code == 0
+    assert "queued 1 delivery(ies)" in run_cli("announcement", "queue", "1").output
+    assert run_cli("send", "--transport", "file").exit_code == 0
+    assert run_cli("webhooks", "deliver").output == "delivered 1, will retry 0, failed 0\n"
+    [event] = rx.events
+    assert event["type"] == "edition.sent"
+    assert event["data"]["edition"]["key"] == "announcement-1" and event["data"]["edition"]["kind"] == "statutory"
 
 
 def test_the_serve_worker_delivers_on_its_own(receiver, db, settings):

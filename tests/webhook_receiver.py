@@ -33,6 +33,7 @@ class _Handler(BaseHTTPRequestHandler):
             hold.wait(30)
         with rx.lock:
             rx.received.append((headers["webhook-id"], event["type"], member, status))
+            rx.events.append(event)
         if status in (301, 302, 307):
             self.send_response(status)
             self.send_header("Location", "http://10.0.0.1/internal")
@@ -53,6 +54,7 @@ class Receiver:
         self.hold: threading.Event | None = None
         self.arrived = threading.Event()
         self.received: list[tuple[str, str, str | None, int]] = []
+        self.events: list[dict] = []  # each event's JSON as it arrived, in order
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True

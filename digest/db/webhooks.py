@@ -148,11 +148,12 @@ def failed_events(conn: Connection, endpoint_id: int, limit: int = 20) -> list[d
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
-def finished_editions(conn: Connection, since: datetime) -> list[tuple[int, str, datetime]]:
-    """(id, key, queued_at) of editions queued since `since` with nothing left to send."""
+def finished_editions(conn: Connection, since: datetime) -> list[tuple[int, str, datetime, str]]:
+    """(id, key, queued_at, kind) of editions queued since `since` with nothing left to send; kind is
+    "edition" for the period's digest, or an announcement's "news" or "statutory"."""
     pending = select(deliveries.c.id).where(deliveries.c.edition_id == editions.c.id).where(
         deliveries.c.status.in_((0, 1)))
-    q = (select(editions.c.id, editions.c.key, editions.c.queued_at)
+    q = (select(editions.c.id, editions.c.key, editions.c.queued_at, editions.c.kind)
          .where(and_(editions.c.queued_at.is_not(None), editions.c.queued_at >= since))
          .where(~pending.exists()).order_by(editions.c.id))
     return [tuple(r) for r in conn.execute(q)]

@@ -114,10 +114,10 @@ def announce_sent_editions(db: Database, *, now: datetime) -> int:
         for ep in webhook_db.endpoints(conn):
             if "edition.sent" not in ep.events:
                 continue
-            for edition_id, key, queued_at in webhook_db.finished_editions(conn, ep.created_at):
+            for edition_id, key, queued_at, kind in webhook_db.finished_editions(conn, ep.created_at):
                 if not webhook_db.announced(conn, f"edition:{key}", ep.id):
-                    n += webhook_db.enqueue(conn, "edition.sent", f"edition:{key}",
-                                            {"edition": {"key": key, "queued_at": queued_at.isoformat()}},
+                    edition = {"key": key, "kind": kind, "queued_at": queued_at.isoformat()}
+                    n += webhook_db.enqueue(conn, "edition.sent", f"edition:{key}", {"edition": edition},
                                             now=now, only=ep.id)
     return n
 
