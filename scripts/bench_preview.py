@@ -1,0 +1,85 @@
+"""`digest preview --week` with 10,000 stored articles and `digest --help`: whole commands, timed (issue 24).
+
+    .venv/bin/python scripts/bench_preview.py [--articles 10000] [--runs 9] [--tree DIR ...]
+
+Makes a scratch SQLite database with scripts/bench.py's Scratch and
+make_articles (12 articles in 2017-W25, the rest spread over the four years
+before it), then runs each command as a fresh process (the interpreter's
+start-up included, as an editor meets it) and prints the median of --runs
+against the issue's targets, with MISSED where one is not met.
+
+With several --tree (other copies of digest, e.g. `git archive main | tar -x -C
+/tmp/before`), the runs are interleaved between them, so that the load of
+a shared machine falls on every tree alike: before and after, in one run.
+scripts/bench.py calls measure() for its own preview and --help figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PREVIEW_TARGET, HELP_TARGET = 0.5, 0.2  # seconds (issue 24)
+
+
+def _timed(tree: Path, env: dict, *args: str) -> float:
+    """One whole `python -m digest ARGS` run from `tree` (its digest first on the path), in seconds."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "digest", *args], cwd=tree, env={**env, "PYTHONPATH": str(tree)},
+                   capture_output=True, check=True)
+    return time.perf_counter() - t0
+
+
+def measure(env: dict, out_dir: Path, trees: list[Path], runs: int, week: str) -> dict[Path, dict[str, float]]:
+    """Median seconds of `preview --week` and `--help` for each tree, the runs interleaved between trees."""
+    times: dict[Path, dict[str, list[float]]] = {t: {"preview": [], "help": []} for t in trees}
+    for tree in trees:  # one untimed run each: bytecode compiled, the database file in the page cache
+        _timed(tree, env, "preview", "--week", week, "--out", str(out_dir / "warm.html"))
+    for _ in range(runs):
+        for tree in trees:
+            out = out_dir / f"preview-{trees.index(tree)}.html"
+            times[tree]["preview"].append(_timed(tree, env, "preview", "--week", week, "--out", str(out)))
+            times[tree]["help"].append(_timed(tree, env, "--help"))
+    outputs = {(out_dir / f"preview-{i}.html").read_bytes() for i in range(len(trees))}
+    if len(outputs) > 1:
+        print("warning: the trees wrote different previews", file=sys.stderr)
+    return {t: {k: statistics.median(v) for k, v in m.items()} for t, m in times.items()}
+
+
+def report(medians: dict[Path, dict[str, float]], articles: int, runs: int) -> None:
+    for tree, m in medians.items():
+        for name, target, label in (("preview", PREVIEW_TARGET, f"digest preview --week, {articles:,} articles"),
+                                    ("help", HELP_TARGET, "digest --help")):
+            verdict = "met" if m[name] < target else "MISSED"
+            print(f"{tree}: {label}: median {m[name]:.3f} s of {runs} (target < {target} s): {verdict}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--articles", type=int, default=10_000, help="stored articles (default 10,000)")
+    p.add_argument("--runs", type=int, default=9, help="timed runs of each command per tree (default 9)")
+    p.add_argument("--tree", type=Path, action="append",
+                   help="a checkout of digest to time (repeat to compare; default: this one)")
+    args = p.parse_args()
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench import WEEK, Scratch, make_articles
+
+    sc = Scratch(args.articles, None, keep=False)
+    try:
+        print(f"making {args.articles:,} articles in {sc.db.dialect}", file=sys.stderr, flush=True)
+        make_articles(sc)
+        make_articles(sc, args.articles - 12, spread_days=4 * 365, start=1000)
+        trees = [t.resolve() for t in (args.tree or [ROOT])]
+        report(measure(sc.env, sc.dir, trees, args.runs, WEEK), args.articles, args.runs)
+    finally:
+        sc.close()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()
