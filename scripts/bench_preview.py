@@ -1,6 +1,6 @@
 """`digest preview --week` with 10,000 stored articles and `digest --help`: whole commands, timed (issue 24).
 
-    .venv/bin/python scripts/bench_preview.py [--articles 10000] [--runs 9] [--tree DIR ...]
+    scripts/bench preview [--articles 10000] [--runs 9] [--tree DIR ...]
 
 Makes a scratch SQLite database with scripts/bench.py's Scratch and
 make_articles (12 articles in 2017-W25, the rest spread over the four years
@@ -80,13 +80,13 @@ def report(medians: dict[Path, dict[str, tuple]], articles: int, runs: int) -> N
                   f"(target < {target} s): {verdict}")
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="scripts/bench preview", description=__doc__.split("\n\n")[0])
     p.add_argument("--articles", type=int, default=10_000, help="stored articles (default 10,000)")
     p.add_argument("--runs", type=int, default=9, help="timed runs of each command per tree (default 9)")
     p.add_argument("--tree", type=Path, action="append",
                    help="a checkout of digest to time (repeat to compare; default: this one)")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     sys.path.insert(0, str(ROOT / "scripts"))
     from bench import WEEK, Scratch, make_articles
 
