@@ -9,14 +9,17 @@ start-up included, as an editor meets it) and prints the median of --runs
 against the issue's targets, with MISSED where one is not met. The preview is
 timed twice: as an editor meets it again (the rendering cache on disk of
 digest/edition/diskcache.py filled by an untimed first run) and with no cache
-at all (DIGEST_CACHE_DIR="": the first look at an edition). Each tree's
+at all (DIGEST_CACHE_DIR="": neither compiled templates nor the inlined email,
+as on a machine's first preview). Each line also gives the median CPU time
+(user + system): on shared, loaded cores the wall-clock time is mostly waiting,
+and the CPU time says what the command itself costs. Each tree's
 modules are byte-compiled first, as an installed digest's are (pip does it;
 PYTHONDONTWRITEBYTECODE would otherwise make every run compile them again).
 
 With several --tree (other copies of digest, e.g. `git archive main | tar -x -C
 /tmp/before`), the runs are interleaved between them, so that the load of
 a shared machine falls on every tree alike: before and after, in one run.
-scripts/bench.py calls measure() for its own preview and --help figures.
+`scripts/bench preview ...` runs this (a hook at the top of scripts/bench.py's main).
 """
 
 from __future__ import annotations
