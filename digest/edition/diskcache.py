@@ -2,7 +2,7 @@
 
 `digest preview` is a new process each time: Jinja2 would parse and compile the
 email's templates again, and premailer would inline the same email's CSS again
-(with cssutils, together most of the command's time after its imports). Both
+(with cssutils: together most of the time the rendering took). Both
 are kept in one folder of the user's own:
 
     DIGEST_CACHE_DIR, else $XDG_CACHE_HOME/digest, else ~/.cache/digest  (DIGEST_CACHE_DIR="": none)

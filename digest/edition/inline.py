@@ -66,7 +66,7 @@ class _Deferred(types.ModuleType):
 
 
 def _import_premailer() -> type:
-    """premailer's Premailer, without importing requests (a tenth of a `digest preview`).
+    """premailer's Premailer, without importing requests (some 5% of a `digest preview`).
 
     premailer imports requests at its top, for stylesheets it would fetch:
     digest never lets it (allow_network=False). While premailer is imported,
