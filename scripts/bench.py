@@ -862,6 +862,8 @@ def report(results: list[dict]) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["preview"]:  # `scripts/bench preview [--runs N] [--tree DIR]`: issue 24's preview and --help
+        return __import__("bench_preview").main(sys.argv[2:])  # alone, interleaved medians (scripts/bench_preview.py)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--subscribers", type=int, action="append", help="members (repeat for several; default 100000)")
     p.add_argument("--json", type=Path, help="write the results here")

@@ -45,6 +45,12 @@ def listing_blocks(path: Path) -> list[tuple[str, list[str]]]:
     return out
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_folder(tmp_path_factory):
+    """Rendering's cache on disk (digest/edition/diskcache.py) in the session's temporary folder, not ~/.cache."""
+    os.environ.setdefault("DIGEST_CACHE_DIR", str(tmp_path_factory.mktemp("digest-cache")))
+
+
 @pytest.fixture
 def seed_path() -> Path:
     """The real listing export from a membership body's news page."""

@@ -16,7 +16,7 @@ from conftest import ok
 from digest.db import editors as editor_db
 from digest.db.schema import deliveries
 from digest.editorial import announcements as lib
-from digest.editorial.mailing import Mailing, run_mailing
+from digest.editorial.mailing import Mailing, Steps, run_mailing
 from digest.errors import AnnouncementError
 from digest.models import Announcement
 from digest.sending.worker import SendOptions
@@ -32,11 +32,24 @@ def at(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=LONDON).astimezone(UTC)
 
 
-def cron(db, settings, now: datetime):
+def cron(db, settings, now: datetime, steps: Steps | None = None):
     """What `digest run` does about announcements at `now`: queue those due, then send to files."""
     return run_mailing(db, settings, Mailing([], send=SendOptions(processes=1), transport="file",
                                              command="digest run", fetch=False, tell=False, announcements=True),
-                       clock=lambda: now)
+                       steps, clock=lambda: now)
+
+
+class Said(Steps):
+    """What a run says (the command prints each): the announcements queued, and when nothing was due."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def announcement(self, report) -> None:
+        self.lines.append(f"queued {report.key}")
+
+    def nothing_due(self) -> None:
+        self.lines.append("no edition is due now")
 
 
 def queued(db) -> int:
@@ -75,6 +88,16 @@ def test_not_sent_before_its_time_then_sent_once_by_the_first_run_after(approved
     assert lib.get_announcement(db, approved.id).state == "queued"
     again = cron(db, settings, at("2027-06-28 07:09"))
     assert again.announcements == [] and again.sent.sent == 0 and queued(db) == 3 and len(outbox(tmp_path)) == 3
+
+
+def test_a_run_says_no_edition_is_due_only_when_no_announcement_was_due_either(approved, db, settings, tmp_path):
+    lib.schedule_announcement(db, settings, approved.id, "2027-06-28 07:00", zone="Europe/London",
+                              by="editor@example.org", now=CHOSEN)
+    said = [Said() for _ in range(3)]
+    for steps, when in zip(said, ("2027-06-28 06:59", "2027-06-28 07:04", "2027-06-28 07:09")):
+        cron(db, settings, at(when), steps)
+    assert [s.lines for s in said] == [["no edition is due now"], [f"queued {approved.key}"],
+                                       ["no edition is due now"]]
 
 
 def test_a_withdrawn_send_time_is_never_sent(approved, db, settings, tmp_path):

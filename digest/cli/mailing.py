@@ -476,9 +476,7 @@ def run(app, frequency, key, week, day, month, force, reason, transport, options
     """
     try:
         if frequency is None and not any((key, week, day, month)):
-            windows = due_windows(app.db, app.settings, now=now_utc())
-            if not windows:
-                click.echo(app.words.gettext("no edition is due now"))
+            windows = due_windows(app.db, app.settings, now=now_utc())  # none: said after the announcements
         else:
             window = _window(app, key, week, day, month, default=frequency or "weekly")
             if frequency is not None and window.frequency != frequency:  # a usage error (exit status 2)

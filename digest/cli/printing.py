@@ -202,6 +202,9 @@ class PrintedSteps(Steps):
     def announcement(self, report) -> None:
         click.echo(announcement_queued(report))
 
+    def nothing_due(self) -> None:
+        click.echo(self.app.words.gettext("no edition is due now"))
+
     def webhooks(self, stats) -> None:
         for line in stats.errors:
             click.echo(f"warning: webhook not delivered yet: {line}", err=True)

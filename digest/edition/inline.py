@@ -1,6 +1,6 @@
 """premailer: the email's CSS inlined into its tags (MJML's own <style> blocks kept as they are).
 
-    inline_css(compiled_html, css, base_url) -> html
+    inline_css(compiled_html, css, base_url, reuse=False) -> html
 
 Split from render.py: this is the part that knows premailer's and cssutils'
 ways (a doctype it keeps only in one spelling, a stylesheet it re-parses on
@@ -9,10 +9,16 @@ every call, attributes it would overwrite).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
+import sys
+import types
+from functools import lru_cache
+from pathlib import Path
 
 from ..errors import RenderError
+from . import diskcache
 
 _STYLE_BLOCK = re.compile(r"(<style\b[^>]*>)(.*?)(</style>)", re.I | re.S)
 _IMPORT = re.compile(r"@import\b[^;]*;", re.I)
@@ -34,9 +40,7 @@ def _caching_premailer():
     """
     global _PREMAILER_CLASS
     if _PREMAILER_CLASS is None:
-        from premailer import Premailer
-
-        class CachingPremailer(Premailer):
+        class CachingPremailer(_import_premailer()):
             _rules: dict = {}
 
             def _parse_style_rules(self, css_body, ruleset_index):
@@ -52,8 +56,61 @@ def _caching_premailer():
     return _PREMAILER_CLASS
 
 
-def inline_css(compiled: str, css: str, base_url: str) -> str:
-    """premailer pass: inline our CSS; leave MJML's own <style> blocks verbatim."""
+class _Deferred(types.ModuleType):
+    """Stands in for a module: the first attribute asked of it imports the module and answers from it."""
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("__") or sys.modules.get(self.__name__) is self:
+            raise AttributeError(attr)
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
+def _import_premailer() -> type:
+    """premailer's Premailer, without importing requests (some 5% of a `digest preview`).
+
+    premailer imports requests at its top, for stylesheets it would fetch:
+    digest never lets it (allow_network=False). While premailer is imported,
+    requests is a _Deferred stand-in, so premailer holds one that imports
+    requests if it is ever used.
+    """
+    stand_in = "requests" not in sys.modules
+    if stand_in:
+        sys.modules["requests"] = _Deferred("requests")
+    try:
+        from premailer import Premailer  # heavy (lxml, cssutils): only when an email is inlined
+    finally:
+        if stand_in and isinstance(sys.modules.get("requests"), _Deferred):
+            del sys.modules["requests"]
+    return Premailer
+
+
+@lru_cache(maxsize=1)
+def _stamp() -> tuple[str, ...]:
+    """What shapes the output besides the input: this module's code and the versions of the libraries."""
+    from importlib.metadata import version
+
+    return (diskcache.key(Path(__file__).read_text(encoding="utf-8")),
+            *(version(name) for name in ("premailer", "cssutils", "lxml")))
+
+
+def inline_css(compiled: str, css: str, base_url: str, *, reuse: bool = False) -> str:
+    """premailer pass: inline our CSS; leave MJML's own <style> blocks verbatim.
+
+    reuse: look for this very input's output in the cache on disk first
+    (diskcache), and keep it there: for `digest preview`, run again and again on
+    the same edition, in a new process each time.
+    """
+    if not reuse:
+        return _inline(compiled, css, base_url)
+    digest = diskcache.key(compiled, css, base_url, *_stamp())
+    out = diskcache.read("inlined", digest)
+    if out is None:
+        out = _inline(compiled, css, base_url)
+        diskcache.write("inlined", digest, out)
+    return out
+
+
+def _inline(compiled: str, css: str, base_url: str) -> str:
     import cssutils
 
     # Only tags and <style> bodies are touched: article text is escaped, so

@@ -26,6 +26,7 @@ from ..config import Settings, templates_dir
 from ..errors import RenderError
 from ..i18n import DEFAULT_LANGUAGE as DEFAULT_TAG, N_, Bilingual, Language, PerLanguage, language
 from ..models import FORMATS, SLOT_MARKERS, Edition, EditionItem, Rendered
+from . import diskcache
 from . import textformat as fmt_
 from .inline import inline_css
 from .clicks import article_urls
@@ -80,6 +81,7 @@ def render_variant(
     web: Mapping | None = None,
     track_clicks: bool = False,
     lang: str = "",
+    reuse: bool = False,
 ) -> Rendered:
     """Render one variant of an edition; per-member parts stay as SLOT_MARKERS.
 
@@ -89,6 +91,7 @@ def render_variant(
     web: render the public web version instead (no greeting, no member links):
     {"subscribe_url", "previous_url", "next_url", "archive_url"} (each may be "").
     lang: the language tag (default: the organisation's first language).
+    reuse: keep the inlined HTML on disk and take it from there for the same input (inline.inline_css).
     """
     if fmt not in FORMATS:
         raise RenderError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -102,7 +105,7 @@ def render_variant(
             article["url"] = url
     text = _render_template(TEXT_TEMPLATE, context, settings.templates_dir, words.tag)
     RENDER_STATS.count(text_renders=1)
-    html = "" if fmt == "text" else _render_html(context, settings, words.tag)
+    html = "" if fmt == "text" else _render_html(context, settings, words.tag, reuse=reuse)
     return Rendered(subject=context["subject"], preheader=context["preheader"], html=html, text=text)
 
 
@@ -450,6 +453,7 @@ def _environment(own_dir: str = "", tag: str = "") -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         extensions=["jinja2.ext.i18n"],
+        bytecode_cache=diskcache.templates(),  # a new process loads the compiled templates, not their source
     )
     words = language(tag or DEFAULT_TAG)
     env.install_gettext_translations(words.translations, newstyle=True)
@@ -501,7 +505,7 @@ _PREVIEW_WHITE = "display:none;font-size:1px;color:#ffffff;"  # mj-preview's div
 
 
 def _render_html(context: Mapping, settings: Settings, tag: str, *, template: str = HTML_TEMPLATE,
-                 css_template: str = CSS_TEMPLATE) -> str:
+                 css_template: str = CSS_TEMPLATE, reuse: bool = False) -> str:
     """Jinja2 -> MJML -> premailer; an announcement passes its own templates (edition/announcement.py)."""
     from mjml import mjml2html  # the compiled extension: load it only when HTML is wanted
 
@@ -519,7 +523,7 @@ def _render_html(context: Mapping, settings: Settings, tag: str, *, template: st
         # landmark (axe: region); the page's own header, main and footer say what it is.
         compiled = _EMAIL_WRAPPER.sub(r"\1\2", compiled, count=1)
     css = _render_template(css_template, context, settings.templates_dir, tag)
-    return inline_css(compiled, css, settings.base_url)
+    return inline_css(compiled, css, settings.base_url, reuse=reuse)
 
 
 _EMAIL_WRAPPER = re.compile(r'(<div) aria-label="[^"]*" aria-roledescription="email"( class="dm-page") role="article"')

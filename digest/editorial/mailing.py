@@ -128,6 +128,9 @@ class Steps:
     def announcement(self, report: AnnouncementQueued) -> None:
         """An announcement whose send time had come was queued."""
 
+    def nothing_due(self) -> None:
+        """`digest run` found no edition due, and no announcement whose send time had come."""
+
     def webhooks(self, stats: DeliveryStats) -> None:
         """Webhooks out delivered after the send (and those that must wait for a retry)."""
 
@@ -158,6 +161,8 @@ def run_mailing(db: Database, settings: Settings, mailing: Mailing, steps: Steps
         result.announcements = queue_due_announcements(db, settings, now=clock())
         for queued in result.announcements:
             steps.announcement(queued)
+    if not mailing.windows and not result.announcements:  # said after the announcements, so it is true
+        steps.nothing_due()
     if mailing.send is not None:
         result.sent = send_due(db, settings, kind, mailing.send, steps)
         # Webhooks out that are due (edition.sent, member events), for installs without `digest serve`;

@@ -146,7 +146,7 @@ def make_preview(db: Database, settings: Settings, req: PreviewRequest, *, now: 
         plan = plan_variant(TopicSet(chosen), fmt, edition.items, settings.topic_slugs, lang)
         items, member_topics = (list(plan.items), plan.member_topics) if plan else ([], TopicSet(chosen))
     rendered = render_variant(edition, settings, items=items, member_topics=member_topics,
-                              fmt="html", lang=lang)
+                              fmt="html", lang=lang, reuse=True)  # previewed again and again, each a new process
     warnings = list(edition.warnings)
     if req.member and not items:
         warnings.append(f"{req.member} would get nothing from {edition.key}: no article in their topics")
