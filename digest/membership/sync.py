@@ -18,7 +18,6 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Any, Callable, Iterable, Iterator, Mapping, TextIO
 
