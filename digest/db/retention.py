@@ -89,12 +89,12 @@ def folded_states(conn: Connection, edition_id: int | None = None) -> Counter:
     return Counter({measure: int(n) for measure, n in conn.execute(q)})
 
 
-def _upsert(conn: Connection):
-    """The insert with ON CONFLICT of the connection's dialect (postgresql or sqlite).
+def _dialect_insert(conn: Connection):
+    """The connection's dialect's INSERT (it has ON CONFLICT), from the module its engine already loaded.
 
-    Imported when first wanted, not at the top: db.deliveries imports this
-    module, so every sender process would otherwise load both dialects (the
-    other one is about 0.6 MB on PostgreSQL, 2 MB on SQLite: issue 24).
+    Not imported at the top: sqlalchemy.dialects.postgresql loads psycopg's and
+    asyncpg's dialects and asyncio with them, into every command that reads
+    deliveries (some 15% of `digest preview`'s imports on SQLite).
     """
     return importlib.import_module(f"sqlalchemy.dialects.{conn.dialect.name}").insert
 
@@ -103,7 +103,7 @@ def _add(conn: Connection, counts: Counter) -> None:
     """Add {(edition_id, variant, measure): n} to the totals (an upsert that adds)."""
     if not counts:
         return
-    make = _upsert(conn)
+    make = _dialect_insert(conn)
     rows = [{"edition_id": e, "variant": v, "measure": m, "value": n} for (e, v, m), n in counts.items()]
     stmt = make(edition_totals).values(rows)
     conn.execute(stmt.on_conflict_do_update(
@@ -130,7 +130,7 @@ def claim_fold(conn: Connection, edition_id: int) -> bool:
     Insert-or-nothing on the key: a second prune at the same moment waits for
     the first's row (PostgreSQL) or its transaction (SQLite), then does nothing.
     """
-    make = _upsert(conn)
+    make = _dialect_insert(conn)
     done = conn.execute(make(edition_totals).values(edition_id=edition_id, variant=WHOLE, measure=FOLDED, value=1)
                         .on_conflict_do_nothing().returning(edition_totals.c.edition_id))
     return done.first() is not None  # (rowcount is -1 here under psycopg)
