@@ -198,6 +198,8 @@ class _Handler:
                 peer=tuple(session.peer or ()),
             )
         )
+        if self.sink.answer_delay:  # taken and recorded: only the sender does not know yet
+            await asyncio.sleep(self.sink.answer_delay)
         return "250 2.0.0 OK: queued"
 
 
@@ -239,6 +241,9 @@ class SmtpSink:
         self.pipelining = pipelining  # advertise PIPELINING (RFC 2920) in the EHLO reply
         self.max_connections = max_connections  # beyond this many at once: 421 at EHLO, and hang up
         self.data_delay = data_delay  # seconds before answering the final "." (a slow or tarpitting relay)
+        # Seconds between recording a message and answering its final ".": the relay has it, the
+        # sender does not know yet (the window a kill -9 can fall into). May be changed at any time.
+        self.answer_delay = 0.0
         self.pipelined_groups = 0  # MAIL FROMs that arrived with their DATA already behind them
         self.peak_connections = 0  # most sessions open at once
         self.busy_replies = 0  # 421s given for too many connections or by busy_at_mail
