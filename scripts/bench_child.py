@@ -4,6 +4,7 @@
     python scripts/bench_child.py send LIMIT CONNECTIONS [PROCESSES]
     python scripts/bench_child.py claim LIMIT
     python scripts/bench_child.py pages KEY [KEY ...]
+    python scripts/bench_child.py build KEY
 
 Prints one JSON line: what was done, the seconds the step itself took (not
 the interpreter's start-up), the process's peak resident memory (VmHWM) and,
@@ -20,16 +21,25 @@ import time
 from datetime import datetime, timezone
 
 
-def vmhwm_kb() -> int:
-    """Peak resident memory of this process or of its largest child (sender processes), in KB."""
-    import resource
-
-    own = 0
+def own_kb() -> int:
+    """Peak resident memory (VmHWM) of this process alone, in KB."""
     with open("/proc/self/status") as fh:
         for line in fh:
             if line.startswith("VmHWM:"):
-                own = int(line.split()[1])
-    return max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+                return int(line.split()[1])
+    return 0
+
+
+def children_kb() -> int:
+    """Peak resident memory of the largest finished child (a sender process), in KB; 0 without any."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+def vmhwm_kb() -> int:
+    """Peak resident memory of this process or of its largest child (sender processes), in KB."""
+    return max(own_kb(), children_kb())
 
 
 def cpu_seconds() -> float:
@@ -134,9 +144,17 @@ def main(argv: list[str]) -> None:
         seconds = time.perf_counter() - t0
     elif step == "pages":
         out, seconds = pages(db, settings, argv[1:]), 0.0
+    elif step == "build":
+        from digest.edition.periods import parse_period
+        from digest.editorial.build import build_edition
+
+        t0 = time.perf_counter()
+        build_edition(db, settings, parse_period(argv[1], settings.timezone), now=now)
+        seconds = time.perf_counter() - t0
+        out = {}
     else:
         raise SystemExit(f"unknown step {step!r}")
-    out.update(seconds=seconds, vmhwm_kb=vmhwm_kb())
+    out.update(seconds=seconds, vmhwm_kb=vmhwm_kb(), own_kb=own_kb(), children_kb=children_kb())
     print(json.dumps(out), flush=True)
 
 
