@@ -11,7 +11,7 @@ import hashlib
 import io
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from .errors import SubscriberError
 from .models import FORMATS, FREQUENCIES, STATUSES, Subscriber, TopicSet
@@ -198,14 +198,62 @@ class RowProblem:
 
 def parse_members_csv(text: str, taxonomy: Sequence[str], *, source: str = "members.csv",
                       languages: Sequence[str] = ("en-GB",)) -> tuple[list[MemberRow], list[RowProblem]]:
-    """Check every row of a member list; return the good rows and one problem per bad row.
+    """Check every row of a member list held in memory; the good rows and one problem per bad row.
 
-    The header row names the columns (email required; name, topics, frequency,
-    format, language optional; any order, any case). Line numbers are those of the file,
-    so a quoted field spanning lines does not shift later rows. Raises
-    SubscriberError(source, ...) when the file has no usable header.
+    A small list (a test, a form): `digest members import` streams the file
+    through read_members_csv() instead, in batches, and finds duplicates in the
+    database. Raises SubscriberError(source, ...) when the file has no usable header.
     """
-    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[MemberRow] = []
+    problems: list[RowProblem] = []
+    seen: dict[str, int] = {}
+    for item in read_members_csv(io.StringIO(text, newline=""), taxonomy, source=source, languages=languages):
+        if isinstance(item, RowProblem):
+            problems.append(item)
+        elif (first := seen.setdefault(email_key(item.email), item.line)) != item.line:
+            problems.append(RowProblem(item.line, item.email, f"duplicate of line {first}"))
+        else:
+            rows.append(item)
+    return rows, problems
+
+
+def read_members_csv(lines: Iterable[str], taxonomy: Sequence[str], *, source: str = "members.csv",
+                     languages: Sequence[str] = ("en-GB",)) -> Iterator[MemberRow | RowProblem]:
+    """Check a member list row by row: each good row, or one problem per bad row, in line order.
+
+    lines: the file opened with newline="" (read as it goes: memory stays flat
+    whatever its size). The header row names the columns (email required; name,
+    topics, frequency, format, language optional; any order, any case). Line
+    numbers are those of the file, so a quoted field spanning lines does not
+    shift later rows. Duplicates are not looked for here (the caller remembers
+    addresses). Raises SubscriberError(source, ...) when the file has no usable header.
+    """
+    reader = csv.reader(lines)
+    columns = _header(reader, source)
+    end = reader.line_num
+    while True:
+        start = end + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield RowProblem(start, "", f"unreadable CSV ({exc})")
+            return  # the reader cannot resynchronise after a broken quote
+        end = reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue  # blank line
+        cells = dict(zip(columns, record))
+        raw_email = cells.get("email", "").strip()
+        try:
+            if len(record) > len(columns):
+                raise SubscriberError(raw_email, f"{len(record)} fields but the header names {len(columns)}", start)
+            yield _row(cells, start, taxonomy, languages)
+        except SubscriberError as exc:
+            yield RowProblem(start, exc.email, exc.reason)
+
+
+def _header(reader, source: str) -> list[str]:
     try:
         header = next(reader)
     except StopIteration:
@@ -221,39 +269,7 @@ def parse_members_csv(text: str, taxonomy: Sequence[str], *, source: str = "memb
     twice = [c for c in CSV_COLUMNS if columns.count(c) > 1]
     if twice:
         raise SubscriberError(source, f"line 1: column {twice[0]!r} appears twice")
-
-    rows: list[MemberRow] = []
-    problems: list[RowProblem] = []
-    seen: dict[str, int] = {}
-    end = reader.line_num
-    while True:
-        start = end + 1
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(RowProblem(start, "", f"unreadable CSV ({exc})"))
-            break  # the reader cannot resynchronise after a broken quote
-        end = reader.line_num
-        if not any(cell.strip() for cell in record):
-            continue  # blank line
-        cells = dict(zip(columns, record))
-        raw_email = cells.get("email", "").strip()
-        try:
-            if len(record) > len(columns):
-                raise SubscriberError(raw_email, f"{len(record)} fields but the header names {len(columns)}", start)
-            row = _row(cells, start, taxonomy, languages)
-        except SubscriberError as exc:
-            problems.append(RowProblem(start, exc.email, exc.reason))
-            continue
-        key = email_key(row.email)
-        if key in seen:
-            problems.append(RowProblem(start, row.email, f"duplicate of line {seen[key]}"))
-            continue
-        seen[key] = start
-        rows.append(row)
-    return rows, problems
+    return columns
 
 
 def _row(cells: Mapping[str, str], line: int, taxonomy: Sequence[str], languages: Sequence[str]) -> MemberRow:
@@ -303,8 +319,29 @@ class ImportPlan:
     skipped: list[RowProblem] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"added {len(self.add)}, updated {len(self.update)}, "
-                f"unchanged {len(self.unchanged)}, skipped {len(self.skipped)}")
+        counts = ImportCounts()
+        counts.count(self)
+        return counts.summary()
+
+
+@dataclass
+class ImportCounts:
+    """What a streamed import did, counted (the rows themselves are not kept)."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+
+    def count(self, plan: ImportPlan) -> None:
+        self.added += len(plan.add)
+        self.updated += len(plan.update)
+        self.unchanged += len(plan.unchanged)
+        self.skipped += len(plan.skipped)
+
+    def summary(self) -> str:
+        return (f"added {self.added}, updated {self.updated}, "
+                f"unchanged {self.unchanged}, skipped {self.skipped}")
 
 
 def plan_import(rows: Iterable[MemberRow], existing: Mapping[str, Subscriber],

@@ -14,8 +14,10 @@ from pathlib import Path
 import click
 
 from .. import members as rules
+from ..db import member_batches
 from ..db import members as member_db
-from ..errors import DigestError, SubscriberError
+from ..errors import DigestError
+from ..membership.sync import open_text
 from ..models import FORMATS, FREQUENCIES, STATUSES
 from ..sending.transports import make_transport
 from ..sending.transports.file import remove_addressed_to
@@ -133,7 +135,8 @@ def import_(app, file, pending) -> None:
     or was forgotten.
 
     Every bad row is reported on stderr as FILE:LINE: reason and skipped; the
-    good rows are imported in one transaction. Exit status 0 when the file
+    good rows are imported in one transaction. The file is read in batches of
+    5,000 rows, so memory stays flat for a list of millions. Exit status 0 when the file
     could be read (even with bad rows), 1 when the file is unreadable or has
     no valid header row (then nothing is imported).
 
@@ -143,27 +146,15 @@ def import_(app, file, pending) -> None:
       # added 12, updated 0, unchanged 0, skipped 0
     """
     try:
-        text = _read_text(file)
-        rows, problems = rules.parse_members_csv(text, app.settings.topic_slugs, source=file,
-                                                   languages=app.settings.languages)
-        with app.db.begin() as conn:
-            plan = member_db.import_members(conn, rows, problems, pending=pending, source="import", now=_now())
+        with app.db.begin() as conn, open_text(file, "file", "; save it as CSV UTF-8") as lines:
+            items = rules.read_members_csv(lines, app.settings.topic_slugs, source=file,
+                                           languages=app.settings.languages)
+            counts = member_batches.import_stream(
+                conn, items, pending=pending, source="import", now=_now(),
+                on_skip=lambda p: click.echo(f"{file}:{p.line}: {p}", err=True))
     except DigestError as exc:
         raise fail(exc) from None
-    for p in plan.skipped:
-        click.echo(f"{file}:{p.line}: {p}", err=True)
-    click.echo(plan.summary())
-
-
-def _read_text(file: str) -> str:
-    try:
-        data = Path(file).read_bytes()
-    except OSError as exc:
-        raise SubscriberError(file, f"cannot read the file ({exc.strerror or exc})") from None
-    try:
-        return data.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a byte order mark
-    except UnicodeDecodeError as exc:
-        raise SubscriberError(file, f"is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8") from None
+    click.echo(counts.summary())
 
 
 @members.command("list")
@@ -179,26 +170,53 @@ def list_(app, status, as_json) -> None:
     """
     try:
         with app.db.connect() as conn:
-            subs = member_db.list_subscribers(conn, status)
+            subs = member_db.each_member(conn, status)  # read a page at a time, printed as it comes
+            if as_json:
+                _echo_json_list(rules.as_json(s) for s in subs)
+            elif not sys.stdout.isatty():
+                click.echo("\t".join(LIST_HEADER))
+                for sub in subs:
+                    click.echo("\t".join(_list_line(sub)))
+            else:
+                total = sum(member_db.count_by_status(conn).get(s, 0) for s in ([status] if status else STATUSES))
+                _print_tables(subs, f"{total} member(s)" + (f" ({status})" if status else ""))
     except DigestError as exc:
         raise fail(exc) from None
-    if as_json:
-        _echo_json([rules.as_json(s) for s in subs])
-        return
-    header = ("email", "name", "status", "topics", "frequency", "format")
-    lines = [(s.email, s.name or "", s.status + (" (paused)" if s.paused else ""), _topics_label(s.topics),
-              s.frequency, s.format) for s in subs]
-    if not sys.stdout.isatty():
-        for line in [header, *lines]:
-            click.echo("\t".join(line))
-        return
+
+
+LIST_HEADER = ("email", "name", "status", "topics", "frequency", "format")
+
+
+def _list_line(s) -> tuple[str, ...]:
+    return (s.email, s.name or "", s.status + (" (paused)" if s.paused else ""), _topics_label(s.topics),
+            s.frequency, s.format)
+
+
+def _echo_json_list(items) -> None:
+    """What _echo_json(list(items)) prints, an item at a time (the list is never held whole)."""
+    first = True
+    for item in items:
+        click.echo(("[\n  " if first else ",\n  ") + json.dumps(item, indent=2, ensure_ascii=False)
+                   .replace("\n", "\n  "), nl=False)
+        first = False
+    click.echo("[]" if first else "\n]")
+
+
+def _print_tables(subs, title: str, rows_per_table: int = 5_000) -> None:
+    """A table on a terminal: one per rows_per_table members, so a long list is never held whole."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(*header, title=f"{len(subs)} member(s)" + (f" ({status})" if status else ""))
-    for line in lines:
-        table.add_row(*line)
-    Console().print(table)
+    console = Console()
+    shown = False
+    for chunk in member_batches.batches(subs, rows_per_table):
+        table = Table(*LIST_HEADER, title=None if shown else title, show_header=not shown)
+        for sub in chunk:
+            table.add_row(*_list_line(sub))
+        console.print(table)
+        shown = True
+    if not shown:
+        console.print(Table(*LIST_HEADER, title=title))
 
 
 @members.command()

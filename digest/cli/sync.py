@@ -56,24 +56,26 @@ def sync(app, source, complete, dry_run, force, quiet) -> None:
     location = source or app.settings.member_sync.source
     if not location:
         raise click.UsageError("give the export to read (a file or an https URL), or set [members.sync] source")
+    def notify(kind: str, what) -> None:
+        if kind == "problem":
+            click.echo(f"{location}:{what.line}: {what}", err=True)
+        elif not quiet:
+            click.echo(_member_line(kind, what))
+
     try:
         report = run_sync(app.db, app.settings, location, complete=complete, dry_run=dry_run, force=force,
-                          now=datetime.now(timezone.utc))
+                          now=datetime.now(timezone.utc), notify=notify)
     except DigestError as exc:
         raise fail(exc) from None
-    plan = report.plan
-    for p in plan.problems:
-        click.echo(f"{location}:{p.line}: {p}", err=True)
-    if not quiet:
-        for row in plan.added:
-            click.echo(f"  added {row.email}")
-        for sub, changes in plan.changed:
-            click.echo(_change_line(sub.email, changes))
-        for sub in plan.lapsed:
-            click.echo(f"  lapsed {sub.email}")
-        for p in plan.kept:
-            click.echo(f"  left alone {p.email}: {p.reason}")
     if report.refused:
         click.echo(f"Error: {location}: sync refused, nothing changed: {report.refused}", err=True)
         raise SystemExit(1)
-    click.echo(("dry run, nothing changed: would have " if dry_run else "") + plan.summary())
+    click.echo(("dry run, nothing changed: would have " if dry_run else "") + report.plan.summary())
+
+
+def _member_line(kind: str, what) -> str:
+    if kind == "changed":
+        return _change_line(what[0].email, what[1])
+    if kind == "kept":
+        return f"  left alone {what.email}: {what.reason}"
+    return f"  {kind} {what.email}"  # added, lapsed

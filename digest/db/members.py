@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
@@ -97,11 +97,16 @@ def _require_id(conn: Connection, sub_id: int) -> Subscriber:
 
 
 def list_subscribers(conn: Connection, status: str | None = None) -> list[Subscriber]:
-    """Members in the order they joined, optionally only those with one status."""
-    q = select(subscribers).order_by(subscribers.c.id)
-    if status:
-        q = q.where(subscribers.c.status == status)
-    return [_model(r) for r in conn.execute(q)]
+    """Members in the order they joined, optionally only those with one status (a list: for a few)."""
+    return list(each_member(conn, status))
+
+
+def each_member(conn: Connection, status: str | None = None, *, batch: int = 5_000) -> Iterator[Subscriber]:
+    """Members in the order they joined, a page of `batch` at a time: memory stays flat for millions."""
+    after = 0
+    while found := page(conn, status=status, after_id=after, limit=batch):
+        yield from found
+        after = found[-1].id
 
 
 def page(conn: Connection, *, status: str | None = None, topic: str | None = None, frequency: str | None = None,
@@ -375,7 +380,8 @@ def record_refusal(conn: Connection, sub_id: int, *, new_status: str | None, now
 # ---------------------------------------------------------------- importing
 
 
-def _existing(conn: Connection, keys: list[str]) -> dict[str, Subscriber]:
+def existing(conn: Connection, keys: list[str]) -> dict[str, Subscriber]:
+    """The members with these email_key()s (those there are), by key."""
     found: dict[str, Subscriber] = {}
     for i in range(0, len(keys), _CHUNK):
         q = select(subscribers).where(subscribers.c.email_key.in_(keys[i:i + _CHUNK]))
@@ -399,7 +405,7 @@ def import_members(conn: Connection, rows: Iterable[MemberRow], problems: Iterab
     existing members keep their status (pending stays pending).
     """
     rows = list(rows)
-    plan = plan_import(rows, _existing(conn, [email_key(r.email) for r in rows]),
+    plan = plan_import(rows, existing(conn, [email_key(r.email) for r in rows]),
                        _suppressed(conn, [email_hash(r.email) for r in rows]), problems)
     for row in plan.add:
         create(conn, row.email, row.name, row.topics or (), row.frequency or "weekly", row.format or "html",
@@ -410,11 +416,6 @@ def import_members(conn: Connection, rows: Iterable[MemberRow], problems: Iterab
                            format=new.get("format"), name=new.get("name", _UNSET), source=source, now=now,
                            language=new.get("language"))
     return plan
-
-
-def members_by_key(conn: Connection) -> dict[str, Subscriber]:
-    """Every member by email_key (a complete sync compares the export with all of them)."""
-    return {r.email_key: _model(r) for r in conn.execute(select(subscribers).order_by(subscribers.c.id))}
 
 
 def suppressed_among(conn: Connection, emails: Iterable[str]) -> set[str]:

@@ -1,8 +1,8 @@
 """What a sync from the membership system changes (pure: no SQL, no clock, no I/O).
 
-    rows, problems = parse_export(text, "csv", mapping, taxonomy, source="crm.csv")
-    plan = plan_sync(rows, members_by_key, suppressed_hashes, complete=True)
-    plan.brake(0.05)   # a reason to refuse, or None
+    for item in check_records(csv_records(lines, mapping, "crm.csv"), mapping, taxonomy): ...
+    plan = plan_sync(batch_rows, their_members_by_key, suppressed_hashes, problems)
+    tally.count(plan); tally.brake(0.05)   # a reason to refuse, or None
 
 Consent wins: a member who unsubscribed, bounced or complained, or was
 forgotten, is left alone whatever the export says. A member who joined through
@@ -13,10 +13,9 @@ the export unless require_in_crm says members must be in it.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import SubscriberError
 from ..members import (
@@ -56,67 +55,80 @@ class SyncRow(MemberRow):
 
 @dataclass
 class SyncPlan:
+    """What a sync does to one batch of the export's rows (and, in apply_sync, whom it lapses)."""
+
     added: list[SyncRow] = field(default_factory=list)
     changed: list[tuple[Subscriber, dict[str, list]]] = field(default_factory=list)  # returns: status lapsed->active
     lapsed: list[Subscriber] = field(default_factory=list)
     unchanged: list[Subscriber] = field(default_factory=list)
     kept: list[RowProblem] = field(default_factory=list)  # consent wins: in the export, left alone
     problems: list[RowProblem] = field(default_factory=list)  # rows that cannot be read
-    active: int = 0  # active members before the sync: what the brake measures against
 
-    @property
-    def returned(self) -> int:
-        return sum(1 for _, c in self.changed if c.get("status") == ["lapsed", "active"])
+
+@dataclass
+class SyncTally:
+    """What a whole sync did, counted batch by batch (the members themselves are not kept)."""
+
+    active: int = 0  # active members before the sync: what the brake measures against
+    added: int = 0
+    changed: int = 0
+    returned: int = 0  # of the changed: back from lapsed
+    lapsed: int = 0
+    unchanged: int = 0
+    kept: int = 0
+    problems: int = 0
+
+    def count(self, plan: SyncPlan) -> None:
+        self.added += len(plan.added)
+        self.changed += len(plan.changed)
+        self.returned += sum(1 for _, c in plan.changed if c.get("status") == ["lapsed", "active"])
+        self.lapsed += len(plan.lapsed)
+        self.unchanged += len(plan.unchanged)
+        self.kept += len(plan.kept)
+        self.problems += len(plan.problems)
 
     def summary(self) -> str:
         back = f" ({self.returned} back from lapsed)" if self.returned else ""
-        return (f"added {len(self.added)}, changed {len(self.changed)}{back}, lapsed {len(self.lapsed)}, "
-                f"unchanged {len(self.unchanged)}, left alone {len(self.kept)}, bad rows {len(self.problems)}")
+        return (f"added {self.added}, changed {self.changed}{back}, lapsed {self.lapsed}, "
+                f"unchanged {self.unchanged}, left alone {self.kept}, bad rows {self.problems}")
 
     def brake(self, max_lapse: float) -> str | None:
         """Why this sync must not go ahead (it would lapse too many members), or None."""
         if not self.lapsed:
             return None
-        share = len(self.lapsed) / max(self.active, 1)
+        share = self.lapsed / max(self.active, 1)
         if share <= max_lapse:
             return None
-        return (f"it would lapse {len(self.lapsed)} of {self.active} active members ({share:.1%}), more than "
+        return (f"it would lapse {self.lapsed} of {self.active} active members ({share:.1%}), more than "
                 f"max_lapse {max_lapse:.0%}: is the export complete? (--force to sync anyway)")
 
 
 # ---------------------------------------------------------------- reading the export
 
 
-def parse_export(text: str, kind: str, mapping: SyncMapping, taxonomy: Sequence[str], *, source: str
-                 ) -> tuple[list[SyncRow], list[RowProblem]]:
-    """Check every record of an export (kind "csv" or "json"); the good rows and one problem per bad one.
+def check_records(records: Iterable[tuple[int, Mapping[str, Any]]], mapping: SyncMapping, taxonomy: Sequence[str]
+                  ) -> Iterator[SyncRow | RowProblem]:
+    """Check each (record number, cells) of an export: a good row, or one problem per bad record.
 
-    Raises SubscriberError(source, ...) when the export as a whole cannot be
-    read or lacks the email column: then nothing may be synced.
+    Blank records are passed over; duplicates are not looked for here (the
+    caller remembers addresses, in the database when the export is long).
     """
-    records = _csv_records(text, mapping, source) if kind == "csv" else _json_records(text, mapping, source)
-    rows: list[SyncRow] = []
-    problems: list[RowProblem] = []
-    seen: dict[str, int] = {}
     for line, cells in records:
         if not any(str(v).strip() for v in cells.values() if v is not None):
             continue
         try:
-            row = _row(cells, line, mapping, taxonomy)
+            yield _row(cells, line, mapping, taxonomy)
         except SubscriberError as exc:
-            problems.append(RowProblem(line, exc.email, exc.reason))
-            continue
-        key = email_key(row.email)
-        if key in seen:
-            problems.append(RowProblem(line, row.email, f"duplicate of record {seen[key]}"))
-            continue
-        seen[key] = line
-        rows.append(row)
-    return rows, problems
+            yield RowProblem(line, exc.email, exc.reason)
 
 
-def _csv_records(text: str, mapping: SyncMapping, source: str) -> list[tuple[int, dict[str, Any]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+def csv_records(lines: Iterable[str], mapping: SyncMapping, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, cells) of each record of a CSV export, read as it goes.
+
+    Raises SubscriberError(source, ...) when the export as a whole cannot be
+    read or lacks the email column: then nothing may be synced.
+    """
+    reader = csv.reader(lines)
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
@@ -124,18 +136,17 @@ def _csv_records(text: str, mapping: SyncMapping, source: str) -> list[tuple[int
     except csv.Error as exc:
         raise SubscriberError(source, f"line 1: {exc}") from None
     _check_columns(header, mapping, source)
-    out = []
     end = reader.line_num
     try:
         for record in reader:
-            out.append((end + 1, dict(zip(header, record))))
+            yield end + 1, dict(zip(header, record))
             end = reader.line_num
     except csv.Error as exc:  # a broken quote: the rest of the file cannot be trusted
         raise SubscriberError(source, f"line {end + 1}: unreadable CSV ({exc})") from None
-    return out
 
 
-def _json_records(text: str, mapping: SyncMapping, source: str) -> list[tuple[int, dict[str, Any]]]:
+def json_records(text: str, mapping: SyncMapping, source: str) -> list[tuple[int, dict[str, Any]]]:
+    """(record number, cells) of each member of a JSON export (parsed whole: kept under MAX_EXPORT)."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -205,22 +216,17 @@ def sync_changes(sub: Subscriber, row: SyncRow) -> dict[str, list]:
 
 
 def plan_sync(rows: Iterable[SyncRow], members: Mapping[str, Subscriber], suppressed: Iterable[str],
-              problems: Iterable[RowProblem] = (), *, complete: bool = False,
-              require_in_crm: bool = False) -> SyncPlan:
-    """Decide what a sync does. members: every member by email_key(); suppressed: email_hash() values.
+              problems: Iterable[RowProblem] = ()) -> SyncPlan:
+    """Decide what a sync does to these rows. members: those of the rows' members there are, by
+    email_key(); suppressed: email_hash() values of forgotten addresses among the rows.
 
-    complete: the export lists every current member, so active members not in
-    it are lapsed (except those who joined through the public form, unless
-    require_in_crm).
+    Who a complete sync lapses (active members the export does not list) is
+    decided in the database: digest.db.member_batches.Seen.missing.
     """
-    plan = SyncPlan(problems=list(problems), active=sum(1 for m in members.values() if m.status == "active"))
+    plan = SyncPlan(problems=sorted(problems, key=lambda p: p.line))
     blocked = set(suppressed)
-    # A record that cannot be read still says its member is in the export: never lapse them for a typo.
-    seen: set[str] = {email_key(p.email) for p in plan.problems if p.email}
     for row in rows:
-        key = email_key(row.email)
-        seen.add(key)
-        sub = members.get(key)
+        sub = members.get(email_key(row.email))
         why = refusal(sub, email_hash(row.email) in blocked)
         if why:
             plan.kept.append(RowProblem(row.line, row.email, why))
@@ -230,7 +236,4 @@ def plan_sync(rows: Iterable[SyncRow], members: Mapping[str, Subscriber], suppre
             plan.changed.append((sub, changes))
         else:
             plan.unchanged.append(sub)
-    if complete:
-        plan.lapsed = [m for key, m in members.items() if key not in seen and m.status == "active"
-                       and (require_in_crm or m.consent_source != "web")]
     return plan

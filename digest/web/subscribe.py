@@ -281,6 +281,18 @@ def welcome_outside_a_request(app, sub) -> None:
         welcome(sub)
 
 
+def _each_pending(db, batch: int = 1_000):
+    """Pending members in id order, a page at a time (each page read, then let go of the connection)."""
+    after = 0
+    while True:
+        with db.connect() as conn:
+            found = member_db.page(conn, status="pending", after_id=after, limit=batch)
+        if not found:
+            return
+        yield from found
+        after = found[-1].id
+
+
 def ask_confirmations(app, *, source: str = "cli") -> tuple[int, int]:
     """Email every pending member who has not been asked in the last resend_minutes.
 
@@ -291,9 +303,7 @@ def ask_confirmations(app, *, source: str = "cli") -> tuple[int, int]:
     with app.app_context():
         st = state()
         now = st.now()
-        with st.db.connect() as conn:
-            pending = member_db.list_subscribers(conn, status="pending")
-        for sub in pending:
+        for sub in _each_pending(st.db):
             with st.db.begin() as conn:
                 # When were they last emailed? A later request, or the form that created them.
                 last = member_db.last_event_at(conn, sub.id, ("subscribe-request",))
