@@ -975,22 +975,20 @@ def write_members_csv(path: Path, stream, count: int, languages: tuple[str, ...]
             out.writerow([email, name, ";".join(topics) or "all", freq, fmt] + ([lang] if languages else []))
 
 
-def measured_command(sc: Scratch, argv: list[str], name: str) -> tuple[float, float, str]:
-    """(seconds, peak RSS MB, stdout) of a whole command run as an operator runs it (start-up included).
+def measured_command(sc: Scratch, args: list[str], name: str) -> tuple[float, float, str]:
+    """(seconds, peak RSS MB, stdout) of `digest ARGS...` run whole, as an operator runs it (start-up included).
 
-    The peak is the kernel's ru_maxrss for that process (and any it waited for),
-    from wait4: nothing shared with the bench's own memory.
+    The peak is the command's own VmHWM, written at its exit (bench_child.py command).
     """
-    out_path, err_path = sc.dir / f"{name}.out", sc.dir / f"{name}.err"
+    out_path, err_path, peak_path = sc.dir / f"{name}.out", sc.dir / f"{name}.err", sc.dir / f"{name}.peak"
     with out_path.open("wb") as out, err_path.open("wb") as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, env=sc.env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
+        code = subprocess.run([PY, str(ROOT / "scripts" / "bench_child.py"), "command", str(peak_path), *args],
+                              env=sc.env, stdout=out, stderr=err, check=False).returncode
         seconds = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"bench step {name} exited {proc.returncode}:\n{err_path.read_text()[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, out_path.read_text()
+    if code != 0:
+        raise SystemExit(f"bench step {name} exited {code}:\n{err_path.read_text()[-3000:]}")
+    return seconds, int(peak_path.read_text()) / 1024, out_path.read_text()
 
 
 def scale_members(sc: Scratch, n: int, imported: int, say) -> dict:
@@ -1008,7 +1006,7 @@ def scale_members(sc: Scratch, n: int, imported: int, say) -> dict:
         write_members_csv(csv_path, stream, imported, sc.languages)
         out["csv_bytes"] = csv_path.stat().st_size
         say(f"digest members import of {imported:,} members")
-        seconds, rss, text = measured_command(sc, [PY, "-m", "digest", "members", "import", str(csv_path)], "import")
+        seconds, rss, text = measured_command(sc, ["members", "import", str(csv_path)], "import")
         csv_path.unlink()
         out.update(import_seconds=round(seconds, 1), import_rate=round(imported / seconds),
                    import_rss_mb=round(rss, 1), import_summary=text.strip().splitlines()[-1])
@@ -1050,7 +1048,7 @@ def scale_run(n: int, args) -> dict:
             say(f"digest preview --week with {args.preview_articles:,} articles")
             make_articles(sc, args.preview_articles, spread_days=4 * 365, start=1000)
             seconds, rss, _ = measured_command(
-                sc, [PY, "-m", "digest", "preview", "--week", WEEK, "--out", str(sc.dir / "preview.html")], "preview")
+                sc, ["preview", "--week", WEEK, "--out", str(sc.dir / "preview.html")], "preview")
             result.update(preview_articles=args.preview_articles, preview_seconds=round(seconds, 2),
                           preview_rss_mb=round(rss, 1))
         say("done")

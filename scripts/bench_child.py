@@ -5,6 +5,7 @@
     python scripts/bench_child.py claim LIMIT
     python scripts/bench_child.py pages KEY [KEY ...]
     python scripts/bench_child.py build KEY
+    python scripts/bench_child.py command PEAK_FILE DIGEST_ARGS...
 
 Prints one JSON line: what was done, the seconds the step itself took (not
 the interpreter's start-up), the process's peak resident memory (VmHWM) and,
@@ -109,7 +110,25 @@ def pages(db, settings, keys: list[str]) -> dict:
     return out
 
 
+def command(peak_file: str, args: list[str]) -> None:
+    """`digest ARGS...` as run from a shell; at exit its own peak RSS (VmHWM, KB) is written to peak_file.
+
+    Why not the kernel's ru_maxrss of the process: on Linux it keeps the
+    high-water mark of the image before exec, and Python starts a command by
+    vfork from the bench, so it would report the bench's memory when larger.
+    """
+    import atexit
+    import runpy
+
+    atexit.register(lambda: open(peak_file, "w").write(str(own_kb())))
+    sys.argv = ["digest", *args]
+    runpy.run_module("digest", run_name="__main__", alter_sys=True)
+
+
 def main(argv: list[str]) -> None:
+    if argv[0] == "command":
+        command(argv[1], argv[2:])
+        return
     from digest.config import load_settings
     from digest.db import Database
 
