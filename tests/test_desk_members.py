@@ -95,6 +95,14 @@ def test_csv_export_of_the_filtered_list(desk, people):  # noqa: F811
     assert rows[0]["attributes"] == "region=Wales" and rows[1]["topics"] == "data-protection"
 
 
+def test_csv_export_reads_the_members_a_page_at_a_time(desk, people, monkeypatch):  # noqa: F811
+    from digest.web.desk import members as desk_members
+
+    whole = desk[0].get("/desk/members.csv").text
+    monkeypatch.setattr(desk_members, "CSV_BATCH", 1)  # one member a page: the same download
+    assert desk[0].get("/desk/members.csv").text == whole and whole.count("\r\n") > 2
+
+
 def test_nothing_without_a_session(app, people):  # noqa: F811
     client = app.test_client()
     assert client.get("/desk/members").status_code == 303

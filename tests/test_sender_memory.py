@@ -33,6 +33,17 @@ def test_the_sender_does_not_import_what_it_does_not_use():
     assert not loaded & {"alembic", "mako", "lxml", "jinja2", "premailer", "mjml"}
 
 
+def test_the_sender_loads_only_the_dialect_it_connects_with():
+    # db.deliveries imports db.retention, whose upserts need a dialect's insert: importing both
+    # at the top cost a sender on PostgreSQL the SQLite dialect (0.6 MB) and one on SQLite the
+    # PostgreSQL dialect with its four drivers' modules (2 MB).
+    code = ("import json, sys, digest.sending.processes, digest.sending.worker; "
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('sqlalchemy.dialects.'))))")
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                       check=True).stdout)
+    assert not [m for m in loaded if m.startswith(("sqlalchemy.dialects.sqlite", "sqlalchemy.dialects.postgresql"))]
+
+
 def _members_over_many_variants(db, settings, seed_path, run_cli, count=40):
     assert run_cli("ingest", seed_path, "--published", "2017-06-21").exit_code == 0
     slugs = settings.topic_slugs
