@@ -889,7 +889,11 @@ def main() -> None:
     p.add_argument("--years", type=int, default=0,
                    help="measure a mailing on a database with this many years of weekly editions against a "
                         "fresh one (issue 24; 3 for the README's figures)")
+    scale_options(p)
     args = p.parse_args()
+    if args.scale:
+        scale_main(args)
+        return
     if args.years:
         years_main(args)
         return
@@ -909,6 +913,231 @@ def years_main(args) -> None:
         years_report(r)
     if args.json:
         args.json.write_text(json.dumps(results[0] if len(results) == 1 else results, indent=2) + "\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- --scale (issue 24: ten million members)
+# What grows with the members: importing them, building and queueing an edition,
+# the bytes a delivery takes, and every process's memory, measured at each size
+# with the same code and compared with the first size (or an earlier run's JSON).
+# Never a list of all members in this process: the rows are generated as they
+# are written (COPY on PostgreSQL, batches on SQLite, a CSV file on disk).
+
+SCALE_RSS_MB = 100  # every process's peak resident memory under this, at any size
+SCALE_QUEUE_RATIO = 2.0  # queueing's time per delivery at most this multiple of the first size's
+SCALE_FLAT = 1.25  # a process's peak memory at the largest size at most this multiple of the first's
+SCALE_PREVIEW_SECONDS = 0.5  # digest preview --week with 10,000 articles, the whole command
+SCALE_PROCESSES = ("import", "build", "queue", "send", "senders", "preview")
+_NOW = "2017-06-01 09:00:00"
+
+
+def member_stream(n: int, slugs: list[str], languages: tuple[str, ...], seed: int = 25):
+    """(i, email, name, topics, frequency, format, language) of members 0..n-1, made as they are read."""
+    rng = random.Random(seed)
+    for i in range(n):
+        mask = rng.getrandbits(len(slugs))
+        yield (i, f"member{i:07d}@example.org", f"Member {i}", [s for b, s in enumerate(slugs) if mask >> b & 1],
+               rng.choice(("daily", "weekly", "monthly")), "text" if rng.random() < 0.2 else "html",
+               languages[i % len(languages)] if languages else "")
+
+
+def load_members(db, stream, count: int, batch: int = 50_000) -> None:
+    """The next `count` members of the stream straight into the table: COPY (PostgreSQL) or batches (SQLite)."""
+    import itertools
+
+    cols = ("email", "email_key", "name", "status", "topics", "frequency", "format", "paused", "consent_source",
+            "consent_at", "created_at", "updated_at", "token_version", "hard_bounces", "language")
+    rows = ((email, email, name, "active", ",".join(topics), freq, fmt, False, "import", _NOW, _NOW, _NOW, 1, 0,
+             lang) for _, email, name, topics, freq, fmt, lang in itertools.islice(stream, count))
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        if db.dialect == "postgresql":
+            with cur.copy(f"COPY subscribers ({', '.join(cols)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            sql = f"INSERT INTO subscribers ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            while chunk := list(itertools.islice(rows, batch)):
+                cur.executemany(sql, chunk)
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def write_members_csv(path: Path, stream, count: int, languages: tuple[str, ...]) -> None:
+    """The next `count` members of the stream as a member list for `digest members import`, written as made."""
+    import csv
+    import itertools
+
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["email", "name", "topics", "frequency", "format"] + (["language"] if languages else []))
+        for _, email, name, topics, freq, fmt, lang in itertools.islice(stream, count):
+            out.writerow([email, name, ";".join(topics) or "all", freq, fmt] + ([lang] if languages else []))
+
+
+def measured_command(sc: Scratch, args: list[str], name: str) -> tuple[float, float, str]:
+    """(seconds, peak RSS MB, stdout) of `digest ARGS...` run whole, as an operator runs it (start-up included).
+
+    The peak is the command's own VmHWM, written at its exit (bench_child.py command).
+    """
+    out_path, err_path, peak_path = sc.dir / f"{name}.out", sc.dir / f"{name}.err", sc.dir / f"{name}.peak"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        t0 = time.perf_counter()
+        code = subprocess.run([PY, str(ROOT / "scripts" / "bench_child.py"), "command", str(peak_path), *args],
+                              env=sc.env, stdout=out, stderr=err, check=False).returncode
+        seconds = time.perf_counter() - t0
+    if code != 0:
+        raise SystemExit(f"bench step {name} exited {code}:\n{err_path.read_text()[-3000:]}")
+    return seconds, int(peak_path.read_text()) / 1024, out_path.read_text()
+
+
+def scale_members(sc: Scratch, n: int, imported: int, say) -> dict:
+    """n members: the first n - imported loaded directly, the rest by `digest members import` of a CSV."""
+    stream = member_stream(n, sc.settings.topic_slugs, sc.languages)
+    out: dict = {"subscribers": n, "imported": imported, "loaded": n - imported}
+    if n - imported:
+        say(f"loading {n - imported:,} members directly ({'COPY' if sc.db.dialect == 'postgresql' else 'batches'})")
+        t0 = time.perf_counter()
+        load_members(sc.db, stream, n - imported)
+        out["load_seconds"] = round(time.perf_counter() - t0, 1)
+    if imported:
+        csv_path = sc.dir / "members.csv"
+        say(f"writing {imported:,} members to {csv_path}")
+        write_members_csv(csv_path, stream, imported, sc.languages)
+        out["csv_bytes"] = csv_path.stat().st_size
+        say(f"digest members import of {imported:,} members")
+        seconds, rss, text = measured_command(sc, ["members", "import", str(csv_path)], "import")
+        csv_path.unlink()
+        out.update(import_seconds=round(seconds, 1), import_rate=round(imported / seconds),
+                   import_rss_mb=round(rss, 1), import_summary=text.strip().splitlines()[-1])
+    return out
+
+
+def scale_run(n: int, args) -> dict:
+    """One size: members, build, queue, bytes per delivery, a bounded send at 0 ms, preview; every peak RSS."""
+    say = lambda msg: print(f"[scale {n:,}] {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    sc = Scratch(n, args.database_url, args.keep, tuple(args.languages.split(",")) if args.languages else ())
+    try:
+        make_articles(sc)
+        result = {"database": sc.db.dialect, **scale_members(sc, n, min(n, args.import_members), say)}
+        settle(sc)
+        say("building the edition (child process)")
+        b = child(sc, "build", WEEK)
+        result.update(build_seconds=round(b["seconds"], 2), build_rss_mb=round(b["vmhwm_kb"] / 1024, 1))
+        settle(sc)
+        before = deliveries_storage(sc)
+        say("queueing (child process)")
+        q = child(sc, "queue", WEEK)
+        result.update(queued=q["queued"], queue_seconds=round(q["seconds"], 2), queue_rss_mb=round(q["vmhwm_kb"] / 1024, 1),
+                      queue_us_per_delivery=round(q["seconds"] / max(1, q["queued"]) * 1e6, 3))
+        settle(sc)
+        result["db_bytes_per_delivery"] = round((deliveries_storage(sc) - before) / max(1, q["queued"]), 1)
+        result["database_bytes"] = db_used_bytes(sc)
+        limit = min(q["queued"], args.send_count)
+        say(f"sending {limit:,} of the {q['queued']:,} deliveries at 0 ms ({args.connections} connections, "
+            f"{args.processes} processes)")
+        sink, port = start_sink(0)
+        sc.env["DIGEST_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+        try:
+            s = child(sc, "send", str(limit), str(args.connections), str(args.processes))
+        finally:
+            result["sink_received"] = stop_sink(sink)
+        result.update(sent=s["sent"], send_rate=round(s["sent"] / s["seconds"]),
+                      send_rss_mb=round(s["own_kb"] / 1024, 1), senders_rss_mb=round(s["children_kb"] / 1024, 1))
+        if args.preview_articles:
+            say(f"digest preview --week with {args.preview_articles:,} articles")
+            make_articles(sc, args.preview_articles, spread_days=4 * 365, start=1000)
+            seconds, rss, _ = measured_command(
+                sc, ["preview", "--week", WEEK, "--out", str(sc.dir / "preview.html")], "preview")
+            result.update(preview_articles=args.preview_articles, preview_seconds=round(seconds, 2),
+                          preview_rss_mb=round(rss, 1))
+        say("done")
+        return result
+    finally:
+        sc.close()
+
+
+def scale_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scale", action="store_true",
+                   help="only what grows with the members (issue 24, 10,000,000): import, build, queue, bytes per "
+                        "delivery, --send-count messages at 0 ms, preview, and every process's peak memory, "
+                        "each size compared with the first")
+    p.add_argument("--import-members", type=int, default=1_000_000, metavar="N",
+                   help="--scale: this many of the members come in by `digest members import` of a CSV file, "
+                        "after the others are loaded directly (default 1,000,000)")
+    p.add_argument("--compare", type=Path, metavar="FILE",
+                   help="--scale: compare with the runs in this earlier --scale --json file (the first size)")
+
+
+def scale_targets(results: list[dict]) -> None:
+    """Each result's targets (met or not), against the first: memory under the bar and flat, queueing's time."""
+    first = results[0]
+    for r in results:
+        peaks = {p: r[f"{p}_rss_mb"] for p in SCALE_PROCESSES if f"{p}_rss_mb" in r}
+        met = {"rss": max(peaks.values()) < SCALE_RSS_MB}
+        if "preview_seconds" in r:
+            met["preview"] = r["preview_seconds"] < SCALE_PREVIEW_SECONDS
+        if r is not first:
+            r["queue_time_ratio"] = round(r["queue_us_per_delivery"] / first["queue_us_per_delivery"], 2)
+            r["rss_ratios"] = {p: round(v / first[f"{p}_rss_mb"], 2) for p, v in peaks.items()
+                               if first.get(f"{p}_rss_mb")}
+            met["queue"] = r["queue_time_ratio"] <= SCALE_QUEUE_RATIO
+            met["flat"] = all(v <= SCALE_FLAT for v in r["rss_ratios"].values())
+        r["peak_rss_mb"] = max(peaks.values())
+        r["targets_met"] = met
+
+
+def scale_report(results: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = [
+        ("members", "subscribers", "{:,}"), ("  loaded directly (COPY / batches)", "loaded", "{:,}"),
+        ("  loaded in, s", "load_seconds", "{:,}"), ("  by `digest members import` of a CSV", "imported", "{:,}"),
+        ("  import, s", "import_seconds", "{:,}"), ("  import rate, members/s", "import_rate", "{:,}"),
+        ("build (select + render), s", "build_seconds", "{:.2f}"), ("deliveries queued", "queued", "{:,}"),
+        ("queue, s", "queue_seconds", "{:.2f}"), ("queue, µs per delivery", "queue_us_per_delivery", "{:.2f}"),
+        ("  / the first size's (<= 2)", "queue_time_ratio", "{:.2f}"),
+        ("DB bytes per delivery", "db_bytes_per_delivery", "{:.0f}"),
+        ("database (tables + indexes), MB", "database_bytes", "{:,.0f}", 1e6),
+        ("sent at 0 ms (a bounded sample)", "sent", "{:,}"), ("send rate at 0 ms, /s", "send_rate", "{:,}"),
+        ("digest preview --week, s", "preview_seconds", "{:.2f}"),
+        *((f"peak RSS {p}, MB (< {SCALE_RSS_MB})", f"{p}_rss_mb", "{:.1f}") for p in SCALE_PROCESSES),
+    ]
+    title = f"digest at scale ({results[0]['database']}, {os.cpu_count()} cores)"
+    table = Table(title=title)
+    table.add_column("measure")
+    for r in results:
+        table.add_column(f"{r['subscribers']:,}" + (" (earlier run)" if r.get("earlier") else ""), justify="right")
+    for label, key, fmt, *div in rows:
+        if any(key in r for r in results):
+            table.add_row(label, *(fmt.format(r[key] / div[0] if div else r[key]) if key in r else "-" for r in results))
+    missed = "[red]MISSED[/red]"
+    for label, key in ((f"target: every process's peak RSS < {SCALE_RSS_MB} MB", "rss"),
+                       (f"target: queue time per delivery <= {SCALE_QUEUE_RATIO:g}x the first size's", "queue"),
+                       (f"target: every process's peak RSS <= {SCALE_FLAT}x the first size's (flat)", "flat"),
+                       (f"target: digest preview --week < {SCALE_PREVIEW_SECONDS} s", "preview")):
+        table.add_row(label, *(("met" if r["targets_met"][key] else missed) if key in r["targets_met"] else "-"
+                               for r in results))
+    Console().print(table)
+    for r in results[1:]:
+        print(f"peak RSS {r['subscribers']:,} / {results[0]['subscribers']:,}: "
+              + ", ".join(f"{p} {v:.2f}" for p, v in r["rss_ratios"].items()))
+
+
+def scale_main(args) -> None:
+    """--scale: each --subscribers size in turn, compared with the first (or with --compare FILE's runs)."""
+    earlier = []
+    if args.compare:
+        earlier = [dict(r, earlier=True) for r in json.loads(args.compare.read_text())["runs"]]
+    results = earlier + [scale_run(n, args) for n in (args.subscribers or [1_000_000])]
+    scale_targets(results)
+    scale_report(results)
+    if args.json:
+        fresh = [r for r in results if not r.get("earlier")]
+        args.json.write_text(json.dumps({"runs": fresh, "compared_with": earlier}, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
 
 

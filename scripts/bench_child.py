@@ -4,6 +4,8 @@
     python scripts/bench_child.py send LIMIT CONNECTIONS [PROCESSES]
     python scripts/bench_child.py claim LIMIT
     python scripts/bench_child.py pages KEY [KEY ...]
+    python scripts/bench_child.py build KEY
+    python scripts/bench_child.py command PEAK_FILE DIGEST_ARGS...
 
 Prints one JSON line: what was done, the seconds the step itself took (not
 the interpreter's start-up), the process's peak resident memory (VmHWM) and,
@@ -20,16 +22,25 @@ import time
 from datetime import datetime, timezone
 
 
-def vmhwm_kb() -> int:
-    """Peak resident memory of this process or of its largest child (sender processes), in KB."""
-    import resource
-
-    own = 0
+def own_kb() -> int:
+    """Peak resident memory (VmHWM) of this process alone, in KB."""
     with open("/proc/self/status") as fh:
         for line in fh:
             if line.startswith("VmHWM:"):
-                own = int(line.split()[1])
-    return max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+                return int(line.split()[1])
+    return 0
+
+
+def children_kb() -> int:
+    """Peak resident memory of the largest finished child (a sender process), in KB; 0 without any."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+def vmhwm_kb() -> int:
+    """Peak resident memory of this process or of its largest child (sender processes), in KB."""
+    return max(own_kb(), children_kb())
 
 
 def cpu_seconds() -> float:
@@ -99,7 +110,25 @@ def pages(db, settings, keys: list[str]) -> dict:
     return out
 
 
+def command(peak_file: str, args: list[str]) -> None:
+    """`digest ARGS...` as run from a shell; at exit its own peak RSS (VmHWM, KB) is written to peak_file.
+
+    Why not the kernel's ru_maxrss of the process: on Linux it keeps the
+    high-water mark of the image before exec, and Python starts a command by
+    vfork from the bench, so it would report the bench's memory when larger.
+    """
+    import atexit
+    import runpy
+
+    atexit.register(lambda: open(peak_file, "w").write(str(own_kb())))
+    sys.argv = ["digest", *args]
+    runpy.run_module("digest", run_name="__main__", alter_sys=True)
+
+
 def main(argv: list[str]) -> None:
+    if argv[0] == "command":
+        command(argv[1], argv[2:])
+        return
     from digest.config import load_settings
     from digest.db import Database
 
@@ -134,9 +163,17 @@ def main(argv: list[str]) -> None:
         seconds = time.perf_counter() - t0
     elif step == "pages":
         out, seconds = pages(db, settings, argv[1:]), 0.0
+    elif step == "build":
+        from digest.edition.periods import parse_period
+        from digest.editorial.build import build_edition
+
+        t0 = time.perf_counter()
+        build_edition(db, settings, parse_period(argv[1], settings.timezone), now=now)
+        seconds = time.perf_counter() - t0
+        out = {}
     else:
         raise SystemExit(f"unknown step {step!r}")
-    out.update(seconds=seconds, vmhwm_kb=vmhwm_kb())
+    out.update(seconds=seconds, vmhwm_kb=vmhwm_kb(), own_kb=own_kb(), children_kb=children_kb())
     print(json.dumps(out), flush=True)
 
 
