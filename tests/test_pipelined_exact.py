@@ -1182,3 +1182,83 @@ def test_a_relay_that_closed_while_idle_drops_the_next_message():
 
     exc, closed = wire.run(script)
     assert str(exc) == "connection closed by the server" and not exc.busy and not exc.out_of_step and closed
+
+
+def test_the_held_message_with_some_recipients_refused_says_so_when_its_dot_is_answered():
+    wire = Wire({b"RCPT TO:<gone": b"550 5.1.1 no such user\r\n"})
+
+    async def script(relay):
+        conn = await relay.connect()
+        await conn.send_next(envelope("a@x.org", "gone@x.org", "b@x.org"), message(1))
+        second = await conn.send_next(envelope(), message(2))
+        return second, await conn.finish(quit=True)
+
+    second, last = wire.run(script)
+    assert second == (SendResult(False, True, 550, "RCPT TO <gone@x.org> (accepted for 2 other(s)): 550 5.1.1 no "
+                                                   "such user"), None)
+    assert last == ok()
+
+
+def test_the_last_message_with_some_recipients_refused_says_so_when_finished():
+    wire = Wire({b"RCPT TO:<gone": b"450 4.2.1 full\r\n"})
+
+    async def script(relay):
+        conn = await relay.connect()
+        await conn.send_next(envelope("gone@x.org", "a@x.org"), message(1))
+        return await conn.finish(quit=True)
+
+    assert wire.run(script) == SendResult(False, False, 450, "RCPT TO <gone@x.org> (accepted for 1 other(s)): 450 "
+                                                             "4.2.1 full")
+
+
+@pytest.mark.parametrize("done", [True, False])
+def test_a_commit_failing_with_a_connection_error_drops_the_message_before_its_dot(done):
+    wire = Wire()
+
+    async def script(relay):
+        conn = await relay.connect()
+        hold = asyncio.get_running_loop().create_future()
+        if done:
+            hold.set_exception(ConnectionResetError(104, "Connection reset by peer"))
+        else:
+            asyncio.get_running_loop().call_later(0.1, hold.set_exception, EOFError())
+        with pytest.raises(Dropped) as caught:
+            await conn.send(envelope(), message(), hold=hold)
+        return caught.value, conn.closed, await closed_soon(wire)
+
+    exc, closed, hung_up = wire.run(script)
+    assert str(exc) == ("during DATA: [Errno 104] Connection reset by peer" if done else "during DATA: EOFError")
+    assert closed and hung_up and not exc.busy and exc.previous is None and b"." not in wire.lines
+
+
+def test_one_trip_a_data_accepted_with_nobody_to_deliver_to_is_ended_at_once():
+    wire = Wire({b"RCPT TO:<gone": b"550 5.1.1 no such user\r\n", b".": lambda line: (
+        b"554 5.5.1 no recipients\r\n" if b"gone" in wire.lines[-3] else b"250 2.0.0 queued as 1\r\n")})
+
+    async def script(relay):
+        conn = await relay.connect()
+        first = await conn.send_next(envelope("gone@example.org"), message(1))
+        second = await conn.send_next(envelope(), message(2))
+        return first, second, await conn.finish(quit=True)
+
+    first, second, last = wire.run(script)
+    assert first == (None, SendResult(False, True, 550, "RCPT TO <gone@example.org>: 550 5.1.1 no such user"))
+    assert second == (None, None) and last == ok()
+    assert wire.lines[1:] == [mail(message(1)), b"RCPT TO:<gone@example.org>", b"DATA", b".", b"RSET",
+                              mail(message(2)), b"RCPT TO:<a@example.org>", b"DATA", message(2), b".", b"QUIT"]
+
+
+def test_a_long_reply_nobody_asked_for_is_shown_by_its_first_80_bytes():
+    stray = b"250 " + b"x" * 120 + b"\r\n"
+    wire = Wire({b"DATA": b"354 go\r\n" + stray})
+
+    async def script(relay):
+        conn = await relay.connect()
+        await conn.send_next(envelope(), message(1))
+        await asyncio.sleep(0.1)
+        with pytest.raises(Dropped) as caught:
+            await conn.send_next(envelope(), message(2))
+        return relay.url, caught.value
+
+    url, exc = wire.run(script)
+    assert str(exc) == f"{url} answered pipelined commands out of step (a reply nobody asked for: {stray[:80]!r})"
