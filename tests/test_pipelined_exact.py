@@ -1262,3 +1262,37 @@ def test_a_long_reply_nobody_asked_for_is_shown_by_its_first_80_bytes():
 
     url, exc = wire.run(script)
     assert str(exc) == f"{url} answered pipelined commands out of step (a reply nobody asked for: {stray[:80]!r})"
+
+
+def test_one_rset_only_after_the_failed_transaction():
+    wire = Wire({b"RCPT TO:<gone": b"550 5.1.1 no such user\r\n", b"DATA": lambda line: (
+        b"554 5.5.1 no valid recipients\r\n" if wire.lines[-2].startswith(b"RCPT TO:<gone") else b"354 go\r\n")})
+
+    async def script(relay):
+        conn = await relay.connect()
+        results = [await conn.send(envelope("gone@example.org"), message(1))]
+        results += [await conn.send(envelope(), message(n)) for n in (2, 3)]
+        results.append(await conn.send_next(envelope("gone@example.org"), message(4)))
+        results += [await conn.send_next(envelope(), message(n)) for n in (5, 6)]
+        results.append(await conn.finish(quit=True))
+        return results
+
+    gone = SendResult(False, True, 550, "RCPT TO <gone@example.org>: 550 5.1.1 no such user")
+    assert wire.run(script) == [gone, ok(), ok(), (None, gone), (None, None), (ok(), None), ok()]
+    rset = [i for i, line in enumerate(wire.lines) if line == b"RSET"]
+    assert len(rset) == 2 and wire.lines[rset[0] + 1] == mail(message(2)) and wire.lines[rset[1] + 1] == mail(
+        message(5))
+
+
+@pytest.mark.parametrize("one_trip", [True, False])
+def test_a_421_to_data_in_a_pipelined_group_drops_the_connection_asking_for_fewer(one_trip):
+    wire = Wire({b"DATA": b"421 4.7.0 too many connections\r\n"})
+
+    async def script(relay):
+        conn = await relay.connect()
+        with pytest.raises(Dropped) as caught:
+            await (conn.send_next if one_trip else conn.send)(envelope(), message())
+        return caught.value, conn.closed
+
+    exc, closed = wire.run(script)
+    assert exc.busy and str(exc) == "421 4.7.0 too many connections" and closed and exc.previous is None
