@@ -1296,3 +1296,30 @@ def test_a_421_to_data_in_a_pipelined_group_drops_the_connection_asking_for_fewe
 
     exc, closed = wire.run(script)
     assert exc.busy and str(exc) == "421 4.7.0 too many connections" and closed and exc.previous is None
+
+
+def test_a_multi_line_refusal_of_ehlo_is_one_line():
+    wire = Wire({b"EHLO": b"554-relay.test\r\n554 5.3.2 Too busy for you\r\n"})
+
+    async def script(relay):
+        return relay.url, await refused_connect(relay)
+
+    url, exc = wire.run(script)
+    assert type(exc) is Dropped and exc.busy and str(exc) == f"EHLO at {url}: 554 relay.test 5.3.2 Too busy for you"
+
+
+def test_without_pipelining_a_recipient_forwarded_with_251_is_enough_for_data():
+    wire = Wire({b"EHLO": PLAIN_EHLO, b"RCPT TO:<a": b"550 5.1.1 no\r\n", b"RCPT TO:<b": b"251 2.1.5 forwarded\r\n"})
+    results, _ = sending(wire, (envelope("a@x.org", "b@x.org"), message(1)))
+    assert results == [SendResult(False, True, 550, "RCPT TO <a@x.org> (accepted for 1 other(s)): 550 5.1.1 no")]
+    assert wire.lines[1:] == [mail(message(1)), b"RCPT TO:<a@x.org>", b"RCPT TO:<b@x.org>", b"DATA", message(1),
+                              b".", b"QUIT"]
+
+
+def test_without_pipelining_the_one_recipient_refused_is_named():
+    wire = Wire({b"EHLO": PLAIN_EHLO, b"RCPT": b"550 5.1.1 no\r\n"})
+    results, _ = sending(wire, (envelope("a@x.org"), message(1)), (envelope("b@x.org"), message(2)))
+    assert results == [SendResult(False, True, 550, "RCPT TO <a@x.org>: 550 5.1.1 no"),
+                       SendResult(False, True, 550, "RCPT TO <b@x.org>: 550 5.1.1 no")]
+    assert wire.lines[1:] == [mail(message(1)), b"RCPT TO:<a@x.org>", b"RSET", mail(message(2)),
+                              b"RCPT TO:<b@x.org>", b"QUIT"]
