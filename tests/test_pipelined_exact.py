@@ -91,16 +91,16 @@ class Wire:
             writer.close()
 
     def run(self, script, user: str | None = None, password: str = "pa ss", scheme: str = "smtp",
-            timeouts: SmtpSettings = QUICK, **relay_args):
+            timeouts: SmtpSettings = QUICK, host: str = "127.0.0.1", **relay_args):
         """asyncio.run(script(relay)) with this relay listening; `relay` is the client's SmtpRelay."""
 
         async def go():
-            server = await asyncio.start_server(self.session, "127.0.0.1", 0,
+            server = await asyncio.start_server(self.session, host, 0,
                                                 ssl=self.tls if scheme == "smtps" else None)
             port = server.sockets[0].getsockname()[1]
             auth = f"{user}:{password}@" if user else ""
             name = relay_args.pop("local_hostname", None)
-            relay = SmtpRelay.from_url(f"{scheme}://{auth}127.0.0.1:{port}", timeouts=timeouts, **relay_args)
+            relay = SmtpRelay.from_url(f"{scheme}://{auth}{host}:{port}", timeouts=timeouts, **relay_args)
             relay.local_hostname = name or relay.local_hostname
             try:
                 return await script(relay)
@@ -1323,3 +1323,23 @@ def test_without_pipelining_the_one_recipient_refused_is_named():
                        SendResult(False, True, 550, "RCPT TO <b@x.org>: 550 5.1.1 no")]
     assert wire.lines[1:] == [mail(message(1)), b"RCPT TO:<a@x.org>", b"RSET", mail(message(2)),
                               b"RCPT TO:<b@x.org>", b"QUIT"]
+
+
+@pytest.mark.parametrize("scheme", ["smtps", "smtp+starttls"])
+def test_a_certificate_for_another_name_stops_the_run(scheme, tmp_path):
+    certificate = make_certificate(tmp_path, "other.example")
+    wire = Wire({b"EHLO": b"250-relay.test\r\n250 STARTTLS\r\n"}, tls=server_context(certificate))
+
+    async def script(relay):
+        return relay.url, await refused_connect(relay)
+
+    url, exc = wire.run(script, scheme=scheme, ssl_context=client_context(certificate))
+    assert type(exc) is RelayUnusable
+    assert str(exc) == f"TLS with {url}: IP address mismatch, certificate is not valid for '127.0.0.1'."
+
+
+def test_tls_goes_to_the_host_named_in_the_url(tmp_path):
+    certificate = make_certificate(tmp_path, "127.0.0.2")
+    wire = Wire(tls=server_context(certificate))
+    _, conn = wire.run(connected, scheme="smtps", host="127.0.0.2", ssl_context=client_context(certificate))
+    assert conn.esmtp and wire.lines == [b"EHLO " + socket.getfqdn().encode("idna")]
