@@ -1343,3 +1343,17 @@ def test_tls_goes_to_the_host_named_in_the_url(tmp_path):
     wire = Wire(tls=server_context(certificate))
     _, conn = wire.run(connected, scheme="smtps", host="127.0.0.2", ssl_context=client_context(certificate))
     assert conn.esmtp and wire.lines == [b"EHLO " + socket.getfqdn().encode("idna")]
+
+
+def test_a_name_that_does_not_resolve_stops_the_run_in_the_words_of_the_resolver():
+    # Worded as smtplib's transport words it: os.strerror does not know the resolver's codes ("Unknown error -2").
+    try:
+        socket.getaddrinfo("nosuch.invalid", 25)
+    except socket.gaierror as exc:
+        words = str(exc)
+    else:
+        pytest.skip("this machine resolves nosuch.invalid")
+    relay = SmtpRelay.from_url("smtp://nosuch.invalid:25")
+    exc = asyncio.run(refused_connect(relay))
+    assert type(exc) is RelayUnusable and str(exc) == f"connect to {relay.url}: {words}"
+    assert str(SmtpTransport.from_url("smtp://nosuch.invalid:25").send(envelope(), message()).message) == str(exc)
