@@ -102,8 +102,8 @@ class Wire:
             name = relay_args.pop("local_hostname", None)
             relay = SmtpRelay.from_url(f"{scheme}://{auth}{host}:{port}", timeouts=timeouts, **relay_args)
             relay.local_hostname = name or relay.local_hostname
-            try:
-                return await script(relay)
+            try:  # a guard: a client that waits forever fails here, not at mutmut's much later timeout
+                return await asyncio.wait_for(script(relay), 8)
             finally:
                 server.close()
 
