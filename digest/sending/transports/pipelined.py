@@ -125,7 +125,10 @@ class SmtpRelay(AsyncTransport):
         except TimeoutError:
             raise TimedOut("to the connection", self.timeouts.connect_timeout, self.url) from None
         except OSError as exc:  # refused, unreachable, no such host (worded as smtplib's transport words it)
-            why = f"[Errno {exc.errno}] {os.strerror(exc.errno)}" if exc.errno else str(exc)
+            # asyncio words a refusal "Connect call failed (...)"; a name that does not resolve keeps the
+            # resolver's own words (os.strerror does not know its codes: "Unknown error -2").
+            resolver = isinstance(exc, socket.gaierror)
+            why = f"[Errno {exc.errno}] {os.strerror(exc.errno)}" if exc.errno and not resolver else str(exc)
             raise RelayUnusable(f"connect to {self.url}: {why}") from None
         sock = writer.get_extra_info("socket")
         if sock is not None:
