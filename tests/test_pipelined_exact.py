@@ -316,7 +316,7 @@ def test_a_relay_that_never_greets_times_out_and_is_hung_up_on():
         return relay.url, exc, time.monotonic() - started, await closed_soon(wire)
 
     url, exc, took, closed = wire.run(script, timeouts=SmtpSettings(greeting_timeout=0.3, command_timeout=9))
-    assert isinstance(exc, TimedOut) and closed and 0.25 < took < 2
+    assert isinstance(exc, TimedOut) and closed and 0.25 < took < 6  # 0.3 s, not 9 (room for a loaded machine)
     assert str(exc) == f"{url} did not answer with its greeting (or to EHLO, STARTTLS, AUTH) within 0.3 s"
 
 
@@ -368,7 +368,7 @@ def test_a_connection_that_never_completes_times_out():
         took = time.monotonic() - started
         for c in filler:
             c.close()
-    assert type(exc) is TimedOut and 0.25 < took < 2
+    assert type(exc) is TimedOut and 0.25 < took < 10  # the 0.3 s given, not the default 30 s (a loaded machine is slow)
     assert str(exc) == f"{relay.url} did not answer to the connection within 0.3 s"
 
 
@@ -622,7 +622,7 @@ def test_a_data_accepted_with_nobody_to_deliver_to_and_no_answer_to_its_dot_clos
 
     result, took, closed, hung_up = wire.run(script, timeouts=SmtpSettings(command_timeout=0.3))
     assert result == SendResult(False, True, 550, "RCPT TO <gone@example.org>: 550 5.1.1 no such user")
-    assert closed and hung_up and 0.25 < took < 2
+    assert closed and hung_up and 0.25 < took < 6  # 0.3 s, not the data timeout (room for a loaded machine)
 
 
 def test_a_refused_dot_ends_the_transaction_without_rset():
@@ -741,8 +741,8 @@ def test_pipelined_replies_after_a_421_are_not_waited_for():
             await conn.send(envelope("a@x.org", "b@x.org"), message())
         return caught.value, time.monotonic() - started
 
-    exc, took = wire.run(script, timeouts=SmtpSettings(command_timeout=3))
-    assert exc.busy and str(exc) == "421 4.7.0 closing" and took < 1
+    exc, took = wire.run(script, timeouts=SmtpSettings(command_timeout=9))
+    assert exc.busy and str(exc) == "421 4.7.0 closing" and took < 5  # at once, not after the 9 s
 
 
 # -- the "." held until the previous commit ---------------------------------------------------------
@@ -858,8 +858,8 @@ def test_the_last_dot_with_quit_is_answered_then_closed_whatever_quit_gets(bye):
         last = await conn.finish(quit=True)
         return last, conn.closed, time.monotonic() - started, await closed_soon(wire)
 
-    last, closed, took, hung_up = wire.run(script, timeouts=SmtpSettings(command_timeout=0.3))
-    assert last == ok() and closed and hung_up and took < (0.25 if bye else 1.5)
+    last, closed, took, hung_up = wire.run(script, timeouts=SmtpSettings(command_timeout=2))
+    assert last == ok() and closed and hung_up and took < (1.5 if bye else 6)  # a 221 is not waited out
 
 
 def test_the_wait_for_the_221_after_the_last_dot_is_at_most_five_seconds():
@@ -873,7 +873,7 @@ def test_the_wait_for_the_221_after_the_last_dot_is_at_most_five_seconds():
         return last, time.monotonic() - started, conn.closed
 
     last, took, closed = wire.run(script, timeouts=SmtpSettings(command_timeout=60))
-    assert last == ok() and 4.9 < took < 5.5 and closed
+    assert last == ok() and 4.9 < took < 15 and closed  # 5 s, not the 60 s command timeout
 
 
 def test_the_wait_for_the_221_to_quit_is_at_most_five_seconds():
@@ -886,7 +886,7 @@ def test_the_wait_for_the_221_to_quit_is_at_most_five_seconds():
         return time.monotonic() - started, conn.closed
 
     took, closed = wire.run(script, timeouts=SmtpSettings(command_timeout=60))
-    assert 4.9 < took < 5.5 and closed
+    assert 4.9 < took < 15 and closed  # 5 s, not the 60 s command timeout
 
 
 def test_a_quick_quit_is_answered_and_closed():
@@ -900,8 +900,8 @@ def test_a_quick_quit_is_answered_and_closed():
         await conn.quit()  # twice: nothing more
         return took, conn.closed, await closed_soon(wire)
 
-    took, closed, hung_up = wire.run(script, timeouts=SmtpSettings(command_timeout=0.3))
-    assert took < 0.25 and closed and hung_up and wire.lines[1:] == [b"QUIT"]
+    took, closed, hung_up = wire.run(script, timeouts=SmtpSettings(command_timeout=3))
+    assert took < 2 and closed and hung_up and wire.lines[1:] == [b"QUIT"]
 
 
 def test_quit_on_a_connection_the_relay_closed_does_not_raise():
@@ -1030,7 +1030,7 @@ def test_the_held_dot_answered_and_the_commands_not_is_out_of_step():
         return relay.url, caught.value, conn.closed, time.monotonic() - started
 
     url, exc, closed, took = wire.run(script, timeouts=SmtpSettings(command_timeout=0.3, data_timeout=9))
-    assert exc.out_of_step and exc.previous == ok() and closed and 0.25 < took < 2
+    assert exc.out_of_step and exc.previous == ok() and closed and 0.25 < took < 6  # 0.3 s, not 9
     assert str(exc) == f'{url} answered pipelined commands out of step (no reply to the commands after a final ".")'
 
 
