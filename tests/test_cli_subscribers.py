@@ -131,6 +131,25 @@ def test_import_reports_every_bad_row_by_line_and_imports_the_rest(run_cli, db, 
                                 ("ana@example.org", "ben@example.org", "sian.jones@example.org")]
 
 
+def test_an_import_records_each_members_own_subscribe_event(run_cli, db, tmp_path):
+    # Imported in bulk (two statements a batch): each event belongs to its own member, with their own details.
+    csv_path = tmp_path / "members.csv"
+    csv_path.write_text("email,name,topics,frequency,format\n" + "".join(
+        f"m{i}@example.org,M {i},{'member-news' if i % 2 else 'data-protection'},"
+        f"{'daily' if i % 3 else 'monthly'},{'text' if i % 5 == 0 else 'html'}\n" for i in range(12)),
+        encoding="utf-8")
+    assert ok(run_cli("members", "import", csv_path)).stdout == "added 12, updated 0, unchanged 0, skipped 0\n"
+    with db.connect() as conn:
+        got = conn.execute(sa.select(schema.subscribers.c.email, schema.events.c.source, schema.events.c.action,
+                                     schema.events.c.detail).join(schema.subscribers)
+                           .order_by(schema.events.c.id)).all()
+    assert [(email, source, action, json.loads(detail)) for email, source, action, detail in got] == [
+        (f"m{i}@example.org", "import", "subscribe",
+         {"status": "active", "topics": ["member-news" if i % 2 else "data-protection"],
+          "frequency": "daily" if i % 3 else "monthly", "format": "text" if i % 5 == 0 else "html"})
+        for i in range(12)]
+
+
 def test_reimport_updates_without_duplicates_and_never_reactivates(run_cli, db, tmp_path):
     first = tmp_path / "first.csv"
     first.write_text("email,name,topics,frequency,format\n"

@@ -55,8 +55,11 @@ def test_every_change_from_every_door_is_delivered_signed_and_in_order(run_cli, 
     assert run_cli("members", "sync", crm).exit_code == 0
     crm.write_text("email\ndan@example.org\n", encoding="utf-8")
     assert run_cli("members", "sync", crm, "--complete", "--force").exit_code == 0  # carl lapses
+    imported = tmp_path / "members.csv"
+    imported.write_text("email,name\neve@example.org,Eve\n", encoding="utf-8")
+    assert run_cli("members", "import", imported).exit_code == 0
     r = run_cli("webhooks", "deliver")
-    assert r.exit_code == 0 and r.output == "delivered 8, will retry 0, failed 0\n", r.output
+    assert r.exit_code == 0 and r.output == "delivered 9, will retry 0, failed 0\n", r.output
     per_member: dict[str, list[str]] = {}
     for _, kind, email, status in rx.received:  # each one verified by standardwebhooks in the receiver
         per_member.setdefault(email, []).append(kind)
@@ -65,9 +68,10 @@ def test_every_change_from_every_door_is_delivered_signed_and_in_order(run_cli, 
         "bob@example.org": ["member.subscribed", "member.unsubscribed"],
         "carl@example.org": ["member.subscribed", "member.lapsed"],
         "dan@example.org": ["member.subscribed"],
+        "eve@example.org": ["member.subscribed"],
     }
-    assert len({msg for msg, *_ in rx.received}) == 8
-    assert "delivered 8, waiting 0, failed 0" in run_cli("webhooks", "list").output
+    assert len({msg for msg, *_ in rx.received}) == 9
+    assert "delivered 9, waiting 0, failed 0" in run_cli("webhooks", "list").output
     assert run_cli("webhooks", "deliver").output == "delivered 0, will retry 0, failed 0\n"
 
 
