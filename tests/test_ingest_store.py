@@ -1,0 +1,247 @@
+"""The refresh of configured sources (digest/ingest/store.py, once ingest/refresh): exact and fast.
+
+refresh_sources is called directly with a real SQLite file and feeds from an HTTP
+server on 127.0.0.1: what is asserted is what an operator sees, the report's line
+and the source's health row (`digest sources list`), and the articles stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from digest.config import SourceSettings
+from digest.db import sources as source_db
+from digest.db.schema import articles
+from digest.errors import IngestError
+from digest.ingest.store import SourceReport, failure, ingest_sources, refresh_sources
+from feed_server import feed_server, rss  # noqa: F401  (the fixture)
+
+JUNE = datetime(2017, 6, 21, 9, tzinfo=timezone.utc)
+LATER = JUNE + timedelta(hours=1)
+FEED = rss(("GDPR: what councils must do now", "https://www.example.org/2017/06/20/gdpr/",
+            "Tue, 20 Jun 2017 09:00:00 +0100"),
+           ("Ransomware hits another trust", "https://www.example.org/2017/06/22/ransomware/",
+            "Thu, 22 Jun 2017 14:00:00 +0100"))
+
+
+def configured(settings, *sources: SourceSettings):
+    return replace(settings, sources=tuple(sources), fetch_timeout=2.0, fetch_deadline=3.0)
+
+
+def health(db, name: str = "news") -> source_db.SourceHealth:
+    with db.connect() as conn:
+        return source_db.load(conn, name)
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.replace(tzinfo=moment.tzinfo or timezone.utc)
+
+
+def test_a_first_fetch_records_every_field_of_the_sources_health(settings, db, feed_server):
+    feed_server.serve("/feed.xml", FEED, etag='"v1"', last_modified="Wed, 21 Jun 2017 08:00:00 GMT")
+    settings = configured(settings, SourceSettings("news", feed_server.url("/feed.xml")))
+    [report] = refresh_sources(db, settings, now=JUNE)
+    assert report.line() == "source news: rss, 2 item(s): 2 new, 0 updated, 0 unchanged"
+    assert (report.configured, report.error, report.moved_to, report.not_modified) == (True, None, None, False)
+    row = health(db)
+    assert (row.kind, row.items_last_seen, row.etag, row.last_modified, row.last_error, row.moved_to) == (
+        "rss", 2, '"v1"', "Wed, 21 Jun 2017 08:00:00 GMT", None, None)
+    assert (utc(row.last_fetched_at), utc(row.last_success_at)) == (JUNE, JUNE)
+    assert utc(row.newest_item_at) == datetime(2017, 6, 22, 13, tzinfo=timezone.utc)
+
+
+def test_a_304_keeps_everything_stored_and_moves_only_the_times(settings, db, feed_server):
+    feed_server.serve("/feed.xml", FEED, etag='"v1"')
+    settings = configured(settings, SourceSettings("news", feed_server.url("/feed.xml")))
+    refresh_sources(db, settings, now=JUNE)
+    [report] = refresh_sources(db, settings, now=LATER)
+    assert report.line() == "source news: not modified since the last fetch"
+    assert (report.not_modified, report.kind, report.new, report.unchanged) == (True, "rss", 0, 0)
+    assert feed_server.requests_for("/feed.xml")[1]["If-None-Match"] == '"v1"'
+    row = health(db)
+    assert (row.kind, row.items_last_seen, row.etag, row.last_error) == ("rss", 2, '"v1"', None)
+    assert (utc(row.last_fetched_at), utc(row.last_success_at)) == (LATER, LATER)
+    assert utc(row.newest_item_at) == datetime(2017, 6, 22, 13, tzinfo=timezone.utc)
+
+
+def test_a_304_by_last_modified_alone_sends_and_keeps_it(settings, db, feed_server):
+    stamp = "Wed, 21 Jun 2017 08:00:00 GMT"
+    feed_server.serve("/feed.xml", FEED, last_modified=stamp)
+    settings = configured(settings, SourceSettings("news", feed_server.url("/feed.xml")))
+    refresh_sources(db, settings, now=JUNE)
+    [report] = refresh_sources(db, settings, now=LATER)
+    assert report.not_modified
+    assert feed_server.requests_for("/feed.xml")[1]["If-Modified-Since"] == stamp
+    assert (health(db).etag, health(db).last_modified) == (None, stamp)
+
+
+def test_a_failure_records_its_line_and_keeps_the_last_success(settings, db, feed_server):
+    feed_server.serve("/feed.xml", FEED, etag='"v1"')
+    settings = configured(settings, SourceSettings("news", feed_server.url("/feed.xml")))
+    refresh_sources(db, settings, now=JUNE)
+    feed_server.gone("/feed.xml")
+    [report] = refresh_sources(db, settings, now=LATER)
+    line = f"{feed_server.url('/feed.xml')}: HTTP 404 Not Found"
+    assert report.error is not None and report.error.startswith(line)
+    assert report.line() == f"source news: {report.error}"
+    assert (report.kind, report.items, report.new, report.problems) == ("", 0, 0, [])
+    row = health(db)
+    assert row.last_error == report.error
+    assert (utc(row.last_fetched_at), utc(row.last_success_at)) == (LATER, JUNE)
+    assert (row.etag, row.items_last_seen, row.kind) == ('"v1"', 2, "rss")
+    # The next success clears the error.
+    feed_server.serve("/feed.xml", FEED)
+    [back] = refresh_sources(db, settings, now=LATER + timedelta(hours=1))
+    assert back.error is None and health(db).last_error is None
+    assert back.line() == "source news: rss, 2 item(s): 0 new, 0 updated, 2 unchanged"
+
+
+def test_a_source_whose_location_changed_forgets_the_old_validators(settings, db, feed_server):
+    feed_server.serve("/feed.xml", FEED, etag='"v1"')
+    feed_server.serve("/other.xml", FEED, etag='"v1"')
+    refresh_sources(db, configured(settings, SourceSettings("news", feed_server.url("/feed.xml"))), now=JUNE)
+    [report] = refresh_sources(db, configured(settings, SourceSettings("news", feed_server.url("/other.xml"))),
+                               now=LATER)
+    assert not report.not_modified and "If-None-Match" not in feed_server.requests_for("/other.xml")[0]
+    assert health(db).location == feed_server.url("/other.xml")
+
+
+def test_a_move_is_kept_and_the_new_home_fetched_with_its_validators(settings, db, feed_server):
+    feed_server.serve("/new.xml", FEED, etag='"n1"')
+    feed_server.redirect("/feed.xml", "/new.xml", status=308)
+    settings = configured(settings, SourceSettings("news", feed_server.url("/feed.xml")))
+    [first] = refresh_sources(db, settings, now=JUNE)
+    assert first.moved_to == feed_server.url("/new.xml") == health(db).moved_to
+    [again] = refresh_sources(db, settings, now=LATER)
+    assert again.not_modified and again.moved_to == feed_server.url("/new.xml")
+    assert health(db).moved_to == feed_server.url("/new.xml")
+    assert feed_server.requests_for("/new.xml")[1]["If-None-Match"] == '"n1"'
+    assert len(feed_server.requests_for("/feed.xml")) == 1
+
+
+def test_one_off_sources_are_not_given_health_and_are_named_by_location(settings, db, tmp_path):
+    path = tmp_path / "news.xml"
+    path.write_bytes(FEED)
+    [report] = ingest_sources(db, settings, [str(path)], now=JUNE)
+    assert report.line() == f"{path}: rss, 2 new, 0 updated, 0 unchanged"
+    assert (report.configured, report.moved_to, report.items) == (False, None, 2)
+    with db.connect() as conn:
+        assert source_db.load_all(conn) == {}
+    [missing] = ingest_sources(db, settings, [str(tmp_path / "gone.xml")], now=JUNE)
+    assert missing.line() == missing.error and str(tmp_path / "gone.xml") in missing.error
+
+
+def test_a_one_off_url_that_moved_says_where(settings, db, feed_server):
+    feed_server.serve("/new.xml", FEED)
+    feed_server.redirect("/feed.xml", "/new.xml", status=301)
+    [report] = ingest_sources(db, settings, [feed_server.url("/feed.xml")], now=JUNE)
+    assert report.moved_to == feed_server.url("/new.xml") and report.error is None
+
+
+def test_only_the_named_sources_are_refreshed_in_configuration_order(settings, db, feed_server):
+    feed_server.serve("/a.xml", FEED)
+    feed_server.serve("/b.xml", FEED)
+    settings = configured(settings, SourceSettings("a", feed_server.url("/a.xml")),
+                          SourceSettings("b", feed_server.url("/b.xml")))
+    assert [r.name for r in refresh_sources(db, settings, now=JUNE)] == ["a", "b"]
+    assert [r.name for r in refresh_sources(db, settings, ["b"], now=LATER)] == ["b"]
+    assert len(feed_server.requests_for("/a.xml")) == 1
+
+
+def test_an_empty_feed_keeps_the_newest_item_date_it_had(settings, db, feed_server):
+    feed_server.serve("/feed.xml", FEED)
+    settings = configured(settings, SourceSettings("news", feed_server.url("/feed.xml")))
+    refresh_sources(db, settings, now=JUNE)
+    feed_server.serve("/feed.xml", rss())
+    [report] = refresh_sources(db, settings, now=LATER)
+    assert report.line() == "source news: rss, 0 item(s): 0 new, 0 updated, 0 unchanged"
+    assert health(db).items_last_seen == 0
+    assert utc(health(db).newest_item_at) == datetime(2017, 6, 22, 13, tzinfo=timezone.utc)
+
+
+def test_undated_items_are_dated_now_for_the_newest_item(settings, db, feed_server):
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>N</title><link>https://www.example.org/</link>'
+            b"<description>d</description><item><title>No date here</title>"
+            b"<link>https://www.example.org/a/</link><description>Words.</description></item></channel></rss>")
+    feed_server.serve("/feed.xml", body)
+    settings = configured(settings, SourceSettings("news", feed_server.url("/feed.xml")))
+    refresh_sources(db, settings, now=JUNE)
+    assert utc(health(db).newest_item_at) == JUNE
+
+
+def test_forced_topics_name_the_source_as_the_reason(settings, db, feed_server):
+    from digest.db.schema import article_topics
+
+    feed_server.serve("/feed.xml", FEED)
+    settings = configured(settings, SourceSettings("news", feed_server.url("/feed.xml"), topics=("member-news",)))
+    refresh_sources(db, settings, now=JUNE)
+    with db.connect() as conn:
+        rows = set(conn.execute(select(article_topics.c.topic_slug, article_topics.c.reason)).all())
+    assert rows == {("member-news", "every article of source news")}
+
+
+def test_the_articles_name_their_source(settings, db, feed_server):
+    feed_server.serve("/feed.xml", FEED)
+    refresh_sources(db, configured(settings, SourceSettings("news", feed_server.url("/feed.xml"))), now=JUNE)
+    with db.connect() as conn:
+        assert set(conn.execute(select(articles.c.source)).scalars()) == {"news"}
+
+
+@pytest.mark.parametrize("exc, reason", [
+    (RecursionError("maximum recursion depth exceeded"), "nested too deeply to read (a parser bomb?): refused"),
+    (MemoryError(), "too big to read in memory: refused"),
+    (ValueError("bad\n  value   here"), "could not be read: ValueError (bad value here)"),
+    (KeyError(), "could not be read: KeyError"),
+    (ValueError("x" * 300), "could not be read: ValueError (" + "x" * 200 + ")"),
+])
+def test_any_failure_is_one_line_naming_the_source(exc, reason):
+    assert failure(exc, "https://ann:secret@example.org/feed.xml") == f"https://ann:***@example.org/feed.xml: {reason}"
+
+
+def test_an_ingest_error_says_itself():
+    assert failure(IngestError("news.xml", "not a feed"), "elsewhere") == str(IngestError("news.xml", "not a feed"))
+
+
+def test_the_report_lines_of_a_source():
+    report = SourceReport("news", "https://example.org/feed.xml", kind="rss", items=3, new=1, updated=1, unchanged=0,
+                          kept_once=1)
+    assert report.counts() == "1 new, 1 updated, 0 unchanged, 1 already in from another source"
+    assert report.line() == "source news: rss, 3 item(s): 1 new, 1 updated, 0 unchanged, 1 already in from " \
+                            "another source"
+    one_off = SourceReport("x", "https://ann:pw@example.org/f.xml", configured=False, kind="rss")
+    assert one_off.line() == "https://ann:***@example.org/f.xml: rss, 0 new, 0 updated, 0 unchanged"
+
+
+def pictured(alt: str) -> bytes:
+    return ('<?xml version="1.0"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel>'
+            "<title>N</title><link>https://www.example.org/</link><description>d</description><item>"
+            "<title>Council chamber reopens</title><link>https://www.example.org/chamber/</link>"
+            "<pubDate>Tue, 20 Jun 2017 09:00:00 +0100</pubDate><description>The chamber is open.</description>"
+            '<media:content url="https://pictures.example.org/chamber.jpg" medium="image"/>'
+            f"<media:description>{alt}</media:description></item></channel></rss>").encode()
+
+
+def test_re_ingesting_a_picture_whose_alt_changed_stores_the_new_alt_without_fetching_it_again(
+        settings, db, feed_server):
+    import json
+
+    fetched = []
+
+    def fetch(url):
+        fetched.append(url)
+        return 1200, 675, 90_000
+
+    feed_server.serve("/feed.xml", pictured("The old chamber"))
+    settings = configured(settings, SourceSettings("news", feed_server.url("/feed.xml")))
+    refresh_sources(db, settings, now=JUNE, fetch_image=fetch)
+    feed_server.serve("/feed.xml", pictured("The new chamber, full"))
+    [report] = refresh_sources(db, settings, now=LATER, fetch_image=fetch)
+    assert report.line() == "source news: rss, 1 item(s): 0 new, 1 updated, 0 unchanged"
+    with db.connect() as conn:
+        image = json.loads(conn.execute(select(articles.c.image)).scalar_one())
+    assert image["alt"] == "The new chamber, full"
+    assert fetched == ["https://pictures.example.org/chamber.jpg"]  # measured once, its size kept
