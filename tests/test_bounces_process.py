@@ -220,6 +220,24 @@ def test_the_key_is_the_message_id_else_a_hash_of_the_bytes():
     assert report_key(Report("bounce", "dsn"), b"raw") == "sha256:" + hashlib.sha256(b"raw").hexdigest()
 
 
+def test_a_long_subject_is_kept_to_its_first_200_characters(world, db):
+    subject = "unsubscribe " + "please " * 60
+    world["proc"].process(s.unsubscribe_request(sender="ada@example.net", to=MAILTO, subject=subject), "one")
+    [row] = rows(db)
+    assert json.loads(row["detail"])["subject"] == subject[:200]
+
+
+def test_a_report_without_a_message_id_is_known_again_by_its_bytes(world, db):
+    raw = s.binary_junk()
+    assert b"Message-ID" not in raw
+    first, again = world["proc"].process(raw, "one"), world["proc"].process(raw, "two")
+    other = world["proc"].process(raw + b"\r\nmore", "three")
+    assert first.key == again.key == "sha256:" + hashlib.sha256(raw).hexdigest()
+    assert (first.outcome, first.duplicate, again.why, again.duplicate) == ("quarantined", False, "seen before", True)
+    assert other.key != first.key and not other.duplicate
+    assert [r["report_key"] for r in rows(db)] == [first.key, other.key]
+
+
 def test_the_addresses_reports_come_back_to(world, settings):
     a = addresses_for(world["settings"])
     assert (a.bounce, a.unsubscribe, a.base_url) == (BOUNCE, MAILTO, "https://news.example.org")
