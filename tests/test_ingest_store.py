@@ -245,3 +245,80 @@ def test_re_ingesting_a_picture_whose_alt_changed_stores_the_new_alt_without_fet
         image = json.loads(conn.execute(select(articles.c.image)).scalar_one())
     assert image["alt"] == "The new chamber, full"
     assert fetched == ["https://pictures.example.org/chamber.jpg"]  # measured once, its size kept
+
+
+def png(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(out, "PNG")
+    return out.getvalue()
+
+
+def test_pictures_are_measured_through_the_outbound_client_only_when_asked_and_over_https(
+        settings, db, feed_server):
+    import json
+
+    feed_server.serve("/chamber.png", png(30, 20), content_type="image/png")
+    body = pictured("The chamber").replace(b"https://pictures.example.org/chamber.jpg",
+                                           feed_server.url("/chamber.png").encode())
+    feed_server.serve("/feed.xml", body)
+
+    def stored_image() -> dict:
+        with db.connect() as conn:
+            return json.loads(conn.execute(select(articles.c.image)).scalar_one())
+
+    source = SourceSettings("news", feed_server.url("/feed.xml"))
+    refresh_sources(db, replace(configured(settings, source), fetch_images=False), now=JUNE)
+    assert stored_image()["problem"] == ("no size: the picture could not be fetched (not fetched) and the source "
+                                         "declares none")
+    refresh_sources(db, replace(configured(settings, source), fetch_images=True, http_images=False), now=LATER)
+    assert stored_image()["problem"] == ("no size: the picture could not be fetched (only https is allowed here) "
+                                         "and the source declares none")
+    assert feed_server.requests_for("/chamber.png") == []  # not asked, then http: refused before any request
+    refresh_sources(db, replace(configured(settings, source), fetch_images=True, http_images=True),
+                    now=LATER + timedelta(hours=1))
+    assert stored_image() == {"alt": "The chamber", "problem": "",
+                              "sources": [[feed_server.url("/chamber.png"), 30, 20, len(png(30, 20)), True]]}
+    assert feed_server.requests_for("/chamber.png")[0]["Accept"] == "image/*"
+
+
+def test_a_failure_while_storing_writes_nothing_and_counts_nothing(settings, db, feed_server, monkeypatch):
+    import digest.ingest.store as store
+
+    feed_server.serve("/feed.xml", FEED)
+    calls = []
+
+    def classify_then_fail(article, topics):
+        calls.append(article.title)
+        if len(calls) == 2:
+            raise ValueError("the classifier broke")
+        return []
+
+    monkeypatch.setattr(store, "classify", classify_then_fail)
+    [report] = refresh_sources(db, configured(settings, SourceSettings("news", feed_server.url("/feed.xml"))),
+                               now=JUNE)
+    assert report.line() == (f"source news: {feed_server.url('/feed.xml')}: could not be read: ValueError "
+                             "(the classifier broke)")
+    assert (report.kind, report.items, report.new, report.updated, report.unchanged, report.kept_once,
+            report.problems) == ("", 0, 0, 0, 0, 0, [])
+    with db.connect() as conn:
+        assert conn.execute(select(articles.c.id)).all() == []
+    row = health(db)
+    assert (row.last_error, row.last_success_at, row.items_last_seen, row.kind) == (report.error, None, None, None)
+
+
+def test_a_database_failure_is_not_one_sources_failure(settings, db, feed_server, monkeypatch):
+    import digest.ingest.store as store
+    from digest.errors import DatabaseError
+
+    feed_server.serve("/feed.xml", FEED)
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("the database is read-only")
+
+    monkeypatch.setattr(store.article_db, "upsert_article", broken)
+    with pytest.raises(DatabaseError, match="read-only"):
+        refresh_sources(db, configured(settings, SourceSettings("news", feed_server.url("/feed.xml"))), now=JUNE)
