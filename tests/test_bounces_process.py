@@ -164,7 +164,8 @@ def test_an_unsubscribe_by_mail_is_attributed_by_its_token_alone(world, db):
     proc = world["proc"]
     forged = proc.process(s.unsubscribe_request(sender="ada@example.net", to=MAILTO, message_id="<u1@x>"), "x")
     assert (forged.folder, forged.outcome) == ("quarantine", "quarantined")
-    assert forged.why.startswith("an unsubscribe by mail without a valid signed token of ours")
+    assert (forged.kind, forged.why) == ("unsubscribe", "an unsubscribe by mail without a valid signed token of ours "
+                                         "(its From address proves nothing): not acted on")
     assert json.loads(rows(db)[0]["detail"])["reason"] == forged.why
     real = proc.process(s.unsubscribe_request(sender="someone@else.example", to=MAILTO, message_id="<u2@x>",
                                               subject=f"unsubscribe {bob['token']}"), "x")
@@ -272,11 +273,35 @@ def test_a_forged_token_before_ours_does_not_hide_ours(world, db):
     stored = f"Return-Path: <{ada['verp']}>\r\n".encode() + ada["original"]
     done = world["proc"].process(s.postfix_dsn(to=forged, recipient="ada@example.net", original=stored), "x")
     assert (done.outcome, done.email) == ("bounced", "ada@example.net")
+    [row] = rows(db)  # by the VERP token after the forged one, not by the link the original quotes
+    assert (row["delivery_id"], json.loads(row["detail"])["attributed"]) == (ada["delivery"], "VERP")
     damaged = bob["token"][:-3] + "abc"
     raw = s.unsubscribe_request(sender="bob@example.net", to=MAILTO, subject=f"unsubscribe {damaged}",
                                 message_id="<u9@x>") + f"<{bob['unsub']}>\r\n".encode()
     done = world["proc"].process(raw, "x")
     assert (done.outcome, done.email) == ("unsubscribed", "bob@example.net")
+
+
+def test_a_revoked_link_before_a_current_one_does_not_hide_it(world, db):
+    ada = world["ada"]
+    with db.begin() as conn:
+        member_db.revoke_links(conn, ada["id"], source="cli", now=NOW)
+        version = member_db.get_by_id(conn, ada["id"]).token_version
+    current = world["links"].unsubscribe_url(ada["id"], version)
+    raw = s.unsubscribe_request(sender="ada@example.net", to=MAILTO, subject=f"unsubscribe {ada['token']}",
+                                message_id="<u10@x>") + f"<{current}>\r\n".encode()
+    done = world["proc"].process(raw, "x")
+    assert (done.outcome, done.email) == ("unsubscribed", "ada@example.net")
+
+
+def test_a_complaint_quoting_our_link_and_a_message_id_not_ours_is_the_members_without_a_delivery(world, db):
+    ada = world["ada"]
+    foreign = original("ada@example.net", "<CAF00@mail.gmail.example>", ada["unsub"])
+    done = world["proc"].process(s.arf_complaint(recipient=None, original=foreign, envelope_from="n@x"), "x")
+    assert (done.outcome, done.email) == ("complained", "ada@example.net")
+    [row] = rows(db)
+    assert (row["delivery_id"], row["subscriber_id"]) == (None, ada["id"])
+    assert json.loads(row["detail"])["attributed"] == "signed unsubscribe link"
 
 
 def test_two_reports_of_one_delivery_count_once(world, db):
