@@ -166,7 +166,8 @@ def test_an_unsubscribe_by_mail_is_attributed_by_its_token_alone(world, db):
     assert (forged.folder, forged.outcome) == ("quarantine", "quarantined")
     assert (forged.kind, forged.why) == ("unsubscribe", "an unsubscribe by mail without a valid signed token of ours "
                                          "(its From address proves nothing): not acted on")
-    assert json.loads(rows(db)[0]["detail"])["reason"] == forged.why
+    detail = json.loads(rows(db)[0]["detail"])
+    assert detail["reason"] == forged.why and "attributed" not in detail  # nothing of ours in it
     real = proc.process(s.unsubscribe_request(sender="someone@else.example", to=MAILTO, message_id="<u2@x>",
                                               subject=f"unsubscribe {bob['token']}"), "x")
     assert (real.outcome, real.email, real.why) == (
@@ -211,6 +212,7 @@ def test_a_report_about_a_forgotten_member_keeps_nothing_of_them(world, db):
     assert (done.kind, done.folder, done.outcome, done.why, done.email) == (
         "bounce", "processed", "ignored", "the member was forgotten", None)
     [row] = rows(db)
+    assert done.key == row["report_key"] == "<20170620081403.5C1F2A0@mx1.relay.example.com>"
     assert (row["outcome"], row["folder"]) == ("ignored", "processed")
     assert (row["subscriber_id"], json.loads(row["detail"])) == (None, {"reason": "the member was forgotten"})
 
