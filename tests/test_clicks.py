@@ -226,3 +226,16 @@ def test_repeat_filter_keeps_at_most_max_keys_and_a_repeat_at_the_window_edge_st
     assert len(f.seen) == 3 and not f.repeat("10.0.0.1", "agent", "a")  # the oldest went first
     now[0] += REPEAT_SECONDS  # exactly the window later: still a repeat
     assert f.repeat("10.0.0.1", "agent", "a")
+
+
+def test_one_client_opening_stories_of_two_editions_in_one_second_is_two_reads(settings, client, db):
+    """A burst is several stories of one message: the same places in two editions (last week's digest
+    still open beside this week's) are two people's worth of reads, not a scanner."""
+    links = ClickLinks(settings.secret_key, settings.base_url)
+    phone = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1"}
+    for edition, position in ((1, 0), (2, 1)):
+        url = links.url(edition, position, "all:html", f"https://www.example.org/{edition}/")
+        got = client.get(url.replace("https://news.example.org", ""), headers=phone,
+                         environ_base={"REMOTE_ADDR": "192.0.2.7"})
+        assert got.status_code == 302 and got.headers["Location"] == f"https://www.example.org/{edition}/"
+    assert counts(db) == [(0, "read", ""), (1, "read", "")]
