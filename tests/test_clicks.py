@@ -239,3 +239,12 @@ def test_one_client_opening_stories_of_two_editions_in_one_second_is_two_reads(s
                          environ_base={"REMOTE_ADDR": "192.0.2.7"})
         assert got.status_code == 302 and got.headers["Location"] == f"https://www.example.org/{edition}/"
     assert counts(db) == [(0, "read", ""), (1, "read", "")]
+
+
+def test_repeat_filter_keeps_at_most_100000_clients_by_default():
+    from digest.web.clicks import RepeatFilter
+
+    repeats = RepeatFilter(clock=lambda: 1000.0)
+    for n in range(100_002):
+        repeats.repeat("192.0.2.1", "agent", str(n))
+    assert len(repeats.seen) == 100_001  # the oldest forgotten before each new one past the cap
