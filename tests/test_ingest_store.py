@@ -322,3 +322,43 @@ def test_a_database_failure_is_not_one_sources_failure(settings, db, feed_server
     monkeypatch.setattr(store.article_db, "upsert_article", broken)
     with pytest.raises(DatabaseError, match="read-only"):
         refresh_sources(db, configured(settings, SourceSettings("news", feed_server.url("/feed.xml"))), now=JUNE)
+
+
+def translations(db) -> dict[str, str | None]:
+    with db.connect() as conn:
+        rows = conn.execute(select(articles.c.id, articles.c.url, articles.c.translation_id)).all()
+    url_of = {r.id: r.url for r in rows}
+    return {r.url: url_of.get(r.translation_id) for r in rows}
+
+
+def test_a_new_article_is_linked_to_the_translation_its_source_names(settings, db, tmp_path):
+    import json
+
+    polylang = {"id": 57, "type": "post", "link": "https://e.org/cy/newyddion/", "guid": {"rendered": "https://e.org/?p=57"},
+                "title": {"rendered": "Newyddion"}, "date_gmt": "2017-06-20T09:00:00", "lang": "cy",
+                "translations": {"en": 12, "cy": 57}}
+    wpml = {"id": 12, "type": "post", "link": "https://e.org/news/", "guid": {"rendered": "https://e.org/?p=12"},
+            "title": {"rendered": "News"}, "date_gmt": "2017-06-20T09:00:00", "wpml_current_locale": "en_GB",
+            "wpml_translations": [{"locale": "cy", "id": 57, "href": "https://e.org/cy/newyddion/"}]}
+    path = tmp_path / "posts.json"
+    path.write_text(json.dumps([wpml, polylang]), encoding="utf-8")
+    settings = replace(configured(settings, SourceSettings("wp", str(path), kind="wordpress")),
+                       languages=("en-GB", "cy-GB"))
+    refresh_sources(db, settings, now=JUNE)
+    assert translations(db) == {"https://e.org/news/": "https://e.org/cy/newyddion/",
+                                "https://e.org/cy/newyddion/": "https://e.org/news/"}
+
+
+def test_a_new_article_is_linked_by_a_languages_path_segment_of_a_regional_tag(settings, db, tmp_path):
+    path = tmp_path / "news.xml"
+    path.write_bytes(rss(("News", "https://e.org/news/x/", "Tue, 20 Jun 2017 09:00:00 +0100"),
+                         ("Newyddion", "https://e.org/cy/news/x/", "Tue, 20 Jun 2017 09:00:00 +0100")))
+    source = SourceSettings("news", str(path))
+    refresh_sources(db, configured(settings, source), now=JUNE)  # one language: nothing linked
+    assert set(translations(db).values()) == {None}
+    path.write_bytes(rss(("Other", "https://e.org/news/y/", "Tue, 20 Jun 2017 09:00:00 +0100"),
+                         ("Arall", "https://e.org/cy/news/y/", "Tue, 20 Jun 2017 09:00:00 +0100")))
+    refresh_sources(db, replace(configured(settings, source), languages=("en-GB", "cy-GB")), now=LATER)
+    assert translations(db) == {"https://e.org/news/x/": None, "https://e.org/cy/news/x/": None,
+                                "https://e.org/news/y/": "https://e.org/cy/news/y/",
+                                "https://e.org/cy/news/y/": "https://e.org/news/y/"}
