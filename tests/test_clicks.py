@@ -248,3 +248,30 @@ def test_repeat_filter_keeps_at_most_100000_clients_by_default():
     for n in range(100_002):
         repeats.repeat("192.0.2.1", "agent", str(n))
     assert len(repeats.seen) == 100_001  # the oldest forgotten before each new one past the cap
+
+
+@pytest.mark.parametrize("day", [0, 1, 20_000])
+def test_the_repeat_key_is_32_random_bytes_drawn_on_the_first_click_whatever_the_day(day):
+    """The hash that recognises a repeat is keyed: a key nobody can guess (256 bits), never the empty
+    one, from the very first click (a server started on any day)."""
+    from digest.web.clicks import RepeatFilter
+
+    first, second = RepeatFilter(clock=lambda: 86_400.0 * day + 5), RepeatFilter(clock=lambda: 86_400.0 * day + 5)
+    first.repeat("192.0.2.1", "agent", "token")
+    second.repeat("192.0.2.1", "agent", "token")
+    assert len(first.key) == 32 and first.key != second.key
+
+
+def test_a_burst_client_is_remembered_for_twice_the_burst_window(monkeypatch):
+    import digest.web.clicks as clicks_module
+
+    monkeypatch.setattr(clicks_module, "BURST_SECONDS", 0.5)
+    now = [100.0]
+    b = BurstDetector(clock=lambda: now[0])
+    b.see("client", 0, 1)
+    now[0] += 1.0  # twice the window: still remembered
+    b.see("other", 0, 2)
+    assert "client" in b.recent
+    now[0] += 0.01
+    b.see("other", 0, 3)
+    assert "client" not in b.recent
