@@ -362,3 +362,21 @@ def test_a_new_article_is_linked_by_a_languages_path_segment_of_a_regional_tag(s
     assert translations(db) == {"https://e.org/news/x/": None, "https://e.org/cy/news/x/": None,
                                 "https://e.org/news/y/": "https://e.org/cy/news/y/",
                                 "https://e.org/cy/news/y/": "https://e.org/news/y/"}
+
+
+def test_a_one_off_source_measures_pictures_with_the_fetch_it_is_given(settings, db, tmp_path):
+    import json
+
+    path = tmp_path / "news.xml"
+    path.write_bytes(pictured("The chamber"))
+    asked = []
+
+    def fetch(url):
+        asked.append(url)
+        return 800, 450, 40_000
+
+    [report] = ingest_sources(db, settings, [str(path)], now=JUNE, fetch_image=fetch)
+    assert report.error is None and asked == ["https://pictures.example.org/chamber.jpg"]
+    with db.connect() as conn:
+        image = json.loads(conn.execute(select(articles.c.image)).scalar_one())
+    assert image["sources"] == [["https://pictures.example.org/chamber.jpg", 800, 450, 40_000, True]]
