@@ -380,3 +380,15 @@ def test_a_one_off_source_measures_pictures_with_the_fetch_it_is_given(settings,
     with db.connect() as conn:
         image = json.loads(conn.execute(select(articles.c.image)).scalar_one())
     assert image["sources"] == [["https://pictures.example.org/chamber.jpg", 800, 450, 40_000, True]]
+
+
+def test_articles_with_links_of_their_own_are_never_looked_up(settings, db, feed_server):
+    feed_server.serve("/feed.xml", FEED)
+    feed_server.serve("/sitemap.xml", b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                                      b"</urlset>", content_type="application/xml")
+    source = SourceSettings("news", feed_server.url("/feed.xml"), resolve_links=feed_server.url("/sitemap.xml"))
+    [report] = refresh_sources(db, configured(settings, source), now=JUNE)
+    assert (report.error, report.problems) == (None, [])
+    assert feed_server.requests_for("/sitemap.xml") == []
+    with db.connect() as conn:
+        assert set(conn.execute(select(articles.c.link_origin)).scalars()) == {"source"}
