@@ -392,3 +392,36 @@ def test_articles_with_links_of_their_own_are_never_looked_up(settings, db, feed
     assert feed_server.requests_for("/sitemap.xml") == []
     with db.connect() as conn:
         assert set(conn.execute(select(articles.c.link_origin)).scalars()) == {"source"}
+
+
+EMPTY_SITEMAP = (b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                 b"<url><loc>https://www.example.org/about/</loc></url></urlset>")
+
+
+def listing(tmp_path, seed_path, name: str) -> str:
+    path = tmp_path / f"{name}.txt"
+    path.write_bytes(seed_path.read_bytes())
+    return str(path)
+
+
+def test_each_sitemap_is_read_once_a_run_and_never_taken_for_another(settings, db, feed_server, tmp_path, seed_path):
+    feed_server.serve("/one.xml", EMPTY_SITEMAP, content_type="application/xml")
+    feed_server.serve("/two.xml", EMPTY_SITEMAP, content_type="application/xml")
+    sources = [SourceSettings(name, listing(tmp_path, seed_path, name), kind="listing",
+                              website="https://www.example.org/news/", resolve_links=feed_server.url(sitemap))
+               for name, sitemap in (("a", "/one.xml"), ("b", "/one.xml"), ("c", "/two.xml"))]
+    reports = refresh_sources(db, configured(settings, *sources), now=JUNE)
+    assert [len(feed_server.requests_for(p)) for p in ("/one.xml", "/two.xml")] == [1, 1]
+    assert [r.error for r in reports] == [None, None, None]
+    assert reports[2].problems[-1] == (f"{sources[2].location}: 5 of 5 article(s) not found through "
+                                       f"{feed_server.url('/two.xml')}: they keep their stand-in link")
+
+
+def test_a_sitemap_over_10_mb_is_not_read(settings, db, feed_server, tmp_path, seed_path):
+    huge = EMPTY_SITEMAP.replace(b"</urlset>", b"<!--" + b" " * (10 * 2**20) + b"--></urlset>")
+    feed_server.serve("/sitemap.xml", huge, content_type="application/xml")
+    source = SourceSettings("a", listing(tmp_path, seed_path, "a"), kind="listing",
+                            website="https://www.example.org/news/", resolve_links=feed_server.url("/sitemap.xml"))
+    [report] = refresh_sources(db, configured(settings, source), now=JUNE)
+    assert report.error is None
+    assert any("larger than 10 MB" in p for p in report.problems), report.problems
