@@ -425,3 +425,52 @@ def test_a_sitemap_over_10_mb_is_not_read(settings, db, feed_server, tmp_path, s
     [report] = refresh_sources(db, configured(settings, source), now=JUNE)
     assert report.error is None
     assert any("larger than 10 MB" in p for p in report.problems), report.problems
+
+
+def test_one_source_stored_on_its_own_resolves_its_links_too(settings, db, feed_server, tmp_path, seed_path):
+    from digest.ingest.images import no_picture_fetch
+    from digest.ingest.store import ingest_source
+    from digest.outbound import for_settings
+
+    from digest.db import articles as article_db
+
+    feed_server.serve("/one.xml", EMPTY_SITEMAP, content_type="application/xml")
+    source = SourceSettings("a", listing(tmp_path, seed_path, "a"), kind="listing",
+                            website="https://www.example.org/news/", resolve_links=feed_server.url("/one.xml"))
+    with db.begin() as conn:
+        article_db.sync_topics(conn, settings.topics)
+    report = ingest_source(db, configured(settings, source), source, configured=False, now=JUNE,
+                           client=for_settings(settings), fetch_image=no_picture_fetch)
+    assert report.error is None and report.new == 5 and len(feed_server.requests_for("/one.xml")) == 1
+
+
+def test_a_sitemap_that_stalls_is_cut_by_the_read_timeout(settings, db, feed_server, tmp_path, seed_path):
+    import time
+
+    feed_server.drip("/sitemap.xml", every=5)  # one byte, then nothing for 5 s
+    source = SourceSettings("a", listing(tmp_path, seed_path, "a"), kind="listing",
+                            website="https://www.example.org/news/", resolve_links=feed_server.url("/sitemap.xml"))
+    started = time.monotonic()
+    [report] = refresh_sources(db, replace(configured(settings, source), fetch_timeout=0.5, fetch_deadline=4.0),
+                               now=JUNE)
+    assert time.monotonic() - started < 2
+    assert report.problems[0] == f"{source.location}: sitemap {feed_server.url('/sitemap.xml')}: timed out after 0.5 s"
+
+
+def test_the_sitemaps_of_one_source_share_one_deadline(settings, db, feed_server, tmp_path, seed_path):
+    import time
+
+    index = (b'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+             + f"<sitemap><loc>{feed_server.url('/a.xml')}</loc></sitemap>"
+               f"<sitemap><loc>{feed_server.url('/b.xml')}</loc></sitemap></sitemapindex>".encode())
+    feed_server.serve("/index.xml", index, content_type="application/xml")
+    feed_server.drip("/a.xml", every=0.3)  # never trips the 1 s read timeout
+    feed_server.drip("/b.xml", every=0.3)
+    source = SourceSettings("a", listing(tmp_path, seed_path, "a"), kind="listing",
+                            website="https://www.example.org/news/", resolve_links=feed_server.url("/index.xml"))
+    started = time.monotonic()
+    [report] = refresh_sources(db, replace(configured(settings, source), fetch_timeout=1.0, fetch_deadline=1.5),
+                               now=JUNE)
+    assert time.monotonic() - started < 2.5  # not 1.5 s a sitemap
+    assert report.problems[:2] == [f"{source.location}: sitemap {feed_server.url(p)}: cut off by the overall deadline "
+                                   "of 1.5 s" for p in ("/a.xml", "/b.xml")]
