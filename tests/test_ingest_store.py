@@ -474,3 +474,11 @@ def test_the_sitemaps_of_one_source_share_one_deadline(settings, db, feed_server
     assert time.monotonic() - started < 2.5  # not 1.5 s a sitemap
     assert report.problems[:2] == [f"{source.location}: sitemap {feed_server.url(p)}: cut off by the overall deadline "
                                    "of 1.5 s" for p in ("/a.xml", "/b.xml")]
+
+
+def test_links_not_found_through_wordpress_search_say_so(settings, db, feed_server, tmp_path, seed_path):
+    source = SourceSettings("a", listing(tmp_path, seed_path, "a"), kind="listing",
+                            website=feed_server.url("/"), resolve_links="wordpress")
+    [report] = refresh_sources(db, configured(settings, source), now=JUNE)  # the search answers 404
+    assert report.problems[-1] == (f"{source.location}: 5 of 5 article(s) not found through the site's WordPress "
+                                   "search: they keep their stand-in link")
