@@ -482,3 +482,29 @@ def test_links_not_found_through_wordpress_search_say_so(settings, db, feed_serv
     [report] = refresh_sources(db, configured(settings, source), now=JUNE)  # the search answers 404
     assert report.problems[-1] == (f"{source.location}: 5 of 5 article(s) not found through the site's WordPress "
                                    "search: they keep their stand-in link")
+
+
+def test_a_listing_whose_every_link_is_found_has_no_problem_line(settings, db, feed_server, tmp_path):
+    page = "/2017/06/20/council-chamber-reopens/"
+    feed_server.serve(page, b"<!doctype html><html><head><title>Council chamber reopens - Example</title></head>"
+                            b"<body><h1>Council chamber reopens</h1></body></html>", content_type="text/html")
+    feed_server.serve("/sitemap.xml", EMPTY_SITEMAP.replace(b"https://www.example.org/about/",
+                                                            feed_server.url(page).encode()),
+                      content_type="application/xml")
+    path = tmp_path / "news.txt"
+    path.write_text("Council chamber reopens\n\nThe chamber is open again after a year.\n\nCouncil chamber reopens\n",
+                    encoding="utf-8")
+    source = SourceSettings("a", str(path), kind="listing", website="https://www.example.org/news/",
+                            resolve_links=feed_server.url("/sitemap.xml"))
+    [report] = refresh_sources(db, configured(settings, source), now=JUNE)
+    assert (report.error, report.problems) == (None, [])
+    with db.connect() as conn:
+        assert conn.execute(select(articles.c.url, articles.c.link_origin)).one() == (feed_server.url(page), "resolved")
+
+
+def test_resolving_links_keeps_the_problems_found_while_reading(settings, db, feed_server):
+    body = FEED.replace(b"<item><title>GDPR: what councils must do now</title>", b"<item><title></title>")
+    feed_server.serve("/feed.xml", body)
+    source = SourceSettings("news", feed_server.url("/feed.xml"), resolve_links=feed_server.url("/sitemap.xml"))
+    [report] = refresh_sources(db, configured(settings, source), now=JUNE)
+    assert len(report.problems) == 1 and report.problems[0].endswith("skipped: no title"), report.problems
