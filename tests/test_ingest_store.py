@@ -508,3 +508,20 @@ def test_resolving_links_keeps_the_problems_found_while_reading(settings, db, fe
     source = SourceSettings("news", feed_server.url("/feed.xml"), resolve_links=feed_server.url("/sitemap.xml"))
     [report] = refresh_sources(db, configured(settings, source), now=JUNE)
     assert len(report.problems) == 1 and report.problems[0].endswith("skipped: no title"), report.problems
+
+
+def test_a_wordpress_source_is_read_page_by_page(settings, db, feed_server):
+    import json
+
+    def post(n: int) -> dict:
+        return {"id": n, "type": "post", "link": f"https://www.example.org/{n}/", "guid": {"rendered": f"?p={n}"},
+                "title": {"rendered": f"Story {n} for members"}, "date_gmt": "2017-06-20T09:00:00",
+                "excerpt": {"rendered": "<p>What members need to know.</p>"}}
+
+    pages = {"X-WP-TotalPages": "2"}
+    feed_server.serve("/posts", json.dumps([post(1)]).encode(), content_type="application/json", headers=pages)
+    feed_server.serve("/posts?page=2", json.dumps([post(2)]).encode(), content_type="application/json",
+                      headers=pages)
+    source = SourceSettings("wp", feed_server.url("/posts"), kind="wordpress")
+    [report] = refresh_sources(db, configured(settings, source), now=JUNE)
+    assert report.line() == "source wp: wordpress, 2 item(s): 2 new, 0 updated, 0 unchanged"
