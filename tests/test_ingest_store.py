@@ -169,8 +169,11 @@ def test_undated_items_are_dated_now_for_the_newest_item(settings, db, feed_serv
             b"<link>https://www.example.org/a/</link><description>Words.</description></item></channel></rss>")
     feed_server.serve("/feed.xml", body)
     settings = configured(settings, SourceSettings("news", feed_server.url("/feed.xml")))
-    refresh_sources(db, settings, now=JUNE)
+    week_end = datetime(2017, 6, 25, 22, 59, 59, tzinfo=timezone.utc)
+    refresh_sources(db, settings, now=JUNE, undated_at=week_end)
     assert utc(health(db).newest_item_at) == JUNE
+    with db.connect() as conn:  # the date the mailing gives a new article without one
+        assert utc(conn.execute(select(articles.c.published_at)).scalar_one()) == week_end
 
 
 def test_forced_topics_name_the_source_as_the_reason(settings, db, feed_server):
