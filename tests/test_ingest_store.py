@@ -528,3 +528,12 @@ def test_a_wordpress_source_is_read_page_by_page(settings, db, feed_server):
     source = SourceSettings("wp", feed_server.url("/posts"), kind="wordpress")
     [report] = refresh_sources(db, configured(settings, source), now=JUNE)
     assert report.line() == "source wp: wordpress, 2 item(s): 2 new, 0 updated, 0 unchanged"
+
+
+def test_every_changed_article_is_counted_updated(settings, db, feed_server):
+    feed_server.serve("/feed.xml", FEED)
+    settings = configured(settings, SourceSettings("news", feed_server.url("/feed.xml")))
+    refresh_sources(db, settings, now=JUNE)
+    feed_server.serve("/feed.xml", FEED.replace(b"what members need to know", b"what every member should know"))
+    [report] = refresh_sources(db, settings, now=LATER)
+    assert report.line() == "source news: rss, 2 item(s): 0 new, 2 updated, 0 unchanged"
