@@ -537,3 +537,12 @@ def test_every_changed_article_is_counted_updated(settings, db, feed_server):
     feed_server.serve("/feed.xml", FEED.replace(b"what members need to know", b"what every member should know"))
     [report] = refresh_sources(db, settings, now=LATER)
     assert report.line() == "source news: rss, 2 item(s): 0 new, 2 updated, 0 unchanged"
+
+
+def test_an_empty_sitemap_is_said_to_be_empty_xml(settings, db, feed_server, tmp_path, seed_path):
+    feed_server.serve("/sitemap.xml", b"", content_type="application/xml")
+    source = SourceSettings("a", listing(tmp_path, seed_path, "a"), kind="listing",
+                            website="https://www.example.org/news/", resolve_links=feed_server.url("/sitemap.xml"))
+    [report] = refresh_sources(db, configured(settings, source), now=JUNE)
+    assert report.problems[0] == (f"{source.location}: sitemap {feed_server.url('/sitemap.xml')}: not a sitemap: "
+                                  "no element found: line 1, column 0")
