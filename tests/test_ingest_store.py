@@ -546,3 +546,11 @@ def test_an_empty_sitemap_is_said_to_be_empty_xml(settings, db, feed_server, tmp
     [report] = refresh_sources(db, configured(settings, source), now=JUNE)
     assert report.problems[0] == (f"{source.location}: sitemap {feed_server.url('/sitemap.xml')}: not a sitemap: "
                                   "no element found: line 1, column 0")
+
+
+def test_a_feed_that_stalls_is_cut_by_the_read_timeout(settings, db, feed_server):
+    feed_server.drip("/feed.xml", every=5)  # one byte, then nothing for 5 s
+    source = SourceSettings("news", feed_server.url("/feed.xml"))
+    [report] = refresh_sources(db, replace(configured(settings, source), fetch_timeout=0.5, fetch_deadline=4.0),
+                               now=JUNE)
+    assert report.error == f"{feed_server.url('/feed.xml')}: timed out after 0.5 s"
