@@ -164,8 +164,10 @@ def test_an_unsubscribe_by_mail_is_attributed_by_its_token_alone(world, db):
     proc = world["proc"]
     forged = proc.process(s.unsubscribe_request(sender="ada@example.net", to=MAILTO, message_id="<u1@x>"), "x")
     assert (forged.folder, forged.outcome) == ("quarantine", "quarantined")
-    assert forged.why.startswith("an unsubscribe by mail without a valid signed token of ours")
-    assert json.loads(rows(db)[0]["detail"])["reason"] == forged.why
+    assert (forged.kind, forged.why) == ("unsubscribe", "an unsubscribe by mail without a valid signed token of ours "
+                                         "(its From address proves nothing): not acted on")
+    detail = json.loads(rows(db)[0]["detail"])
+    assert detail["reason"] == forged.why and "attributed" not in detail  # nothing of ours in it
     real = proc.process(s.unsubscribe_request(sender="someone@else.example", to=MAILTO, message_id="<u2@x>",
                                               subject=f"unsubscribe {bob['token']}"), "x")
     assert (real.outcome, real.email, real.why) == (
@@ -210,6 +212,7 @@ def test_a_report_about_a_forgotten_member_keeps_nothing_of_them(world, db):
     assert (done.kind, done.folder, done.outcome, done.why, done.email) == (
         "bounce", "processed", "ignored", "the member was forgotten", None)
     [row] = rows(db)
+    assert done.key == row["report_key"] == "<20170620081403.5C1F2A0@mx1.relay.example.com>"
     assert (row["outcome"], row["folder"]) == ("ignored", "processed")
     assert (row["subscriber_id"], json.loads(row["detail"])) == (None, {"reason": "the member was forgotten"})
 
@@ -218,6 +221,24 @@ def test_the_key_is_the_message_id_else_a_hash_of_the_bytes():
     assert report_key(Report("bounce", "dsn", message_id="<a@b>"), b"x") == "<a@b>"
     assert report_key(Report("bounce", "dsn", message_id="<" + "a" * 400 + ">"), b"x") == "<" + "a" * 299
     assert report_key(Report("bounce", "dsn"), b"raw") == "sha256:" + hashlib.sha256(b"raw").hexdigest()
+
+
+def test_a_long_subject_is_kept_to_its_first_200_characters(world, db):
+    subject = "unsubscribe " + "please " * 60
+    world["proc"].process(s.unsubscribe_request(sender="ada@example.net", to=MAILTO, subject=subject), "one")
+    [row] = rows(db)
+    assert json.loads(row["detail"])["subject"] == subject[:200]
+
+
+def test_a_report_without_a_message_id_is_known_again_by_its_bytes(world, db):
+    raw = s.binary_junk()
+    assert b"Message-ID" not in raw
+    first, again = world["proc"].process(raw, "one"), world["proc"].process(raw, "two")
+    other = world["proc"].process(raw + b"\r\nmore", "three")
+    assert first.key == again.key == "sha256:" + hashlib.sha256(raw).hexdigest()
+    assert (first.outcome, first.duplicate, again.why, again.duplicate) == ("quarantined", False, "seen before", True)
+    assert other.key != first.key and not other.duplicate
+    assert [r["report_key"] for r in rows(db)] == [first.key, other.key]
 
 
 def test_the_addresses_reports_come_back_to(world, settings):
@@ -254,11 +275,35 @@ def test_a_forged_token_before_ours_does_not_hide_ours(world, db):
     stored = f"Return-Path: <{ada['verp']}>\r\n".encode() + ada["original"]
     done = world["proc"].process(s.postfix_dsn(to=forged, recipient="ada@example.net", original=stored), "x")
     assert (done.outcome, done.email) == ("bounced", "ada@example.net")
+    [row] = rows(db)  # by the VERP token after the forged one, not by the link the original quotes
+    assert (row["delivery_id"], json.loads(row["detail"])["attributed"]) == (ada["delivery"], "VERP")
     damaged = bob["token"][:-3] + "abc"
     raw = s.unsubscribe_request(sender="bob@example.net", to=MAILTO, subject=f"unsubscribe {damaged}",
                                 message_id="<u9@x>") + f"<{bob['unsub']}>\r\n".encode()
     done = world["proc"].process(raw, "x")
     assert (done.outcome, done.email) == ("unsubscribed", "bob@example.net")
+
+
+def test_a_revoked_link_before_a_current_one_does_not_hide_it(world, db):
+    ada = world["ada"]
+    with db.begin() as conn:
+        member_db.revoke_links(conn, ada["id"], source="cli", now=NOW)
+        version = member_db.get_by_id(conn, ada["id"]).token_version
+    current = world["links"].unsubscribe_url(ada["id"], version)
+    raw = s.unsubscribe_request(sender="ada@example.net", to=MAILTO, subject=f"unsubscribe {ada['token']}",
+                                message_id="<u10@x>") + f"<{current}>\r\n".encode()
+    done = world["proc"].process(raw, "x")
+    assert (done.outcome, done.email) == ("unsubscribed", "ada@example.net")
+
+
+def test_a_complaint_quoting_our_link_and_a_message_id_not_ours_is_the_members_without_a_delivery(world, db):
+    ada = world["ada"]
+    foreign = original("ada@example.net", "<CAF00@mail.gmail.example>", ada["unsub"])
+    done = world["proc"].process(s.arf_complaint(recipient=None, original=foreign, envelope_from="n@x"), "x")
+    assert (done.outcome, done.email) == ("complained", "ada@example.net")
+    [row] = rows(db)
+    assert (row["delivery_id"], row["subscriber_id"]) == (None, ada["id"])
+    assert json.loads(row["detail"])["attributed"] == "signed unsubscribe link"
 
 
 def test_two_reports_of_one_delivery_count_once(world, db):

@@ -226,3 +226,52 @@ def test_repeat_filter_keeps_at_most_max_keys_and_a_repeat_at_the_window_edge_st
     assert len(f.seen) == 3 and not f.repeat("10.0.0.1", "agent", "a")  # the oldest went first
     now[0] += REPEAT_SECONDS  # exactly the window later: still a repeat
     assert f.repeat("10.0.0.1", "agent", "a")
+
+
+def test_one_client_opening_stories_of_two_editions_in_one_second_is_two_reads(settings, client, db):
+    """A burst is several stories of one message: the same places in two editions (last week's digest
+    still open beside this week's) are two people's worth of reads, not a scanner."""
+    links = ClickLinks(settings.secret_key, settings.base_url)
+    phone = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1"}
+    for edition, position in ((1, 0), (2, 1)):
+        url = links.url(edition, position, "all:html", f"https://www.example.org/{edition}/")
+        got = client.get(url.replace("https://news.example.org", ""), headers=phone,
+                         environ_base={"REMOTE_ADDR": "192.0.2.7"})
+        assert got.status_code == 302 and got.headers["Location"] == f"https://www.example.org/{edition}/"
+    assert counts(db) == [(0, "read", ""), (1, "read", "")]
+
+
+def test_repeat_filter_keeps_at_most_100000_clients_by_default():
+    from digest.web.clicks import RepeatFilter
+
+    repeats = RepeatFilter(clock=lambda: 1000.0)
+    for n in range(100_002):
+        repeats.repeat("192.0.2.1", "agent", str(n))
+    assert len(repeats.seen) == 100_001  # the oldest forgotten before each new one past the cap
+
+
+@pytest.mark.parametrize("day", [0, 1, 20_000])
+def test_the_repeat_key_is_32_random_bytes_drawn_on_the_first_click_whatever_the_day(day):
+    """The hash that recognises a repeat is keyed: a key nobody can guess (256 bits), never the empty
+    one, from the very first click (a server started on any day)."""
+    from digest.web.clicks import RepeatFilter
+
+    first, second = RepeatFilter(clock=lambda: 86_400.0 * day + 5), RepeatFilter(clock=lambda: 86_400.0 * day + 5)
+    first.repeat("192.0.2.1", "agent", "token")
+    second.repeat("192.0.2.1", "agent", "token")
+    assert len(first.key) == 32 and first.key != second.key
+
+
+def test_a_burst_client_is_remembered_for_twice_the_burst_window(monkeypatch):
+    import digest.web.clicks as clicks_module
+
+    monkeypatch.setattr(clicks_module, "BURST_SECONDS", 0.5)
+    now = [100.0]
+    b = BurstDetector(clock=lambda: now[0])
+    b.see("client", 0, 1)
+    now[0] += 1.0  # twice the window: still remembered
+    b.see("other", 0, 2)
+    assert "client" in b.recent
+    now[0] += 0.01
+    b.see("other", 0, 3)
+    assert "client" not in b.recent
