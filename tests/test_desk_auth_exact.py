@@ -4,10 +4,13 @@ throttle counts together, and when a session stops opening the desk."""
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import select
 
 from desk_fixtures import EMAIL, PASSWORD, app, csrf_of, editor, outbox, sign_in  # noqa: F401
@@ -184,3 +187,38 @@ def test_a_page_without_a_token_yet_makes_one_of_32_random_bytes(app, editor):
     token = csrf_of(client.get("/desk/sign-in").text)
     assert len(token) == 43 and _session(client)["csrf"] == token
     assert csrf_of(client.get("/desk/sign-in").text) == token  # the same for the session's next page
+
+
+REFUSALS = [("short", "short"), ("x" * 201, "x" * 201), ("New@Example.org ", "New@Example.org "),
+            ("a long enough passphrase", "a long enough passphrase!")]
+
+
+@pytest.mark.parametrize("language, said", [
+    ("", ["A password needs at least 12 characters.", "A password can have at most 200 characters.",
+          "The password cannot be the email address.", "The two passwords are not the same."]),
+    ("cy", ["Mae angen o leiaf 12 nod mewn cyfrinair.", "Gall cyfrinair gynnwys 200 nod ar y mwyaf.",
+            "Ni all y cyfrinair fod yr un fath â’r cyfeiriad e-bost.", "Nid yw’r ddau gyfrinair yr un fath."]),
+])
+def test_each_refused_new_password_is_said_in_the_editors_language(db, settings, outbox, language, said):
+    from digest.editorial.editors import EditorLinks
+    from digest.web import create_app
+
+    app = create_app(replace(settings, editors_language=language), db, transport_factory=lambda: outbox)
+    with db.begin() as conn:
+        e = editor_db.add(conn, "new@example.org", None, now=datetime.now(timezone.utc))
+    url, hashed = EditorLinks(settings.secret_key, settings.base_url).make("set-password", e.id)
+    with db.begin() as conn:
+        editor_db.set_link(conn, e.id, "set-password", hashed)
+    path = url[url.index("/desk/"):]
+    client = app.test_client()
+    csrf = csrf_of(client.get(path).text)
+    for (password, again), words in zip(REFUSALS, said):
+        resp = client.post(path, data={"csrf": csrf, "password": password, "again": again})
+        assert resp.status_code == 400 and html.escape(words, quote=False) in resp.text, words
+
+
+def test_a_refusal_the_form_has_no_words_for_is_shown_as_a_sentence(app):
+    from digest.web.desk.auth import password_problem
+
+    with app.test_request_context("/desk/"):
+        assert password_problem("the vault is closed") == "The vault is closed."
