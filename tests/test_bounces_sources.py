@@ -260,3 +260,11 @@ def test_folders_made_by_a_mail_server_are_used_as_they_are(world, tmp_path):  #
     fetch_maildir(tmp_path / "md", world["proc"])
     box = mailbox.Maildir(str(tmp_path / "md"), create=False)
     assert (len(box.get_folder("processed")), len(box.get_folder("quarantine"))) == (1, 1)
+
+
+def test_a_refused_entry_before_the_others_does_not_stop_the_rest_being_read(world, tmp_path):  # noqa: F811
+    md = mailbox.Maildir(str(tmp_path / "md"), create=True)
+    key = md.add(s.garbled())
+    s.fifo(tmp_path / "md" / "new" / "0.pipe")  # sorts before every key Maildir makes
+    result = fetch_maildir(tmp_path / "md", world["proc"])
+    assert [(k, p.outcome) for k, p in result.items] == [("0.pipe", "refused"), (key, "quarantined")]
