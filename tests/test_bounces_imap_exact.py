@@ -179,3 +179,12 @@ def test_a_file_growing_after_its_check_is_read_only_up_to_the_cap(tmp_path, mon
     grows.write_bytes(b"Subject: b\r\n\r\n" + b"z" * 5000)
     name, data = next(it)
     assert name == str(grows) and len(data) <= 205 and grows.read_bytes().startswith(data)
+
+
+def test_a_folder_the_server_will_not_make_is_one_line_naming_it(world, dovecot):  # noqa: F811
+    settings = world["settings"]
+    world["proc"].settings = replace(settings, bounces=replace(settings.bounces, quarantine_folder="a..b"))
+    dovecot.append(s.garbled())
+    where, reason = _refused(dovecot.url, world["proc"])
+    assert (where, reason) == (f"imap 127.0.0.1:{dovecot.port}/INBOX", "cannot create the folder 'a..b'")
+    assert len(dovecot.messages("INBOX")) == 1  # nothing read
