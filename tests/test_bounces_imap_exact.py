@@ -108,14 +108,14 @@ def test_folders_named_in_the_settings_are_made_or_used(world, dovecot):  # noqa
 def test_a_message_over_a_reports_size_is_filed_unread(world, dovecot, monkeypatch):  # noqa: F811
     small, big = _report(world["ada"]), _report(world["bob"], "<b@relay>") + b"x" * 3 * 2**20
     monkeypatch.setattr(sources, "MAX_BYTES", len(big) - 1)
+    dovecot.append(big)  # first: the one after it is read all the same
     dovecot.append(small)
-    dovecot.append(big)
     one, two = _uids(dovecot)
     result = fetch_imap(dovecot.url, world["proc"])
-    (w1, p1), (w2, p2) = result.items
-    assert (w1, p1.outcome) == (one, "bounced")
+    (w2, p2), (w1, p1) = result.items
+    assert (w1, p1.outcome) == (two, "bounced")
     assert (w2, p2.key, p2.kind, p2.folder, p2.outcome, p2.why) == (
-        two, "", "unknown", "quarantine", "refused", "is larger than 3 MB: not returned mail")
+        one, "", "unknown", "quarantine", "refused", "is larger than 3 MB: not returned mail")
     assert len(dovecot.messages("quarantine")) == 1 and len(dovecot.messages("processed")) == 1
     monkeypatch.setattr(sources, "MAX_BYTES", len(big))  # exactly at the cap: read (and acted on: new to us)
     dovecot.append(big)
@@ -188,3 +188,32 @@ def test_a_folder_the_server_will_not_make_is_one_line_naming_it(world, dovecot)
     where, reason = _refused(dovecot.url, world["proc"])
     assert (where, reason) == (f"imap 127.0.0.1:{dovecot.port}/INBOX", "cannot create the folder 'a..b'")
     assert len(dovecot.messages("INBOX")) == 1  # nothing read
+
+
+class _TakesTheNext:
+    """The real Processor; while it reads the first message, another fetch run takes the second."""
+
+    def __init__(self, proc, server, uid):
+        self.settings, self._proc, self._server, self._uid = proc.settings, proc, server, uid
+
+    def process(self, raw, where):
+        if self._uid is not None:
+            c = self._server.client()
+            try:
+                c.select("INBOX")
+                c.uid("STORE", self._uid, "+FLAGS", "\\Deleted")
+                c.expunge()
+            finally:
+                c.logout()
+            self._uid = None
+        return self._proc.process(raw, where)
+
+
+def test_a_message_taken_by_another_run_meanwhile_is_skipped_and_the_rest_are_read(world, dovecot):  # noqa: F811
+    dovecot.append(_report(world["ada"], "<a@relay>"))
+    dovecot.append(s.garbled())
+    dovecot.append(_report(world["bob"], "<b@relay>"))
+    one, two, three = _uids(dovecot)
+    result = fetch_imap(dovecot.url, _TakesTheNext(world["proc"], dovecot, two.rpartition(" ")[2]))
+    assert [(where, p.outcome) for where, p in result.items] == [(one, "bounced"), (three, "bounced")]
+    assert dovecot.messages("INBOX") == [] and len(dovecot.messages("processed")) == 2
