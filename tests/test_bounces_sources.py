@@ -28,6 +28,7 @@ from test_bounces_process import world  # noqa: F401  (the fixture)
     ("imap://b@127.0.0.1:1143", (False, "127.0.0.1", 1143, "b", "", "INBOX")),
     ("imaps://a%40b:p%2Fw%3A@mx/Returned%20mail", (True, "mx", 993, "a@b", "p/w:", "Returned mail")),
     ("imaps://u:p@mx/", (True, "mx", 993, "u", "p", "INBOX")),
+    ("imaps://u:p@mx/XX-Returned", (True, "mx", 993, "u", "p", "XX-Returned")),
 ])
 def test_an_imap_url_is_read_into_a_target(url, target):
     t = ImapTarget.parse(url)
@@ -44,7 +45,7 @@ def test_a_bad_imap_url_is_a_config_error_without_its_password(url, why):
     with pytest.raises(ConfigError) as e:
         ImapTarget.parse(url)
     assert "secret" not in str(e.value) and why in str(e.value)
-    assert "DIGEST_BOUNCE_IMAP_URL" in str(e.value)
+    assert (e.value.path, e.value.key, e.value.reason) == ("DIGEST_BOUNCE_IMAP_URL", "bounces.imap_url", why)
 
 
 def test_mask_hides_only_the_password():
