@@ -28,6 +28,7 @@ from test_bounces_process import world  # noqa: F401  (the fixture)
     ("imap://b@127.0.0.1:1143", (False, "127.0.0.1", 1143, "b", "", "INBOX")),
     ("imaps://a%40b:p%2Fw%3A@mx/Returned%20mail", (True, "mx", 993, "a@b", "p/w:", "Returned mail")),
     ("imaps://u:p@mx/", (True, "mx", 993, "u", "p", "INBOX")),
+    ("imaps://u:p@mx/XX-Returned", (True, "mx", 993, "u", "p", "XX-Returned")),
 ])
 def test_an_imap_url_is_read_into_a_target(url, target):
     t = ImapTarget.parse(url)
@@ -44,7 +45,7 @@ def test_a_bad_imap_url_is_a_config_error_without_its_password(url, why):
     with pytest.raises(ConfigError) as e:
         ImapTarget.parse(url)
     assert "secret" not in str(e.value) and why in str(e.value)
-    assert "DIGEST_BOUNCE_IMAP_URL" in str(e.value)
+    assert (e.value.path, e.value.key, e.value.reason) == ("DIGEST_BOUNCE_IMAP_URL", "bounces.imap_url", why)
 
 
 def test_mask_hides_only_the_password():
@@ -122,6 +123,9 @@ def test_a_file_that_cannot_be_read_is_one_mailbox_error(tmp_path, name):
             path = Path(d) / name
             path.write_bytes(b"x")
             path.chmod(0)
+            # Root itself reads it (and so this test is seen calling read_files: mutmut records the functions
+            # a test calls in the test's own process, never in a forked child's, and runs only those tests).
+            assert list(read_files([path])) == [(str(path), b"x")]
             assert _read_as_nobody(path) == ("MailboxError", str(path), "Permission denied")
         return
     path = tmp_path / name
@@ -257,3 +261,11 @@ def test_folders_made_by_a_mail_server_are_used_as_they_are(world, tmp_path):  #
     fetch_maildir(tmp_path / "md", world["proc"])
     box = mailbox.Maildir(str(tmp_path / "md"), create=False)
     assert (len(box.get_folder("processed")), len(box.get_folder("quarantine"))) == (1, 1)
+
+
+def test_a_refused_entry_before_the_others_does_not_stop_the_rest_being_read(world, tmp_path):  # noqa: F811
+    md = mailbox.Maildir(str(tmp_path / "md"), create=True)
+    key = md.add(s.garbled())
+    s.fifo(tmp_path / "md" / "new" / "0.pipe")  # sorts before every key Maildir makes
+    result = fetch_maildir(tmp_path / "md", world["proc"])
+    assert [(k, p.outcome) for k, p in result.items] == [("0.pipe", "refused"), (key, "quarantined")]
