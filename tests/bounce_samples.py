@@ -343,5 +343,12 @@ def fifo(path) -> str:
     only after minutes). Code that never opens it leaves the thread waiting, harmlessly.
     """
     os.mkfifo(path)
-    threading.Thread(target=lambda: os.close(os.open(path, os.O_WRONLY)), daemon=True).start()
+
+    def writer() -> None:
+        try:
+            os.close(os.open(path, os.O_WRONLY))
+        except FileNotFoundError:  # moved or cleaned away before this thread got to open it: nobody to answer
+            pass
+
+    threading.Thread(target=writer, daemon=True).start()
     return str(path)
