@@ -223,10 +223,15 @@ def create(conn: Connection, email: str, name: str | None, topics: Sequence[str]
     """
     row, detail = _new_member(email, name, topics, frequency, fmt, status=status, source=source, now=now,
                               language=language, attributes=attributes)
+    return _insert_member(conn, row, detail, source=source, now=now)
+
+
+def _insert_member(conn: Connection, row: dict, detail: dict, *, source: str, now: datetime) -> Subscriber:
+    """One member made by _new_member, and its "subscribe" event (with its webhook, if one listens)."""
     try:
         sub_id = conn.execute(insert(subscribers).values(**row)).inserted_primary_key[0]
     except IntegrityError:  # the unique address: another writer added it after the caller looked
-        raise AddressTaken(email, "was added by another request at the same time; try again") from None
+        raise AddressTaken(row["email"], "was added by another request at the same time; try again") from None
     add_event(conn, sub_id, source, "subscribe", detail, now)
     return get_by_id(conn, sub_id)
 
@@ -236,7 +241,7 @@ def create_many(conn: Connection, new: Sequence[tuple[dict, dict]], *, source: s
 
     What create() does member by member (three statements each, the import's
     whole cost at a million members), for import and sync. When a webhook
-    receiver listens for the event, each goes through create() so its payload
+    receiver listens for the event, each is inserted on its own so its payload
     is written with it.
     """
     if not new:
@@ -244,9 +249,7 @@ def create_many(conn: Connection, new: Sequence[tuple[dict, dict]], *, source: s
     event = webhook_event("subscribe", new[0][1])
     if event and webhook_db.listens(conn, event):
         for row, detail in new:
-            create(conn, row["email"], row["name"], detail["topics"], row["frequency"], row["format"],
-                   status=row["status"], source=source, now=now, language=row["language"],
-                   attributes=detail.get("attributes"))
+            _insert_member(conn, row, detail, source=source, now=now)
         return
     try:
         ids = conn.execute(insert(subscribers).returning(subscribers.c.id, sort_by_parameter_order=True),
